@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Entry point: validate the configuration, build the pipeline and its stages, synthesize, gate.
+
+`make synth` and `npx cdk synth [-c config=path]` run this file. Exit codes:
+0 synthesized with no open findings; 1 compliance findings (the assembly and its
+validation report are kept for inspection); 2 bad configuration or a construct
+error (nothing is written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# A deprecated CDK API must fail the synth, not print a warning nobody reads.
+os.environ["JSII_DEPRECATED"] = "fail"
+
+from config import PROJECT_ROOT, AppConfig, ConfigError, load_config  # noqa: E402
+
+IMAGE_DIRECTORY = PROJECT_ROOT / "service"
+
+
+def cdk_context() -> dict[str, Any]:
+    """The feature flags of cdk.json, applied the same way whether or not the CLI runs the app."""
+    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return context
+
+
+def cli_version() -> str:
+    """The CDK CLI version package.json pins, so the pipeline's self-mutation uses the same one."""
+    package = json.loads((PROJECT_ROOT / "package.json").read_text(encoding="utf-8"))
+    version: str = package["devDependencies"]["aws-cdk"]
+    return version
+
+
+def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str, Any] | None = None) -> Any:
+    """The whole app: the pipeline stack, its stages, and the compliance packs over all of it."""
+    import aws_cdk as cdk
+
+    from compliance import register_packs
+    from compliance.packs import CONTEXT as COMPLIANCE_CONTEXT
+    from pipeline import PipelineStack
+
+    app = cdk.App(outdir=outdir, context={**cdk_context(), **COMPLIANCE_CONTEXT, **(context or {})})
+    PipelineStack(
+        app,
+        "Pipeline",
+        env=cdk.Environment(account=config.pipeline.account, region=config.pipeline.region),
+        config=config.pipeline,
+        environments=config.environments,
+        cli_version=cli_version(),
+        image_directory=IMAGE_DIRECTORY,
+    )
+    register_packs(app)
+    return app
+
+
+def _config_path() -> Path:
+    # The CLI passes `-c config=path` to the app in CDK_CONTEXT_JSON; `make synth CONFIG=...` does the same.
+    context = json.loads(os.environ.get("CDK_CONTEXT_JSON", "{}") or "{}")
+    return Path(context.get("config") or os.environ.get("MONITORING_CONFIG") or PROJECT_ROOT / "config" / "environments.yaml")
+
+
+def main() -> int:
+    try:
+        config = load_config(_config_path())
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
+        assembly = build_app(config).synth()
+    except Exception as error:  # a construct refused its input: say what, not where in jsii
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"synth failed: {message}", file=sys.stderr)
+        return 2
+
+    from compliance import findings, format_findings
+
+    open_findings = findings(assembly.directory)
+    if open_findings:
+        print(format_findings(open_findings), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The one way to accept a finding: on the narrowest construct, with an auditor's reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+# Structured copy of each acknowledgment, read back by tests and by the report.
+METADATA_TYPE = "compliance:acknowledgment"
+
+_FINDING = re.compile(r"^(AwsSolutions|NIST\.800\.53\.R5|CloudFormation-Validate|[A-Za-z]+)-[A-Za-z0-9]+(\[.+\])?$")
+_CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
+
+
+@dataclass(frozen=True)
+class Acknowledgment:
+    """A finding accepted on one construct, with why, what compensates, and which controls it concerns."""
+
+    path: str
+    finding: str
+    reason: str
+    compensating_control: str
+    controls: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The sentence the validation report and the template metadata carry."""
+        return (
+            f"{self.reason} Compensating control: {self.compensating_control} "
+            f"(NIST 800-53: {', '.join(self.controls)})"
+        )
+
+
+def acknowledge(
+    construct: IConstruct,
+    finding: str,
+    *,
+    reason: str,
+    compensating_control: str,
+    controls: list[str] | tuple[str, ...],
+) -> Acknowledgment:
+    """Accept `finding` (e.g. `AwsSolutions-IAM5[Resource::*]`) on `construct` and its children.
+
+    Put it on the narrowest construct that produces the finding. `reason` says why
+    the risk is acceptable; `compensating_control` says what reduces it; `controls`
+    lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`).
+    """
+    if not _FINDING.match(finding):
+        raise ValueError(f"{finding!r} is not a finding id such as 'AwsSolutions-IAM5[Resource::*]'")
+    if len(reason.split()) < 8 or len(compensating_control.split()) < 4:
+        raise ValueError(f"acknowledgment of {finding} needs a full reason and a compensating control")
+    if not controls or not all(_CONTROL.match(c) for c in controls):
+        raise ValueError(f"acknowledgment of {finding} needs NIST control ids such as 'AC-6', got {controls!r}")
+    record = Acknowledgment(
+        path=construct.node.path,
+        finding=finding,
+        reason=reason.strip(),
+        compensating_control=compensating_control.strip(),
+        controls=tuple(controls),
+    )
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=record.text))
+    construct.node.add_metadata(
+        METADATA_TYPE,
+        {
+            "finding": record.finding,
+            "reason": record.reason,
+            "compensatingControl": record.compensating_control,
+            "controls": list(record.controls),
+        },
+    )
+    return record
+
+
+def acknowledgments_in(scope: IConstruct) -> list[Acknowledgment]:
+    """Every acknowledgment made with `acknowledge` under `scope`, in tree order."""
+    found: list[Acknowledgment] = []
+    for construct in scope.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == METADATA_TYPE:
+                data = entry.data
+                found.append(
+                    Acknowledgment(
+                        path=construct.node.path,
+                        finding=data["finding"],
+                        reason=data["reason"],
+                        compensating_control=data["compensatingControl"],
+                        controls=tuple(data["controls"]),
+                    )
+                )
+    return found

@@ -1,0 +1,60 @@
+"""Read the validation report of a cloud assembly and decide whether the build may go on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPORT_FILE = "validation-report.json"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule that one resource breaks and nobody has acknowledged."""
+
+    plugin: str
+    rule: str
+    severity: str
+    path: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.rule} at {self.path}: {self.message}"
+
+
+def findings(assembly_dir: str | Path) -> list[Finding]:
+    """Every unacknowledged finding in the assembly's validation report (all plugins, all severities).
+
+    A missing report means no validation ran, which the gate treats as a failure
+    rather than as a pass.
+    """
+    report_path = Path(assembly_dir) / REPORT_FILE
+    if not report_path.exists():
+        return [Finding("compliance", "NoValidationReport", "error", str(report_path), "no validation report")]
+    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    result: list[Finding] = []
+    for plugin in report.get("pluginReports", []):
+        name = plugin.get("summary", {}).get("pluginName") or plugin.get("pluginName", "?")
+        if plugin.get("summary", {}).get("metadata", {}).get("error"):
+            result.append(Finding(name, "PluginFailed", "error", "-", str(plugin["summary"]["metadata"]["error"])))
+        for violation in plugin.get("violations", []):
+            for resource in violation.get("violatingResources", violation.get("violatingConstructs", [])):
+                result.append(
+                    Finding(
+                        plugin=name,
+                        rule=violation.get("ruleName", "?"),
+                        severity=violation.get("severity", "error"),
+                        path=resource.get("constructPath") or resource.get("resourceLogicalId", "?"),
+                        message=violation.get("description", "").strip(),
+                    )
+                )
+    return sorted(result, key=lambda f: (f.path, f.rule))
+
+
+def format_findings(items: list[Finding]) -> str:
+    lines = [f"{len(items)} compliance finding(s) are neither fixed nor acknowledged:"]
+    lines += [f"  {f.line()}" for f in items]
+    lines.append("Fix each one, or acknowledge it with compliance.acknowledge(...) and an auditor-grade reason.")
+    return "\n".join(lines)

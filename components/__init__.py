@@ -1,0 +1,6 @@
+"""Reusable constructs: each one cohesive, hardened capability with typed keyword arguments."""
+
+from components.encrypted_log_group import EncryptedLogGroup
+from components.encryption_key import EncryptionKey
+
+__all__ = ["EncryptedLogGroup", "EncryptionKey"]

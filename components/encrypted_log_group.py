@@ -1,0 +1,46 @@
+"""A CloudWatch Logs group that is encrypted, retained and named by CloudFormation."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from config.schema import LOG_RETENTION_DAYS
+
+
+class EncryptedLogGroup(Construct):
+    """A log group encrypted with a CMK and kept for the environment's retention (AU-9, AU-11, SC-28).
+
+    The key must allow CloudWatch Logs (see `EncryptionKey(allow_cloudwatch_logs=True)`).
+    `log_group_name` is only for the few services that demand a fixed name (RDS log
+    exports, WAF logging); callers derive it from the stage so deployments never collide.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        retention_days: int,
+        removal_policy: cdk.RemovalPolicy,
+        log_group_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            encryption_key=encryption_key,
+            retention=_retention(retention_days),
+            removal_policy=removal_policy,
+            log_group_name=log_group_name,
+        )
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    # jsii exposes the enum by name; CloudWatch's periods and the CDK's finite members share one order.
+    finite = [m for m in logs.RetentionDays if m is not logs.RetentionDays.INFINITE]
+    by_days = dict(zip(sorted(LOG_RETENTION_DAYS), finite, strict=True))
+    return by_days[days]

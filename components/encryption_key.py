@@ -1,0 +1,81 @@
+"""A customer-managed KMS key that the services using it are allowed to use."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+# What CloudWatch Logs needs to encrypt and read a log group's data with a CMK.
+_LOGS_ACTIONS = [
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+]
+
+
+class EncryptionKey(Construct):
+    """A rotated customer-managed key (SC-12, SC-13, SC-28(1)).
+
+    With `allow_cloudwatch_logs`, the key policy lets the regional CloudWatch Logs
+    service principal use the key, but only for log groups of this account and
+    region (the `kms:EncryptionContext:aws:logs:arn` condition). Without that
+    statement CloudWatch Logs refuses to create an encrypted log group ("The
+    specified KMS key does not exist or is not allowed to be used"). Every ARN and
+    principal is built from the stack's partition, region, account and URL-suffix
+    tokens, so the same policy is valid in GovCloud.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        removal_policy: cdk.RemovalPolicy,
+        allow_cloudwatch_logs: bool = False,
+        allow_cloudwatch_alarms: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=description,
+            enable_key_rotation=True,
+            rotation_period=cdk.Duration.days(365),
+            removal_policy=removal_policy,
+            pending_window=cdk.Duration.days(30),
+        )
+        if allow_cloudwatch_logs:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchLogsOfThisAccountAndRegion",
+                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                    actions=_LOGS_ACTIONS,
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                                service="logs",
+                                resource="*",
+                                arn_format=cdk.ArnFormat.NO_RESOURCE_NAME,
+                            )
+                        }
+                    },
+                )
+            )
+        if allow_cloudwatch_alarms:
+            # Alarms publish to SNS topics encrypted with this key.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
+            )

@@ -1,0 +1,151 @@
+"""Read a configuration file and turn every problem in it into one readable line.
+
+`load_config` is the only place that reads the configuration file. It returns a
+validated `AppConfig` or raises `ConfigError`, whose lines each name the field
+path and the offending value, e.g.
+`environments.staging.account: '12345' is not a 12-digit AWS account id`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from config.schema import STAGE_ORDER, AppConfig, environments_from_mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "environments.yaml"
+
+_MISSING = object()
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; `problems` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.source = source
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {len(self.problems)} configuration problem(s)"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AppConfig:
+    """Load, validate and return the configuration in `path`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [f"cannot read the file: {error.strerror or error}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(source, [f"malformed YAML: {where}{problem}"]) from None
+    return parse_config(raw, source=source)
+
+
+def parse_config(raw: Any, *, source: str = "<config>") -> AppConfig:
+    """Validate an already-parsed document (a dict as YAML gives it)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [f"<top>: {_show(raw)} is not a mapping with `pipeline` and `environments`"])
+    envs = raw.get("environments", _MISSING)
+    problems = _stage_problems(envs)
+    document = dict(raw)
+    if isinstance(envs, dict):
+        # Promotion order is fixed (dev, staging, prod) whatever order the file lists them in.
+        document["environments"] = environments_from_mapping({n: envs[n] for n in STAGE_ORDER if n in envs})
+    try:
+        config = AppConfig.model_validate(document)
+    except ValidationError as error:
+        problems += _describe(error, document)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _stage_problems(envs: Any) -> list[str]:
+    if envs is _MISSING:
+        return []  # pydantic reports the missing key with the others
+    if not isinstance(envs, dict):
+        return [f"environments: {_show(envs)} is not a mapping of dev, staging and prod"]
+    problems = [
+        f"environments.{name}: unknown environment (expected exactly: {', '.join(STAGE_ORDER)})"
+        for name in envs
+        if name not in STAGE_ORDER
+    ]
+    problems += [
+        f"environments.{name}: missing stage (every pipeline deploys {', '.join(STAGE_ORDER)})"
+        for name in STAGE_ORDER
+        if name not in envs
+    ]
+    return problems
+
+
+def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        kind = item["type"]
+        if kind.startswith("field:"):
+            names = kind.removeprefix("field:").split(".")
+            if not loc or loc[-1] != names[0]:
+                loc += names
+        path = _path(loc, document)
+        value = _lookup(document, loc)
+        if kind == "missing":
+            lines.append(f"{path}: missing (required)")
+        elif kind == "extra_forbidden":
+            lines.append(f"{path}: unknown key")
+        elif kind.startswith("field:"):
+            lines.append(f"{path}: {_show(value)} {item['msg']}")
+        else:
+            lines.append(f"{path}: {_show(value)} {_plain(item['msg'])}")
+    return list(dict.fromkeys(lines))
+
+
+def _path(loc: list[Any], document: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and loc[:i] == ["environments"]:
+            parts.append(document["environments"][part]["name"])
+        elif isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(str(part))
+    return ".".join(parts).replace(".[", "[")
+
+
+def _lookup(document: Any, loc: list[Any]) -> Any:
+    node = document
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "(absent)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _plain(message: str) -> str:
+    # pydantic's wording ("Input should be a valid integer") reads oddly after the value.
+    message = message.removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        return "should be " + message.removeprefix("Input should be ")
+    return message[0].lower() + message[1:] if message else message

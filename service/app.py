@@ -1,0 +1,355 @@
+"""Health/readiness HTTP service that the platform runs on ECS Fargate.
+
+This module owns the container's whole runtime behaviour:
+
+* deciding which backing-service settings (database, cache, stream) the task
+  was given, without ever exposing their values (``settings_from_env``);
+* the JSON bodies and status codes of ``/health`` and ``/ready`` (``route``);
+* the HTTP server itself, its JSON access log on stdout and its clean
+  shutdown on SIGTERM (``make_server``, ``install_signal_handlers``, ``main``).
+
+It deliberately uses only the standard library so the image needs no
+``pip install`` step and has no third-party supply chain to patch or scan.
+The routing and payload logic are pure functions so tests can exercise them
+without sockets; ``make_server`` lets tests run the real server on an
+ephemeral loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import TextIO, TypedDict
+
+DEFAULT_PORT = 8080
+# 0.0.0.0 because in awsvpc networking the load balancer reaches the task on
+# its ENI address, not on loopback.
+DEFAULT_HOST = "0.0.0.0"
+
+# Environment variables that must all be non-empty for each setting to count
+# as present. The values of DB_PASSWORD and REDIS_AUTH_TOKEN are secrets
+# injected by ECS from Secrets Manager; this module only ever tests them for
+# emptiness and never copies them into a response or a log line.
+DATABASE_VARS: tuple[str, ...] = ("DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD")
+CACHE_VARS: tuple[str, ...] = ("REDIS_HOST", "REDIS_AUTH_TOKEN")
+STREAM_VARS: tuple[str, ...] = ("KINESIS_STREAM",)
+
+ALLOWED_METHODS: tuple[str, ...] = ("GET",)
+
+
+class Settings(TypedDict):
+    """Which backing services the task has been configured for."""
+
+    database: bool
+    cache: bool
+    stream: bool
+
+
+class HealthPayload(TypedDict):
+    """JSON body returned by both ``/health`` and ``/ready``."""
+
+    status: str
+    environment: str | None
+    ready: bool
+    settings: Settings
+
+
+def _all_present(env: Mapping[str, str], names: tuple[str, ...]) -> bool:
+    # Whitespace-only counts as missing: it is always a templating or
+    # secret-injection mistake, never a usable host name or credential.
+    return all(env.get(name, "").strip() for name in names)
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Report which settings are present in ``env``, as booleans only."""
+    return {
+        "database": _all_present(env, DATABASE_VARS),
+        "cache": _all_present(env, CACHE_VARS),
+        "stream": _all_present(env, STREAM_VARS),
+    }
+
+
+def is_ready(settings: Settings) -> bool:
+    """True when every backing-service setting is present."""
+    return settings["database"] and settings["cache"] and settings["stream"]
+
+
+def health_payload(env: Mapping[str, str]) -> HealthPayload:
+    """Build the ``/health`` and ``/ready`` body from ``env``.
+
+    ``environment`` is the only value copied from the environment, and it is
+    a stage name such as ``prod``, not a secret.
+    """
+    settings = settings_from_env(env)
+    return {
+        "status": "ok",
+        "environment": env.get("ENVIRONMENT") or None,
+        "ready": is_ready(settings),
+        "settings": settings,
+    }
+
+
+def request_path(target: str) -> str:
+    """Return the path of a request target, without query string or fragment.
+
+    Routing and logging both use this, so a query string (which could carry
+    tokens a client mistakenly put in a URL) never reaches the access log.
+    """
+    return target.split("?", 1)[0].split("#", 1)[0]
+
+
+def route(
+    method: str, target: str, env: Mapping[str, str]
+) -> tuple[int, Mapping[str, object]]:
+    """Decide the status code and JSON body for one request.
+
+    Pure function: the HTTP handler is a thin adapter around it.
+    """
+    if method not in ALLOWED_METHODS:
+        return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"}
+    path = request_path(target)
+    if path == "/health":
+        # Always 200: the load balancer health check must only tell whether
+        # the process is serving, or ECS would kill and replace tasks in a
+        # loop while a secret is merely missing. /ready carries the verdict.
+        return HTTPStatus.OK, health_payload(env)
+    if path == "/ready":
+        payload = health_payload(env)
+        status = HTTPStatus.OK if payload["ready"] else HTTPStatus.SERVICE_UNAVAILABLE
+        return status, payload
+    return HTTPStatus.NOT_FOUND, {"error": "not found"}
+
+
+def access_log_line(method: str, target: str, status: int, duration_ms: float) -> str:
+    """Format one access-log record as a single JSON line.
+
+    Only the method, the path without its query string, the status and the
+    duration are recorded: no headers, no bodies, no query strings. JSON
+    encoding also escapes control characters, so a crafted path cannot forge
+    extra log lines.
+    """
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "event": "access",
+        "method": method,
+        "path": request_path(target),
+        "status": status,
+        "duration_ms": round(duration_ms, 3),
+    }
+    return json.dumps(record, separators=(",", ":"))
+
+
+class ServiceServer(ThreadingHTTPServer):
+    """Threaded HTTP server carrying the environment and the log stream."""
+
+    # Non-daemon request threads plus block_on_close (the ThreadingMixIn
+    # default) make server_close() wait for in-flight responses, so a SIGTERM
+    # from ECS never cuts a response in half.
+    daemon_threads = False
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        env: Mapping[str, str],
+        log_stream: TextIO,
+    ) -> None:
+        self.env = env
+        self.log_stream = log_stream
+        # Request threads share one stream; the lock keeps lines whole.
+        self.log_lock = threading.Lock()
+        super().__init__(address, ServiceHandler)
+
+    def write_log(self, line: str) -> None:
+        """Write one log line to the server's log stream."""
+        with self.log_lock:
+            self.log_stream.write(line + "\n")
+            self.log_stream.flush()
+
+
+class ServiceHandler(BaseHTTPRequestHandler):
+    """Adapts HTTP requests to ``route`` and writes one access-log line each."""
+
+    # HTTP/1.0 closes the connection after every response, so no idle
+    # keep-alive connection can hold a thread open and delay shutdown.
+    protocol_version = "HTTP/1.0"
+    # Socket timeout: a client that stalls mid-request cannot pin a thread.
+    timeout = 10
+    # Don't advertise the Python version in the Server header (scanners flag
+    # version disclosure); see version_string.
+    server_version = "service"
+
+    _started: float | None = None
+
+    @property
+    def service(self) -> ServiceServer:
+        """The owning server, typed (the base class types it as BaseServer)."""
+        server = self.server
+        if not isinstance(server, ServiceServer):  # pragma: no cover - wiring bug
+            raise TypeError("ServiceHandler must be served by ServiceServer")
+        return server
+
+    def parse_request(self) -> bool:
+        # Start timing once the request line has been read, so the time a
+        # client takes to open the connection is not counted.
+        self._started = time.perf_counter()
+        if not super().parse_request():
+            return False
+        if self.command not in ALLOWED_METHODS:
+            # Answer every other method here with 405 (the base class would
+            # answer unknown methods with 501). The body was not read, so the
+            # connection must not be reused.
+            self.close_connection = True
+            self._respond()
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        """Serve a GET request."""
+        self._respond()
+
+    def _respond(self) -> None:
+        status, body = route(self.command, self.path, self.service.env)
+        self._send_json(status, body)
+
+    def _send_json(self, status: int, body: Mapping[str, object]) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        # Health answers must never be served stale by a cache in between.
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", ", ".join(ALLOWED_METHODS))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self._log_access(status)
+
+    def send_error(
+        self, code: int, message: str | None = None, explain: str | None = None
+    ) -> None:
+        """Answer protocol errors (bad request line, oversized headers) in JSON.
+
+        The base class answers with an HTML page that embeds parts of the
+        request; a fixed JSON body keeps all responses one format.
+        """
+        self.close_connection = True
+        self._send_json(code, {"error": HTTPStatus(code).phrase.lower()})
+
+    def _log_access(self, status: int) -> None:
+        started = self._started if self._started is not None else time.perf_counter()
+        line = access_log_line(
+            method=self.command or "",
+            # path is unset when the request line could not be parsed.
+            target=getattr(self, "path", ""),
+            status=status,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.service.write_log(line)
+
+    def version_string(self) -> str:
+        """Server header value: a fixed name, no Python or library version."""
+        return self.server_version
+
+    def log_message(self, format: str, *args: object) -> None:
+        # Silence the base class's unstructured stderr lines; _log_access
+        # writes the structured record instead.
+        return
+
+
+def make_server(
+    port: int,
+    env: Mapping[str, str] | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    log_stream: TextIO | None = None,
+) -> ServiceServer:
+    """Create (bind) the server without starting it.
+
+    ``env`` defaults to the live ``os.environ``; tests pass a plain dict.
+    Tests pass ``host="127.0.0.1"`` and ``port=0`` for an ephemeral loopback
+    port, and a ``log_stream`` to capture the access log.
+    """
+    return ServiceServer(
+        (host, port),
+        env=os.environ if env is None else env,
+        log_stream=sys.stdout if log_stream is None else log_stream,
+    )
+
+
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
+
+
+def install_signal_handlers(server: ServiceServer) -> dict[int, SignalHandler]:
+    """Make SIGTERM and SIGINT stop ``server.serve_forever`` cleanly.
+
+    Returns the previous handlers so a caller (or a test) can restore them.
+    Must be called from the main thread, as ``signal.signal`` requires.
+    """
+
+    def _request_shutdown(signum: int, frame: FrameType | None) -> None:
+        # shutdown() blocks until serve_forever() returns, and serve_forever()
+        # runs in this same (main) thread, so calling it here would deadlock.
+        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+
+    previous: dict[int, SignalHandler] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, _request_shutdown)
+    return previous
+
+
+def port_from_env(env: Mapping[str, str]) -> int:
+    """Read the listening port from ``PORT``, defaulting to 8080."""
+    raw = env.get("PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"PORT must be an integer, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"PORT must be between 1 and 65535, got {port}")
+    return port
+
+
+def _event(name: str, **fields: object) -> str:
+    record: dict[str, object] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "event": name,
+    }
+    record.update(fields)
+    return json.dumps(record, separators=(",", ":"))
+
+
+def main() -> int:
+    """Run the service until SIGTERM or SIGINT; return the exit status."""
+    server = make_server(port_from_env(os.environ))
+    install_signal_handlers(server)
+    server.write_log(
+        _event(
+            "startup",
+            port=server.server_address[1],
+            environment=os.environ.get("ENVIRONMENT") or None,
+        )
+    )
+    try:
+        server.serve_forever()
+    finally:
+        # Waits for in-flight request threads (see ServiceServer).
+        server.server_close()
+    server.write_log(_event("shutdown"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""What every stack of the workload shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from config import EnvironmentConfig
+
+
+class WorkloadStack(cdk.Stack):
+    """A stack of one environment, whose availability zones come from configuration.
+
+    An environment-specific stack otherwise asks the CLI to look its zones up in the
+    account, which needs credentials and network at synth time; taking them from
+    the validated config keeps synth hermetic and the subnet layout reproducible.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return list(self.config.availability_zones)
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        """What happens to stateful resources when the stack is deleted or they are replaced."""
+        return cdk.RemovalPolicy.RETAIN if self.config.protect_data else cdk.RemovalPolicy.DESTROY
+
+    @property
+    def snapshot_policy(self) -> cdk.RemovalPolicy:
+        """For resources that can leave a final snapshot behind (RDS, ElastiCache)."""
+        return cdk.RemovalPolicy.SNAPSHOT if self.config.protect_data else cdk.RemovalPolicy.DESTROY
+
+    def use_key(self, key: kms.IKey, construct_id: str) -> kms.IKey:
+        """Reference a key of the keys stack by ARN.
+
+        Grants on a referenced key go into the grantee's IAM policy (the key policy
+        already trusts the account), never into the key policy of the keys stack:
+        otherwise the keys stack would depend on the roles of the stacks that use
+        its keys, which depend on the keys stack, and CloudFormation refuses the cycle.
+        """
+        return kms.Key.from_key_arn(self, construct_id, key.key_arn)

@@ -1,0 +1,215 @@
+"""Stateful resources: the database, the cache, the event stream and their secrets.
+
+They live directly in this stack (not inside a reusable construct) so that their
+logical IDs never move when code is refactored: a moved logical ID is a replaced
+database. `tests/stacks/test_logical_ids.py` pins them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from components import EncryptedLogGroup
+from config import EnvironmentConfig
+from stacks.base import WorkloadStack
+from stacks.network import NetworkStack
+
+DATABASE_NAME = "monitoring"
+DATABASE_USER = "dbadmin"
+# Every log type RDS for PostgreSQL can export (AU-2, AU-12).
+POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
+
+
+class DataStack(WorkloadStack):
+    """Database, cache and stream, encrypted with the data key (SC-8, SC-13, SC-28(1), CP-9, CP-10, IA-5).
+
+    - RDS PostgreSQL at a version validated against AWS's current list, with
+      credentials generated at deploy time into a CMK-encrypted secret that is
+      rotated every 30 days, IAM authentication, TLS enforced, every log type
+      exported to encrypted log groups, enhanced monitoring and Performance
+      Insights encrypted with the CMK.
+    - An ElastiCache (Valkey) replication group, encrypted in transit and at rest,
+      with an AUTH token generated into a CMK-encrypted secret.
+    - A Kinesis stream encrypted with the CMK. It has no physical name: a fixed
+      name collides with the stream an earlier deployment left behind.
+
+    With `protect_data`, the stack has termination protection and the database,
+    cache, stream, secrets and log groups survive deletion (snapshot or retain).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: NetworkStack,
+        data_key: kms.IKey,
+        telemetry_key: kms.IKey,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, termination_protection=config.protect_data, **kwargs)
+        data_key = self.use_key(data_key, "DataKey")
+        telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        vpc = network.vpc
+
+        # --- PostgreSQL -------------------------------------------------------------
+        db = config.database
+        engine = rds.DatabaseInstanceEngine.postgres(
+            version=rds.PostgresEngineVersion.of(db.engine_version, db.engine_version.split(".")[0])
+        )
+        self.database_security_group = ec2.SecurityGroup(
+            self, "DatabaseSecurityGroup", vpc=vpc, description="PostgreSQL", allow_all_outbound=False
+        )
+        # RDS exports to log groups of a fixed name; creating them first lets us
+        # encrypt them and set their retention without a log-retention Lambda.
+        identifier = f"{config.name}-monitoring-postgres"
+        log_groups = [
+            EncryptedLogGroup(
+                self,
+                f"DatabaseLogs{log_type.title().replace('-', '')}",
+                encryption_key=telemetry_key,
+                retention_days=config.log_retention_days,
+                removal_policy=self.removal_policy,
+                log_group_name=f"/aws/rds/instance/{identifier}/{log_type}",
+            ).log_group
+            for log_type in POSTGRES_LOG_EXPORTS
+        ]
+        self.database = rds.DatabaseInstance(
+            self,
+            "Database",
+            engine=engine,
+            instance_identifier=identifier,
+            instance_type=ec2.InstanceType(db.instance_type.removeprefix("db.")),
+            vpc=vpc,
+            vpc_subnets=network.data_subnets,
+            security_groups=[self.database_security_group],
+            port=db.port,
+            database_name=DATABASE_NAME,
+            credentials=rds.Credentials.from_generated_secret(DATABASE_USER, encryption_key=data_key),
+            storage_encrypted=True,
+            storage_encryption_key=data_key,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=db.allocated_storage_gib,
+            max_allocated_storage=db.max_allocated_storage_gib,
+            multi_az=db.multi_az,
+            backup_retention=cdk.Duration.days(db.backup_retention_days),
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not config.protect_data,
+            deletion_protection=config.protect_data,
+            removal_policy=self.snapshot_policy,
+            iam_authentication=True,
+            auto_minor_version_upgrade=True,
+            publicly_accessible=False,
+            cloudwatch_logs_exports=list(POSTGRES_LOG_EXPORTS),
+            monitoring_interval=cdk.Duration.seconds(60),
+            enable_performance_insights=True,
+            performance_insight_encryption_key=data_key,
+            parameters={
+                "rds.force_ssl": "1",
+                "log_connections": "1",
+                "log_disconnections": "1",
+            },
+        )
+        for log_group in log_groups:
+            self.database.node.add_dependency(log_group)
+        self.database_secret = self.database.secret
+        if self.database_secret is None:  # always set for generated credentials
+            raise AssertionError("generated credentials produce a secret")
+        self.database_secret.apply_removal_policy(self.removal_policy)
+        self.database.add_rotation_single_user(
+            automatically_after=cdk.Duration.days(30),
+            vpc_subnets=network.application_subnets,
+            endpoint=network.endpoints["SecretsManager"],
+        )
+
+        # --- Cache ------------------------------------------------------------------
+        cache = config.cache
+        self.cache_security_group = ec2.SecurityGroup(
+            self, "CacheSecurityGroup", vpc=vpc, description="ElastiCache", allow_all_outbound=False
+        )
+        self.cache_secret = secretsmanager.Secret(
+            self,
+            "CacheAuthToken",
+            description=f"{config.stage_id} ElastiCache AUTH token",
+            encryption_key=data_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"username": "default"}',
+                generate_string_key="token",
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+            removal_policy=self.removal_policy,
+        )
+        subnet_group = elasticache.CfnSubnetGroup(
+            self,
+            "CacheSubnets",
+            description=f"{config.stage_id} cache data subnets",
+            subnet_ids=vpc.select_subnets(subnet_group_name="Data").subnet_ids,
+        )
+        cache_logs = EncryptedLogGroup(
+            self,
+            "CacheLogs",
+            encryption_key=telemetry_key,
+            retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+        ).log_group
+        highly_available = cache.replicas > 0
+        self.cache = elasticache.CfnReplicationGroup(
+            self,
+            "Cache",
+            replication_group_description=f"{config.stage_id} monitoring cache",
+            engine=cache.engine.value,
+            engine_version=cache.engine_version,
+            cache_node_type=cache.node_type,
+            num_node_groups=1,
+            replicas_per_node_group=cache.replicas,
+            automatic_failover_enabled=highly_available,
+            multi_az_enabled=highly_available,
+            port=cache.port,
+            cache_subnet_group_name=subnet_group.ref,
+            security_group_ids=[self.cache_security_group.security_group_id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=data_key.key_arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=self.cache_secret.secret_value_from_json("token").unsafe_unwrap(),
+            snapshot_retention_limit=cache.snapshot_retention_days,
+            auto_minor_version_upgrade=True,
+            log_delivery_configurations=[
+                elasticache.CfnReplicationGroup.LogDeliveryConfigurationRequestProperty(
+                    destination_type="cloudwatch-logs",
+                    log_format="json",
+                    log_type=log_type,
+                    destination_details=elasticache.CfnReplicationGroup.DestinationDetailsProperty(
+                        cloud_watch_logs_details=elasticache.CfnReplicationGroup.CloudWatchLogsDestinationDetailsProperty(
+                            log_group=cache_logs.log_group_name
+                        )
+                    ),
+                )
+                for log_type in ("slow-log", "engine-log")
+            ],
+        )
+        self.cache.apply_removal_policy(self.snapshot_policy)
+
+        # --- Stream -----------------------------------------------------------------
+        stream = config.stream
+        self.stream = kinesis.Stream(
+            self,
+            "EventStream",
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=data_key,
+            stream_mode=kinesis.StreamMode.ON_DEMAND if stream.mode == "on-demand" else kinesis.StreamMode.PROVISIONED,
+            shard_count=stream.shard_count,
+            retention_period=cdk.Duration.hours(stream.retention_hours),
+            removal_policy=self.removal_policy,
+        )

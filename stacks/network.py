@@ -1,0 +1,91 @@
+"""The environment's network: no internet path in or out, AWS APIs through endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from components import EncryptedLogGroup
+from config import EnvironmentConfig
+from stacks.base import WorkloadStack
+
+APPLICATION_SUBNETS = "Application"
+DATA_SUBNETS = "Data"
+
+# The AWS APIs the tasks, the rotation function and the log drivers call.
+_INTERFACE_ENDPOINTS = {
+    "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,
+    "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    "Kinesis": ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
+    "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
+}
+
+
+class NetworkStack(WorkloadStack):
+    """VPC, flow logs and endpoints (SC-7, SC-7(3), SC-7(4), SC-7(5), AU-12).
+
+    Both subnet tiers are isolated: nothing in this VPC is reachable from, or can
+    reach, the internet. The API is published through API Gateway and a VPC link
+    to an internal load balancer, and the tasks reach AWS APIs through interface
+    and gateway endpoints, so no public subnet, internet gateway or NAT exists.
+    The default security group is stripped of all rules, and every flow is logged
+    to an encrypted log group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        telemetry_key: kms.IKey,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, **kwargs)
+        telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        flow_logs = EncryptedLogGroup(
+            self,
+            "FlowLogs",
+            encryption_key=telemetry_key,
+            retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+        ).log_group
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
+            availability_zones=list(config.availability_zones),
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name=APPLICATION_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
+                ),
+                ec2.SubnetConfiguration(name=DATA_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+            ],
+            restrict_default_security_group=True,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+        self.application_subnets = ec2.SubnetSelection(subnet_group_name=APPLICATION_SUBNETS)
+        self.data_subnets = ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
+
+        self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.application_subnets]
+        )
+        self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {
+            name: self.vpc.add_interface_endpoint(
+                name, service=service, subnets=self.application_subnets, private_dns_enabled=True
+            )
+            for name, service in _INTERFACE_ENDPOINTS.items()
+        }

@@ -1,0 +1,192 @@
+"""The stateless service: Fargate tasks behind an internal load balancer and API Gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from components import EncryptedLogGroup
+from components.private_api import PrivateRestApi
+from config import EnvironmentConfig
+from stacks.base import WorkloadStack
+from stacks.data import DATABASE_NAME, DataStack
+from stacks.network import NetworkStack
+
+CONTAINER_PORT = 8080
+LISTENER_PORT = 80
+# The image's non-root user (see service/Dockerfile).
+CONTAINER_USER = "10001:10001"
+
+
+class ServiceStack(WorkloadStack):
+    """ECS on Fargate behind an internal NLB and an IAM-authorised REST API (AC-6, AU-12, CM-7, SC-7, SI-4).
+
+    The task gets endpoints and names as plain environment variables and only
+    credentials as ECS secrets, read from the secrets the data stack generates.
+    It runs as a non-root user on a read-only root filesystem, in isolated
+    subnets, with Container Insights (v2), a deployment circuit breaker that rolls
+    back, and logs to an encrypted, retained log group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: NetworkStack,
+        data: DataStack,
+        telemetry_key: kms.IKey,
+        image_directory: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, **kwargs)
+        telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        vpc = network.vpc
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENHANCED,
+        )
+        task_logs = EncryptedLogGroup(
+            self,
+            "TaskLogs",
+            encryption_key=telemetry_key,
+            retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+        ).log_group
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=config.service.cpu,
+            memory_limit_mib=config.service.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        database_secret = data.database_secret
+        assert database_secret is not None
+        self.container = self.task_definition.add_container(
+            "Service",
+            image=ecs.ContainerImage.from_asset(
+                str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64
+            ),
+            user=CONTAINER_USER,
+            readonly_root_filesystem=True,
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
+            logging=ecs.LogDrivers.aws_logs(log_group=task_logs, stream_prefix="service"),
+            environment={
+                "ENVIRONMENT": config.name,
+                "PORT": str(CONTAINER_PORT),
+                "DB_HOST": data.database.db_instance_endpoint_address,
+                "DB_PORT": data.database.db_instance_endpoint_port,
+                "DB_NAME": DATABASE_NAME,
+                "REDIS_HOST": data.cache.attr_primary_end_point_address,
+                "REDIS_PORT": data.cache.attr_primary_end_point_port,
+                "KINESIS_STREAM": data.stream.stream_name,
+            },
+            secrets={
+                "DB_USERNAME": ecs.Secret.from_secrets_manager(database_secret, "username"),
+                "DB_PASSWORD": ecs.Secret.from_secrets_manager(database_secret, "password"),
+                "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(data.cache_secret, "token"),
+            },
+        )
+        data.stream.grant_write(self.task_definition.task_role)
+
+        self.security_group = ec2.SecurityGroup(
+            self, "ServiceSecurityGroup", vpc=vpc, description="Monitoring service tasks", allow_all_outbound=False
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=config.service.desired_count,
+            vpc_subnets=network.application_subnets,
+            security_groups=[self.security_group],
+            assign_public_ip=False,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            enable_execute_command=False,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+
+        # The tasks talk only to the database, the cache and the VPC endpoints. The data
+        # stack's ingress rules are created here, so the data stack never depends on this one.
+        for name, target, port in (
+            ("Database", data.database_security_group, config.database.port),
+            ("Cache", data.cache_security_group, config.cache.port),
+        ):
+            ec2.CfnSecurityGroupIngress(
+                self,
+                f"{name}IngressFromService",
+                group_id=target.security_group_id,
+                source_security_group_id=self.security_group.security_group_id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Monitoring service tasks to the {name.lower()}",
+            )
+            self.security_group.add_egress_rule(target, ec2.Port.tcp(port), f"To the {name.lower()}")
+        # HTTPS to AWS APIs. The subnets have no route to the internet, so this reaches only
+        # the interface endpoints and the S3 gateway endpoint (ECR image layers); S3's prefix
+        # list id would need an account lookup at synth.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs through VPC endpoints")
+
+        self.load_balancer_security_group = ec2.SecurityGroup(
+            self, "LoadBalancerSecurityGroup", vpc=vpc, description="Internal NLB", allow_all_outbound=False
+        )
+        self.load_balancer = elbv2.NetworkLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=network.application_subnets,
+            security_groups=[self.load_balancer_security_group],
+            cross_zone_enabled=True,
+            deletion_protection=config.protect_data,
+        )
+        # API Gateway's VPC link reaches the NLB from inside the VPC.
+        self.load_balancer_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(LISTENER_PORT), "API Gateway VPC link"
+        )
+        self.load_balancer_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(CONTAINER_PORT), "Service tasks"
+        )
+        self.security_group.add_ingress_rule(
+            self.load_balancer_security_group, ec2.Port.tcp(CONTAINER_PORT), "Internal NLB"
+        )
+        listener = self.load_balancer.add_listener("Listener", port=LISTENER_PORT, protocol=elbv2.Protocol.TCP)
+        listener.add_targets(
+            "Service",
+            port=CONTAINER_PORT,
+            protocol=elbv2.Protocol.TCP,
+            targets=[self.service],
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.HTTP, path="/health", healthy_http_codes="200", interval=cdk.Duration.seconds(15)
+            ),
+            deregistration_delay=cdk.Duration.seconds(30),
+        )
+
+        self.api = PrivateRestApi(
+            self,
+            "Api",
+            load_balancer=self.load_balancer,
+            listener_port=LISTENER_PORT,
+            stage_name=config.name,
+            log_key=telemetry_key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+        )
+        self.api_url = cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the monitoring API")

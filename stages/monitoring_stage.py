@@ -1,0 +1,56 @@
+"""One deployable copy of the monitoring workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from config import EnvironmentConfig
+from stacks import DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
+
+
+class MonitoringStage(cdk.Stage):
+    """The workload of one environment, in stacks split by lifecycle.
+
+    Keys outlive everything they encrypt; the network outlives what runs in it;
+    stateful data has termination protection where `protect_data` is set; the
+    stateless service and the observability stack can be replaced at will. The
+    stage knows which environment it is only through `config`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        image_directory: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, env=cdk.Environment(account=config.account, region=config.region), **kwargs
+        )
+        keys = KeysStack(self, "Keys", config=config)
+        network = NetworkStack(self, "Network", config=config, telemetry_key=keys.telemetry_key)
+        data = DataStack(
+            self,
+            "Data",
+            config=config,
+            network=network,
+            data_key=keys.data_key,
+            telemetry_key=keys.telemetry_key,
+        )
+        self.service = ServiceStack(
+            self,
+            "Service",
+            config=config,
+            network=network,
+            data=data,
+            telemetry_key=keys.telemetry_key,
+            image_directory=image_directory,
+        )
+        ObservabilityStack(self, "Observability", config=config, telemetry_key=keys.telemetry_key)
+        self.api_url_output = self.service.api_url
