@@ -5,7 +5,12 @@ This is the only package that imports `cdk_nag`. Stacks and constructs call
 synth, `findings(assembly_dir)` to decide whether the build may go on.
 """
 
-from compliance.acknowledgments import Acknowledgment, acknowledge, acknowledgments_in
+from compliance.acknowledgments import (
+    Acknowledgment,
+    acknowledge,
+    acknowledge_generated_inline_policies,
+    acknowledgments_in,
+)
 from compliance.gate import Finding, findings, format_findings
 from compliance.packs import register_packs
 
@@ -13,6 +18,7 @@ __all__ = [
     "Acknowledgment",
     "Finding",
     "acknowledge",
+    "acknowledge_generated_inline_policies",
     "acknowledgments_in",
     "findings",
     "format_findings",

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from compliance import acknowledge
 from components.encrypted_log_group import EncryptedLogGroup
 
 # AWS managed rule groups that cover the OWASP top risks, known-bad inputs and bad IPs.
@@ -40,6 +41,7 @@ class PrivateRestApi(Construct):
         log_key: kms.IKey,
         log_retention_days: int,
         removal_policy: cdk.RemovalPolicy,
+        waf_log_group_name: str,
         rate_limit_per_5_min: int = 2000,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -51,6 +53,10 @@ class PrivateRestApi(Construct):
             removal_policy=removal_policy,
         ).log_group
         self.vpc_link = apigw.VpcLink(self, "VpcLink", targets=[load_balancer])
+        # API Gateway presents this certificate to the backend, which can verify the caller is the API.
+        self.client_certificate = apigw.CfnClientCertificate(
+            self, "ClientCertificate", description="Presented by API Gateway to the monitoring service"
+        )
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -79,20 +85,22 @@ class PrivateRestApi(Construct):
                 ),
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
+                client_certificate_id=self.client_certificate.ref,
             ),
-            default_method_options=apigw.MethodOptions(
-                authorization_type=apigw.AuthorizationType.IAM,
-                request_validator_options=apigw.RequestValidatorOptions(validate_request_parameters=True),
-            ),
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             disable_execute_api_endpoint=False,
         )
         backend = f"http://{load_balancer.load_balancer_dns_name}:{listener_port}"
-        self.api.root.add_method("GET", self._integration(f"{backend}/"))
+        validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.api.root.add_method("GET", self._integration(f"{backend}/"), request_validator=validator)
         proxy = self.api.root.add_resource("{proxy+}")
         proxy.add_method(
             "ANY",
             self._integration(f"{backend}/{{proxy}}", proxy=True),
             request_parameters={"method.request.path.proxy": True},
+            request_validator=validator,
         )
 
         self.web_acl = wafv2.CfnWebACL(
@@ -121,6 +129,63 @@ class PrivateRestApi(Construct):
             "WebAclAssociation",
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=self.web_acl.attr_arn,
+        )
+        # WAF delivers only to log groups named aws-waf-logs-*; the caller derives the rest from the stage.
+        waf_logs = EncryptedLogGroup(
+            self,
+            "WafLogs",
+            encryption_key=log_key,
+            retention_days=log_retention_days,
+            removal_policy=removal_policy,
+            log_group_name=waf_log_group_name,
+        ).log_group
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[
+                cdk.Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        for method in self.api.methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                reason=(
+                    "The API is for AWS principals (services and engineers' federated roles), so it uses IAM "
+                    "(SigV4) authorisation instead of a Cognito user pool."
+                ),
+                compensating_control="IAM policies decide who may call which method, and CloudTrail records it",
+                controls=["AC-3", "IA-2"],
+            )
+        acknowledge(
+            self.api.deployment_stage,
+            "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
+            reason=(
+                "Responses are specific to the signed caller and to the moment they are read; API Gateway's "
+                "cache keys ignore the caller, so caching would serve one principal's answer to another."
+            ),
+            compensating_control="no response is cached, so no cached data exists to encrypt",
+            controls=["SC-28(1)", "AC-4"],
+        )
+        role = self.api.node.find_child("CloudWatchRole")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            reason=(
+                "Execution logging needs API Gateway's account-level CloudWatch role; AWS's service-role policy "
+                "is the documented way to grant it and is maintained by AWS."
+            ),
+            compensating_control="only apigateway.amazonaws.com can assume the role",
+            controls=["AC-6", "AU-12"],
         )
 
     def _integration(self, uri: str, *, proxy: bool = False) -> apigw.Integration:

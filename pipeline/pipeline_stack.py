@@ -8,10 +8,14 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
+from compliance import acknowledge
 from config import EnvironmentConfig, PipelineConfig
+from pipeline.acknowledgments import acknowledge_pipeline
 from stages import MonitoringStage
 
 # The same targets a developer runs: the suite, then synth with compliance gating.
@@ -46,9 +50,43 @@ class PipelineStack(cdk.Stack):
             connection_arn=config.connection_arn,
             trigger_on_push=True,
         )
+        self.artifact_key = kms.Key(
+            self,
+            "ArtifactKey",
+            description="Pipeline artifacts, readable by the deployment roles of every stage account",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "ArtifactAccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write to KMS buckets
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(400))],
+        )
+        self.artifact_bucket = s3.Bucket(
+            self,
+            "Artifacts",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.artifact_key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
+        )
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
+            artifact_bucket=self.artifact_bucket,
             pipeline_type=codepipeline.PipelineType.V2,
             self_mutation=True,
             cross_account_keys=True,
@@ -95,4 +133,26 @@ class PipelineStack(cdk.Stack):
                 source_action=source_action,
                 push_filter=[codepipeline.GitPushFilter(branches_includes=[config.branch])],
             ),
+        )
+        acknowledge_pipeline(self, self.pipeline, self.artifact_bucket)
+        self._acknowledge_buckets()
+
+    def _acknowledge_buckets(self) -> None:
+        for bucket in (self.artifact_bucket, self.access_logs):
+            acknowledge(
+                bucket,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                reason=(
+                    "Pipeline artifacts and their access logs are rebuilt from the source commit on every run; "
+                    "a second-region copy would protect nothing that the repository does not already hold."
+                ),
+                compensating_control="both buckets are versioned and retained when the stack is deleted",
+                controls=["CP-9", "CP-6"],
+            )
+        acknowledge(
+            self.access_logs,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            reason="S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3).",
+            compensating_control="the bucket is private, TLS-only, versioned, and holds only access-log records",
+            controls=["SC-28(1)", "AU-9"],
         )

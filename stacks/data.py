@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kinesis as kinesis
@@ -19,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from components import EncryptedLogGroup
+from compliance import acknowledge
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
 from stacks.network import NetworkStack
@@ -131,6 +133,8 @@ class DataStack(WorkloadStack):
             vpc_subnets=network.application_subnets,
             endpoint=network.endpoints["SecretsManager"],
         )
+        self._acknowledge_database()
+        self._backup_plan(data_key)
 
         # --- Cache ------------------------------------------------------------------
         cache = config.cache
@@ -212,4 +216,105 @@ class DataStack(WorkloadStack):
             shard_count=stream.shard_count,
             retention_period=cdk.Duration.hours(stream.retention_hours),
             removal_policy=self.removal_policy,
+        )
+        self._acknowledge_cache_and_stream()
+
+    def _backup_plan(self, data_key: kms.IKey) -> None:
+        """Daily, weekly and monthly recovery points of the database in a CMK-encrypted vault (CP-9, CP-10)."""
+        vault = backup.BackupVault(
+            self, "BackupVault", encryption_key=data_key, removal_policy=self.removal_policy
+        )
+        plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "BackupPlan", backup_vault=vault)
+        selection = plan.add_selection(
+            "Database", resources=[backup.BackupResource.from_rds_database_instance(self.database)]
+        )
+        acknowledge(
+            selection,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
+            reason=(
+                "AWS Backup's own service-role policy is the documented way to let the service snapshot the "
+                "selected resources; AWS maintains it as the service adds resource types."
+            ),
+            compensating_control="the selection names only this stage's database, and the vault is CMK-encrypted",
+            controls=["AC-6", "CP-9"],
+        )
+
+    def _acknowledge_database(self) -> None:
+        config = self.config
+        acknowledge(
+            self.database,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            reason=(
+                "Enhanced monitoring needs RDS to write OS metrics to its own RDSOSMetrics log group; AWS's "
+                "service-role policy grants exactly that and is maintained by AWS."
+            ),
+            compensating_control="the role can be assumed only by monitoring.rds.amazonaws.com",
+            controls=["AC-6", "SI-4"],
+        )
+        # The rotation function reaches the database on the instance's endpoint-port token, which
+        # the packs cannot resolve; the source is a security group, never a CIDR.
+        ingress = self.database_security_group.node.find_all()
+        for construct in ingress:
+            if isinstance(construct, ec2.CfnSecurityGroupIngress):
+                for rule in ("NIST.800.53.R5-EC2RestrictedSSH", "NIST.800.53.R5-EC2RestrictedCommonPorts"):
+                    acknowledge(
+                        construct,
+                        rule,
+                        reason=(
+                            "This rule admits only the secret-rotation function's security group on the "
+                            f"database port ({config.database.port}); the port is a CloudFormation token the "
+                            "rule cannot evaluate, and no CIDR range is opened."
+                        ),
+                        compensating_control="the database subnets are isolated and have no internet route",
+                        controls=["SC-7", "SC-7(5)"],
+                    )
+        if not config.database.multi_az:
+            for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"):
+                acknowledge(
+                    self.database,
+                    rule,
+                    reason=(
+                        f"{config.stage_id} is configured single-AZ (database.multi_az: false): it holds no "
+                        "production data and a zone outage there affects no user."
+                    ),
+                    compensating_control="staging and prod run Multi-AZ, and daily AWS Backup recovery points exist",
+                    controls=["CP-10", "SC-5"],
+                )
+        if not config.protect_data:
+            for rule in ("AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"):
+                acknowledge(
+                    self.database,
+                    rule,
+                    reason=(
+                        f"{config.stage_id} sets protect_data: false so the environment can be torn down and "
+                        "rebuilt from code; it holds no production data."
+                    ),
+                    compensating_control="staging and prod set protect_data: true (deletion protection, snapshots)",
+                    controls=["CP-9", "CM-3"],
+                )
+
+    def _acknowledge_cache_and_stream(self) -> None:
+        for rule in ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"):
+            acknowledge(
+                self.cache_secret,
+                rule,
+                reason=(
+                    "ElastiCache AUTH tokens have no AWS-provided rotation function; rotating one means a "
+                    "ModifyReplicationGroup with the ROTATE strategy coordinated with a service deployment."
+                ),
+                compensating_control=(
+                    "a 64-character generated token, TLS required in transit, and a security group that admits "
+                    "only the service tasks"
+                ),
+                controls=["IA-5(1)", "SC-8"],
+            )
+        acknowledge(
+            self.stream,
+            "AwsSolutions-KDS3",
+            reason=(
+                "The stream is encrypted with the environment's customer-managed key rather than the AWS-managed "
+                "aws/kinesis key, so key rotation, policy and deletion stay under the customer's control."
+            ),
+            compensating_control="the CMK rotates yearly and its use is logged in CloudTrail",
+            controls=["SC-12", "SC-28(1)"],
         )

@@ -10,10 +10,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from components import EncryptedLogGroup
+from compliance import acknowledge
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
@@ -44,12 +46,14 @@ class ServiceStack(WorkloadStack):
         config: EnvironmentConfig,
         network: NetworkStack,
         data: DataStack,
+        data_key: kms.IKey,
         telemetry_key: kms.IKey,
         image_directory: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
         telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        data_key = self.use_key(data_key, "DataKey")
         vpc = network.vpc
         self.cluster = ecs.Cluster(
             self,
@@ -101,7 +105,7 @@ class ServiceStack(WorkloadStack):
                 "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(data.cache_secret, "token"),
             },
         )
-        data.stream.grant_write(self.task_definition.task_role)
+        self._grant_least_privilege(data, data_key)
 
         self.security_group = ec2.SecurityGroup(
             self, "ServiceSecurityGroup", vpc=vpc, description="Monitoring service tasks", allow_all_outbound=False
@@ -159,7 +163,7 @@ class ServiceStack(WorkloadStack):
         )
         # API Gateway's VPC link reaches the NLB from inside the VPC.
         self.load_balancer_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(LISTENER_PORT), "API Gateway VPC link"
+            ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(LISTENER_PORT), "API Gateway VPC link"
         )
         self.load_balancer_security_group.add_egress_rule(
             self.security_group, ec2.Port.tcp(CONTAINER_PORT), "Service tasks"
@@ -188,5 +192,93 @@ class ServiceStack(WorkloadStack):
             log_key=telemetry_key,
             log_retention_days=config.log_retention_days,
             removal_policy=self.removal_policy,
+            waf_log_group_name=f"aws-waf-logs-{config.name}-monitoring-api",
         )
         self.api_url = cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the monitoring API")
+        self._acknowledge()
+
+    def _grant_least_privilege(self, data: DataStack, data_key: kms.IKey) -> None:
+        """Exact actions on exact resources, instead of the wildcard actions the CDK's grants produce."""
+        self.task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards"],
+                resources=[data.stream.stream_arn],
+            )
+        )
+        self.task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"kinesis.{self.region}.{self.url_suffix}"}},
+            )
+        )
+        # The secrets are encrypted with the data key; ECS reads them through Secrets Manager at task
+        # start. The CDK cannot add this grant for a key of another stack, and without it tasks fail
+        # to start with "unable to decrypt secret".
+        self.task_definition.obtain_execution_role().add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.{self.url_suffix}"}},
+            )
+        )
+
+    def _acknowledge(self) -> None:
+        config = self.config
+        acknowledge(
+            self.task_definition.obtain_execution_role(),
+            "AwsSolutions-IAM5[Resource::*]",
+            reason=(
+                "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "
+                "of the execution role names its repository, log group, secrets or key."
+            ),
+            compensating_control="the role can be assumed only by ecs-tasks.amazonaws.com for this task definition",
+            controls=["AC-6"],
+        )
+        acknowledge(
+            self.task_definition,
+            "AwsSolutions-ECS2",
+            reason=(
+                "Only endpoints and names (database host, port and name, cache host and port, stream name, "
+                "environment) are environment variables; they are not secret and change with each deployment."
+            ),
+            compensating_control="credentials reach the task only as ECS secrets read from Secrets Manager",
+            controls=["IA-5(7)", "SC-28"],
+        )
+        for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):
+            acknowledge(
+                self.load_balancer,
+                rule,
+                reason=(
+                    "Network Load Balancers write access logs only for TLS listeners; this internal TCP listener "
+                    "is reached only through the API Gateway VPC link."
+                ),
+                compensating_control=(
+                    "every request is logged by API Gateway access and execution logs, WAF logs and VPC flow logs"
+                ),
+                controls=["AU-2", "AU-12"],
+            )
+        acknowledge(
+            self.load_balancer.node.find_child("Listener"),
+            "NIST.800.53.R5-ELBv2ACMCertificateRequired",
+            reason=(
+                "TLS from clients terminates at API Gateway; the hop from the VPC link to this internal load "
+                "balancer and on to the tasks stays inside isolated subnets with no internet route."
+            ),
+            compensating_control=(
+                "security groups admit only the VPC link range and the service tasks, and the traffic is "
+                "recorded in VPC flow logs"
+            ),
+            controls=["SC-8", "SC-8(1)"],
+        )
+        if not config.protect_data:
+            acknowledge(
+                self.load_balancer,
+                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                reason=(
+                    f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
+                    "from code; the load balancer holds no state."
+                ),
+                compensating_control="staging and prod enable deletion protection (protect_data: true)",
+                controls=["CM-3", "SC-5"],
+            )

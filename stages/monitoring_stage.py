@@ -8,6 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from compliance import acknowledge_generated_inline_policies
 from config import EnvironmentConfig
 from stacks import DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
@@ -49,8 +50,11 @@ class MonitoringStage(cdk.Stage):
             config=config,
             network=network,
             data=data,
+            data_key=keys.data_key,
             telemetry_key=keys.telemetry_key,
             image_directory=image_directory,
         )
-        ObservabilityStack(self, "Observability", config=config, telemetry_key=keys.telemetry_key)
+        observability = ObservabilityStack(self, "Observability", config=config, telemetry_key=keys.telemetry_key)
         self.api_url_output = self.service.api_url
+        for stack in (keys, network, data, self.service, observability):
+            acknowledge_generated_inline_policies(stack)
