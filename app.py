@@ -17,8 +17,10 @@ from typing import Any
 
 # A deprecated CDK API must fail the synth, not print a warning nobody reads.
 os.environ["JSII_DEPRECATED"] = "fail"
+# jsii runs on the Node.js installed into this venv from PyPI, not on whatever node the machine has.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
-from config import PROJECT_ROOT, AppConfig, ConfigError, load_config  # noqa: E402
+from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
 
@@ -61,7 +63,9 @@ def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str
 def _config_path() -> Path:
     # The CLI passes `-c config=path` to the app in CDK_CONTEXT_JSON; `make synth CONFIG=...` does the same.
     context = json.loads(os.environ.get("CDK_CONTEXT_JSON", "{}") or "{}")
-    return Path(context.get("config") or os.environ.get("MONITORING_CONFIG") or PROJECT_ROOT / "config" / "environments.yaml")
+    return Path(
+        context.get("config") or os.environ.get("MONITORING_CONFIG") or PROJECT_ROOT / "config" / "environments.yaml"
+    )
 
 
 def main() -> int:

@@ -29,8 +29,7 @@ class Acknowledgment:
     def text(self) -> str:
         """The sentence the validation report and the template metadata carry."""
         return (
-            f"{self.reason} Compensating control: {self.compensating_control} "
-            f"(NIST 800-53: {', '.join(self.controls)})"
+            f"{self.reason} Compensating control: {self.compensating_control} (NIST 800-53: {', '.join(self.controls)})"
         )
 
 

@@ -218,9 +218,7 @@ def _managed_rule(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
         priority=priority,
         override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
         statement=wafv2.CfnWebACL.StatementProperty(
-            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                vendor_name="AWS", name=name
-            )
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(vendor_name="AWS", name=name)
         ),
         visibility_config=_visibility(name),
     )

@@ -127,9 +127,9 @@ def _path(loc: list[Any], document: dict[str, Any]) -> str:
 def _lookup(document: Any, loc: list[Any]) -> Any:
     node = document
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             node = node[part]
         else:
             return _MISSING

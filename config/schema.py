@@ -58,7 +58,7 @@ AccountId = Annotated[str, Field(description="12-digit AWS account id, quoted in
 def _check_account(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML reads an unquoted id as a number and drops leading zeros: insist on quotes.
-        raise _problem("account", "must be quoted, e.g. account: \"012345678901\"")
+        raise _problem("account", 'must be quoted, e.g. account: "012345678901"')
     if isinstance(value, str) and not re.fullmatch(r"\d{12}", value):
         raise _problem("account", "is not a 12-digit AWS account id")
     return value
@@ -175,9 +175,7 @@ class ServiceConfig(_Strict):
             raise _problem("cpu", f"is not a Fargate CPU size; use one of {', '.join(map(str, _FARGATE_MEMORY))}")
         if self.memory_mib not in _FARGATE_MEMORY[self.cpu]:
             allowed = _FARGATE_MEMORY[self.cpu]
-            raise _problem(
-                "memory_mib", f"is not valid with cpu {self.cpu}; use {min(allowed)} to {max(allowed)} MiB"
-            )
+            raise _problem("memory_mib", f"is not valid with cpu {self.cpu}; use {min(allowed)} to {max(allowed)} MiB")
         return self
 
 

@@ -51,9 +51,9 @@ def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, art
 
     code_pipeline = pipeline.pipeline
     synth_project = pipeline.synth_project
-    self_mutation = stack.node.find_child("Pipeline").node.find_child("UpdatePipeline").node.find_child(
-        "SelfMutation"
-    )
+    synth_role = synth_project.role
+    assert synth_role is not None, "the synth project has a generated role"
+    self_mutation = stack.node.find_child("Pipeline").node.find_child("UpdatePipeline").node.find_child("SelfMutation")
     assets = stack.node.find_child("Pipeline").node.find_child("Assets")
     (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
 
@@ -61,7 +61,7 @@ def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, art
         (code_pipeline.role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
         (source_role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
         (
-            synth_project.role,  # type: ignore[arg-type]
+            synth_role,
             (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket, *codebuild(synth_project)),
             _REASON + " The CodeBuild log and report groups are named after the project at run time.",
         ),

@@ -107,9 +107,7 @@ def request_path(target: str) -> str:
     return target.split("?", 1)[0].split("#", 1)[0]
 
 
-def route(
-    method: str, target: str, env: Mapping[str, str]
-) -> tuple[int, Mapping[str, object]]:
+def route(method: str, target: str, env: Mapping[str, str]) -> tuple[int, Mapping[str, object]]:
     """Decide the status code and JSON body for one request.
 
     Pure function: the HTTP handler is a thin adapter around it.
@@ -235,9 +233,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         self._log_access(status)
 
-    def send_error(
-        self, code: int, message: str | None = None, explain: str | None = None
-    ) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer protocol errors (bad request line, oversized headers) in JSON.
 
         The base class answers with an HTML page that embeds parts of the

@@ -19,8 +19,8 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from components import EncryptedLogGroup
 from compliance import acknowledge
+from components import EncryptedLogGroup
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
 from stacks.network import NetworkStack
@@ -221,9 +221,7 @@ class DataStack(WorkloadStack):
 
     def _backup_plan(self, data_key: kms.IKey) -> None:
         """Daily, weekly and monthly recovery points of the database in a CMK-encrypted vault (CP-9, CP-10)."""
-        vault = backup.BackupVault(
-            self, "BackupVault", encryption_key=data_key, removal_policy=self.removal_policy
-        )
+        vault = backup.BackupVault(self, "BackupVault", encryption_key=data_key, removal_policy=self.removal_policy)
         plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "BackupPlan", backup_vault=vault)
         selection = plan.add_selection(
             "Database", resources=[backup.BackupResource.from_rds_database_instance(self.database)]

@@ -8,8 +8,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from components import EncryptedLogGroup
 from compliance import acknowledge
+from components import EncryptedLogGroup
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
 

@@ -14,8 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from components import EncryptedLogGroup
 from compliance import acknowledge
+from components import EncryptedLogGroup
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
@@ -82,9 +82,7 @@ class ServiceStack(WorkloadStack):
         assert database_secret is not None
         self.container = self.task_definition.add_container(
             "Service",
-            image=ecs.ContainerImage.from_asset(
-                str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64
-            ),
+            image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
             user=CONTAINER_USER,
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
@@ -178,7 +176,10 @@ class ServiceStack(WorkloadStack):
             protocol=elbv2.Protocol.TCP,
             targets=[self.service],
             health_check=elbv2.HealthCheck(
-                protocol=elbv2.Protocol.HTTP, path="/health", healthy_http_codes="200", interval=cdk.Duration.seconds(15)
+                protocol=elbv2.Protocol.HTTP,
+                path="/health",
+                healthy_http_codes="200",
+                interval=cdk.Duration.seconds(15),
             ),
             deregistration_delay=cdk.Duration.seconds(30),
         )
@@ -201,7 +202,12 @@ class ServiceStack(WorkloadStack):
         """Exact actions on exact resources, instead of the wildcard actions the CDK's grants produce."""
         self.task_definition.task_role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards"],
+                actions=[
+                    "kinesis:PutRecord",
+                    "kinesis:PutRecords",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:ListShards",
+                ],
                 resources=[data.stream.stream_arn],
             )
         )

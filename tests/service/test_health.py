@@ -87,9 +87,7 @@ def test_health_with_only_stream_configured() -> None:
     assert body["settings"] == {"database": False, "cache": False, "stream": True}
 
 
-@pytest.mark.parametrize(
-    "missing", ["DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD"]
-)
+@pytest.mark.parametrize("missing", ["DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD"])
 def test_database_needs_every_variable(missing: str) -> None:
     env = {**FULL_ENV, missing: ""}
 
@@ -153,9 +151,7 @@ def test_access_log_line_drops_query_string() -> None:
     assert record["duration_ms"] == pytest.approx(1.235)
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [("", 8080), ("9000", 9000), (" 8081 ", 8081)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [("", 8080), ("9000", 9000), (" 8081 ", 8081)])
 def test_port_from_env(raw: str, expected: int) -> None:
     assert app.port_from_env({"PORT": raw}) == expected
 
@@ -175,9 +171,7 @@ class RunningServer:
     log: io.StringIO
     requests_sent: int = 0
 
-    def request(
-        self, path: str, method: str = "GET"
-    ) -> tuple[int, dict[str, str], bytes]:
+    def request(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         self.requests_sent += 1
         url = f"http://127.0.0.1:{self.port}{path}"
         req = urllib.request.Request(url, method=method)
@@ -209,9 +203,7 @@ def server() -> Iterator[RunningServer]:
     assert host == "127.0.0.1"
     assert port != 0
     # Short poll interval so shutdown() returns quickly.
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield RunningServer(port=port, log=log)
@@ -348,7 +340,8 @@ def test_dockerfile_runs_as_numeric_non_root_user() -> None:
     assert users, "Dockerfile must set USER"
     final = users[-1]
     uid, _, gid = final.partition(":")
-    assert uid.isdigit() and int(uid) != 0, final
+    assert uid.isdigit(), final
+    assert int(uid) != 0, final
     assert not gid or (gid.isdigit() and int(gid) != 0), final
 
 

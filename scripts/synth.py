@@ -1,0 +1,119 @@
+"""`make synth`: validate the configuration, synthesize with the pinned CDK CLI, summarise the assembly.
+
+The CLI runs `app.py`, which gates on compliance findings; this script adds what
+a person wants to see at the end: which stages and stacks were synthesized, how
+many resources each stage has, the findings per rule pack, and where the
+assembly is. It exits with the app's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compliance.gate import findings  # noqa: E402
+from config import ConfigError, load_config  # noqa: E402
+
+# The CLI must not reach for credentials, the instance metadata service or the internet.
+HERMETIC_ENV = {
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "JSII_DEPRECATED": "fail",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default=str(ROOT / "config" / "environments.yaml"))
+    parser.add_argument("--output", default=str(ROOT / "cdk.out"))
+    args = parser.parse_args(argv)
+
+    # Fail fast, before the CLI and jsii start, and before the old assembly is touched.
+    try:
+        load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    output = Path(args.output)
+    shutil.rmtree(output, ignore_errors=True)  # never leave a stale assembly that looks current
+    cli = ROOT / "node_modules" / ".bin" / "cdk"
+    command = [str(cli), "synth", "--quiet", "--no-notices", "--output", str(output), "-c", f"config={args.config}"]
+    status = subprocess.run(command, cwd=ROOT, env={**os.environ, **HERMETIC_ENV}, check=False).returncode
+    if output.is_dir():
+        print(summary(output))
+    return status
+
+
+def summary(assembly: Path) -> str:
+    """A short account of the assembly: stages, stacks, resources, findings per pack."""
+    lines = ["", "Cloud assembly summary", "======================"]
+    stages = _stages(assembly)
+    for stage, templates in stages.items():
+        resources = sum(len(_template(t).get("Resources", {})) for t in templates)
+        stacks = ", ".join(sorted(_stack_name(t) for t in templates))
+        lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
+    open_findings = findings(assembly)
+    acknowledged = _acknowledged_per_pack(assembly)
+    lines.append("")
+    lines.append("Findings per pack (open / acknowledged on resources):")
+    packs = sorted({"NIST.800.53.R5", "AwsSolutions", *(_pack(f.rule) for f in open_findings), *acknowledged})
+    for pack in packs:
+        open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
+        lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")
+    lines.append("")
+    lines.append(f"Assembly: {assembly}")
+    lines.append(f"Validation report: {assembly / 'validation-report.json'}")
+    lines.append("Result: " + ("PASS (no open findings)" if not open_findings else f"FAIL ({len(open_findings)} open)"))
+    return "\n".join(lines)
+
+
+def _stages(assembly: Path) -> dict[str, list[Path]]:
+    stages: dict[str, list[Path]] = {"Pipeline": sorted(assembly.glob("*.template.json"))}
+    for nested in sorted(assembly.glob("assembly-*")):
+        stages[nested.name.split("-")[-1]] = sorted(nested.glob("*.template.json"))
+    return stages
+
+
+def _template(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _stack_name(template: Path) -> str:
+    manifest = json.loads((template.parent / "manifest.json").read_text(encoding="utf-8"))
+    for artifact in manifest.get("artifacts", {}).values():
+        if artifact.get("properties", {}).get("templateFile") == template.name:
+            return str(artifact.get("displayName", template.stem)).split("/")[-1]
+    return template.stem
+
+
+def _acknowledged_per_pack(assembly: Path) -> Counter[str]:
+    """Acknowledged (resource, finding) pairs, from the cdk_nag metadata the packs write into templates."""
+    counts: Counter[str] = Counter()
+    for template in assembly.rglob("*.template.json"):
+        for resource in _template(template).get("Resources", {}).values():
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                counts[_pack(rule["id"])] += 1
+    return counts
+
+
+def _pack(rule_id: str) -> str:
+    """The pack of a rule id: 'NIST.800.53.R5-X', 'AwsSolutions-IAM5[...]', 'CloudFormation-Validate::W3010'."""
+    if "::" in rule_id:
+        return rule_id.split("::")[0]
+    return rule_id.split("[")[0].rsplit("-", 1)[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
