@@ -40,7 +40,6 @@ class EncryptionKey(Construct):
         allow_cloudwatch_alarms: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
         self.key = kms.Key(
             self,
             "Key",
@@ -54,15 +53,15 @@ class EncryptionKey(Construct):
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="AllowCloudWatchLogsOfThisAccountAndRegion",
-                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
+                    principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
                     actions=_LOGS_ACTIONS,
                     resources=["*"],
                     conditions={
                         "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                                service="logs",
-                                resource="*",
-                                arn_format=cdk.ArnFormat.NO_RESOURCE_NAME,
+                            # Pseudo-parameters, not the CDK's literal partition: the template
+                            # reads the same in every partition and region it is deployed to.
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"
                             )
                         }
                     },
@@ -76,6 +75,6 @@ class EncryptionKey(Construct):
                     principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
                 )
             )

@@ -127,7 +127,10 @@ class DataStack(WorkloadStack):
         self.database_secret = self.database.secret
         if self.database_secret is None:  # always set for generated credentials
             raise AssertionError("generated credentials produce a secret")
-        self.database_secret.apply_removal_policy(self.removal_policy)
+        # `database.secret` is the attachment; the generated secret itself must also survive deletion.
+        generated_secret = self.database.node.find_child("Secret")
+        assert isinstance(generated_secret, rds.DatabaseSecret)
+        generated_secret.apply_removal_policy(self.removal_policy)
         self.database.add_rotation_single_user(
             automatically_after=cdk.Duration.days(30),
             vpc_subnets=network.application_subnets,

@@ -1,0 +1,171 @@
+"""Every item of the failure report, asserted on the synthesized templates of every stage.
+
+See ../shared/seeds/failure-analysis.md: each test names the failure it guards against.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+
+from config import AppConfig, aws_facts
+from tests.conftest import StackArtifact, resources_of
+
+STAGES = ("Dev", "Staging", "Prod")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_1_postgres_version_is_the_configured_current_one(
+    stage: str, stack: Callable[[str, str], StackArtifact], default_config: AppConfig
+) -> None:
+    (db,) = resources_of(stack(stage, "Data").template_json, "AWS::RDS::DBInstance").values()
+    version = db["Properties"]["EngineVersion"]
+    assert db["Properties"]["Engine"] == "postgres"
+    assert version == default_config.environment(stage.lower()).database.engine_version
+    assert version in aws_facts.rds_engine_versions("postgres").current
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_2_telemetry_key_lets_cloudwatch_logs_of_this_account_and_region_use_it(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    keys = stack(stage, "Keys").template_json
+    statements = [
+        s
+        for key in resources_of(keys, "AWS::KMS::Key").values()
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "AllowCloudWatchLogsOfThisAccountAndRegion"
+    ]
+    assert len(statements) == 1
+    (grant,) = statements
+    # The regional principal, with the partition's URL suffix (amazonaws.com is not universal).
+    assert grant["Principal"]["Service"] == {
+        "Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}]]
+    }
+    assert {"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"} <= set(
+        grant["Action"]
+    )
+    condition = grant["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":logs:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":*"],
+        ]
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_2_literal_arns_are_only_ever_of_the_environments_own_partition(
+    stage: str, stacks: dict[str, StackArtifact], default_config: AppConfig
+) -> None:
+    # The CDK writes a partition literally only where it derives it from the stack's region;
+    # a hand-written 'arn:aws:' would show up here as soon as a stage moves to GovCloud.
+    partition = default_config.environment(stage.lower()).partition
+    for artifact in stacks.values():
+        if artifact.path.startswith(f"Pipeline/{stage}/"):
+            found = set(re.findall(r'"arn:([a-z-]+):', json.dumps(artifact.template_json["Resources"])))
+            assert found <= {partition}, (artifact.path, found)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_2_every_log_group_is_encrypted_with_the_telemetry_key(stage: str, stacks: dict[str, StackArtifact]) -> None:
+    groups = [
+        (s.path, g)
+        for s in stacks.values()
+        if s.path.startswith(f"Pipeline/{stage}/")
+        for g in resources_of(s.template_json, "AWS::Logs::LogGroup").values()
+    ]
+    assert len(groups) >= 8
+    for path, group in groups:
+        assert "KmsKeyId" in group["Properties"], path
+        assert "RetentionInDays" in group["Properties"], path
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_3_database_credentials_are_generated_with_the_database(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    data = stack(stage, "Data").template_json
+    secrets = resources_of(data, "AWS::SecretsManager::Secret")
+    generated = [s for s in secrets.values() if "GenerateSecretString" in s["Properties"]]
+    assert len(generated) == len(secrets) == 2  # database credentials and the cache token
+    assert all("KmsKeyId" in s["Properties"] for s in secrets.values())
+    (rotation,) = resources_of(data, "AWS::SecretsManager::RotationSchedule").values()
+    assert rotation["Properties"]["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+    (db,) = resources_of(data, "AWS::RDS::DBInstance").values()
+    # The password is resolved from the generated secret at deploy time; it is never in the template.
+    assert "resolve:secretsmanager" in json.dumps(db["Properties"]["MasterUserPassword"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_4_endpoints_are_plain_environment_and_only_credentials_are_secrets(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    service = stack(stage, "Service").template_json
+    (task,) = resources_of(service, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    environment = {e["Name"] for e in container["Environment"]}
+    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+    assert {"KINESIS_STREAM", "DB_HOST", "DB_NAME", "REDIS_HOST", "ENVIRONMENT"} <= environment
+    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD", "REDIS_AUTH_TOKEN"}
+    assert not environment & set(secrets)
+    # Each secret names a JSON key that the generated secret actually contains.
+    keys = {name: json.dumps(value).rsplit(":", 3)[-3] for name, value in secrets.items()}
+    assert keys == {"DB_USERNAME": "username", "DB_PASSWORD": "password", "REDIS_AUTH_TOKEN": "token"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_4_task_execution_role_can_decrypt_the_secrets_key(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    service = stack(stage, "Service").template_json
+    statements = [
+        st
+        for policy in resources_of(service, "AWS::IAM::Policy").values()
+        if "ExecutionRole" in json.dumps(policy["Properties"]["Roles"])
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    decrypt = [st for st in statements if st["Action"] == "kms:Decrypt"]
+    assert len(decrypt) == 1
+    assert "secretsmanager." in json.dumps(decrypt[0]["Condition"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_5_container_insights_uses_the_current_setting(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
+    (cluster,) = resources_of(stack(stage, "Service").template_json, "AWS::ECS::Cluster").values()
+    assert cluster["Properties"]["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enhanced"}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_6_api_stage_is_traced_logged_and_behind_waf(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
+    service = stack(stage, "Service").template_json
+    (api_stage,) = resources_of(service, "AWS::ApiGateway::Stage").values()
+    props = api_stage["Properties"]
+    assert props["TracingEnabled"] is True
+    assert "AccessLogSetting" in props
+    assert props["MethodSettings"][0]["LoggingLevel"] == "INFO"
+    assert props["MethodSettings"][0]["DataTraceEnabled"] is False
+    assert "ClientCertificateId" in props
+    assert len(resources_of(service, "AWS::WAFv2::WebACLAssociation")) == 1
+    assert len(resources_of(service, "AWS::WAFv2::LoggingConfiguration")) == 1
+    methods = resources_of(service, "AWS::ApiGateway::Method")
+    assert methods
+    assert all(m["Properties"]["AuthorizationType"] == "AWS_IAM" for m in methods.values())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_7_no_stream_or_stateful_resource_has_a_fixed_name(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    data = stack(stage, "Data").template_json
+    (stream,) = resources_of(data, "AWS::Kinesis::Stream").values()
+    assert "Name" not in stream["Properties"]
+    assert stream["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS"
+    for secret in resources_of(data, "AWS::SecretsManager::Secret").values():
+        assert "Name" not in secret["Properties"]
+    (db,) = resources_of(data, "AWS::RDS::DBInstance").values()
+    # RDS exports logs to groups named after the instance, so its identifier carries the stage.
+    assert db["Properties"]["DBInstanceIdentifier"].startswith(f"{stage.lower()}-")
