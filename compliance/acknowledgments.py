@@ -102,7 +102,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
 
     return [
         acknowledge(
-            policy,
+            policy.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-IAMNoInlinePolicy",
             reason=(
                 "The CDK writes each role's least-privilege grants into a policy that belongs to that role alone "

@@ -14,9 +14,18 @@ def register_packs(app: cdk.App) -> None:
     """Register NIST 800-53 rev 5 and AWS Solutions on the app: they cover the pipeline and every stage.
 
     Acknowledgments are also written into each resource's template metadata, so a
-    deployed template carries the record of what was accepted and why.
+    deployed template carries the record of what was accepted and why (stages call
+    `record_acknowledgments_in_templates` themselves).
     """
-    cdk.Validations.of(app).add_plugins(
-        cdk_nag.NIST80053R5Checks(app, write_suppressions_to_cloud_formation=True),
-        cdk_nag.AwsSolutionsChecks(app),
-    )
+    cdk.Validations.of(app).add_plugins(cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks())
+    record_acknowledgments_in_templates(app)
+
+
+def record_acknowledgments_in_templates(stage: cdk.Stage) -> None:
+    """Copy each resource's acknowledgments into its template metadata (`cdk_nag.rules_to_suppress`).
+
+    A nested stage synthesizes on its own, and CDK Pipelines synthesizes it as soon
+    as it is added to the pipeline, so an aspect on the app never reaches it: each
+    stage registers this in its constructor.
+    """
+    cdk.Aspects.of(stage).add(cdk_nag.WriteNagSuppressionsToCloudFormationAspect())

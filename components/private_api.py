@@ -157,7 +157,7 @@ class PrivateRestApi(Construct):
     def _acknowledge(self) -> None:
         for method in self.api.methods:
             acknowledge(
-                method,
+                method.node.default_child,  # type: ignore[arg-type]
                 "AwsSolutions-COG4",
                 reason=(
                     "The API is for AWS principals (services and engineers' federated roles), so it uses IAM "
@@ -167,7 +167,7 @@ class PrivateRestApi(Construct):
                 controls=["AC-3", "IA-2"],
             )
         acknowledge(
-            self.api.deployment_stage,
+            self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
             reason=(
                 "Responses are specific to the signed caller and to the moment they are read; API Gateway's "
@@ -176,7 +176,8 @@ class PrivateRestApi(Construct):
             compensating_control="no response is cached, so no cached data exists to encrypt",
             controls=["SC-28(1)", "AC-4"],
         )
-        role = self.api.node.find_child("CloudWatchRole")
+        role = self.api.node.find_child("CloudWatchRole").node.default_child
+        assert role is not None
         acknowledge(
             role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",

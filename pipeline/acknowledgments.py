@@ -89,7 +89,8 @@ def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, art
             )
         )
     for role, findings, reason in roles:
-        policy = role.node.find_child("DefaultPolicy")
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        assert policy is not None
         for finding in findings:
             acknowledge(
                 policy,

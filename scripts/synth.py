@@ -80,8 +80,11 @@ def summary(assembly: Path) -> str:
 
 def _stages(assembly: Path) -> dict[str, list[Path]]:
     stages: dict[str, list[Path]] = {"Pipeline": sorted(assembly.glob("*.template.json"))}
-    for nested in sorted(assembly.glob("assembly-*")):
-        stages[nested.name.split("-")[-1]] = sorted(nested.glob("*.template.json"))
+    manifest = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))
+    # The manifest lists nested assemblies in the order the stages were added: promotion order.
+    for artifact_id, artifact in manifest["artifacts"].items():
+        if artifact["type"] == "cdk:cloud-assembly":
+            stages[artifact_id.split("-")[-1]] = sorted((assembly / artifact_id).glob("*.template.json"))
     return stages
 
 
@@ -110,9 +113,10 @@ def _acknowledged_per_pack(assembly: Path) -> Counter[str]:
 
 def _pack(rule_id: str) -> str:
     """The pack of a rule id: 'NIST.800.53.R5-X', 'AwsSolutions-IAM5[...]', 'CloudFormation-Validate::W3010'."""
-    if "::" in rule_id:
-        return rule_id.split("::")[0]
-    return rule_id.split("[")[0].rsplit("-", 1)[0]
+    rule = rule_id.split("[")[0]
+    if "::" in rule:
+        return rule.split("::")[0]
+    return rule.rsplit("-", 1)[0]
 
 
 if __name__ == "__main__":

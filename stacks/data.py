@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -229,8 +230,9 @@ class DataStack(WorkloadStack):
         selection = plan.add_selection(
             "Database", resources=[backup.BackupResource.from_rds_database_instance(self.database)]
         )
+        (backup_role,) = [c for c in selection.node.find_all() if isinstance(c, iam.CfnRole)]
         acknowledge(
-            selection,
+            backup_role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
             reason=(
                 "AWS Backup's own service-role policy is the documented way to let the service snapshot the "
@@ -242,8 +244,10 @@ class DataStack(WorkloadStack):
 
     def _acknowledge_database(self) -> None:
         config = self.config
+        database = self.database.node.default_child
+        assert database is not None
         acknowledge(
-            self.database,
+            self.database.node.find_child("MonitoringRole").node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
             reason=(
                 "Enhanced monitoring needs RDS to write OS metrics to its own RDSOSMetrics log group; AWS's "
@@ -272,7 +276,7 @@ class DataStack(WorkloadStack):
         if not config.database.multi_az:
             for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"):
                 acknowledge(
-                    self.database,
+                    database,
                     rule,
                     reason=(
                         f"{config.stage_id} is configured single-AZ (database.multi_az: false): it holds no "
@@ -284,7 +288,7 @@ class DataStack(WorkloadStack):
         if not config.protect_data:
             for rule in ("AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"):
                 acknowledge(
-                    self.database,
+                    database,
                     rule,
                     reason=(
                         f"{config.stage_id} sets protect_data: false so the environment can be torn down and "
@@ -297,7 +301,7 @@ class DataStack(WorkloadStack):
     def _acknowledge_cache_and_stream(self) -> None:
         for rule in ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"):
             acknowledge(
-                self.cache_secret,
+                self.cache_secret.node.default_child,  # type: ignore[arg-type]
                 rule,
                 reason=(
                     "ElastiCache AUTH tokens have no AWS-provided rotation function; rotating one means a "
@@ -310,7 +314,7 @@ class DataStack(WorkloadStack):
                 controls=["IA-5(1)", "SC-8"],
             )
         acknowledge(
-            self.stream,
+            self.stream.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-KDS3",
             reason=(
                 "The stream is encrypted with the environment's customer-managed key rather than the AWS-managed "

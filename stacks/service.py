@@ -232,7 +232,7 @@ class ServiceStack(WorkloadStack):
     def _acknowledge(self) -> None:
         config = self.config
         acknowledge(
-            self.task_definition.obtain_execution_role(),
+            self.task_definition.obtain_execution_role().node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-IAM5[Resource::*]",
             reason=(
                 "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "
@@ -242,7 +242,7 @@ class ServiceStack(WorkloadStack):
             controls=["AC-6"],
         )
         acknowledge(
-            self.task_definition,
+            self.task_definition.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-ECS2",
             reason=(
                 "Only endpoints and names (database host, port and name, cache host and port, stream name, "
@@ -253,7 +253,7 @@ class ServiceStack(WorkloadStack):
         )
         for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):
             acknowledge(
-                self.load_balancer,
+                self.load_balancer.node.default_child,  # type: ignore[arg-type]
                 rule,
                 reason=(
                     "Network Load Balancers write access logs only for TLS listeners; this internal TCP listener "
@@ -265,7 +265,7 @@ class ServiceStack(WorkloadStack):
                 controls=["AU-2", "AU-12"],
             )
         acknowledge(
-            self.load_balancer.node.find_child("Listener"),
+            self.load_balancer.node.find_child("Listener").node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-ELBv2ACMCertificateRequired",
             reason=(
                 "TLS from clients terminates at API Gateway; the hop from the VPC link to this internal load "
@@ -279,7 +279,7 @@ class ServiceStack(WorkloadStack):
         )
         if not config.protect_data:
             acknowledge(
-                self.load_balancer,
+                self.load_balancer.node.default_child,  # type: ignore[arg-type]
                 "NIST.800.53.R5-ELBDeletionProtectionEnabled",
                 reason=(
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "

@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from compliance import acknowledge_generated_inline_policies
+from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
 from config import EnvironmentConfig
 from stacks import DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
@@ -58,3 +58,4 @@ class MonitoringStage(cdk.Stage):
         self.api_url_output = self.service.api_url
         for stack in (keys, network, data, self.service, observability):
             acknowledge_generated_inline_policies(stack)
+        record_acknowledgments_in_templates(self)
