@@ -46,7 +46,10 @@ def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str
     from compliance.packs import CONTEXT as COMPLIANCE_CONTEXT
     from pipeline import PipelineStack
 
-    app = cdk.App(outdir=outdir, context={**cdk_context(), **COMPLIANCE_CONTEXT, **(context or {})})
+    # Path metadata as the CLI writes it: templates are the same whether or not the CLI runs the app,
+    # and cfn-lint recognises them as CDK output.
+    defaults = {"aws:cdk:enable-path-metadata": True}
+    app = cdk.App(outdir=outdir, context={**defaults, **cdk_context(), **COMPLIANCE_CONTEXT, **(context or {})})
     PipelineStack(
         app,
         "Pipeline",
@@ -56,7 +59,9 @@ def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str
         cli_version=cli_version(),
         image_directory=IMAGE_DIRECTORY,
     )
-    register_packs(app)
+    register_packs(
+        app, external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments}
+    )
     return app
 
 

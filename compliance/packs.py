@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import aws_cdk as cdk
 import cdk_nag
+
+from compliance.preflight import PreflightChecks
 
 # Leave the gate to `compliance.gate`, which reads the report the CDK writes and
 # prints one line per finding, instead of a jsii exception with a stack trace.
 CONTEXT = {"@aws-cdk/core:failSynthOnValidationErrors": False}
 
 
-def register_packs(app: cdk.App) -> None:
-    """Register NIST 800-53 rev 5 and AWS Solutions on the app: they cover the pipeline and every stage.
+def register_packs(app: cdk.App, *, external_prerequisites: Mapping[str, Iterable[str]] | None = None) -> None:
+    """Register NIST 800-53 rev 5, AWS Solutions and Preflight on the app: they cover the pipeline and every stage.
+
+    `external_prerequisites` maps a stage name to the secrets and parameters that
+    stage may read without creating them (declared in configuration).
 
     Acknowledgments are also written into each resource's template metadata, so a
     deployed template carries the record of what was accepted and why (stages call
     `record_acknowledgments_in_templates` themselves).
     """
-    cdk.Validations.of(app).add_plugins(cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks())
+    preflight = PreflightChecks(
+        external_prerequisites={stage: frozenset(names) for stage, names in (external_prerequisites or {}).items()}
+    )
+    cdk.Validations.of(app).add_plugins(cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks(), preflight)
     record_acknowledgments_in_templates(app)
 
 

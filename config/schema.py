@@ -194,6 +194,11 @@ class EnvironmentConfig(_Strict):
     log_retention_days: int
     protect_data: bool
     alarm_emails: tuple[str, ...] = Field(default=(), strict=False)
+    external_prerequisites: tuple[str, ...] = Field(
+        default=(),
+        strict=False,
+        description="secrets or SSM parameters the stage reads but does not create; listed in the report",
+    )
 
     _account = field_validator("account", mode="before")(_check_account)
     _region = field_validator("region")(_check_region)

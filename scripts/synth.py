@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from compliance.gate import findings  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
+from scripts.lint_templates import lint  # noqa: E402
 
 # The CLI must not reach for credentials, the instance metadata service or the internet.
 HERMETIC_ENV = {
@@ -50,12 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     cli = ROOT / "node_modules" / ".bin" / "cdk"
     command = [str(cli), "synth", "--quiet", "--no-notices", "--output", str(output), "-c", f"config={args.config}"]
     status = subprocess.run(command, cwd=ROOT, env={**os.environ, **HERMETIC_ENV}, check=False).returncode
+    lint_passed, lint_report = (True, "")
+    if status == 0:
+        lint_passed, lint_report = lint(output)
+        if not lint_passed:
+            print(lint_report, file=sys.stderr)
     if output.is_dir():
-        print(summary(output))
-    return status
+        print(summary(output, lint_passed=lint_passed if status == 0 else None))
+    return status or (0 if lint_passed else 1)
 
 
-def summary(assembly: Path) -> str:
+def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     """A short account of the assembly: stages, stacks, resources, findings per pack."""
     lines = ["", "Cloud assembly summary", "======================"]
     stages = _stages(assembly)
@@ -67,14 +73,19 @@ def summary(assembly: Path) -> str:
     acknowledged = _acknowledged_per_pack(assembly)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged on resources):")
-    packs = sorted({"NIST.800.53.R5", "AwsSolutions", *(_pack(f.rule) for f in open_findings), *acknowledged})
+    packs = sorted(
+        {"NIST.800.53.R5", "AwsSolutions", "Preflight", *(_pack(f.rule) for f in open_findings), *acknowledged}
+    )
     for pack in packs:
         open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
         lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")
     lines.append("")
+    lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
+    lines.append(f"cfn-lint: {lint_state}")
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {assembly / 'validation-report.json'}")
-    lines.append("Result: " + ("PASS (no open findings)" if not open_findings else f"FAIL ({len(open_findings)} open)"))
+    failed = bool(open_findings) or lint_passed is False
+    lines.append("Result: " + ("FAIL" if failed else "PASS") + f" ({len(open_findings)} open findings)")
     return "\n".join(lines)
 
 
