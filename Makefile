@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth test lint typecheck unit clean
+.PHONY: setup synth report test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -35,6 +35,14 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 ## synth: synthesize the pipeline and every stage, gated by the compliance packs
 synth: setup
 	$(BIN)/python scripts/synth.py --config $(CONFIG)
+
+## report: re-render cdk.out/compliance from its findings.json, without synthesizing again
+report: setup
+	$(BIN)/python scripts/report.py
+
+## cdk: the pinned CDK CLI on the venv's Node.js, e.g. make cdk ARGS="deploy Pipeline"
+cdk: setup
+	cdk $(ARGS)
 
 ## test: lint, type-check and run the whole test suite
 test: lint typecheck unit

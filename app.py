@@ -23,6 +23,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
+REPORT_DIRECTORY = "compliance"  # inside the cloud assembly, so the pipeline keeps it with the run
 
 
 def cdk_context() -> dict[str, Any]:
@@ -80,15 +81,27 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     try:
-        assembly = build_app(config).synth()
+        app = build_app(config)
+        assembly = app.synth()
     except Exception as error:  # a construct refused its input: say what, not where in jsii
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"synth failed: {message}", file=sys.stderr)
         return 2
 
     from compliance import findings, format_findings
+    from compliance.evaluation import evaluate
+    from compliance.report import write_reports
 
-    open_findings = findings(assembly.directory)
+    # The auditor's reports are written whether or not the gate passes: a failed run is evidence too.
+    directory = Path(assembly.directory)
+    model = evaluate(
+        app,
+        directory,
+        stages=[env.stage_id for env in config.environments],
+        external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+    )
+    write_reports(model, directory / REPORT_DIRECTORY)
+    open_findings = findings(directory)
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
         return 1

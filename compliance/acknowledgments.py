@@ -115,5 +115,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
             controls=["AC-6", "CM-3", "CM-5"],
         )
         for policy in scope.node.find_all()
-        if isinstance(policy, iam.Policy) and policy.node.id == "DefaultPolicy"
+        if isinstance(policy, iam.Policy)
+        and policy.node.id == "DefaultPolicy"
+        and cdk.Stage.of(policy) is cdk.Stage.of(scope)  # a nested stage acknowledges its own
     ]

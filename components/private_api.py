@@ -45,6 +45,8 @@ class PrivateRestApi(Construct):
         rate_limit_per_5_min: int = 2000,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._log_key, self._log_retention_days, self._removal_policy = log_key, log_retention_days, removal_policy
+        self._stage_name = stage_name
         access_logs = EncryptedLogGroup(
             self,
             "AccessLogs",
@@ -53,10 +55,6 @@ class PrivateRestApi(Construct):
             removal_policy=removal_policy,
         ).log_group
         self.vpc_link = apigw.VpcLink(self, "VpcLink", targets=[load_balancer])
-        # API Gateway presents this certificate to the backend, which can verify the caller is the API.
-        self.client_certificate = apigw.CfnClientCertificate(
-            self, "ClientCertificate", description="Presented by API Gateway to the monitoring service"
-        )
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -85,7 +83,6 @@ class PrivateRestApi(Construct):
                 ),
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
-                client_certificate_id=self.client_certificate.ref,
             ),
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             disable_execute_api_endpoint=False,
@@ -175,6 +172,31 @@ class PrivateRestApi(Construct):
             ),
             compensating_control="no response is cached, so no cached data exists to encrypt",
             controls=["SC-28(1)", "AC-4"],
+        )
+        # Execution logs go to a group API Gateway names after the API and stage; creating it here
+        # encrypts it and sets its retention (otherwise API Gateway creates it: no key, kept forever).
+        execution_logs = EncryptedLogGroup(
+            self,
+            "ExecutionLogs",
+            encryption_key=self._log_key,
+            retention_days=self._log_retention_days,
+            removal_policy=self._removal_policy,
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{self._stage_name}",
+        )
+        self.api.deployment_stage.node.add_dependency(execution_logs)
+        acknowledge(
+            self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-APIGWSSLEnabled",
+            reason=(
+                "A client certificate proves API Gateway's identity only to an HTTPS backend; this API reaches "
+                "its backend over the VPC link on plain HTTP inside isolated subnets, where the certificate "
+                "would be presented to nobody."
+            ),
+            compensating_control=(
+                "the backend is reachable only through this API's VPC link (security groups and no internet "
+                "route), and every call is SigV4-signed and logged"
+            ),
+            controls=["SC-8", "IA-3"],
         )
         role = self.api.node.find_child("CloudWatchRole").node.default_child
         assert role is not None

@@ -36,6 +36,7 @@ _FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
 }
 
 STAGE_ORDER = ("dev", "staging", "prod")
+PROTECTED_STAGES = ("staging", "prod")
 
 
 def _problem(field: str, message: str) -> PydanticCustomError:
@@ -248,6 +249,31 @@ class EnvironmentConfig(_Strict):
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
                 raise _problem("alarm_emails", f"contains {email!r}, which is not an e-mail address")
         return value
+
+    @model_validator(mode="after")
+    def _production_is_protected(self) -> EnvironmentConfig:
+        # What is approved in staging ships to prod: both keep their data and survive a zone outage.
+        if self.name in PROTECTED_STAGES:
+            if not self.protect_data:
+                raise _problem("protect_data", f"must be true for {self.name}")
+            if not self.database.multi_az:
+                raise _problem("database.multi_az", f"must be true for {self.name}")
+            if self.cache.replicas < 1:
+                raise _problem("cache.replicas", f"must be at least 1 for {self.name} (Multi-AZ failover)")
+        return self
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> EnvironmentConfig:
+        # One /22 application and one /24 data subnet per zone (see stacks/network.py).
+        needed = len(self.availability_zones) * (2**10 + 2**8)
+        available = ipaddress.IPv4Network(self.vpc_cidr).num_addresses
+        if needed > available:
+            raise _problem(
+                "vpc_cidr",
+                f"has {available} addresses but {len(self.availability_zones)} zones need {needed} "
+                "(a /22 and a /24 per zone); use a larger network or fewer zones",
+            )
+        return self
 
     @model_validator(mode="after")
     def _offered_in_region(self) -> EnvironmentConfig:

@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         lint_passed, lint_report = lint(output)
         if not lint_passed:
             print(lint_report, file=sys.stderr)
+    if status != 0 and not (output / "manifest.json").exists():
+        # The app failed before writing an assembly: leave nothing that looks like one.
+        shutil.rmtree(output, ignore_errors=True)
+        return status
     if output.is_dir():
         print(summary(output, lint_passed=lint_passed if status == 0 else None))
     return status or (0 if lint_passed else 1)

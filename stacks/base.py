@@ -29,8 +29,21 @@ class WorkloadStack(cdk.Stack):
 
     @property
     def removal_policy(self) -> cdk.RemovalPolicy:
-        """What happens to stateful resources when the stack is deleted or they are replaced."""
-        return cdk.RemovalPolicy.RETAIN if self.config.protect_data else cdk.RemovalPolicy.DESTROY
+        """What happens to stateful resources when the stack is deleted or they are replaced.
+
+        Protected environments keep them, except when their first create rolls back: a
+        retained half-created resource would make the retry fail with "already exists".
+        """
+        return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if self.config.protect_data else cdk.RemovalPolicy.DESTROY
+
+    def unique_name(self, prefix: str) -> str:
+        """A physical name for services that demand one: the stage's prefix plus this stack's id.
+
+        The stack id changes whenever the stack is created anew, so a name never collides with
+        a resource an earlier deployment retained.
+        """
+        stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        return f"{prefix}-{stack_uuid}"
 
     @property
     def snapshot_policy(self) -> cdk.RemovalPolicy:

@@ -2,7 +2,7 @@
 
 They live directly in this stack (not inside a reusable construct) so that their
 logical IDs never move when code is refactored: a moved logical ID is a replaced
-database. `tests/stacks/test_logical_ids.py` pins them.
+database. `tests/stacks/test_stateful.py` pins them.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class DataStack(WorkloadStack):
         )
         # RDS exports to log groups of a fixed name; creating them first lets us
         # encrypt them and set their retention without a log-retention Lambda.
-        identifier = f"{config.name}-monitoring-postgres"
+        identifier = self.unique_name(f"{config.name}-postgres")
         log_groups = [
             EncryptedLogGroup(
                 self,

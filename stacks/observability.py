@@ -1,4 +1,4 @@
-"""Alarms and the dashboard of one environment."""
+"""Where one environment's alarms are sent."""
 
 from __future__ import annotations
 

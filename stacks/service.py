@@ -158,6 +158,9 @@ class ServiceStack(WorkloadStack):
             security_groups=[self.load_balancer_security_group],
             cross_zone_enabled=True,
             deletion_protection=config.protect_data,
+            # API Gateway's VPC link reaches the NLB over PrivateLink, whose source addresses are not in
+            # this VPC; inbound rules would drop every API call. The tasks' group still admits only the NLB.
+            enforce_security_group_inbound_rules_on_private_link_traffic=False,
         )
         # API Gateway's VPC link reaches the NLB from inside the VPC.
         self.load_balancer_security_group.add_ingress_rule(
@@ -193,7 +196,7 @@ class ServiceStack(WorkloadStack):
             log_key=telemetry_key,
             log_retention_days=config.log_retention_days,
             removal_policy=self.removal_policy,
-            waf_log_group_name=f"aws-waf-logs-{config.name}-monitoring-api",
+            waf_log_group_name=self.unique_name(f"aws-waf-logs-{config.name}"),
         )
         self.api_url = cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the monitoring API")
         self._acknowledge()
@@ -268,12 +271,13 @@ class ServiceStack(WorkloadStack):
             self.load_balancer.node.find_child("Listener").node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-ELBv2ACMCertificateRequired",
             reason=(
-                "TLS from clients terminates at API Gateway; the hop from the VPC link to this internal load "
-                "balancer and on to the tasks stays inside isolated subnets with no internet route."
+                "Client TLS terminates at API Gateway. The hop from the VPC link through this internal load "
+                "balancer to the tasks is plain HTTP: a TLS listener needs an ACM certificate for a domain the "
+                "default configuration does not have. The hop never leaves the VPC's isolated subnets."
             ),
             compensating_control=(
-                "security groups admit only the VPC link range and the service tasks, and the traffic is "
-                "recorded in VPC flow logs"
+                "no internet route exists in these subnets, security groups admit only the VPC link and the "
+                "tasks, and flow logs record the traffic; add a certificate and a TLS listener once a domain exists"
             ),
             controls=["SC-8", "SC-8(1)"],
         )

@@ -1,6 +1,6 @@
-"""Every item of the failure report, asserted on the synthesized templates of every stage.
+"""Every item of the failure report this project was born from, asserted on every stage's templates.
 
-See ../shared/seeds/failure-analysis.md: each test names the failure it guards against.
+Each test is numbered after the failure it guards against (see the README's "Why").
 """
 
 from __future__ import annotations
@@ -148,7 +148,9 @@ def test_6_api_stage_is_traced_logged_and_behind_waf(stage: str, stack: Callable
     assert "AccessLogSetting" in props
     assert props["MethodSettings"][0]["LoggingLevel"] == "INFO"
     assert props["MethodSettings"][0]["DataTraceEnabled"] is False
-    assert "ClientCertificateId" in props
+    groups = resources_of(service, "AWS::Logs::LogGroup").values()
+    execution_logs = [g for g in groups if "API-Gateway-Execution-Logs_" in json.dumps(g["Properties"])]
+    assert len(execution_logs) == 1  # created here, so it is encrypted and retained
     assert len(resources_of(service, "AWS::WAFv2::WebACLAssociation")) == 1
     assert len(resources_of(service, "AWS::WAFv2::LoggingConfiguration")) == 1
     methods = resources_of(service, "AWS::ApiGateway::Method")
@@ -166,6 +168,22 @@ def test_7_no_stream_or_stateful_resource_has_a_fixed_name(
     assert stream["Properties"]["StreamEncryption"]["EncryptionType"] == "KMS"
     for secret in resources_of(data, "AWS::SecretsManager::Secret").values():
         assert "Name" not in secret["Properties"]
+    # Where a service demands a name (RDS log exports, WAF logging), it carries the stage and the
+    # stack's own id, so neither another deployment nor a retained leftover can hold it.
     (db,) = resources_of(data, "AWS::RDS::DBInstance").values()
-    # RDS exports logs to groups named after the instance, so its identifier carries the stage.
-    assert db["Properties"]["DBInstanceIdentifier"].startswith(f"{stage.lower()}-")
+    named = [db["Properties"]["DBInstanceIdentifier"]]
+    named += [
+        g["Properties"]["LogGroupName"]
+        for g in resources_of(data, "AWS::Logs::LogGroup").values()
+        if "LogGroupName" in g["Properties"]
+    ]
+    service = stack(stage, "Service").template_json
+    named += [
+        g["Properties"]["LogGroupName"]
+        for g in resources_of(service, "AWS::Logs::LogGroup").values()
+        if "LogGroupName" in g["Properties"]
+    ]
+    assert len(named) == 6  # the instance, its three log exports, WAF logs, API execution logs
+    for name in named:
+        text = json.dumps(name)
+        assert "AWS::StackId" in text or "Ref" in text, name

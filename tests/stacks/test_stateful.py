@@ -20,6 +20,7 @@ STABLE_LOGICAL_IDS = {
         "Cache": "AWS::ElastiCache::ReplicationGroup",
         "EventStream271A91DB": "AWS::Kinesis::Stream",
         "CacheAuthTokenAAA23466": "AWS::SecretsManager::Secret",
+        "DatabaseSecretAttachmentE5D1B020": "AWS::SecretsManager::SecretTargetAttachment",
         "BackupVault3A9C5852": "AWS::Backup::BackupVault",
         "DatabaseLogsPostgresqlLogGroupAEDA014F": "AWS::Logs::LogGroup",
     },
@@ -44,19 +45,31 @@ def test_stateful_logical_ids_are_stable(
     for logical_id, resource_type in STABLE_LOGICAL_IDS[stack_name].items():
         assert logical_id in resources, f"{stage}/{stack_name}: {logical_id} moved"
         assert resources[logical_id]["Type"] == resource_type
+    if stack_name == "Data":
+        # The generated database secret's id embeds a hash of the stage's path; it is stable per stage.
+        secret_ids = [k for k, v in resources.items() if v["Type"] == "AWS::SecretsManager::Secret"]
+        assert f"Pipeline{stage}DataDatabaseSecret" in " ".join(secret_ids)
 
 
 @pytest.mark.parametrize("stage", ["Staging", "Prod"])
 def test_protected_stages_keep_their_data_when_stacks_are_deleted(
     stage: str, stack: Callable[[str, str], StackArtifact]
 ) -> None:
+    # RetainExceptOnCreate: kept on delete and on replacement, but a first create that rolls back
+    # leaves nothing behind to make the retry fail with "already exists".
     snapshot = {"AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup"}
     for name in ("Keys", "Data", "Network", "Service"):
         for logical_id, resource in stack(stage, name).template_json["Resources"].items():
             if resource["Type"] in STATEFUL_TYPES:
-                expected = "Snapshot" if resource["Type"] in snapshot else "Retain"
-                assert resource.get("DeletionPolicy") == expected, (name, logical_id)
-                assert resource.get("UpdateReplacePolicy") == expected, (name, logical_id)
+                snapshots = resource["Type"] in snapshot
+                assert resource.get("DeletionPolicy") == ("Snapshot" if snapshots else "RetainExceptOnCreate"), (
+                    name,
+                    logical_id,
+                )
+                assert resource.get("UpdateReplacePolicy") == ("Snapshot" if snapshots else "Retain"), (
+                    name,
+                    logical_id,
+                )
 
 
 @pytest.mark.parametrize("stage", ["Staging", "Prod"])

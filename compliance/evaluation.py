@@ -1,0 +1,258 @@
+"""Evaluate a synthesized app for the compliance report: every rule, every resource, every control.
+
+The validation report the CDK writes lists only what is still open: cdk-nag drops
+an acknowledged finding before the CDK sees it. The report needs more — what passed,
+what was accepted and why, and which acknowledgments no longer accept anything. So
+each pack runs once more over the same construct tree under a prefixed pack name
+that no acknowledgment matches; every finding then comes back, and is matched here
+against the acknowledgments recorded by `compliance.acknowledge`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import cdk_nag
+
+from compliance.acknowledgments import Acknowledgment, acknowledgments_in
+from compliance.catalogue import all_rules
+from compliance.model import (
+    AcknowledgmentRecord,
+    ComplianceModel,
+    Control,
+    ControlStatus,
+    Evaluation,
+    Rule,
+    Status,
+    baseline,
+    control_id,
+)
+from compliance.preflight import PreflightChecks
+
+_BLIND = "Unacknowledged."
+
+
+def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
+    """'Pipeline/Dev/Data/...' -> 'Dev'; anything else of the pipeline stack -> 'Pipeline'."""
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 and parts[1] in stages else "Pipeline"
+
+
+def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]]) -> list[tuple[str, str, str]]:
+    """(finding id, construct path, message) of every finding, acknowledged or not."""
+    packs: list[cdk_nag.NagPack] = [
+        cdk_nag.NIST80053R5Checks(),
+        cdk_nag.AwsSolutionsChecks(),
+        PreflightChecks(external_prerequisites=external_prerequisites),
+    ]
+    found: list[tuple[str, str, str]] = []
+    for pack in packs:
+        name = pack.read_pack_name
+        pack._pack_name = _BLIND + name
+        report = pack.validate_scope(app)
+        for violation in report.violations:
+            rule = violation.rule_name.removeprefix(_BLIND)
+            for resource in violation.violating_resources:
+                if resource.construct_path:
+                    found.append((rule, resource.construct_path, violation.description))
+    return found
+
+
+def _cfn_validate_findings(assembly: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """CloudFormation-Validate's open and suppressed findings, from the CDK's own report."""
+    report_path = assembly / "validation-report.json"
+    open_: list[tuple[str, str, str]] = []
+    suppressed: list[tuple[str, str, str]] = []
+    if not report_path.exists():
+        return open_, suppressed
+    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    for plugin in report.get("pluginReports", []):
+        if plugin.get("pluginName") != "CloudFormation Validate":
+            continue
+        for key, target in (("violations", open_), ("suppressedViolations", suppressed)):
+            for violation in plugin.get(key, []):
+                for resource in violation.get("violatingConstructs", []):
+                    rule = f"CloudFormation-Validate::{violation['ruleName']}"
+                    target.append((rule, resource.get("constructPath", ""), violation.get("description", "")))
+    return open_, suppressed
+
+
+def _resources(assembly: Path) -> dict[str, str]:
+    """Construct path -> CloudFormation type of every resource in the assembly's templates."""
+    found: dict[str, str] = {}
+    for template_path in assembly.rglob("*.template.json"):
+        template = json.loads(template_path.read_text(encoding="utf-8"))
+        for resource in template.get("Resources", {}).values():
+            path = resource.get("Metadata", {}).get("aws:cdk:path")
+            if path:
+                found[path] = resource["Type"]
+    return found
+
+
+def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknowledgment | None:
+    """The acknowledgment on the resource or its nearest ancestor that names exactly this finding."""
+    candidates = [a for a in acks if a.finding == finding and (path == a.path or path.startswith(a.path + "/"))]
+    return max(candidates, key=lambda a: len(a.path), default=None)
+
+
+def evaluate(
+    app: cdk.App,
+    assembly: Path,
+    *,
+    stages: list[str],
+    external_prerequisites: dict[str, frozenset[str]] | None = None,
+) -> ComplianceModel:
+    """The whole compliance model of a synthesized app (call after `app.synth()`)."""
+    scopes = ["Pipeline", *stages]
+
+    def scope(path: str) -> str:
+        return scope_of(path, stages)
+
+    resources = _resources(assembly)
+    acks = acknowledgments_in(app)
+    rules = list(all_rules())
+    findings = _all_findings(app, dict(external_prerequisites or {}))
+    cfn_open, cfn_suppressed = _cfn_validate_findings(assembly)
+
+    matched: dict[int, int] = defaultdict(int)
+    evaluations: list[Evaluation] = []
+    noncompliant_pairs: set[tuple[str, str]] = set()
+    for finding, path, message in findings:
+        rule_id = finding.split("[")[0]
+        ack = _matching_ack(acks, finding, path)
+        if ack is not None:
+            matched[id(ack)] += 1
+        noncompliant_pairs.add((rule_id, path))
+        evaluations.append(
+            Evaluation(
+                scope=scope(path),
+                pack=rule_id.rsplit("-", 1)[0],
+                rule=rule_id,
+                finding=finding,
+                status=Status.ACKNOWLEDGED if ack else Status.NON_COMPLIANT,
+                path=path,
+                resource_type=resources.get(path, ""),
+                message=message,
+                reason=ack.text if ack else "",
+            )
+        )
+    for status, items in ((Status.NON_COMPLIANT, cfn_open), (Status.ACKNOWLEDGED, cfn_suppressed)):
+        for finding, path, message in items:
+            ack = _matching_ack(acks, finding, path)
+            if ack is not None:
+                matched[id(ack)] += 1
+            evaluations.append(
+                Evaluation(
+                    scope=scope(path),
+                    pack="CloudFormation-Validate",
+                    rule=finding,
+                    finding=finding,
+                    status=status,
+                    path=path,
+                    resource_type=resources.get(path, ""),
+                    message=message,
+                    reason=ack.text
+                    if ack
+                    else ("acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""),
+                )
+            )
+    # Every resource of a type a rule reads, with no finding of that rule, passed it.
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for path, resource_type in resources.items():
+        by_type[resource_type].append(path)
+    for rule in rules:
+        targets = (
+            list(resources) if "*" in rule.resource_types else [p for t in rule.resource_types for p in by_type[t]]
+        )
+        for path in targets:
+            if (rule.rule, path) not in noncompliant_pairs:
+                evaluations.append(
+                    Evaluation(scope(path), rule.pack, rule.rule, rule.rule, Status.COMPLIANT, path, resources[path])
+                )
+    evaluations.sort(key=lambda e: (scopes.index(e.scope), e.pack, e.rule, e.path))
+
+    records = [
+        AcknowledgmentRecord(
+            scope=scope(a.path),
+            path=a.path,
+            finding=a.finding,
+            reason=a.reason,
+            compensating_control=a.compensating_control,
+            controls=a.controls,
+            matched=matched[id(a)],
+        )
+        for a in acks
+    ]
+    resources_per_scope = {name: sum(1 for p in resources if scope(p) == name) for name in scopes}
+    return ComplianceModel(
+        scopes=scopes,
+        rules=rules,
+        evaluations=evaluations,
+        acknowledgments=records,
+        controls=controls_from(rules, evaluations),
+        resources_per_scope=resources_per_scope,
+        config_differences=_config_differences(records, stages),
+        external_prerequisites={k: sorted(v) for k, v in (external_prerequisites or {}).items() if v},
+    )
+
+
+def controls_from(rules: list[Rule], evaluations: list[Evaluation]) -> list[Control]:
+    """The FedRAMP Moderate baseline, each control with the status its citing rules give it."""
+    citing: dict[str, set[str]] = defaultdict(set)
+    for rule in rules:
+        for label in rule.cited:
+            cid = control_id(label)
+            if cid:
+                citing[cid].add(rule.rule)
+    by_rule: dict[str, list[Evaluation]] = defaultdict(list)
+    for evaluation in evaluations:
+        by_rule[evaluation.rule].append(evaluation)
+    controls: list[Control] = []
+    for base in baseline():
+        rule_ids = sorted(citing.get(base.control, ()))
+        results = [e for r in rule_ids for e in by_rule.get(r, [])]
+        failing = [e for e in results if e.status is Status.NON_COMPLIANT]
+        acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
+        if failing:
+            status, behind = ControlStatus.FAILING, failing
+        elif acknowledged:
+            status, behind = ControlStatus.ACKNOWLEDGED, acknowledged
+        elif results:
+            status, behind = ControlStatus.EVIDENCED, results
+        else:
+            status, behind = ControlStatus.NOT_CHECKED, []
+        controls.append(
+            Control(
+                control=base.control,
+                label=base.label,
+                title=base.title,
+                family=base.family,
+                status=status,
+                rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
+                resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
+            )
+        )
+    return controls
+
+
+def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) -> list[str]:
+    """Acknowledgments the first stage has and the last does not: each follows from its configuration."""
+    if len(stages) < 2:
+        return []
+    first, last = stages[0], stages[-1]
+
+    def neutral(record: AcknowledgmentRecord, stage: str) -> tuple[str, str]:
+        return record.path.removeprefix(f"Pipeline/{stage}/"), record.finding
+
+    later = {neutral(r, last) for r in records if r.scope == last}
+    return [
+        f"{first}: {r.finding} on {r.path.removeprefix(f'Pipeline/{first}/')} — {r.reason}"
+        for r in records
+        if r.scope == first
+        and neutral(r, first) not in later
+        and "W3010" not in r.finding  # subnets differ in number, not in kind
+    ]

@@ -1,0 +1,161 @@
+"""The compliance report's data: what was evaluated, where, with what result, and what it means per control.
+
+Plain data, no CDK: `compliance.evaluation` builds it from a synthesized app, the
+renderers in `compliance.report` turn it into findings.json, controls.csv,
+report.md, report.sarif and junit.xml, and `make report` rebuilds the files from
+the JSON alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+class Status(StrEnum):
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non-compliant"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class ControlStatus(StrEnum):
+    EVIDENCED = "evidenced at synth"
+    ACKNOWLEDGED = "acknowledged"
+    FAILING = "failing"
+    NOT_CHECKED = "not checked at synth"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule's result on one resource of one scope (a stage, or the pipeline stack)."""
+
+    scope: str  # "Pipeline", "Dev", "Staging", "Prod"
+    pack: str  # "NIST.800.53.R5", "AwsSolutions", "Preflight", "CloudFormation-Validate"
+    rule: str  # "NIST.800.53.R5-S3BucketLoggingEnabled"
+    finding: str  # the exact id, e.g. "AwsSolutions-IAM5[Resource::*]"; equals `rule` when compliant
+    status: Status
+    path: str  # construct path of the resource
+    resource_type: str
+    message: str = ""  # the rule's description of the problem (empty when compliant)
+    reason: str = ""  # the acknowledgment's full text (acknowledged only)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as its pack defines it: id, what it checks, the NIST controls it cites, the types it reads."""
+
+    pack: str
+    rule: str
+    description: str
+    cited: tuple[str, ...]  # labels as cited, e.g. "SC-7(4)(b)", "CP-9d"
+    resource_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcknowledgmentRecord:
+    """An acknowledgment as written in code, and the findings it accepted."""
+
+    scope: str
+    path: str
+    finding: str
+    reason: str
+    compensating_control: str
+    controls: tuple[str, ...]
+    matched: int  # findings it accepted; 0 means stale
+
+
+@dataclass(frozen=True)
+class Control:
+    """A FedRAMP Moderate baseline control and what synth says about it."""
+
+    control: str  # OSCAL id, "sc-28.1"
+    label: str  # "SC-28(1)"
+    title: str
+    family: str
+    status: ControlStatus
+    rules: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()  # "<scope>:<path>" of the resources behind the status
+
+
+@dataclass
+class ComplianceModel:
+    """Everything the report files say, in one JSON-serialisable object."""
+
+    scopes: list[str]
+    rules: list[Rule]
+    evaluations: list[Evaluation]
+    acknowledgments: list[AcknowledgmentRecord]
+    controls: list[Control]
+    resources_per_scope: dict[str, int]
+    config_differences: list[str] = field(default_factory=list)  # where dev's acknowledgments differ, and why
+    external_prerequisites: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> ComplianceModel:
+        def rule(r: dict[str, Any]) -> Rule:
+            return Rule(**{**r, "cited": tuple(r["cited"]), "resource_types": tuple(r["resource_types"])})
+
+        def control(c: dict[str, Any]) -> Control:
+            status = ControlStatus(c["status"])
+            return Control(**{**c, "status": status, "rules": tuple(c["rules"]), "resources": tuple(c["resources"])})
+
+        return ComplianceModel(
+            scopes=list(data["scopes"]),
+            rules=[rule(r) for r in data["rules"]],
+            evaluations=[Evaluation(**{**e, "status": Status(e["status"])}) for e in data["evaluations"]],
+            acknowledgments=[
+                AcknowledgmentRecord(**{**a, "controls": tuple(a["controls"])}) for a in data["acknowledgments"]
+            ],
+            controls=[control(c) for c in data["controls"]],
+            resources_per_scope=dict(data["resources_per_scope"]),
+            config_differences=list(data.get("config_differences", [])),
+            external_prerequisites={k: list(v) for k, v in data.get("external_prerequisites", {}).items()},
+        )
+
+
+# --- The FedRAMP Moderate baseline and how cdk-nag's citations map onto it ---------------------
+
+
+@dataclass(frozen=True)
+class BaselineControl:
+    control: str
+    label: str
+    title: str
+    family: str
+
+
+@cache
+def baseline() -> tuple[BaselineControl, ...]:
+    """The 323 controls of the FedRAMP Rev 5 Moderate baseline (data copied from GSA's profile)."""
+    text = resources.files("compliance.data").joinpath("fedramp-moderate-rev5-controls.tsv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    return tuple(BaselineControl(r["control"], r["label"], r["title"], r["family"]) for r in rows)
+
+
+_CITATION = re.compile(r"^([A-Z]{2})-(\d+)(?:\((\d+)\))?")
+
+
+def control_id(citation: str) -> str | None:
+    """`SC-7(4)(b)` -> `sc-7.4`, `CP-9d` -> `cp-9`, `AU-12(1)` -> `au-12.1`; None if not a control label."""
+    match = _CITATION.match(citation.strip())
+    if not match:
+        return None
+    family, number, enhancement = match.groups()
+    return f"{family.lower()}-{int(number)}" + (f".{int(enhancement)}" if enhancement else "")
+
+
+def cited_controls(description: str) -> tuple[str, ...]:
+    """The control labels a cdk-nag rule's description cites, in order, without repeats."""
+    match = re.search(r"\(Control IDs?: (.*)\)\.?\s*$", description)
+    if not match:
+        return ()
+    labels = [c.strip() for c in match.group(1).split(",") if c.strip()]
+    return tuple(dict.fromkeys(labels))

@@ -1,0 +1,435 @@
+"""The compliance report files, rendered from a `ComplianceModel` alone.
+
+Each renderer owns one file and reads nothing but the model, so `make report` can
+rebuild every file from findings.json without synthesizing the app:
+
+- `render_findings_json` -> findings.json: the model itself, plus a summary and a nested view.
+- `render_controls_csv` -> controls.csv: one row per baseline control, for spreadsheets.
+- `render_markdown` -> report.md: the human summary, for a browser or a pull request.
+- `render_sarif` -> report.sarif: open and acknowledged findings, for code-scanning viewers.
+- `render_junit` -> junit.xml: one test case per scope and rule, for CI test tabs.
+
+Standard library only: this module must import without the CDK or jsii.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compliance.model import ComplianceModel, ControlStatus, Evaluation, Rule, Status
+
+FINDINGS_SCHEMA = "fedramp-monitoring/compliance-findings/1"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "fedramp-monitoring-compliance"
+# Most findings come from cdk-nag's packs, whose rule list is the closest public description of what they check.
+INFORMATION_URI = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
+
+# Beyond this many rules a control-matrix cell stops fitting on one screen line.
+MAX_RULES_IN_CELL = 5
+
+# Statuses under which a control counts as covered: synth shows the evidence, or a reviewed acknowledgment stands in.
+COVERED = frozenset({ControlStatus.EVIDENCED, ControlStatus.ACKNOWLEDGED})
+
+
+# --- Counting, shared by the JSON summary and the markdown summary --------------------------------
+
+
+@dataclass(frozen=True)
+class ScopeCounts:
+    """What one scope's evaluations add up to."""
+
+    resources: int
+    rules_evaluated: int
+    compliant: int
+    acknowledged: int
+    non_compliant: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "resources": self.resources,
+            "rules_evaluated": self.rules_evaluated,
+            "compliant": self.compliant,
+            "acknowledged": self.acknowledged,
+            "non_compliant": self.non_compliant,
+        }
+
+
+def _scopes(model: ComplianceModel) -> list[str]:
+    """`model.scopes` in order, then any scope only the evaluations name, so no evaluation goes uncounted."""
+    extra = [e.scope for e in model.evaluations if e.scope not in model.scopes]
+    return [*model.scopes, *dict.fromkeys(extra)]
+
+
+def scope_counts(model: ComplianceModel) -> dict[str, ScopeCounts]:
+    """Per scope, in report order: resources synthesized, distinct rules evaluated, and evaluations by status."""
+    counts: dict[str, ScopeCounts] = {}
+    for scope in _scopes(model):
+        evaluations = [e for e in model.evaluations if e.scope == scope]
+        counts[scope] = ScopeCounts(
+            resources=model.resources_per_scope.get(scope, 0),
+            rules_evaluated=len({(e.pack, e.rule) for e in evaluations}),
+            compliant=sum(e.status is Status.COMPLIANT for e in evaluations),
+            acknowledged=sum(e.status is Status.ACKNOWLEDGED for e in evaluations),
+            non_compliant=sum(e.status is Status.NON_COMPLIANT for e in evaluations),
+        )
+    return counts
+
+
+def _group(evaluations: Iterable[Evaluation]) -> dict[tuple[str, str, str], list[Evaluation]]:
+    """Evaluations keyed by (scope, pack, rule), keys in order of first appearance."""
+    groups: dict[tuple[str, str, str], list[Evaluation]] = {}
+    for evaluation in evaluations:
+        groups.setdefault((evaluation.scope, evaluation.pack, evaluation.rule), []).append(evaluation)
+    return groups
+
+
+# --- findings.json -----------------------------------------------------------------------------
+
+
+def findings_by_scope(model: ComplianceModel) -> dict[str, dict[str, dict[str, list[dict[str, str]]]]]:
+    """Evaluations nested as scope -> pack -> rule -> resources, for readers who browse rather than query.
+
+    Every scope appears, even one with no evaluations, so an empty scope reads as empty rather than missing.
+    """
+    nested: dict[str, dict[str, dict[str, list[dict[str, str]]]]] = {scope: {} for scope in _scopes(model)}
+    for (scope, pack, rule), evaluations in _group(model.evaluations).items():
+        nested[scope].setdefault(pack, {})[rule] = [
+            {
+                "path": e.path,
+                "resource_type": e.resource_type,
+                "status": str(e.status),
+                "finding": e.finding,
+                "message": e.message,
+                "reason": e.reason,
+            }
+            for e in evaluations
+        ]
+    return nested
+
+
+def render_findings_json(model: ComplianceModel) -> str:
+    """findings.json: the whole model (what `ComplianceModel.from_json` reads back), headed by a summary.
+
+    The header keys are extra to the model's own, and `from_json` ignores them, so the file stays the
+    single source from which every other report can be rebuilt.
+    """
+    document: dict[str, Any] = {
+        "schema": FINDINGS_SCHEMA,
+        "summary": {scope: counts.to_json() for scope, counts in scope_counts(model).items()},
+        "by_scope": findings_by_scope(model),
+        **model.to_json(),
+    }
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+# --- controls.csv ------------------------------------------------------------------------------
+
+
+def render_controls_csv(model: ComplianceModel) -> str:
+    """controls.csv: one row per control in model order, multi-valued cells joined with "; "."""
+    buffer = io.StringIO()
+    # "\n" rather than csv's default "\r\n": the file is committed and diffed alongside the other text reports.
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["control", "label", "title", "family", "status", "rules", "resources"])
+    for control in model.controls:
+        writer.writerow(
+            [
+                control.control,
+                control.label,
+                control.title,
+                control.family,
+                str(control.status),
+                "; ".join(control.rules),
+                "; ".join(control.resources),
+            ]
+        )
+    return buffer.getvalue()
+
+
+# --- report.md ---------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: an unescaped "|" would end the cell, a newline the row."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """Inline code for ids and paths, whose "*", "_" and "[" would otherwise render as markup."""
+    if not text:
+        return ""
+    # A backtick inside needs a longer fence, padded so a leading or trailing backtick is not taken for it.
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None = None) -> list[str]:
+    """A markdown table; `align` holds "l" or "r" per column (numbers read best right-aligned)."""
+    rules = ["---:" if a == "r" else "---" for a in (align or ["l"] * len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rules) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _rules_cell(rules: tuple[str, ...]) -> str:
+    """Rule ids for the control matrix, cut to the first few so a heavily cited control stays one line."""
+    shown = ", ".join(_code(rule) for rule in rules[:MAX_RULES_IN_CELL])
+    hidden = len(rules) - MAX_RULES_IN_CELL
+    return _cell(f"{shown} and {hidden} more" if hidden > 0 else shown)
+
+
+def _summary_section(model: ComplianceModel) -> list[str]:
+    counts = scope_counts(model)
+    lines = ["## Summary", "", "### Evaluations per scope", ""]
+    lines += _table(
+        ["Scope", "Resources", "Rules evaluated", "Pass", "Acknowledged", "Failing"],
+        (
+            [
+                _cell(scope),
+                str(c.resources),
+                str(c.rules_evaluated),
+                str(c.compliant),
+                str(c.acknowledged),
+                str(c.non_compliant),
+            ]
+            for scope, c in counts.items()
+        ),
+        ["l", "r", "r", "r", "r", "r"],
+    )
+
+    families: dict[str, list[int]] = {}  # family -> [covered, total], in order of first appearance
+    for control in model.controls:
+        tally = families.setdefault(control.family, [0, 0])
+        tally[0] += control.status in COVERED
+        tally[1] += 1
+    lines += ["", "### Controls per family", ""]
+    lines += _table(
+        ["Family", "Covered / total"],
+        ([_cell(family), f"{covered} / {total}"] for family, (covered, total) in families.items()),
+        ["l", "r"],
+    )
+
+    by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
+    lines += ["", f"### Control status ({len(model.controls)} controls)", ""]
+    lines += [f"- {status}: {count}" for status, count in by_status.items()]
+    return lines
+
+
+def _acknowledgments_section(model: ComplianceModel) -> list[str]:
+    lines = ["## Acknowledgments", ""]
+    if model.acknowledgments:
+        lines += _table(
+            ["Scope", "Construct path", "Finding", "Reason", "Compensating control", "NIST controls"],
+            (
+                [
+                    _cell(a.scope),
+                    _cell(_code(a.path)),
+                    _cell(_code(a.finding)),
+                    _cell(a.reason),
+                    _cell(a.compensating_control),
+                    _cell(", ".join(a.controls)),
+                ]
+                for a in model.acknowledgments
+            ),
+        )
+    else:
+        lines.append("No findings are acknowledged.")
+
+    stale = [a for a in model.acknowledgments if a.matched == 0]
+    if stale:
+        # A stale acknowledgment accepts nothing today but would silently accept a future finding: list it to remove.
+        lines += ["", "### Stale acknowledgments (matched no finding)", ""]
+        lines += [f"- {a.scope}: {_code(a.path)} acknowledges {_code(a.finding)}" for a in stale]
+
+    if model.config_differences:
+        lines += ["", "### Where Dev differs from Staging and Prod", ""]
+        lines += [f"- {' '.join(difference.split())}" for difference in model.config_differences]
+    return lines
+
+
+def _control_matrix_section(model: ComplianceModel) -> list[str]:
+    lines = ["## Control matrix", ""]
+    lines += _table(
+        ["Control", "Title", "Status", "Rules"],
+        ([_cell(c.label), _cell(c.title), _cell(str(c.status)), _rules_cell(c.rules)] for c in model.controls),
+    )
+    return lines
+
+
+def render_markdown(model: ComplianceModel) -> str:
+    """report.md: the summary first (one screen), then acknowledgments, then the full control matrix.
+
+    Plain GitHub-flavoured markdown, no HTML, so it renders the same in a browser, a pull request or a terminal.
+    """
+    lines = ["# FedRAMP Moderate compliance report", ""]
+    lines += _summary_section(model)
+    lines += [""]
+    lines += _acknowledgments_section(model)
+    lines += [""]
+    lines += _control_matrix_section(model)
+    return "\n".join(lines) + "\n"
+
+
+# --- report.sarif ------------------------------------------------------------------------------
+
+_CITATION_SUFFIX = re.compile(r"\s*-?\s*\(Control IDs?: .*\)\.?\s*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _first_sentence(description: str) -> str:
+    """A rule description's first sentence, without the trailing "(Control IDs: ...)" the tags already carry."""
+    text = " ".join(_CITATION_SUFFIX.sub("", description).split())
+    return _SENTENCE_END.split(text, maxsplit=1)[0]
+
+
+def render_sarif(model: ComplianceModel) -> dict[str, Any]:
+    """report.sarif as a SARIF 2.1.0 log: a result per non-compliant or acknowledged evaluation.
+
+    Compliant evaluations are left out: SARIF lists problems, and a pass is not one. Acknowledged findings
+    stay in, as accepted in-source suppressions, so a viewer shows them without counting them as open.
+    """
+    rules_by_id = {(r.pack, r.rule): r for r in model.rules}
+    reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
+
+    descriptors: list[dict[str, Any]] = []
+    index: dict[tuple[str, str], int] = {}
+    for evaluation in reported:
+        key = (evaluation.pack, evaluation.rule)
+        if key in index:
+            continue
+        # A rule missing from `model.rules` still gets a descriptor, described by its own finding's message.
+        rule = rules_by_id.get(key) or Rule(evaluation.pack, evaluation.rule, evaluation.message, (), ())
+        index[key] = len(descriptors)
+        descriptor: dict[str, Any] = {
+            "id": rule.rule,
+            "shortDescription": {"text": _first_sentence(rule.description) or rule.rule},
+        }
+        if rule.description:
+            descriptor["fullDescription"] = {"text": rule.description}
+        descriptor["properties"] = {"tags": list(rule.cited)}
+        descriptors.append(descriptor)
+
+    results: list[dict[str, Any]] = []
+    for evaluation in reported:
+        key = (evaluation.pack, evaluation.rule)
+        description = rules_by_id[key].description if key in rules_by_id else ""
+        text = evaluation.message or description or evaluation.rule
+        result: dict[str, Any] = {
+            "ruleId": evaluation.rule,
+            "ruleIndex": index[key],
+            "level": "error" if evaluation.status is Status.NON_COMPLIANT else "note",
+            "message": {"text": f"{text} [{evaluation.finding}]"},
+            # No physicalLocation: findings are about synthesized resources, which have no source file and line.
+            "locations": [
+                {
+                    "logicalLocations": [
+                        {
+                            "name": evaluation.path.rsplit("/", 1)[-1],
+                            "fullyQualifiedName": evaluation.path,  # construct paths already start at the app
+                            "kind": "resource",
+                        }
+                    ]
+                }
+            ],
+            "properties": {
+                "scope": evaluation.scope,
+                "pack": evaluation.pack,
+                "finding": evaluation.finding,
+                "resourceType": evaluation.resource_type,
+            },
+        }
+        if evaluation.status is Status.ACKNOWLEDGED:
+            result["suppressions"] = [{"kind": "inSource", "status": "accepted", "justification": evaluation.reason}]
+        results.append(result)
+
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": TOOL_NAME, "informationUri": INFORMATION_URI, "rules": descriptors}},
+                "results": results,
+            }
+        ],
+    }
+
+
+# --- junit.xml ---------------------------------------------------------------------------------
+
+# Characters XML 1.0 forbids; a stray one in a message would make the whole file unparseable.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+def render_junit(model: ComplianceModel) -> str:
+    """junit.xml: a test suite per scope, a test case per rule evaluated there.
+
+    A case fails when any resource is non-compliant. An acknowledged-only case passes, as the gate does,
+    but its output names the acknowledged resources and why, so the CI test tab still shows them.
+    """
+    root = ET.Element("testsuites", name=TOOL_NAME)
+    groups = _group(model.evaluations)
+    total_tests = total_failures = 0
+    for scope in _scopes(model):
+        suite = ET.SubElement(root, "testsuite", name=scope)
+        tests = failures = 0
+        for (group_scope, pack, rule), evaluations in groups.items():
+            if group_scope != scope:
+                continue
+            tests += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{scope}.{pack}", name=rule)
+            failing = [e for e in evaluations if e.status is Status.NON_COMPLIANT]
+            acknowledged = [e for e in evaluations if e.status is Status.ACKNOWLEDGED]
+            if failing:
+                failures += 1
+                listing = [f"{e.path}: {e.message or e.finding}" for e in failing]
+                failure = ET.SubElement(case, "failure", message=_xml_text("; ".join(listing)), type="non-compliant")
+                failure.text = _xml_text("\n".join(f"{e.path} [{e.finding}]: {e.message}" for e in failing))
+            if acknowledged:
+                output = ET.SubElement(case, "system-out")
+                output.text = _xml_text(
+                    "\n".join(f"acknowledged {e.path} [{e.finding}]: {e.reason}" for e in acknowledged)
+                )
+        suite.set("tests", str(tests))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total_tests += tests
+        total_failures += failures
+    root.set("tests", str(total_tests))
+    root.set("failures", str(total_failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# --- Writing the files -------------------------------------------------------------------------
+
+
+def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
+    """Write the five report files into `directory` (created if missing); return their paths in a fixed order."""
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "findings.json": render_findings_json(model) + "\n",
+        "controls.csv": render_controls_csv(model),
+        "report.md": render_markdown(model),
+        "report.sarif": json.dumps(render_sarif(model), indent=2) + "\n",
+        "junit.xml": render_junit(model),
+    }
+    paths: list[Path] = []
+    for name, text in contents.items():
+        path = directory / name
+        # Fixed "\n" line endings, so the files are byte-identical whichever OS rebuilds them.
+        path.write_text(text, encoding="utf-8", newline="\n")
+        paths.append(path)
+    return paths

@@ -1,0 +1,34 @@
+"""`make report`: re-render the compliance reports of an existing cloud assembly, without synthesizing.
+
+Reads `cdk.out/compliance/findings.json` (written by every synth) and writes the
+other reports next to it again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compliance.model import ComplianceModel  # noqa: E402
+from compliance.report import write_reports  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    directory = Path(args[0]) if args else ROOT / "cdk.out" / "compliance"
+    source = directory / "findings.json"
+    if not source.exists():
+        print(f"{source} does not exist: run `make synth` first", file=sys.stderr)
+        return 2
+    model = ComplianceModel.from_json(json.loads(source.read_text(encoding="utf-8")))
+    for path in write_reports(model, directory):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""The report renderers, on a small hand-made model: no synth, so these run in milliseconds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.model import (
+    AcknowledgmentRecord,
+    ComplianceModel,
+    Control,
+    ControlStatus,
+    Evaluation,
+    Rule,
+    Status,
+    baseline,
+    cited_controls,
+    control_id,
+)
+from compliance.report import (
+    findings_by_scope,
+    render_controls_csv,
+    render_findings_json,
+    render_junit,
+    render_markdown,
+    render_sarif,
+    write_reports,
+)
+
+NIST = "NIST.800.53.R5"
+AWS = "AwsSolutions"
+LOGGING = f"{NIST}-S3BucketLoggingEnabled"
+ENCRYPTION = f"{NIST}-S3DefaultEncryptionKMS"
+WILDCARD = f"{AWS}-IAM5"
+MANY_RULES = tuple(f"{NIST}-Rule{n}" for n in range(7))
+
+
+def _evaluation(
+    scope: str, pack: str, rule: str, status: Status, path: str, finding: str = "", reason: str = ""
+) -> Evaluation:
+    return Evaluation(
+        scope=scope,
+        pack=pack,
+        rule=rule,
+        finding=finding or rule,
+        status=status,
+        path=path,
+        resource_type="AWS::S3::Bucket" if pack == NIST else "AWS::IAM::Policy",
+        message="" if status is Status.COMPLIANT else f"{rule} is not satisfied.",
+        reason=reason,
+    )
+
+
+@pytest.fixture
+def model() -> ComplianceModel:
+    """Two scopes, three rules from two packs, every evaluation status, one stale acknowledgment."""
+    ok, bad, ack = Status.COMPLIANT, Status.NON_COMPLIANT, Status.ACKNOWLEDGED
+    wildcard = f"{WILDCARD}[Resource::*]"
+    return ComplianceModel(
+        scopes=["Pipeline", "Dev"],
+        rules=[
+            Rule(
+                NIST,
+                LOGGING,
+                "The S3 Buckets do not have server access logs enabled. Logs help audits - "
+                "(Control IDs: AC-2(4), AU-2b, SC-7(4)(b)).",
+                ("AC-2(4)", "AU-2b", "SC-7(4)(b)"),
+                ("AWS::S3::Bucket",),
+            ),
+            Rule(
+                NIST,
+                ENCRYPTION,
+                "The S3 Bucket is not encrypted with KMS - (Control IDs: SC-28(1)).",
+                ("SC-28(1)",),
+                (),
+            ),
+            Rule(AWS, WILDCARD, "The IAM entity contains wildcard permissions.", (), ("AWS::IAM::Policy",)),
+        ],
+        evaluations=[
+            _evaluation("Pipeline", NIST, LOGGING, ok, "Pipeline/Artifacts/Resource"),
+            _evaluation("Pipeline", NIST, LOGGING, bad, "Pipeline/Cache/Resource"),
+            _evaluation("Pipeline", NIST, ENCRYPTION, ok, "Pipeline/Artifacts/Resource"),
+            _evaluation("Pipeline", AWS, WILDCARD, ack, "Pipeline/Role/Policy", wildcard, "CodeBuild needs | logs:*."),
+            _evaluation(
+                "Dev", NIST, LOGGING, ack, "Dev/Data/Logs/Resource", reason="The log bucket cannot log to itself."
+            ),
+            _evaluation("Dev", NIST, ENCRYPTION, bad, "Dev/Data/Logs/Resource"),
+            _evaluation("Dev", NIST, ENCRYPTION, bad, "Dev/Data/Exports/Resource"),
+            _evaluation("Dev", NIST, ENCRYPTION, ok, "Dev/Data/Archive/Resource"),
+            _evaluation("Dev", AWS, WILDCARD, ok, "Dev/Service/Role/Policy"),
+        ],
+        acknowledgments=[
+            AcknowledgmentRecord(
+                "Pipeline", "Pipeline/Role/Policy", wildcard, "CodeBuild needs | logs:*.", "CW-1", ("AC-6",), 1
+            ),
+            AcknowledgmentRecord(
+                "Dev", "Dev/Data/Logs/Resource", LOGGING, "The log bucket cannot log to itself.", "CW-2", ("AU-9",), 1
+            ),
+            AcknowledgmentRecord("Dev", "Dev/Old/Resource", ENCRYPTION, "Removed bucket.", "none", ("SC-28",), 0),
+        ],
+        controls=[
+            Control(
+                "ac-2.4", "AC-2(4)", "Automated Audit Actions", "Access Control", ControlStatus.EVIDENCED, (LOGGING,)
+            ),
+            Control("ac-6", "AC-6", "Least Privilege", "Access Control", ControlStatus.ACKNOWLEDGED, (WILDCARD,)),
+            Control("ac-7", "AC-7", "Unsuccessful Logon Attempts", "Access Control", ControlStatus.NOT_CHECKED),
+            Control("au-2", "AU-2", "Event Logging", "Audit and Accountability", ControlStatus.EVIDENCED, MANY_RULES),
+            Control(
+                "sc-28.1",
+                "SC-28(1)",
+                "Protection of Information at Rest | Cryptographic Protection",
+                "System and Communications Protection",
+                ControlStatus.FAILING,
+                (ENCRYPTION,),
+                ("Dev:Dev/Data/Logs/Resource", "Dev:Dev/Data/Exports/Resource"),
+            ),
+            Control(
+                "sc-7", "SC-7", "Boundary Protection", "System and Communications Protection", ControlStatus.NOT_CHECKED
+            ),
+        ],
+        resources_per_scope={"Pipeline": 12, "Dev": 40},
+        config_differences=["Dev keeps no access logs for its log bucket, to save cost."],
+        external_prerequisites={"Prod": ["An organization CloudTrail trail"]},
+    )
+
+
+def _md_table(markdown: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table under `heading`, cells split on unescaped pipes."""
+    lines = markdown.splitlines()
+    start = lines.index(heading)
+    rows: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+        elif rows:
+            break
+    return rows[2:]  # header and alignment rows
+
+
+def _pairs_with(model: ComplianceModel, status: Status) -> set[tuple[str, str]]:
+    return {(e.scope, e.rule) for e in model.evaluations if e.status is status}
+
+
+# --- model.py helpers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("citation", "expected"),
+    [
+        ("SC-7(4)(b)", "sc-7.4"),
+        ("CP-9d", "cp-9"),
+        ("AU-12(1)", "au-12.1"),
+        ("SI-1a.2", "si-1"),
+        ("not a control", None),
+    ],
+)
+def test_control_id(citation: str, expected: str | None) -> None:
+    assert control_id(citation) == expected
+
+
+def test_cited_controls() -> None:
+    description = "The S3 ... - (Control IDs: AC-2(4), AU-2b, SC-7(4)(b))."
+    assert cited_controls(description) == ("AC-2(4)", "AU-2b", "SC-7(4)(b)")
+    assert cited_controls("The IAM entity contains wildcard permissions.") == ()
+
+
+def test_baseline_has_the_323_moderate_controls() -> None:
+    controls = baseline()
+    assert len(controls) == 323
+    assert len({c.control for c in controls}) == 323
+
+
+# --- findings.json ----------------------------------------------------------------------------
+
+
+def test_findings_json_round_trips_through_the_model(model: ComplianceModel) -> None:
+    data = json.loads(render_findings_json(model))
+    assert data["schema"] == "fedramp-monitoring/compliance-findings/1"
+    assert ComplianceModel.from_json(data).evaluations == model.evaluations
+    assert ComplianceModel.from_json(data) == model
+    assert data["summary"]["Dev"] == {
+        "resources": 40,
+        "rules_evaluated": 3,
+        "compliant": 2,
+        "acknowledged": 1,
+        "non_compliant": 2,
+    }
+    assert data["by_scope"] == findings_by_scope(model)
+
+
+def test_findings_by_scope_nests_every_evaluation_once(model: ComplianceModel) -> None:
+    nested = findings_by_scope(model)
+    assert list(nested) == ["Pipeline", "Dev"]
+    assert list(nested["Dev"][NIST]) == [LOGGING, ENCRYPTION]
+    assert [r["path"] for r in nested["Dev"][NIST][ENCRYPTION]] == [
+        "Dev/Data/Logs/Resource",
+        "Dev/Data/Exports/Resource",
+        "Dev/Data/Archive/Resource",
+    ]
+    assert nested["Pipeline"][AWS][WILDCARD][0]["finding"] == f"{WILDCARD}[Resource::*]"
+    leaves = [r for packs in nested.values() for rules in packs.values() for rs in rules.values() for r in rs]
+    assert len(leaves) == len(model.evaluations)
+
+
+# --- controls.csv -----------------------------------------------------------------------------
+
+
+def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceModel) -> None:
+    text = render_controls_csv(model)
+    assert len(list(csv.reader(io.StringIO(text)))) == len(model.controls) + 1
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["control", "label", "title", "family", "status", "rules", "resources"]
+    assert [r["control"] for r in rows] == [c.control for c in model.controls]
+    sc28 = rows[4]
+    assert sc28["status"] == "failing"
+    assert sc28["title"] == "Protection of Information at Rest | Cryptographic Protection"
+    assert sc28["resources"].split("; ") == ["Dev:Dev/Data/Logs/Resource", "Dev:Dev/Data/Exports/Resource"]
+    assert rows[3]["rules"].split("; ") == list(MANY_RULES)
+    assert rows[2]["rules"] == ""
+
+
+# --- report.md --------------------------------------------------------------------------------
+
+
+def test_markdown_sections_come_in_order(model: ComplianceModel) -> None:
+    markdown = render_markdown(model)
+    positions = [markdown.index(h) for h in ("## Summary", "## Acknowledgments", "## Control matrix")]
+    assert positions == sorted(positions)
+    assert "<" not in markdown  # no HTML
+
+
+def test_markdown_scope_counts_add_up_to_the_evaluations(model: ComplianceModel) -> None:
+    rows = _md_table(render_markdown(model), "### Evaluations per scope")
+    assert [r[0] for r in rows] == model.scopes
+    counts = {r[0]: [int(n) for n in r[1:]] for r in rows}
+    assert sum(c[2] + c[3] + c[4] for c in counts.values()) == len(model.evaluations)
+    for scope, (resources, rules, passing, acknowledged, failing) in counts.items():
+        evaluations = [e for e in model.evaluations if e.scope == scope]
+        assert resources == model.resources_per_scope[scope]
+        assert rules == len({e.rule for e in evaluations})
+        assert passing == sum(e.status is Status.COMPLIANT for e in evaluations)
+        assert acknowledged == sum(e.status is Status.ACKNOWLEDGED for e in evaluations)
+        assert failing == sum(e.status is Status.NON_COMPLIANT for e in evaluations)
+    assert counts["Pipeline"] == [12, 3, 2, 1, 1]
+
+
+def test_markdown_families_and_control_statuses(model: ComplianceModel) -> None:
+    markdown = render_markdown(model)
+    assert _md_table(markdown, "### Controls per family") == [
+        ["Access Control", "2 / 3"],
+        ["Audit and Accountability", "1 / 1"],
+        ["System and Communications Protection", "0 / 2"],
+    ]
+    for status, count in [("evidenced at synth", 2), ("acknowledged", 1), ("failing", 1), ("not checked at synth", 2)]:
+        assert f"- {status}: {count}\n" in markdown
+
+
+def test_markdown_acknowledgments_stale_and_dev_differences(model: ComplianceModel) -> None:
+    markdown = render_markdown(model)
+    rows = _md_table(markdown, "## Acknowledgments")
+    assert len(rows) == len(model.acknowledgments)
+    assert rows[0] == [
+        "Pipeline",
+        "`Pipeline/Role/Policy`",
+        f"`{WILDCARD}[Resource::*]`",
+        "CodeBuild needs \\| logs:*.",
+        "CW-1",
+        "AC-6",
+    ]
+    stale = markdown.split("### Stale acknowledgments", 1)[1].split("###", 1)[0]
+    assert "`Dev/Old/Resource`" in stale
+    assert "`Pipeline/Role/Policy`" not in stale
+    differences = markdown.split("### Where Dev differs from Staging and Prod", 1)[1]
+    assert "- Dev keeps no access logs for its log bucket, to save cost." in differences
+
+
+def test_markdown_control_matrix_escapes_pipes_and_abbreviates_rules(model: ComplianceModel) -> None:
+    rows = _md_table(render_markdown(model), "## Control matrix")
+    assert [r[0] for r in rows] == [c.label for c in model.controls]
+    assert rows[4][1] == "Protection of Information at Rest \\| Cryptographic Protection"
+    assert rows[4][2] == "failing"
+    many = rows[3][3]
+    assert many.endswith("and 2 more")
+    assert all(f"`{rule}`" in many for rule in MANY_RULES[:5])
+    assert MANY_RULES[5] not in many
+
+
+# --- report.sarif -----------------------------------------------------------------------------
+
+
+def test_sarif_has_required_fields_and_one_result_per_open_or_acknowledged_evaluation(
+    model: ComplianceModel,
+) -> None:
+    sarif: dict[str, Any] = json.loads(json.dumps(render_sarif(model)))
+    # The parts of the SARIF 2.1.0 schema a consumer relies on.
+    assert sarif["version"] == "2.1.0"
+    assert sarif["$schema"].endswith("sarif-2.1.0.json")
+    assert len(sarif["runs"]) == 1
+    run = sarif["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "fedramp-monitoring-compliance"
+    assert driver["informationUri"].startswith("https://")
+    for result in run["results"]:
+        assert isinstance(result["message"]["text"], str)
+        assert result["message"]["text"]
+        assert result["ruleId"]
+        assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in {"error", "note"}
+        (location,) = result["locations"]
+        assert "physicalLocation" not in location
+        assert location["logicalLocations"][0]["kind"] == "resource"
+
+    reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
+    assert len(run["results"]) == len(reported) == 5
+    names = [r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] for r in run["results"]]
+    assert names == [e.path for e in reported]  # construct paths already name the stage
+    for result, evaluation in zip(run["results"], reported, strict=True):
+        assert evaluation.finding in result["message"]["text"]
+        if evaluation.status is Status.ACKNOWLEDGED:
+            assert result["level"] == "note"
+            assert result["suppressions"] == [
+                {"kind": "inSource", "status": "accepted", "justification": evaluation.reason}
+            ]
+        else:
+            assert result["level"] == "error"
+            assert "suppressions" not in result
+
+
+def test_sarif_describes_only_rules_with_results(model: ComplianceModel) -> None:
+    rules = render_sarif(model)["runs"][0]["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [LOGGING, WILDCARD, ENCRYPTION]
+    logging = rules[0]
+    assert logging["shortDescription"]["text"] == "The S3 Buckets do not have server access logs enabled."
+    assert logging["properties"]["tags"] == ["AC-2(4)", "AU-2b", "SC-7(4)(b)"]
+    assert rules[1]["properties"]["tags"] == []
+
+
+# --- junit.xml --------------------------------------------------------------------------------
+
+
+def test_junit_fails_each_scope_rule_pair_with_a_non_compliant_resource(model: ComplianceModel) -> None:
+    root = ET.fromstring(render_junit(model))
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == model.scopes
+
+    failing_pairs = _pairs_with(model, Status.NON_COMPLIANT)
+    assert int(root.get("failures", "")) == len(failing_pairs) == 2
+    assert int(root.get("tests", "")) == len({(e.scope, e.rule) for e in model.evaluations}) == 6
+    for suite in suites:
+        suite_cases = suite.findall("testcase")
+        assert int(suite.get("tests", "")) == len(suite_cases)
+        assert int(suite.get("failures", "")) == sum(c.find("failure") is not None for c in suite_cases)
+
+    failed = {
+        (str(c.get("classname")).split(".", 1)[0], c.get("name"))
+        for c in root.iter("testcase")
+        if c.find("failure") is not None
+    }
+    assert failed == failing_pairs
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    failure = cases[("Dev.NIST.800.53.R5", ENCRYPTION)].find("failure")
+    assert failure is not None
+    assert "Dev/Data/Logs/Resource" in failure.get("message", "")
+    assert "Dev/Data/Exports/Resource" in failure.get("message", "")
+    assert "Dev/Data/Archive/Resource" not in failure.get("message", "")
+
+
+def test_junit_acknowledged_only_pairs_pass_with_their_reasons(model: ComplianceModel) -> None:
+    root = ET.fromstring(render_junit(model))
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    acknowledged_only = _pairs_with(model, Status.ACKNOWLEDGED) - _pairs_with(model, Status.NON_COMPLIANT)
+    assert acknowledged_only == {("Pipeline", WILDCARD), ("Dev", LOGGING)}
+    case = cases[("Pipeline.AwsSolutions", WILDCARD)]
+    assert case.find("failure") is None
+    assert "Pipeline/Role/Policy" in (case.findtext("system-out") or "")
+    assert "CodeBuild needs | logs:*." in (case.findtext("system-out") or "")
+    assert cases[("Pipeline.NIST.800.53.R5", ENCRYPTION)].find("system-out") is None
+
+
+# --- write_reports ----------------------------------------------------------------------------
+
+
+def test_write_reports_writes_the_five_files(model: ComplianceModel, tmp_path: Path) -> None:
+    directory = tmp_path / "reports" / "compliance"
+    paths = write_reports(model, directory)
+    assert [p.name for p in paths] == ["findings.json", "controls.csv", "report.md", "report.sarif", "junit.xml"]
+    assert all(p.parent == directory and p.stat().st_size > 0 for p in paths)
+    findings, controls, markdown, sarif, junit = paths
+    assert ComplianceModel.from_json(json.loads(findings.read_text("utf-8"))) == model
+    assert controls.read_text("utf-8") == render_controls_csv(model)
+    assert markdown.read_text("utf-8") == render_markdown(model)
+    assert json.loads(sarif.read_text("utf-8")) == render_sarif(model)
+    assert ET.parse(junit).getroot().tag == "testsuites"
