@@ -88,24 +88,34 @@ def main() -> int:
         print(f"synth failed: {message}", file=sys.stderr)
         return 2
 
-    from compliance import findings, format_findings
-    from compliance.evaluation import evaluate
-    from compliance.report import write_reports
+    from compliance import format_findings
 
-    # The auditor's reports are written whether or not the gate passes: a failed run is evidence too.
-    directory = Path(assembly.directory)
-    model = evaluate(
+    open_findings = report_and_gate(
         app,
-        directory,
+        Path(assembly.directory),
         stages=[env.stage_id for env in config.environments],
         external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
     )
-    write_reports(model, directory / REPORT_DIRECTORY)
-    open_findings = findings(directory)
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
         return 1
     return 0
+
+
+def report_and_gate(
+    app: Any, assembly_dir: Path, *, stages: list[str], external_prerequisites: dict[str, frozenset[str]]
+) -> list[Any]:
+    """Write the compliance reports of a synthesized app, then return its open findings.
+
+    The reports are written whether or not the gate passes: a failed run is evidence too.
+    """
+    from compliance import findings
+    from compliance.evaluation import evaluate
+    from compliance.report import write_reports
+
+    model = evaluate(app, assembly_dir, stages=stages, external_prerequisites=external_prerequisites)
+    write_reports(model, assembly_dir / REPORT_DIRECTORY)
+    return findings(assembly_dir)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ against the acknowledgments recorded by `compliance.acknowledge`.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,17 @@ from compliance.model import (
 from compliance.preflight import PreflightChecks
 
 _BLIND = "Unacknowledged."
+
+
+def stage_neutral(path: str, stage: str) -> str:
+    """A stage's construct path with the stage taken out, so stages can be compared resource by resource.
+
+    Removes the stage prefix, the stage's name in ids ("DeploymentStage.prod"), the 8-digit hashes the
+    CDK derives from paths, and subnet numbers (stages differ in zone count only through config).
+    """
+    path = path.removeprefix(f"Pipeline/{stage}/").replace(stage, "<stage>").replace(stage.lower(), "<stage>")
+    path = re.sub(r"Subnet\d+/", "Subnet<n>/", path)
+    return re.sub(r"[0-9A-F]{8}\b", "<hash>", path)
 
 
 def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:

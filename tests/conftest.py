@@ -19,6 +19,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import build_app
+from compliance.evaluation import evaluate
+from compliance.model import ComplianceModel
 from config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 
 
@@ -91,3 +93,9 @@ def stack(stacks: dict[str, StackArtifact]) -> Callable[[str, str], StackArtifac
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+@pytest.fixture(scope="session")
+def compliance_model(default_app: cdk.App, assembly_dir: Path, default_config: AppConfig) -> ComplianceModel:
+    """The default app's compliance evaluation, as every synth writes it (computed once)."""
+    return evaluate(default_app, assembly_dir, stages=[e.stage_id for e in default_config.environments])

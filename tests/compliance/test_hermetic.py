@@ -22,7 +22,6 @@ def test_app_synthesizes_without_credentials_or_network(tmp_path: Path) -> None:
         "CDK_OUTDIR": str(outdir),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    assert not any(k.startswith("AWS_") and k != "AWS_EC2_METADATA_DISABLED" for k in env)
     command = [sys.executable, str(PROJECT_ROOT / "app.py")]
     # Where the machine allows it, run in a network namespace with no interfaces at all.
     unshare = shutil.which("unshare")

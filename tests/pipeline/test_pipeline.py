@@ -10,7 +10,6 @@ import pytest
 
 from app import cli_version
 from config import AppConfig
-from pipeline.pipeline_stack import SYNTH_COMMANDS
 from tests.conftest import StackArtifact, resources_of
 
 
@@ -72,8 +71,8 @@ def test_each_stage_deploys_every_workload_stack(pipeline_props: dict[str, Any])
 
 def test_synth_step_runs_the_developer_make_targets(pipeline_template: dict[str, Any]) -> None:
     commands = [spec["phases"]["build"]["commands"] for spec in _projects(pipeline_template).values()]
-    assert list(SYNTH_COMMANDS) in commands
-    assert list(SYNTH_COMMANDS) == ["make test", "make synth"]
+    # The README's two commands, in this order: a red test run stops the pipeline before synth.
+    assert ["make test", "make synth"] in commands
 
 
 def test_self_mutation_uses_the_cli_version_package_json_pins(pipeline_template: dict[str, Any]) -> None:
