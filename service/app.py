@@ -36,11 +36,12 @@ DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"
 
 # Environment variables that must all be non-empty for each setting to count
-# as present. The values of DB_PASSWORD and REDIS_AUTH_TOKEN are secrets
-# injected by ECS from Secrets Manager; this module only ever tests them for
-# emptiness and never copies them into a response or a log line.
+# as present. DB_USERNAME and DB_PASSWORD are secrets injected by ECS from
+# Secrets Manager; this module only ever tests them for emptiness and never
+# copies them into a response or a log line. The cache needs no secret: the
+# service signs in as REDIS_USER with an IAM token from its task role.
 DATABASE_VARS: tuple[str, ...] = ("DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD")
-CACHE_VARS: tuple[str, ...] = ("REDIS_HOST", "REDIS_AUTH_TOKEN")
+CACHE_VARS: tuple[str, ...] = ("REDIS_HOST", "REDIS_USER")
 STREAM_VARS: tuple[str, ...] = ("KINESIS_STREAM",)
 
 ALLOWED_METHODS: tuple[str, ...] = ("GET",)

@@ -17,7 +17,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from compliance import acknowledge
@@ -145,18 +144,35 @@ class DataStack(WorkloadStack):
         self.cache_security_group = ec2.SecurityGroup(
             self, "CacheSecurityGroup", vpc=vpc, description="ElastiCache", allow_all_outbound=False
         )
-        self.cache_secret = secretsmanager.Secret(
+        # Role-based access with IAM authentication: the service signs in as its own user with
+        # a short-lived SigV4 token from its task role, so there is no static password to store or
+        # rotate. A group needs a user named "default"; this one is switched off.
+        user_prefix = f"{config.name}-monitoring"
+        disabled_default = elasticache.CfnUser(
             self,
-            "CacheAuthToken",
-            description=f"{config.stage_id} ElastiCache AUTH token",
-            encryption_key=data_key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template='{"username": "default"}',
-                generate_string_key="token",
-                exclude_punctuation=True,
-                password_length=64,
-            ),
-            removal_policy=self.removal_policy,
+            "CacheDefaultUser",
+            engine=cache.engine.value,
+            user_id=f"{user_prefix}-default",
+            user_name="default",
+            access_string="off -@all",
+            authentication_mode={"Type": "no-password-required"},
+        )
+        self.cache_user = elasticache.CfnUser(
+            self,
+            "CacheServiceUser",
+            engine=cache.engine.value,
+            # IAM authentication requires the id and the name to be the same.
+            user_id=f"{user_prefix}-service",
+            user_name=f"{user_prefix}-service",
+            access_string="on ~* +@all -@dangerous -@admin",
+            authentication_mode={"Type": "iam"},
+        )
+        user_group = elasticache.CfnUserGroup(
+            self,
+            "CacheUsers",
+            engine=cache.engine.value,
+            user_group_id=f"{user_prefix}-users",
+            user_ids=[disabled_default.ref, self.cache_user.ref],  # Ref: the user ids, and the create order
         )
         subnet_group = elasticache.CfnSubnetGroup(
             self,
@@ -190,7 +206,7 @@ class DataStack(WorkloadStack):
             kms_key_id=data_key.key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
-            auth_token=self.cache_secret.secret_value_from_json("token").unsafe_unwrap(),
+            user_group_ids=[user_group.ref],
             snapshot_retention_limit=cache.snapshot_retention_days,
             auto_minor_version_upgrade=True,
             log_delivery_configurations=[
@@ -299,20 +315,20 @@ class DataStack(WorkloadStack):
                 )
 
     def _acknowledge_cache_and_stream(self) -> None:
-        for rule in ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"):
-            acknowledge(
-                self.cache_secret.node.default_child,  # type: ignore[arg-type]
-                rule,
-                reason=(
-                    "ElastiCache AUTH tokens have no AWS-provided rotation function; rotating one means a "
-                    "ModifyReplicationGroup with the ROTATE strategy coordinated with a service deployment."
-                ),
-                compensating_control=(
-                    "a 64-character generated token, TLS required in transit, and a security group that admits "
-                    "only the service tasks"
-                ),
-                controls=["IA-5(1)", "SC-8"],
-            )
+        acknowledge(
+            self.cache,
+            "AwsSolutions-AEC6",
+            reason=(
+                "The rule looks for a static AUTH token; the cache instead uses role-based access control with "
+                "IAM authentication, which replaces the shared token with per-principal, short-lived SigV4 "
+                "credentials and needs no secret to rotate."
+            ),
+            compensating_control=(
+                "the default user is disabled, the service's user may not run admin or dangerous commands, TLS "
+                "is required, and only the service's task role may connect"
+            ),
+            controls=["IA-2", "IA-5(1)", "AC-3"],
+        )
         acknowledge(
             self.stream.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-KDS3",

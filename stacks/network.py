@@ -93,17 +93,17 @@ class NetworkStack(WorkloadStack):
             endpoint.connections.allow_default_port_from(ec2.Peer.ipv4(config.vpc_cidr), "HTTPS from the VPC")
             self.endpoints[name] = endpoint
 
-        for subnet in self.vpc.isolated_subnets:
-            acknowledge(
-                subnet.node.default_child,  # type: ignore[arg-type]
-                "CloudFormation-Validate::W3010",
-                reason=(
-                    "Availability zones are named per environment in the validated configuration, so synth needs "
-                    "no account lookup and the subnet layout is reproducible from the repository alone."
-                ),
-                compensating_control=(
-                    "config validation rejects any zone that is not a zone of the environment's region, "
-                    "before anything is synthesized"
-                ),
-                controls=["CM-2", "CM-6"],
-            )
+        # On the VPC, the narrowest construct that holds every subnet the finding names.
+        acknowledge(
+            self.vpc,
+            "CloudFormation-Validate::W3010",
+            reason=(
+                "Availability zones are named per environment in the validated configuration, so synth needs "
+                "no account lookup and the subnet layout is reproducible from the repository alone."
+            ),
+            compensating_control=(
+                "config validation rejects any zone that is not a zone of the environment's region, "
+                "before anything is synthesized"
+            ),
+            controls=["CM-2", "CM-6"],
+        )

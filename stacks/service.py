@@ -95,12 +95,12 @@ class ServiceStack(WorkloadStack):
                 "DB_NAME": DATABASE_NAME,
                 "REDIS_HOST": data.cache.attr_primary_end_point_address,
                 "REDIS_PORT": data.cache.attr_primary_end_point_port,
+                "REDIS_USER": data.cache_user.user_name,
                 "KINESIS_STREAM": data.stream.stream_name,
             },
             secrets={
                 "DB_USERNAME": ecs.Secret.from_secrets_manager(database_secret, "username"),
                 "DB_PASSWORD": ecs.Secret.from_secrets_manager(database_secret, "password"),
-                "REDIS_AUTH_TOKEN": ecs.Secret.from_secrets_manager(data.cache_secret, "token"),
             },
         )
         self._grant_least_privilege(data, data_key)
@@ -219,6 +219,21 @@ class ServiceStack(WorkloadStack):
                 actions=["kms:GenerateDataKey"],
                 resources=[data_key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"kinesis.{self.region}.{self.url_suffix}"}},
+            )
+        )
+        # The cache accepts the service's IAM user, signed in with the task role.
+        self.task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["elasticache:Connect"],
+                resources=[
+                    self.format_arn(
+                        service="elasticache",
+                        resource="replicationgroup",
+                        resource_name=data.cache.ref,
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    ),
+                    data.cache_user.attr_arn,
+                ],
             )
         )
         # The secrets are encrypted with the data key; ECS reads them through Secrets Manager at task

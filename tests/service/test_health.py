@@ -28,17 +28,17 @@ SERVICE_DIR = Path(app.__file__).resolve().parent
 
 # Distinctive values so a leak is unmistakable in any body or log line.
 DB_PASSWORD = "db-pass-SECRET-4f1c9e"
-REDIS_TOKEN = "redis-token-SECRET-8b2d7a"
-SECRETS = (DB_PASSWORD, REDIS_TOKEN)
+DB_USERNAME = "svc-SECRET-user-8b2d7a"
+SECRETS = (DB_PASSWORD, DB_USERNAME)
 
 FULL_ENV: dict[str, str] = {
     "ENVIRONMENT": "prod",
     "DB_HOST": "db.internal.example",
     "DB_NAME": "monitoring",
-    "DB_USERNAME": "svc_monitoring",
+    "DB_USERNAME": DB_USERNAME,
     "DB_PASSWORD": DB_PASSWORD,
     "REDIS_HOST": "cache.internal.example",
-    "REDIS_AUTH_TOKEN": REDIS_TOKEN,
+    "REDIS_USER": "prod-monitoring-service",
     "KINESIS_STREAM": "monitoring-events",
 }
 
@@ -97,7 +97,7 @@ def test_database_needs_every_variable(missing: str) -> None:
 
 
 def test_whitespace_only_values_count_as_missing() -> None:
-    env = {**FULL_ENV, "REDIS_AUTH_TOKEN": "   ", "ENVIRONMENT": ""}
+    env = {**FULL_ENV, "REDIS_USER": "   ", "ENVIRONMENT": ""}
 
     payload = app.health_payload(env)
 

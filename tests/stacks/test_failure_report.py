@@ -91,7 +91,7 @@ def test_3_database_credentials_are_generated_with_the_database(
     data = stack(stage, "Data").template_json
     secrets = resources_of(data, "AWS::SecretsManager::Secret")
     generated = [s for s in secrets.values() if "GenerateSecretString" in s["Properties"]]
-    assert len(generated) == len(secrets) == 2  # database credentials and the cache token
+    assert len(generated) == len(secrets) == 1  # the database credentials; the cache uses IAM users
     assert all("KmsKeyId" in s["Properties"] for s in secrets.values())
     (rotation,) = resources_of(data, "AWS::SecretsManager::RotationSchedule").values()
     assert rotation["Properties"]["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
@@ -109,12 +109,12 @@ def test_4_endpoints_are_plain_environment_and_only_credentials_are_secrets(
     (container,) = task["Properties"]["ContainerDefinitions"]
     environment = {e["Name"] for e in container["Environment"]}
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
-    assert {"KINESIS_STREAM", "DB_HOST", "DB_NAME", "REDIS_HOST", "ENVIRONMENT"} <= environment
-    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD", "REDIS_AUTH_TOKEN"}
+    assert {"KINESIS_STREAM", "DB_HOST", "DB_NAME", "REDIS_HOST", "REDIS_USER", "ENVIRONMENT"} <= environment
+    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD"}
     assert not environment & set(secrets)
     # Each secret names a JSON key that the generated secret actually contains.
     keys = {name: json.dumps(value).rsplit(":", 3)[-3] for name, value in secrets.items()}
-    assert keys == {"DB_USERNAME": "username", "DB_PASSWORD": "password", "REDIS_AUTH_TOKEN": "token"}
+    assert keys == {"DB_USERNAME": "username", "DB_PASSWORD": "password"}
 
 
 @pytest.mark.parametrize("stage", STAGES)

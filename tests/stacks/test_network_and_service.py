@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -58,3 +59,18 @@ def test_service_task_role_has_no_wildcard_actions(stage: str, stack: Callable[[
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert not any("*" in a for a in actions), statement
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_service_signs_in_to_the_cache_with_its_task_role(
+    stage: str, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    service = stack(stage, "Service").template_json
+    statements = [
+        st
+        for policy in resources_of(service, "AWS::IAM::Policy").values()
+        if "TaskRole" in json.dumps(policy["Properties"]["Roles"])
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (connect,) = [st for st in statements if st["Action"] == "elasticache:Connect"]
+    assert len(connect["Resource"]) == 2  # the replication group and the service's cache user

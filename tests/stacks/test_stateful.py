@@ -19,7 +19,7 @@ STABLE_LOGICAL_IDS = {
         "DatabaseB269D8BB": "AWS::RDS::DBInstance",
         "Cache": "AWS::ElastiCache::ReplicationGroup",
         "EventStream271A91DB": "AWS::Kinesis::Stream",
-        "CacheAuthTokenAAA23466": "AWS::SecretsManager::Secret",
+        "CacheUsers": "AWS::ElastiCache::UserGroup",
         "DatabaseSecretAttachmentE5D1B020": "AWS::SecretsManager::SecretTargetAttachment",
         "BackupVault3A9C5852": "AWS::Backup::BackupVault",
         "DatabaseLogsPostgresqlLogGroupAEDA014F": "AWS::Logs::LogGroup",
@@ -118,5 +118,11 @@ def test_database_is_encrypted_authenticated_and_observed(
     assert cache["Properties"]["TransitEncryptionEnabled"] is True
     assert cache["Properties"]["AtRestEncryptionEnabled"] is True
     assert "KmsKeyId" in cache["Properties"]
-    assert "AuthToken" in cache["Properties"]
+    assert "AuthToken" not in cache["Properties"]  # IAM-authenticated users instead of a shared token
+    assert len(cache["Properties"]["UserGroupIds"]) == 1
+    users = resources_of(data, "AWS::ElastiCache::User").values()
+    modes = sorted(u["Properties"]["AuthenticationMode"]["Type"] for u in users)
+    assert modes == ["iam", "no-password-required"]
+    default = next(u for u in users if u["Properties"]["UserName"] == "default")
+    assert default["Properties"]["AccessString"].startswith("off")
     assert len(resources_of(data, "AWS::Backup::BackupSelection")) == 1
