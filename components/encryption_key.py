@@ -38,6 +38,7 @@ class EncryptionKey(Construct):
         removal_policy: cdk.RemovalPolicy,
         allow_cloudwatch_logs: bool = False,
         allow_cloudwatch_alarms: bool = False,
+        allow_eventbridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -65,6 +66,17 @@ class EncryptionKey(Construct):
                             )
                         }
                     },
+                )
+            )
+        if allow_eventbridge:
+            # EventBridge rules publish pipeline events to SNS topics encrypted with this key.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowEventBridgeToPublishToEncryptedTopics",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
                 )
             )
         if allow_cloudwatch_alarms:

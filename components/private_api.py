@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -42,6 +43,7 @@ class PrivateRestApi(Construct):
         log_retention_days: int,
         removal_policy: cdk.RemovalPolicy,
         waf_log_group_name: str,
+        health_check_account: str | None = None,
         rate_limit_per_5_min: int = 2000,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -86,6 +88,7 @@ class PrivateRestApi(Construct):
             ),
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             disable_execute_api_endpoint=False,
+            policy=_resource_policy(health_check_account),
         )
         backend = f"http://{load_balancer.load_balancer_dns_name}:{listener_port}"
         validator = self.api.add_request_validator(
@@ -227,6 +230,26 @@ class PrivateRestApi(Construct):
     @property
     def url(self) -> str:
         return self.api.url
+
+
+def _resource_policy(health_check_account: str | None) -> iam.PolicyDocument:
+    """Callers of this account as IAM allows them; another account (the pipeline's) only for GET /health."""
+    statements = [
+        iam.PolicyStatement(
+            principals=[iam.AccountRootPrincipal()],
+            actions=["execute-api:Invoke"],
+            resources=["execute-api:/*"],
+        )
+    ]
+    if health_check_account:
+        statements.append(
+            iam.PolicyStatement(
+                principals=[iam.AccountPrincipal(health_check_account)],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*/GET/health"],
+            )
+        )
+    return iam.PolicyDocument(statements=statements)
 
 
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

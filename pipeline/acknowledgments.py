@@ -7,12 +7,17 @@ new wildcard that a CDK upgrade introduces fails the build until someone reads i
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
+from config import EnvironmentConfig
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
 _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
@@ -30,7 +35,15 @@ _COMPENSATING = (
 )
 
 
-def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, artifact_bucket: s3.IBucket) -> None:
+def acknowledge_pipeline(
+    stack: cdk.Stack,
+    pipeline: pipelines.CodePipeline,
+    artifact_bucket: s3.IBucket,
+    *,
+    stages: list[EnvironmentConfig] | tuple[EnvironmentConfig, ...],
+    telemetry_key: kms.IKey,
+    build_logs: logs.ILogGroup,
+) -> None:
     """Acknowledge the findings on the roles CDK Pipelines generates. Call after `build_pipeline()`."""
     account, region = stack.account, stack.region
     partition = stack.partition if not cdk.Token.is_unresolved(stack.partition) else "aws"
@@ -79,6 +92,52 @@ def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, art
             "reads CloudFormation stacks, which is how the pipeline updates itself.",
         ),
     ]
+    for stage in stages:
+        smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
+        project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")
+        roles.append(
+            (
+                project.node.find_child("Role"),
+                (
+                    *_ARTIFACT_READ,
+                    *_ARTIFACT_KEY,
+                    bucket,
+                    *codebuild(project),
+                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health",
+                ),
+                _REASON + " The smoke test may call GET /health of any API of the stage's account: the API's id "
+                "belongs to a stack of another account and is not known to this one.",
+            )
+        )
+    security_check = stack.node.find_child("Pipeline").node.try_find_child("PipelinesSecurityCheck")
+    if security_check is not None:
+        check_project = security_check.node.find_child("CDKSecurityCheck")
+        approve = security_check.node.find_child("CDKPipelinesAutoApprove")
+        approve_arn = _logical_id(stack, approve.node.find_child("Resource"))
+        roles.append(
+            (
+                check_project.node.find_child("Role"),
+                (
+                    *_ARTIFACT_READ,
+                    *_ARTIFACT_KEY,
+                    bucket,
+                    *codebuild(check_project),
+                    f"Resource::<{approve_arn}.Arn>:*",
+                    "Resource::*",
+                ),
+                _REASON + " The security diff reads the stacks of every stage account through their bootstrap "
+                "lookup roles and invokes its own approval function (any version).",
+            )
+        )
+        roles.append(
+            (
+                approve.node.find_child("ServiceRole"),
+                ("Resource::*",),
+                "The function that approves a security diff with no broadening calls "
+                "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
+            )
+        )
+        _harden_security_check(approve, check_project, telemetry_key, build_logs)
     for asset_role in ("FileRole", "DockerRole"):
         roles.append(
             (
@@ -100,6 +159,62 @@ def acknowledge_pipeline(stack: cdk.Stack, pipeline: pipelines.CodePipeline, art
                 controls=["AC-6", "CM-5"],
             )
     acknowledge_generated_inline_policies(stack)
+
+
+def _harden_security_check(
+    approve: IConstruct, check_project: IConstruct, telemetry_key: kms.IKey, build_logs: logs.ILogGroup
+) -> None:
+    """Encrypt and retain the security check's logs, cap its function's concurrency; accept what cannot change.
+
+    CDK Pipelines builds the security-diff project and its approval function itself, outside
+    `code_build_defaults`; without this their logs would be unencrypted and kept forever.
+    """
+    project = check_project.node.find_child("Resource")
+    assert isinstance(project, codebuild.CfnProject)
+    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
+        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
+            status="ENABLED", group_name=build_logs.log_group_name
+        )
+    )
+    role = check_project.node.find_child("Role")
+    assert isinstance(role, iam.Role)
+    build_logs.grant_write(role)
+    log_group = approve.node.find_child("LogGroup").node.default_child
+    assert isinstance(log_group, logs.CfnLogGroup)
+    log_group.kms_key_id = telemetry_key.key_arn
+    log_group.retention_in_days = 365
+    function = approve.node.find_child("Resource")
+    assert isinstance(function, lambda_.CfnFunction)
+    function.reserved_concurrent_executions = 2  # one approval per stage at a time is all it ever does
+    for rule, reason in (
+        (
+            "NIST.800.53.R5-LambdaDLQ",
+            "CodeBuild invokes this function synchronously to approve a security diff; a failed call fails the "
+            "pipeline action, which is where the error is seen and retried, so there is no event to dead-letter.",
+        ),
+        (
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
+            "and placing it in a VPC would add a network path without protecting anything.",
+        ),
+    ):
+        acknowledge(
+            function,
+            rule,
+            reason=reason,
+            compensating_control="only the pipeline's security-check project may invoke it, and CloudTrail logs it",
+            controls=["SC-7", "SI-2"],
+        )
+    acknowledge(
+        approve.node.find_child("ServiceRole").node.default_child,  # type: ignore[arg-type]
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        reason=(
+            "CDK Pipelines attaches AWS's basic execution policy to its approval function so it can write its "
+            "own logs; the construct offers no way to replace it."
+        ),
+        compensating_control="the policy grants only log-stream creation and log writes",
+        controls=["AC-6"],
+    )
 
 
 def _logical_id(stack: cdk.Stack, element: IConstruct | None) -> str:

@@ -49,6 +49,7 @@ class ServiceStack(WorkloadStack):
         data_key: kms.IKey,
         telemetry_key: kms.IKey,
         image_directory: Path,
+        health_check_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
@@ -197,6 +198,7 @@ class ServiceStack(WorkloadStack):
             log_retention_days=config.log_retention_days,
             removal_policy=self.removal_policy,
             waf_log_group_name=self.unique_name(f"aws-waf-logs-{config.name}"),
+            health_check_account=health_check_account,
         )
         self.api_url = cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the monitoring API")
         self._acknowledge()

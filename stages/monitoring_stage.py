@@ -29,6 +29,7 @@ class MonitoringStage(cdk.Stage):
         *,
         config: EnvironmentConfig,
         image_directory: Path,
+        health_check_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -53,6 +54,7 @@ class MonitoringStage(cdk.Stage):
             data_key=keys.data_key,
             telemetry_key=keys.telemetry_key,
             image_directory=image_directory,
+            health_check_account=health_check_account,
         )
         observability = ObservabilityStack(self, "Observability", config=config, telemetry_key=keys.telemetry_key)
         self.api_url_output = self.service.api_url

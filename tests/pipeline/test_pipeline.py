@@ -25,12 +25,23 @@ def pipeline_props(pipeline_template: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
+def _buildspec_text(spec: Any) -> str:
+    """A buildspec as text; references inside an Fn::Join become `<Ref:...>`/`<GetAtt:...>` markers."""
+    if isinstance(spec, str):
+        return spec
+    (parts,) = spec.values()
+    return "".join(
+        p if isinstance(p, str) else "<" + json.dumps(p, sort_keys=True).replace('"', "'") + ">" for p in parts[1]
+    )
+
+
 def _projects(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        logical_id: json.loads(r["Properties"]["Source"]["BuildSpec"])
+    """Every CodeBuild project whose buildspec is inline JSON, parsed."""
+    specs = {
+        logical_id: _buildspec_text(r["Properties"]["Source"]["BuildSpec"])
         for logical_id, r in resources_of(template, "AWS::CodeBuild::Project").items()
-        if r["Properties"]["Source"]["BuildSpec"].lstrip().startswith("{")
     }
+    return {logical_id: json.loads(text) for logical_id, text in specs.items() if text.lstrip().startswith("{")}
 
 
 def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any]) -> None:
@@ -52,14 +63,34 @@ def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(
     assert source["Configuration"]["ConnectionArn"] == default_config.pipeline.connection_arn
 
 
-def test_a_manual_approval_comes_first_in_staging_and_prod_only(pipeline_props: dict[str, Any]) -> None:
-    stages = {s["Name"]: s["Actions"] for s in pipeline_props["Stages"]}
-    for name in ("Staging", "Prod"):
-        first = min(stages[name], key=lambda a: a["RunOrder"])
-        assert first["ActionTypeId"]["Category"] == "Approval", name
-        deploys = [a["RunOrder"] for a in stages[name] if a["ActionTypeId"]["Category"] == "Deploy"]
-        assert min(deploys) > first["RunOrder"]
-    assert all(a["ActionTypeId"]["Category"] != "Approval" for a in stages["Dev"])
+def _actions(pipeline_props: dict[str, Any], stage: str) -> list[tuple[str, str, int]]:
+    (actions,) = [s["Actions"] for s in pipeline_props["Stages"] if s["Name"] == stage]
+    return sorted(((a["Name"], a["ActionTypeId"]["Category"], a["RunOrder"]) for a in actions), key=lambda a: a[2])
+
+
+def test_security_diff_then_approval_gate_staging_and_prod(pipeline_props: dict[str, Any]) -> None:
+    for stage in ("Staging", "Prod"):
+        actions = _actions(pipeline_props, stage)
+        check, confirm, approve = actions[0], actions[1], actions[2]
+        assert check[:2] == (f"SecurityDiff{stage}.Check", "Build")
+        assert confirm[:2] == (f"SecurityDiff{stage}.Confirm", "Approval")
+        assert approve[:2] == (f"Approve{stage}", "Approval")
+        assert check[2] < confirm[2] < approve[2] < min(a[2] for a in actions if a[1] == "Deploy")
+    assert all(category != "Approval" for _, category, _ in _actions(pipeline_props, "Dev"))
+
+
+def test_a_smoke_test_runs_after_each_stage_with_its_api_url(pipeline_props: dict[str, Any]) -> None:
+    for stage in ("Dev", "Staging", "Prod"):
+        actions = _actions(pipeline_props, stage)
+        name, category, run_order = actions[-1]
+        assert (name, category) == (f"Smoke{stage}", "Build")
+        assert run_order > max(a[2] for a in actions if a[1] == "Deploy")
+        (smoke,) = [
+            a for s in pipeline_props["Stages"] if s["Name"] == stage for a in s["Actions"] if a["Name"] == name
+        ]
+        variables = json.loads(smoke["Configuration"]["EnvironmentVariables"])
+        api_url = next(v for v in variables if v["name"] == "API_URL")
+        assert api_url["value"].startswith("#{")  # read from the stage's stack outputs at run time
 
 
 def test_each_stage_deploys_every_workload_stack(pipeline_props: dict[str, Any]) -> None:
@@ -85,8 +116,9 @@ def test_self_mutation_uses_the_cli_version_package_json_pins(pipeline_template:
 def test_artifacts_are_encrypted_with_a_rotated_key_in_a_versioned_logged_bucket(
     pipeline_template: dict[str, Any],
 ) -> None:
-    (key,) = resources_of(pipeline_template, "AWS::KMS::Key").values()
-    assert key["Properties"]["EnableKeyRotation"] is True
+    keys = resources_of(pipeline_template, "AWS::KMS::Key").values()
+    assert len(keys) == 2  # artifacts; build logs and notifications
+    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys)
     buckets = resources_of(pipeline_template, "AWS::S3::Bucket")
     artifacts = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
     assert len(artifacts) == 1
@@ -110,3 +142,53 @@ def test_each_stage_deploys_to_its_configured_account_and_region(
             assert (s.account, s.region) == (env.account, env.region), s.path
     pipeline = stacks["Pipeline"]
     assert (pipeline.account, pipeline.region) == (default_config.pipeline.account, default_config.pipeline.region)
+
+
+def test_synth_publishes_test_and_compliance_reports(pipeline_template: dict[str, Any]) -> None:
+    groups = resources_of(pipeline_template, "AWS::CodeBuild::ReportGroup")
+    assert len(groups) == 2
+    synth = next(
+        spec
+        for spec in _projects(pipeline_template).values()
+        if spec["phases"]["build"]["commands"][:1] == ["make test"]
+    )
+    reports = synth["reports"]
+    # Each report group's ARN (a reference in the buildspec) keys one report.
+    assert sorted(reports) == sorted(f"<{{'Fn::GetAtt': ['{g}', 'Arn']}}>" for g in groups)
+    files = sorted(f for report in reports.values() for f in report["files"])
+    assert files == ["junit.xml", "reports/pytest.xml"]
+    assert all(report["file-format"] == "JUNITXML" for report in reports.values())
+    assert synth["artifacts"]["base-directory"] == "cdk.out"  # the compliance report travels with the run
+
+
+def test_approvers_are_notified_on_an_encrypted_topic(
+    pipeline_template: dict[str, Any], default_config: AppConfig
+) -> None:
+    (topic,) = resources_of(pipeline_template, "AWS::SNS::Topic").values()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    rules = resources_of(pipeline_template, "AWS::Events::Rule").values()
+    waiting = [r for r in rules if "Approval" in json.dumps(r["Properties"]["EventPattern"])]
+    assert len(waiting) == 1
+    (target,) = waiting[0]["Properties"]["Targets"]
+    assert "InputTransformer" in target
+    assert "executions/" in json.dumps(target["InputTransformer"])  # the message links to the run
+
+
+def test_build_logs_are_encrypted_and_retained(pipeline_template: dict[str, Any]) -> None:
+    for project in resources_of(pipeline_template, "AWS::CodeBuild::Project").values():
+        logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
+        assert logs["Status"] == "ENABLED"
+        assert "GroupName" in logs
+    for group in resources_of(pipeline_template, "AWS::Logs::LogGroup").values():
+        assert "KmsKeyId" in group["Properties"]
+        assert group["Properties"]["RetentionInDays"] >= 365
+
+
+def test_only_docker_asset_publishing_runs_privileged(pipeline_template: dict[str, Any]) -> None:
+    privileged = [
+        logical_id
+        for logical_id, project in resources_of(pipeline_template, "AWS::CodeBuild::Project").items()
+        if project["Properties"]["Environment"].get("PrivilegedMode")
+    ]
+    assert len(privileged) == 1
+    assert "DockerAsset" in privileged[0]
