@@ -39,8 +39,17 @@ def cli_version() -> str:
     return version
 
 
-def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str, Any] | None = None) -> Any:
-    """The whole app: the pipeline stack, its stages, and the compliance packs over all of it."""
+def build_app(
+    config: AppConfig,
+    *,
+    outdir: str | None = None,
+    context: dict[str, Any] | None = None,
+    validate: bool = True,
+) -> Any:
+    """The whole app: the pipeline stack, its stages, and the compliance packs over all of it.
+
+    `validate=False` leaves the packs out; only the benchmark uses it, to show what compliance costs.
+    """
     import aws_cdk as cdk
 
     from compliance import register_packs
@@ -60,9 +69,10 @@ def build_app(config: AppConfig, *, outdir: str | None = None, context: dict[str
         cli_version=cli_version(),
         image_directory=IMAGE_DIRECTORY,
     )
-    register_packs(
-        app, external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments}
-    )
+    if validate:
+        register_packs(
+            app, external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments}
+        )
     return app
 
 
