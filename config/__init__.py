@@ -2,6 +2,7 @@
 
 from config.loader import DEFAULT_CONFIG_PATH, PROJECT_ROOT, ConfigError, load_config, parse_config
 from config.schema import (
+    AlarmThresholds,
     AppConfig,
     CacheConfig,
     DatabaseConfig,
@@ -14,6 +15,7 @@ from config.schema import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "PROJECT_ROOT",
+    "AlarmThresholds",
     "AppConfig",
     "CacheConfig",
     "ConfigError",

@@ -180,6 +180,26 @@ class ServiceConfig(_Strict):
         return self
 
 
+class AlarmThresholds(_Strict):
+    """When the on-call engineer is paged. Defaults suit a small service; tune them per environment."""
+
+    api_5xx_percent: float = Field(default=1.0, gt=0, le=100, strict=False)
+    api_4xx_percent: float = Field(default=10.0, gt=0, le=100, strict=False)
+    api_latency_p99_ms: int = Field(default=2000, ge=50)
+    service_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
+    service_memory_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
+    database_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
+    database_free_storage_gib: int = Field(default=5, ge=1)
+    database_connections: int = Field(default=200, ge=1)
+    cache_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
+    cache_min_freeable_memory_mib: int = Field(default=256, ge=1)
+    cache_evictions: int = Field(default=1000, ge=0)
+    cache_replication_lag_seconds: float = Field(default=5.0, gt=0, strict=False)
+    stream_iterator_age_seconds: int = Field(default=300, ge=1)
+    stream_throttled_records: int = Field(default=10, ge=0)
+    service_errors_per_5_minutes: int = Field(default=10, ge=1)
+
+
 class EnvironmentConfig(_Strict):
     """One deployment target: where it runs and how big and how protected it is."""
 
@@ -195,6 +215,12 @@ class EnvironmentConfig(_Strict):
     log_retention_days: int
     protect_data: bool
     alarm_emails: tuple[str, ...] = Field(default=(), strict=False)
+    alarms: AlarmThresholds = AlarmThresholds()
+    account_baseline: bool = Field(
+        default=False,
+        description="deploy AWS Config with the FedRAMP Moderate conformance pack, Security Hub (NIST 800-53 R5), "
+        "GuardDuty and a multi-region CloudTrail into the account; off where a landing zone already does it",
+    )
     external_prerequisites: tuple[str, ...] = Field(
         default=(),
         strict=False,

@@ -62,7 +62,7 @@ class ServiceStack(WorkloadStack):
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENHANCED,
         )
-        task_logs = EncryptedLogGroup(
+        self.task_log_group = task_logs = EncryptedLogGroup(
             self,
             "TaskLogs",
             encryption_key=telemetry_key,

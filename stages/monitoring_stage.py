@@ -56,7 +56,9 @@ class MonitoringStage(cdk.Stage):
             image_directory=image_directory,
             health_check_account=health_check_account,
         )
-        observability = ObservabilityStack(self, "Observability", config=config, telemetry_key=keys.telemetry_key)
+        observability = ObservabilityStack(
+            self, "Observability", config=config, telemetry_key=keys.telemetry_key, data=data, service=self.service
+        )
         self.api_url_output = self.service.api_url
         for stack in (keys, network, data, self.service, observability):
             acknowledge_generated_inline_policies(stack)

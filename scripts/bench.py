@@ -1,0 +1,561 @@
+"""`make bench`: how long a synth takes and how much memory it needs, against fixed targets.
+
+Reproduce the figures with
+
+    make bench
+    # or, with the venv's Node.js on PATH as the Makefile puts it:
+    PATH=$PWD/.venv/bin:$PATH .venv/bin/python scripts/bench.py [--runs 3] [--test-runs 1]
+        [--cases floor,full,...] [--skip-tests] [--json bench-results.json]
+
+Each synth case runs `--runs` times (default 3), each time in a fresh Python process (this script
+re-invoked as `--case NAME --outdir DIR`), so no run reuses a warm jsii runtime or imported modules.
+A run's wall time is that whole process, from start to exit: interpreter, imports, the jsii
+kernel's start, synth and, where the case includes it, the compliance report. Its memory is the
+peak of the summed VmRSS of the process tree (the Python process and the Node.js processes jsii
+starts), sampled from /proc every 50 ms.
+
+The cases:
+
+  floor          an empty CDK app with one empty stack: the fixed cost of any CDK app in Python here
+  full           what `make synth` runs in app.py: the default configuration's app with every
+                 validation pack, synthesized, then its compliance reports written (report_and_gate)
+  no-validation  the same app without the validation packs and without the reports: what the
+                 compliance layer costs is full minus this
+  stages-N       `full` with N environments (3, 6, 12): dev, staging, prod, then copies of them
+                 named dev2, staging2, prod2, dev3, ...; shows how the cost grows per stage
+  tests          the whole test suite (`python -m pytest -q -p no:cacheprovider`), `--test-runs`
+                 times (default once); `--skip-tests` leaves it out
+
+The targets (printed as PASS or MISS; a miss does not change the exit status, this is a
+measurement, not a gate):
+
+  full / floor                             <= 3
+  (stages-12 - stages-3) / 9 / floor       <= 0.5   (the cost of each extra stage)
+  peak RSS of stages-12                    <= 1.5 GiB
+  tests / full                             <= 3
+
+Timing ratios use the median run. The table's peak RSS is the highest of the runs, since a
+memory budget is about the worst run. The JSON file (`--json`, default bench-results.json in
+the current directory) holds every run's figures as well. The exit status is 1 when a case
+fails (a synth raised, or the test suite did not pass), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    # Run as `python scripts/bench.py`, the project's packages are not on the path yet.
+    sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from config import AppConfig
+
+MIB = 2**20
+GIB = 2**30
+SAMPLE_INTERVAL_S = 0.05
+# A run that takes this long has hung (a full synth takes seconds), so it counts as a failure.
+RUN_TIMEOUT_S = 900.0
+
+STAGE_COUNTS = (3, 6, 12)
+SYNTH_CASES = ("floor", "full", "no-validation", *(f"stages-{n}" for n in STAGE_COUNTS))
+TEST_CASE = "tests"
+ALL_CASES = (*SYNTH_CASES, TEST_CASE)
+
+FULL_LIMIT = 3.0  # full synth, in floors
+EXTRA_STAGE_LIMIT = 0.5  # each stage beyond three, in floors
+PEAK_RSS_LIMIT_GIB = 1.5  # the whole process tree at 12 stages
+TESTS_LIMIT = 3.0  # the test suite, in full synths
+
+
+# --- statistics and targets (pure) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and range of a case's runs."""
+
+    median: float
+    minimum: float
+    maximum: float
+
+
+def spread(values: Sequence[float]) -> Spread:
+    if not values:
+        raise ValueError("no values to summarise")
+    return Spread(median=statistics.median(values), minimum=min(values), maximum=max(values))
+
+
+@dataclass
+class CaseResult:
+    """The runs of one case: wall time and peak tree RSS of each, or why it failed."""
+
+    name: str
+    wall_s: list[float] = field(default_factory=list)
+    peak_rss_bytes: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.wall_s)
+
+    @property
+    def wall(self) -> Spread | None:
+        return spread(self.wall_s) if self.ok else None
+
+    @property
+    def peak_rss(self) -> int | None:
+        return max(self.peak_rss_bytes) if self.ok and self.peak_rss_bytes else None
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base <= 0:
+        return None
+    return value / base
+
+
+@dataclass(frozen=True)
+class Target:
+    """One headline figure and the limit it should stay within."""
+
+    name: str
+    formula: str
+    value: float | None  # None: a case it needs was not run or failed
+    limit: float
+    unit: str
+
+    @property
+    def status(self) -> str:
+        if self.value is None:
+            return "n/a"
+        return "PASS" if self.value <= self.limit else "MISS"
+
+
+def targets(results: Mapping[str, CaseResult]) -> list[Target]:
+    """The four headline figures, from the median wall times and the peak RSS of the cases."""
+
+    def median(name: str) -> float | None:
+        result = results.get(name)
+        wall = result.wall if result else None
+        return wall.median if wall else None
+
+    floor = median("floor")
+    few, many = min(STAGE_COUNTS), max(STAGE_COUNTS)
+    few_s, many_s = median(f"stages-{few}"), median(f"stages-{many}")
+    # The slope between the smallest and the largest app: the fixed costs cancel out.
+    per_stage_s = (many_s - few_s) / (many - few) if few_s is not None and many_s is not None else None
+    many_result = results.get(f"stages-{many}")
+    many_peak = many_result.peak_rss if many_result else None
+    return [
+        Target("full / floor", "full / floor", ratio(median("full"), floor), FULL_LIMIT, "x"),
+        Target(
+            "extra stage / floor",
+            f"(stages-{many} - stages-{few}) / {many - few} / floor",
+            ratio(per_stage_s, floor),
+            EXTRA_STAGE_LIMIT,
+            "x",
+        ),
+        Target(
+            f"peak RSS at {many} stages",
+            f"max peak RSS of stages-{many}",
+            many_peak / GIB if many_peak is not None else None,
+            PEAK_RSS_LIMIT_GIB,
+            "GiB",
+        ),
+        Target("tests / full", "tests / full", ratio(median(TEST_CASE), median("full")), TESTS_LIMIT, "x"),
+    ]
+
+
+# --- configurations with more stages ------------------------------------------------------------
+
+
+def scaled_config(base: AppConfig, count: int) -> AppConfig:
+    """`base` with `count` environments: its own, then copies of them named dev2, staging2, prod2, dev3, ...
+
+    The copies keep their template's settings (a staging copy stays protected like staging), so
+    every extra stage is as large as a real one. Names stay lower-case letters and digits, so
+    each stage id (`name.capitalize()`) is unique too. The loader only accepts dev, staging and
+    prod; the model itself takes any unique names, so the copies are validated by the model.
+    """
+    from config import AppConfig
+
+    templates = base.model_dump(mode="json")["environments"]
+    if count < 1:
+        raise ValueError("need at least one environment")
+    environments = []
+    for index in range(count):
+        template = templates[index % len(templates)]
+        copy = index // len(templates)
+        name = template["name"] if copy == 0 else f"{template['name']}{copy + 1}"
+        environments.append({**template, "name": name})
+    return AppConfig.model_validate({**base.model_dump(mode="json"), "environments": environments})
+
+
+# --- measuring a process tree -------------------------------------------------------------------
+
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, VmRSS in bytes) of every process visible in /proc."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        parent, rss = -1, 0
+        try:
+            with open(f"/proc/{entry.name}/status", encoding="ascii", errors="replace") as status:
+                for line in status:
+                    if line.startswith("PPid:"):
+                        parent = int(line.split()[1])
+                    elif line.startswith("VmRSS:"):  # absent for kernel threads and zombies
+                        rss = int(line.split()[1]) * 1024
+        except (OSError, ValueError):
+            continue  # the process exited while we read it
+        table[int(entry.name)] = (parent, rss)
+    return table
+
+
+def tree_rss(root: int, table: Mapping[int, tuple[int, int]]) -> int:
+    """The summed RSS of `root` and all its descendants in `table`.
+
+    Pages two processes share count twice; Python and Node.js share little beyond libc.
+    """
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        if pid in table:
+            total += table[pid][1]
+        pending.extend(children.get(pid, ()))
+    return total
+
+
+class TreeRssSampler:
+    """Samples the RSS of a process tree from a background thread and keeps the highest sum.
+
+    The kernel here does not offer /proc/<pid>/task/<tid>/children, so each sample reads every
+    process's status once and builds the tree from the parent pids: a new jsii child is found
+    at the next sample without any bookkeeping.
+    """
+
+    def __init__(self, pid: int, interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.peak_bytes = max(self.peak_bytes, tree_rss(self.pid, _process_table()))
+            if self._stop.wait(self.interval_s):
+                return
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    peak_rss_bytes: int
+    returncode: int
+    output: str
+
+
+def measure(command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> Run:
+    """Run `command` to completion: its wall time, the peak RSS of its process tree, its output."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    with TreeRssSampler(process.pid) as sampler:
+        try:
+            # communicate() drains the pipe while waiting: a chatty child cannot block on a full pipe.
+            output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            output += f"\n(killed after {RUN_TIMEOUT_S:.0f} s)"
+    wall = time.perf_counter() - start
+    return Run(wall_s=wall, peak_rss_bytes=sampler.peak_bytes, returncode=process.returncode, output=output)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every measured process: the one `make synth` gives the app."""
+    env = dict(os.environ)
+    # jsii runs on the Node.js installed into the venv; a deprecated CDK API fails the synth.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["JSII_DEPRECATED"] = "fail"
+    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    # Set when the CDK CLI runs the app: they would change the app measured, or where it writes.
+    for name in ("CDK_CONTEXT_JSON", "CDK_OUTDIR", "MONITORING_CONFIG"):
+        env.pop(name, None)
+    return env
+
+
+# --- the cases, as the child process runs them --------------------------------------------------
+
+
+def _synth_floor(outdir: str) -> None:
+    import aws_cdk as cdk
+
+    app = cdk.App(outdir=outdir)
+    cdk.Stack(app, "Empty")
+    app.synth()
+
+
+def _synth_full(outdir: str, config: AppConfig) -> None:
+    # The same steps, in the same order, as app.main().
+    from app import build_app, report_and_gate
+
+    app = build_app(config, outdir=outdir)
+    assembly = app.synth()
+    report_and_gate(
+        app,
+        Path(assembly.directory),
+        stages=[env.stage_id for env in config.environments],
+        external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+    )
+
+
+def _synth_unvalidated(outdir: str, config: AppConfig) -> None:
+    from app import build_app
+
+    build_app(config, outdir=outdir, validate=False).synth()
+
+
+def _default_config() -> AppConfig:
+    from config import DEFAULT_CONFIG_PATH, load_config
+
+    return load_config(DEFAULT_CONFIG_PATH)
+
+
+def run_case(name: str, outdir: str) -> None:
+    """Synthesize case `name` into `outdir`, in this process."""
+    if name == "floor":
+        _synth_floor(outdir)
+    elif name == "full":
+        _synth_full(outdir, _default_config())
+    elif name == "no-validation":
+        _synth_unvalidated(outdir, _default_config())
+    elif name in SYNTH_CASES and name.startswith("stages-"):
+        _synth_full(outdir, scaled_config(_default_config(), int(name.removeprefix("stages-"))))
+    else:
+        raise SystemExit(f"unknown case {name!r}; choose from {', '.join(SYNTH_CASES)}")
+
+
+# --- the benchmark, as the parent process runs it -----------------------------------------------
+
+
+def _fail_message(run: Run) -> str:
+    tail = "\n".join(run.output.strip().splitlines()[-15:])
+    return f"exit status {run.returncode}\n{tail}"
+
+
+def _record(result: CaseResult, run: Run, label: str) -> None:
+    if run.returncode != 0:
+        result.error = _fail_message(run)
+        print(f"  {label}: FAILED ({run.wall_s:.2f} s)\n{_indent(result.error)}", file=sys.stderr, flush=True)
+        return
+    result.wall_s.append(run.wall_s)
+    result.peak_rss_bytes.append(run.peak_rss_bytes)
+    print(f"  {label}: {run.wall_s:.2f} s, {run.peak_rss_bytes / MIB:.0f} MiB", file=sys.stderr, flush=True)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def run_benchmark(cases: Sequence[str], *, runs: int, test_runs: int) -> dict[str, CaseResult]:
+    env = child_env()
+    results = {name: CaseResult(name) for name in cases}
+    synth_cases = [name for name in cases if name in SYNTH_CASES]
+    # Round-robin rather than case after case: a slow spell on the machine (another build, a
+    # thermal throttle) then spreads over every case instead of inflating one of them.
+    for index in range(runs):
+        for name in synth_cases:
+            result = results[name]
+            if result.error is not None:
+                continue  # once a case has failed its later runs would only fail again
+            with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as outdir:
+                command = [sys.executable, str(Path(__file__).resolve()), "--case", name, "--outdir", outdir]
+                run = measure(command, env=env, cwd=ROOT)
+            _record(result, run, f"{name} run {index + 1}/{runs}")
+    if TEST_CASE in results:
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        for index in range(test_runs):
+            run = measure(command, env=env, cwd=ROOT)
+            _record(results[TEST_CASE], run, f"{TEST_CASE} run {index + 1}/{test_runs}")
+            if results[TEST_CASE].error is not None:
+                break
+    return results
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render(results: Mapping[str, CaseResult], goals: Sequence[Target]) -> str:
+    floor = results.get("floor")
+    floor_s = floor.wall.median if floor and floor.wall else None
+    header = f"{'case':<14} {'runs':>4} {'median s':>9} {'min s':>8} {'max s':>8} {'x floor':>8} {'peak RSS MiB':>13}"
+    lines = [header, "-" * len(header)]
+    for result in results.values():
+        wall, peak = result.wall, result.peak_rss
+        if wall is None:
+            lines.append(f"{result.name:<14} {len(result.wall_s):>4} {'FAILED' if result.error else '-':>9}")
+            continue
+        lines.append(
+            f"{result.name:<14} {len(result.wall_s):>4} {wall.median:>9.2f} {wall.minimum:>8.2f} "
+            f"{wall.maximum:>8.2f} {_number(ratio(wall.median, floor_s)):>8} "
+            f"{_number(peak / MIB if peak is not None else None, 0):>13}"
+        )
+    lines += ["", f"{'target':<24} {'value':>8} {'limit':>10}  result  formula"]
+    for goal in goals:
+        value = _number(goal.value) + (goal.unit if goal.value is not None else "")
+        lines.append(
+            f"{goal.name:<24} {value:>8} {'<= ' + f'{goal.limit:g}' + goal.unit:>10}  {goal.status:<6}  {goal.formula}"
+        )
+    return "\n".join(lines)
+
+
+def _total_memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def to_json(results: Mapping[str, CaseResult], goals: Sequence[Target], *, runs: int, test_runs: int) -> dict[str, Any]:
+    floor = results.get("floor")
+    floor_s = floor.wall.median if floor and floor.wall else None
+    cases: dict[str, Any] = {}
+    for result in results.values():
+        wall, peak = result.wall, result.peak_rss
+        cases[result.name] = {
+            "ok": result.ok,
+            "error": result.error,
+            "wall_s": result.wall_s,
+            "peak_rss_mib": [round(b / MIB, 1) for b in result.peak_rss_bytes],
+            "median_s": wall.median if wall else None,
+            "min_s": wall.minimum if wall else None,
+            "max_s": wall.maximum if wall else None,
+            "ratio_to_floor": ratio(wall.median, floor_s) if wall else None,
+            "max_peak_rss_mib": round(peak / MIB, 1) if peak is not None else None,
+        }
+    return {
+        "runs": runs,
+        "test_runs": test_runs,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(total / GIB, 1) if (total := _total_memory_bytes()) else None,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "aws_cdk_lib": _version("aws-cdk-lib"),
+            "node": shutil.which("node", path=child_env()["PATH"]),
+        },
+        "cases": cases,
+        "targets": [
+            {
+                "name": g.name,
+                "formula": g.formula,
+                "value": g.value,
+                "limit": g.limit,
+                "unit": g.unit,
+                "status": g.status,
+            }
+            for g in goals
+        ],
+    }
+
+
+def _parse_cases(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ALL_CASES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown case(s) {', '.join(unknown) or '(none)'}; known: {', '.join(ALL_CASES)}"
+        )
+    # Table order, whatever order they were asked in.
+    return [name for name in ALL_CASES if name in names]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
+    parser.add_argument("--runs", type=_positive, default=3, help="runs of each synth case (default 3)")
+    parser.add_argument("--test-runs", type=_positive, default=1, help="runs of the test suite (default 1)")
+    parser.add_argument("--skip-tests", action="store_true", help="leave out the test suite")
+    parser.add_argument("--cases", type=_parse_cases, default=list(ALL_CASES), help="comma-separated subset")
+    parser.add_argument("--json", default="bench-results.json", help="where to write the results")
+    # The child's side: synthesize one case into a directory the parent created and removes.
+    parser.add_argument("--case", choices=SYNTH_CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--outdir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.case:
+        if not args.outdir:
+            parser.error("--case needs --outdir")
+        run_case(args.case, args.outdir)
+        return 0
+
+    cases = [name for name in args.cases if not (args.skip_tests and name == TEST_CASE)]
+    print(f"benchmark: {', '.join(cases)}; {args.runs} run(s) per synth case", file=sys.stderr, flush=True)
+    results = run_benchmark(cases, runs=args.runs, test_runs=args.test_runs)
+    goals = targets(results)
+    print(render(results, goals))
+    Path(args.json).write_text(
+        json.dumps(to_json(results, goals, runs=args.runs, test_runs=args.test_runs), indent=2) + "\n",
+        encoding="utf-8",
+    )
+    print(f"\nresults: {Path(args.json).resolve()}")
+    failed = [result.name for result in results.values() if result.error is not None]
+    if failed:
+        print(f"failed case(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

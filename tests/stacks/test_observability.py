@@ -1,0 +1,89 @@
+"""Each stage's alarms: what they watch, that each one pages someone, and that config sets the thresholds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from config import AppConfig
+from tests.conftest import StackArtifact, resources_of
+
+STAGES = ("Dev", "Staging", "Prod")
+WATCHED = {
+    "5XXError",
+    "4XXError",
+    "Latency",
+    "CPUUtilization",  # service and database
+    "MemoryUtilization",
+    "FreeStorageSpace",
+    "DatabaseConnections",
+    "EngineCPUUtilization",
+    "FreeableMemory",
+    "Evictions",
+    "GetRecords.IteratorAgeMilliseconds",
+    "PutRecords.ThrottledRecords",
+    "ServiceErrors",
+    "RunningTaskCount",
+    "ReplicationLag",
+}
+
+
+def _metric(alarm: dict[str, Any]) -> str:
+    """The metric an alarm watches, also when it watches a math expression over one metric."""
+    if "MetricName" in alarm:
+        return str(alarm["MetricName"])
+    (name,) = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    return str(name)
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_alarms_watch_every_part_of_the_workload(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
+    alarms = _alarms(stack(stage, "Observability").template_json)
+    assert len(alarms) == 16
+    assert {_metric(a) for a in alarms.values()} == WATCHED
+    assert all(name.startswith(f"{stage}-Monitoring-") for name in alarms)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_alarm_notifies_the_encrypted_stage_topic(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
+    template = stack(stage, "Observability").template_json
+    (topic_id,) = resources_of(template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in template["Resources"][topic_id]["Properties"]
+    for name, alarm in _alarms(template).items():
+        assert alarm["ActionsEnabled"] is True, name
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+
+
+def test_thresholds_come_from_each_environments_config(
+    stack: Callable[[str, str], StackArtifact], default_config: AppConfig
+) -> None:
+    for stage in STAGES:
+        limits = default_config.environment(stage.lower()).alarms
+        alarms = _alarms(stack(stage, "Observability").template_json)
+        by_metric = {_metric(a): a for a in alarms.values()}
+        assert by_metric["Latency"]["Threshold"] == limits.api_latency_p99_ms
+        assert by_metric["5XXError"]["Threshold"] == limits.api_5xx_percent
+        assert (
+            by_metric["RunningTaskCount"]["Threshold"]
+            == default_config.environment(stage.lower()).service.desired_count
+        )
+    # The default file pages prod sooner than the defaults do.
+    assert (
+        default_config.environment("prod").alarms.api_latency_p99_ms
+        < default_config.environment("dev").alarms.api_latency_p99_ms
+    )
+
+
+def test_dashboard_is_built_by_the_library(stack: Callable[[str, str], StackArtifact]) -> None:
+    dashboards = resources_of(stack("Prod", "Observability").template_json, "AWS::CloudWatch::Dashboard")
+    assert len(dashboards) == 2  # the detail dashboard and the alarm dashboard
+    assert all("Prod-Monitoring" in json.dumps(d["Properties"]) for d in dashboards.values())
