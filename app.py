@@ -100,11 +100,14 @@ def main() -> int:
 
     from compliance import format_findings
 
+    baselines = {stage.node.id: stage.baseline for stage in app.node.find_child("Pipeline").stages}
     open_findings = report_and_gate(
         app,
         Path(assembly.directory),
         stages=[env.stage_id for env in config.environments],
         external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+        runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
+        runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
     )
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
@@ -113,7 +116,13 @@ def main() -> int:
 
 
 def report_and_gate(
-    app: Any, assembly_dir: Path, *, stages: list[str], external_prerequisites: dict[str, frozenset[str]]
+    app: Any,
+    assembly_dir: Path,
+    *,
+    stages: list[str],
+    external_prerequisites: dict[str, frozenset[str]],
+    runtime_services: dict[str, set[str]] | None = None,
+    runtime_skipped: dict[str, set[str]] | None = None,
 ) -> list[Any]:
     """Write the compliance reports of a synthesized app, then return its open findings.
 
@@ -123,7 +132,14 @@ def report_and_gate(
     from compliance.evaluation import evaluate
     from compliance.report import write_reports
 
-    model = evaluate(app, assembly_dir, stages=stages, external_prerequisites=external_prerequisites)
+    model = evaluate(
+        app,
+        assembly_dir,
+        stages=stages,
+        external_prerequisites=external_prerequisites,
+        runtime_services=runtime_services,
+        runtime_skipped=runtime_skipped,
+    )
     write_reports(model, assembly_dir / REPORT_DIRECTORY)
     return findings(assembly_dir)
 

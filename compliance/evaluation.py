@@ -33,6 +33,7 @@ from compliance.model import (
     control_id,
 )
 from compliance.preflight import PreflightChecks
+from compliance.runtime import runtime_coverage
 
 _BLIND = "Unacknowledged."
 
@@ -117,6 +118,8 @@ def evaluate(
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]] | None = None,
+    runtime_services: dict[str, set[str]] | None = None,
+    runtime_skipped: dict[str, set[str]] | None = None,
 ) -> ComplianceModel:
     """The whole compliance model of a synthesized app (call after `app.synth()`)."""
     scopes = ["Pipeline", *stages]
@@ -205,14 +208,18 @@ def evaluate(
         rules=rules,
         evaluations=evaluations,
         acknowledgments=records,
-        controls=controls_from(rules, evaluations),
+        controls=controls_from(rules, evaluations, runtime_coverage(runtime_services or {})),
         resources_per_scope=resources_per_scope,
         config_differences=_config_differences(records, stages),
         external_prerequisites={k: sorted(v) for k, v in (external_prerequisites or {}).items() if v},
+        runtime_services={k: sorted(v) for k, v in (runtime_services or {}).items()},
+        runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
     )
 
 
-def controls_from(rules: list[Rule], evaluations: list[Evaluation]) -> list[Control]:
+def controls_from(
+    rules: list[Rule], evaluations: list[Evaluation], runtime: dict[str, tuple[str, ...]] | None = None
+) -> list[Control]:
     """The FedRAMP Moderate baseline, each control with the status its citing rules give it."""
     citing: dict[str, set[str]] = defaultdict(set)
     for rule in rules:
@@ -246,6 +253,7 @@ def controls_from(rules: list[Rule], evaluations: list[Evaluation]) -> list[Cont
                 status=status,
                 rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
                 resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
+                runtime=(runtime or {}).get(base.control, ()),
             )
         )
     return controls

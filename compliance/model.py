@@ -80,6 +80,7 @@ class Control:
     status: ControlStatus
     rules: tuple[str, ...] = ()
     resources: tuple[str, ...] = ()  # "<scope>:<path>" of the resources behind the status
+    runtime: tuple[str, ...] = ()  # the runtime monitors (an account baseline's Config rules) that watch it
 
 
 @dataclass
@@ -94,6 +95,8 @@ class ComplianceModel:
     resources_per_scope: dict[str, int]
     config_differences: list[str] = field(default_factory=list)  # where dev's acknowledgments differ, and why
     external_prerequisites: dict[str, list[str]] = field(default_factory=dict)
+    runtime_services: dict[str, list[str]] = field(default_factory=dict)  # scope -> services its baseline deploys
+    runtime_skipped: dict[str, list[str]] = field(default_factory=dict)  # scope -> services its region lacks
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +108,15 @@ class ComplianceModel:
 
         def control(c: dict[str, Any]) -> Control:
             status = ControlStatus(c["status"])
-            return Control(**{**c, "status": status, "rules": tuple(c["rules"]), "resources": tuple(c["resources"])})
+            return Control(
+                **{
+                    **c,
+                    "status": status,
+                    "rules": tuple(c["rules"]),
+                    "resources": tuple(c["resources"]),
+                    "runtime": tuple(c.get("runtime", ())),
+                }
+            )
 
         return ComplianceModel(
             scopes=list(data["scopes"]),
@@ -118,6 +129,8 @@ class ComplianceModel:
             resources_per_scope=dict(data["resources_per_scope"]),
             config_differences=list(data.get("config_differences", [])),
             external_prerequisites={k: list(v) for k, v in data.get("external_prerequisites", {}).items()},
+            runtime_services={k: list(v) for k, v in data.get("runtime_services", {}).items()},
+            runtime_skipped={k: list(v) for k, v in data.get("runtime_skipped", {}).items()},
         )
 
 

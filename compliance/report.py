@@ -138,7 +138,7 @@ def render_controls_csv(model: ComplianceModel) -> str:
     buffer = io.StringIO()
     # "\n" rather than csv's default "\r\n": the file is committed and diffed alongside the other text reports.
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["control", "label", "title", "family", "status", "rules", "resources"])
+    writer.writerow(["control", "label", "title", "family", "status", "rules", "resources", "monitored_at_runtime"])
     for control in model.controls:
         writer.writerow(
             [
@@ -149,6 +149,7 @@ def render_controls_csv(model: ComplianceModel) -> str:
                 str(control.status),
                 "; ".join(control.rules),
                 "; ".join(control.resources),
+                "; ".join(control.runtime),
             ]
         )
     return buffer.getvalue()
@@ -219,6 +220,18 @@ def _summary_section(model: ComplianceModel) -> list[str]:
     by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
     lines += ["", f"### Control status ({len(model.controls)} controls)", ""]
     lines += [f"- {status}: {count}" for status, count in by_status.items()]
+    runtime = [c for c in model.controls if c.runtime]
+    synth = {ControlStatus.EVIDENCED, ControlStatus.ACKNOWLEDGED}
+    beyond = [c for c in runtime if c.status not in synth]
+    lines += [
+        f"- monitored at runtime: {len(runtime)} ({len(beyond)} of them not covered at synth)",
+    ]
+    if model.runtime_services:
+        lines += ["", "### Runtime controls per scope", ""]
+        for scope, services in model.runtime_services.items():
+            skipped = model.runtime_skipped.get(scope, [])
+            note = f"; not offered in its region, skipped: {', '.join(skipped)}" if skipped else ""
+            lines.append(f"- {scope}: {', '.join(services)}{note}")
     return lines
 
 
@@ -257,8 +270,17 @@ def _acknowledgments_section(model: ComplianceModel) -> list[str]:
 def _control_matrix_section(model: ComplianceModel) -> list[str]:
     lines = ["## Control matrix", ""]
     lines += _table(
-        ["Control", "Title", "Status", "Rules"],
-        ([_cell(c.label), _cell(c.title), _cell(str(c.status)), _rules_cell(c.rules)] for c in model.controls),
+        ["Control", "Title", "Status", "Rules", "Monitored at runtime"],
+        (
+            [
+                _cell(c.label),
+                _cell(c.title),
+                _cell(str(c.status)),
+                _rules_cell(c.rules),
+                _cell(f"AWS Config: {len(c.runtime)} rule(s)" if c.runtime else ""),
+            ]
+            for c in model.controls
+        ),
     )
     return lines
 

@@ -39,6 +39,7 @@ class EncryptionKey(Construct):
         allow_cloudwatch_logs: bool = False,
         allow_cloudwatch_alarms: bool = False,
         allow_eventbridge: bool = False,
+        allow_cloudtrail: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -66,6 +67,31 @@ class EncryptionKey(Construct):
                             )
                         }
                     },
+                )
+            )
+        if allow_cloudtrail:
+            # Without these, CloudTrail refuses to create a trail that encrypts with the key.
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudTrailToEncryptTrailsOfThisAccount",
+                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                    actions=["kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:cloudtrail:arn": (
+                                f"arn:{cdk.Aws.PARTITION}:cloudtrail:*:{cdk.Aws.ACCOUNT_ID}:trail/*"
+                            )
+                        }
+                    },
+                )
+            )
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudTrailToDescribeTheKey",
+                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                    actions=["kms:DescribeKey"],
+                    resources=["*"],
                 )
             )
         if allow_eventbridge:

@@ -155,3 +155,17 @@ def elasticache_node_types(region: str) -> frozenset[str] | None:
     """The cache node types a region offers, or None where the data has no entry."""
     regional = _extension("aws_elasticache_cachecluster", "cachenodetype_enum.json").get(region)
     return frozenset(regional["enum"]) if regional else None
+
+
+@cache
+def _provider_types(region: str) -> frozenset[str]:
+    text = resources.files("cfnlint.data.schemas.providers").joinpath(f"{region}.json").read_text(encoding="utf-8")
+    return frozenset(json.loads(text))
+
+
+def resource_type_offered(region: str, resource_type: str) -> bool:
+    """Whether CloudFormation offers `resource_type` in `region` (cfn-lint's per-region schema list)."""
+    try:
+        return resource_type in _provider_types(region)
+    except FileNotFoundError:
+        return False

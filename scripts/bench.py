@@ -11,14 +11,15 @@ Each synth case runs `--runs` times (default 3), each time in a fresh Python pro
 re-invoked as `--case NAME --outdir DIR`), so no run reuses a warm jsii runtime or imported modules.
 A run's wall time is that whole process, from start to exit: interpreter, imports, the jsii
 kernel's start, synth and, where the case includes it, the compliance report. Its memory is the
-peak of the summed VmRSS of the process tree (the Python process and the Node.js processes jsii
-starts), sampled from /proc every 50 ms.
+peak of the summed VmRSS of the process tree, sampled from /proc every 50 ms: the Python process,
+the venv's `node` launcher and the two Node.js processes of the jsii runtime under it.
 
 The cases:
 
   floor          an empty CDK app with one empty stack: the fixed cost of any CDK app in Python here
-  full           what `make synth` runs in app.py: the default configuration's app with every
-                 validation pack, synthesized, then its compliance reports written (report_and_gate)
+  full           what app.py's main() does when `make synth` runs it: the default configuration's
+                 app with every validation pack, synthesized, then its compliance reports written
+                 (report_and_gate); the CDK CLI and cfn-lint around it are not measured
   no-validation  the same app without the validation packs and without the reports: what the
                  compliance layer costs is full minus this
   stages-N       `full` with N environments (3, 6, 12): dev, staging, prod, then copies of them
@@ -418,6 +419,10 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _with_unit(number: float, unit: str, digits: int = 2) -> str:
+    return f"{number:.{digits}f}x" if unit == "x" else f"{number:.{digits}f} {unit}"
+
+
 def render(results: Mapping[str, CaseResult], goals: Sequence[Target]) -> str:
     floor = results.get("floor")
     floor_s = floor.wall.median if floor and floor.wall else None
@@ -433,12 +438,11 @@ def render(results: Mapping[str, CaseResult], goals: Sequence[Target]) -> str:
             f"{wall.maximum:>8.2f} {_number(ratio(wall.median, floor_s)):>8} "
             f"{_number(peak / MIB if peak is not None else None, 0):>13}"
         )
-    lines += ["", f"{'target':<24} {'value':>8} {'limit':>10}  result  formula"]
+    lines += ["", f"{'target':<24} {'value':>9} {'limit':>11}  result  formula"]
     for goal in goals:
-        value = _number(goal.value) + (goal.unit if goal.value is not None else "")
-        lines.append(
-            f"{goal.name:<24} {value:>8} {'<= ' + f'{goal.limit:g}' + goal.unit:>10}  {goal.status:<6}  {goal.formula}"
-        )
+        value = _with_unit(goal.value, goal.unit) if goal.value is not None else "-"
+        limit = "<= " + _with_unit(goal.limit, goal.unit, digits=1)
+        lines.append(f"{goal.name:<24} {value:>9} {limit:>11}  {goal.status:<6}  {goal.formula}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
 from config import EnvironmentConfig
-from stacks import DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
+from stacks import BaselineStack, DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
 
 class MonitoringStage(cdk.Stage):
@@ -60,6 +60,11 @@ class MonitoringStage(cdk.Stage):
             self, "Observability", config=config, telemetry_key=keys.telemetry_key, data=data, service=self.service
         )
         self.api_url_output = self.service.api_url
-        for stack in (keys, network, data, self.service, observability):
+        stacks: list[cdk.Stack] = [keys, network, data, self.service, observability]
+        self.baseline: BaselineStack | None = None
+        if config.account_baseline:
+            self.baseline = BaselineStack(self, "Baseline", config=config)
+            stacks.append(self.baseline)
+        for stack in stacks:
             acknowledge_generated_inline_policies(stack)
         record_acknowledgments_in_templates(self)

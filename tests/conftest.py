@@ -22,6 +22,7 @@ from app import build_app
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
 from config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from pipeline import PipelineStack
 
 
 @dataclass(frozen=True)
@@ -98,4 +99,12 @@ def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict
 @pytest.fixture(scope="session")
 def compliance_model(default_app: cdk.App, assembly_dir: Path, default_config: AppConfig) -> ComplianceModel:
     """The default app's compliance evaluation, as every synth writes it (computed once)."""
-    return evaluate(default_app, assembly_dir, stages=[e.stage_id for e in default_config.environments])
+    pipeline = default_app.node.find_child("Pipeline")
+    assert isinstance(pipeline, PipelineStack)
+    baselines = {s.node.id: s.baseline for s in pipeline.stages}
+    return evaluate(
+        default_app,
+        assembly_dir,
+        stages=[e.stage_id for e in default_config.environments],
+        runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
+    )

@@ -216,7 +216,16 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
     text = render_controls_csv(model)
     assert len(list(csv.reader(io.StringIO(text)))) == len(model.controls) + 1
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == ["control", "label", "title", "family", "status", "rules", "resources"]
+    assert list(rows[0]) == [
+        "control",
+        "label",
+        "title",
+        "family",
+        "status",
+        "rules",
+        "resources",
+        "monitored_at_runtime",
+    ]
     assert [r["control"] for r in rows] == [c.control for c in model.controls]
     sc28 = rows[4]
     assert sc28["status"] == "failing"

@@ -114,3 +114,11 @@ def test_a_failing_app_writes_its_report_and_fails_the_gate(tmp_path: Path) -> N
     assert int(junit.get("failures", "0")) > 0
     sarif = json.loads((report / "report.sarif").read_text())
     assert any(r["level"] == "error" for r in sarif["runs"][0]["results"])
+
+
+def test_runtime_monitoring_is_reported_apart_from_synth(compliance_model: ComplianceModel) -> None:
+    runtime = [c for c in compliance_model.controls if c.runtime]
+    assert runtime, "the default config switches the account baseline on"
+    assert all(m.startswith("AWS Config ") for c in runtime for m in c.runtime)
+    assert set(compliance_model.runtime_services) == {"Dev", "Staging", "Prod"}
+    assert "config" in compliance_model.runtime_services["Prod"]

@@ -47,9 +47,7 @@ def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> 
         # text they own: CDK Pipelines' security-diff message and cdk-monitoring-constructs' dashboard
         # titles. They are cosmetic and not ours to change.)
         ours = {
-            k: v
-            for k, v in resources.items()
-            if "SecurityCheck" not in k and v["Type"] != "AWS::CloudWatch::Dashboard"
+            k: v for k, v in resources.items() if "SecurityCheck" not in k and v["Type"] != "AWS::CloudWatch::Dashboard"
         }
         assert "console.aws.amazon.com" not in json.dumps(ours)
 

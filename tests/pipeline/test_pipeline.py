@@ -97,7 +97,7 @@ def test_each_stage_deploys_every_workload_stack(pipeline_props: dict[str, Any])
     stages = {s["Name"]: s["Actions"] for s in pipeline_props["Stages"]}
     for name in ("Dev", "Staging", "Prod"):
         deployed = {a["Name"].removesuffix(".Deploy") for a in stages[name] if a["Name"].endswith(".Deploy")}
-        assert deployed == {"Keys", "Network", "Data", "Service", "Observability"}
+        assert deployed == {"Keys", "Network", "Data", "Service", "Observability", "Baseline"}
 
 
 def test_synth_step_runs_the_developer_make_targets(pipeline_template: dict[str, Any]) -> None:
@@ -137,7 +137,10 @@ def test_each_stage_deploys_to_its_configured_account_and_region(
 ) -> None:
     for env in default_config.environments:
         stage_stacks = [s for s in stacks.values() if s.path.startswith(f"Pipeline/{env.stage_id}/")]
-        assert {s.path.split("/")[-1] for s in stage_stacks} == {"Keys", "Network", "Data", "Service", "Observability"}
+        expected = {"Keys", "Network", "Data", "Service", "Observability"} | (
+            {"Baseline"} if env.account_baseline else set()
+        )
+        assert {s.path.split("/")[-1] for s in stage_stacks} == expected
         for s in stage_stacks:
             assert (s.account, s.region) == (env.account, env.region), s.path
     pipeline = stacks["Pipeline"]

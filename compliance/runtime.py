@@ -1,0 +1,102 @@
+"""The runtime controls an account baseline deploys, and which baseline controls they monitor.
+
+AWS's "Operational Best Practices for FedRAMP(Moderate)" conformance pack is a list
+of AWS Config managed rules with default parameters (`data/config-rules-fedramp-
+moderate.tsv`); the pack's template is built from that list. Which NIST controls a
+Config rule monitors is read from cdk-nag's NIST 800-53 R5 pack, whose rules are
+the same checks applied at synth under CamelCase names (S3_BUCKET_LOGGING_ENABLED
+is S3BucketLoggingEnabled): a Config rule without a synth twin monitors controls
+this report does not claim.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from compliance.catalogue import nag_rules
+from compliance.model import control_id
+
+CONFORMANCE_PACK = "FedRAMP(Moderate)"
+
+
+@dataclass(frozen=True)
+class ConfigRule:
+    """One AWS Config managed rule of the conformance pack, with the parameters the pack sets."""
+
+    source_identifier: str
+    input_parameters: dict[str, str]
+
+    @property
+    def resource_name(self) -> str:
+        """A CloudFormation logical id for the rule: 'S3_BUCKET_LOGGING_ENABLED' -> 'S3BucketLoggingEnabled'."""
+        return "".join(part.capitalize() for part in self.source_identifier.split("_"))
+
+
+@cache
+def config_rules() -> tuple[ConfigRule, ...]:
+    """The 129 managed rules of AWS's FedRAMP Moderate conformance pack."""
+    text = resources.files("compliance.data").joinpath("config-rules-fedramp-moderate.tsv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    return tuple(
+        ConfigRule(row["source_identifier"], json.loads(row["input_parameters"]) if row["input_parameters"] else {})
+        for row in rows
+    )
+
+
+def conformance_pack_template() -> str:
+    """The conformance pack's template body (JSON is valid YAML): one AWS::Config::ConfigRule per managed rule."""
+    body = {
+        "Resources": {
+            rule.resource_name: {
+                "Type": "AWS::Config::ConfigRule",
+                "Properties": {
+                    "ConfigRuleName": rule.source_identifier.lower().replace("_", "-"),
+                    "Source": {"Owner": "AWS", "SourceIdentifier": rule.source_identifier},
+                    **({"InputParameters": rule.input_parameters} if rule.input_parameters else {}),
+                },
+            }
+            for rule in config_rules()
+        }
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _normal(name: str) -> str:
+    name = re.sub(r"[^a-z0-9]", "", name.lower())
+    return re.sub(r"(check)$", "", name)
+
+
+@cache
+def config_rule_controls() -> dict[str, tuple[str, ...]]:
+    """Config rule -> baseline control ids it monitors, through its synth-time twin in the NIST pack."""
+    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    mapping: dict[str, tuple[str, ...]] = {}
+    for rule in config_rules():
+        twin = twins.get(_normal(rule.source_identifier))
+        if twin is not None:
+            ids = {cid for label in twin.cited if (cid := control_id(label))}
+            mapping[rule.source_identifier] = tuple(sorted(ids))
+    return mapping
+
+
+def runtime_coverage(services: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """Control id -> the runtime monitors that cover it, given each scope's deployed services.
+
+    `services` maps a scope to what its baseline deploys ("config", "securityhub",
+    "guardduty", "cloudtrail"). Only the conformance pack's rules carry per-control
+    claims here; the other services are listed by the report but claim no control.
+    """
+    covered: dict[str, set[str]] = defaultdict(set)
+    for scope, deployed in services.items():
+        if "config" not in deployed:
+            continue
+        for rule, controls in config_rule_controls().items():
+            for cid in controls:
+                covered[cid].add(f"AWS Config {rule} ({scope})")
+    return {cid: tuple(sorted(monitors)) for cid, monitors in covered.items()}

@@ -1,0 +1,201 @@
+"""The account's runtime controls, for accounts no landing zone already governs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_config as config_service
+from aws_cdk import aws_guardduty as guardduty
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_securityhub as securityhub
+from constructs import Construct
+
+from compliance import acknowledge
+from compliance.runtime import conformance_pack_template
+from components import EncryptedLogGroup, EncryptionKey
+from config import EnvironmentConfig, aws_facts
+from stacks.base import WorkloadStack
+
+# What a baseline deploys, and the CloudFormation type each one needs in the region.
+SERVICES = {
+    "cloudtrail": "AWS::CloudTrail::Trail",
+    "config": "AWS::Config::ConformancePack",
+    "securityhub": "AWS::SecurityHub::Standard",
+    "guardduty": "AWS::GuardDuty::Detector",
+}
+
+
+class BaselineStack(WorkloadStack):
+    """Continuous compliance of the account (AU-2, AU-6, AU-9, AU-12, CA-7, CM-8, RA-5, SI-4).
+
+    A multi-region CloudTrail trail (KMS-encrypted, log file validation, delivered
+    to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
+    FedRAMP Moderate conformance pack (built from the pack's rule list); Security
+    Hub with the NIST SP 800-53 Rev 5 standard; GuardDuty. These are account- and
+    region-wide singletons: switch `account_baseline` off where a landing zone
+    already deploys them. A service the region does not offer is skipped, and
+    `skipped` says which (the compliance report lists them).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, config=config, **kwargs)
+        offered = {name for name, kind in SERVICES.items() if aws_facts.resource_type_offered(config.region, kind)}
+        self.deployed = frozenset(offered)
+        self.skipped = frozenset(SERVICES) - self.deployed
+        key = EncryptionKey(
+            self,
+            "AuditKey",
+            description=f"{config.stage_id} audit trail and configuration history",
+            removal_policy=self.removal_policy,
+            allow_cloudwatch_logs=True,
+            allow_cloudtrail=True,
+        ).key
+        self.audit_bucket = self._audit_bucket(key)
+        if "cloudtrail" in offered:
+            self._trail(key)
+        if "config" in offered:
+            self._config(key)
+        if "securityhub" in offered:
+            hub = securityhub.CfnHub(self, "SecurityHub", enable_default_standards=False)
+            standard = securityhub.CfnStandard(
+                self,
+                "Nist80053Rev5",
+                standards_arn=f"arn:{self.partition}:securityhub:{self.region}::standards/nist-800-53/v/5.0.0",
+            )
+            standard.node.add_dependency(hub)
+        if "guardduty" in offered:
+            guardduty.CfnDetector(self, "GuardDuty", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
+
+    def _audit_bucket(self, key: Any) -> s3.Bucket:
+        access_logs = s3.Bucket(
+            self,
+            "AuditAccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write to KMS buckets
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=self.removal_policy,
+        )
+        bucket = s3.Bucket(
+            self,
+            "AuditRecords",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            removal_policy=self.removal_policy,
+        )
+        for target, findings in (
+            (bucket, ("NIST.800.53.R5-S3BucketReplicationEnabled",)),
+            (access_logs, ("NIST.800.53.R5-S3BucketReplicationEnabled", "NIST.800.53.R5-S3DefaultEncryptionKMS")),
+        ):
+            for finding in findings:
+                acknowledge(
+                    target.node.default_child,  # type: ignore[arg-type]
+                    finding,
+                    reason=(
+                        "S3 server access logging delivers only to buckets encrypted with S3-managed keys."
+                        if finding.endswith("EncryptionKMS")
+                        else "Audit records stay in the account's home region, where the FedRAMP boundary is "
+                        "documented; copying them to a second region is the organisation's log-archive decision."
+                    ),
+                    compensating_control=(
+                        "the bucket is versioned, TLS-only, private and retained; CloudTrail validates log files"
+                    ),
+                    controls=["AU-9", "CP-9"],
+                )
+        return bucket
+
+    def _trail(self, key: Any) -> None:
+        trail_logs = EncryptedLogGroup(
+            self,
+            "TrailLogs",
+            encryption_key=key,
+            retention_days=self.config.log_retention_days,
+            removal_policy=self.removal_policy,
+        ).log_group
+        cloudtrail.Trail(
+            self,
+            "Trail",
+            bucket=self.audit_bucket,
+            encryption_key=key,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_file_validation=True,
+            send_to_cloud_watch_logs=True,
+            cloud_watch_log_group=trail_logs,
+            management_events=cloudtrail.ReadWriteType.ALL,
+        )
+
+    def _config(self, key: Any) -> None:
+        role = iam.Role(
+            self,
+            "ConfigRole",
+            assumed_by=iam.ServicePrincipal("config.amazonaws.com"),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWS_ConfigRole")],
+        )
+        acknowledge(
+            role.node.default_child,  # type: ignore[arg-type]
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWS_ConfigRole]",
+            reason=(
+                "AWS Config's recorder must read the configuration of every supported resource type; AWS's "
+                "service-role policy is the documented grant and grows as Config supports new types."
+            ),
+            compensating_control="only config.amazonaws.com can assume the role, and it can only describe resources",
+            controls=["AC-6", "CM-8"],
+        )
+        # Exactly what delivery needs: write under config/, read the bucket's ACL, encrypt with the key.
+        prefix = f"config/AWSLogs/{cdk.Aws.ACCOUNT_ID}/*"  # the pseudo-parameter: the same finding in every stage
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.audit_bucket.arn_for_objects(prefix)])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[self.audit_bucket.bucket_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
+        )
+        bucket_id = self.resolve(self.get_logical_id(self.audit_bucket.node.default_child))  # type: ignore[arg-type]
+        acknowledge(
+            role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/config/AWSLogs/<AWS::AccountId>/*]",
+            reason=(
+                "AWS Config writes one object per delivery under a key it chooses; the grant is limited to the "
+                "config/AWSLogs/<account>/ prefix of the audit bucket."
+            ),
+            compensating_control="the bucket is versioned and private, and the role only writes, never reads",
+            controls=["AC-6", "AU-9"],
+        )
+        recorder = config_service.CfnConfigurationRecorder(
+            self,
+            "Recorder",
+            role_arn=role.role_arn,
+            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
+                all_supported=True, include_global_resource_types=True
+            ),
+        )
+        channel = config_service.CfnDeliveryChannel(
+            self,
+            "Delivery",
+            s3_bucket_name=self.audit_bucket.bucket_name,
+            s3_key_prefix="config",
+            s3_kms_key_arn=key.key_arn,
+        )
+        channel.node.add_dependency(role)
+        pack = config_service.CfnConformancePack(
+            self,
+            "FedRampModerate",
+            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
+            template_body=conformance_pack_template(),
+        )
+        pack.node.add_dependency(recorder)
+        pack.node.add_dependency(channel)
+        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
