@@ -26,14 +26,8 @@ from typing import Any, cast
 import aws_cdk as cdk
 import cdk_nag
 import jsii
-from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_elasticache as elasticache
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_rds as rds
-from aws_cdk import aws_secretsmanager as secretsmanager
 
-from compliance.references import ReferenceIndex, intrinsics, render
+from compliance.references import ResourceView, StackView, TemplateIndex, intrinsics, render
 from config import aws_facts
 
 PACK = "Preflight"
@@ -63,18 +57,14 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may know besides the resource: where it deploys and what the app holds."""
+    """What a rule may know besides the resource: the app's other templates and the declared prerequisites."""
 
-    region: str
-    stage: str  # the nested stage's name ("Dev"), or "" outside any stage
-    index: ReferenceIndex
+    index: TemplateIndex
     external_prerequisites: frozenset[str]
 
-    def resolve(self, node: cdk.CfnResource, value: Any) -> Any:
-        return cdk.Stack.of(node).resolve(value)
 
-
-RuleFunction = Callable[[cdk.CfnResource, Context], Verdict]
+# A rule reads one synthesized resource (its resolved properties, its stack's region and stage).
+RuleFunction = Callable[[ResourceView, Context], Verdict]
 
 
 @dataclass(frozen=True)
@@ -93,13 +83,13 @@ class PreflightRule:
 _SUGGESTED_CLASSES = re.compile(r"db\.(t4g\.medium|m7g\.large|r7g\.large|m6i\.large)$")
 
 
-def rds_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def rds_engine_version(resource: ResourceView, ctx: Context) -> Verdict:
     """The engine version exists, is open to new instances, and runs on the instance class in this region."""
-    if not isinstance(node, rds.CfnDBInstance) or node.db_cluster_identifier:
+    props = resource.properties
+    if resource.type != "AWS::RDS::DBInstance" or props.get("DBClusterIdentifier"):
         return Verdict.not_applicable()
-    engine = ctx.resolve(node, node.engine)
-    version = ctx.resolve(node, node.engine_version)
-    instance_class = ctx.resolve(node, node.db_instance_class)
+    engine, version, instance_class = props.get("Engine"), props.get("EngineVersion"), props.get("DBInstanceClass")
+    region = resource.stack.region
     if not isinstance(engine, str) or not isinstance(version, str):
         return Verdict.fail("unresolved", "engine and engine version must be literals so they can be checked at synth")
     versions = aws_facts.rds_engine_versions(engine)
@@ -108,7 +98,7 @@ def rds_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
     if version in versions.deprecated:
         return Verdict.fail(
             f"{engine}-{version}",
-            f"{engine} {version} is deprecated for new instances in {ctx.region}; "
+            f"{engine} {version} is deprecated for new instances in {region}; "
             f"use one of {versions.suggestions(version)}",
         )
     if version not in versions.valid and not any(v.startswith(f"{version}.") for v in versions.current):
@@ -124,11 +114,10 @@ def rds_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
                 f"{instance_class}-{engine}-{version}",
                 f"{instance_class} does not run {engine} {version}; use a class such as {', '.join(current_families)}",
             )
-        offered = aws_facts.rds_instance_classes_in_region(engine, ctx.region)
+        offered = aws_facts.rds_instance_classes_in_region(engine, region)
         if offered is not None and instance_class not in offered:
             return Verdict.fail(
-                f"{instance_class}-{ctx.region}",
-                f"{instance_class} is not offered for {engine} in {ctx.region}",
+                f"{instance_class}-{region}", f"{instance_class} is not offered for {engine} in {region}"
             )
     return Verdict.ok()
 
@@ -136,13 +125,15 @@ def rds_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
 # --- 2. ElastiCache engine versions --------------------------------------------------------
 
 
-def elasticache_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def elasticache_engine_version(resource: ResourceView, ctx: Context) -> Verdict:
     """Replication groups and cache clusters use a version and node type ElastiCache offers here."""
-    if not isinstance(node, elasticache.CfnReplicationGroup | elasticache.CfnCacheCluster):
+    if resource.type not in ("AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::CacheCluster"):
         return Verdict.not_applicable()
-    engine = ctx.resolve(node, node.engine) or "redis"
-    version = ctx.resolve(node, node.engine_version)
-    node_type = ctx.resolve(node, node.cache_node_type)
+    props = resource.properties
+    engine = props.get("Engine") or "redis"
+    version = props.get("EngineVersion")
+    node_type = props.get("CacheNodeType")
+    region = resource.stack.region
     versions = aws_facts.elasticache_engine_versions(str(engine))
     if version is not None:
         if not isinstance(version, str):
@@ -152,9 +143,9 @@ def elasticache_engine_version(node: cdk.CfnResource, ctx: Context) -> Verdict:
                 f"{engine}-{version}",
                 f"ElastiCache {engine} {version} is not offered; use one of {', '.join(versions[-4:])}",
             )
-    offered = aws_facts.elasticache_node_types(ctx.region)
+    offered = aws_facts.elasticache_node_types(region)
     if isinstance(node_type, str) and offered is not None and node_type not in offered:
-        return Verdict.fail(f"{node_type}-{ctx.region}", f"{node_type} is not an ElastiCache node type in {ctx.region}")
+        return Verdict.fail(f"{node_type}-{region}", f"{node_type} is not an ElastiCache node type in {region}")
     return Verdict.ok()
 
 
@@ -164,19 +155,18 @@ _LOGS_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDat
 _LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
 
 
-def logs_key_policy(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def logs_key_policy(resource: ResourceView, ctx: Context) -> Verdict:
     """An encrypted log group's key is in this app and its policy lets CloudWatch Logs of this account use it."""
-    if not isinstance(node, logs.CfnLogGroup) or node.kms_key_id is None:
+    if resource.type != "AWS::Logs::LogGroup" or "KmsKeyId" not in resource.properties:
         return Verdict.not_applicable()
-    reference = ctx.resolve(node, node.kms_key_id)
-    target = ctx.index.target(cdk.Stack.of(node), reference)
-    if not isinstance(target, kms.CfnKey):
+    target = ctx.index.target(resource.stack, resource.properties["KmsKeyId"])
+    if target is None or target[2].get("Type") != "AWS::KMS::Key":
         return Verdict.fail(
             "key-outside-app",
             "the log group's key is not created in this app, so its policy cannot be checked; create it with "
             "EncryptionKey(..., allow_cloudwatch_logs=True)",
         )
-    policy = cdk.Stack.of(target).resolve(target.key_policy) or {}
+    policy = target[2].get("Properties", {}).get("KeyPolicy") or {}
     statements = policy.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
         if statement.get("Effect") != "Allow" or "logs." not in render(statement.get("Principal", {})):
@@ -220,40 +210,41 @@ def logs_key_policy(node: cdk.CfnResource, ctx: Context) -> Verdict:
 
 # Resource types whose names must be unique per account and region, and their name property.
 NAMED_TYPES: Mapping[str, str] = {
-    "AWS::Kinesis::Stream": "name",
-    "AWS::Logs::LogGroup": "logGroupName",
-    "AWS::SecretsManager::Secret": "name",
-    "AWS::RDS::DBInstance": "dbInstanceIdentifier",
-    "AWS::RDS::DBCluster": "dbClusterIdentifier",
-    "AWS::ECS::Cluster": "clusterName",
-    "AWS::SNS::Topic": "topicName",
-    "AWS::SQS::Queue": "queueName",
-    "AWS::S3::Bucket": "bucketName",
-    "AWS::DynamoDB::Table": "tableName",
-    "AWS::Lambda::Function": "functionName",
-    "AWS::IAM::Role": "roleName",
-    "AWS::ElastiCache::ReplicationGroup": "replicationGroupId",
-    "AWS::ECR::Repository": "repositoryName",
-    "AWS::KMS::Alias": "aliasName",
-    "AWS::Backup::BackupVault": "backupVaultName",
-    "AWS::WAFv2::WebACL": "name",
+    "AWS::Kinesis::Stream": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::ECS::Cluster": "ClusterName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::ElastiCache::ReplicationGroup": "ReplicationGroupId",
+    "AWS::ECR::Repository": "RepositoryName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::WAFv2::WebACL": "Name",
 }
 
 
-def unique_physical_name(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def unique_physical_name(resource: ResourceView, ctx: Context) -> Verdict:
     """A fixed name must carry the stage, or two deployments (or a leftover one) collide."""
-    prop = NAMED_TYPES.get(node.cfn_resource_type)
-    if prop is None or not ctx.stage:
+    prop = NAMED_TYPES.get(resource.type)
+    stage = resource.stack.stage
+    if prop is None or not stage:
         return Verdict.not_applicable()
-    name = ctx.resolve(node, node._cfn_properties).get(prop)
+    name = resource.properties.get(prop)
     if name is None or not isinstance(name, str):
-        return Verdict.ok()  # generated by CloudFormation, or built from tokens such as the stack name
-    if ctx.stage.lower() in name.lower():
+        return Verdict.ok()  # generated by CloudFormation, or built from tokens such as the stack id
+    if stage.lower() in name.lower():
         return Verdict.ok()
     return Verdict.fail(
         name,
-        f"{node.cfn_resource_type} is named {name!r}, which every deployment of this app would share; "
-        f"leave the name to CloudFormation, or derive it from the stage (e.g. '{ctx.stage.lower()}-{name}')",
+        f"{resource.type} is named {name!r}, which every deployment of this app would share; "
+        f"leave the name to CloudFormation, or derive it from the stage (e.g. '{stage.lower()}-{name}')",
     )
 
 
@@ -267,11 +258,11 @@ _EXTERNAL_PATTERNS = (
 )
 
 
-def self_contained_stage(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def self_contained_stage(resource: ResourceView, ctx: Context) -> Verdict:
     """A stage refers only to what it creates, unless config declares the dependency as a prerequisite."""
-    if not ctx.stage:
+    if not resource.stack.stage:
         return Verdict.not_applicable()
-    properties = ctx.resolve(node, node._cfn_properties)
+    properties = resource.properties
     text = render(properties)
     for pattern, kind in _EXTERNAL_PATTERNS:
         for match in pattern.finditer(text):
@@ -284,11 +275,10 @@ def self_contained_stage(node: cdk.CfnResource, ctx: Context) -> Verdict:
                     "account fails; create it in the stage (e.g. rds.Credentials.from_generated_secret) or list it "
                     "under external_prerequisites in the configuration",
                 )
-    stack = cdk.Stack.of(node)
     for reference in intrinsics(properties):
-        target = ctx.index.target(stack, reference)
-        if isinstance(target, cdk.CfnParameter) and str(target.type).startswith("AWS::SSM::Parameter::Value"):
-            name = str(stack.resolve(target.default))
+        target = ctx.index.target(resource.stack, reference)
+        if target is not None and str(target[2].get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+            name = str(target[2].get("Default"))
             if name not in ctx.external_prerequisites:
                 return Verdict.fail(
                     name,
@@ -308,16 +298,14 @@ _RDS_ATTACHED_KEYS = frozenset(
 _RDS_NON_SECRET_KEYS = frozenset({"host", "port", "dbname", "engine", "dbInstanceIdentifier", "dbClusterIdentifier"})
 
 
-def container_secrets(node: cdk.CfnResource, ctx: Context) -> Verdict:
+def container_secrets(resource: ResourceView, ctx: Context) -> Verdict:
     """ECS secrets carry credentials only, and name a JSON key their generated secret really contains."""
-    if not isinstance(node, ecs.CfnTaskDefinition):
+    if resource.type != "AWS::ECS::TaskDefinition":
         return Verdict.not_applicable()
-    stack = cdk.Stack.of(node)
-    containers = ctx.resolve(node, node.container_definitions) or []
-    for container in containers:
-        for secret in container.get("secrets", container.get("Secrets", [])) or []:
-            name = secret.get("name", secret.get("Name", ""))
-            value_from = secret.get("valueFrom", secret.get("ValueFrom"))
+    for container in resource.properties.get("ContainerDefinitions", []) or []:
+        for secret in container.get("Secrets", []) or []:
+            name = secret.get("Name", "")
+            value_from = secret.get("ValueFrom")
             if _NOT_A_CREDENTIAL.search(name):
                 return Verdict.fail(
                     name,
@@ -327,7 +315,7 @@ def container_secrets(node: cdk.CfnResource, ctx: Context) -> Verdict:
             text = render(value_from)
             json_key = text.split("<ref>:", 1)[1].split(":", 1)[0] if "<ref>:" in text else ""
             references = intrinsics(value_from)
-            target = ctx.index.target(stack, references[0]) if references else None
+            target = ctx.index.target(resource.stack, references[0]) if references else None
             keys = _secret_keys(target, ctx)
             if json_key and json_key in _RDS_NON_SECRET_KEYS:
                 return Verdict.fail(
@@ -344,25 +332,23 @@ def container_secrets(node: cdk.CfnResource, ctx: Context) -> Verdict:
     return Verdict.ok()
 
 
-def _secret_keys(target: cdk.CfnElement | None, ctx: Context) -> set[str] | None:
+def _secret_keys(target: tuple[StackView, str, dict[str, Any]] | None, ctx: Context) -> set[str] | None:
     """The JSON keys a secret generated in this app will hold, or None if unknown."""
     attached = False
-    if isinstance(target, secretsmanager.CfnSecretTargetAttachment):
+    if target is not None and target[2].get("Type") == "AWS::SecretsManager::SecretTargetAttachment":
         attached = True
-        stack = cdk.Stack.of(target)
-        refs = intrinsics(stack.resolve(target.secret_id))
-        target = ctx.index.target(stack, refs[0]) if refs else None
-    if not isinstance(target, secretsmanager.CfnSecret):
+        refs = intrinsics(target[2].get("Properties", {}).get("SecretId"))
+        target = ctx.index.target(target[0], refs[0]) if refs else None
+    if target is None or target[2].get("Type") != "AWS::SecretsManager::Secret":
         return None
-    stack = cdk.Stack.of(target)
-    generator = stack.resolve(target.generate_secret_string)
+    generator = target[2].get("Properties", {}).get("GenerateSecretString")
     if not isinstance(generator, dict):
         return None
     keys: set[str] = set()
-    template = generator.get("secretStringTemplate") or generator.get("SecretStringTemplate")
+    template = generator.get("SecretStringTemplate")
     if isinstance(template, str):
         keys.update(json.loads(template))
-    key = generator.get("generateStringKey") or generator.get("GenerateStringKey")
+    key = generator.get("GenerateStringKey")
     if key:
         keys.add(str(key))
     if attached:
@@ -458,13 +444,18 @@ class _Application:
 
 
 class PreflightChecks(cdk_nag.NagPack):
-    """Deployability rules, registered next to NIST 800-53 R5 and AWS Solutions."""
+    """Deployability rules, registered next to NIST 800-53 R5 and AWS Solutions.
+
+    The rules read the synthesized templates (validation runs after synth), so a
+    resource costs one call across the jsii bridge to learn its path, plus one
+    more only when a rule finds something to report.
+    """
 
     def __init__(self, *, external_prerequisites: Mapping[str, frozenset[str]] | None = None) -> None:
         super().__init__()
         self._pack_name = PACK
         self._external = dict(external_prerequisites or {})
-        self._indexes: dict[str, ReferenceIndex] = {}
+        self._index: TemplateIndex | None = None
 
     @property
     def name(self) -> str:
@@ -475,32 +466,35 @@ class PreflightChecks(cdk_nag.NagPack):
         return [f"{PACK}-{rule.rule_id}" for rule in RULES]
 
     def _check_resource(self, node: cdk.CfnResource) -> None:
-        resource_type = node.cfn_resource_type
-        rules = [r for r in RULES if resource_type in r.resource_types or "*" in r.resource_types]
-        context = self._context(node)
-        for rule in rules:
-            verdict = rule.check(node, context)
-            if verdict.applies:
-                # jsii reads the application's members as properties; the protocol types them as variables.
-                self._apply_rule(cast(cdk_nag.IApplyRule, _Application(node, rule, verdict)))
+        index = self._index
+        if index is None:
+            # The assembly the validation runs on: the app's output directory.
+            app = node.node.root
+            assert isinstance(app, cdk.Stage)
+            index = self._index = TemplateIndex.load(app.outdir)
+        path = node.node.path
+        resource = index.resource(path)
+        if resource is None:  # templates written without path metadata: find it by logical id
+            stack = cdk.Stack.of(node)
+            resource = index.resource_by_logical_id(path, stack.resolve(stack.get_logical_id(node)))
+        if resource is None:
+            return  # not in a template (e.g. removed by an override): nothing deploys, nothing to check
+        context = Context(index=index, external_prerequisites=self._external.get(resource.stack.stage, frozenset()))
+        for rule in RULES:
+            if resource.type in rule.resource_types or "*" in rule.resource_types:
+                verdict = rule.check(resource, context)
+                if verdict.applies and not verdict.compliant:
+                    # jsii reads the application's members as properties; the protocol types them as variables.
+                    self._apply_rule(cast(cdk_nag.IApplyRule, _Application(node, rule, verdict)))
 
-    def _context(self, node: cdk.CfnResource) -> Context:
-        stack = cdk.Stack.of(node)
-        stage = cdk.Stage.of(node)
-        stage_name = stage.stage_name if stage is not None and stage.parent_stage is not None else ""
-        root = node.node.root
-        index = self._indexes.setdefault(root.node.path or "<app>", ReferenceIndex(root))
-        return Context(
-            region=stack.region,
-            stage=stage_name,
-            index=index,
-            external_prerequisites=self._external.get(stage_name, frozenset()),
-        )
+    def validate_scope(self, scope: Any) -> Any:
+        self._index = None  # a new walk of the tree reads the assembly as it is now
+        return super().validate_scope(scope)
 
 
-def evaluate(node: cdk.CfnResource, context: Context) -> list[tuple[str, Verdict]]:
+def evaluate(resource: ResourceView, context: Context) -> list[tuple[str, Verdict]]:
     """Every rule's verdict on one resource (for tests and reports)."""
-    return [(rule.rule_id, rule.check(node, context)) for rule in RULES]
+    return [(rule.rule_id, rule.check(resource, context)) for rule in RULES]
 
 
 __all__ = ["PACK", "RULES", "Context", "PreflightChecks", "PreflightRule", "Verdict", "evaluate"]

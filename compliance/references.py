@@ -1,74 +1,135 @@
-"""Follow CloudFormation references back to the constructs they name.
+"""The synthesized templates of an assembly, indexed for rules that read one resource and follow its references.
 
-Preflight rules look at one resource and sometimes need the resource it points
-at: the key a log group is encrypted with, the secret a container reads. Once a
-template is resolved, those pointers are `Ref`, `Fn::GetAtt`, `Fn::GetStackOutput`
-or `Fn::ImportValue`; this index maps each back to the `CfnResource` in the same
-app, across stacks, and says "not in this app" when it is not.
+Preflight rules run after synth, so every resource already exists as resolved
+CloudFormation in the assembly. Reading that JSON once, instead of resolving each
+construct's properties through the jsii bridge, is what keeps the pack fast; and
+following `Ref`, `Fn::GetAtt`, `Fn::GetStackOutput` and `Fn::ImportValue` across
+templates tells a rule whether a key or secret it points at is created by this
+app, and what it looks like.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-from constructs import IConstruct
+_REFERENCES = ("Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue")
+
+
+@dataclass(frozen=True)
+class StackView:
+    """One stack of the assembly: where it deploys, which stage it belongs to, its template."""
+
+    path: str  # construct path, e.g. "Pipeline/Dev/Data"
+    stack_name: str
+    region: str
+    stage: str  # the nested stage's name ("Dev"), or "" for a stack directly under the app
+    template: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template.get("Resources", {})
+        return resources
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """One resource as synthesized: its construct path, logical id, type and resolved properties."""
+
+    path: str
+    logical_id: str
+    type: str
+    properties: dict[str, Any]
+    stack: StackView
 
 
 @dataclass
-class ReferenceIndex:
-    """Logical IDs, outputs and exports of every stack under one root, built on first use."""
+class TemplateIndex:
+    """Every stack template of an assembly (nested stages included), by construct path and by name."""
 
-    root: IConstruct
-    _stacks: dict[str, cdk.Stack] = field(default_factory=dict)
-    _by_logical_id: dict[str, dict[str, cdk.CfnElement]] = field(default_factory=dict)
-    _exports: dict[str, tuple[cdk.Stack, cdk.CfnOutput]] = field(default_factory=dict)
-    _built: bool = False
+    stacks: list[StackView] = field(default_factory=list)
+    _by_path: dict[str, ResourceView] = field(default_factory=dict)
+    _by_stack_name: dict[str, StackView] = field(default_factory=dict)
+    _exports: dict[str, tuple[StackView, Any]] = field(default_factory=dict)
 
-    def _build(self) -> None:
-        if self._built:
+    @staticmethod
+    def load(assembly: str | Path) -> TemplateIndex:
+        index = TemplateIndex()
+        root = Path(assembly)
+        index._read(root / "manifest.json", stage="")
+        return index
+
+    def _read(self, manifest_path: Path, *, stage: str) -> None:
+        if not manifest_path.exists():
             return
-        for construct in self.root.node.find_all():
-            if isinstance(construct, cdk.Stack):
-                self._stacks[construct.artifact_id] = construct
-                self._stacks.setdefault(construct.stack_name, construct)
-        for stack in {id(s): s for s in self._stacks.values()}.values():
-            elements: dict[str, cdk.CfnElement] = {}
-            for construct in stack.node.find_all():
-                if isinstance(construct, cdk.CfnElement) and cdk.Stack.of(construct) is stack:
-                    elements[stack.resolve(construct.logical_id)] = construct
-                    if isinstance(construct, cdk.CfnOutput) and construct.export_name:
-                        self._exports[stack.resolve(construct.export_name)] = (stack, construct)
-            self._by_logical_id[stack.artifact_id] = elements
-        self._built = True
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            if artifact["type"] == "cdk:cloud-assembly":
+                props = artifact["properties"]
+                nested = manifest_path.parent / props["directoryName"]
+                # The nested assembly's display name is the stage's construct path; its last part is the stage.
+                self._read(nested / "manifest.json", stage=str(props.get("displayName", artifact_id)).split("/")[-1])
+            elif artifact["type"] == "aws:cloudformation:stack":
+                props = artifact["properties"]
+                template = json.loads((manifest_path.parent / props["templateFile"]).read_text(encoding="utf-8"))
+                view = StackView(
+                    path=artifact.get("displayName", artifact_id),
+                    stack_name=props.get("stackName", artifact_id),
+                    region=artifact["environment"].rsplit("/", 1)[-1],
+                    stage=stage,
+                    template=template,
+                )
+                self._add(view)
 
-    def target(self, stack: cdk.Stack, value: Any) -> cdk.CfnElement | None:
-        """The element a resolved intrinsic of `stack` points at, or None if it is not in this app."""
-        self._build()
+    def _add(self, stack: StackView) -> None:
+        self.stacks.append(stack)
+        self._by_stack_name[stack.stack_name] = stack
+        for logical_id, resource in stack.resources.items():
+            path = resource.get("Metadata", {}).get("aws:cdk:path")
+            if path:
+                self._by_path[path] = ResourceView(
+                    path, logical_id, resource["Type"], resource.get("Properties", {}) or {}, stack
+                )
+        for output in stack.template.get("Outputs", {}).values():
+            export = output.get("Export", {}).get("Name")
+            if isinstance(export, str):
+                self._exports[export] = (stack, output.get("Value"))
+
+    def resource(self, path: str) -> ResourceView | None:
+        """The resource whose construct path is `path` (a CfnResource's `node.path`), by its path metadata."""
+        return self._by_path.get(path)
+
+    def resource_by_logical_id(self, path: str, logical_id: str) -> ResourceView | None:
+        """The resource `logical_id` of the stack that holds construct `path` (for templates without path metadata)."""
+        holders = [s for s in self.stacks if path.startswith(s.path + "/")]
+        if not holders:
+            return None
+        stack = max(holders, key=lambda s: len(s.path))
+        entry = stack.resources.get(logical_id)
+        if entry is None:
+            return None
+        return ResourceView(path, logical_id, entry["Type"], entry.get("Properties", {}) or {}, stack)
+
+    def target(self, stack: StackView, value: Any) -> tuple[StackView, str, dict[str, Any]] | None:
+        """(stack, logical id, template entry) that a reference in `stack` points at; None if not in the app."""
         if not isinstance(value, dict) or len(value) != 1:
             return None
         ((function, argument),) = value.items()
-        elements = self._by_logical_id.get(stack.artifact_id, {})
         if function == "Ref" and isinstance(argument, str):
-            return elements.get(argument)
+            entry = stack.resources.get(argument) or stack.template.get("Parameters", {}).get(argument)
+            return (stack, argument, entry) if entry is not None else None
         if function == "Fn::GetAtt" and isinstance(argument, list) and argument:
-            return elements.get(str(argument[0]))
+            entry = stack.resources.get(str(argument[0]))
+            return (stack, str(argument[0]), entry) if entry is not None else None
         if function == "Fn::GetStackOutput" and isinstance(argument, dict):
-            producer = self._stacks.get(str(argument.get("StackName")))
-            output = (
-                self._by_logical_id.get(producer.artifact_id, {}).get(str(argument.get("OutputName")))
-                if producer
-                else None
-            )
-            if producer is not None and isinstance(output, cdk.CfnOutput):
-                return self.target(producer, producer.resolve(output.value))
-            return None
-        if function == "Fn::ImportValue" and isinstance(argument, str):
-            exported = self._exports.get(argument)
-            if exported:
-                producer, output = exported
-                return self.target(producer, producer.resolve(output.value))
+            producer = self._by_stack_name.get(str(argument.get("StackName")))
+            output = producer.template.get("Outputs", {}).get(str(argument.get("OutputName"))) if producer else None
+            return self.target(producer, output.get("Value")) if producer is not None and output else None
+        if function == "Fn::ImportValue" and isinstance(argument, str) and argument in self._exports:
+            producer, exported = self._exports[argument]
+            return self.target(producer, exported)
         return None
 
 
@@ -76,7 +137,7 @@ def intrinsics(value: Any) -> list[dict[str, Any]]:
     """Every reference-like intrinsic inside a resolved value, outermost first."""
     found: list[dict[str, Any]] = []
     if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue"):
+        if len(value) == 1 and next(iter(value)) in _REFERENCES:
             return [value]
         for item in value.values():
             found += intrinsics(item)
@@ -98,7 +159,7 @@ def render(value: Any) -> str:
         ((function, argument),) = value.items()
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             return str(argument[0]).join(render(v) for v in argument[1])
-        if function in ("Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue"):
+        if function in _REFERENCES:
             if function == "Ref" and isinstance(argument, str) and argument.startswith("AWS::"):
                 return f"<{argument}>"
             return "<ref>"
