@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth report test lint typecheck unit cdk clean
+.PHONY: setup synth report bench test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -40,6 +40,10 @@ synth: setup
 report: setup
 	$(BIN)/python scripts/report.py
 
+## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
+bench: setup
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
 ## cdk: the pinned CDK CLI on the venv's Node.js, e.g. make cdk ARGS="deploy Pipeline"
 cdk: setup
 	cdk $(ARGS)
@@ -58,4 +62,4 @@ unit: setup
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .cache

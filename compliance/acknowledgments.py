@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import IConstruct
 
-# Structured copy of each acknowledgment, read back by tests and by the report.
+# Structured copy of each acknowledgment in the construct tree.
 METADATA_TYPE = "compliance:acknowledgment"
+# Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
+_REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref.WeakKeyDictionary()
 
 _FINDING = re.compile(r"^(AwsSolutions-|NIST\.800\.53\.R5-|CloudFormation-Validate::)[A-Za-z0-9]+(\[.+\])?$")
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
@@ -61,6 +64,8 @@ def acknowledge(
         controls=tuple(controls),
     )
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=record.text))
+    # Also kept in the construct tree (tree.json shows it), and in a registry per app so the
+    # report does not have to read the metadata of every construct back through jsii.
     construct.node.add_metadata(
         METADATA_TYPE,
         {
@@ -70,26 +75,15 @@ def acknowledge(
             "controls": list(record.controls),
         },
     )
+    _REGISTRY.setdefault(construct.node.root, []).append(record)
     return record
 
 
 def acknowledgments_in(scope: IConstruct) -> list[Acknowledgment]:
-    """Every acknowledgment made with `acknowledge` under `scope`, in tree order."""
-    found: list[Acknowledgment] = []
-    for construct in scope.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == METADATA_TYPE:
-                data = entry.data
-                found.append(
-                    Acknowledgment(
-                        path=construct.node.path,
-                        finding=data["finding"],
-                        reason=data["reason"],
-                        compensating_control=data["compensatingControl"],
-                        controls=tuple(data["controls"]),
-                    )
-                )
-    return found
+    """Every acknowledgment made with `acknowledge` under `scope`, in the order they were made."""
+    prefix = scope.node.path
+    records = _REGISTRY.get(scope.node.root, [])
+    return [r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")]
 
 
 def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgment]:

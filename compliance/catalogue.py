@@ -10,10 +10,12 @@ catalogue with no list to maintain by hand.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import tarfile
+from dataclasses import asdict
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 from compliance.model import Rule, cited_controls
@@ -72,9 +74,31 @@ def _rule_types(directory: str, name: str) -> tuple[str, ...]:
     return tuple(sorted(types))
 
 
+# Reading the packs means unpacking cdk-nag's bundle and importing CDK modules (most of a second);
+# the result depends only on the two installed versions, so it is kept on disk per version pair.
+_CACHE_DIRECTORY = Path(__file__).resolve().parent.parent / ".cache"
+
+
 @cache
 def nag_rules() -> tuple[Rule, ...]:
     """Every rule of the NIST 800-53 R5 and AWS Solutions packs, with its citations and resource types."""
+    versions = f"cdk-nag-{metadata.version('cdk-nag')}-aws-cdk-lib-{metadata.version('aws-cdk-lib')}"
+    cached = _CACHE_DIRECTORY / f"catalogue-{versions}.json"
+    if cached.exists():
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        return tuple(
+            Rule(**{**r, "cited": tuple(r["cited"]), "resource_types": tuple(r["resource_types"])}) for r in data
+        )
+    rules = _read_packs()
+    try:
+        _CACHE_DIRECTORY.mkdir(exist_ok=True)
+        cached.write_text(json.dumps([asdict(r) for r in rules]), encoding="utf-8")
+    except OSError:
+        pass  # a read-only checkout just reads the packs every time
+    return rules
+
+
+def _read_packs() -> tuple[Rule, ...]:
     rules: list[Rule] = []
     for pack, source_name in PACK_SOURCES.items():
         source = _package_files()[f"packs/{source_name}"]
