@@ -75,17 +75,23 @@ def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]
     return found
 
 
-def _cfn_validate_findings(assembly: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
-    """CloudFormation-Validate's open and suppressed findings, from the CDK's own report."""
+def _cfn_validate_findings(
+    assembly: Path,
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] | None:
+    """CloudFormation-Validate's open and suppressed findings from the CDK's own report; None if it did not run.
+
+    Run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
+    """
     report_path = assembly / "validation-report.json"
     open_: list[tuple[str, str, str]] = []
     suppressed: list[tuple[str, str, str]] = []
     if not report_path.exists():
-        return open_, suppressed
+        return None
     report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
-    for plugin in report.get("pluginReports", []):
-        if plugin.get("pluginName") != "CloudFormation Validate":
-            continue
+    plugins = [p for p in report.get("pluginReports", []) if p.get("pluginName") == "CloudFormation Validate"]
+    if not plugins:
+        return None
+    for plugin in plugins:
         for key, target in (("violations", open_), ("suppressedViolations", suppressed)):
             for violation in plugin.get(key, []):
                 for resource in violation.get("violatingConstructs", []):
@@ -131,7 +137,8 @@ def evaluate(
     acks = acknowledgments_in(app)
     rules = list(all_rules())
     findings = _all_findings(app, dict(external_prerequisites or {}))
-    cfn_open, cfn_suppressed = _cfn_validate_findings(assembly)
+    cfn_results = _cfn_validate_findings(assembly)
+    cfn_open, cfn_suppressed = cfn_results if cfn_results is not None else ([], [])
 
     matched: dict[int, int] = defaultdict(int)
     evaluations: list[Evaluation] = []
@@ -198,7 +205,8 @@ def evaluate(
             reason=a.reason,
             compensating_control=a.compensating_control,
             controls=a.controls,
-            matched=matched[id(a)],
+            # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
+            matched=-1 if cfn_results is None and a.finding.startswith("CloudFormation-Validate::") else matched[id(a)],
         )
         for a in acks
     ]

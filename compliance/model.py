@@ -66,7 +66,7 @@ class AcknowledgmentRecord:
     reason: str
     compensating_control: str
     controls: tuple[str, ...]
-    matched: int  # findings it accepted; 0 means stale
+    matched: int  # findings it accepted; 0 means stale; -1 means its check did not run in this synth
 
 
 @dataclass(frozen=True)
