@@ -273,14 +273,9 @@ def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) 
         return []
     first, last = stages[0], stages[-1]
 
-    def neutral(record: AcknowledgmentRecord, stage: str) -> tuple[str, str]:
-        return record.path.removeprefix(f"Pipeline/{stage}/"), record.finding
-
-    later = {neutral(r, last) for r in records if r.scope == last}
+    later = {(stage_neutral(r.path, last), r.finding) for r in records if r.scope == last}
     return [
         f"{first}: {r.finding} on {r.path.removeprefix(f'Pipeline/{first}/')} — {r.reason}"
         for r in records
-        if r.scope == first
-        and neutral(r, first) not in later
-        and "W3010" not in r.finding  # subnets differ in number, not in kind
+        if r.scope == first and (stage_neutral(r.path, first), r.finding) not in later
     ]

@@ -170,8 +170,9 @@ class PrivateRestApi(Construct):
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
             reason=(
-                "Responses are specific to the signed caller and to the moment they are read; API Gateway's "
-                "cache keys ignore the caller, so caching would serve one principal's answer to another."
+                "Responses are specific to the signed caller and to the moment they are read. A cache keyed on "
+                "the path alone would serve one principal's answer to another; keyed on the SigV4 "
+                "Authorization header it would never hit, since every signature differs."
             ),
             compensating_control="no response is cached, so no cached data exists to encrypt",
             controls=["SC-28(1)", "AC-4"],

@@ -198,7 +198,7 @@ class PipelineStack(cdk.Stack):
                 push_filter=[codepipeline.GitPushFilter(branches_includes=[config.branch])],
             ),
         )
-        self._notify_approvers(config)
+        self._notify_approvers(config, environments)
         acknowledge_pipeline(
             self,
             self.pipeline,
@@ -209,7 +209,9 @@ class PipelineStack(cdk.Stack):
         )
         self._acknowledge_buckets()
 
-    def _notify_approvers(self, config: PipelineConfig) -> None:
+    def _notify_approvers(
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...] | list[EnvironmentConfig]
+    ) -> None:
         """Tell the approvers when an approval waits and when a run fails, with a link to the run.
 
         EventBridge rather than CodeStar Notifications: the latter does not exist in GovCloud.
@@ -230,6 +232,9 @@ class PipelineStack(cdk.Stack):
                     "pipeline": [code_pipeline.pipeline_name],
                     "state": ["STARTED"],
                     "type": {"category": ["Approval"]},
+                    # Only the promotions: the security diff's own confirmation starts on every run and
+                    # approves itself when nothing broadens (the diff step notifies the topic when it does).
+                    "action": [f"Approve{env.stage_id}" for env in environments[1:]],
                 },
             ),
         )

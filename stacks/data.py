@@ -22,6 +22,7 @@ from constructs import Construct
 from compliance import acknowledge
 from components import EncryptedLogGroup
 from config import EnvironmentConfig
+from config.schema import CacheEngine
 from stacks.base import WorkloadStack
 from stacks.network import NetworkStack
 
@@ -146,17 +147,8 @@ class DataStack(WorkloadStack):
         )
         # Role-based access with IAM authentication: the service signs in as its own user with
         # a short-lived SigV4 token from its task role, so there is no static password to store or
-        # rotate. A group needs a user named "default"; this one is switched off.
+        # rotate.
         user_prefix = f"{config.name}-monitoring"
-        disabled_default = elasticache.CfnUser(
-            self,
-            "CacheDefaultUser",
-            engine=cache.engine.value,
-            user_id=f"{user_prefix}-default",
-            user_name="default",
-            access_string="off -@all",
-            authentication_mode={"Type": "no-password-required"},
-        )
         self.cache_user = elasticache.CfnUser(
             self,
             "CacheServiceUser",
@@ -172,8 +164,21 @@ class DataStack(WorkloadStack):
             "CacheUsers",
             engine=cache.engine.value,
             user_group_id=f"{user_prefix}-users",
-            user_ids=[disabled_default.ref, self.cache_user.ref],  # Ref: the user ids, and the create order
+            user_ids=[self.cache_user.ref],  # Ref: the user id, and the create order
         )
+        if cache.engine is CacheEngine.REDIS:
+            # Redis OSS groups must hold a user named "default"; this one is switched off. Valkey groups
+            # need none, and Valkey does not accept password-less users.
+            disabled_default = elasticache.CfnUser(
+                self,
+                "CacheDefaultUser",
+                engine=cache.engine.value,
+                user_id=f"{user_prefix}-default",
+                user_name="default",
+                access_string="off -@all",
+                authentication_mode={"Type": "no-password-required"},
+            )
+            user_group.user_ids = [disabled_default.ref, self.cache_user.ref]
         subnet_group = elasticache.CfnSubnetGroup(
             self,
             "CacheSubnets",
@@ -272,23 +277,12 @@ class DataStack(WorkloadStack):
             compensating_control="the role can be assumed only by monitoring.rds.amazonaws.com",
             controls=["AC-6", "SI-4"],
         )
-        # The rotation function reaches the database on the instance's endpoint-port token, which
-        # the packs cannot resolve; the source is a security group, never a CIDR.
-        ingress = self.database_security_group.node.find_all()
-        for construct in ingress:
+        # The CDK writes the rotation function's ingress rule with the instance's endpoint-port token;
+        # the configured port is the same number, written literally so the rule packs can evaluate it.
+        for construct in self.database_security_group.node.find_all():
             if isinstance(construct, ec2.CfnSecurityGroupIngress):
-                for rule in ("NIST.800.53.R5-EC2RestrictedSSH", "NIST.800.53.R5-EC2RestrictedCommonPorts"):
-                    acknowledge(
-                        construct,
-                        rule,
-                        reason=(
-                            "This rule admits only the secret-rotation function's security group on the "
-                            f"database port ({config.database.port}); the port is a CloudFormation token the "
-                            "rule cannot evaluate, and no CIDR range is opened."
-                        ),
-                        compensating_control="the database subnets are isolated and have no internet route",
-                        controls=["SC-7", "SC-7(5)"],
-                    )
+                construct.from_port = config.database.port
+                construct.to_port = config.database.port
         if not config.database.multi_az:
             for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"):
                 acknowledge(

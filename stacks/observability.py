@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import cdk_monitoring_constructs as monitoring
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -52,6 +53,17 @@ class ObservabilityStack(WorkloadStack):
             display_name=f"{config.stage_id} monitoring alarms",
             master_key=telemetry_key,
             enforce_ssl=True,
+        )
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: CloudWatch alarms of this
+        # account must then be allowed to publish explicitly, or every alarm action fails.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
         )
         for email in config.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))

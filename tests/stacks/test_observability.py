@@ -87,3 +87,13 @@ def test_dashboard_is_built_by_the_library(stack: Callable[[str, str], StackArti
     dashboards = resources_of(stack("Prod", "Observability").template_json, "AWS::CloudWatch::Dashboard")
     assert len(dashboards) == 2  # the detail dashboard and the alarm dashboard
     assert all("Prod-Monitoring" in json.dumps(d["Properties"]) for d in dashboards.values())
+
+
+def test_alarm_topic_lets_cloudwatch_of_its_account_publish(stack: Callable[[str, str], StackArtifact]) -> None:
+    template = stack("Prod", "Observability").template_json
+    (policy,) = resources_of(template, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s.get("Sid") == "AllowCloudWatchAlarmsOfThisAccount"]
+    assert allow["Effect"] == "Allow"
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "444444444444"}}

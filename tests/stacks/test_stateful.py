@@ -120,9 +120,8 @@ def test_database_is_encrypted_authenticated_and_observed(
     assert "KmsKeyId" in cache["Properties"]
     assert "AuthToken" not in cache["Properties"]  # IAM-authenticated users instead of a shared token
     assert len(cache["Properties"]["UserGroupIds"]) == 1
-    users = resources_of(data, "AWS::ElastiCache::User").values()
-    modes = sorted(u["Properties"]["AuthenticationMode"]["Type"] for u in users)
-    assert modes == ["iam", "no-password-required"]
-    default = next(u for u in users if u["Properties"]["UserName"] == "default")
-    assert default["Properties"]["AccessString"].startswith("off")
+    (user,) = resources_of(data, "AWS::ElastiCache::User").values()  # Valkey groups need no default user
+    assert user["Properties"]["AuthenticationMode"] == {"Type": "iam"}
+    assert user["Properties"]["UserId"] == user["Properties"]["UserName"]
+    assert "-@dangerous" in user["Properties"]["AccessString"]
     assert len(resources_of(data, "AWS::Backup::BackupSelection")) == 1
