@@ -122,3 +122,16 @@ def test_runtime_monitoring_is_reported_apart_from_synth(compliance_model: Compl
     assert all(m.startswith("AWS Config ") for c in runtime for m in c.runtime)
     assert set(compliance_model.runtime_services) == {"Dev", "Staging", "Prod"}
     assert "config" in compliance_model.runtime_services["Prod"]
+
+
+def test_reports_re_render_from_findings_json_alone(compliance_model: ComplianceModel, tmp_path: Path) -> None:
+    from scripts import report
+
+    write_reports(compliance_model, tmp_path)
+    original = (tmp_path / "report.md").read_text()
+    for name in ("controls.csv", "report.md", "report.sarif", "junit.xml"):
+        (tmp_path / name).unlink()
+    assert report.main([str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == original
+    assert (tmp_path / "junit.xml").exists()
+    assert report.main([str(tmp_path / "absent")]) == 2
