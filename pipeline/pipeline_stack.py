@@ -18,8 +18,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
-from compliance import acknowledge
 from components import EncryptedLogGroup, EncryptionKey
+from components.logged_bucket import LoggedBucket
 from config import EnvironmentConfig, PipelineConfig
 from pipeline.acknowledgments import acknowledge_pipeline
 from stages import MonitoringStage
@@ -68,32 +68,19 @@ class PipelineStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        self.access_logs = s3.Bucket(
+        store = LoggedBucket(
             self,
-            "ArtifactAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write to KMS buckets
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(400))],
-        )
-        self.artifact_bucket = s3.Bucket(
-            self,
-            "Artifacts",
-            encryption=s3.BucketEncryption.KMS,
+            "ArtifactStore",
             encryption_key=self.artifact_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="artifacts/",
             removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            replication_reason=(
+                "Pipeline artifacts are rebuilt from the source commit on every run; a second-region copy "
+                "would protect nothing that the repository does not already hold."
+            ),
+            log_prefix="artifacts/",
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
         )
+        self.artifact_bucket, self.access_logs = store.bucket, store.access_logs
         self.telemetry_key = EncryptionKey(
             self,
             "TelemetryKey",
@@ -207,7 +194,6 @@ class PipelineStack(cdk.Stack):
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
         )
-        self._acknowledge_buckets()
 
     def _notify_approvers(
         self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...] | list[EnvironmentConfig]
@@ -301,39 +287,6 @@ class PipelineStack(cdk.Stack):
                     resources=[g.report_group_arn for g in report_groups],
                 )
             ],
-        )
-
-    def _acknowledge_buckets(self) -> None:
-        acknowledge(
-            self.artifact_bucket.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            reason=(
-                "Pipeline artifacts are rebuilt from the source commit on every run; a second-region copy "
-                "would protect nothing that the repository does not already hold."
-            ),
-            compensating_control="the bucket is versioned and retained when the stack is deleted",
-            controls=["CP-9", "CP-6"],
-        )
-        acknowledge(
-            self.access_logs.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            reason=(
-                "The access logs of the artifact bucket are audit records kept in the pipeline's own region; "
-                "losing that region would lose access records of artifacts that are themselves rebuilt on the "
-                "next run, which is the risk accepted here."
-            ),
-            compensating_control=(
-                "the bucket is versioned, TLS-only, private, retained on stack deletion and keeps records for "
-                "400 days; CloudTrail records the pipeline's own API activity independently"
-            ),
-            controls=["AU-9", "CP-9"],
-        )
-        acknowledge(
-            self.access_logs.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            reason="S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3).",
-            compensating_control="the bucket is private, TLS-only, versioned, and holds only access-log records",
-            controls=["SC-28(1)", "AU-9"],
         )
 
 

@@ -16,6 +16,7 @@ from constructs import Construct
 from compliance import acknowledge
 from compliance.runtime import conformance_pack_template
 from components import EncryptedLogGroup, EncryptionKey
+from components.logged_bucket import LoggedBucket
 from config import EnvironmentConfig, aws_facts
 from stacks.base import WorkloadStack
 
@@ -70,49 +71,17 @@ class BaselineStack(WorkloadStack):
             guardduty.CfnDetector(self, "GuardDuty", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
 
     def _audit_bucket(self, key: Any) -> s3.Bucket:
-        access_logs = s3.Bucket(
+        return LoggedBucket(
             self,
-            "AuditAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write to KMS buckets
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=self.removal_policy,
-        )
-        bucket = s3.Bucket(
-            self,
-            "AuditRecords",
-            encryption=s3.BucketEncryption.KMS,
+            "Audit",
             encryption_key=key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
             removal_policy=self.removal_policy,
-        )
-        for target, findings in (
-            (bucket, ("NIST.800.53.R5-S3BucketReplicationEnabled",)),
-            (access_logs, ("NIST.800.53.R5-S3BucketReplicationEnabled", "NIST.800.53.R5-S3DefaultEncryptionKMS")),
-        ):
-            for finding in findings:
-                acknowledge(
-                    target.node.default_child,  # type: ignore[arg-type]
-                    finding,
-                    reason=(
-                        "S3 server access logging delivers only to buckets encrypted with S3-managed keys."
-                        if finding.endswith("EncryptionKMS")
-                        else "Audit records stay in the account's home region, where the FedRAMP boundary is "
-                        "documented; copying them to a second region is the organisation's log-archive decision."
-                    ),
-                    compensating_control=(
-                        "the bucket is versioned, TLS-only, private and retained; CloudTrail validates log files"
-                    ),
-                    controls=["AU-9", "CP-9"],
-                )
-        return bucket
+            replication_reason=(
+                "Audit records stay in the account's home region, where the FedRAMP boundary is documented; "
+                "copying them to a second region is the organisation's log-archive decision."
+            ),
+            log_prefix="audit/",
+        ).bucket
 
     def _trail(self, key: Any) -> None:
         trail_logs = EncryptedLogGroup(

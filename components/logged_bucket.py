@@ -1,0 +1,85 @@
+"""A CMK-encrypted bucket whose every access is logged to a companion bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from compliance import acknowledge
+
+
+class LoggedBucket(Construct):
+    """A private, TLS-only, versioned bucket encrypted with a CMK, with S3 server access logs (AU-2, AU-9, SC-28(1)).
+
+    The access-log bucket uses S3-managed keys: server access logging cannot deliver
+    to a KMS-encrypted bucket. Neither bucket replicates to a second region; the
+    caller says why that is acceptable for what it stores (`replication_reason`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+        replication_reason: str,
+        log_prefix: str,
+        lifecycle_rules: list[s3.LifecycleRule] | None = None,
+        access_log_retention_days: int = 400,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        private: dict[str, Any] = {
+            "enforce_ssl": True,
+            "versioned": True,
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "removal_policy": removal_policy,
+        }
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(access_log_retention_days))],
+            **private,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=lifecycle_rules,
+            **private,
+        )
+        compensating = "the bucket is versioned, TLS-only, private and retained when the stack is deleted"
+        acknowledge(
+            self.bucket.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            reason=replication_reason,
+            compensating_control=compensating,
+            controls=["CP-9", "CP-6"],
+        )
+        acknowledge(
+            self.access_logs.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            reason=(
+                "Access records stay in the region of the bucket they describe; copying them to a second region "
+                "is the organisation's log-archive decision, made outside this app."
+            ),
+            compensating_control=compensating + f"; records are kept {access_log_retention_days} days",
+            controls=["AU-9", "CP-9"],
+        )
+        acknowledge(
+            self.access_logs.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            reason="S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3).",
+            compensating_control="the bucket is private, TLS-only, versioned, and holds only access-log records",
+            controls=["SC-28(1)", "AU-9"],
+        )
