@@ -434,9 +434,7 @@ class _Application:
         return cdk_nag.NagMessageLevel.ERROR
 
     def rule(self, node: cdk.CfnResource) -> Any:
-        del node  # the verdict was computed in Python; hand it to cdk-nag as its result
-        if self._verdict.compliant:
-            return cdk_nag.NagRuleCompliance.COMPLIANT
+        del node  # the (failing) verdict was computed in Python; hand it to cdk-nag as its result
         if not self._verdict.finding:
             return cdk_nag.NagRuleCompliance.NON_COMPLIANT
         # Finding ids become validation ids: keep them to the characters those allow.
@@ -492,9 +490,4 @@ class PreflightChecks(cdk_nag.NagPack):
         return super().validate_scope(scope)
 
 
-def evaluate(resource: ResourceView, context: Context) -> list[tuple[str, Verdict]]:
-    """Every rule's verdict on one resource (for tests and reports)."""
-    return [(rule.rule_id, rule.check(resource, context)) for rule in RULES]
-
-
-__all__ = ["PACK", "RULES", "Context", "PreflightChecks", "PreflightRule", "Verdict", "evaluate"]
+__all__ = ["PACK", "RULES", "Context", "PreflightChecks", "PreflightRule", "Verdict"]

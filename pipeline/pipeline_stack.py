@@ -205,55 +205,46 @@ class PipelineStack(cdk.Stack):
         code_pipeline = self.pipeline.pipeline
         run_link = (
             f"https://{_console_host(config.partition)}/codesuite/codepipeline/pipelines/"
-            f"{code_pipeline.pipeline_name}/executions/<execution>/timeline?region={config.region}"
+            f"{code_pipeline.pipeline_name}/executions/{events.EventField.from_path('$.detail.execution-id')}"
+            f"/timeline?region={config.region}"
         )
-        waiting = events.Rule(
-            self,
-            "ApprovalWaiting",
-            description="An approval or a security-diff confirmation waits in the monitoring pipeline",
-            event_pattern=events.EventPattern(
-                source=["aws.codepipeline"],
-                detail_type=["CodePipeline Action Execution State Change"],
-                detail={
-                    "pipeline": [code_pipeline.pipeline_name],
+        action = events.EventField.from_path("$.detail.action")
+        stage = events.EventField.from_path("$.detail.stage")
+        notices = (
+            (
+                "ApprovalWaiting",
+                "A promotion waits for approval in the monitoring pipeline",
+                "CodePipeline Action Execution State Change",
+                {
                     "state": ["STARTED"],
                     "type": {"category": ["Approval"]},
                     # Only the promotions: the security diff's own confirmation starts on every run and
                     # approves itself when nothing broadens (the diff step notifies the topic when it does).
                     "action": [f"Approve{env.stage_id}" for env in environments[1:]],
                 },
+                f"Approval waiting: {action} in stage {stage}. Review the run and its compliance report "
+                f"(Synth output, cdk.out/compliance/report.md): {run_link}",
+            ),
+            (
+                "RunFailed",
+                "A run of the monitoring pipeline failed",
+                "CodePipeline Pipeline Execution State Change",
+                {"state": ["FAILED"]},
+                f"Pipeline run failed: {run_link}",
             ),
         )
-        waiting.add_target(
-            targets.SnsTopic(
-                self.approval_topic,
-                message=events.RuleTargetInput.from_text(
-                    f"Approval waiting: {events.EventField.from_path('$.detail.action')} in stage "
-                    f"{events.EventField.from_path('$.detail.stage')}. Review the run and its compliance report "
-                    f"(Synth output, cdk.out/compliance/report.md): "
-                    + run_link.replace("<execution>", events.EventField.from_path("$.detail.execution-id"))
+        for construct_id, description, detail_type, detail, message in notices:
+            events.Rule(
+                self,
+                construct_id,
+                description=description,
+                event_pattern=events.EventPattern(
+                    source=["aws.codepipeline"],
+                    detail_type=[detail_type],
+                    detail={"pipeline": [code_pipeline.pipeline_name], **detail},
                 ),
+                targets=[targets.SnsTopic(self.approval_topic, message=events.RuleTargetInput.from_text(message))],
             )
-        )
-        failed = events.Rule(
-            self,
-            "RunFailed",
-            description="A run of the monitoring pipeline failed",
-            event_pattern=events.EventPattern(
-                source=["aws.codepipeline"],
-                detail_type=["CodePipeline Pipeline Execution State Change"],
-                detail={"pipeline": [code_pipeline.pipeline_name], "state": ["FAILED"]},
-            ),
-        )
-        failed.add_target(
-            targets.SnsTopic(
-                self.approval_topic,
-                message=events.RuleTargetInput.from_text(
-                    "Pipeline run failed: "
-                    + run_link.replace("<execution>", events.EventField.from_path("$.detail.execution-id"))
-                ),
-            )
-        )
 
     def _synth_step(self, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
         """`make test` then `make synth`, with both JUnit reports published to CodeBuild report groups."""
