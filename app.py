@@ -126,10 +126,13 @@ def report_and_gate(
 ) -> list[Any]:
     """Write the compliance reports of a synthesized app, then return its open findings.
 
-    The reports are written whether or not the gate passes: a failed run is evidence too.
+    Open findings are the packs' unacknowledged findings and every check of an acknowledgment's
+    compensating control that does not hold. The reports are written whether or not the gate
+    passes: a failed run is evidence too.
     """
     from compliance import findings
     from compliance.evaluation import evaluate
+    from compliance.gate import claim_failures
     from compliance.report import write_reports
 
     model = evaluate(
@@ -141,7 +144,7 @@ def report_and_gate(
         runtime_skipped=runtime_skipped,
     )
     write_reports(model, assembly_dir / REPORT_DIRECTORY)
-    return findings(assembly_dir)
+    return findings(assembly_dir) + claim_failures(model)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""The one way to accept a finding: on the narrowest construct, with an auditor's reason."""
+"""The one way to accept a finding: on the narrowest construct, with a reason and checked compensating controls."""
 
 from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
 from constructs import IConstruct
+
+from compliance.checks import AttachedToOneRole, Check, compensating_sentence
 
 # Structured copy of each acknowledgment in the construct tree.
 METADATA_TYPE = "compliance:acknowledgment"
@@ -20,19 +23,25 @@ _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
 
 @dataclass(frozen=True)
 class Acknowledgment:
-    """A finding accepted on one construct, with why, what compensates, and which controls it concerns."""
+    """A finding accepted on one construct: why, the checks that make up its compensating control, its controls."""
 
     path: str
     finding: str
     reason: str
-    compensating_control: str
+    checks: tuple[Check, ...]
     controls: tuple[str, ...]
+
+    @property
+    def compensating_control(self) -> str:
+        """The compensating control as a sentence, generated from the checks (so it says what is checked)."""
+        return compensating_sentence(self.checks)
 
     @property
     def text(self) -> str:
         """The sentence the validation report and the template metadata carry."""
         return (
-            f"{self.reason} Compensating control: {self.compensating_control} (NIST 800-53: {', '.join(self.controls)})"
+            f"{self.reason} Compensating control (checked at synth): {self.compensating_control} "
+            f"(NIST 800-53: {', '.join(self.controls)})"
         )
 
 
@@ -41,26 +50,30 @@ def acknowledge(
     finding: str,
     *,
     reason: str,
-    compensating_control: str,
-    controls: list[str] | tuple[str, ...],
+    checks: Sequence[Check],
+    controls: Sequence[str],
 ) -> Acknowledgment:
     """Accept `finding` (e.g. `AwsSolutions-IAM5[Resource::*]`) on `construct` and its children.
 
-    Put it on the narrowest construct that produces the finding. `reason` says why
-    the risk is acceptable; `compensating_control` says what reduces it; `controls`
-    lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`).
+    Put it on the narrowest construct that produces the finding. `reason` says why the
+    risk is acceptable. `checks` are the compensating control: claims about the
+    acknowledged resource or the resources it references (`[Versioned(), TlsOnly()]`),
+    evaluated against the synthesized templates; one that does not hold fails the
+    gate. `controls` lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`).
     """
     if not _FINDING.match(finding):
         raise ValueError(f"{finding!r} is not a finding id such as 'AwsSolutions-IAM5[Resource::*]'")
-    if len(reason.split()) < 8 or len(compensating_control.split()) < 4:
-        raise ValueError(f"acknowledgment of {finding} needs a full reason and a compensating control")
+    if len(reason.split()) < 8:
+        raise ValueError(f"acknowledgment of {finding} needs a full reason")
+    if not checks or not all(isinstance(c, Check) for c in checks):
+        raise ValueError(f"acknowledgment of {finding} needs at least one check as its compensating control")
     if not controls or not all(_CONTROL.match(c) for c in controls):
         raise ValueError(f"acknowledgment of {finding} needs NIST control ids such as 'AC-6', got {controls!r}")
     record = Acknowledgment(
         path=construct.node.path,
         finding=finding,
         reason=reason.strip(),
-        compensating_control=compensating_control.strip(),
+        checks=tuple(checks),
         controls=tuple(controls),
     )
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=record.text))
@@ -71,6 +84,7 @@ def acknowledge(
         {
             "finding": record.finding,
             "reason": record.reason,
+            "checks": [repr(c) for c in record.checks],
             "compensatingControl": record.compensating_control,
             "controls": list(record.controls),
         },
@@ -100,12 +114,10 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
             "NIST.800.53.R5-IAMNoInlinePolicy",
             reason=(
                 "The CDK writes each role's least-privilege grants into a policy that belongs to that role alone "
-                "and is created, changed and deleted with it; no other principal can attach it."
+                "and is created, changed and deleted with it; no other principal can attach it. Policies are "
+                "versioned in git and reach staging and prod only through the pipeline's approvals."
             ),
-            compensating_control=(
-                "policies are versioned in git and every change is reviewed and promoted by the pipeline "
-                "with a manual approval before staging and prod"
-            ),
+            checks=[AttachedToOneRole()],
             controls=["AC-6", "CM-3", "CM-5"],
         )
         for policy in scope.node.find_all()

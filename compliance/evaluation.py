@@ -21,6 +21,7 @@ import cdk_nag
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.catalogue import all_rules
+from compliance.checks import CheckResult, evaluate_checks
 from compliance.model import (
     AcknowledgmentRecord,
     ComplianceModel,
@@ -33,6 +34,7 @@ from compliance.model import (
     control_id,
 )
 from compliance.preflight import PreflightChecks
+from compliance.references import TemplateIndex
 from compliance.runtime import runtime_coverage
 
 _BLIND = "Unacknowledged."
@@ -135,6 +137,19 @@ def evaluate(
 
     resources = _resources(assembly)
     acks = acknowledgments_in(app)
+    index = TemplateIndex.load(assembly)
+    checked: dict[int, tuple[CheckResult, ...]] = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in acks}
+
+    def accepted(ack: Acknowledgment | None) -> bool:
+        """An acknowledgment accepts its finding only while every check of its compensating control holds."""
+        return ack is not None and bool(checked[id(ack)]) and all(c.holds for c in checked[id(ack)])
+
+    def void(ack: Acknowledgment) -> str:
+        failed = "; ".join(
+            f"{c.check} on {c.subject or ack.path}: {c.evidence}" for c in checked[id(ack)] if not c.holds
+        )
+        return f"acknowledged, but its compensating control does not hold ({failed})"
+
     rules = list(all_rules())
     findings = _all_findings(app, dict(external_prerequisites or {}))
     cfn_results = _cfn_validate_findings(assembly)
@@ -155,10 +170,10 @@ def evaluate(
                 pack=rule_id.rsplit("-", 1)[0],
                 rule=rule_id,
                 finding=finding,
-                status=Status.ACKNOWLEDGED if ack else Status.NON_COMPLIANT,
+                status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
                 path=path,
                 resource_type=resources.get(path, ""),
-                message=message,
+                message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
                 reason=ack.text if ack else "",
             )
         )
@@ -167,6 +182,8 @@ def evaluate(
             ack = _matching_ack(acks, finding, path)
             if ack is not None:
                 matched[id(ack)] += 1
+                if not accepted(ack):
+                    status, message = Status.NON_COMPLIANT, f"{message} [{void(ack)}]"
             evaluations.append(
                 Evaluation(
                     scope=scope(path),
@@ -207,6 +224,7 @@ def evaluate(
             controls=a.controls,
             # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
             matched=-1 if cfn_results is None and a.finding.startswith("CloudFormation-Validate::") else matched[id(a)],
+            checks=checked[id(a)],
         )
         for a in acks
     ]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from compliance.model import ComplianceModel
 
 REPORT_FILE = "validation-report.json"
 
@@ -51,6 +54,33 @@ def findings(assembly_dir: str | Path) -> list[Finding]:
                     )
                 )
     return sorted(result, key=lambda f: (f.path, f.rule))
+
+
+def claim_failures(model: ComplianceModel) -> list[Finding]:
+    """One finding per check of an acknowledgment's compensating control that does not hold.
+
+    Each names the acknowledgment (its finding and construct), the check, and the resource it was judged on.
+    """
+    result: list[Finding] = []
+    for ack in model.acknowledgments:
+        for check in ack.failed_checks if ack.checks else ():
+            result.append(
+                Finding(
+                    plugin="compliance",
+                    rule=f"CompensatingControl-{check.check}",
+                    severity="error",
+                    path=ack.path,
+                    message=(
+                        f"acknowledgment of {ack.finding} claims that {check.claim}, which does not hold for "
+                        f"{check.subject or 'any resource'}: {check.evidence}"
+                    ),
+                )
+            )
+        if not ack.checks:
+            result.append(
+                Finding("compliance", "CompensatingControl", "error", ack.path, f"{ack.finding}: no checks ran")
+            )
+    return result
 
 
 def format_findings(items: list[Finding]) -> str:

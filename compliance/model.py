@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from compliance.checks import CheckResult
+
 
 class Status(StrEnum):
     COMPLIANT = "compliant"
@@ -64,9 +66,19 @@ class AcknowledgmentRecord:
     path: str
     finding: str
     reason: str
-    compensating_control: str
+    compensating_control: str  # generated from the checks
     controls: tuple[str, ...]
     matched: int  # findings it accepted; 0 means stale; -1 means its check did not run in this synth
+    checks: tuple[CheckResult, ...] = ()  # every check of its compensating control, on every subject
+
+    @property
+    def holds(self) -> bool:
+        """Whether its compensating control holds: it has checks, and every one holds."""
+        return bool(self.checks) and all(c.holds for c in self.checks)
+
+    @property
+    def failed_checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.holds)
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,14 @@ class ComplianceModel:
             rules=[rule(r) for r in data["rules"]],
             evaluations=[Evaluation(**{**e, "status": Status(e["status"])}) for e in data["evaluations"]],
             acknowledgments=[
-                AcknowledgmentRecord(**{**a, "controls": tuple(a["controls"])}) for a in data["acknowledgments"]
+                AcknowledgmentRecord(
+                    **{
+                        **a,
+                        "controls": tuple(a["controls"]),
+                        "checks": tuple(CheckResult(**c) for c in a.get("checks", [])),
+                    }
+                )
+                for a in data["acknowledgments"]
             ],
             controls=[control(c) for c in data["controls"]],
             resources_per_scope=dict(data["resources_per_scope"]),

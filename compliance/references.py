@@ -25,6 +25,7 @@ class StackView:
     path: str  # construct path, e.g. "Pipeline/Dev/Data"
     stack_name: str
     region: str
+    account: str
     stage: str  # the nested stage's name ("Dev"), or "" for a stack directly under the app
     template: dict[str, Any]
 
@@ -44,6 +45,12 @@ class ResourceView:
     properties: dict[str, Any]
     stack: StackView
 
+    @property
+    def deletion_policy(self) -> str:
+        """The resource's DeletionPolicy as synthesized; CloudFormation's default is Delete."""
+        entry = self.stack.resources.get(self.logical_id, {})
+        return str(entry.get("DeletionPolicy", "Delete"))
+
 
 @dataclass
 class TemplateIndex:
@@ -53,12 +60,21 @@ class TemplateIndex:
     _by_path: dict[str, ResourceView] = field(default_factory=dict)
     _by_stack_name: dict[str, StackView] = field(default_factory=dict)
     _exports: dict[str, tuple[StackView, Any]] = field(default_factory=dict)
+    _referrers: dict[tuple[str, str], list[ResourceView]] | None = None
 
     @staticmethod
     def load(assembly: str | Path) -> TemplateIndex:
         index = TemplateIndex()
         root = Path(assembly)
         index._read(root / "manifest.json", stage="")
+        return index
+
+    @staticmethod
+    def of(stacks: list[StackView]) -> TemplateIndex:
+        """An index of templates held in memory (rule and check fixtures)."""
+        index = TemplateIndex()
+        for stack in stacks:
+            index._add(stack)
         return index
 
     def _read(self, manifest_path: Path, *, stage: str) -> None:
@@ -74,10 +90,12 @@ class TemplateIndex:
             elif artifact["type"] == "aws:cloudformation:stack":
                 props = artifact["properties"]
                 template = json.loads((manifest_path.parent / props["templateFile"]).read_text(encoding="utf-8"))
+                account, region = artifact["environment"].removeprefix("aws://").split("/")
                 view = StackView(
                     path=artifact.get("displayName", artifact_id),
                     stack_name=props.get("stackName", artifact_id),
-                    region=artifact["environment"].rsplit("/", 1)[-1],
+                    region=region,
+                    account=account,
                     stage=stage,
                     template=template,
                 )
@@ -100,6 +118,54 @@ class TemplateIndex:
     def resource(self, path: str) -> ResourceView | None:
         """The resource whose construct path is `path` (a CfnResource's `node.path`), by its path metadata."""
         return self._by_path.get(path)
+
+    def resources_under(self, path: str) -> list[ResourceView]:
+        """The resource at `path`, or every resource below it when `path` is a higher-level construct."""
+        exact = self._by_path.get(path)
+        if exact is not None:
+            return [exact]
+        prefix = path + "/"
+        return [r for p, r in self._by_path.items() if p.startswith(prefix)]
+
+    def view(self, stack: StackView, logical_id: str) -> ResourceView | None:
+        """The resource `logical_id` of `stack`, as a view (None for a parameter or an unknown id)."""
+        entry = stack.resources.get(logical_id)
+        if not isinstance(entry, dict) or "Type" not in entry:
+            return None
+        path = entry.get("Metadata", {}).get("aws:cdk:path") or f"{stack.path}/{logical_id}"
+        return ResourceView(path, logical_id, entry["Type"], entry.get("Properties", {}) or {}, stack)
+
+    def resolve(self, stack: StackView, value: Any) -> ResourceView | None:
+        """The resource of the app that a reference in `stack` points at (across stacks), or None."""
+        target = self.target(stack, value)
+        return self.view(target[0], target[1]) if target is not None else None
+
+    def references(self, resource: ResourceView) -> list[ResourceView]:
+        """Every resource of the app that `resource`'s properties refer to, in order, without repeats."""
+        found: dict[str, ResourceView] = {}
+        for value in intrinsics(resource.properties):
+            target = self.resolve(resource.stack, value)
+            if target is not None and target.path != resource.path:
+                found.setdefault(target.path, target)
+        return list(found.values())
+
+    def referrers(self, resource: ResourceView, resource_type: str | None = None) -> list[ResourceView]:
+        """Every resource of the app whose properties refer to `resource` (optionally only of one type)."""
+        if self._referrers is None:
+            self._referrers = {}
+            for stack in self.stacks:
+                for logical_id in stack.resources:
+                    source = self.view(stack, logical_id)
+                    if source is None:
+                        continue
+                    for value in intrinsics(source.properties):
+                        target = self.target(stack, value)
+                        if target is not None:
+                            holders = self._referrers.setdefault((target[0].stack_name, target[1]), [])
+                            if all(h.path != source.path for h in holders):
+                                holders.append(source)
+        holders = self._referrers.get((resource.stack.stack_name, resource.logical_id), [])
+        return [h for h in holders if resource_type is None or h.type == resource_type]
 
     def resource_by_logical_id(self, path: str, logical_id: str) -> ResourceView | None:
         """The resource `logical_id` of the stack that holds construct `path` (for templates without path metadata)."""

@@ -10,14 +10,29 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import (
+    AccessLogged,
+    EncryptedAtRest,
+    EncryptedWithCmk,
+    KeptAtLeast,
+    NotPublic,
+    RetainedOnDelete,
+    TlsOnly,
+    Versioned,
+)
 
 
 class LoggedBucket(Construct):
     """A private, TLS-only, versioned bucket encrypted with a CMK, with S3 server access logs (AU-2, AU-9, SC-28(1)).
 
-    The access-log bucket uses S3-managed keys: server access logging cannot deliver
-    to a KMS-encrypted bucket. Neither bucket replicates to a second region; the
-    caller says why that is acceptable for what it stores (`replication_reason`).
+    Both buckets hold evidence (audit records, the pipeline's artifacts and reports),
+    so both are retained when their stack is deleted, in every environment (AU-9,
+    AU-11); only the first create's rollback removes them, so a retry does not find
+    them in the way. The access-log bucket uses S3-managed keys: server access logging
+    cannot deliver to a KMS-encrypted bucket. Neither bucket replicates to a second
+    region; the caller says why that is acceptable for what it stores
+    (`replication_reason`). The encryption key must be retained too, or the records
+    it encrypts become unreadable.
     """
 
     def __init__(
@@ -26,7 +41,6 @@ class LoggedBucket(Construct):
         construct_id: str,
         *,
         encryption_key: kms.IKey,
-        removal_policy: cdk.RemovalPolicy,
         replication_reason: str,
         log_prefix: str,
         lifecycle_rules: list[s3.LifecycleRule] | None = None,
@@ -38,7 +52,7 @@ class LoggedBucket(Construct):
             "versioned": True,
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            "removal_policy": removal_policy,
+            "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         }
         self.access_logs = s3.Bucket(
             self,
@@ -58,12 +72,11 @@ class LoggedBucket(Construct):
             lifecycle_rules=lifecycle_rules,
             **private,
         )
-        compensating = "the bucket is versioned, TLS-only, private and retained when the stack is deleted"
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3BucketReplicationEnabled",
             reason=replication_reason,
-            compensating_control=compensating,
+            checks=[Versioned(), RetainedOnDelete(), TlsOnly(), EncryptedWithCmk(), AccessLogged(), NotPublic()],
             controls=["CP-9", "CP-6"],
         )
         acknowledge(
@@ -73,13 +86,16 @@ class LoggedBucket(Construct):
                 "Access records stay in the region of the bucket they describe; copying them to a second region "
                 "is the organisation's log-archive decision, made outside this app."
             ),
-            compensating_control=compensating + f"; records are kept {access_log_retention_days} days",
+            checks=[Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
             controls=["AU-9", "CP-9"],
         )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            reason="S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3).",
-            compensating_control="the bucket is private, TLS-only, versioned, and holds only access-log records",
+            reason=(
+                "S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3); "
+                "the bucket holds only access-log records."
+            ),
+            checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
         )

@@ -11,6 +11,13 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import (
+    AccessLogged,
+    AssumableOnlyBy,
+    IamAuthenticationRequired,
+    NotCached,
+    PrivateIntegration,
+)
 from components.encrypted_log_group import EncryptedLogGroup
 
 # AWS managed rule groups that cover the OWASP top risks, known-bad inputs and bad IPs.
@@ -163,7 +170,7 @@ class PrivateRestApi(Construct):
                     "The API is for AWS principals (services and engineers' federated roles), so it uses IAM "
                     "(SigV4) authorisation instead of a Cognito user pool."
                 ),
-                compensating_control="IAM policies decide who may call which method, and CloudTrail records it",
+                checks=[IamAuthenticationRequired()],
                 controls=["AC-3", "IA-2"],
             )
         acknowledge(
@@ -174,7 +181,7 @@ class PrivateRestApi(Construct):
                 "the path alone would serve one principal's answer to another; keyed on the SigV4 "
                 "Authorization header it would never hit, since every signature differs."
             ),
-            compensating_control="no response is cached, so no cached data exists to encrypt",
+            checks=[NotCached()],
             controls=["SC-28(1)", "AC-4"],
         )
         # Execution logs go to a group API Gateway names after the API and stage; creating it here
@@ -196,10 +203,7 @@ class PrivateRestApi(Construct):
                 "its backend over the VPC link on plain HTTP inside isolated subnets, where the certificate "
                 "would be presented to nobody."
             ),
-            compensating_control=(
-                "the backend is reachable only through this API's VPC link (security groups and no internet "
-                "route), and every call is SigV4-signed and logged"
-            ),
+            checks=[PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
             controls=["SC-8", "IA-3"],
         )
         role = self.api.node.find_child("CloudWatchRole").node.default_child
@@ -211,7 +215,7 @@ class PrivateRestApi(Construct):
                 "Execution logging needs API Gateway's account-level CloudWatch role; AWS's service-role policy "
                 "is the documented way to grant it and is maintained by AWS."
             ),
-            compensating_control="only apigateway.amazonaws.com can assume the role",
+            checks=[AssumableOnlyBy("apigateway.amazonaws.com")],
             controls=["AC-6", "AU-12"],
         )
 

@@ -2,6 +2,8 @@
 
 Each list below names the exact wildcard findings of one generated role, so a
 new wildcard that a CDK upgrade introduces fails the build until someone reads it.
+Each kind of wildcard has its own reason and its own checks: the artifact bucket
+it is confined to, the keys, the build logs, or the exact actions a `*` grants.
 """
 
 from __future__ import annotations
@@ -17,6 +19,20 @@ from aws_cdk import pipelines
 from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
+from compliance.checks import (
+    AccessLogged,
+    AssumableOnlyBy,
+    Check,
+    EncryptedWithCmk,
+    GrantsConfinedToAccount,
+    KeptAtLeast,
+    KeyRotation,
+    NotInvocableByOthers,
+    RetainedOnDelete,
+    TlsOnly,
+    Versioned,
+    WildcardGrantsOnly,
+)
 from config import EnvironmentConfig
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
@@ -24,15 +40,40 @@ _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:
 _ARTIFACT_WRITE = ("Action::s3:DeleteObject*", "Action::s3:Abort*")
 _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
-_REASON = (
+BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
+BUILD_LOG_RETENTION_DAYS = 365
+# What stands behind each kind of wildcard: the bucket it is confined to, the keys, the build logs.
+_BUCKET_CHECKS: tuple[Check, ...] = (
+    Versioned(),
+    RetainedOnDelete(on=BUCKET),
+    TlsOnly(on=BUCKET),
+    EncryptedWithCmk(on=BUCKET),
+    AccessLogged(on=BUCKET),
+)
+_KEY_CHECKS: tuple[Check, ...] = (KeyRotation(), RetainedOnDelete(on=KEY))
+_BUILD_LOG_CHECKS: tuple[Check, ...] = (
+    GrantsConfinedToAccount(("logs", "codebuild")),
+    EncryptedWithCmk(on=LOG_GROUP),
+    KeptAtLeast(BUILD_LOG_RETENTION_DAYS, on=LOG_GROUP),
+)
+_BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+
+_BUCKET_REASON = (
     "CDK Pipelines generates this role and grants it the artifact bucket's object-level actions; the "
-    "wildcards cover the object keys of runs and the action families S3 and KMS need to read, write and "
-    "re-encrypt artifacts, and cannot be narrowed without forking the construct."
+    "wildcards cover the object keys of runs and the action families S3 needs to read and write "
+    "artifacts, and cannot be narrowed without forking the construct."
 )
-_COMPENSATING = (
-    "the bucket and its KMS key belong to this pipeline alone, are TLS-only and versioned, and their "
-    "use is logged by S3 server access logs and CloudTrail"
+_KEY_REASON = (
+    "CDK Pipelines grants the KMS action families that encrypt and re-encrypt artifacts, on the pipeline's own "
+    "keys only; the wildcards name action variants, not keys."
 )
+_BUILD_LOG_REASON = (
+    "CodeBuild names a project's default log and report groups after the project at run time, so CDK Pipelines "
+    "grants them by a wildcard under that name; the project's logs go to the pipeline's build log group."
+)
+
+# One acknowledged group of findings: the finding suffixes, why, and the checks that compensate.
+_Grant = tuple[tuple[str, ...], str, tuple[Check, ...]]
 
 
 def acknowledge_pipeline(
@@ -70,43 +111,56 @@ def acknowledge_pipeline(
     assets = stack.node.find_child("Pipeline").node.find_child("Assets")
     (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
 
-    roles: list[tuple[IConstruct, tuple[str, ...], str]] = [
-        (code_pipeline.role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
-        (source_role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
-        (
-            synth_role,
-            (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket, *codebuild(synth_project)),
-            _REASON + " The CodeBuild log and report groups are named after the project at run time.",
-        ),
+    def artifacts(*, write: bool = True, key: bool = True) -> list[_Grant]:
+        actions = (*_ARTIFACT_READ, *(_ARTIFACT_WRITE if write else ()))
+        grants: list[_Grant] = [((*actions, bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
+        return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
+
+    def build_logs_of(project_scope: IConstruct | None) -> _Grant:
+        names = codebuild(project_scope) if project_scope is not None else generic_codebuild()
+        return (names, _BUILD_LOG_REASON, _BUILD_LOG_CHECKS)
+
+    roles: list[tuple[IConstruct, list[_Grant]]] = [
+        (code_pipeline.role, artifacts()),
+        (source_role, artifacts()),
+        (synth_role, [*artifacts(), build_logs_of(synth_project)]),
         (
             self_mutation.node.find_child("Role"),
-            (
-                *_ARTIFACT_READ,
-                *_ARTIFACT_KEY,
-                bucket,
-                *codebuild(self_mutation),
-                f"Resource::arn:*:iam::{account}:role/*",
-                "Resource::*",
-            ),
-            _REASON + " Self-mutation also assumes the CDK bootstrap roles (cdk-*-role-*) of this account and "
-            "reads CloudFormation stacks, which is how the pipeline updates itself.",
+            [
+                *artifacts(write=False),
+                build_logs_of(self_mutation),
+                (
+                    (f"Resource::arn:*:iam::{account}:role/*",),
+                    "Self-mutation assumes the CDK bootstrap roles of this account, whose names carry the "
+                    "bootstrap qualifier and are not known to this stack.",
+                    (WildcardGrantsOnly(("sts:AssumeRole",), "arn:*:iam::*:role/*", _BOOTSTRAP_ROLE_TAG),),
+                ),
+                (
+                    ("Resource::*",),
+                    "Self-mutation reads the state of CloudFormation stacks and lists buckets before it updates "
+                    "the pipeline; neither read names a resource known before the run.",
+                    (WildcardGrantsOnly(("cloudformation:DescribeStacks", "s3:ListBucket")),),
+                ),
+            ],
         ),
     ]
     for stage in stages:
         smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
         project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")
+        health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health"
         roles.append(
             (
                 project.node.find_child("Role"),
-                (
-                    *_ARTIFACT_READ,
-                    *_ARTIFACT_KEY,
-                    bucket,
-                    *codebuild(project),
-                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health",
-                ),
-                _REASON + " The smoke test may call GET /health of any API of the stage's account: the API's id "
-                "belongs to a stack of another account and is not known to this one.",
+                [
+                    *artifacts(write=False),
+                    build_logs_of(project),
+                    (
+                        (health,),
+                        "The smoke test may call GET /health of any API of the stage's account: the API's id "
+                        "belongs to a stack of another account and is not known to this one.",
+                        (WildcardGrantsOnly(("execute-api:Invoke",), "arn:*:execute-api:*/GET/health"),),
+                    ),
+                ],
             )
         )
     security_check = stack.node.find_child("Pipeline").node.try_find_child("PipelinesSecurityCheck")
@@ -117,24 +171,39 @@ def acknowledge_pipeline(
         roles.append(
             (
                 check_project.node.find_child("Role"),
-                (
-                    *_ARTIFACT_READ,
-                    *_ARTIFACT_KEY,
-                    bucket,
-                    *codebuild(check_project),
-                    f"Resource::<{approve_arn}.Arn>:*",
-                    "Resource::*",
-                ),
-                _REASON + " The security diff reads the stacks of every stage account through their bootstrap "
-                "lookup roles and invokes its own approval function (any version).",
+                [
+                    *artifacts(write=False),
+                    build_logs_of(check_project),
+                    (
+                        (f"Resource::<{approve_arn}.Arn>:*",),
+                        "The security diff invokes its own approval function, in any of its versions.",
+                        (WildcardGrantsOnly(("lambda:InvokeFunction",), "<ref>:*"),),
+                    ),
+                    (
+                        ("Resource::*",),
+                        "The security diff reads the stacks of every stage account through their bootstrap "
+                        "lookup roles, whose ARNs are not known to this stack.",
+                        (WildcardGrantsOnly(("sts:AssumeRole",), condition=_BOOTSTRAP_ROLE_TAG),),
+                    ),
+                ],
             )
         )
         roles.append(
             (
                 approve.node.find_child("ServiceRole"),
-                ("Resource::*",),
-                "The function that approves a security diff with no broadening calls "
-                "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
+                [
+                    (
+                        ("Resource::*",),
+                        "The function that approves a security diff with no broadening calls "
+                        "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
+                        (
+                            WildcardGrantsOnly(
+                                ("codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"),
+                                condition="aws:ResourceTag/SECURITY_CHECK",
+                            ),
+                        ),
+                    )
+                ],
             )
         )
         _harden_security_check(approve, check_project, telemetry_key, build_logs)
@@ -142,22 +211,34 @@ def acknowledge_pipeline(
         roles.append(
             (
                 assets.node.find_child(asset_role),
-                (*_ARTIFACT_READ, bucket, *generic_codebuild(), "Resource::*"),
-                _REASON + " Asset publishing assumes the bootstrap publishing roles of every stage account "
-                "(their ARNs are not known to this stack) and writes to shared CodeBuild log groups.",
+                [
+                    *artifacts(write=False, key=False),
+                    build_logs_of(None),
+                    (
+                        ("Resource::*",),
+                        "Asset publishing starts and watches its own CodeBuild builds, which CDK Pipelines "
+                        "grants on every project; the publishing roles it assumes are named in full.",
+                        (
+                            WildcardGrantsOnly(
+                                ("codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild")
+                            ),
+                        ),
+                    ),
+                ],
             )
         )
-    for role, findings, reason in roles:
+    for role, grants in roles:
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
-        for finding in findings:
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[{finding}]",
-                reason=reason,
-                compensating_control=_COMPENSATING,
-                controls=["AC-6", "CM-5"],
-            )
+        for findings, reason, checks in grants:
+            for finding in findings:
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[{finding}]",
+                    reason=reason,
+                    checks=checks,
+                    controls=["AC-6", "CM-5"],
+                )
     acknowledge_generated_inline_policies(stack)
 
 
@@ -182,37 +263,37 @@ def _harden_security_check(
     log_group = approve.node.find_child("LogGroup").node.default_child
     assert isinstance(log_group, logs.CfnLogGroup)
     log_group.kms_key_id = telemetry_key.key_arn
-    log_group.retention_in_days = 365
+    log_group.retention_in_days = BUILD_LOG_RETENTION_DAYS
     function = approve.node.find_child("Resource")
     assert isinstance(function, lambda_.CfnFunction)
     function.reserved_concurrent_executions = 2  # one approval per stage at a time is all it ever does
-    for rule, reason in (
+    for rule, reason, checks in (
         (
             "NIST.800.53.R5-LambdaDLQ",
             "CodeBuild invokes this function synchronously to approve a security diff; a failed call fails the "
             "pipeline action, which is where the error is seen and retried, so there is no event to dead-letter.",
+            (
+                NotInvocableByOthers(),
+                EncryptedWithCmk(on=LOG_GROUP),
+                KeptAtLeast(BUILD_LOG_RETENTION_DAYS, on=LOG_GROUP),
+            ),
         ),
         (
             "NIST.800.53.R5-LambdaInsideVPC",
             "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
             "and placing it in a VPC would add a network path without protecting anything.",
+            (NotInvocableByOthers(),),
         ),
     ):
-        acknowledge(
-            function,
-            rule,
-            reason=reason,
-            compensating_control="only the pipeline's security-check project may invoke it, and CloudTrail logs it",
-            controls=["SC-7", "SI-2"],
-        )
+        acknowledge(function, rule, reason=reason, checks=checks, controls=["SC-7", "SI-2"])
     acknowledge(
         approve.node.find_child("ServiceRole").node.default_child,  # type: ignore[arg-type]
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         reason=(
             "CDK Pipelines attaches AWS's basic execution policy to its approval function so it can write its "
-            "own logs; the construct offers no way to replace it."
+            "own logs (it grants only log-stream creation and log writes); the construct offers no way to replace it."
         ),
-        compensating_control="the policy grants only log-stream creation and log writes",
+        checks=[AssumableOnlyBy("lambda.amazonaws.com")],
         controls=["AC-6"],
     )
 

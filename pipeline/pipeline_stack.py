@@ -72,7 +72,6 @@ class PipelineStack(cdk.Stack):
             self,
             "ArtifactStore",
             encryption_key=self.artifact_key,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             replication_reason=(
                 "Pipeline artifacts are rebuilt from the source commit on every run; a second-region copy "
                 "would protect nothing that the repository does not already hold."

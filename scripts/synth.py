@@ -22,7 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compliance.gate import findings  # noqa: E402
+from compliance.gate import Finding, claim_failures, findings  # noqa: E402
+from compliance.model import ComplianceModel  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
 
@@ -77,6 +78,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         stacks = ", ".join(sorted(_stack_name(t) for t in templates))
         lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
     open_findings = findings(assembly)
+    failed_claims = _failed_claims(assembly)
     acknowledged = _acknowledged_per_pack(assembly)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
@@ -86,6 +88,8 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     for pack in packs:
         open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
         lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")
+    if failed_claims:
+        lines.append(f"  compensating controls that do not hold: {len(failed_claims)}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
@@ -94,8 +98,12 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     lines.append(
         f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit)"
     )
-    failed = bool(open_findings) or lint_passed is False
-    lines.append("Result: " + ("FAIL" if failed else "PASS") + f" ({len(open_findings)} open findings)")
+    failed = bool(open_findings) or bool(failed_claims) or lint_passed is False
+    lines.append(
+        "Result: "
+        + ("FAIL" if failed else "PASS")
+        + f" ({len(open_findings)} open findings, {len(failed_claims)} failed compensating checks)"
+    )
     return "\n".join(lines)
 
 
@@ -120,6 +128,14 @@ def _stack_name(template: Path) -> str:
         if artifact.get("properties", {}).get("templateFile") == template.name:
             return str(artifact.get("displayName", template.stem)).split("/")[-1]
     return template.stem
+
+
+def _failed_claims(assembly: Path) -> list[Finding]:
+    """Checks of acknowledgments' compensating controls that do not hold, from the report the synth wrote."""
+    report = assembly / "compliance" / "findings.json"
+    if not report.exists():
+        return []
+    return claim_failures(ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8"))))
 
 
 def _acknowledged_per_pack(assembly: Path) -> Counter[str]:

@@ -14,6 +14,7 @@ from aws_cdk import aws_securityhub as securityhub
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import AssumableOnlyBy, NotPublic, RetainedOnDelete, Versioned, WildcardGrantsOnly
 from compliance.runtime import conformance_pack_template
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
@@ -27,6 +28,8 @@ SERVICES = {
     "securityhub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
+# Kept when the stack is deleted, except when its first create rolls back (nothing recorded yet).
+AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
 
 class BaselineStack(WorkloadStack):
@@ -39,6 +42,10 @@ class BaselineStack(WorkloadStack):
     region-wide singletons: switch `account_baseline` off where a landing zone
     already deploys them. A service the region does not offer is skipped, and
     `skipped` says which (the compliance report lists them).
+
+    Audit records outlive the workload in every environment (AU-9, AU-11): the audit
+    key, the audit bucket pair and the trail's log group are retained when the stack is
+    deleted, whatever `protect_data` says.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
@@ -50,7 +57,7 @@ class BaselineStack(WorkloadStack):
             self,
             "AuditKey",
             description=f"{config.stage_id} audit trail and configuration history",
-            removal_policy=self.removal_policy,
+            removal_policy=AUDIT_RETENTION,
             allow_cloudwatch_logs=True,
             allow_cloudtrail=True,
         ).key
@@ -75,7 +82,6 @@ class BaselineStack(WorkloadStack):
             self,
             "Audit",
             encryption_key=key,
-            removal_policy=self.removal_policy,
             replication_reason=(
                 "Audit records stay in the account's home region, where the FedRAMP boundary is documented; "
                 "copying them to a second region is the organisation's log-archive decision."
@@ -89,7 +95,7 @@ class BaselineStack(WorkloadStack):
             "TrailLogs",
             encryption_key=key,
             retention_days=self.config.log_retention_days,
-            removal_policy=self.removal_policy,
+            removal_policy=AUDIT_RETENTION,
         ).log_group
         cloudtrail.Trail(
             self,
@@ -118,7 +124,7 @@ class BaselineStack(WorkloadStack):
                 "AWS Config's recorder must read the configuration of every supported resource type; AWS's "
                 "service-role policy is the documented grant and grows as Config supports new types."
             ),
-            compensating_control="only config.amazonaws.com can assume the role, and it can only describe resources",
+            checks=[AssumableOnlyBy("config.amazonaws.com")],
             controls=["AC-6", "CM-8"],
         )
         # Exactly what delivery needs: write under config/, read the bucket's ACL, encrypt with the key.
@@ -138,9 +144,14 @@ class BaselineStack(WorkloadStack):
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/config/AWSLogs/<AWS::AccountId>/*]",
             reason=(
                 "AWS Config writes one object per delivery under a key it chooses; the grant is limited to the "
-                "config/AWSLogs/<account>/ prefix of the audit bucket."
+                "config/AWSLogs/<account>/ prefix of the audit bucket, and the role only writes there, never reads."
             ),
-            compensating_control="the bucket is versioned and private, and the role only writes, never reads",
+            checks=[
+                WildcardGrantsOnly(("s3:PutObject",), resource="<ref>/*"),
+                Versioned(),
+                NotPublic(),
+                RetainedOnDelete(on="AWS::S3::Bucket"),
+            ],
             controls=["AC-6", "AU-9"],
         )
         recorder = config_service.CfnConfigurationRecorder(

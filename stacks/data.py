@@ -20,6 +20,14 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import (
+    AssumableOnlyBy,
+    BackedUp,
+    EncryptedWithCmk,
+    IamAuthenticationRequired,
+    KeyRotation,
+    TlsOnly,
+)
 from components import EncryptedLogGroup
 from config import EnvironmentConfig
 from config.schema import CacheEngine
@@ -259,7 +267,7 @@ class DataStack(WorkloadStack):
                 "AWS Backup's own service-role policy is the documented way to let the service snapshot the "
                 "selected resources; AWS maintains it as the service adds resource types."
             ),
-            compensating_control="the selection names only this stage's database, and the vault is CMK-encrypted",
+            checks=[AssumableOnlyBy("backup.amazonaws.com")],
             controls=["AC-6", "CP-9"],
         )
 
@@ -274,7 +282,7 @@ class DataStack(WorkloadStack):
                 "Enhanced monitoring needs RDS to write OS metrics to its own RDSOSMetrics log group; AWS's "
                 "service-role policy grants exactly that and is maintained by AWS."
             ),
-            compensating_control="the role can be assumed only by monitoring.rds.amazonaws.com",
+            checks=[AssumableOnlyBy("monitoring.rds.amazonaws.com")],
             controls=["AC-6", "SI-4"],
         )
         # The CDK writes the rotation function's ingress rule with the instance's endpoint-port token;
@@ -290,9 +298,10 @@ class DataStack(WorkloadStack):
                     rule,
                     reason=(
                         f"{config.stage_id} is configured single-AZ (database.multi_az: false): it holds no "
-                        "production data and a zone outage there affects no user."
+                        "production data and a zone outage there affects no user. Every environment that "
+                        "needs an approval is refused by the configuration check unless it is Multi-AZ."
                     ),
-                    compensating_control="staging and prod run Multi-AZ, and daily AWS Backup recovery points exist",
+                    checks=[BackedUp()],
                     controls=["CP-10", "SC-5"],
                 )
         if not config.protect_data:
@@ -302,9 +311,10 @@ class DataStack(WorkloadStack):
                     rule,
                     reason=(
                         f"{config.stage_id} sets protect_data: false so the environment can be torn down and "
-                        "rebuilt from code; it holds no production data."
+                        "rebuilt from code; it holds no production data. Protected environments keep deletion "
+                        "protection and a final snapshot (the configuration check insists)."
                     ),
-                    compensating_control="staging and prod set protect_data: true (deletion protection, snapshots)",
+                    checks=[BackedUp()],
                     controls=["CP-9", "CM-3"],
                 )
 
@@ -315,12 +325,10 @@ class DataStack(WorkloadStack):
             reason=(
                 "The rule looks for a static AUTH token; the cache instead uses role-based access control with "
                 "IAM authentication, which replaces the shared token with per-principal, short-lived SigV4 "
-                "credentials and needs no secret to rotate."
+                "credentials and needs no secret to rotate. Its user group holds only the service's user, which "
+                "may not run admin or dangerous commands."
             ),
-            compensating_control=(
-                "the default user is disabled, the service's user may not run admin or dangerous commands, TLS "
-                "is required, and only the service's task role may connect"
-            ),
+            checks=[IamAuthenticationRequired(), TlsOnly(), EncryptedWithCmk()],
             controls=["IA-2", "IA-5(1)", "AC-3"],
         )
         acknowledge(
@@ -330,6 +338,6 @@ class DataStack(WorkloadStack):
                 "The stream is encrypted with the environment's customer-managed key rather than the AWS-managed "
                 "aws/kinesis key, so key rotation, policy and deletion stay under the customer's control."
             ),
-            compensating_control="the CMK rotates yearly and its use is logged in CloudTrail",
+            checks=[EncryptedWithCmk(), KeyRotation()],
             controls=["SC-12", "SC-28(1)"],
         )

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import ZonesOfRegion
 from components import EncryptedLogGroup
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
@@ -99,11 +100,9 @@ class NetworkStack(WorkloadStack):
             "CloudFormation-Validate::W3010",
             reason=(
                 "Availability zones are named per environment in the validated configuration, so synth needs "
-                "no account lookup and the subnet layout is reproducible from the repository alone."
+                "no account lookup and the subnet layout is reproducible from the repository alone; the "
+                "configuration check refuses a zone that is not one of the environment's region."
             ),
-            compensating_control=(
-                "config validation rejects any zone that is not a zone of the environment's region, "
-                "before anything is synthesized"
-            ),
+            checks=[ZonesOfRegion()],
             controls=["CM-2", "CM-6"],
         )

@@ -15,6 +15,14 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from compliance import acknowledge
+from compliance.checks import (
+    AssumableOnlyBy,
+    CredentialsOnlyAsSecrets,
+    FlowLogged,
+    InIsolatedSubnets,
+    NotPublic,
+    WildcardGrantsOnly,
+)
 from components import EncryptedLogGroup
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
@@ -258,7 +266,7 @@ class ServiceStack(WorkloadStack):
                 "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "
                 "of the execution role names its repository, log group, secrets or key."
             ),
-            compensating_control="the role can be assumed only by ecs-tasks.amazonaws.com for this task definition",
+            checks=[WildcardGrantsOnly(("ecr:GetAuthorizationToken",)), AssumableOnlyBy("ecs-tasks.amazonaws.com")],
             controls=["AC-6"],
         )
         acknowledge(
@@ -268,7 +276,7 @@ class ServiceStack(WorkloadStack):
                 "Only endpoints and names (database host, port and name, cache host and port, stream name, "
                 "environment) are environment variables; they are not secret and change with each deployment."
             ),
-            compensating_control="credentials reach the task only as ECS secrets read from Secrets Manager",
+            checks=[CredentialsOnlyAsSecrets()],
             controls=["IA-5(7)", "SC-28"],
         )
         for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):
@@ -277,11 +285,10 @@ class ServiceStack(WorkloadStack):
                 rule,
                 reason=(
                     "Network Load Balancers write access logs only for TLS listeners; this internal TCP listener "
-                    "is reached only through the API Gateway VPC link."
+                    "is reached only through the API Gateway VPC link, whose stage logs every request (access "
+                    "logs, execution logs and WAF logs)."
                 ),
-                compensating_control=(
-                    "every request is logged by API Gateway access and execution logs, WAF logs and VPC flow logs"
-                ),
+                checks=[NotPublic(), InIsolatedSubnets(), FlowLogged()],
                 controls=["AU-2", "AU-12"],
             )
         acknowledge(
@@ -290,12 +297,9 @@ class ServiceStack(WorkloadStack):
             reason=(
                 "Client TLS terminates at API Gateway. The hop from the VPC link through this internal load "
                 "balancer to the tasks is plain HTTP: a TLS listener needs an ACM certificate for a domain the "
-                "default configuration does not have. The hop never leaves the VPC's isolated subnets."
+                "default configuration does not have; add a certificate and a TLS listener once a domain exists."
             ),
-            compensating_control=(
-                "no internet route exists in these subnets, security groups admit only the VPC link and the "
-                "tasks, and flow logs record the traffic; add a certificate and a TLS listener once a domain exists"
-            ),
+            checks=[NotPublic(on="AWS::ElasticLoadBalancingV2::LoadBalancer"), InIsolatedSubnets(), FlowLogged()],
             controls=["SC-8", "SC-8(1)"],
         )
         if not config.protect_data:
@@ -304,8 +308,9 @@ class ServiceStack(WorkloadStack):
                 "NIST.800.53.R5-ELBDeletionProtectionEnabled",
                 reason=(
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
-                    "from code; the load balancer holds no state."
+                    "from code; the load balancer holds no state, and an accidental deletion exposes nothing. "
+                    "Protected environments enable deletion protection."
                 ),
-                compensating_control="staging and prod enable deletion protection (protect_data: true)",
+                checks=[NotPublic(), InIsolatedSubnets()],
                 controls=["CM-3", "SC-5"],
             )

@@ -13,8 +13,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_s3 as s3
 
+from app import REPORT_DIRECTORY, report_and_gate
 from compliance import acknowledge, acknowledgments_in, findings, register_packs
+from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
+from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
 from tests.conftest import StackArtifact
 
@@ -37,6 +40,7 @@ def test_every_acknowledgment_is_audit_grade(default_app: cdk.App) -> None:
     assert acks, "the default app acknowledges findings"
     for ack in acks:
         assert len(ack.reason.split()) >= 8, ack
+        assert ack.checks, ack
         assert len(ack.compensating_control.split()) >= 4, ack
         assert ack.controls, ack
         assert all(re.fullmatch(r"[A-Z]{2}-\d+(\(\d+\))?", c) for c in ack.controls), ack
@@ -80,6 +84,8 @@ def test_dev_acknowledges_more_only_where_its_config_differs(default_app: cdk.Ap
     [
         ("IAM5", {}),  # not a full finding id
         ("AwsSolutions-IAM5[Resource::*]", {"reason": "because"}),
+        ("AwsSolutions-IAM5[Resource::*]", {"checks": []}),
+        ("AwsSolutions-IAM5[Resource::*]", {"checks": ["the bucket is versioned"]}),
         ("AwsSolutions-IAM5[Resource::*]", {"controls": []}),
         ("AwsSolutions-IAM5[Resource::*]", {"controls": ["access control"]}),
     ],
@@ -88,7 +94,7 @@ def test_acknowledge_refuses_an_incomplete_acknowledgment(finding: str, kwargs: 
     stack = cdk.Stack(cdk.App(), "Fixture")
     params: dict[str, object] = {
         "reason": "A reason that is long enough to be read by an auditor as one.",
-        "compensating_control": "a control that compensates for it",
+        "checks": [Versioned()],
         "controls": ["AC-6"],
         **kwargs,
     }
@@ -121,7 +127,7 @@ def test_an_acknowledgment_suppresses_exactly_its_finding(tmp_path: Path) -> Non
         bucket,
         "AwsSolutions-S1",
         reason="This fixture bucket stands for one whose access is logged by CloudTrail data events.",
-        compensating_control="CloudTrail data events on the bucket",
+        checks=[EncryptedAtRest()],
         controls=["AU-2"],
     )
     register_packs(app)
@@ -145,3 +151,51 @@ def test_the_pipeline_stack_is_covered_too(stack: Callable[[str, str], StackArti
         r for r in pipeline["Resources"].values() if r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress")
     ]
     assert suppressed, "the pipeline's generated roles carry their acknowledgments"
+
+
+def test_every_acknowledgment_has_checks_and_all_hold(compliance_model: ComplianceModel) -> None:
+    assert compliance_model.acknowledgments
+    failing = [
+        f"{a.path} {a.finding}: {c.check} on {c.subject}: {c.evidence}"
+        for a in compliance_model.acknowledgments
+        for c in (a.failed_checks if a.checks else ())
+    ]
+    assert all(a.checks for a in compliance_model.acknowledgments)
+    assert failing == []
+
+
+def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
+    # The bucket is neither versioned nor blocked from public access, yet the acknowledgment says so.
+    app = cdk.App(outdir=str(tmp_path), context={**CONTEXT, "aws:cdk:enable-path-metadata": True})
+    stage = cdk.Stage(app, "Fixture", env=cdk.Environment(account="123456789012", region="us-west-2"))
+    bucket = s3.Bucket(cdk.Stack(stage, "Store"), "Plain", encryption=s3.BucketEncryption.S3_MANAGED)
+    acknowledge(
+        bucket.node.default_child,  # type: ignore[arg-type]
+        "AwsSolutions-S1",
+        reason="This fixture bucket claims a compensating control that its template does not have.",
+        checks=[EncryptedAtRest(), Versioned(), NotPublic()],
+        controls=["AU-2"],
+    )
+    register_packs(app)
+    app.synth()
+    open_findings = report_and_gate(app, tmp_path, stages=["Fixture"], external_prerequisites={})
+    claims = [f for f in open_findings if f.rule.startswith("CompensatingControl")]
+    assert {f.rule for f in claims} == {"CompensatingControl-Versioned", "CompensatingControl-NotPublic"}
+    versioned = next(f for f in claims if f.rule == "CompensatingControl-Versioned")
+    assert versioned.path == "Fixture/Store/Plain/Resource"
+    assert "AwsSolutions-S1" in versioned.message
+    assert "Fixture/Store/Plain/Resource" in versioned.message
+    assert "VersioningConfiguration.Status is absent" in versioned.message
+    # The finding it tried to accept is open again, and findings.json records every check with its result.
+    data = json.loads((tmp_path / REPORT_DIRECTORY / "findings.json").read_text())
+    model = ComplianceModel.from_json(data)
+    (ack,) = model.acknowledgments
+    assert [(c.check, c.holds) for c in ack.checks] == [
+        ("EncryptedAtRest", True),
+        ("Versioned", False),
+        ("NotPublic", False),
+    ]
+    s1 = [e for e in model.evaluations if e.finding == "AwsSolutions-S1"]
+    assert s1
+    assert all(e.status is Status.NON_COMPLIANT for e in s1)
+    assert "does not hold" in s1[0].message

@@ -56,3 +56,16 @@ def test_no_baseline_where_config_switches_it_off(default_config: AppConfig, tmp
     )
     assert stage.baseline is None
     assert stage.node.try_find_child("Baseline") is None
+
+
+def test_audit_records_are_retained_in_every_stage(stacks: dict[str, StackArtifact]) -> None:
+    # Audit records outlive the workload whatever protect_data says: the bucket pair, its key, the trail's logs.
+    baselines = [s for path, s in stacks.items() if path.endswith("/Baseline")]
+    assert baselines, "the default config switches the account baseline on"
+    kept = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"}
+    for baseline in baselines:
+        audit = {k: r for k, r in baseline.template_json["Resources"].items() if r["Type"] in kept}
+        assert {r["Type"] for r in audit.values()} == kept, baseline.path
+        for logical_id, resource in audit.items():
+            assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", (baseline.path, logical_id)
+            assert resource.get("UpdateReplacePolicy") == "Retain", (baseline.path, logical_id)
