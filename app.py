@@ -99,8 +99,15 @@ def main() -> int:
         return 2
 
     from compliance import format_findings
+    from compliance.identity import run_identity
 
     baselines = {stage.node.id: stage.baseline for stage in app.node.find_child("Pipeline").stages}
+    identity = run_identity(
+        project=PROJECT_ROOT,
+        config_file=_config_path(),
+        pipeline=(config.pipeline.account, config.pipeline.region),
+        stages={env.stage_id: (env.account, env.region) for env in config.environments},
+    )
     open_findings = report_and_gate(
         app,
         Path(assembly.directory),
@@ -108,6 +115,7 @@ def main() -> int:
         external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
         runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
+        run=identity,
     )
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
@@ -123,6 +131,7 @@ def report_and_gate(
     external_prerequisites: dict[str, frozenset[str]],
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
+    run: Any = None,
 ) -> list[Any]:
     """Write the compliance reports of a synthesized app, then return its open findings.
 
@@ -142,6 +151,7 @@ def report_and_gate(
         external_prerequisites=external_prerequisites,
         runtime_services=runtime_services,
         runtime_skipped=runtime_skipped,
+        run=run,
     )
     write_reports(model, assembly_dir / REPORT_DIRECTORY)
     return findings(assembly_dir) + claim_failures(model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aws_cdk as cdk
 from constructs import IConstruct
@@ -69,11 +69,14 @@ def acknowledge(
         raise ValueError(f"acknowledgment of {finding} needs at least one check as its compensating control")
     if not controls or not all(_CONTROL.match(c) for c in controls):
         raise ValueError(f"acknowledgment of {finding} needs NIST control ids such as 'AC-6', got {controls!r}")
+    # A check of a type the acknowledged resource has judges that resource: say so in its claim.
+    own_type = construct.cfn_resource_type if isinstance(construct, cdk.CfnResource) else None
+    bound = tuple(replace(c, on=own_type) if c.on is None and own_type in c.subject_types else c for c in checks)
     record = Acknowledgment(
         path=construct.node.path,
         finding=finding,
         reason=reason.strip(),
-        checks=tuple(checks),
+        checks=bound,
         controls=tuple(controls),
     )
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=record.text))

@@ -29,6 +29,7 @@ from compliance.model import (
     ControlStatus,
     Evaluation,
     Rule,
+    RunIdentity,
     Status,
     baseline,
     control_id,
@@ -128,8 +129,9 @@ def evaluate(
     external_prerequisites: dict[str, frozenset[str]] | None = None,
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
+    run: RunIdentity | None = None,
 ) -> ComplianceModel:
-    """The whole compliance model of a synthesized app (call after `app.synth()`)."""
+    """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is."""
     scopes = ["Pipeline", *stages]
 
     def scope(path: str) -> str:
@@ -240,6 +242,7 @@ def evaluate(
         external_prerequisites={k: sorted(v) for k, v in (external_prerequisites or {}).items() if v},
         runtime_services={k: sorted(v) for k, v in (runtime_services or {}).items()},
         runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
+        run=run,
     )
 
 

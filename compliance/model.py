@@ -95,6 +95,21 @@ class Control:
     runtime: tuple[str, ...] = ()  # the runtime monitors (an account baseline's Config rules) that watch it
 
 
+@dataclass(frozen=True)
+class RunIdentity:
+    """What a report is evidence of: the commit, the configuration, where it deploys, the tools, the time."""
+
+    commit: str
+    commit_source: str  # "git", "git, with uncommitted changes", "CODEBUILD_RESOLVED_SOURCE_VERSION"
+    config_file: str
+    config_sha256: str
+    pipeline_account: str
+    pipeline_region: str
+    stages: dict[str, str]  # stage -> "account region", in promotion order
+    tools: dict[str, str]  # tool -> version, or "not installed"
+    time: str  # UTC, ISO 8601
+
+
 @dataclass
 class ComplianceModel:
     """Everything the report files say, in one JSON-serialisable object."""
@@ -109,9 +124,33 @@ class ComplianceModel:
     external_prerequisites: dict[str, list[str]] = field(default_factory=dict)
     runtime_services: dict[str, list[str]] = field(default_factory=dict)  # scope -> services its baseline deploys
     runtime_skipped: dict[str, list[str]] = field(default_factory=dict)  # scope -> services its region lacks
+    run: RunIdentity | None = None
+    cfn_lint: str = ""  # "pass", "fail", or "" where this synth did not run it
+    baseline_file: str = ""  # the committed compliance baseline compared with this run ("" if none was)
+    baseline_differences: list[str] = field(default_factory=list)  # one line per difference
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def failed_checks(self) -> list[tuple[AcknowledgmentRecord, CheckResult]]:
+        return [(a, c) for a in self.acknowledgments for c in a.failed_checks]
+
+    @property
+    def open_findings(self) -> list[Evaluation]:
+        return [e for e in self.evaluations if e.status is Status.NON_COMPLIANT]
+
+    @property
+    def passed(self) -> bool:
+        """The gate's verdict as the report states it: nothing open, every claim holds, baseline as committed."""
+        unchecked = [a for a in self.acknowledgments if not a.checks]
+        return not (
+            self.open_findings
+            or self.failed_checks
+            or unchecked
+            or self.baseline_differences
+            or self.cfn_lint == "fail"
+        )
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> ComplianceModel:
@@ -150,6 +189,10 @@ class ComplianceModel:
             external_prerequisites={k: list(v) for k, v in data.get("external_prerequisites", {}).items()},
             runtime_services={k: list(v) for k, v in data.get("runtime_services", {}).items()},
             runtime_skipped={k: list(v) for k, v in data.get("runtime_skipped", {}).items()},
+            run=RunIdentity(**data["run"]) if data.get("run") else None,
+            cfn_lint=str(data.get("cfn_lint", "")),
+            baseline_file=str(data.get("baseline_file", "")),
+            baseline_differences=list(data.get("baseline_differences", [])),
         )
 
 

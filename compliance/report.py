@@ -18,13 +18,14 @@ import csv
 import io
 import json
 import re
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compliance.model import ComplianceModel, ControlStatus, Evaluation, Rule, Status
+from compliance.model import AcknowledgmentRecord, ComplianceModel, ControlStatus, Evaluation, Rule, Status
 
 FINDINGS_SCHEMA = "fedramp-monitoring/compliance-findings/1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -32,11 +33,10 @@ TOOL_NAME = "fedramp-monitoring-compliance"
 # Most findings come from cdk-nag's packs, whose rule list is the closest public description of what they check.
 INFORMATION_URI = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 
-# Beyond this many rules a control-matrix cell stops fitting on one screen line.
-MAX_RULES_IN_CELL = 5
-
-# Statuses under which a control counts as covered: synth shows the evidence, or a reviewed acknowledgment stands in.
-COVERED = frozenset({ControlStatus.EVIDENCED, ControlStatus.ACKNOWLEDGED})
+# A control's rules are listed up to this many; the rest are counted (controls.csv lists them all).
+MAX_RULES_SHOWN = 5
+# Prose in report.md is wrapped here, so no line needs a reader to scroll sideways.
+WIDTH = 100
 
 
 # --- Counting, shared by the JSON summary and the markdown summary --------------------------------
@@ -179,11 +179,61 @@ def _table(header: list[str], rows: Iterable[list[str]], align: list[str] | None
     return lines
 
 
-def _rules_cell(rules: tuple[str, ...]) -> str:
-    """Rule ids for the control matrix, cut to the first few so a heavily cited control stays one line."""
-    shown = ", ".join(_code(rule) for rule in rules[:MAX_RULES_IN_CELL])
-    hidden = len(rules) - MAX_RULES_IN_CELL
-    return _cell(f"{shown} and {hidden} more" if hidden > 0 else shown)
+def _wrap(text: str, *, indent: str = "", first: str = "") -> list[str]:
+    """`text` as lines of at most WIDTH characters (ids and paths are never split)."""
+    return textwrap.wrap(
+        " ".join(text.split()),
+        width=WIDTH,
+        initial_indent=first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def _rules_text(rules: tuple[str, ...]) -> str:
+    """Rule ids of a control, cut to the first few so a heavily cited control stays short."""
+    shown = ", ".join(_code(rule) for rule in rules[:MAX_RULES_SHOWN])
+    hidden = len(rules) - MAX_RULES_SHOWN
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
+def verdict_line(model: ComplianceModel) -> str:
+    """The report's first sentence: the gate's verdict and what it rests on."""
+    checks = [c for a in model.acknowledgments for c in a.checks]
+    failed = len(model.failed_checks)
+    parts = [
+        f"{len(model.open_findings)} open finding(s)",
+        f"{len(model.acknowledgments)} acknowledgment(s) with {len(checks)} compensating check(s), "
+        + ("all hold" if not failed else f"{failed} do not hold"),
+    ]
+    if model.baseline_file:
+        changes = len(model.baseline_differences)
+        parts.append("compliance baseline as committed" if not changes else f"{changes} change(s) from the baseline")
+    else:
+        parts.append("no compliance baseline compared")
+    parts.append(f"cfn-lint {model.cfn_lint}" if model.cfn_lint else "cfn-lint not run by this synth")
+    return f"**Verdict: {'PASS' if model.passed else 'FAIL'}.** " + "; ".join(parts) + "."
+
+
+def _run_section(model: ComplianceModel) -> list[str]:
+    run = model.run
+    lines = ["## This run", ""]
+    if run is None:
+        return [*lines, "Not recorded: this report was built without the run's identity.", ""]
+    lines += [
+        f"- Commit: {_code(run.commit)} ({run.commit_source})",
+        f"- Configuration: {_code(run.config_file)}",
+        f"- Configuration sha256: {_code(run.config_sha256)}",
+        f"- Pipeline: account {_code(run.pipeline_account)}, region {_code(run.pipeline_region)}",
+    ]
+    for stage, where in run.stages.items():
+        account, _, region = where.partition(" ")
+        lines.append(f"- {stage}: account {_code(account)}, region {_code(region)}")
+    tools = "; ".join(f"{tool} {version}" for tool, version in run.tools.items())
+    lines += _wrap(f"Tools: {tools}", first="- ", indent="  ")
+    lines += [f"- Time: {run.time}", ""]
+    return lines
 
 
 def _summary_section(model: ComplianceModel) -> list[str]:
@@ -205,92 +255,158 @@ def _summary_section(model: ComplianceModel) -> list[str]:
         ["l", "r", "r", "r", "r", "r"],
     )
 
-    families: dict[str, list[int]] = {}  # family -> [covered, total], in order of first appearance
-    for control in model.controls:
-        tally = families.setdefault(control.family, [0, 0])
-        tally[0] += control.status in COVERED
-        tally[1] += 1
-    lines += ["", "### Controls per family", ""]
+    by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
+    runtime = [c for c in model.controls if c.runtime]
+    beyond = [c for c in runtime if c.status is ControlStatus.NOT_CHECKED]
+    lines += ["", f"### Controls ({len(model.controls)} in the FedRAMP Moderate baseline)", ""]
     lines += _table(
-        ["Family", "Covered / total"],
-        ([_cell(family), f"{covered} / {total}"] for family, (covered, total) in families.items()),
+        ["Status at synth", "Controls"],
+        ([str(status), str(count)] for status, count in by_status.items()),
         ["l", "r"],
     )
+    lines += [""]
+    lines += _wrap(
+        f"Monitored at runtime, counted apart from the statuses above: {len(runtime)} control(s) watched by "
+        f"AWS Config rules of an account baseline, {len(beyond)} of them not checked at synth."
+    )
 
-    by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
-    lines += ["", f"### Control status ({len(model.controls)} controls)", ""]
-    lines += [f"- {status}: {count}" for status, count in by_status.items()]
-    runtime = [c for c in model.controls if c.runtime]
-    synth = {ControlStatus.EVIDENCED, ControlStatus.ACKNOWLEDGED}
-    beyond = [c for c in runtime if c.status not in synth]
-    lines += [
-        f"- monitored at runtime: {len(runtime)} ({len(beyond)} of them not covered at synth)",
-    ]
+    families: dict[str, dict[str, int]] = {}
+    for control in model.controls:
+        tally = families.setdefault(control.family, dict.fromkeys((*ControlStatus, "runtime", "total"), 0))
+        tally[control.status] += 1
+        tally["runtime"] += bool(control.runtime)
+        tally["total"] += 1
+    lines += ["", "### Controls per family", ""]
+    lines += _table(
+        ["Family", "Evidenced", "Acknowledged", "Failing", "Not checked", "Runtime", "Total"],
+        (
+            [
+                _cell(family),
+                *(str(t[k]) for k in (*ControlStatus, "runtime", "total")),
+            ]
+            for family, t in families.items()
+        ),
+        ["l", "r", "r", "r", "r", "r", "r"],
+    )
     if model.runtime_services:
         lines += ["", "### Runtime controls per scope", ""]
         for scope, services in model.runtime_services.items():
             skipped = model.runtime_skipped.get(scope, [])
             note = f"; not offered in its region, skipped: {', '.join(skipped)}" if skipped else ""
-            lines.append(f"- {scope}: {', '.join(services)}{note}")
+            lines += _wrap(f"{scope}: {', '.join(services)}{note}", first="- ", indent="  ")
     return lines
 
 
+@dataclass(frozen=True)
+class AcknowledgmentGroup:
+    """Acknowledgments of the same finding with the same reason and checks, on many resources (generated roles)."""
+
+    finding: str
+    reason: str
+    compensating_control: str
+    controls: tuple[str, ...]
+    members: tuple[AcknowledgmentRecord, ...]
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(dict.fromkeys(m.scope for m in self.members))
+
+
+def group_acknowledgments(model: ComplianceModel) -> list[AcknowledgmentGroup]:
+    """Acknowledgments grouped by finding, reason, compensating control and controls, in order of first use."""
+    groups: dict[tuple[str, str, str, tuple[str, ...]], list[AcknowledgmentRecord]] = {}
+    for ack in model.acknowledgments:
+        groups.setdefault((ack.finding, ack.reason, ack.compensating_control, ack.controls), []).append(ack)
+    return [AcknowledgmentGroup(*key, members=tuple(members)) for key, members in groups.items()]
+
+
 def _acknowledgments_section(model: ComplianceModel) -> list[str]:
-    lines = ["## Acknowledgments", ""]
-    if model.acknowledgments:
-        lines += _table(
-            ["Scope", "Construct path", "Finding", "Reason", "Compensating control", "NIST controls"],
-            (
-                [
-                    _cell(a.scope),
-                    _cell(_code(a.path)),
-                    _cell(_code(a.finding)),
-                    _cell(a.reason),
-                    _cell(a.compensating_control),
-                    _cell(", ".join(a.controls)),
-                ]
-                for a in model.acknowledgments
-            ),
+    groups = group_acknowledgments(model)
+    lines = [f"## Acknowledgments ({len(model.acknowledgments)}, in {len(groups)} groups)", ""]
+    if not groups:
+        return [*lines, "No findings are acknowledged."]
+    lines += _wrap(
+        "Each group is one finding accepted with the same reason and the same compensating control on one or "
+        "more resources. The compensating control is a set of checks run against the synthesized templates; "
+        "findings.json records each check's result on each resource."
+    )
+    for number, group in enumerate(groups, start=1):
+        checks = [c for m in group.members for c in m.checks]
+        failed = [(m, c) for m in group.members for c in m.failed_checks]
+        held = "all hold" if not failed else f"**{len(failed)} do not hold**"
+        where = ", ".join(group.scopes)
+        count = len(group.members)
+        lines += [""]
+        lines += _wrap(
+            f"**{number}. {_code(group.finding)}** in {where}, {count} resource{'s' if count > 1 else ''}; "
+            f"NIST 800-53 {', '.join(group.controls)}",
+            indent="",
         )
-    else:
-        lines.append("No findings are acknowledged.")
+        lines += [""]
+        lines += _wrap(f"Reason: {group.reason}")
+        lines += [""]
+        lines += _wrap(
+            f"Compensating control, checked at synth ({len(checks)} checks, {held}): {group.compensating_control}."
+        )
+        for member, check in failed:
+            lines += _wrap(
+                f"does not hold: {check.check} on {_code(check.subject or member.path)}: {check.evidence}",
+                first="- ",
+                indent="  ",
+            )
+        if count == 1:
+            lines += ["", f"On {_code(group.members[0].path)}"]
+        else:
+            lines += ["", f"<details><summary>The {count} resources</summary>", ""]
+            lines += [f"- {_code(m.path)}" for m in group.members]
+            lines += ["", "</details>"]
 
     stale = [a for a in model.acknowledgments if a.matched == 0]
     if stale:
         # A stale acknowledgment accepts nothing today but would silently accept a future finding: list it to remove.
         lines += ["", "### Stale acknowledgments (matched no finding)", ""]
-        lines += [f"- {a.scope}: {_code(a.path)} acknowledges {_code(a.finding)}" for a in stale]
+        for a in stale:
+            lines += _wrap(f"{a.scope}: {_code(a.path)} acknowledges {_code(a.finding)}", first="- ", indent="  ")
 
     if model.config_differences:
-        lines += ["", "### Where Dev differs from Staging and Prod", ""]
-        lines += [f"- {' '.join(difference.split())}" for difference in model.config_differences]
+        stages = model.scopes[1:]
+        first, rest = stages[0], " and ".join(stages[1:]) or "the later stages"
+        lines += ["", f"### Where {first} differs from {rest}", ""]
+        for difference in model.config_differences:
+            lines += _wrap(difference, first="- ", indent="  ")
     return lines
 
 
 def _control_matrix_section(model: ComplianceModel) -> list[str]:
     lines = ["## Control matrix", ""]
-    lines += _table(
-        ["Control", "Title", "Status", "Rules", "Monitored at runtime"],
-        (
-            [
-                _cell(c.label),
-                _cell(c.title),
-                _cell(str(c.status)),
-                _rules_cell(c.rules),
-                _cell(f"AWS Config: {len(c.runtime)} rule(s)" if c.runtime else ""),
-            ]
-            for c in model.controls
-        ),
+    lines += _wrap(
+        "Every control of the baseline, by family: its status at synth, the rules behind it, and the AWS "
+        "Config rules that monitor it at runtime (controls.csv and the OSCAL files list every rule and resource)."
     )
+    family = ""
+    for c in model.controls:
+        if c.family != family:
+            family = c.family
+            lines += ["", f"### {family}", ""]
+        detail = str(c.status)
+        if c.rules:
+            detail += f"; rules: {_rules_text(c.rules)}"
+        if c.runtime:
+            detail += f"; monitored at runtime by {len(c.runtime)} AWS Config rule(s)"
+        lines += _wrap(f"**{c.label}** {c.title}: {detail}", first="- ", indent="  ")
     return lines
 
 
 def render_markdown(model: ComplianceModel) -> str:
-    """report.md: the summary first (one screen), then acknowledgments, then the full control matrix.
+    """report.md: the verdict and the run's identity first, the summary (one screen), acknowledgments, controls.
 
-    Plain GitHub-flavoured markdown, no HTML, so it renders the same in a browser, a pull request or a terminal.
+    GitHub-flavoured markdown; the only HTML is `<details>`, which folds the resource lists of grouped
+    acknowledgments. Prose is wrapped at WIDTH, so the file reads in a terminal as well as a browser.
     """
     lines = ["# FedRAMP Moderate compliance report", ""]
+    lines += _wrap(verdict_line(model))
+    lines += [""]
+    lines += _run_section(model)
     lines += _summary_section(model)
     lines += [""]
     lines += _acknowledgments_section(model)

@@ -7,11 +7,13 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compliance.checks import CheckResult
 from compliance.model import (
     AcknowledgmentRecord,
     ComplianceModel,
@@ -19,6 +21,7 @@ from compliance.model import (
     ControlStatus,
     Evaluation,
     Rule,
+    RunIdentity,
     Status,
     baseline,
     cited_controls,
@@ -40,6 +43,17 @@ LOGGING = f"{NIST}-S3BucketLoggingEnabled"
 ENCRYPTION = f"{NIST}-S3DefaultEncryptionKMS"
 WILDCARD = f"{AWS}-IAM5"
 MANY_RULES = tuple(f"{NIST}-Rule{n}" for n in range(7))
+RUN = RunIdentity(
+    commit="0123abc",
+    commit_source="CODEBUILD_RESOLVED_SOURCE_VERSION",
+    config_file="config/environments.yaml",
+    config_sha256="a" * 64,
+    pipeline_account="111111111111",
+    pipeline_region="us-west-2",
+    stages={"Dev": "222222222222 us-east-1"},
+    tools={"aws-cdk-lib": "2.0.0", "cdk-nag": "3.0.0", "Control Tower rules": "not installed", "cfn-lint": "1.0.0"},
+    time="2026-01-02T03:04:05Z",
+)
 
 
 def _evaluation(
@@ -240,9 +254,46 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
 
 def test_markdown_sections_come_in_order(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
-    positions = [markdown.index(h) for h in ("## Summary", "## Acknowledgments", "## Control matrix")]
+    headings = ("## This run", "## Summary", "## Acknowledgments", "## Control matrix")
+    positions = [markdown.index(h) for h in headings]
     assert positions == sorted(positions)
-    assert "<" not in markdown  # no HTML
+    assert set(re.findall(r"</?[a-z]+", markdown)) <= {"<details", "</details", "<summary", "</summary"}
+
+
+def test_markdown_opens_with_the_verdict_and_the_runs_identity(model: ComplianceModel) -> None:
+    lines = render_markdown(model).splitlines()
+    assert lines[2].startswith("**Verdict: FAIL.** 3 open finding(s); 3 acknowledgment(s)")
+    run = render_markdown(replace(model, run=RUN)).split("## This run", 1)[1].split("## Summary", 1)[0]
+    for text in (
+        "- Commit: `0123abc` (CODEBUILD_RESOLVED_SOURCE_VERSION)",
+        "- Configuration: `config/environments.yaml`",
+        f"- Configuration sha256: `{'a' * 64}`",
+        "- Pipeline: account `111111111111`, region `us-west-2`",
+        "- Dev: account `222222222222`, region `us-east-1`",
+        "Control Tower rules not installed",
+        "- Time: 2026-01-02T03:04:05Z",
+    ):
+        assert text in run
+
+
+def test_markdown_verdict_passes_only_when_nothing_is_open(model: ComplianceModel) -> None:
+    holds = CheckResult("Versioned", "the S3 bucket is versioned", "Dev/Data/Logs/Resource", True, "Enabled")
+    clean = replace(
+        model,
+        evaluations=[e for e in model.evaluations if e.status is not Status.NON_COMPLIANT],
+        acknowledgments=[replace(a, checks=(holds,)) for a in model.acknowledgments],
+        cfn_lint="pass",
+    )
+    assert "**Verdict: FAIL.**" in render_markdown(replace(clean, acknowledgments=model.acknowledgments))
+    assert render_markdown(clean).splitlines()[2].startswith("**Verdict: PASS.** 0 open finding(s)")
+    drifted = replace(clean, baseline_file="compliance/baseline.json", baseline_differences=["Dev: lost ac-2"])
+    assert "**Verdict: FAIL.**" in render_markdown(drifted)
+    assert "1 change(s) from the baseline" in " ".join(render_markdown(drifted).split())
+
+
+def test_no_line_of_the_markdown_needs_sideways_scrolling(model: ComplianceModel) -> None:
+    long = [line for line in render_markdown(replace(model, run=RUN)).splitlines() if len(line) > 120]
+    assert long == []
 
 
 def test_markdown_scope_counts_add_up_to_the_evaluations(model: ComplianceModel) -> None:
@@ -260,45 +311,54 @@ def test_markdown_scope_counts_add_up_to_the_evaluations(model: ComplianceModel)
     assert counts["Pipeline"] == [12, 3, 2, 1, 1]
 
 
-def test_markdown_families_and_control_statuses(model: ComplianceModel) -> None:
+def test_markdown_keeps_evidenced_acknowledged_and_runtime_apart(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
     assert _md_table(markdown, "### Controls per family") == [
-        ["Access Control", "2 / 3"],
-        ["Audit and Accountability", "1 / 1"],
-        ["System and Communications Protection", "0 / 2"],
+        ["Access Control", "1", "1", "0", "1", "0", "3"],
+        ["Audit and Accountability", "1", "0", "0", "0", "0", "1"],
+        ["System and Communications Protection", "0", "0", "1", "1", "0", "2"],
     ]
-    for status, count in [("evidenced at synth", 2), ("acknowledged", 1), ("failing", 1), ("not checked at synth", 2)]:
-        assert f"- {status}: {count}\n" in markdown
+    rows = _md_table(markdown, "### Controls (6 in the FedRAMP Moderate baseline)")
+    assert rows == [
+        ["evidenced at synth", "2"],
+        ["acknowledged", "1"],
+        ["failing", "1"],
+        ["not checked at synth", "2"],
+    ]
+    assert "covered" not in markdown.lower()
+    assert "Monitored at runtime, counted apart" in markdown
+
+
+def test_markdown_groups_repeated_acknowledgments_and_folds_their_resources(model: ComplianceModel) -> None:
+    repeated = [replace(model.acknowledgments[0], scope="Pipeline", path=f"Pipeline/Role{n}/Policy") for n in range(3)]
+    markdown = render_markdown(replace(model, acknowledgments=[*repeated, *model.acknowledgments[1:]]))
+    section = markdown.split("## Acknowledgments", 1)[1].split("## Control matrix", 1)[0]
+    assert section.startswith(" (5, in 3 groups)")
+    assert f"**1. `{WILDCARD}[Resource::*]`** in Pipeline, 3 resources" in section
+    folded = section.split("<details><summary>The 3 resources</summary>", 1)[1].split("</details>", 1)[0]
+    assert [line for line in folded.splitlines() if line] == [f"- `Pipeline/Role{n}/Policy`" for n in range(3)]
+    assert "Reason: CodeBuild needs | logs:*." in section
+    assert "On `Dev/Data/Logs/Resource`" in section
 
 
 def test_markdown_acknowledgments_stale_and_dev_differences(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
-    rows = _md_table(markdown, "## Acknowledgments")
-    assert len(rows) == len(model.acknowledgments)
-    assert rows[0] == [
-        "Pipeline",
-        "`Pipeline/Role/Policy`",
-        f"`{WILDCARD}[Resource::*]`",
-        "CodeBuild needs \\| logs:*.",
-        "CW-1",
-        "AC-6",
-    ]
     stale = markdown.split("### Stale acknowledgments", 1)[1].split("###", 1)[0]
     assert "`Dev/Old/Resource`" in stale
     assert "`Pipeline/Role/Policy`" not in stale
-    differences = markdown.split("### Where Dev differs from Staging and Prod", 1)[1]
+    differences = markdown.split("### Where Dev differs from the later stages", 1)[1]
     assert "- Dev keeps no access logs for its log bucket, to save cost." in differences
 
 
-def test_markdown_control_matrix_escapes_pipes_and_abbreviates_rules(model: ComplianceModel) -> None:
-    rows = _md_table(render_markdown(model), "## Control matrix")
-    assert [r[0] for r in rows] == [c.label for c in model.controls]
-    assert rows[4][1] == "Protection of Information at Rest \\| Cryptographic Protection"
-    assert rows[4][2] == "failing"
-    many = rows[3][3]
-    assert many.endswith("and 2 more")
-    assert all(f"`{rule}`" in many for rule in MANY_RULES[:5])
-    assert MANY_RULES[5] not in many
+def test_markdown_control_matrix_lists_every_control_and_abbreviates_rules(model: ComplianceModel) -> None:
+    matrix = render_markdown(model).split("## Control matrix", 1)[1]
+    items = [line for line in matrix.splitlines() if line.startswith("- **")]
+    assert [line.split("**")[1] for line in items] == [c.label for c in model.controls]
+    sc28 = next(line for line in items if line.startswith("- **SC-28(1)**"))
+    assert "Protection of Information at Rest | Cryptographic Protection: failing" in sc28
+    au2 = matrix.split("- **AU-2**", 1)[1].split("\n- ", 1)[0]
+    assert "and 2 more" in au2
+    assert MANY_RULES[5] not in au2
 
 
 # --- report.sarif -----------------------------------------------------------------------------
