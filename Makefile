@@ -18,11 +18,11 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth report bench test lint typecheck unit cdk clean
+.PHONY: setup synth report verify-evidence bench test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-smoke.txt requirements-evidence.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
@@ -36,9 +36,15 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 synth: setup
 	$(BIN)/python scripts/synth.py --config $(CONFIG)
 
-## report: re-render cdk.out/compliance from its findings.json, without synthesizing again
+## report: re-render cdk.out/compliance (reports, OSCAL, manifest) from its findings.json, without synthesizing
 report: setup
 	$(BIN)/python scripts/report.py
+
+## verify-evidence: check an assembly's templates and reports against its manifest, and its signature if present
+## (ASSEMBLY=path for another assembly; PUBLIC_KEY=path pins the pipeline's evidence key)
+ASSEMBLY ?= cdk.out
+verify-evidence: setup
+	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),)
 
 ## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
 bench: setup

@@ -23,7 +23,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
-REPORT_DIRECTORY = "compliance"  # inside the cloud assembly, so the pipeline keeps it with the run
+REPORT_DIRECTORY = "compliance"  # inside the cloud assembly, so the pipeline keeps it with the run (evidence.py)
 
 
 def cdk_context() -> dict[str, Any]:
@@ -141,8 +141,8 @@ def report_and_gate(
     """
     from compliance import findings
     from compliance.evaluation import evaluate
+    from compliance.evidence import write_evidence
     from compliance.gate import claim_failures
-    from compliance.report import write_reports
 
     model = evaluate(
         app,
@@ -153,7 +153,7 @@ def report_and_gate(
         runtime_skipped=runtime_skipped,
         run=run,
     )
-    write_reports(model, assembly_dir / REPORT_DIRECTORY)
+    write_evidence(model, assembly_dir / REPORT_DIRECTORY)
     return findings(assembly_dir) + claim_failures(model)
 
 

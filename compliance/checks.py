@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from compliance.references import ResourceView, TemplateIndex, render
+from compliance.references import ResourceView, TemplateIndex, intrinsics, render
 
 BUCKET = "AWS::S3::Bucket"
 KEY = "AWS::KMS::Key"
@@ -84,6 +84,7 @@ class Check:
     """A named claim about resources of some types; subclasses implement `judge` and `predicate`."""
 
     on: str | None = field(default=None, kw_only=True)
+    via: str | None = field(default=None, kw_only=True)  # on a policy: only what it grants this action on
     subject_types: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -105,7 +106,8 @@ class Check:
 
     @property
     def claim(self) -> str:
-        return f"{self.noun} {self.predicate}"
+        granted = f" it grants {self.via} on" if self.via else ""
+        return f"{self.noun}{granted} {self.predicate}"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
         """(holds, evidence) for one subject."""
@@ -113,7 +115,7 @@ class Check:
 
     def evaluate(self, path: str, index: TemplateIndex) -> list[CheckResult]:
         """The check on every subject found from the acknowledged construct at `path`."""
-        found = subjects(path, self.types, index)
+        found = granted(path, self.via, self.types, index) if self.via else subjects(path, self.types, index)
         if not found:
             wanted = " or ".join(self.types)
             return [CheckResult(self.name, self.claim, "", False, f"no {wanted} at or referenced from {path}")]
@@ -146,6 +148,20 @@ def subjects(path: str, types: tuple[str, ...], index: TemplateIndex, *, depth: 
         frontier = following
     # Last, what refers to the acknowledged resource (a function's log group names the function).
     return [r for resource in own for t in types for r in index.referrers(resource, t)]
+
+
+def granted(path: str, action: str, types: tuple[str, ...], index: TemplateIndex) -> list[ResourceView]:
+    """The resources of `types` that the policy at `path` grants `action` on."""
+    found: dict[str, ResourceView] = {}
+    for policy in index.resources_under(path):
+        for statement in _statements(policy.properties.get("PolicyDocument")):
+            if statement.get("Effect") != "Allow" or action not in _list(statement.get("Action")):
+                continue
+            for value in intrinsics(statement.get("Resource")):
+                target = index.resolve(policy.stack, value)
+                if target is not None and target.type in types:
+                    found.setdefault(target.path, target)
+    return list(found.values())
 
 
 # --- Helpers over resolved properties -----------------------------------------------------------

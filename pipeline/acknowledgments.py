@@ -50,7 +50,10 @@ _BUCKET_CHECKS: tuple[Check, ...] = (
     EncryptedWithCmk(on=BUCKET),
     AccessLogged(on=BUCKET),
 )
-_KEY_CHECKS: tuple[Check, ...] = (KeyRotation(), RetainedOnDelete(on=KEY))
+_KEY_CHECKS: tuple[Check, ...] = (
+    KeyRotation(via="kms:ReEncrypt*"),
+    RetainedOnDelete(on=KEY, via="kms:ReEncrypt*"),
+)
 _BUILD_LOG_CHECKS: tuple[Check, ...] = (
     GrantsConfinedToAccount(("logs", "codebuild")),
     EncryptedWithCmk(on=LOG_GROUP),
@@ -144,6 +147,10 @@ def acknowledge_pipeline(
             ],
         ),
     ]
+    evidence = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.try_find_child("Evidence")
+    if evidence is not None:
+        sign = evidence.node.find_child("SignEvidence").node.find_child("SignEvidence")
+        roles.append((sign.node.find_child("Role"), [*artifacts(), build_logs_of(sign)]))
     for stage in stages:
         smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
         project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")

@@ -21,13 +21,13 @@ from constructs import Construct
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
 from config import EnvironmentConfig, PipelineConfig
-from pipeline.acknowledgments import acknowledge_pipeline
+from pipeline.acknowledgments import BUILD_LOG_RETENTION_DAYS, acknowledge_pipeline
 from stages import MonitoringStage
 
 # The same targets a developer runs: the suite, then synth with compliance gating.
 SYNTH_COMMANDS = ("make test", "make synth")
 PYTEST_JUNIT = "reports/pytest.xml"
-BUILD_LOG_RETENTION_DAYS = 365
+EVIDENCE_KEY_VARIABLE = "$EVIDENCE_KEY_ARN"
 
 
 class PipelineStack(cdk.Stack):
@@ -130,6 +130,7 @@ class PipelineStack(cdk.Stack):
             ),
             synth=self._synth_step(source),
         )
+        self._sign_evidence(source)
         self.stages: list[MonitoringStage] = []
         for index, environment in enumerate(environments):
             stage = MonitoringStage(
@@ -244,6 +245,35 @@ class PipelineStack(cdk.Stack):
                 ),
                 targets=[targets.SnsTopic(self.approval_topic, message=events.RuleTargetInput.from_text(message))],
             )
+
+    def _sign_evidence(self, source: pipelines.IFileSetProducer) -> None:
+        """After Synth, sign the run's evidence manifest with an asymmetric KMS key (AU-10, SI-7).
+
+        The step's output artifact (the compliance reports with `manifest.sig.json`) stays with
+        the run's artifacts; `make verify-evidence` checks it. Only this step may use the key, and only
+        to sign and to read its public key.
+        """
+        self.evidence_key = kms.Key(
+            self,
+            "EvidenceSigningKey",
+            description="Signs each pipeline run's compliance evidence manifest",
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        sign = pipelines.CodeBuildStep(
+            "SignEvidence",
+            input=source,
+            additional_inputs={"cdk.out": self.pipeline.synth},
+            install_commands=["python3 -m pip install --quiet -r requirements-evidence.txt"],
+            commands=[f"python3 scripts/sign_evidence.py --key-id {EVIDENCE_KEY_VARIABLE} --assembly cdk.out"],
+            env={"EVIDENCE_KEY_ARN": self.evidence_key.key_arn},
+            primary_output_directory="cdk.out/compliance",
+            role_policy_statements=[
+                iam.PolicyStatement(actions=["kms:Sign", "kms:GetPublicKey"], resources=[self.evidence_key.key_arn])
+            ],
+        )
+        self.pipeline.add_wave("Evidence", post=[sign])
 
     def _synth_step(self, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
         """`make test` then `make synth`, with both JUnit reports published to CodeBuild report groups."""

@@ -1,7 +1,7 @@
 """`make report`: re-render the compliance reports of an existing cloud assembly, without synthesizing.
 
 Reads `cdk.out/compliance/findings.json` (written by every synth) and writes the
-other reports next to it again.
+other reports, the OSCAL documents and the evidence manifest next to it again.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.evidence import write_evidence  # noqa: E402
 from compliance.model import ComplianceModel  # noqa: E402
-from compliance.report import write_reports  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{source} does not exist: run `make synth` first", file=sys.stderr)
         return 2
     model = ComplianceModel.from_json(json.loads(source.read_text(encoding="utf-8")))
-    for path in write_reports(model, directory):
+    for path in write_evidence(model, directory):
         print(path)
     return 0
 

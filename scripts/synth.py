@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         lint_passed, lint_report = lint(output)
         if not lint_passed:
             print(lint_report, file=sys.stderr)
+        record_lint(output, passed=lint_passed)
     if status != 0 and not (output / "manifest.json").exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
@@ -67,6 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     if output.is_dir():
         print(summary(output, lint_passed=lint_passed if status == 0 else None))
     return status or (0 if lint_passed else 1)
+
+
+def record_lint(assembly: Path, *, passed: bool) -> None:
+    """Put cfn-lint's verdict into the run's evidence: re-render the reports and the manifest from findings.json."""
+    from compliance.evidence import write_evidence
+
+    report = assembly / "compliance" / "findings.json"
+    if report.exists():
+        model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
+        model.cfn_lint = "pass" if passed else "fail"
+        write_evidence(model, assembly / "compliance")
 
 
 def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
@@ -96,7 +108,8 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {assembly / 'validation-report.json'}")
     lines.append(
-        f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit)"
+        f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit, "
+        "OSCAL, manifest.json)"
     )
     failed = bool(open_findings) or bool(failed_claims) or lint_passed is False
     lines.append(

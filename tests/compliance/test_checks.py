@@ -375,3 +375,32 @@ def test_the_compensating_sentence_is_generated_from_the_checks() -> None:
         "the S3 bucket is versioned; the S3 bucket is retained when its stack is deleted; "
         "and the S3 bucket refuses connections without TLS"
     )
+
+
+def test_via_judges_only_what_the_policy_grants_that_action_on() -> None:
+    index = _index(
+        {
+            "Rotated": KEY,
+            "Signing": _resource("AWS::KMS::Key", {"KeyUsage": "SIGN_VERIFY", "EnableKeyRotation": False}),
+            "Subject": _resource(
+                "AWS::IAM::Policy",
+                {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["kms:ReEncrypt*"],
+                                "Resource": {"Fn::GetAtt": ["Rotated", "Arn"]},
+                            },
+                            {"Effect": "Allow", "Action": ["kms:Sign"], "Resource": {"Fn::GetAtt": ["Signing", "Arn"]}},
+                        ]
+                    }
+                },
+            ),
+        }
+    )
+    assert not all(r.holds for r in KeyRotation().evaluate("Fixture/Subject/Resource", index))
+    (result,) = KeyRotation(via="kms:ReEncrypt*").evaluate("Fixture/Subject/Resource", index)
+    assert result.holds
+    assert result.subject == "Fixture/Rotated/Resource"
+    assert result.claim == "the KMS key it grants kms:ReEncrypt* on rotates its key material yearly"

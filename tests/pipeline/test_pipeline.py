@@ -46,7 +46,7 @@ def _projects(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any]) -> None:
     names = [s["Name"] for s in pipeline_props["Stages"]]
-    assert names == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Staging", "Prod"]
+    assert names == ["Source", "Build", "UpdatePipeline", "Assets", "Evidence", "Dev", "Staging", "Prod"]
 
 
 def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(
@@ -116,8 +116,8 @@ def test_self_mutation_uses_the_cli_version_package_json_pins(pipeline_template:
 def test_artifacts_are_encrypted_with_a_rotated_key_in_a_versioned_logged_bucket(
     pipeline_template: dict[str, Any],
 ) -> None:
-    keys = resources_of(pipeline_template, "AWS::KMS::Key").values()
-    assert len(keys) == 2  # artifacts; build logs and notifications
+    keys = [k for k in resources_of(pipeline_template, "AWS::KMS::Key").values() if "KeyUsage" not in k["Properties"]]
+    assert len(keys) == 2  # artifacts; build logs and notifications (the evidence key only signs)
     assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys)
     buckets = resources_of(pipeline_template, "AWS::S3::Bucket")
     artifacts = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
@@ -197,3 +197,35 @@ def test_only_docker_asset_publishing_runs_privileged(pipeline_template: dict[st
     ]
     assert len(privileged) == 1
     assert "DockerAsset" in privileged[0]
+
+
+def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
+    pipeline_template: dict[str, Any], pipeline_props: dict[str, Any]
+) -> None:
+    stages = pipeline_props["Stages"]
+    names = [s["Name"] for s in stages]
+    (evidence,) = [s for s in stages if s["Name"] == "Evidence"]
+    deploying = [
+        n for n, s in enumerate(stages) if any(a["ActionTypeId"]["Category"] == "Deploy" for a in s["Actions"])
+    ]
+    assert names.index("Build") < names.index("Evidence") < min(deploying)
+    (sign,) = evidence["Actions"]
+    assert {i["Name"] for i in sign["InputArtifacts"]} >= {"Synth_Output"}
+    assert sign["OutputArtifacts"], "the signature is kept with the run's artifacts"
+    keys = {k: r for k, r in resources_of(pipeline_template, "AWS::KMS::Key").items() if "EvidenceSigningKey" in k}
+    ((key_id, key),) = keys.items()
+    assert key["Properties"]["KeySpec"] == "ECC_NIST_P256"
+    assert key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
+    # Only the signing step's role may sign, and only with this key.
+    signers = []
+    for policy in resources_of(pipeline_template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "kms:Sign" in actions:
+                assert sorted(actions) == ["kms:GetPublicKey", "kms:Sign"]
+                assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+                signers.append(policy["Metadata"]["aws:cdk:path"])
+    assert signers == ["Pipeline/Pipeline/Pipeline/Evidence/SignEvidence/SignEvidence/Role/DefaultPolicy/Resource"]
+    (project,) = [p for p in _projects(pipeline_template).values() if "sign_evidence.py" in json.dumps(p)]
+    assert "requirements-evidence.txt" in json.dumps(project["phases"]["install"])
