@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth report verify-evidence bench test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bench test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,7 +34,12 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 
 ## synth: synthesize the pipeline and every stage, gated by the compliance packs
 synth: setup
-	$(BIN)/python scripts/synth.py --config $(CONFIG)
+	$(BIN)/python scripts/synth.py --config $(CONFIG) $(if $(BASELINE),--baseline $(BASELINE),)
+
+## baseline: synthesize, then record the run's control statuses and acknowledgments as the compliance baseline
+## (compliance/baseline.json, or BASELINE=path); review the diff and commit it with the change
+baseline: setup
+	$(BIN)/python scripts/synth.py --config $(CONFIG) --write-baseline $(if $(BASELINE),--baseline $(BASELINE),)
 
 ## report: re-render cdk.out/compliance (reports, OSCAL, manifest) from its findings.json, without synthesizing
 report: setup

@@ -116,6 +116,8 @@ def main() -> int:
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
         runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
         run=identity,
+        baseline=_baseline_path(),
+        write_baseline=bool(os.environ.get("MONITORING_WRITE_BASELINE")),
     )
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
@@ -132,17 +134,20 @@ def report_and_gate(
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
     run: Any = None,
+    baseline: Path | None = None,
+    write_baseline: bool = False,
 ) -> list[Any]:
     """Write the compliance reports of a synthesized app, then return its open findings.
 
-    Open findings are the packs' unacknowledged findings and every check of an acknowledgment's
-    compensating control that does not hold. The reports are written whether or not the gate
-    passes: a failed run is evidence too.
+    Open findings are the packs' unacknowledged findings, every check of an acknowledgment's
+    compensating control that does not hold, and every regression from the compliance baseline at
+    `baseline` (none compared when it is None; `write_baseline` records this run there instead).
+    The reports are written whether or not the gate passes: a failed run is evidence too.
     """
-    from compliance import findings
+    from compliance import findings, signoff
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import claim_failures
+    from compliance.gate import baseline_failures, claim_failures
 
     model = evaluate(
         app,
@@ -153,8 +158,26 @@ def report_and_gate(
         runtime_skipped=runtime_skipped,
         run=run,
     )
+    if baseline is not None:
+        shown = _shown(baseline)
+        if write_baseline:
+            signoff.write(model, baseline)
+            print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
+        signoff.apply(model, baseline, shown_as=shown)
     write_evidence(model, assembly_dir / REPORT_DIRECTORY)
-    return findings(assembly_dir) + claim_failures(model)
+    return findings(assembly_dir) + claim_failures(model) + baseline_failures(model)
+
+
+def _baseline_path() -> Path:
+    """The committed compliance baseline, or the one `MONITORING_BASELINE` names (for another configuration)."""
+    return Path(os.environ.get("MONITORING_BASELINE") or PROJECT_ROOT / "compliance" / "baseline.json")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -25,14 +25,10 @@ from compliance.checks import CheckResult, evaluate_checks
 from compliance.model import (
     AcknowledgmentRecord,
     ComplianceModel,
-    Control,
-    ControlStatus,
     Evaluation,
-    Rule,
     RunIdentity,
     Status,
-    baseline,
-    control_id,
+    controls_from,
 )
 from compliance.preflight import PreflightChecks
 from compliance.references import TemplateIndex
@@ -244,48 +240,6 @@ def evaluate(
         runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
         run=run,
     )
-
-
-def controls_from(
-    rules: list[Rule], evaluations: list[Evaluation], runtime: dict[str, tuple[str, ...]] | None = None
-) -> list[Control]:
-    """The FedRAMP Moderate baseline, each control with the status its citing rules give it."""
-    citing: dict[str, set[str]] = defaultdict(set)
-    for rule in rules:
-        for label in rule.cited:
-            cid = control_id(label)
-            if cid:
-                citing[cid].add(rule.rule)
-    by_rule: dict[str, list[Evaluation]] = defaultdict(list)
-    for evaluation in evaluations:
-        by_rule[evaluation.rule].append(evaluation)
-    controls: list[Control] = []
-    for base in baseline():
-        rule_ids = sorted(citing.get(base.control, ()))
-        results = [e for r in rule_ids for e in by_rule.get(r, [])]
-        failing = [e for e in results if e.status is Status.NON_COMPLIANT]
-        acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
-        if failing:
-            status, behind = ControlStatus.FAILING, failing
-        elif acknowledged:
-            status, behind = ControlStatus.ACKNOWLEDGED, acknowledged
-        elif results:
-            status, behind = ControlStatus.EVIDENCED, results
-        else:
-            status, behind = ControlStatus.NOT_CHECKED, []
-        controls.append(
-            Control(
-                control=base.control,
-                label=base.label,
-                title=base.title,
-                family=base.family,
-                status=status,
-                rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
-                resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
-                runtime=(runtime or {}).get(base.control, ()),
-            )
-        )
-    return controls
 
 
 def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) -> list[str]:

@@ -83,8 +83,19 @@ def claim_failures(model: ComplianceModel) -> list[Finding]:
     return result
 
 
+def baseline_failures(model: ComplianceModel) -> list[Finding]:
+    """One finding per regression from the committed compliance baseline."""
+    return [
+        Finding("compliance", "Baseline", "error", model.baseline_file, line) for line in model.baseline_differences
+    ]
+
+
 def format_findings(items: list[Finding]) -> str:
     lines = [f"{len(items)} compliance finding(s) are neither fixed nor acknowledged:"]
     lines += [f"  {f.line()}" for f in items]
     lines.append("Fix each one, or acknowledge it with compliance.acknowledge(...) and an auditor-grade reason.")
+    if any(f.rule == "Baseline" for f in items):
+        lines.append(
+            "A change to the compliance baseline is reviewed like code: `make baseline`, then commit the file."
+        )
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -127,7 +128,8 @@ class ComplianceModel:
     run: RunIdentity | None = None
     cfn_lint: str = ""  # "pass", "fail", or "" where this synth did not run it
     baseline_file: str = ""  # the committed compliance baseline compared with this run ("" if none was)
-    baseline_differences: list[str] = field(default_factory=list)  # one line per difference
+    baseline_differences: list[str] = field(default_factory=list)  # regressions from it, one line each
+    baseline_improvements: list[str] = field(default_factory=list)  # improvements it does not record yet
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +195,7 @@ class ComplianceModel:
             cfn_lint=str(data.get("cfn_lint", "")),
             baseline_file=str(data.get("baseline_file", "")),
             baseline_differences=list(data.get("baseline_differences", [])),
+            baseline_improvements=list(data.get("baseline_improvements", [])),
         )
 
 
@@ -234,3 +237,45 @@ def cited_controls(description: str) -> tuple[str, ...]:
         return ()
     labels = [c.strip() for c in match.group(1).split(",") if c.strip()]
     return tuple(dict.fromkeys(labels))
+
+
+def controls_from(
+    rules: list[Rule], evaluations: list[Evaluation], runtime: dict[str, tuple[str, ...]] | None = None
+) -> list[Control]:
+    """The FedRAMP Moderate baseline, each control with the status its citing rules give it."""
+    citing: dict[str, set[str]] = defaultdict(set)
+    for rule in rules:
+        for label in rule.cited:
+            cid = control_id(label)
+            if cid:
+                citing[cid].add(rule.rule)
+    by_rule: dict[str, list[Evaluation]] = defaultdict(list)
+    for evaluation in evaluations:
+        by_rule[evaluation.rule].append(evaluation)
+    controls: list[Control] = []
+    for base in baseline():
+        rule_ids = sorted(citing.get(base.control, ()))
+        results = [e for r in rule_ids for e in by_rule.get(r, [])]
+        failing = [e for e in results if e.status is Status.NON_COMPLIANT]
+        acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
+        if failing:
+            status, behind = ControlStatus.FAILING, failing
+        elif acknowledged:
+            status, behind = ControlStatus.ACKNOWLEDGED, acknowledged
+        elif results:
+            status, behind = ControlStatus.EVIDENCED, results
+        else:
+            status, behind = ControlStatus.NOT_CHECKED, []
+        controls.append(
+            Control(
+                control=base.control,
+                label=base.label,
+                title=base.title,
+                family=base.family,
+                status=status,
+                rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
+                resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
+                runtime=(runtime or {}).get(base.control, ()),
+            )
+        )
+    return controls

@@ -288,12 +288,35 @@ def _summary_section(model: ComplianceModel) -> list[str]:
         ),
         ["l", "r", "r", "r", "r", "r", "r"],
     )
+    lines += _baseline_lines(model)
     if model.runtime_services:
         lines += ["", "### Runtime controls per scope", ""]
         for scope, services in model.runtime_services.items():
             skipped = model.runtime_skipped.get(scope, [])
             note = f"; not offered in its region, skipped: {', '.join(skipped)}" if skipped else ""
             lines += _wrap(f"{scope}: {', '.join(services)}{note}", first="- ", indent="  ")
+    return lines
+
+
+def _baseline_lines(model: ComplianceModel) -> list[str]:
+    """How this run compares with the committed compliance baseline."""
+    if not model.baseline_file:
+        return []
+    lines = ["", "### Compliance baseline", ""]
+    if not model.baseline_differences and not model.baseline_improvements:
+        return [
+            *lines,
+            *_wrap(f"As committed in {_code(model.baseline_file)}: no control lost, no acknowledgment added."),
+        ]
+    if model.baseline_differences:
+        lines += _wrap(f"Changes from {_code(model.baseline_file)} that fail the gate until the baseline records them:")
+        lines += [""]
+        for difference in model.baseline_differences:
+            lines += _wrap(difference, first="- ", indent="  ")
+    if model.baseline_improvements:
+        lines += ["", *_wrap("Improvements the baseline does not record yet (`make baseline` records them):"), ""]
+        for improvement in model.baseline_improvements:
+            lines += _wrap(improvement, first="- ", indent="  ")
     return lines
 
 

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=str(ROOT / "config" / "environments.yaml"))
     parser.add_argument("--output", default=str(ROOT / "cdk.out"))
+    parser.add_argument("--baseline", help="the compliance baseline to compare with (default compliance/baseline.json)")
+    parser.add_argument("--write-baseline", action="store_true", help="record this run as the compliance baseline")
     args = parser.parse_args(argv)
 
     # Fail fast, before the CLI and jsii start, and before the old assembly is touched.
@@ -54,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     # and their acknowledged findings would be missing from the compliance report.
     env = {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
     env.pop("CDK_CONTEXT_JSON", None)
+    if args.baseline:
+        env["MONITORING_BASELINE"] = str(Path(args.baseline).resolve())
+    if args.write_baseline:
+        env["MONITORING_WRITE_BASELINE"] = "1"
     status = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=False).returncode
     lint_passed, lint_report = (True, "")
     if status == 0:
@@ -90,7 +96,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         stacks = ", ".join(sorted(_stack_name(t) for t in templates))
         lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
     open_findings = findings(assembly)
-    failed_claims = _failed_claims(assembly)
+    failed_claims, baseline, drifted = _from_report(assembly)
     acknowledged = _acknowledged_per_pack(assembly)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
@@ -102,6 +108,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")
     if failed_claims:
         lines.append(f"  compensating controls that do not hold: {len(failed_claims)}")
+    lines.append(f"Compliance baseline: {baseline}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
@@ -111,7 +118,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
-    failed = bool(open_findings) or bool(failed_claims) or lint_passed is False
+    failed = bool(open_findings) or bool(failed_claims) or lint_passed is False or drifted
     lines.append(
         "Result: "
         + ("FAIL" if failed else "PASS")
@@ -143,12 +150,19 @@ def _stack_name(template: Path) -> str:
     return template.stem
 
 
-def _failed_claims(assembly: Path) -> list[Finding]:
-    """Checks of acknowledgments' compensating controls that do not hold, from the report the synth wrote."""
+def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:
+    """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted."""
     report = assembly / "compliance" / "findings.json"
     if not report.exists():
-        return []
-    return claim_failures(ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8"))))
+        return [], "not compared", False
+    model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
+    if not model.baseline_file:
+        state = "not compared"
+    elif model.baseline_differences:
+        state = f"{len(model.baseline_differences)} change(s) from {model.baseline_file} (see the report)"
+    else:
+        state = f"as committed ({model.baseline_file})"
+    return claim_failures(model), state, bool(model.baseline_differences)
 
 
 def _acknowledged_per_pack(assembly: Path) -> Counter[str]:

@@ -146,7 +146,7 @@ def test_a_failing_control_is_not_satisfied(compliance_model: ComplianceModel, t
         ],
         run=RUN,
     )
-    from compliance.evaluation import controls_from
+    from compliance.model import controls_from
 
     failing = replace(failing, controls=controls_from(failing.rules, failing.evaluations))
     write_oscal(failing, tmp_path)

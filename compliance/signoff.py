@@ -1,0 +1,139 @@
+"""The signed-off compliance baseline: what a reviewer accepted, compared with every synth.
+
+`compliance/baseline.json` is committed. Per scope (the pipeline and each stage, by
+name), it records the status at synth of every control that synth assesses and the
+set of acknowledgments, each with the resources it accepts a finding on. Paths are
+stage-relative and stage-neutral, and account ids, regions, partitions and the
+source repository's name are written as placeholders, so editing what a team is
+told to edit (accounts, regions, zones, sizes, e-mails) never changes it; adding or
+removing an environment does, because that is a change to review.
+
+A run regresses when a scope disappears or appears, a control's status drops
+(evidenced -> acknowledged -> not checked -> failing), or an acknowledgment is added
+or accepts more resources than recorded. Each regression is one line, and fails the
+gate unless the baseline committed with the change records it (`make baseline`
+rewrites the file from a synth; the diff is then part of the review). Improvements
+(a control evidenced, an acknowledgment removed) pass, and the report lists them
+until the baseline records them too. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliance.model import ComplianceModel, ControlStatus, Status, controls_from
+
+SCHEMA = "fedramp-monitoring/compliance-baseline/1"
+DEFAULT_PATH = Path(__file__).resolve().parent / "baseline.json"
+# Higher is better: losing rank is a regression.
+_RANK = {
+    ControlStatus.EVIDENCED: 3,
+    ControlStatus.ACKNOWLEDGED: 2,
+    ControlStatus.NOT_CHECKED: 1,
+    ControlStatus.FAILING: 0,
+}
+_ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+_REGION = re.compile(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?![0-9])")
+_PARTITION = re.compile(r"\barn:aws(?:-[a-z-]+)?:")
+_SOURCE_ACTION = re.compile(r"/Source/[^/]+/")
+
+
+def neutral(text: str, scope: str) -> str:
+    """A path or finding id with the stage, logical-id hashes, subnet numbers and deployment targets taken out."""
+    if scope != "Pipeline":
+        text = text.removeprefix(f"Pipeline/{scope}/").replace(scope, "<stage>").replace(scope.lower(), "<stage>")
+    text = _PARTITION.sub("arn:<partition>:", text)
+    text = _ACCOUNT.sub("<account>", text)
+    text = _REGION.sub("<region>", text)
+    text = re.sub(r"Subnet\d+/", "Subnet<n>/", text)
+    text = re.sub(r"[0-9A-F]{8}\b", "<hash>", text)
+    return _SOURCE_ACTION.sub("/Source/<repository>/", text)
+
+
+def snapshot(model: ComplianceModel) -> dict[str, Any]:
+    """The baseline document of a run."""
+    scopes: dict[str, Any] = {}
+    for scope in model.scopes:
+        evaluations = [e for e in model.evaluations if e.scope == scope]
+        controls = controls_from(model.rules, evaluations)
+        accepted = [e for e in evaluations if e.status is Status.ACKNOWLEDGED]
+        acknowledgments: dict[str, list[str]] = {}
+        for ack in (a for a in model.acknowledgments if a.scope == scope):
+            resources = {
+                neutral(e.path, scope)
+                for e in accepted
+                if e.finding == ack.finding and (e.path == ack.path or e.path.startswith(ack.path + "/"))
+            }
+            key = f"{neutral(ack.finding, scope)} on {neutral(ack.path, scope)}"
+            entry = acknowledgments.setdefault(key, [])
+            entry[:] = sorted(set(entry) | resources)
+        scopes[scope] = {
+            "controls": {c.control: str(c.status) for c in controls if c.status is not ControlStatus.NOT_CHECKED},
+            "acknowledgments": dict(sorted(acknowledgments.items())),
+        }
+    return {"schema": SCHEMA, "scopes": scopes}
+
+
+@dataclass
+class Comparison:
+    regressions: list[str] = field(default_factory=list)
+    improvements: list[str] = field(default_factory=list)
+
+
+def compare(committed: dict[str, Any], current: dict[str, Any]) -> Comparison:
+    """One line per difference between the committed baseline and this run, regressions apart from improvements."""
+    result = Comparison()
+    old_scopes, new_scopes = committed.get("scopes", {}), current.get("scopes", {})
+    for scope in old_scopes.keys() - new_scopes.keys():
+        result.regressions.append(f"{scope}: in the baseline but not in this run (an environment was removed)")
+    for scope in new_scopes.keys() - old_scopes.keys():
+        result.regressions.append(f"{scope}: in this run but not in the baseline (an environment was added)")
+    for scope in [s for s in new_scopes if s in old_scopes]:
+        old, new = old_scopes[scope], new_scopes[scope]
+        not_checked = str(ControlStatus.NOT_CHECKED)
+        for control in sorted(old["controls"].keys() | new["controls"].keys()):
+            before = old["controls"].get(control, not_checked)
+            after = new["controls"].get(control, not_checked)
+            if before == after:
+                continue
+            line = f"{scope}: {control} was {before}, is now {after}"
+            worse = _RANK[ControlStatus(after)] < _RANK[ControlStatus(before)]
+            (result.regressions if worse else result.improvements).append(line)
+        for ack in sorted(old["acknowledgments"].keys() | new["acknowledgments"].keys()):
+            if ack not in old["acknowledgments"]:
+                result.regressions.append(f"{scope}: new acknowledgment of {ack}")
+            elif ack not in new["acknowledgments"]:
+                result.improvements.append(f"{scope}: acknowledgment removed: {ack}")
+            else:
+                wider = sorted(set(new["acknowledgments"][ack]) - set(old["acknowledgments"][ack]))
+                narrower = sorted(set(old["acknowledgments"][ack]) - set(new["acknowledgments"][ack]))
+                if wider:
+                    result.regressions.append(f"{scope}: acknowledgment of {ack} widened to {', '.join(wider)}")
+                if narrower:
+                    result.improvements.append(f"{scope}: acknowledgment of {ack} no longer needed on {len(narrower)}")
+    return result
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def write(model: ComplianceModel, path: Path) -> Path:
+    """Record this run as the baseline (what `make baseline` does)."""
+    path.write_text(render(snapshot(model)), encoding="utf-8", newline="\n")
+    return path
+
+
+def apply(model: ComplianceModel, path: Path, *, shown_as: str) -> None:
+    """Compare the run with the baseline at `path` and record the outcome in the model (for the reports)."""
+    model.baseline_file = shown_as
+    if not path.exists():
+        model.baseline_differences = [f"{shown_as}: no compliance baseline; run `make baseline` and commit it"]
+        return
+    comparison = compare(json.loads(path.read_text(encoding="utf-8")), snapshot(model))
+    model.baseline_differences = comparison.regressions
+    model.baseline_improvements = comparison.improvements
