@@ -360,10 +360,10 @@ def _acknowledgments_section(model: ComplianceModel) -> list[str]:
         where = ", ".join(group.scopes)
         count = len(group.members)
         lines += [""]
+        # The finding id is never split (an auditor copies it), so it stands alone on its line.
+        lines += [f"**{number}.** {_code(group.finding)}", ""]
         lines += _wrap(
-            f"**{number}. {_code(group.finding)}** in {where}, {count} resource{'s' if count > 1 else ''}; "
-            f"NIST 800-53 {', '.join(group.controls)}",
-            indent="",
+            f"In {where}, {count} resource{'s' if count > 1 else ''}; NIST 800-53 {', '.join(group.controls)}."
         )
         lines += [""]
         lines += _wrap(f"Reason: {group.reason}")
