@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,3 +138,50 @@ def test_a_manifest_changed_after_signing_fails(assembly: Path) -> None:
 
 def test_a_signature_is_required_when_asked_for(assembly: Path) -> None:
     assert verify_evidence.main([str(assembly), "--require-signature"]) == 1
+
+
+FAKE_AWS = '''#!{python}
+"""Stands in for `aws kms sign` / `aws kms get-public-key`, signing with a local P-256 key."""
+import base64, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+key = serialization.load_pem_private_key(open({key!r}, "rb").read(), password=None)
+args = sys.argv[1:]
+if args[:2] == ["kms", "sign"]:
+    assert args[args.index("--message-type") + 1] == "DIGEST"
+    assert args[args.index("--signing-algorithm") + 1] == "ECDSA_SHA_256"
+    digest = open(args[args.index("--message") + 1].removeprefix("fileb://"), "rb").read()
+    print(base64.b64encode(key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))).decode())
+elif args[:2] == ["kms", "get-public-key"]:
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    print(base64.b64encode(der).decode())
+else:
+    sys.exit(f"unexpected call: {{args}}")
+'''
+
+
+def test_the_signing_script_signs_with_kms_and_the_result_verifies(
+    assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts import sign_evidence
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    aws = bin_dir / "aws"
+    aws.write_text(FAKE_AWS.format(python=sys.executable, key=str(key_file)))
+    aws.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    arn = "arn:aws:kms:us-west-2:123456789012:key/evidence"
+    assert sign_evidence.main(["--key-id", arn, "--assembly", str(assembly)]) == 0
+    signature = json.loads((assembly / REPORT_DIRECTORY / SIGNATURE).read_text())
+    assert signature["key_id"] == arn
+    assert verify(assembly, require_signature=True).ok
+    # Evidence that no longer matches its manifest is not signed.
+    (assembly / "Pipeline.template.json").write_text("{}")
+    assert sign_evidence.main(["--key-id", arn, "--assembly", str(assembly)]) == 1
