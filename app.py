@@ -66,6 +66,7 @@ def build_app(
         env=cdk.Environment(account=config.pipeline.account, region=config.pipeline.region),
         config=config.pipeline,
         environments=config.environments,
+        waves=config.waves,
         cli_version=cli_version(),
         image_directory=IMAGE_DIRECTORY,
     )

@@ -104,7 +104,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
             ),
             compensating_control=(
                 "policies are versioned in git and every change is reviewed and promoted by the pipeline "
-                "with a manual approval before staging and prod"
+                "with a manual approval before every protected environment"
             ),
             controls=["AC-6", "CM-3", "CM-5"],
         )

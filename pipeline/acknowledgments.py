@@ -18,6 +18,7 @@ from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
 from config import EnvironmentConfig
+from pipeline.region_support import RegionSupportStack
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
 _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
@@ -41,6 +42,8 @@ def acknowledge_pipeline(
     artifact_bucket: s3.IBucket,
     *,
     stages: list[EnvironmentConfig] | tuple[EnvironmentConfig, ...],
+    region_supports: list[RegionSupportStack],
+    smoke_projects: dict[str, codebuild.IProject],
     telemetry_key: kms.IKey,
     build_logs: logs.ILogGroup,
 ) -> None:
@@ -70,8 +73,27 @@ def acknowledge_pipeline(
     assets = stack.node.find_child("Pipeline").node.find_child("Assets")
     (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
 
+    replication = tuple(
+        finding
+        for support in region_supports
+        for finding in (
+            f"Resource::arn:{partition}:s3:::{stack.resolve(support.bucket.bucket_name)}/*",
+            f"Resource::arn:{partition}:kms:{support.region}:{account}:key/*",
+        )
+    )
     roles: list[tuple[IConstruct, tuple[str, ...], str]] = [
-        (code_pipeline.role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
+        (
+            code_pipeline.role,
+            (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket, *replication),
+            _REASON
+            + (
+                " In each further region a stage deploys to, the pipeline copies artifacts into its replication "
+                "bucket there; that key belongs to another region's stack, so the grant names the keys of this "
+                "account in that region and is limited to the replication key's alias (kms:ResourceAliases)."
+                if replication
+                else ""
+            ),
+        ),
         (source_role, (*_ARTIFACT_READ, *_ARTIFACT_WRITE, *_ARTIFACT_KEY, bucket), _REASON),
         (
             synth_role,
@@ -93,8 +115,7 @@ def acknowledge_pipeline(
         ),
     ]
     for stage in stages:
-        smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
-        project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")
+        project = smoke_projects[stage.stage_id]
         roles.append(
             (
                 project.node.find_child("Role"),

@@ -292,7 +292,10 @@ class DataStack(WorkloadStack):
                         f"{config.stage_id} is configured single-AZ (database.multi_az: false): it holds no "
                         "production data and a zone outage there affects no user."
                     ),
-                    compensating_control="staging and prod run Multi-AZ, and daily AWS Backup recovery points exist",
+                    compensating_control=(
+                        "the config check refuses single-AZ for every environment with approval, and daily AWS "
+                        "Backup recovery points exist"
+                    ),
                     controls=["CP-10", "SC-5"],
                 )
         if not config.protect_data:
@@ -304,11 +307,29 @@ class DataStack(WorkloadStack):
                         f"{config.stage_id} sets protect_data: false so the environment can be torn down and "
                         "rebuilt from code; it holds no production data."
                     ),
-                    compensating_control="staging and prod set protect_data: true (deletion protection, snapshots)",
+                    compensating_control=(
+                        "the config check requires protect_data: true (deletion protection, final snapshots) for "
+                        "every environment with approval"
+                    ),
                     controls=["CP-9", "CM-3"],
                 )
 
     def _acknowledge_cache_and_stream(self) -> None:
+        if self.config.cache.replicas == 0:
+            acknowledge(
+                self.cache,
+                "AwsSolutions-AEC4",
+                reason=(
+                    f"{self.config.stage_id} runs its cache on one node (cache.replicas: 0): the cache holds only "
+                    "values the service rebuilds from the database and the stream, and a zone outage there "
+                    "affects no user."
+                ),
+                compensating_control=(
+                    "the config check refuses a cache without a replica for every environment with approval, "
+                    "where Multi-AZ failover is on"
+                ),
+                controls=["CP-10", "SC-5"],
+            )
         acknowledge(
             self.cache,
             "AwsSolutions-AEC6",
