@@ -306,6 +306,6 @@ class ServiceStack(WorkloadStack):
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
                     "from code; the load balancer holds no state."
                 ),
-                compensating_control="every environment with approval must set protect_data: true (deletion protection)",
+                compensating_control="an environment with approval must set protect_data: true (deletion protection)",
                 controls=["CM-3", "SC-5"],
             )
