@@ -36,7 +36,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 synth: setup
 	$(BIN)/python scripts/synth.py --config $(CONFIG)
 
-## report: re-render cdk.out/compliance from its findings.json, without synthesizing again
+## report: re-render cdk.out/compliance from its findings.json (what make synth wrote from CONFIG), without synthesizing
 report: setup
 	$(BIN)/python scripts/report.py
 
@@ -44,9 +44,9 @@ report: setup
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
-## cdk: the pinned CDK CLI on the venv's Node.js, e.g. make cdk ARGS="deploy Pipeline"
+## cdk: the pinned CDK CLI on the venv's Node.js and the same CONFIG, e.g. make cdk ARGS="deploy Pipeline"
 cdk: setup
-	cdk $(ARGS)
+	cdk -c config=$(CONFIG) $(ARGS)
 
 ## test: lint, type-check and run the whole test suite
 test: lint typecheck unit

@@ -39,15 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(ROOT / "cdk.out"))
     args = parser.parse_args(argv)
 
-    # Fail fast, before the CLI and jsii start, and before the old assembly is touched.
+    output = Path(args.output)
+    # Never leave an earlier run's assembly behind to be mistaken for this run's result.
+    shutil.rmtree(output, ignore_errors=True)
+    # Fail fast, before jsii starts.
     try:
         load_config(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
 
-    output = Path(args.output)
-    shutil.rmtree(output, ignore_errors=True)  # never leave a stale assembly that looks current
     # The app itself writes the assembly, exactly as the CLI would have it run (app.py applies cdk.json's
     # context); run through the CLI, the CDK leaves CloudFormation's own template checks to the CLI,
     # and their acknowledged findings would be missing from the compliance report.

@@ -281,12 +281,25 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert caught.value.problems == ["cannot read the file: No such file or directory"]
 
 
-def test_app_exits_non_zero_with_one_line_per_problem_and_writes_nothing(tmp_path: Path) -> None:
+def _cross_partition() -> dict[str, Any]:
+    raw = _default()
+    name = list(raw["environments"])[-1]
+    raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
+    raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
+    return raw
+
+
+@pytest.mark.parametrize("entry", ["app.py", "scripts/synth.py"])
+def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_path: Path, entry: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_with("environments.staging.account", "12345")))
+    bad.write_text(yaml.safe_dump(_cross_partition(), sort_keys=False))
     outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text("{}")  # an earlier run's assembly
+    command = [sys.executable, str(PROJECT_ROOT / entry)]
+    command += ["--config", str(bad), "--output", str(outdir)] if entry.startswith("scripts/") else []
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "app.py")],
+        command,
         env={"PATH": "/usr/bin:/bin", "MONITORING_CONFIG": str(bad), "CDK_OUTDIR": str(outdir)},
         capture_output=True,
         text=True,
@@ -294,6 +307,7 @@ def test_app_exits_non_zero_with_one_line_per_problem_and_writes_nothing(tmp_pat
         check=False,
     )
     assert result.returncode == 2
-    assert "environments.staging.account: '12345' is not a 12-digit AWS account id" in result.stderr
-    assert "Traceback" not in result.stderr
+    header, problem = result.stderr.strip().splitlines()
+    assert header == f"{bad}: 1 configuration problem(s)"
+    assert "is in partition aws-us-gov but the pipeline is in aws" in problem
     assert not outdir.exists()
