@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth report bench test lint typecheck unit cdk clean
+.PHONY: setup synth report bootstrap-policy bench test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,10 @@ synth: setup
 ## report: re-render cdk.out/compliance from its findings.json (what make synth wrote from CONFIG), without synthesizing
 report: setup
 	$(BIN)/python scripts/report.py
+
+## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
+bootstrap-policy: synth
+	$(BIN)/python scripts/bootstrap_policy.py --assembly cdk.out
 
 ## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
 bench: setup

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from config import aws_facts
@@ -142,7 +143,8 @@ def _subnets(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
         )
 
 
-def _partition(env: Callable[..., Any], pipeline_region: str) -> Iterator[tuple[str, str]]:
+def _partition(env: Callable[..., Any], read: _Reader) -> Iterator[tuple[str, str]]:
+    pipeline_region = read("pipeline", "region")
     mine, theirs = aws_facts.partition_of(env("region")), aws_facts.partition_of(pipeline_region)
     if mine != theirs:
         yield (
@@ -187,16 +189,13 @@ def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
     environments = document.get("environments")
     count = len(environments) if isinstance(environments, list) else 0
     for index in range(count):
-
-        def env(*loc: str | int, default: Any = _REQUIRED, _i: int = index) -> Any:
-            return read("environments", _i, *loc, default=default)
-
+        env = partial(read, "environments", index)
         for rule in ENVIRONMENT_RULES:
-            run(("environments", index), lambda rule=rule, env=env: rule(env))
-        run(("environments", index), lambda env=env: _partition(env, read("pipeline", "region")))
-    run(("pipeline",), lambda: _connection(read))
-    run(("environments",), lambda: _waves(read, count))
-    run(("environments",), lambda: _singletons(read, count))
+            run(("environments", index), partial(rule, env))
+        run(("environments", index), partial(_partition, env, read))
+    run(("pipeline",), partial(_connection, read))
+    run(("environments",), partial(_waves, read, count))
+    run(("environments",), partial(_singletons, read, count))
     return problems
 
 
