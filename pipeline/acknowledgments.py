@@ -18,6 +18,8 @@ from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
 from config import EnvironmentConfig
+from pipeline import generated
+from pipeline.guard import PipelineGuard
 from pipeline.region_support import RegionSupportStack
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
@@ -44,6 +46,7 @@ def acknowledge_pipeline(
     stages: list[EnvironmentConfig] | tuple[EnvironmentConfig, ...],
     region_supports: list[RegionSupportStack],
     smoke_projects: dict[str, codebuild.IProject],
+    guard: PipelineGuard | None = None,
     telemetry_key: kms.IKey,
     build_logs: logs.ILogGroup,
 ) -> None:
@@ -69,8 +72,8 @@ def acknowledge_pipeline(
     synth_project = pipeline.synth_project
     synth_role = synth_project.role
     assert synth_role is not None, "the synth project has a generated role"
-    self_mutation = stack.node.find_child("Pipeline").node.find_child("UpdatePipeline").node.find_child("SelfMutation")
-    assets = stack.node.find_child("Pipeline").node.find_child("Assets")
+    self_mutation = generated.self_mutation_project(pipeline)
+    assets = generated.assets(pipeline)
     (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
 
     replication = tuple(
@@ -130,7 +133,24 @@ def acknowledge_pipeline(
                 "belongs to a stack of another account and is not known to this one.",
             )
         )
-    security_check = stack.node.find_child("Pipeline").node.try_find_child("PipelinesSecurityCheck")
+    if guard is not None:
+        check_role = guard.project.role
+        assert check_role is not None
+        roles.append(
+            (
+                check_role,
+                (
+                    *_ARTIFACT_READ,
+                    *_ARTIFACT_KEY,
+                    bucket,
+                    *codebuild(guard.project),
+                    f"Resource::arn:{partition}:cloudformation:{region}:{account}:stack/{stack.stack_name}/*",
+                ),
+                _REASON + " The definition check reads the running pipeline stack's template; the stack's id "
+                "suffix is assigned by CloudFormation when the stack is created.",
+            )
+        )
+    security_check = generated.security_check(pipeline)
     if security_check is not None:
         check_project = security_check.node.find_child("CDKSecurityCheck")
         approve = security_check.node.find_child("CDKPipelinesAutoApprove")

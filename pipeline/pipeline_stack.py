@@ -22,7 +22,9 @@ from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
 from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
+from pipeline import generated
 from pipeline.acknowledgments import acknowledge_pipeline
+from pipeline.guard import PipelineGuard
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
 from stages import MonitoringStage
 
@@ -149,6 +151,20 @@ class PipelineStack(cdk.Stack):
             ),
         )
         narrow_replication_key_grants(self.pipeline.pipeline.role, self.region_supports)
+        mutation_role = generated.self_mutation_project(self.pipeline).node.find_child("Role")
+        assert isinstance(mutation_role, iam.Role)
+        self.guard = PipelineGuard(
+            self,
+            "DefinitionGuard",
+            pipeline=self.pipeline.pipeline,
+            after=generated.stage_named(self.pipeline.pipeline, "Build"),
+            synth_output=generated.synth_output(self.pipeline.pipeline),
+            topic=self.approval_topic,
+            artifact_key=self.artifact_key,
+            telemetry_key=self.telemetry_key,
+            build_logs=self.build_logs,
+            self_mutation_role=mutation_role,
+        )
         self._notify_approvers(config)
         acknowledge_pipeline(
             self,
@@ -157,6 +173,7 @@ class PipelineStack(cdk.Stack):
             stages=environments,
             region_supports=self.region_supports,
             smoke_projects={stage_id: step.project for stage_id, step in self.smoke_steps.items()},
+            guard=self.guard,
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
         )

@@ -60,7 +60,8 @@ WORKLOAD_STACKS = {"Keys", "Network", "Data", "Service", "Observability"}
 
 def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any], fixture_config: AppConfig) -> None:
     names = [s["Name"] for s in pipeline_props["Stages"]]
-    assert names == ["Source", "Build", "UpdatePipeline", "Assets", *map(_wave_name, fixture_config.waves)]
+    expected = ["Source", "Build", "PipelineChange", "UpdatePipeline", "Assets", *map(_wave_name, fixture_config.waves)]
+    assert names == expected
 
 
 def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(
