@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bench test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bootstrap-policy bench test lint typecheck unit cdk clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -41,7 +41,8 @@ synth: setup
 baseline: setup
 	$(BIN)/python scripts/synth.py --config $(CONFIG) --write-baseline $(if $(BASELINE),--baseline $(BASELINE),)
 
-## report: re-render cdk.out/compliance (reports, OSCAL, manifest) from its findings.json, without synthesizing
+## report: re-render cdk.out/compliance (reports, OSCAL, manifest) from its findings.json (what make synth wrote
+## from CONFIG), without synthesizing
 report: setup
 	$(BIN)/python scripts/report.py
 
@@ -51,13 +52,17 @@ ASSEMBLY ?= cdk.out
 verify-evidence: setup
 	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),)
 
+## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
+bootstrap-policy: synth
+	$(BIN)/python scripts/bootstrap_policy.py --assembly cdk.out
+
 ## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
-## cdk: the pinned CDK CLI on the venv's Node.js, e.g. make cdk ARGS="deploy Pipeline"
+## cdk: the pinned CDK CLI on the venv's Node.js and the same CONFIG, e.g. make cdk ARGS="deploy Pipeline"
 cdk: setup
-	cdk $(ARGS)
+	cdk -c config=$(CONFIG) $(ARGS)
 
 ## test: lint, type-check and run the whole test suite
 test: lint typecheck unit

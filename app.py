@@ -66,6 +66,7 @@ def build_app(
         env=cdk.Environment(account=config.pipeline.account, region=config.pipeline.region),
         config=config.pipeline,
         environments=config.environments,
+        waves=config.waves,
         cli_version=cli_version(),
         image_directory=IMAGE_DIRECTORY,
     )
@@ -84,11 +85,21 @@ def _config_path() -> Path:
     )
 
 
+def _remove_stale_assembly() -> None:
+    """Remove an earlier run's assembly from the output directory, so it is not taken for this run's result."""
+    outdir = os.environ.get("CDK_OUTDIR")
+    if outdir and (Path(outdir) / "manifest.json").exists():
+        import shutil
+
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
 def main() -> int:
     try:
         config = load_config(_config_path())
     except ConfigError as error:
         print(error, file=sys.stderr)
+        _remove_stale_assembly()
         return 2
     try:
         app = build_app(config)

@@ -118,7 +118,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
             reason=(
                 "The CDK writes each role's least-privilege grants into a policy that belongs to that role alone "
                 "and is created, changed and deleted with it; no other principal can attach it. Policies are "
-                "versioned in git and reach staging and prod only through the pipeline's approvals."
+                "versioned in git and reach every protected environment only through the pipeline's approvals."
             ),
             checks=[AttachedToOneRole()],
             controls=["AC-6", "CM-3", "CM-5"],

@@ -151,17 +151,32 @@ def subjects(path: str, types: tuple[str, ...], index: TemplateIndex, *, depth: 
 
 
 def granted(path: str, action: str, types: tuple[str, ...], index: TemplateIndex) -> list[ResourceView]:
-    """The resources of `types` that the policy at `path` grants `action` on."""
+    """The resources of `types` that the policy at `path` grants `action` on.
+
+    Besides references, a grant may name what another region's stack creates: a bucket by its
+    name in an ARN, or keys through the aliases of a `kms:ResourceAliases` condition.
+    """
     found: dict[str, ResourceView] = {}
     for policy in index.resources_under(path):
         for statement in _statements(policy.properties.get("PolicyDocument")):
             if statement.get("Effect") != "Allow" or action not in _list(statement.get("Action")):
                 continue
-            for value in intrinsics(statement.get("Resource")):
-                target = index.resolve(policy.stack, value)
+            targets = [index.resolve(policy.stack, v) for v in intrinsics(statement.get("Resource"))]
+            for value in _list(statement.get("Resource")):
+                bucket = _S3_ARN.match(value) if isinstance(value, str) else None
+                if bucket is not None:
+                    targets.append(index.named(BUCKET, "BucketName", bucket.group(1)))
+            for condition in statement.get("Condition", {}).values():
+                for alias in _list(condition.get("kms:ResourceAliases")) if isinstance(condition, dict) else []:
+                    named = index.named("AWS::KMS::Alias", "AliasName", str(alias))
+                    targets.append(index.resolve(named.stack, named.properties.get("TargetKeyId")) if named else None)
+            for target in targets:
                 if target is not None and target.type in types:
                     found.setdefault(target.path, target)
     return list(found.values())
+
+
+_S3_ARN = re.compile(r"^arn:[^:]+:s3:::([^/*]+)(?:/.*)?$")
 
 
 # --- Helpers over resolved properties -----------------------------------------------------------
@@ -296,8 +311,15 @@ class EncryptedWithCmk(Check):
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
         reference = _key_reference(resource)
-        key = index.resolve(resource.stack, reference) if reference is not None else None
-        if key is None or key.type != KEY:
+        key = None
+        # The key itself, or an ARN built around a reference to it or to its alias (an alias names its key).
+        for target in (index.resolve(resource.stack, v) for v in intrinsics(reference)):
+            if target is not None and target.type == "AWS::KMS::Alias":
+                target = index.resolve(target.stack, target.properties.get("TargetKeyId"))
+            if target is not None and target.type == KEY:
+                key = target
+                break
+        if key is None:
             return False, f"encryption key is {render(reference) if reference is not None else 'absent'}"
         return True, f"encrypted with {key.path}"
 
@@ -695,13 +717,16 @@ class ZonesOfRegion(Check):
 
 @dataclass(frozen=True)
 class BackedUp(Check):
-    subject_types: ClassVar[tuple[str, ...]] = (DATABASE, "AWS::DynamoDB::Table", "AWS::EFS::FileSystem")
+    subject_types: ClassVar[tuple[str, ...]] = (DATABASE, CACHE, "AWS::DynamoDB::Table", "AWS::EFS::FileSystem")
 
     @property
     def predicate(self) -> str:
-        return "is selected by an AWS Backup plan with at least one rule"
+        return "has recovery points: an AWS Backup plan selects it, or it keeps automatic daily snapshots"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        if resource.type == CACHE:
+            days = int(resource.properties.get("SnapshotRetentionLimit", 0) or 0)
+            return days > 0, f"SnapshotRetentionLimit is {days}"
         for selection in index.referrers(resource, "AWS::Backup::BackupSelection"):
             plan = index.resolve(selection.stack, selection.properties.get("BackupPlanId"))
             rules = _list(plan.properties.get("BackupPlan", {}).get("BackupPlanRule")) if plan is not None else []

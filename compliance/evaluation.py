@@ -43,7 +43,9 @@ def stage_neutral(path: str, stage: str) -> str:
     Removes the stage prefix, the stage's name in ids ("DeploymentStage.prod"), the 8-digit hashes the
     CDK derives from paths, and subnet numbers (stages differ in zone count only through config).
     """
-    path = path.removeprefix(f"Pipeline/{stage}/").replace(stage, "<stage>").replace(stage.lower(), "<stage>")
+    name = re.sub(r"(?<!^)(?=[A-Z])", "-", stage).lower()  # the environment's name: 'ProdDr' -> 'prod-dr'
+    path = path.removeprefix(f"Pipeline/{stage}/").replace(stage, "<stage>").replace(name, "<stage>")
+    path = path.replace(stage.lower(), "<stage>")
     path = re.sub(r"Subnet\d+/", "Subnet<n>/", path)
     return re.sub(r"[0-9A-F]{8}\b", "<hash>", path)
 

@@ -119,6 +119,13 @@ class TemplateIndex:
         """The resource whose construct path is `path` (a CfnResource's `node.path`), by its path metadata."""
         return self._by_path.get(path)
 
+    def named(self, resource_type: str, name_property: str, name: str) -> ResourceView | None:
+        """The resource of `resource_type` whose `name_property` is `name` (a physical name another stack uses)."""
+        for view in self._by_path.values():
+            if view.type == resource_type and view.properties.get(name_property) == name:
+                return view
+        return None
+
     def resources_under(self, path: str) -> list[ResourceView]:
         """The resource at `path`, or every resource below it when `path` is a higher-level construct."""
         exact = self._by_path.get(path)

@@ -88,7 +88,7 @@ def config_rule_controls() -> dict[str, tuple[str, ...]]:
 def runtime_coverage(services: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
     """Control id -> the runtime monitors that cover it, given each scope's deployed services.
 
-    `services` maps a scope to what its baseline deploys ("config", "securityhub",
+    `services` maps a scope to what its baseline deploys ("config", "security_hub",
     "guardduty", "cloudtrail"). Only the conformance pack's rules carry per-control
     claims here; the other services are listed by the report but claim no control.
     """

@@ -51,6 +51,7 @@ def neutral(text: str, scope: str) -> str:
     text = _REGION.sub("<region>", text)
     text = re.sub(r"Subnet\d+/", "Subnet<n>/", text)
     text = re.sub(r"[0-9A-F]{8}\b", "<hash>", text)
+    text = re.sub(r"[0-9a-f]{12,}", "<hash>", text)  # the hash in a generated physical name
     return _SOURCE_ACTION.sub("/Source/<repository>/", text)
 
 

@@ -32,7 +32,8 @@ class LoggedBucket(Construct):
     cannot deliver to a KMS-encrypted bucket. Neither bucket replicates to a second
     region; the caller says why that is acceptable for what it stores
     (`replication_reason`). The encryption key must be retained too, or the records
-    it encrypts become unreadable.
+    it encrypts become unreadable. `bucket_name` only where another region's stack
+    must name the bucket (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class LoggedBucket(Construct):
         log_prefix: str,
         lifecycle_rules: list[s3.LifecycleRule] | None = None,
         access_log_retention_days: int = 400,
+        bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         private: dict[str, Any] = {
@@ -64,6 +66,7 @@ class LoggedBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from config.schema import STAGE_ORDER, AppConfig, environments_from_mapping
+from config import rules
+from config.schema import AppConfig, environments_from_mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "environments.yaml"
@@ -54,40 +55,32 @@ def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AppConfig:
 
 
 def parse_config(raw: Any, *, source: str = "<config>") -> AppConfig:
-    """Validate an already-parsed document (a dict as YAML gives it)."""
+    """Validate an already-parsed document (a dict as YAML gives it): every problem at once."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"<top>: {_show(raw)} is not a mapping with `pipeline` and `environments`"])
-    envs = raw.get("environments", _MISSING)
-    problems = _stage_problems(envs)
     document = dict(raw)
-    if isinstance(envs, dict):
-        # Promotion order is fixed (dev, staging, prod) whatever order the file lists them in.
-        document["environments"] = environments_from_mapping({n: envs[n] for n in STAGE_ORDER if n in envs})
+    envs = raw.get("environments", _MISSING)
+    problems: list[str] = []
+    if envs is not _MISSING and not isinstance(envs, dict):
+        problems.append(f"environments: {_show(envs)} is not a mapping of environment names, in promotion order")
+        del document["environments"]
+    elif isinstance(envs, dict):
+        document["environments"] = environments_from_mapping(envs)
+    config: AppConfig | None = None
+    invalid: list[rules.Loc] = []
     try:
         config = AppConfig.model_validate(document)
     except ValidationError as error:
         problems += _describe(error, document)
-    if problems:
+        invalid = [tuple(item["loc"]) for item in error.errors(include_url=False)]
+    # Cross-field rules run wherever the fields they read are valid, so one run reports everything.
+    for problem in rules.check(document, invalid):
+        loc = list(problem.loc)
+        problems.append(f"{_path(loc, document)}: {_show(_lookup(document, loc))} {problem.message}")
+    problems = list(dict.fromkeys(problems))
+    if problems or config is None:
         raise ConfigError(source, problems)
     return config
-
-
-def _stage_problems(envs: Any) -> list[str]:
-    if envs is _MISSING:
-        return []  # pydantic reports the missing key with the others
-    if not isinstance(envs, dict):
-        return [f"environments: {_show(envs)} is not a mapping of dev, staging and prod"]
-    problems = [
-        f"environments.{name}: unknown environment (expected exactly: {', '.join(STAGE_ORDER)})"
-        for name in envs
-        if name not in STAGE_ORDER
-    ]
-    problems += [
-        f"environments.{name}: missing stage (every pipeline deploys {', '.join(STAGE_ORDER)})"
-        for name in STAGE_ORDER
-        if name not in envs
-    ]
-    return problems
 
 
 def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
@@ -99,6 +92,9 @@ def _describe(error: ValidationError, document: dict[str, Any]) -> list[str]:
             names = kind.removeprefix("field:").split(".")
             if not loc or loc[-1] != names[0]:
                 loc += names
+        if loc == ["environments"] and kind == "too_short":
+            lines.append("environments: the file names no environment (the pipeline needs at least one)")
+            continue
         path = _path(loc, document)
         value = _lookup(document, loc)
         if kind == "missing":
@@ -116,7 +112,8 @@ def _path(loc: list[Any], document: dict[str, Any]) -> str:
     parts: list[str] = []
     for i, part in enumerate(loc):
         if isinstance(part, int) and loc[:i] == ["environments"]:
-            parts.append(document["environments"][part]["name"])
+            body = document["environments"][part]
+            parts.append(str(body["name"]) if isinstance(body, dict) else f"[{part}]")
         elif isinstance(part, int):
             parts.append(f"[{part}]")
         else:

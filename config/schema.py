@@ -25,7 +25,7 @@ LOG_RETENTION_DAYS = frozenset(
 )
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) it accepts.
-_FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
+FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
     256: (512, 1024, 2048),
     512: range(1024, 4097, 1024),
     1024: range(2048, 8193, 1024),
@@ -35,8 +35,10 @@ _FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
     16384: range(32768, 122881, 8192),
 }
 
-STAGE_ORDER = ("dev", "staging", "prod")
-PROTECTED_STAGES = ("staging", "prod")
+# Environment names become stage ids and parts of physical names (`prod-east` -> stage `ProdEast`).
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+ENVIRONMENT_NAME_MAX_LENGTH = 20
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _problem(field: str, message: str) -> PydanticCustomError:
@@ -108,18 +110,6 @@ class DatabaseConfig(_Strict):
             raise _problem("instance_type", "is not an RDS instance class (write it as 'db.<family>.<size>')")
         return value
 
-    @model_validator(mode="after")
-    def _class_runs_version(self) -> DatabaseConfig:
-        classes = aws_facts.rds_instance_classes(DatabaseEngine.POSTGRES, self.engine_version)
-        if classes is not None and self.instance_type not in classes:
-            raise _problem(
-                "instance_type",
-                f"does not run PostgreSQL {self.engine_version} on RDS",
-            )
-        if self.max_allocated_storage_gib is not None and self.max_allocated_storage_gib <= self.allocated_storage_gib:
-            raise _problem("max_allocated_storage_gib", "must be larger than allocated_storage_gib")
-        return self
-
 
 class CacheEngine(StrEnum):
     VALKEY = "valkey"
@@ -136,16 +126,6 @@ class CacheConfig(_Strict):
     snapshot_retention_days: int = Field(default=15, ge=15, le=35)
     port: int = Field(default=6380, ge=1024, le=65535)
 
-    @model_validator(mode="after")
-    def _known_version(self) -> CacheConfig:
-        versions = aws_facts.elasticache_engine_versions(self.engine.value)
-        if self.engine_version not in versions:
-            raise _problem(
-                "engine_version",
-                f"is not an ElastiCache {self.engine.value} version; use one of {', '.join(versions[-4:])}",
-            )
-        return self
-
 
 class StreamConfig(_Strict):
     """Kinesis data stream capacity and retention for one environment."""
@@ -154,30 +134,20 @@ class StreamConfig(_Strict):
     shard_count: int | None = Field(default=None, ge=1, le=500)
     retention_hours: int = Field(ge=24, le=8760)
 
-    @model_validator(mode="after")
-    def _shards_match_mode(self) -> StreamConfig:
-        if self.mode == "provisioned" and self.shard_count is None:
-            raise _problem("shard_count", "is required when mode is 'provisioned'")
-        if self.mode == "on-demand" and self.shard_count is not None:
-            raise _problem("shard_count", "must be omitted when mode is 'on-demand'")
-        return self
-
 
 class ServiceConfig(_Strict):
     """Fargate task size and count for one environment."""
 
     cpu: int
-    memory_mib: int
+    memory_mib: int = Field(ge=512, le=122880)
     desired_count: int = Field(ge=1, le=100)
 
-    @model_validator(mode="after")
-    def _fargate_size(self) -> ServiceConfig:
-        if self.cpu not in _FARGATE_MEMORY:
-            raise _problem("cpu", f"is not a Fargate CPU size; use one of {', '.join(map(str, _FARGATE_MEMORY))}")
-        if self.memory_mib not in _FARGATE_MEMORY[self.cpu]:
-            allowed = _FARGATE_MEMORY[self.cpu]
-            raise _problem("memory_mib", f"is not valid with cpu {self.cpu}; use {min(allowed)} to {max(allowed)} MiB")
-        return self
+    @field_validator("cpu")
+    @classmethod
+    def _fargate_cpu(cls, value: int) -> int:
+        if value not in FARGATE_MEMORY_MIB:
+            raise _problem("cpu", f"is not a Fargate CPU size; use one of {', '.join(map(str, FARGATE_MEMORY_MIB))}")
+        return value
 
 
 class AlarmThresholds(_Strict):
@@ -200,10 +170,46 @@ class AlarmThresholds(_Strict):
     service_errors_per_5_minutes: int = Field(default=10, ge=1)
 
 
-class EnvironmentConfig(_Strict):
-    """One deployment target: where it runs and how big and how protected it is."""
+def _check_emails(value: tuple[str, ...], field: str) -> tuple[str, ...]:
+    for email in value:
+        if not EMAIL.fullmatch(email):
+            raise _problem(field, f"contains {email!r}, which is not an e-mail address")
+    if len(set(value)) != len(value):
+        raise _problem(field, "lists an address twice")
+    return value
 
-    name: str = Field(description="set by the loader from the key under `environments`")
+
+class AccountBaseline(_Strict):
+    """Account- and region-wide services the stage deploys into its account (all off by default).
+
+    Each is a singleton of its account (CloudTrail's multi-region trail) or of its account and
+    region (the Config recorder, the Security Hub hub, the GuardDuty detector): turn off what a
+    landing zone or a delegated administrator already runs there, or the deployment fails.
+    `account_baseline: true` (or `false`) sets all four at once.
+    """
+
+    cloudtrail: bool = False
+    config: bool = False
+    security_hub: bool = False
+    guardduty: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return dict.fromkeys(("cloudtrail", "config", "security_hub", "guardduty"), value)
+        return value
+
+    @property
+    def services(self) -> frozenset[str]:
+        """The services switched on, by field name."""
+        return frozenset(name for name, on in self.model_dump().items() if on)
+
+
+class EnvironmentConfig(_Strict):
+    """One deployment target: where it runs, how big and how protected it is, and how it is promoted."""
+
+    name: str = Field(description="the key under `environments`, e.g. 'prod-east'")
     account: AccountId
     region: str
     availability_zones: tuple[str, ...] = Field(min_length=2, max_length=6, strict=False)
@@ -214,13 +220,18 @@ class EnvironmentConfig(_Strict):
     service: ServiceConfig
     log_retention_days: int
     protect_data: bool
+    approval: bool = Field(
+        description="promotion into this environment waits for a person (default: every environment but the first); "
+        "an environment with approval is protected: it keeps its data, a Multi-AZ database and a cache replica"
+    )
+    wave: str | None = Field(
+        default=None,
+        description="environments with the same wave deploy in parallel after one approval (e.g. a production "
+        "region and its disaster-recovery region); they must stand next to each other in the file",
+    )
     alarm_emails: tuple[str, ...] = Field(default=(), strict=False)
     alarms: AlarmThresholds = AlarmThresholds()
-    account_baseline: bool = Field(
-        default=False,
-        description="deploy AWS Config with the FedRAMP Moderate conformance pack, Security Hub (NIST 800-53 R5), "
-        "GuardDuty and a multi-region CloudTrail into the account; off where a landing zone already does it",
-    )
+    account_baseline: AccountBaseline = Field(default=AccountBaseline(), strict=False)
     external_prerequisites: tuple[str, ...] = Field(
         default=(),
         strict=False,
@@ -229,6 +240,25 @@ class EnvironmentConfig(_Strict):
 
     _account = field_validator("account", mode="before")(_check_account)
     _region = field_validator("region")(_check_region)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not ENVIRONMENT_NAME.fullmatch(value) or len(value) > ENVIRONMENT_NAME_MAX_LENGTH:
+            raise _problem(
+                "name",
+                f"is not an environment name: lower-case letters, digits and single hyphens, starting with a "
+                f"letter, at most {ENVIRONMENT_NAME_MAX_LENGTH} characters (it becomes part of stack and "
+                "resource names)",
+            )
+        return value
+
+    @field_validator("wave")
+    @classmethod
+    def _wave(cls, value: str | None) -> str | None:
+        if value is not None and not ENVIRONMENT_NAME.fullmatch(value):
+            raise _problem("wave", "is not a wave name: lower-case letters, digits and single hyphens")
+        return value
 
     @field_validator("availability_zones")
     @classmethod
@@ -271,54 +301,26 @@ class EnvironmentConfig(_Strict):
     @field_validator("alarm_emails")
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for email in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-                raise _problem("alarm_emails", f"contains {email!r}, which is not an e-mail address")
-        return value
-
-    @model_validator(mode="after")
-    def _production_is_protected(self) -> EnvironmentConfig:
-        # What is approved in staging ships to prod: both keep their data and survive a zone outage.
-        if self.name in PROTECTED_STAGES:
-            if not self.protect_data:
-                raise _problem("protect_data", f"must be true for {self.name}")
-            if not self.database.multi_az:
-                raise _problem("database.multi_az", f"must be true for {self.name}")
-            if self.cache.replicas < 1:
-                raise _problem("cache.replicas", f"must be at least 1 for {self.name} (Multi-AZ failover)")
-        return self
-
-    @model_validator(mode="after")
-    def _subnets_fit(self) -> EnvironmentConfig:
-        # One /22 application and one /24 data subnet per zone (see stacks/network.py).
-        needed = len(self.availability_zones) * (2**10 + 2**8)
-        available = ipaddress.IPv4Network(self.vpc_cidr).num_addresses
-        if needed > available:
-            raise _problem(
-                "vpc_cidr",
-                f"has {available} addresses but {len(self.availability_zones)} zones need {needed} "
-                "(a /22 and a /24 per zone); use a larger network or fewer zones",
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _offered_in_region(self) -> EnvironmentConfig:
-        offered = aws_facts.rds_instance_classes_in_region(DatabaseEngine.POSTGRES, self.region)
-        if offered is not None and self.database.instance_type not in offered:
-            raise _problem("database.instance_type", f"is not offered for PostgreSQL in {self.region}")
-        node_types = aws_facts.elasticache_node_types(self.region)
-        if node_types is not None and self.cache.node_type not in node_types:
-            raise _problem("cache.node_type", f"is not an ElastiCache node type offered in {self.region}")
-        return self
+        return _check_emails(value, "alarm_emails")
 
     @property
     def partition(self) -> str:
         return aws_facts.partition_of(self.region)
 
     @property
+    def protected(self) -> bool:
+        """Promotion into it waits for a person: it keeps its data and survives a zone outage."""
+        return self.approval
+
+    @property
     def stage_id(self) -> str:
-        """The construct id of this environment's stage: 'Dev', 'Staging', 'Prod'."""
-        return self.name.capitalize()
+        """The construct id of this environment's stage: 'dev' -> 'Dev', 'prod-east' -> 'ProdEast'."""
+        return stage_id_of(self.name)
+
+
+def stage_id_of(name: str) -> str:
+    """The stage construct id an environment name gives: 'dev' -> 'Dev', 'prod-east' -> 'ProdEast'."""
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class PipelineConfig(_Strict):
@@ -348,33 +350,37 @@ class PipelineConfig(_Strict):
             raise _problem("branch", "is not a git branch name")
         return value
 
-    @model_validator(mode="after")
-    def _connection(self) -> PipelineConfig:
-        match = re.fullmatch(
-            r"arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z0-9-]+):(\d{12}):connection/[0-9a-f-]{36}",
-            self.connection_arn,
-        )
-        if not match:
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection_shape(cls, value: str) -> str:
+        if not CONNECTION_ARN.fullmatch(value):
             raise _problem(
                 "connection_arn",
                 "is not a CodeConnections connection ARN "
                 "(arn:<partition>:codeconnections:<region>:<account>:connection/<uuid>)",
             )
-        partition, _, region, account = match.groups()
-        if partition != aws_facts.partition_of(self.region) or region != self.region or account != self.account:
-            raise _problem("connection_arn", "must be in the pipeline's own partition, region and account")
-        return self
+        return value
+
+    @field_validator("approval_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_emails(value, "approval_emails")
 
     @property
     def partition(self) -> str:
         return aws_facts.partition_of(self.region)
 
 
+CONNECTION_ARN = re.compile(
+    r"arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z0-9-]+):(\d{12}):connection/[0-9a-f-]{36}"
+)
+
+
 class AppConfig(_Strict):
-    """The whole app: the pipeline and its environments in promotion order."""
+    """The whole app: the pipeline and its environments in promotion order (the order of the file)."""
 
     pipeline: PipelineConfig
-    environments: tuple[EnvironmentConfig, ...] = Field(strict=False)
+    environments: tuple[EnvironmentConfig, ...] = Field(min_length=1, strict=False)
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:
@@ -382,9 +388,30 @@ class AppConfig(_Strict):
                 return env
         raise KeyError(name)
 
+    @property
+    def waves(self) -> tuple[tuple[EnvironmentConfig, ...], ...]:
+        """Environments grouped as the pipeline deploys them: in file order, a wave's members together."""
+        groups: list[list[EnvironmentConfig]] = []
+        for env in self.environments:
+            if groups and env.wave is not None and groups[-1][0].wave == env.wave:
+                groups[-1].append(env)
+            else:
+                groups.append([env])
+        return tuple(tuple(group) for group in groups)
+
 
 def environments_from_mapping(raw: Any) -> Any:
-    """Turn the YAML mapping `{dev: {...}, ...}` into the ordered list the model holds."""
+    """Turn the YAML mapping `{dev: {...}, ...}` into the ordered list the model holds.
+
+    Promotion order is the order of the file. `approval` defaults to true for every
+    environment but the first.
+    """
     if not isinstance(raw, dict):
         return raw
-    return [{"name": name, **body} if isinstance(body, dict) else body for name, body in raw.items()]
+    listed = []
+    for index, (name, body) in enumerate(raw.items()):
+        if isinstance(body, dict):
+            body = {"name": name, **body}
+            body.setdefault("approval", index > 0)
+        listed.append(body)
+    return listed

@@ -34,6 +34,9 @@ from compliance.checks import (
     WildcardGrantsOnly,
 )
 from config import EnvironmentConfig
+from pipeline import generated
+from pipeline.guard import PipelineGuard
+from pipeline.region_support import RegionSupportStack
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
 _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
@@ -43,12 +46,8 @@ _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
 BUILD_LOG_RETENTION_DAYS = 365
 # What stands behind each kind of wildcard: the bucket it is confined to, the keys, the build logs.
-_BUCKET_CHECKS: tuple[Check, ...] = (
-    Versioned(),
-    RetainedOnDelete(on=BUCKET),
-    TlsOnly(on=BUCKET),
-    EncryptedWithCmk(on=BUCKET),
-    AccessLogged(on=BUCKET),
+_BUCKET_CHECKS: tuple[Check, ...] = tuple(
+    check(via="s3:GetObject*") for check in (Versioned, RetainedOnDelete, TlsOnly, EncryptedWithCmk, AccessLogged)
 )
 _KEY_CHECKS: tuple[Check, ...] = (
     KeyRotation(via="kms:ReEncrypt*"),
@@ -85,6 +84,10 @@ def acknowledge_pipeline(
     artifact_bucket: s3.IBucket,
     *,
     stages: list[EnvironmentConfig] | tuple[EnvironmentConfig, ...],
+    region_supports: list[RegionSupportStack],
+    smoke_projects: dict[str, codebuild.IProject],
+    guard: PipelineGuard | None = None,
+    evidence_project: codebuild.IProject | None = None,
     telemetry_key: kms.IKey,
     build_logs: logs.ILogGroup,
 ) -> None:
@@ -110,9 +113,17 @@ def acknowledge_pipeline(
     synth_project = pipeline.synth_project
     synth_role = synth_project.role
     assert synth_role is not None, "the synth project has a generated role"
-    self_mutation = stack.node.find_child("Pipeline").node.find_child("UpdatePipeline").node.find_child("SelfMutation")
-    assets = stack.node.find_child("Pipeline").node.find_child("Assets")
+    self_mutation = generated.self_mutation_project(pipeline)
+    assets = generated.assets(pipeline)
     (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
+    replication = tuple(
+        finding
+        for support in region_supports
+        for finding in (
+            f"Resource::arn:{partition}:s3:::{stack.resolve(support.bucket.bucket_name)}/*",
+            f"Resource::arn:{partition}:kms:{support.region}:{account}:key/*",
+        )
+    )
 
     def artifacts(*, write: bool = True, key: bool = True) -> list[_Grant]:
         actions = (*_ARTIFACT_READ, *(_ARTIFACT_WRITE if write else ()))
@@ -123,8 +134,20 @@ def acknowledge_pipeline(
         names = codebuild(project_scope) if project_scope is not None else generic_codebuild()
         return (names, _BUILD_LOG_REASON, _BUILD_LOG_CHECKS)
 
+    pipeline_grants = artifacts()
+    if replication:
+        pipeline_grants.append(
+            (
+                replication,
+                "In each further region a stage deploys to, the pipeline copies artifacts into its replication "
+                "bucket there; that bucket and key belong to another region's stack, so the grant names the "
+                "bucket by its generated name and the keys of this account in that region, limited to the "
+                "replication key's alias (kms:ResourceAliases).",
+                (*_BUCKET_CHECKS, *_KEY_CHECKS),
+            )
+        )
     roles: list[tuple[IConstruct, list[_Grant]]] = [
-        (code_pipeline.role, artifacts()),
+        (code_pipeline.role, pipeline_grants),
         (source_role, artifacts()),
         (synth_role, [*artifacts(), build_logs_of(synth_project)]),
         (
@@ -147,13 +170,10 @@ def acknowledge_pipeline(
             ],
         ),
     ]
-    evidence = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.try_find_child("Evidence")
-    if evidence is not None:
-        sign = evidence.node.find_child("SignEvidence").node.find_child("SignEvidence")
-        roles.append((sign.node.find_child("Role"), [*artifacts(), build_logs_of(sign)]))
+    if evidence_project is not None:
+        roles.append((evidence_project.node.find_child("Role"), [*artifacts(), build_logs_of(evidence_project)]))
     for stage in stages:
-        smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
-        project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")
+        project = smoke_projects[stage.stage_id]
         health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health"
         roles.append(
             (
@@ -170,7 +190,25 @@ def acknowledge_pipeline(
                 ],
             )
         )
-    security_check = stack.node.find_child("Pipeline").node.try_find_child("PipelinesSecurityCheck")
+    if guard is not None:
+        check_role = guard.project.role
+        assert check_role is not None
+        roles.append(
+            (
+                check_role,
+                [
+                    *artifacts(write=False),
+                    build_logs_of(guard.project),
+                    (
+                        (f"Resource::arn:{partition}:cloudformation:{region}:{account}:stack/{stack.stack_name}/*",),
+                        "The definition check reads the running pipeline stack's template; the stack's id suffix "
+                        "is assigned by CloudFormation when the stack is created.",
+                        (GrantsConfinedToAccount(("cloudformation",)),),
+                    ),
+                ],
+            )
+        )
+    security_check = generated.security_check(pipeline)
     if security_check is not None:
         check_project = security_check.node.find_child("CDKSecurityCheck")
         approve = security_check.node.find_child("CDKPipelinesAutoApprove")

@@ -1,4 +1,4 @@
-"""The self-mutating pipeline that promotes the workload dev -> staging -> prod."""
+"""The self-mutating pipeline that promotes the workload through the configured environments in order."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ from constructs import Construct
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
 from config import EnvironmentConfig, PipelineConfig
+from config.schema import stage_id_of
+from pipeline import generated
 from pipeline.acknowledgments import BUILD_LOG_RETENTION_DAYS, acknowledge_pipeline
+from pipeline.guard import PipelineGuard
+from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
 from stages import MonitoringStage
 
 # The same targets a developer runs: the suite, then synth with compliance gating.
@@ -49,12 +53,14 @@ class PipelineStack(cdk.Stack):
         construct_id: str,
         *,
         config: PipelineConfig,
-        environments: tuple[EnvironmentConfig, ...] | list[EnvironmentConfig],
+        environments: tuple[EnvironmentConfig, ...],
+        waves: tuple[tuple[EnvironmentConfig, ...], ...] | None = None,
         cli_version: str,
         image_directory: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        waves = waves or tuple((env,) for env in environments)
         source = pipelines.CodePipelineSource.connection(
             config.repository,
             config.branch,
@@ -114,11 +120,8 @@ class PipelineStack(cdk.Stack):
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
-            artifact_bucket=self.artifact_bucket,
-            pipeline_type=codepipeline.PipelineType.V2,
+            code_pipeline=self._code_pipeline(config, environments),
             self_mutation=True,
-            cross_account_keys=True,
-            enable_key_rotation=True,
             cli_version=cli_version,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
@@ -132,48 +135,10 @@ class PipelineStack(cdk.Stack):
         )
         self._sign_evidence(source)
         self.stages: list[MonitoringStage] = []
-        for index, environment in enumerate(environments):
-            stage = MonitoringStage(
-                self,
-                environment.stage_id,
-                config=environment,
-                image_directory=image_directory,
-                health_check_account=config.account,
-            )
-            pre: list[pipelines.Step] = []
-            if index > 0:
-                previous = environments[index - 1].stage_id
-                # Any IAM or security-group broadening stops here and notifies the approvers first.
-                security_diff = pipelines.ConfirmPermissionsBroadening(
-                    f"SecurityDiff{environment.stage_id}", stage=stage, notification_topic=self.approval_topic
-                )
-                approval = pipelines.ManualApprovalStep(
-                    f"Approve{environment.stage_id}",
-                    comment=(
-                        f"{previous} is deployed and passed its smoke test. Before promoting to "
-                        f"{environment.stage_id}, review this run's compliance report: the Synth action's output "
-                        "artifact, cdk.out/compliance/report.md, and the ComplianceReports report group."
-                    ),
-                )
-                approval.add_step_dependency(security_diff)
-                pre += [security_diff, approval]
-            smoke = pipelines.CodeBuildStep(
-                f"Smoke{environment.stage_id}",
-                input=source,
-                env_from_cfn_outputs={"API_URL": stage.api_url_output},
-                install_commands=["python3 -m pip install --quiet -r requirements-smoke.txt"],
-                commands=["python3 scripts/smoke_test.py"],
-                role_policy_statements=[
-                    iam.PolicyStatement(
-                        actions=["execute-api:Invoke"],
-                        resources=[
-                            f"arn:{self.partition}:execute-api:{environment.region}:{environment.account}:*/*/GET/health"
-                        ],
-                    )
-                ],
-            )
-            self.pipeline.add_stage(stage, pre=pre, post=[smoke])
-            self.stages.append(stage)
+        self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
+        self.approval_actions: list[str] = []
+        for wave in waves:
+            self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
 
         # Build now so the V2 trigger can name the source action and the branch it listens to.
         self.pipeline.build_pipeline()
@@ -185,19 +150,121 @@ class PipelineStack(cdk.Stack):
                 push_filter=[codepipeline.GitPushFilter(branches_includes=[config.branch])],
             ),
         )
-        self._notify_approvers(config, environments)
+        narrow_replication_key_grants(self.pipeline.pipeline.role, self.region_supports)
+        mutation_role = generated.self_mutation_project(self.pipeline).node.find_child("Role")
+        assert isinstance(mutation_role, iam.Role)
+        self.guard = PipelineGuard(
+            self,
+            "DefinitionGuard",
+            pipeline=self.pipeline.pipeline,
+            after=generated.stage_named(self.pipeline.pipeline, "Build"),
+            synth_output=generated.synth_output(self.pipeline.pipeline),
+            topic=self.approval_topic,
+            artifact_key=self.artifact_key,
+            telemetry_key=self.telemetry_key,
+            build_logs=self.build_logs,
+            self_mutation_role=mutation_role,
+        )
+        self._notify_approvers(config)
         acknowledge_pipeline(
             self,
             self.pipeline,
             self.artifact_bucket,
             stages=environments,
+            region_supports=self.region_supports,
+            smoke_projects={stage_id: step.project for stage_id, step in self.smoke_steps.items()},
+            guard=self.guard,
+            evidence_project=self.sign_evidence.project,
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
         )
 
-    def _notify_approvers(
-        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...] | list[EnvironmentConfig]
+    def _code_pipeline(
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...]
+    ) -> codepipeline.Pipeline:
+        """The CodePipeline (V2) under CDK Pipelines, with our own artifact bucket in every region it acts in.
+
+        A stage in another region than the pipeline needs a replication bucket there; CDK Pipelines
+        would generate an unhardened one, so each comes from a `RegionSupportStack` of ours.
+        """
+        buckets: dict[str, s3.IBucket] = {config.region: self.artifact_bucket}
+        self.region_supports: list[RegionSupportStack] = []
+        for region in sorted({env.region for env in environments} - {config.region}):
+            support = RegionSupportStack(
+                self.node.scope,  # type: ignore[arg-type]
+                f"{self.node.id}Support-{region}",
+                env=cdk.Environment(account=config.account, region=region),
+                description=f"Artifact replication bucket of the monitoring pipeline in {region}",
+            )
+            buckets[region] = support.bucket
+            self.region_supports.append(support)
+        return codepipeline.Pipeline(
+            self,
+            "CodePipeline",
+            pipeline_type=codepipeline.PipelineType.V2,
+            cross_region_replication_buckets=buckets,
+            restart_execution_on_update=True,
+        )
+
+    def _add_wave(
+        self,
+        wave: tuple[EnvironmentConfig, ...],
+        source: pipelines.CodePipelineSource,
+        *,
+        image_directory: Path,
+        pipeline_account: str,
     ) -> None:
+        """One wave: its approval (security diff per stage, then one manual approval) if it asks for one,
+        then each stage deploys, in parallel, followed by its own smoke test."""
+        first = wave[0]
+        name = first.stage_id if len(wave) == 1 else stage_id_of(first.wave or first.name)
+        stages = [
+            MonitoringStage(
+                self, env.stage_id, config=env, image_directory=image_directory, health_check_account=pipeline_account
+            )
+            for env in wave
+        ]
+        pre: list[pipelines.Step] = []
+        if first.approval:
+            # Any IAM or security-group broadening stops here and notifies the approvers first.
+            diffs = [
+                pipelines.ConfirmPermissionsBroadening(
+                    f"SecurityDiff{stage.node.id}", stage=stage, notification_topic=self.approval_topic
+                )
+                for stage in stages
+            ]
+            approval = pipelines.ManualApprovalStep(
+                f"Approve{name}",
+                comment=(
+                    f"Before promoting to {', '.join(env.stage_id for env in wave)}: the stages before it are "
+                    "deployed and passed their smoke tests. Review this run's compliance report: the Synth action's "
+                    "output artifact, cdk.out/compliance/report.md, and the ComplianceReports report group."
+                ),
+            )
+            for diff in diffs:
+                approval.add_step_dependency(diff)
+            pre += [*diffs, approval]
+            self.approval_actions.append(f"Approve{name}")
+        pipeline_wave = self.pipeline.add_wave(name, pre=pre)
+        for env, stage in zip(wave, stages, strict=True):
+            smoke = pipelines.CodeBuildStep(
+                f"Smoke{env.stage_id}",
+                input=source,
+                env_from_cfn_outputs={"API_URL": stage.api_url_output},
+                install_commands=["python3 -m pip install --quiet -r requirements-smoke.txt"],
+                commands=["python3 scripts/smoke_test.py"],
+                role_policy_statements=[
+                    iam.PolicyStatement(
+                        actions=["execute-api:Invoke"],
+                        resources=[f"arn:{self.partition}:execute-api:{env.region}:{env.account}:*/*/GET/health"],
+                    )
+                ],
+            )
+            pipeline_wave.add_stage(stage, post=[smoke])
+            self.smoke_steps[env.stage_id] = smoke
+            self.stages.append(stage)
+
+    def _notify_approvers(self, config: PipelineConfig) -> None:
         """Tell the approvers when an approval waits and when a run fails, with a link to the run.
 
         EventBridge rather than CodeStar Notifications: the latter does not exist in GovCloud.
@@ -220,7 +287,7 @@ class PipelineStack(cdk.Stack):
                     "type": {"category": ["Approval"]},
                     # Only the promotions: the security diff's own confirmation starts on every run and
                     # approves itself when nothing broadens (the diff step notifies the topic when it does).
-                    "action": [f"Approve{env.stage_id}" for env in environments[1:]],
+                    "action": self.approval_actions,
                 },
                 f"Approval waiting: {action} in stage {stage}. Review the run and its compliance report "
                 f"(Synth output, cdk.out/compliance/report.md): {run_link}",
@@ -234,6 +301,8 @@ class PipelineStack(cdk.Stack):
             ),
         )
         for construct_id, description, detail_type, detail, message in notices:
+            if detail.get("action") == []:
+                continue  # no environment asks for an approval
             events.Rule(
                 self,
                 construct_id,
@@ -274,6 +343,7 @@ class PipelineStack(cdk.Stack):
             ],
         )
         self.pipeline.add_wave("Evidence", post=[sign])
+        self.sign_evidence = sign
 
     def _synth_step(self, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:
         """`make test` then `make synth`, with both JUnit reports published to CodeBuild report groups."""

@@ -190,9 +190,9 @@ def scaled_config(base: AppConfig, count: int) -> AppConfig:
     """`base` with `count` environments: its own, then copies of them named dev2, staging2, prod2, dev3, ...
 
     The copies keep their template's settings (a staging copy stays protected like staging), so
-    every extra stage is as large as a real one. Names stay lower-case letters and digits, so
-    each stage id (`name.capitalize()`) is unique too. The loader only accepts dev, staging and
-    prod; the model itself takes any unique names, so the copies are validated by the model.
+    every extra stage is as large as a real one, and their names give unique stage ids. They are
+    validated by the model (not the loader's cross-environment rules: the copies share accounts,
+    which is fine for measuring a synth and nothing else).
     """
     from config import AppConfig
 

@@ -6,25 +6,24 @@ errors and warnings fail the build. Ignored rules live in `.cfnlintrc.yaml` only
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.assembly import stack_templates  # noqa: E402
+
 FAILING = 1 | 2 | 4  # cfn-lint crashed, errors, warnings
 
 
 def templates_by_region(assembly: Path) -> dict[str, list[Path]]:
     """Each stack template of the assembly (nested stages included), grouped by its region."""
     grouped: dict[str, list[Path]] = defaultdict(list)
-    for manifest_path in [assembly / "manifest.json", *sorted(assembly.glob("assembly-*/manifest.json"))]:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for artifact in manifest["artifacts"].values():
-            if artifact["type"] == "aws:cloudformation:stack":
-                region = artifact["environment"].rsplit("/", 1)[-1]
-                grouped[region].append(manifest_path.parent / artifact["properties"]["templateFile"])
+    for stack in stack_templates(assembly):
+        grouped[stack.region].append(stack.template_file)
     return dict(grouped)
 
 

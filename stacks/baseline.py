@@ -25,7 +25,7 @@ from stacks.base import WorkloadStack
 SERVICES = {
     "cloudtrail": "AWS::CloudTrail::Trail",
     "config": "AWS::Config::ConformancePack",
-    "securityhub": "AWS::SecurityHub::Standard",
+    "security_hub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
 # Kept when the stack is deleted, except when its first create rolls back (nothing recorded yet).
@@ -39,9 +39,10 @@ class BaselineStack(WorkloadStack):
     to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
     FedRAMP Moderate conformance pack (built from the pack's rule list); Security
     Hub with the NIST SP 800-53 Rev 5 standard; GuardDuty. These are account- and
-    region-wide singletons: switch `account_baseline` off where a landing zone
-    already deploys them. A service the region does not offer is skipped, and
-    `skipped` says which (the compliance report lists them).
+    region-wide singletons: `account_baseline` switches each on or off, so a team
+    leaves off what a landing zone or a delegated administrator already runs. A
+    service switched on that the region does not offer is skipped, and `skipped`
+    says which (the compliance report lists them).
 
     Audit records outlive the workload in every environment (AU-9, AU-11): the audit
     key, the audit bucket pair and the trail's log group are retained when the stack is
@@ -50,13 +51,20 @@ class BaselineStack(WorkloadStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
-        offered = {name for name, kind in SERVICES.items() if aws_facts.resource_type_offered(config.region, kind)}
+        wanted = config.account_baseline.services
+        offered = {name for name in wanted if aws_facts.resource_type_offered(config.region, SERVICES[name])}
         self.deployed = frozenset(offered)
-        self.skipped = frozenset(SERVICES) - self.deployed
+        self.skipped = wanted - self.deployed
+        if offered & {"cloudtrail", "config"}:
+            self._audit_records(offered)
+        self._detectors(offered)
+
+    def _audit_records(self, offered: set[str]) -> None:
+        """The audit key and bucket, the trail and the Config recorder with its conformance pack."""
         key = EncryptionKey(
             self,
             "AuditKey",
-            description=f"{config.stage_id} audit trail and configuration history",
+            description=f"{self.config.stage_id} audit trail and configuration history",
             removal_policy=AUDIT_RETENTION,
             allow_cloudwatch_logs=True,
             allow_cloudtrail=True,
@@ -66,7 +74,10 @@ class BaselineStack(WorkloadStack):
             self._trail(key)
         if "config" in offered:
             self._config(key)
-        if "securityhub" in offered:
+
+    def _detectors(self, offered: set[str]) -> None:
+        """Security Hub with the NIST 800-53 R5 standard, and GuardDuty, where switched on and offered."""
+        if "security_hub" in offered:
             hub = securityhub.CfnHub(self, "SecurityHub", enable_default_standards=False)
             standard = securityhub.CfnStandard(
                 self,

@@ -311,14 +311,27 @@ class DataStack(WorkloadStack):
                     rule,
                     reason=(
                         f"{config.stage_id} sets protect_data: false so the environment can be torn down and "
-                        "rebuilt from code; it holds no production data. Protected environments keep deletion "
-                        "protection and a final snapshot (the configuration check insists)."
+                        "rebuilt from code; it holds no production data. Every environment with an approval keeps "
+                        "deletion protection and a final snapshot (the configuration check insists)."
                     ),
                     checks=[BackedUp()],
                     controls=["CP-9", "CM-3"],
                 )
 
     def _acknowledge_cache_and_stream(self) -> None:
+        if self.config.cache.replicas == 0:
+            acknowledge(
+                self.cache,
+                "AwsSolutions-AEC4",
+                reason=(
+                    f"{self.config.stage_id} runs its cache on one node (cache.replicas: 0): the cache holds only "
+                    "values the service rebuilds from the database and the stream, and a zone outage there "
+                    "affects no user. The configuration check refuses a cache without a replica for every "
+                    "environment with approval, where Multi-AZ failover is on."
+                ),
+                checks=[BackedUp()],
+                controls=["CP-10", "SC-5"],
+            )
         acknowledge(
             self.cache,
             "AwsSolutions-AEC6",

@@ -309,7 +309,7 @@ class ServiceStack(WorkloadStack):
                 reason=(
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
                     "from code; the load balancer holds no state, and an accidental deletion exposes nothing. "
-                    "Protected environments enable deletion protection."
+                    "Every environment with an approval enables deletion protection."
                 ),
                 checks=[NotPublic(), InIsolatedSubnets()],
                 controls=["CM-3", "SC-5"],

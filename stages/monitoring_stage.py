@@ -62,7 +62,7 @@ class MonitoringStage(cdk.Stage):
         self.api_url_output = self.service.api_url
         stacks: list[cdk.Stack] = [keys, network, data, self.service, observability]
         self.baseline: BaselineStack | None = None
-        if config.account_baseline:
+        if config.account_baseline.services:
             self.baseline = BaselineStack(self, "Baseline", config=config)
             stacks.append(self.baseline)
         for stack in stacks:

@@ -1,4 +1,9 @@
-"""Shared fixtures: the default app is synthesized once per test session."""
+"""Shared fixtures: the app of the fixture configuration is synthesized once per test session.
+
+Tests build from configurations under `tests/fixtures/`, never from `config/environments.yaml`:
+that file is the user's to edit, and `tests/test_shipped_config.py` proves whatever it names
+is deployable.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,19 @@ from aws_cdk.assertions import Template
 from app import build_app
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
-from config import DEFAULT_CONFIG_PATH, AppConfig, load_config
+from config import AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Five environments: dev, qa (no approval), staging, and prod with prod-dr in one wave, in three regions.
+LAYOUTS = FIXTURES / "layouts.yaml"
+# Read at collection, to parametrize tests by stage; the session fixtures load the same file.
+STAGES = tuple(env.stage_id for env in load_config(LAYOUTS).environments)
+
+
+def env_of(stage: str) -> EnvironmentConfig:
+    """The fixture environment whose stage id is `stage` ('ProdDr' -> prod-dr)."""
+    return next(env for env in load_config(LAYOUTS).environments if env.stage_id == stage)
 
 
 @dataclass(frozen=True)
@@ -42,21 +58,21 @@ class StackArtifact:
 
 
 @pytest.fixture(scope="session")
-def default_config() -> AppConfig:
-    return load_config(DEFAULT_CONFIG_PATH)
+def fixture_config() -> AppConfig:
+    return load_config(LAYOUTS)
 
 
 @pytest.fixture(scope="session")
-def default_app(default_config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    """The default app, synthesized once for the whole session."""
-    app: cdk.App = build_app(default_config, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+def fixture_app(fixture_config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
+    """The fixture app, synthesized once for the whole session."""
+    app: cdk.App = build_app(fixture_config, outdir=str(tmp_path_factory.mktemp("cdk.out")))
     app.synth()
     return app
 
 
 @pytest.fixture(scope="session")
-def assembly_dir(default_app: cdk.App) -> Path:
-    return Path(default_app.outdir)
+def assembly_dir(fixture_app: cdk.App) -> Path:
+    return Path(fixture_app.outdir)
 
 
 @pytest.fixture(scope="session")
@@ -97,14 +113,14 @@ def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict
 
 
 @pytest.fixture(scope="session")
-def compliance_model(default_app: cdk.App, assembly_dir: Path, default_config: AppConfig) -> ComplianceModel:
-    """The default app's compliance evaluation, as every synth writes it (computed once)."""
-    pipeline = default_app.node.find_child("Pipeline")
+def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: AppConfig) -> ComplianceModel:
+    """The fixture app's compliance evaluation, as every synth writes it (computed once)."""
+    pipeline = fixture_app.node.find_child("Pipeline")
     assert isinstance(pipeline, PipelineStack)
     baselines = {s.node.id: s.baseline for s in pipeline.stages}
     return evaluate(
-        default_app,
+        fixture_app,
         assembly_dir,
-        stages=[e.stage_id for e in default_config.environments],
+        stages=[e.stage_id for e in fixture_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
     )

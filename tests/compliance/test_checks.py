@@ -404,3 +404,20 @@ def test_via_judges_only_what_the_policy_grants_that_action_on() -> None:
     assert result.holds
     assert result.subject == "Fixture/Rotated/Resource"
     assert result.claim == "the KMS key it grants kms:ReEncrypt* on rotates its key material yearly"
+
+
+def test_a_bucket_encrypted_through_its_keys_alias_is_encrypted_with_that_key() -> None:
+    alias_arn = {"Fn::Join": ["", [f"arn:aws:kms:{REGION}:{ACCOUNT}:", {"Ref": "Alias"}]]}
+    encryption = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": alias_arn}}
+    index = _index(
+        {
+            "Key": KEY,
+            "Alias": _resource("AWS::KMS::Alias", {"AliasName": "alias/replication", "TargetKeyId": {"Ref": "Key"}}),
+            "Subject": _resource(
+                "AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [encryption]}}
+            ),
+        }
+    )
+    (result,) = EncryptedWithCmk().evaluate("Fixture/Subject/Resource", index)
+    assert result.holds
+    assert result.evidence == "encrypted with Fixture/Key/Resource"

@@ -19,10 +19,11 @@ from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
 from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
+from config import AppConfig
 from tests.conftest import StackArtifact
 
 
-def test_default_app_has_no_open_findings(assembly_dir: Path) -> None:
+def test_fixture_app_has_no_open_findings(assembly_dir: Path) -> None:
     open_findings = findings(assembly_dir)
     assert open_findings == [], "\n".join(f.line() for f in open_findings)
 
@@ -35,8 +36,8 @@ def test_cdk_reports_no_warnings(assembly_dir: Path) -> None:
     assert warnings == []
 
 
-def test_every_acknowledgment_is_audit_grade(default_app: cdk.App) -> None:
-    acks = acknowledgments_in(default_app)
+def test_every_acknowledgment_is_audit_grade(fixture_app: cdk.App) -> None:
+    acks = acknowledgments_in(fixture_app)
     assert acks, "the default app acknowledges findings"
     for ack in acks:
         assert len(ack.reason.split()) >= 8, ack
@@ -47,9 +48,9 @@ def test_every_acknowledgment_is_audit_grade(default_app: cdk.App) -> None:
         assert not re.search(r"\b(false positive|not needed|sample)\b", ack.reason, re.IGNORECASE), ack
 
 
-def test_acknowledgments_sit_on_constructs_not_on_stacks_or_stages(default_app: cdk.App) -> None:
-    by_path = {c.node.path: c for c in default_app.node.find_all()}
-    for ack in acknowledgments_in(default_app):
+def test_acknowledgments_sit_on_constructs_not_on_stacks_or_stages(fixture_app: cdk.App) -> None:
+    by_path = {c.node.path: c for c in fixture_app.node.find_all()}
+    for ack in acknowledgments_in(fixture_app):
         assert not isinstance(by_path[ack.path], cdk.Stack | cdk.Stage), ack.path
 
 
@@ -63,20 +64,40 @@ def _stage_acknowledgments(app: cdk.App, stage: str) -> set[tuple[str, str]]:
     }
 
 
-def test_staging_and_prod_acknowledge_exactly_the_same_findings(default_app: cdk.App) -> None:
-    staging, prod = _stage_acknowledgments(default_app, "Staging"), _stage_acknowledgments(default_app, "Prod")
-    assert staging
-    assert staging == prod
+def _workload(findings: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Outside the account baseline, whose acknowledgments follow the services each environment switches on."""
+    return {f for f in findings if not f[0].startswith("Baseline/")}
 
 
-def test_dev_acknowledges_more_only_where_its_config_differs(default_app: cdk.App) -> None:
-    def of(stage: str) -> set[tuple[str, str]]:
-        return _stage_acknowledgments(default_app, stage)
+def test_protected_environments_acknowledge_exactly_the_same_findings(
+    fixture_app: cdk.App, fixture_config: AppConfig
+) -> None:
+    protected = [e.stage_id for e in fixture_config.environments if e.protected]
+    assert len(protected) >= 2
+    first, *others = (_workload(_stage_acknowledgments(fixture_app, stage)) for stage in protected)
+    assert first
+    assert all(other == first for other in others)
 
-    extra = of("Dev") - of("Prod")
-    assert of("Prod") <= of("Dev")
-    config_driven = {"RDS3", "RDSMultiAZSupport", "RDS10", "RDSInstanceDeletionProtectionEnabled", "ELBDeletion"}
-    assert all(any(k in finding for k in config_driven) for _, finding in extra), extra
+
+def test_an_unprotected_environment_acknowledges_more_only_where_its_config_differs(
+    fixture_app: cdk.App, fixture_config: AppConfig
+) -> None:
+    protected = next(e.stage_id for e in fixture_config.environments if e.protected)
+    config_driven = {
+        "RDS3",
+        "RDSMultiAZSupport",
+        "RDS10",
+        "RDSInstanceDeletionProtectionEnabled",
+        "ELBDeletion",
+        "AEC4",
+    }
+    for env in fixture_config.environments:
+        if env.protected:
+            continue
+        mine = _workload(_stage_acknowledgments(fixture_app, env.stage_id))
+        theirs = _workload(_stage_acknowledgments(fixture_app, protected))
+        assert theirs <= mine, env.name
+        assert all(any(k in finding for k in config_driven) for _, finding in mine - theirs), mine - theirs
 
 
 @pytest.mark.parametrize(

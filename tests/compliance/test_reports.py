@@ -18,6 +18,7 @@ from compliance.evaluation import stage_neutral
 from compliance.model import ComplianceModel, ControlStatus, Status, baseline, control_id
 from compliance.packs import CONTEXT
 from compliance.report import write_reports
+from config import AppConfig
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +69,23 @@ def test_the_report_agrees_with_the_gate(compliance_model: ComplianceModel, asse
     assert not [c for c in compliance_model.controls if c.status is ControlStatus.FAILING]
 
 
-def test_staging_and_prod_report_the_same_acknowledgments(compliance_model: ComplianceModel) -> None:
+def test_protected_environments_report_the_same_acknowledgments(
+    compliance_model: ComplianceModel, fixture_config: AppConfig
+) -> None:
     def of(scope: str) -> set[tuple[str, str]]:
-        return {(stage_neutral(a.path, scope), a.finding) for a in compliance_model.acknowledgments if a.scope == scope}
+        return {
+            (stage_neutral(a.path, scope), a.finding)
+            for a in compliance_model.acknowledgments
+            if a.scope == scope and not a.path.startswith(f"Pipeline/{scope}/Baseline/")
+        }
 
-    assert of("Staging") == of("Prod")
-    assert compliance_model.config_differences, "dev's config-driven acknowledgments are listed"
-    assert all(d.startswith("Dev: ") for d in compliance_model.config_differences)
+    first, *others = (of(e.stage_id) for e in fixture_config.environments if e.protected)
+    assert first
+    assert others
+    assert all(other == first for other in others)
+    assert compliance_model.config_differences, "the first environment's config-driven acknowledgments are listed"
+    first_stage = fixture_config.environments[0].stage_id
+    assert all(d.startswith(f"{first_stage}: ") for d in compliance_model.config_differences)
 
 
 def test_counts_add_up_across_the_files(compliance_model: ComplianceModel, report_dir: Path) -> None:
@@ -116,12 +127,16 @@ def test_a_failing_app_writes_its_report_and_fails_the_gate(tmp_path: Path) -> N
     assert any(r["level"] == "error" for r in sarif["runs"][0]["results"])
 
 
-def test_runtime_monitoring_is_reported_apart_from_synth(compliance_model: ComplianceModel) -> None:
+def test_runtime_monitoring_is_reported_apart_from_synth(
+    compliance_model: ComplianceModel, fixture_config: AppConfig
+) -> None:
     runtime = [c for c in compliance_model.controls if c.runtime]
-    assert runtime, "the default config switches the account baseline on"
+    assert runtime, "the fixture switches AWS Config on"
     assert all(m.startswith("AWS Config ") for c in runtime for m in c.runtime)
-    assert set(compliance_model.runtime_services) == {"Dev", "Staging", "Prod"}
-    assert "config" in compliance_model.runtime_services["Prod"]
+    with_baseline = {e.stage_id: e.account_baseline.services for e in fixture_config.environments}
+    assert set(compliance_model.runtime_services) == {s for s, on in with_baseline.items() if on}
+    for stage, services in compliance_model.runtime_services.items():
+        assert set(services) == with_baseline[stage]
 
 
 def test_reports_re_render_from_findings_json_alone(compliance_model: ComplianceModel, tmp_path: Path) -> None:

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
+from config import PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
+from config.schema import stage_id_of
+from tests.conftest import LAYOUTS
 
 
 def _default() -> dict[str, Any]:
-    raw: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw: dict[str, Any] = yaml.safe_load(LAYOUTS.read_text())
     return raw
 
 
@@ -35,21 +37,122 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     return raw
 
 
-def test_default_config_loads_in_promotion_order(default_config: AppConfig) -> None:
-    assert [env.name for env in default_config.environments] == ["dev", "staging", "prod"]
-    assert [env.stage_id for env in default_config.environments] == ["Dev", "Staging", "Prod"]
-
-
-def test_prod_protects_data_and_dev_does_not(default_config: AppConfig) -> None:
-    assert default_config.environment("prod").protect_data is True
-    assert default_config.environment("staging").protect_data is True
-    assert default_config.environment("dev").protect_data is False
-
-
-def test_order_in_the_file_does_not_change_promotion_order() -> None:
+def test_promotion_order_is_the_order_of_the_file(fixture_config: AppConfig) -> None:
     raw = _default()
-    raw["environments"] = dict(reversed(list(raw["environments"].items())))
-    assert [e.name for e in parse_config(raw).environments] == ["dev", "staging", "prod"]
+    names = list(raw["environments"])
+    assert [env.name for env in fixture_config.environments] == names
+    raw["environments"] = {name: raw["environments"][name] for name in reversed(names)}
+    for body in raw["environments"].values():
+        body.pop("wave", None)
+        body.update(approval=True, protect_data=True, account_baseline=False)
+        body["database"]["multi_az"] = True
+        body["cache"]["replicas"] = max(body["cache"]["replicas"], 1)
+    assert [e.name for e in parse_config(raw).environments] == list(reversed(names))
+
+
+def test_stage_ids_derive_from_names_and_stay_stable_for_the_usual_ones() -> None:
+    names = ("dev", "staging", "prod", "prod-east", "qa2")
+    assert [stage_id_of(n) for n in names] == ["Dev", "Staging", "Prod", "ProdEast", "Qa2"]
+
+
+def test_approval_defaults_to_every_environment_but_the_first(fixture_config: AppConfig) -> None:
+    raw = _default()
+    for index, env in enumerate(fixture_config.environments):
+        assert env.approval is raw["environments"][env.name].get("approval", index > 0), env.name
+
+
+def test_protection_follows_approval_not_the_name() -> None:
+    raw = _default()
+    name = next(n for n, body in raw["environments"].items() if body.get("approval") is False)
+    raw["environments"][name]["approval"] = True
+    problems = _problems(raw)
+    assert any(
+        p.startswith(f"environments.{name}.protect_data: False must be true for an environment with approval")
+        for p in problems
+    ), problems
+    assert any(p.startswith(f"environments.{name}.database.multi_az: False must be true") for p in problems)
+
+
+def test_an_unprotected_environment_may_run_its_cache_without_a_replica() -> None:
+    raw = _default()
+    first = next(iter(raw["environments"]))
+    raw["environments"][first]["cache"]["replicas"] = 0
+    assert parse_config(raw).environments[0].cache.replicas == 0
+
+
+def test_waves_group_neighbours_behind_one_approval(fixture_config: AppConfig) -> None:
+    for wave in fixture_config.waves:
+        assert len({env.wave for env in wave}) == 1
+        assert len({env.approval for env in wave}) == 1
+    assert any(len(wave) > 1 for wave in fixture_config.waves), "the fixture deploys one wave of two regions"
+
+
+def test_a_wave_split_by_another_environment_is_refused() -> None:
+    raw = _default()
+    names = list(raw["environments"])
+    raw["environments"][names[0]]["wave"] = "together"
+    raw["environments"][names[-1]]["wave"] = "together"
+    problems = _problems(raw)
+    expected = f"environments.{names[-1]}.wave: 'together' must stand next to the other environments"
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_stage_in_another_partition_is_refused_in_one_line() -> None:
+    raw = _default()
+    name = list(raw["environments"])[-1]
+    raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
+    raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
+    (problem,) = _problems(raw)
+    assert problem.startswith(f"environments.{name}.region: 'us-gov-west-1' is in partition aws-us-gov")
+    assert "a pipeline cannot deploy across partitions" in problem
+
+
+def test_two_environments_may_not_both_create_an_account_singleton() -> None:
+    raw = _default()
+    first, second = list(raw["environments"])[:2]
+    for key in ("account", "region", "availability_zones"):
+        raw["environments"][second][key] = raw["environments"][first][key]
+    raw["environments"][first]["account_baseline"] = {"guardduty": True}
+    raw["environments"][second]["account_baseline"] = {"guardduty": True}
+    assert _problems(raw) == [
+        f"environments.{second}.account_baseline.guardduty: True is also on for {first} in the same account and "
+        "region: an account has one GuardDuty detector per region; turn it on for one of them only"
+    ]
+
+
+def test_field_and_cross_field_problems_are_reported_in_one_run() -> None:
+    raw = _default()
+    name = next(iter(raw["environments"]))
+    raw["environments"][name]["service"] = {"cpu": 300, "memory_mib": 99999999, "desired_count": 1}
+    raw["environments"][name]["account"] = "123"
+    approved = next(n for n, b in raw["environments"].items() if b.get("approval", True) and n != name)
+    raw["environments"][approved]["protect_data"] = False
+    problems = _problems(raw)
+    assert len(problems) == 4, problems
+    expected = (
+        f"environments.{name}.service.cpu: 300 is not a Fargate CPU size",
+        f"environments.{name}.service.memory_mib: 99999999 should be less than",
+        f"environments.{name}.account: '123' is not a 12-digit",
+        f"environments.{approved}.protect_data: False must be true",
+    )
+    assert all(any(p.startswith(e) for p in problems) for e in expected), problems
+
+
+@pytest.mark.parametrize("field", ["pipeline.approval_emails", "environments.dev.alarm_emails"])
+def test_email_addresses_are_validated(field: str) -> None:
+    (problem,) = _problems(_with(field, ["ops@example.org", "not-an-email"]))
+    assert problem == (
+        f"{field}: ['ops@example.org', 'not-an-email'] contains 'not-an-email', which is not an e-mail address"
+    )
+
+
+@pytest.mark.parametrize("name", ["Prod", "prod_east", "-dev", "a-very-long-environment-name"])
+def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> None:
+    raw = _default()
+    first = next(iter(raw["environments"]))
+    raw["environments"] = {name: raw["environments"].pop(first), **raw["environments"]}
+    expected = f"environments.{name}.name: {name!r} is not an environment name"
+    assert any(p.startswith(expected) for p in _problems(raw))
 
 
 @pytest.mark.parametrize(
@@ -62,8 +165,8 @@ def test_order_in_the_file_does_not_change_promotion_order() -> None:
         ),
         (
             "environments.prod.account",
-            444444444444,
-            'environments.prod.account: 444444444444 must be quoted, e.g. account: "012345678901"',
+            123456789012,
+            'environments.prod.account: 123456789012 must be quoted, e.g. account: "012345678901"',
         ),
         ("pipeline.account", "abc", "pipeline.account: 'abc' is not a 12-digit AWS account id"),
         (
@@ -73,9 +176,9 @@ def test_order_in_the_file_does_not_change_promotion_order() -> None:
         ),
         (
             "environments.dev.availability_zones",
-            ["us-west-2a", "us-east-1b"],
-            "environments.dev.availability_zones: ['us-west-2a', 'us-east-1b'] contains 'us-east-1b', "
-            "which is not a zone of us-west-2",
+            ["us-east-1a", "us-west-2b"],
+            "environments.dev.availability_zones: ['us-east-1a', 'us-west-2b'] contains 'us-west-2b', "
+            "which is not a zone of us-east-1",
         ),
         ("environments.dev.vpc_cidr", "10.0.0.0/33", "environments.dev.vpc_cidr: '10.0.0.0/33' is not an IPv4"),
         ("environments.dev.vpc_cidr", "8.8.0.0/16", "environments.dev.vpc_cidr: '8.8.0.0/16' must be a private"),
@@ -100,8 +203,8 @@ def test_order_in_the_file_does_not_change_promotion_order() -> None:
         ("pipeline.repository", "no-slash", "pipeline.repository: 'no-slash' is not of the form owner/name"),
         (
             "pipeline.connection_arn",
-            "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-4000-8000-000000000000",
-            "pipeline.connection_arn: 'arn:aws:codeconnections:us-east-1:",
+            "arn:aws:codeconnections:eu-west-1:210987654321:connection/00000000-0000-4000-8000-000000000000",
+            "pipeline.connection_arn: 'arn:aws:codeconnections:eu-west-1:",
         ),
     ],
 )
@@ -134,9 +237,9 @@ def test_instance_class_that_does_not_run_the_version_is_refused() -> None:
     assert problem.startswith("environments.dev.database.instance_type: 'db.m1.small' does not run PostgreSQL 17.9")
 
 
-def test_default_versions_are_current_in_cfn_lint_data(default_config: AppConfig) -> None:
+def test_default_versions_are_current_in_cfn_lint_data(fixture_config: AppConfig) -> None:
     current = aws_facts.rds_engine_versions("postgres").current
-    for env in default_config.environments:
+    for env in fixture_config.environments:
         assert env.database.engine_version in current
 
 
@@ -151,12 +254,10 @@ def test_missing_key_is_reported() -> None:
     assert _problems(raw) == ["environments.staging.vpc_cidr: missing (required)"]
 
 
-def test_unknown_environment_and_missing_stage_are_reported_together() -> None:
+def test_a_file_without_environments_is_refused() -> None:
     raw = _default()
-    raw["environments"]["qa"] = raw["environments"].pop("staging")
-    problems = _problems(raw)
-    assert "environments.qa: unknown environment (expected exactly: dev, staging, prod)" in problems
-    assert "environments.staging: missing stage (every pipeline deploys dev, staging, prod)" in problems
+    raw["environments"] = {}
+    assert _problems(raw) == ["environments: the file names no environment (the pipeline needs at least one)"]
 
 
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
@@ -180,12 +281,25 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert caught.value.problems == ["cannot read the file: No such file or directory"]
 
 
-def test_app_exits_non_zero_with_one_line_per_problem_and_writes_nothing(tmp_path: Path) -> None:
+def _cross_partition() -> dict[str, Any]:
+    raw = _default()
+    name = list(raw["environments"])[-1]
+    raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
+    raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
+    return raw
+
+
+@pytest.mark.parametrize("entry", ["app.py", "scripts/synth.py"])
+def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_path: Path, entry: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_with("environments.staging.account", "12345")))
+    bad.write_text(yaml.safe_dump(_cross_partition(), sort_keys=False))
     outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text("{}")  # an earlier run's assembly
+    command = [sys.executable, str(PROJECT_ROOT / entry)]
+    command += ["--config", str(bad), "--output", str(outdir)] if entry.startswith("scripts/") else []
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "app.py")],
+        command,
         env={"PATH": "/usr/bin:/bin", "MONITORING_CONFIG": str(bad), "CDK_OUTDIR": str(outdir)},
         capture_output=True,
         text=True,
@@ -193,6 +307,7 @@ def test_app_exits_non_zero_with_one_line_per_problem_and_writes_nothing(tmp_pat
         check=False,
     )
     assert result.returncode == 2
-    assert "environments.staging.account: '12345' is not a 12-digit AWS account id" in result.stderr
-    assert "Traceback" not in result.stderr
+    header, problem = result.stderr.strip().splitlines()
+    assert header == f"{bad}: 1 configuration problem(s)"
+    assert "is in partition aws-us-gov but the pipeline is in aws" in problem
     assert not outdir.exists()

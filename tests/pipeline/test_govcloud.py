@@ -7,27 +7,17 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from app import build_app
 from compliance import findings
-from config import DEFAULT_CONFIG_PATH, parse_config
+from config import load_config
 from scripts.lint_templates import lint
-
-
-def _govcloud_document() -> dict[str, object]:
-    text = DEFAULT_CONFIG_PATH.read_text()
-    text = re.sub(r"us-west-2([abc])", r"us-gov-west-1\1", text).replace("region: us-west-2", "region: us-gov-west-1")
-    text = text.replace("arn:aws:codeconnections:us-west-2", "arn:aws-us-gov:codeconnections:us-gov-west-1")
-    # m7g database classes are not offered for PostgreSQL in us-gov-west-1 (the config check says so).
-    text = text.replace("db.m7g.large", "db.m6g.large")
-    document: dict[str, object] = yaml.safe_load(text)
-    return document
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def govcloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = parse_config(_govcloud_document())
+    config = load_config(FIXTURES / "govcloud.yaml")
     assert {e.partition for e in config.environments} == {"aws-us-gov"}
     outdir = tmp_path_factory.mktemp("govcloud")
     build_app(config, outdir=str(outdir)).synth()

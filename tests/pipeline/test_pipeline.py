@@ -1,4 +1,4 @@
-"""The pipeline: source, gated synth, self-mutation, then dev -> approval -> staging -> approval -> prod."""
+"""The pipeline: source, gated synth, self-mutation, then each wave of environments in file order."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Capture, Match
 
 from app import cli_version
-from config import AppConfig
+from config import AppConfig, EnvironmentConfig
+from config.schema import stage_id_of
 from tests.conftest import StackArtifact, resources_of
 
 
@@ -44,23 +46,44 @@ def _projects(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {logical_id: json.loads(text) for logical_id, text in specs.items() if text.lstrip().startswith("{")}
 
 
-def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any]) -> None:
+def _wave_name(wave: tuple[EnvironmentConfig, ...]) -> str:
+    return wave[0].stage_id if len(wave) == 1 else stage_id_of(wave[0].wave or "")
+
+
+def _prefix(wave: tuple[EnvironmentConfig, ...], env: EnvironmentConfig) -> str:
+    """Actions of a wave of several stages carry the stage's id."""
+    return f"{env.stage_id}." if len(wave) > 1 else ""
+
+
+WORKLOAD_STACKS = {"Keys", "Network", "Data", "Service", "Observability"}
+
+
+def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any], fixture_config: AppConfig) -> None:
     names = [s["Name"] for s in pipeline_props["Stages"]]
-    assert names == ["Source", "Build", "UpdatePipeline", "Assets", "Evidence", "Dev", "Staging", "Prod"]
+    expected = [
+        "Source",
+        "Build",
+        "PipelineChange",
+        "UpdatePipeline",
+        "Assets",
+        "Evidence",
+        *map(_wave_name, fixture_config.waves),
+    ]
+    assert names == expected
 
 
 def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(
-    pipeline_props: dict[str, Any], default_config: AppConfig
+    pipeline_props: dict[str, Any], fixture_config: AppConfig
 ) -> None:
     assert pipeline_props["PipelineType"] == "V2"
     (trigger,) = pipeline_props["Triggers"]
     assert trigger["ProviderType"] == "CodeStarSourceConnection"
-    assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": [default_config.pipeline.branch]}}]
+    assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": [fixture_config.pipeline.branch]}}]
     source = pipeline_props["Stages"][0]["Actions"][0]
     assert trigger["GitConfiguration"]["SourceActionName"] == source["Name"]
-    assert source["Configuration"]["FullRepositoryId"] == default_config.pipeline.repository
-    assert source["Configuration"]["BranchName"] == default_config.pipeline.branch
-    assert source["Configuration"]["ConnectionArn"] == default_config.pipeline.connection_arn
+    assert source["Configuration"]["FullRepositoryId"] == fixture_config.pipeline.repository
+    assert source["Configuration"]["BranchName"] == fixture_config.pipeline.branch
+    assert source["Configuration"]["ConnectionArn"] == fixture_config.pipeline.connection_arn
 
 
 def _actions(pipeline_props: dict[str, Any], stage: str) -> list[tuple[str, str, int]]:
@@ -68,36 +91,67 @@ def _actions(pipeline_props: dict[str, Any], stage: str) -> list[tuple[str, str,
     return sorted(((a["Name"], a["ActionTypeId"]["Category"], a["RunOrder"]) for a in actions), key=lambda a: a[2])
 
 
-def test_security_diff_then_approval_gate_staging_and_prod(pipeline_props: dict[str, Any]) -> None:
-    for stage in ("Staging", "Prod"):
-        actions = _actions(pipeline_props, stage)
-        check, confirm, approve = actions[0], actions[1], actions[2]
-        assert check[:2] == (f"SecurityDiff{stage}.Check", "Build")
-        assert confirm[:2] == (f"SecurityDiff{stage}.Confirm", "Approval")
-        assert approve[:2] == (f"Approve{stage}", "Approval")
-        assert check[2] < confirm[2] < approve[2] < min(a[2] for a in actions if a[1] == "Deploy")
-    assert all(category != "Approval" for _, category, _ in _actions(pipeline_props, "Dev"))
+def test_a_security_diff_per_stage_then_one_approval_before_each_wave_that_asks(
+    pipeline_props: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    approvals = 0
+    for wave in fixture_config.waves:
+        actions = _actions(pipeline_props, _wave_name(wave))
+        gates = [a for a in actions if a[1] == "Approval" or a[0].startswith("SecurityDiff")]
+        if not wave[0].approval:
+            assert gates == []
+            continue
+        approvals += 1
+        first_deploy = min(a[2] for a in actions if a[1] == "Deploy")
+        (approve,) = [a for a in actions if a[0] == f"Approve{_wave_name(wave)}"]
+        assert approve[1] == "Approval"
+        for env in wave:
+            check, confirm = (
+                next(a for a in actions if a[0] == f"SecurityDiff{env.stage_id}.{s}") for s in ("Check", "Confirm")
+            )
+            assert (check[1], confirm[1]) == ("Build", "Approval")
+            assert check[2] < confirm[2] < approve[2] < first_deploy
+        assert len(gates) == 2 * len(wave) + 1
+    assert approvals == sum(1 for wave in fixture_config.waves if wave[0].approval) >= 2
 
 
-def test_a_smoke_test_runs_after_each_stage_with_its_api_url(pipeline_props: dict[str, Any]) -> None:
-    for stage in ("Dev", "Staging", "Prod"):
-        actions = _actions(pipeline_props, stage)
-        name, category, run_order = actions[-1]
-        assert (name, category) == (f"Smoke{stage}", "Build")
-        assert run_order > max(a[2] for a in actions if a[1] == "Deploy")
-        (smoke,) = [
-            a for s in pipeline_props["Stages"] if s["Name"] == stage for a in s["Actions"] if a["Name"] == name
-        ]
-        variables = json.loads(smoke["Configuration"]["EnvironmentVariables"])
-        api_url = next(v for v in variables if v["name"] == "API_URL")
-        assert api_url["value"].startswith("#{")  # read from the stage's stack outputs at run time
+def test_a_smoke_test_runs_after_each_stage_with_its_api_url(
+    pipeline_props: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    for wave in fixture_config.waves:
+        actions = _actions(pipeline_props, _wave_name(wave))
+        for env in wave:
+            name = f"{_prefix(wave, env)}Smoke{env.stage_id}"
+            (smoke,) = [a for a in actions if a[0] == name]
+            assert smoke[1] == "Build"
+            deploys = [a[2] for a in actions if a[1] == "Deploy" and a[0].startswith(_prefix(wave, env))]
+            assert smoke[2] > max(deploys)
+            (action,) = [
+                a
+                for s in pipeline_props["Stages"]
+                if s["Name"] == _wave_name(wave)
+                for a in s["Actions"]
+                if a["Name"] == name
+            ]
+            variables = json.loads(action["Configuration"]["EnvironmentVariables"])
+            api_url = next(v for v in variables if v["name"] == "API_URL")
+            assert api_url["value"].startswith("#{")  # read from the stage's stack outputs at run time
 
 
-def test_each_stage_deploys_every_workload_stack(pipeline_props: dict[str, Any]) -> None:
+def test_each_stage_deploys_every_workload_stack_in_its_region(
+    pipeline_props: dict[str, Any], fixture_config: AppConfig
+) -> None:
     stages = {s["Name"]: s["Actions"] for s in pipeline_props["Stages"]}
-    for name in ("Dev", "Staging", "Prod"):
-        deployed = {a["Name"].removesuffix(".Deploy") for a in stages[name] if a["Name"].endswith(".Deploy")}
-        assert deployed == {"Keys", "Network", "Data", "Service", "Observability", "Baseline"}
+    for wave in fixture_config.waves:
+        for env in wave:
+            prefix = _prefix(wave, env)
+            deploys = [
+                a for a in stages[_wave_name(wave)] if a["Name"].startswith(prefix) and a["Name"].endswith(".Deploy")
+            ]
+            names = {a["Name"].removeprefix(prefix).removesuffix(".Deploy") for a in deploys}
+            assert names == WORKLOAD_STACKS | ({"Baseline"} if env.account_baseline.services else set())
+            other_region = env.region != fixture_config.pipeline.region
+            assert all(a.get("Region") == (env.region if other_region else None) for a in deploys), env.name
 
 
 def test_synth_step_runs_the_developer_make_targets(pipeline_template: dict[str, Any]) -> None:
@@ -133,18 +187,16 @@ def test_artifacts_are_encrypted_with_a_rotated_key_in_a_versioned_logged_bucket
 
 
 def test_each_stage_deploys_to_its_configured_account_and_region(
-    stacks: dict[str, StackArtifact], default_config: AppConfig
+    stacks: dict[str, StackArtifact], fixture_config: AppConfig
 ) -> None:
-    for env in default_config.environments:
+    for env in fixture_config.environments:
         stage_stacks = [s for s in stacks.values() if s.path.startswith(f"Pipeline/{env.stage_id}/")]
-        expected = {"Keys", "Network", "Data", "Service", "Observability"} | (
-            {"Baseline"} if env.account_baseline else set()
-        )
+        expected = WORKLOAD_STACKS | ({"Baseline"} if env.account_baseline.services else set())
         assert {s.path.split("/")[-1] for s in stage_stacks} == expected
         for s in stage_stacks:
             assert (s.account, s.region) == (env.account, env.region), s.path
     pipeline = stacks["Pipeline"]
-    assert (pipeline.account, pipeline.region) == (default_config.pipeline.account, default_config.pipeline.region)
+    assert (pipeline.account, pipeline.region) == (fixture_config.pipeline.account, fixture_config.pipeline.region)
 
 
 def test_synth_publishes_test_and_compliance_reports(pipeline_template: dict[str, Any]) -> None:
@@ -165,7 +217,7 @@ def test_synth_publishes_test_and_compliance_reports(pipeline_template: dict[str
 
 
 def test_approvers_are_notified_on_an_encrypted_topic(
-    pipeline_template: dict[str, Any], default_config: AppConfig
+    pipeline_template: dict[str, Any], fixture_config: AppConfig
 ) -> None:
     (topic,) = resources_of(pipeline_template, "AWS::SNS::Topic").values()
     assert "KmsMasterKeyId" in topic["Properties"]
@@ -176,7 +228,8 @@ def test_approvers_are_notified_on_an_encrypted_topic(
     assert "InputTransformer" in target
     assert "executions/" in json.dumps(target["InputTransformer"])  # the message links to the run
     # Promotions only: CDK's own security-diff confirmation approves itself on most runs.
-    assert waiting[0]["Properties"]["EventPattern"]["detail"]["action"] == ["ApproveStaging", "ApproveProd"]
+    expected = [f"Approve{_wave_name(wave)}" for wave in fixture_config.waves if wave[0].approval]
+    assert waiting[0]["Properties"]["EventPattern"]["detail"]["action"] == expected
 
 
 def test_build_logs_are_encrypted_and_retained(pipeline_template: dict[str, Any]) -> None:
@@ -226,6 +279,84 @@ def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
                 assert sorted(actions) == ["kms:GetPublicKey", "kms:Sign"]
                 assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
                 signers.append(policy["Metadata"]["aws:cdk:path"])
-    assert signers == ["Pipeline/Pipeline/Pipeline/Evidence/SignEvidence/SignEvidence/Role/DefaultPolicy/Resource"]
+    (signer,) = signers
+    assert signer.endswith("/Evidence/SignEvidence/SignEvidence/Role/DefaultPolicy/Resource")
     (project,) = [p for p in _projects(pipeline_template).values() if "sign_evidence.py" in json.dumps(p)]
     assert "requirements-evidence.txt" in json.dumps(project["phases"]["install"])
+
+
+def test_every_other_stage_region_has_our_hardened_replication_bucket(
+    stacks: dict[str, StackArtifact], fixture_config: AppConfig, pipeline_props: dict[str, Any]
+) -> None:
+    other = {e.region for e in fixture_config.environments} - {fixture_config.pipeline.region}
+    assert other, "the fixture deploys a stage in another region than the pipeline"
+    supports = {s.region: s for s in stacks.values() if s.path.startswith("PipelineSupport-")}
+    assert set(supports) == other
+    assert not [s for s in stacks.values() if s.path.startswith("cross-region-stack")]  # CDK's own, unhardened
+    stores = {store["Region"]: store["ArtifactStore"] for store in pipeline_props["ArtifactStores"]}
+    assert set(stores) == other | {fixture_config.pipeline.region}
+    for region, support in supports.items():
+        assert support.account == fixture_config.pipeline.account
+        template = support.template
+        template.has_resource(
+            "AWS::S3::Bucket",
+            {
+                # Kept on delete and replacement; a first create that rolls back leaves nothing behind.
+                "DeletionPolicy": "RetainExceptOnCreate",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": Match.object_like(
+                    {
+                        "BucketName": stores[region]["Location"],
+                        "VersioningConfiguration": {"Status": "Enabled"},
+                        "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+                        "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicPolicy": True}),
+                    }
+                ),
+            },
+        )
+        template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "PolicyDocument": Match.object_like(
+                    {
+                        "Statement": Match.array_with(
+                            [
+                                Match.object_like(
+                                    {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                                )
+                            ]
+                        )
+                    }
+                )
+            },
+        )
+        alias = Capture()
+        template.has_resource_properties("AWS::KMS::Alias", {"AliasName": alias})
+        assert stores[region]["EncryptionKey"]["Id"].endswith(f":alias/{alias.as_string().removeprefix('alias/')}")
+        template.has_resource(
+            "AWS::KMS::Key",
+            {"DeletionPolicy": "RetainExceptOnCreate", "Properties": Match.object_like({"EnableKeyRotation": True})},
+        )
+
+
+def test_the_pipeline_role_uses_only_its_own_replication_keys(
+    pipeline_template: dict[str, Any], stacks: dict[str, StackArtifact]
+) -> None:
+    aliases = sorted(
+        a["Properties"]["AliasName"]
+        for s in stacks.values()
+        if s.path.startswith("PipelineSupport-")
+        for a in resources_of(s.template_json, "AWS::KMS::Alias").values()
+    )
+    policies = [
+        p for k, p in resources_of(pipeline_template, "AWS::IAM::Policy").items() if k.startswith("CodePipelineRole")
+    ]
+    (statements,) = [p["Properties"]["PolicyDocument"]["Statement"] for p in policies]
+    kms = [
+        s
+        for s in statements
+        if all(a.startswith("kms:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    ]
+    assert all("*" not in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) for s in kms)
+    (cross_region,) = [s for s in kms if "Condition" in s]
+    assert sorted(cross_region["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]) == aliases

@@ -7,19 +7,42 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aws_cdk as cdk
-import pytest
 
 from compliance.runtime import config_rules, conformance_pack_template
 from config import AppConfig
+from config.schema import AccountBaseline
 from stages import MonitoringStage
 from tests.conftest import StackArtifact, resources_of
 
+# What each switch of `account_baseline` deploys.
+SERVICE_TYPES = {
+    "cloudtrail": "AWS::CloudTrail::Trail",
+    "config": "AWS::Config::ConformancePack",
+    "security_hub": "AWS::SecurityHub::Standard",
+    "guardduty": "AWS::GuardDuty::Detector",
+}
 
-@pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
-def test_baseline_deploys_trail_config_security_hub_and_guardduty(
-    stage: str, stack: Callable[[str, str], StackArtifact]
+
+def test_baseline_deploys_exactly_the_services_switched_on(
+    fixture_config: AppConfig, stacks: dict[str, StackArtifact]
 ) -> None:
-    template = stack(stage, "Baseline").template_json
+    kinds = set()
+    for env in fixture_config.environments:
+        on = env.account_baseline.services
+        kinds.add(frozenset(on))
+        artifact = stacks.get(f"Pipeline/{env.stage_id}/Baseline")
+        assert (artifact is not None) == bool(on), env.name
+        if artifact is None:
+            continue
+        for service, resource_type in SERVICE_TYPES.items():
+            assert bool(resources_of(artifact.template_json, resource_type)) == (service in on), (env.name, service)
+        assert bool(resources_of(artifact.template_json, "AWS::S3::Bucket")) == bool(on & {"cloudtrail", "config"})
+    assert len(kinds) >= 3, "the fixture covers all, some and none of the services"
+
+
+def test_the_full_baseline_is_hardened(fixture_config: AppConfig, stack: Callable[[str, str], StackArtifact]) -> None:
+    env = next(e for e in fixture_config.environments if len(e.account_baseline.services) == len(SERVICE_TYPES))
+    template = stack(env.stage_id, "Baseline").template_json
     (trail,) = resources_of(template, "AWS::CloudTrail::Trail").values()
     props = trail["Properties"]
     assert props["IsMultiRegionTrail"] is True
@@ -43,14 +66,17 @@ def test_conformance_pack_carries_the_packs_default_parameters() -> None:
     assert keys_rotated["InputParameters"] == {"maxAccessKeyAge": "90"}
 
 
-def test_audit_key_lets_cloudtrail_and_logs_use_it(stack: Callable[[str, str], StackArtifact]) -> None:
-    (key,) = resources_of(stack("Prod", "Baseline").template_json, "AWS::KMS::Key").values()
+def test_audit_key_lets_cloudtrail_and_logs_use_it(
+    fixture_config: AppConfig, stack: Callable[[str, str], StackArtifact]
+) -> None:
+    env = next(e for e in fixture_config.environments if "cloudtrail" in e.account_baseline.services)
+    (key,) = resources_of(stack(env.stage_id, "Baseline").template_json, "AWS::KMS::Key").values()
     sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
     assert {"AllowCloudTrailToEncryptTrailsOfThisAccount", "AllowCloudWatchLogsOfThisAccountAndRegion"} <= sids
 
 
-def test_no_baseline_where_config_switches_it_off(default_config: AppConfig, tmp_path: Path) -> None:
-    environment = default_config.environment("dev").model_copy(update={"account_baseline": False})
+def test_no_baseline_where_config_switches_it_off(fixture_config: AppConfig, tmp_path: Path) -> None:
+    environment = fixture_config.environment("dev").model_copy(update={"account_baseline": AccountBaseline()})
     stage = MonitoringStage(
         cdk.App(outdir=str(tmp_path)), "Dev", config=environment, image_directory=Path("service").resolve()
     )
@@ -61,11 +87,12 @@ def test_no_baseline_where_config_switches_it_off(default_config: AppConfig, tmp
 def test_audit_records_are_retained_in_every_stage(stacks: dict[str, StackArtifact]) -> None:
     # Audit records outlive the workload whatever protect_data says: the bucket pair, its key, the trail's logs.
     baselines = [s for path, s in stacks.items() if path.endswith("/Baseline")]
-    assert baselines, "the default config switches the account baseline on"
     kept = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"}
+    complete = 0
     for baseline in baselines:
         audit = {k: r for k, r in baseline.template_json["Resources"].items() if r["Type"] in kept}
-        assert {r["Type"] for r in audit.values()} == kept, baseline.path
+        complete += {r["Type"] for r in audit.values()} == kept
         for logical_id, resource in audit.items():
             assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", (baseline.path, logical_id)
             assert resource.get("UpdateReplacePolicy") == "Retain", (baseline.path, logical_id)
+    assert complete, "a stage of the fixture configuration records a trail"

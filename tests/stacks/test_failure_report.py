@@ -12,19 +12,17 @@ from collections.abc import Callable
 import pytest
 
 from config import AppConfig, aws_facts
-from tests.conftest import StackArtifact, resources_of
-
-STAGES = ("Dev", "Staging", "Prod")
+from tests.conftest import STAGES, StackArtifact, env_of, resources_of
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_1_postgres_version_is_the_configured_current_one(
-    stage: str, stack: Callable[[str, str], StackArtifact], default_config: AppConfig
+    stage: str, stack: Callable[[str, str], StackArtifact], fixture_config: AppConfig
 ) -> None:
     (db,) = resources_of(stack(stage, "Data").template_json, "AWS::RDS::DBInstance").values()
     version = db["Properties"]["EngineVersion"]
     assert db["Properties"]["Engine"] == "postgres"
-    assert version == default_config.environment(stage.lower()).database.engine_version
+    assert version == env_of(stage).database.engine_version
     assert version in aws_facts.rds_engine_versions("postgres").current
 
 
@@ -59,11 +57,11 @@ def test_2_telemetry_key_lets_cloudwatch_logs_of_this_account_and_region_use_it(
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_2_literal_arns_are_only_ever_of_the_environments_own_partition(
-    stage: str, stacks: dict[str, StackArtifact], default_config: AppConfig
+    stage: str, stacks: dict[str, StackArtifact], fixture_config: AppConfig
 ) -> None:
     # The CDK writes a partition literally only where it derives it from the stack's region;
     # a hand-written 'arn:aws:' would show up here as soon as a stage moves to GovCloud.
-    partition = default_config.environment(stage.lower()).partition
+    partition = env_of(stage).partition
     for artifact in stacks.values():
         if artifact.path.startswith(f"Pipeline/{stage}/"):
             found = set(re.findall(r'"arn:([a-z-]+):', json.dumps(artifact.template_json["Resources"])))

@@ -8,9 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from config import AppConfig
-from tests.conftest import StackArtifact, resources_of
-
-STAGES = ("Dev", "Staging", "Prod")
+from tests.conftest import STAGES, StackArtifact, env_of, resources_of
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -29,11 +27,11 @@ def test_vpc_has_no_internet_path_and_logs_every_flow(stage: str, stack: Callabl
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_subnets_use_exactly_the_configured_zones(
-    stage: str, stack: Callable[[str, str], StackArtifact], default_config: AppConfig
+    stage: str, stack: Callable[[str, str], StackArtifact], fixture_config: AppConfig
 ) -> None:
     network = stack(stage, "Network").template_json
     zones = {s["Properties"]["AvailabilityZone"] for s in resources_of(network, "AWS::EC2::Subnet").values()}
-    assert zones == set(default_config.environment(stage.lower()).availability_zones)
+    assert zones == set(env_of(stage).availability_zones)
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -1,0 +1,249 @@
+"""Rules that relate two or more fields of a configuration file.
+
+pydantic checks each field on its own; a rule here needs several fields at once (a memory
+size valid for the CPU size, a protected environment that keeps its data, two environments
+that would both create an account's one GuardDuty detector). The rules read the document
+as the models validate it, and each rule runs whenever the fields it reads are themselves
+valid, so a file's field errors and cross-field errors are reported together, in one run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from config import aws_facts
+from config.schema import (
+    CONNECTION_ARN,
+    FARGATE_MEMORY_MIB,
+    CacheConfig,
+    DatabaseEngine,
+    StreamConfig,
+)
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One cross-field problem: where (as a pydantic location) and what, starting lower-case."""
+
+    loc: Loc
+    message: str
+
+
+class _UnusableError(Exception):
+    """A field a rule reads is missing or invalid: the rule has nothing to say."""
+
+
+_REQUIRED = object()
+
+
+class _Reader:
+    """Reads fields of the document, refusing those that have an error of their own."""
+
+    def __init__(self, document: dict[str, Any], invalid: list[Loc]) -> None:
+        self._document = document
+        self._invalid = invalid
+
+    def __call__(self, *loc: str | int, default: Any = _REQUIRED) -> Any:
+        for bad in self._invalid:
+            shared = min(len(bad), len(loc))
+            if bad[:shared] == loc[:shared]:
+                raise _UnusableError
+        node: Any = self._document
+        for part in loc:
+            present = isinstance(node, dict) and part in node
+            present |= isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if present:
+                node = node[part]
+            elif default is _REQUIRED:
+                raise _UnusableError
+            else:
+                return default
+        return node
+
+
+EnvironmentRule = Callable[[Callable[..., Any]], Iterator[tuple[str, str]]]
+
+
+def _database(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    version, instance = env("database", "engine_version"), env("database", "instance_type")
+    classes = aws_facts.rds_instance_classes(DatabaseEngine.POSTGRES, version)
+    if classes is not None and instance not in classes:
+        yield "database.instance_type", f"does not run PostgreSQL {version} on RDS"
+    offered = aws_facts.rds_instance_classes_in_region(DatabaseEngine.POSTGRES, env("region"))
+    if offered is not None and instance not in offered:
+        yield "database.instance_type", f"is not offered for PostgreSQL in {env('region')}"
+
+
+def _storage(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    maximum = env("database", "max_allocated_storage_gib", default=None)
+    if maximum is not None and maximum <= env("database", "allocated_storage_gib"):
+        yield "database.max_allocated_storage_gib", "must be larger than allocated_storage_gib"
+
+
+def _cache(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    fields = CacheConfig.model_fields
+    engine = str(env("cache", "engine", default=fields["engine"].default))
+    version = env("cache", "engine_version", default=fields["engine_version"].default)
+    versions = aws_facts.elasticache_engine_versions(engine)
+    if version not in versions:
+        yield (
+            "cache.engine_version",
+            f"is not an ElastiCache {engine} version; use one of {', '.join(versions[-4:])}",
+        )
+    node_types = aws_facts.elasticache_node_types(env("region"))
+    if node_types is not None and env("cache", "node_type") not in node_types:
+        yield "cache.node_type", f"is not an ElastiCache node type offered in {env('region')}"
+
+
+def _stream(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    mode = env("stream", "mode", default=StreamConfig.model_fields["mode"].default)
+    shards = env("stream", "shard_count", default=None)
+    if mode == "provisioned" and shards is None:
+        yield "stream.shard_count", "is required when mode is 'provisioned'"
+    if mode == "on-demand" and shards is not None:
+        yield "stream.shard_count", "must be omitted when mode is 'on-demand'"
+
+
+def _fargate(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    cpu, memory = env("service", "cpu"), env("service", "memory_mib")
+    allowed = FARGATE_MEMORY_MIB[cpu]
+    if memory not in allowed:
+        yield "service.memory_mib", f"is not valid with cpu {cpu}; use {min(allowed)} to {max(allowed)} MiB"
+
+
+def _protected(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    # What a person approves into keeps its data and survives a zone outage: protection follows approval.
+    if not env("approval"):
+        return
+    why = "for an environment with approval (promotion into it waits for a person, so it is protected)"
+    if not env("protect_data"):
+        yield "protect_data", f"must be true {why}"
+    if not env("database", "multi_az"):
+        yield "database.multi_az", f"must be true {why}"
+    if env("cache", "replicas") < 1:
+        yield "cache.replicas", f"must be at least 1 {why}: Multi-AZ failover needs a replica"
+
+
+def _subnets(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    # One /22 application and one /24 data subnet per zone (see stacks/network.py).
+    zones = len(env("availability_zones"))
+    needed = zones * (2**10 + 2**8)
+    available = ipaddress.IPv4Network(env("vpc_cidr")).num_addresses
+    if needed > available:
+        yield (
+            "vpc_cidr",
+            f"has {available} addresses but {zones} zones need {needed} (a /22 and a /24 per zone); "
+            "use a larger network or fewer zones",
+        )
+
+
+def _partition(env: Callable[..., Any], read: _Reader) -> Iterator[tuple[str, str]]:
+    pipeline_region = read("pipeline", "region")
+    mine, theirs = aws_facts.partition_of(env("region")), aws_facts.partition_of(pipeline_region)
+    if mine != theirs:
+        yield (
+            "region",
+            f"is in partition {mine} but the pipeline is in {theirs} ({pipeline_region}): a pipeline cannot deploy "
+            "across partitions; give this environment a pipeline of its own, in a configuration file per partition",
+        )
+
+
+ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
+    _database,
+    _storage,
+    _cache,
+    _stream,
+    _fargate,
+    _protected,
+    _subnets,
+)
+
+# Account-wide singletons, and the scope in which a second one fails the deployment.
+_SINGLETONS = {
+    "cloudtrail": ("account", "a multi-region trail already records every region of the account"),
+    "config": ("region", "an account has one AWS Config recorder per region"),
+    "security_hub": ("region", "Security Hub is enabled once per account and region"),
+    "guardduty": ("region", "an account has one GuardDuty detector per region"),
+}
+
+
+def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
+    """Every cross-field problem of `document` (environments as a list), skipping rules on invalid fields."""
+    read = _Reader(document, invalid)
+    problems: list[Problem] = []
+
+    def run(prefix: Loc, rule: Callable[[], Iterator[tuple[str, str]]]) -> None:
+        try:
+            for field, message in rule():
+                parts = tuple(int(p) if p.isdigit() else p for p in field.split("."))
+                problems.append(Problem((*prefix, *parts), message))
+        except _UnusableError:
+            pass
+
+    environments = document.get("environments")
+    count = len(environments) if isinstance(environments, list) else 0
+    for index in range(count):
+        env = partial(read, "environments", index)
+        for rule in ENVIRONMENT_RULES:
+            run(("environments", index), partial(rule, env))
+        run(("environments", index), partial(_partition, env, read))
+    run(("pipeline",), partial(_connection, read))
+    run(("environments",), partial(_waves, read, count))
+    run(("environments",), partial(_singletons, read, count))
+    return problems
+
+
+def _connection(read: _Reader) -> Iterator[tuple[str, str]]:
+    match = CONNECTION_ARN.fullmatch(read("pipeline", "connection_arn"))
+    assert match is not None  # the field's own check refuses any other shape
+    partition, _, region, account = match.groups()
+    pipeline_region, pipeline_account = read("pipeline", "region"), read("pipeline", "account")
+    if (partition, region, account) != (aws_facts.partition_of(pipeline_region), pipeline_region, pipeline_account):
+        yield "connection_arn", "must be in the pipeline's own partition, region and account"
+
+
+def _waves(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
+    seen: dict[str, int] = {}
+    for index in range(count):
+        wave = read("environments", index, "wave", default=None)
+        if wave is None:
+            continue
+        first = seen.setdefault(wave, index)
+        if first == index:
+            continue
+        if read("environments", index - 1, "wave", default=None) != wave:
+            yield (
+                f"{index}.wave",
+                f"must stand next to the other environments of wave {wave!r} in the file "
+                "(promotion order is file order)",
+            )
+        elif read("environments", index, "approval") != read("environments", first, "approval"):
+            yield f"{index}.approval", f"must be the same for every environment of wave {wave!r} (one approval)"
+
+
+def _singletons(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
+    owners: dict[tuple[str, ...], int] = {}
+    for index in range(count):
+        baseline = read("environments", index, "account_baseline", default=False)
+        if isinstance(baseline, bool):
+            baseline = dict.fromkeys(_SINGLETONS, baseline)
+        for service, (scope, why) in _SINGLETONS.items():
+            if not baseline.get(service, False):
+                continue
+            where = [read("environments", index, "account")]
+            if scope == "region":
+                where.append(read("environments", index, "region"))
+            first = owners.setdefault((service, *where), index)
+            if first != index:
+                other = read("environments", first, "name")
+                yield (
+                    f"{index}.account_baseline.{service}",
+                    f"is also on for {other} in the same account{' and region' if scope == 'region' else ''}: "
+                    f"{why}; turn it on for one of them only",
+                )

@@ -1,0 +1,323 @@
+"""The pipeline guards its own definition: a change to the pipeline waits for a person before it applies."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from compliance import acknowledge
+from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
+from components import EncryptedLogGroup
+
+STAGE_NAME = "PipelineChange"
+CHECK_ACTION = "CheckDefinition"
+APPROVAL_ACTION = "ApprovePipelineChange"
+_CHECK_SOURCE = Path(__file__).with_name("definition_check.py")
+
+# Approves the waiting approval of this very execution, once it has started. Inline, so the deployed
+# template carries it and a push cannot change what approves.
+_APPROVE_FUNCTION = """
+import time
+import boto3
+
+pipelines = boto3.client("codepipeline")
+
+
+def handler(event, context):
+    name, stage, action = event["pipeline"], event["stage"], event["action"]
+    while context.get_remaining_time_in_millis() > 15000:
+        state = pipelines.get_pipeline_state(name=name)
+        for stage_state in state["stageStates"]:
+            if stage_state["stageName"] != stage:
+                continue
+            if stage_state.get("latestExecution", {}).get("pipelineExecutionId") != event["execution"]:
+                break
+            for action_state in stage_state.get("actionStates", []):
+                latest = action_state.get("latestExecution", {})
+                waiting = latest.get("status") == "InProgress" and latest.get("token")
+                if action_state["actionName"] == action and waiting:
+                    pipelines.put_approval_result(
+                        pipelineName=name,
+                        stageName=stage,
+                        actionName=action,
+                        token=latest["token"],
+                        result={
+                            "status": "Approved",
+                            "summary": "The pipeline's definition is unchanged; approved by the definition check.",
+                        },
+                    )
+                    return {"approved": True}
+        time.sleep(5)
+    raise TimeoutError(f"{stage}/{action} of execution {event['execution']} did not start waiting in time")
+"""
+
+
+class PipelineGuard(Construct):
+    """Holds every change to the pipeline's own definition for a person's approval (CM-3, CM-5, AC-5).
+
+    CDK Pipelines has no hook before self-mutation (aws-cdk#16301), so this adds a stage of its
+    own between Build and UpdatePipeline: a CodeBuild check compares the running pipeline stack's
+    template (CloudFormation's copy) with the one this run synthesized, then a manual approval.
+    Unchanged, a function approves that approval for this execution and the run goes on by
+    itself; changed, the check publishes the difference to the approvals topic (lost approvals,
+    security diffs or the gated synth named first) and the approval waits. The comparison's code
+    is embedded in the check project's buildspec, so a push that edits or removes the check is
+    itself a change to the definition, held by the check that is running.
+
+    It also alerts the approvers when the pipeline stack is changed by anyone but the pipeline:
+    a CloudFormation call on it by a principal other than the CDK deploy role, or that role
+    assumed by anyone but the self-mutation project (CloudTrail management events, which the
+    account's trail must record).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: codepipeline.Pipeline,
+        after: codepipeline.IStage,
+        synth_output: codepipeline.Artifact,
+        topic: sns.ITopic,
+        artifact_key: kms.IKey,
+        telemetry_key: kms.IKey,
+        build_logs: logs.ILogGroup,
+        self_mutation_role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.function = self._approve_function(pipeline, telemetry_key)
+        script = base64.b64encode(_CHECK_SOURCE.read_bytes()).decode("ascii")
+        self.project = codebuild.PipelineProject(
+            self,
+            "Check",
+            description="Compares the running pipeline's definition with the one this run would apply",
+            encryption_key=artifact_key,
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.SMALL
+            ),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
+            environment_variables={
+                "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),
+                "TEMPLATE": codebuild.BuildEnvironmentVariable(value=f"{stack.artifact_id}.template.json"),
+                "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name),
+                "TOPIC_ARN": codebuild.BuildEnvironmentVariable(value=topic.topic_arn),
+            },
+            build_spec=codebuild.BuildSpec.from_object(
+                {
+                    "version": "0.2",
+                    "phases": {
+                        "build": {
+                            "commands": [
+                                f"echo {script} | base64 -d > /tmp/definition_check.py",
+                                # The pipeline's name, from CodeBuild (naming it here would make the pipeline
+                                # and this project depend on each other).
+                                'PIPELINE="${CODEBUILD_INITIATOR#codepipeline/}"',
+                                'aws cloudformation get-template --stack-name "$STACK_NAME" --template-stage Original'
+                                " --query TemplateBody --output json > /tmp/running.json",
+                                'set +e; python3 /tmp/definition_check.py /tmp/running.json "$TEMPLATE"'
+                                " > /tmp/difference.txt; status=$?; set -e; cat /tmp/difference.txt;"
+                                " if [ $status -eq 0 ]; then"
+                                ' aws lambda invoke --function-name "$APPROVE_FUNCTION" --invocation-type Event'
+                                " --cli-binary-format raw-in-base64-out --payload"
+                                ' "{\\"pipeline\\":\\"$PIPELINE\\",\\"stage\\":\\"'
+                                + STAGE_NAME
+                                + '\\",\\"action\\":\\"'
+                                + APPROVAL_ACTION
+                                + '\\",\\"execution\\":\\"$EXECUTION_ID\\"}" /dev/null;'
+                                " elif [ $status -eq 3 ]; then"
+                                ' aws sns publish --topic-arn "$TOPIC_ARN"'
+                                ' --subject "Pipeline change waits for approval"'
+                                ' --message "$(head -c 200000 /tmp/difference.txt)" > /dev/null;'
+                                " else exit $status; fi",
+                            ]
+                        }
+                    },
+                }
+            ),
+        )
+        role = self.project.role
+        assert role is not None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:GetTemplate"],
+                resources=[
+                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*")
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )
+        topic.grant_publish(role)
+        pipeline.add_stage(
+            stage_name=STAGE_NAME,
+            placement=codepipeline.StagePlacement(just_after=after),
+            actions=[
+                actions.CodeBuildAction(
+                    action_name=CHECK_ACTION,
+                    project=self.project,
+                    input=synth_output,
+                    run_order=1,
+                    environment_variables={
+                        "EXECUTION_ID": codebuild.BuildEnvironmentVariable(value="#{codepipeline.PipelineExecutionId}")
+                    },
+                ),
+                actions.ManualApprovalAction(
+                    action_name=APPROVAL_ACTION,
+                    run_order=2,
+                    additional_information=(
+                        "Approved by itself when the pipeline's definition is unchanged. If it waits, this run "
+                        "changes the pipeline itself: read the CheckDefinition action's log (or the approvals "
+                        "topic's message) for what changes, and approve only a reviewed change."
+                    ),
+                ),
+            ],
+        )
+        self._alert_on_changes_outside_the_pipeline(stack, topic, self_mutation_role)
+
+    def _approve_function(self, pipeline: codepipeline.Pipeline, telemetry_key: kms.IKey) -> lambda_.Function:
+        log_group = EncryptedLogGroup(
+            self,
+            "ApproveLogs",
+            encryption_key=telemetry_key,
+            retention_days=365,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        ).log_group
+        # Its own role, with exactly the log group it writes to, instead of AWS's basic execution policy.
+        role = iam.Role(
+            self,
+            "ApproveRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Approves the pipeline-change approval of an unchanged definition",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            "Approve",
+            description="Approves the pipeline-change approval of an execution whose definition is unchanged",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(_APPROVE_FUNCTION),
+            timeout=cdk.Duration.minutes(5),
+            log_group=log_group,
+            role=role,
+        )
+        stack = cdk.Stack.of(self)
+        # A managed policy of its own, not the role's default one: the function must not depend on the
+        # pipeline, which depends on the check project, which names the function.
+        iam.ManagedPolicy(
+            self,
+            "ApprovePipelineChange",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["codepipeline:GetPipelineState"], resources=[pipeline.pipeline_arn]),
+                iam.PolicyStatement(
+                    actions=["codepipeline:PutApprovalResult"],
+                    resources=[
+                        stack.format_arn(
+                            service="codepipeline",
+                            resource=pipeline.pipeline_name,
+                            resource_name=f"{STAGE_NAME}/{APPROVAL_ACTION}",
+                        )
+                    ],
+                ),
+            ],
+        )
+        return function
+
+    def _alert_on_changes_outside_the_pipeline(
+        self, stack: cdk.Stack, topic: sns.ITopic, self_mutation_role: iam.IRole
+    ) -> None:
+        deploy_role = (
+            f"arn:{stack.partition}:iam::{stack.account}:role/cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}"
+            f"-deploy-role-{stack.account}-{stack.region}"
+        )
+        message = events.RuleTargetInput.from_text(
+            f"The pipeline stack {stack.stack_name} was changed outside the pipeline: "
+            f"{events.EventField.from_path('$.detail.eventName')} by "
+            f"{events.EventField.from_path('$.detail.userIdentity.arn')}. If this was not a documented "
+            "break-glass change, investigate it."
+        )
+        rules = {
+            "StackChangedOutsidePipeline": {
+                "source": ["aws.cloudformation"],
+                "detail": {
+                    "eventSource": ["cloudformation.amazonaws.com"],
+                    "eventName": ["UpdateStack", "DeleteStack", "CreateChangeSet", "ExecuteChangeSet"],
+                    "requestParameters": {"stackName": [{"wildcard": f"*{stack.stack_name}*"}]},
+                    "userIdentity": {"sessionContext": {"sessionIssuer": {"arn": [{"anything-but": deploy_role}]}}},
+                },
+            },
+            "DeployRoleAssumedOutsidePipeline": {
+                "source": ["aws.sts"],
+                "detail": {
+                    "eventSource": ["sts.amazonaws.com"],
+                    "eventName": ["AssumeRole"],
+                    "requestParameters": {"roleArn": [deploy_role]},
+                    "userIdentity": {
+                        "sessionContext": {"sessionIssuer": {"arn": [{"anything-but": self_mutation_role.role_arn}]}}
+                    },
+                },
+            },
+        }
+        for construct_id, pattern in rules.items():
+            events.Rule(
+                self,
+                construct_id,
+                description="Alerts the approvers when the pipeline stack is changed by anyone but the pipeline",
+                event_pattern=events.EventPattern(
+                    source=pattern["source"],  # type: ignore[arg-type]
+                    detail_type=["AWS API Call via CloudTrail"],
+                    detail=pattern["detail"],  # type: ignore[arg-type]
+                ),
+                targets=[targets.SnsTopic(topic, message=message)],
+            )
+        acknowledge(
+            self.function.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-LambdaDLQ",
+            reason=(
+                "The check invokes this function asynchronously to approve an unchanged definition; if it fails, "
+                "the approval simply keeps waiting for a person, which is the safe outcome, so there is no event "
+                "to dead-letter."
+            ),
+            checks=[
+                NotInvocableByOthers(),
+                EncryptedWithCmk(on="AWS::Logs::LogGroup"),
+                KeptAtLeast(365, on="AWS::Logs::LogGroup"),
+            ],
+            controls=["SI-2", "CM-3"],
+        )
+        acknowledge(
+            self.function.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-LambdaInsideVPC",
+            reason=(
+                "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, and "
+                "a VPC would add a network path without protecting anything."
+            ),
+            checks=[NotInvocableByOthers()],
+            controls=["SC-7", "AC-6"],
+        )
+        acknowledge(
+            self.function.node.default_child,  # type: ignore[arg-type]
+            "NIST.800.53.R5-LambdaConcurrency",
+            reason=(
+                "One invocation per pipeline run at most; a reserved concurrency would take from the account's "
+                "unreserved pool, which new accounts keep at the minimum Lambda allows."
+            ),
+            checks=[NotInvocableByOthers()],
+            controls=["SC-5", "AC-6"],
+        )

@@ -1,0 +1,333 @@
+"""`make bootstrap-policy`: least-privilege CloudFormation execution policies, one set per target account.
+
+`cdk bootstrap` gives CloudFormation an execution role that deploys every stack of the
+account; by default it holds `AdministratorAccess`. This script derives what that role really
+needs from the synthesized templates instead:
+
+- for every resource type the account's templates deploy, the actions CloudFormation's own
+  resource handlers call (create, read, update, delete, list), as AWS publishes them in the
+  resource provider schemas cfn-lint ships (offline, pinned with cfn-lint);
+- a reviewed list for what those schemas do not cover: the legacy `AWS::CodeBuild::Project`
+  handler, the `AWS::Serverless` transform that installs the database rotation application,
+  custom resources (CloudFormation invokes their functions) and CloudFormation itself
+  (SSM parameters of the bootstrap version check, dynamic references to generated secrets);
+- IAM write actions limited to roles whose names start with one of the account's stack names
+  (CloudFormation names a role `<stack>-<logical id>-<suffix>`, nested stacks included), so the
+  execution role cannot change its own role or any role outside this app; managed policies
+  only from the list the templates attach; service-linked roles only under `aws-service-role/`.
+  What a role created by the templates may do is reviewed where the templates change: the
+  pipeline's security diff stops every IAM broadening for a person's approval.
+
+Each document stays under IAM's managed-policy size limit (6,144 characters without white
+space), split into as many as needed. Written to `cdk.out/bootstrap-policy/<account>/`, with
+the commands that create the policies and bootstrap each account and region with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import aws_facts  # noqa: E402
+from scripts.assembly import StackTemplate, stack_templates  # noqa: E402
+
+MAX_POLICY_CHARACTERS = 6144  # IAM's limit for a managed policy, white space excluded
+MAX_POLICIES_PER_ROLE = 10  # IAM's default quota of managed policies attached to one role
+HANDLERS = ("create", "read", "update", "delete", "list")
+POLICY_NAME = "monitoring-cfn-execution"
+
+# Resource types the provider schemas do not describe, with the actions CloudFormation needs (reviewed).
+REVIEWED_TYPES: dict[str, tuple[str, ...]] = {
+    # A legacy resource without handler data; the project's service role is passed to CodeBuild.
+    "AWS::CodeBuild::Project": (
+        "codebuild:BatchGetProjects",
+        "codebuild:CreateProject",
+        "codebuild:DeleteProject",
+        "codebuild:UpdateProject",
+        "iam:PassRole",
+    ),
+    # The AWS::Serverless transform turns the rotation application into a nested stack built from
+    # the Serverless Application Repository's template: a Lambda function, its role and permission.
+    "AWS::Serverless::Application": (
+        "serverlessrepo:CreateCloudFormationTemplate",
+        "serverlessrepo:GetApplication",
+        "serverlessrepo:GetCloudFormationTemplate",
+        "cloudformation:CreateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:GetTemplate",
+        "cloudformation:UpdateStack",
+        "s3:GetObject",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+    ),
+    # Metadata CloudFormation records itself.
+    "AWS::CDK::Metadata": (),
+}
+# Resource types the nested stack of a transform creates (their handler data is added too).
+TRANSFORM_TYPES = {
+    "AWS::Serverless::Application": ("AWS::CloudFormation::Stack", "AWS::Lambda::Function", "AWS::IAM::Role")
+}
+# AWS-managed policies the rotation application's nested role attaches (not visible in our templates).
+TRANSFORM_MANAGED_POLICIES = (
+    "service-role/AWSLambdaBasicExecutionRole",
+    "service-role/AWSLambdaVPCAccessExecutionRole",
+)
+# IAM actions that change a role or what it may do: only on the app's own roles.
+IAM_ROLE_WRITES = frozenset(
+    {
+        "iam:AttachRolePolicy",
+        "iam:CreateRole",
+        "iam:DeleteRole",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PassRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PutRolePolicy",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+    }
+)
+
+
+@cache
+def _schema_files() -> dict[str, str]:
+    text = resources.files("cfnlint.data.schemas.providers").joinpath("us-east-1.json").read_text(encoding="utf-8")
+    files: dict[str, str] = json.loads(text)
+    return files
+
+
+@cache
+def handler_actions(resource_type: str) -> tuple[str, ...] | None:
+    """The actions CloudFormation's handlers of `resource_type` call, or None where no schema says."""
+    if resource_type in REVIEWED_TYPES:
+        return REVIEWED_TYPES[resource_type]
+    digest = _schema_files().get(resource_type)
+    if digest is None:
+        return None
+    schema = json.loads(resources.files("cfnlint.data.schemas.resources").joinpath(f"{digest}.json").read_text())
+    handlers = schema.get("handlers") or {}
+    if not handlers:
+        return None
+    return tuple(sorted({a for h in HANDLERS for a in handlers.get(h, {}).get("permissions", [])}))
+
+
+def _resource_types(stacks: list[StackTemplate]) -> set[str]:
+    types = {r["Type"] for s in stacks for r in s.template.get("Resources", {}).values()}
+    for source, created in TRANSFORM_TYPES.items():
+        if source in types:
+            types.update(created)
+    return types
+
+
+def _managed_policies(stacks: list[StackTemplate], partition: str) -> list[str]:
+    """The managed policy ARNs the account's roles attach, as their templates name them."""
+    arns = {f"arn:{partition}:iam::aws:policy/{name}" for name in TRANSFORM_MANAGED_POLICIES}
+    for stack in stacks:
+        for resource in stack.template.get("Resources", {}).values():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+                arns.add(_literal(arn, partition, stack.account))
+    return sorted(arns)
+
+
+def _literal(value: Any, partition: str, account: str) -> str:
+    """A policy ARN from a template value: `Fn::Join` of literals and the partition/account pseudo-parameters."""
+    if isinstance(value, str):
+        return value
+    (parts,) = value.values()
+    pseudo = {"AWS::Partition": partition, "AWS::AccountId": account}
+    return "".join(p if isinstance(p, str) else pseudo[p["Ref"]] for p in parts[1])
+
+
+def account_statements(account: str, stacks: list[StackTemplate]) -> list[dict[str, Any]]:
+    """The execution role's statements for one account: what its stacks' resources need, and no more."""
+    partition = aws_facts.partition_of(stacks[0].region)
+    regions = sorted({s.region for s in stacks})
+    actions: set[str] = set()
+    missing = []
+    for resource_type in sorted(_resource_types(stacks)):
+        found = handler_actions(resource_type)
+        if found is None and resource_type.startswith("Custom::"):
+            continue  # custom resources: CloudFormation invokes their functions (below)
+        if found is None:
+            missing.append(resource_type)
+            continue
+        actions.update(found)
+    if missing:
+        raise SystemExit(f"no permission data for {', '.join(missing)}: add them to REVIEWED_TYPES with a reason")
+    roles = [f"arn:{partition}:iam::{account}:role/{name}-*" for name in sorted({s.stack_name for s in stacks})]
+    functions = [
+        f"arn:{partition}:lambda:{region}:{account}:function:{name}-*"
+        for region in regions
+        for name in sorted({s.stack_name for s in stacks if s.region == region})
+    ]
+    iam_writes = sorted(a for a in actions if a in IAM_ROLE_WRITES)
+    service_linked = sorted(a for a in actions if a == "iam:CreateServiceLinkedRole")
+    iam_other = sorted(a for a in actions if a.startswith("iam:") and a not in IAM_ROLE_WRITES | {*service_linked})
+    regional = sorted(a for a in actions if not a.startswith("iam:"))
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ResourceHandlers",
+            "Effect": "Allow",
+            "Action": regional,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": regions}},
+        },
+        {"Sid": "ReadIdentities", "Effect": "Allow", "Action": iam_other, "Resource": "*"},
+        {
+            "Sid": "OwnRolesOnly",
+            "Effect": "Allow",
+            "Action": [a for a in iam_writes if a != "iam:AttachRolePolicy"],
+            "Resource": roles,
+        },
+        {
+            "Sid": "AttachOnlyTheManagedPoliciesTheTemplatesName",
+            "Effect": "Allow",
+            "Action": "iam:AttachRolePolicy",
+            "Resource": roles,
+            "Condition": {"ArnEquals": {"iam:PolicyARN": _managed_policies(stacks, partition)}},
+        },
+        {
+            "Sid": "CloudFormationItself",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameters", "lambda:InvokeFunction", "secretsmanager:GetSecretValue"],
+            # The bootstrap version parameter; custom-resource functions of the app's stacks; the secrets
+            # the templates generate and read back through dynamic references ({{resolve:secretsmanager:...}}).
+            "Resource": [
+                *(f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/*" for region in regions),
+                *functions,
+                *(f"arn:{partition}:secretsmanager:{region}:{account}:secret:*" for region in regions),
+            ],
+        },
+    ]
+    if service_linked:
+        statements.append(
+            {
+                "Sid": "ServiceLinkedRolesOnly",
+                "Effect": "Allow",
+                "Action": service_linked,
+                "Resource": f"arn:{partition}:iam::{account}:role/aws-service-role/*",
+            }
+        )
+    return [s for s in statements if s["Action"]]
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def split(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Policy documents under the size limit, a long action list split across them."""
+
+    def document(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": items}
+
+    def fits(items: list[dict[str, Any]]) -> bool:
+        return _size(document(items)) <= MAX_POLICY_CHARACTERS
+
+    documents: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for statement in statements:
+        pending: dict[str, Any] | None = statement
+        part = 0
+        while pending is not None:
+            if fits([*current, pending]):
+                current.append(pending)
+                pending = None
+                continue
+            actions = pending["Action"] if isinstance(pending["Action"], list) else [pending["Action"]]
+            count = 0
+            while count < len(actions) and fits([*current, {**pending, "Action": actions[: count + 1]}]):
+                count += 1
+            if count == 0 and not current:
+                raise SystemExit(f"statement {pending['Sid']} alone exceeds {MAX_POLICY_CHARACTERS} characters")
+            if count:
+                part += 1
+                current.append({**pending, "Sid": f"{statement['Sid']}{part}", "Action": actions[:count]})
+                pending = {**pending, "Sid": f"{statement['Sid']}{part + 1}", "Action": actions[count:]}
+            documents.append(document(current))
+            current = []
+    if current:
+        documents.append(document(current))
+    return documents
+
+
+def policies(assembly: Path) -> dict[str, list[dict[str, Any]]]:
+    """account -> its execution policy documents, for every account the assembly deploys to."""
+    by_account: dict[str, list[StackTemplate]] = defaultdict(list)
+    for stack in stack_templates(assembly):
+        by_account[stack.account].append(stack)
+    result = {account: split(account_statements(account, stacks)) for account, stacks in sorted(by_account.items())}
+    for account, documents in result.items():
+        if len(documents) > MAX_POLICIES_PER_ROLE:
+            raise SystemExit(f"{account} needs {len(documents)} policies, more than a role may attach")
+    return result
+
+
+def commands(assembly: Path, documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
+    """The shell commands that create the policies and bootstrap every account and region with them."""
+    regions: dict[str, set[str]] = defaultdict(set)
+    for stack in stack_templates(assembly):
+        regions[stack.account].add(stack.region)
+    lines = [
+        "# Run in each account with an administrator's credentials (IAM is global: once per account).",
+        "# The pipeline account is bootstrapped in every region a stage uses: its replication buckets live there.",
+    ]
+    for account, docs in documents.items():
+        partition = aws_facts.partition_of(sorted(regions[account])[0])
+        arns = [f"arn:{partition}:iam::{account}:policy/{POLICY_NAME}-{i + 1}" for i in range(len(docs))]
+        lines.append(f"\n# account {account}")
+        for i in range(len(docs)):
+            lines.append(
+                f"aws iam create-policy --policy-name {POLICY_NAME}-{i + 1} "
+                f"--policy-document file://cdk.out/bootstrap-policy/{account}/{POLICY_NAME}-{i + 1}.json"
+            )
+        trust = "" if account == pipeline_account else f" --trust {pipeline_account}"
+        for region in sorted(regions[account]):
+            lines.append(
+                f"npx cdk bootstrap aws://{account}/{region}{trust} "
+                f"--cloudformation-execution-policies {','.join(arns)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assembly", default=str(ROOT / "cdk.out"))
+    args = parser.parse_args(argv)
+    assembly = Path(args.assembly)
+    if not (assembly / "manifest.json").exists():
+        print(f"{assembly} holds no cloud assembly: run `make synth` first", file=sys.stderr)
+        return 2
+    documents = policies(assembly)
+    pipeline_account = next(s.account for s in stack_templates(assembly) if s.path == "Pipeline")
+    out = assembly / "bootstrap-policy"
+    for account, docs in documents.items():
+        (out / account).mkdir(parents=True, exist_ok=True)
+        for i, doc in enumerate(docs):
+            (out / account / f"{POLICY_NAME}-{i + 1}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    script = commands(assembly, documents, pipeline_account)
+    (out / "commands.sh").write_text(script)
+    print(script)
+    print(f"Policies: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

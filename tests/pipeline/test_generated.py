@@ -1,0 +1,51 @@
+"""Every construct path into CDK Pipelines' internals lives in pipeline/generated.py, and each still resolves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_codebuild as codebuild
+
+from config import PROJECT_ROOT
+from pipeline import PipelineStack, generated
+
+
+@pytest.fixture(scope="module")
+def pipeline(fixture_app: cdk.App) -> PipelineStack:
+    stack = fixture_app.node.find_child("Pipeline")
+    assert isinstance(stack, PipelineStack)
+    return stack
+
+
+def test_each_lookup_finds_what_cdk_pipelines_generated(pipeline: PipelineStack) -> None:
+    mutation = generated.self_mutation_project(pipeline.pipeline)
+    assert isinstance(mutation.node.find_child("Resource"), codebuild.CfnProject)
+    assert {c.node.id for c in generated.assets(pipeline.pipeline).node.children} >= {"FileRole", "DockerRole"}
+    assert generated.security_check(pipeline.pipeline) is not None
+    assert generated.synth_output(pipeline.pipeline.pipeline).artifact_name
+    assert generated.stage_named(pipeline.pipeline.pipeline, "UpdatePipeline").stage_name == "UpdatePipeline"
+
+
+def test_a_moved_construct_fails_loudly_naming_the_path(pipeline: PipelineStack) -> None:
+    with pytest.raises(generated.GeneratedConstructMovedError, match=r"'Renamed/SelfMutation'"):
+        generated._child(pipeline.pipeline, "Renamed", "SelfMutation")
+    with pytest.raises(generated.GeneratedConstructMovedError, match="no stage 'Deploy'"):
+        generated.stage_named(pipeline.pipeline.pipeline, "Deploy")
+
+
+def _sources() -> list[Path]:
+    folders = ("stacks", "stages", "pipeline", "components", "compliance")
+    return [PROJECT_ROOT / "app.py", *(p for f in folders for p in sorted((PROJECT_ROOT / f).rglob("*.py")))]
+
+
+def test_no_other_module_reaches_into_cdk_pipelines_by_path() -> None:
+    reaching = re.compile(r'find_child\("(UpdatePipeline|SelfMutation|Assets|PipelinesSecurityCheck)"\)')
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in _sources()
+        if reaching.search(path.read_text()) and path.name != "generated.py"
+    ]
+    assert offenders == []

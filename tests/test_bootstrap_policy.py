@@ -1,0 +1,85 @@
+"""The CloudFormation execution policies `make bootstrap-policy` writes hold against the templates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts import bootstrap_policy
+from scripts.assembly import StackTemplate, stack_templates
+
+
+@pytest.fixture(scope="module")
+def documents(assembly_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    return bootstrap_policy.policies(assembly_dir)
+
+
+def _statements(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for d in docs for s in d["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_every_account_of_the_assembly_gets_its_policies(
+    assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
+) -> None:
+    assert set(documents) == {s.account for s in stack_templates(assembly_dir)}
+
+
+def test_every_resource_type_deployed_has_its_handler_actions(
+    assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
+) -> None:
+    for stack in stack_templates(assembly_dir):
+        granted = {a for s in _statements(documents[stack.account]) for a in _actions(s)}
+        for resource in stack.template["Resources"].values():
+            needed = bootstrap_policy.handler_actions(resource["Type"])
+            if resource["Type"].startswith("Custom::"):
+                assert "lambda:InvokeFunction" in granted
+                continue
+            assert needed is not None, resource["Type"]
+            assert set(needed) <= granted, (stack.path, resource["Type"], set(needed) - granted)
+
+
+def test_no_action_is_a_wildcard_and_every_document_fits(documents: dict[str, list[dict[str, Any]]]) -> None:
+    for account, docs in documents.items():
+        assert 1 <= len(docs) <= bootstrap_policy.MAX_POLICIES_PER_ROLE
+        for doc in docs:
+            assert len(json.dumps(doc, separators=(",", ":"))) <= bootstrap_policy.MAX_POLICY_CHARACTERS
+            sids = [s["Sid"] for s in doc["Statement"]]
+            assert len(sids) == len(set(sids)), account
+        for statement in _statements(docs):
+            for action in _actions(statement):
+                assert action != "*", account
+                assert not action.endswith(":*"), (account, action)
+
+
+def test_the_execution_role_can_change_only_the_apps_own_roles(
+    assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
+) -> None:
+    for account, docs in documents.items():
+        names = {s.stack_name for s in stack_templates(assembly_dir) if s.account == account}
+        for statement in _statements(docs):
+            writes = set(_actions(statement)) & bootstrap_policy.IAM_ROLE_WRITES
+            if not writes:
+                continue
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert "*" not in resources
+            assert {r.rsplit("/", 1)[-1].removesuffix("-*") for r in resources} == names
+        attach = [s for s in _statements(docs) if "iam:AttachRolePolicy" in _actions(s)]
+        assert all("iam:PolicyARN" in s["Condition"]["ArnEquals"] for s in attach)
+
+
+def test_a_resource_type_without_permission_data_stops_the_script(assembly_dir: Path) -> None:
+    (stack, *_) = stack_templates(assembly_dir)
+    fake = StackTemplate(
+        path="Fake", stack_name="Fake", account=stack.account, region=stack.region, template_file=stack.template_file
+    )
+    fake.__dict__["template"] = {"Resources": {"Thing": {"Type": "AWS::Example::Unknown"}}}
+    with pytest.raises(SystemExit, match=r"AWS::Example::Unknown"):
+        bootstrap_policy.account_statements(stack.account, [fake])
