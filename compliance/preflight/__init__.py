@@ -1,0 +1,54 @@
+"""Preflight: our own rule pack, for what cdk-nag's packs do not check — will it deploy?
+
+cdk-nag's packs check compliance. Every failure of the report this project was born
+from was a deployability failure found minutes into a CloudFormation rollback: a
+PostgreSQL version the region no longer offered, a key CloudWatch Logs could not
+use, a secret that did not exist in a fresh account, a host passed as a secret, a
+stream name that collided with a previous deployment. Each rule module catches one
+of those at synth. Each rule is a pure function of one synthesized resource (plus
+facts from cfn-lint's data and a read-only index of the app) that returns a `Verdict`
+whose message says what is wrong and what to write instead.
+
+`RULES` is what the pack (`PreflightChecks`, a cdk-nag 3 `NagPack`) evaluates and the
+compliance catalogue lists. A rule the app does not pass yet waits in
+`RULES_AWAITING_FIXES`, next to the resource that still fails it: whoever fixes that
+resource moves the rule into `RULES`.
+
+`PreflightChecks` is loaded on first use, so reading or testing rules does not start
+the jsii runtime.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from compliance.preflight import (
+    container_secrets,
+    elasticache_engine_version,
+    logs_key_policy,
+    rds_engine_version,
+    self_contained_stage,
+    unique_physical_name,
+)
+from compliance.preflight.base import PACK, AssemblyRule, Context, PreflightRule, Verdict
+
+if TYPE_CHECKING:
+    from compliance.preflight.pack import PreflightChecks
+
+RULES: tuple[PreflightRule, ...] = (
+    rds_engine_version.RULE,
+    elasticache_engine_version.RULE,
+    logs_key_policy.RULE,
+    unique_physical_name.RULE,
+    self_contained_stage.RULE,
+    container_secrets.RULE,
+)
+
+__all__ = ["PACK", "RULES", "AssemblyRule", "Context", "PreflightChecks", "PreflightRule", "Verdict"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PreflightChecks":
+        return import_module("compliance.preflight.pack").PreflightChecks
+    raise AttributeError(f"module 'compliance.preflight' has no attribute {name!r}")
