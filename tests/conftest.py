@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 
 import aws_cdk as cdk
 import pytest
+import trustme
 from aws_cdk.assertions import Template
 
 from app import build_app
@@ -23,6 +24,7 @@ from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
 from config import DEFAULT_CONFIG_PATH, AppConfig, load_config
 from pipeline import PipelineStack
+from tests.servers import KinesisStub, PostgresServer, ValkeyServer
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,45 @@ def compliance_model(default_app: cdk.App, assembly_dir: Path, default_config: A
         stages=[e.stage_id for e in default_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
     )
+
+
+# --- real servers for the service's readiness tests (see tests/servers.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[ValkeyServer]:
+    server = ValkeyServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kinesis_stub() -> Iterator[KinesisStub]:
+    stub = KinesisStub()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> trustme.CA:
+    """The CA the clients under test trust (standing in for the RDS CA bundle and the system store)."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def untrusted_ca() -> trustme.CA:
+    """A CA no client trusts: a server presenting its certificate cannot be verified."""
+    return trustme.CA()
