@@ -236,6 +236,7 @@ class TlsRelay:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate.configure_cert(self.context)
         self.listener = socket.create_server((LOCALHOST, 0))
+        self.listener.settimeout(0.1)  # accept() wakes up to notice __exit__
         self.port = int(self.listener.getsockname()[1])
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -246,13 +247,15 @@ class TlsRelay:
 
     def __exit__(self, *exc: object) -> None:
         self._closed.set()
-        self.listener.close()
         self._thread.join(5)
+        self.listener.close()
 
     def _accept(self) -> None:
         while not self._closed.is_set():
             try:
                 client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
