@@ -17,6 +17,7 @@ from aws_cdk import pipelines
 from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
+from components.private_api import HEALTH_CHECK_ROUTE
 from config import EnvironmentConfig
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
@@ -93,6 +94,7 @@ def acknowledge_pipeline(
         ),
     ]
     for stage in stages:
+        method, path = HEALTH_CHECK_ROUTE
         smoke = stack.node.find_child("Pipeline").node.find_child("Pipeline").node.find_child(stage.stage_id)
         project = smoke.node.find_child(f"Smoke{stage.stage_id}").node.find_child(f"Smoke{stage.stage_id}")
         roles.append(
@@ -103,10 +105,10 @@ def acknowledge_pipeline(
                     *_ARTIFACT_KEY,
                     bucket,
                     *codebuild(project),
-                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health",
+                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/{method}{path}",
                 ),
-                _REASON + " The smoke test may call GET /health of any API of the stage's account: the API's id "
-                "belongs to a stack of another account and is not known to this one.",
+                _REASON + f" The smoke test may call {method} {path} of any API of the stage's account: the API's "
+                "id belongs to a stack of another account and is not known to this one.",
             )
         )
     security_check = stack.node.find_child("Pipeline").node.try_find_child("PipelinesSecurityCheck")

@@ -20,6 +20,7 @@ from constructs import Construct
 
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
+from components.private_api import HEALTH_CHECK_ROUTE
 from config import EnvironmentConfig, PipelineConfig
 from pipeline.acknowledgments import acknowledge_pipeline
 from stages import MonitoringStage
@@ -39,8 +40,9 @@ class PipelineStack(cdk.Stack):
     publishes assets. Then, per environment in promotion order: before every stage
     after the first, a security diff stops on any IAM or security-group broadening
     and a manual approval waits, both announced on the approvals topic; the stage
-    deploys; a smoke test calls the stage's API `/health`, signed with the step's
-    role. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+    deploys; a smoke test calls the stage's API `/ready` (signed with the step's
+    role), which fails the stage unless the service reaches its database, cache
+    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
     """
 
     def __init__(
@@ -150,7 +152,8 @@ class PipelineStack(cdk.Stack):
                 approval = pipelines.ManualApprovalStep(
                     f"Approve{environment.stage_id}",
                     comment=(
-                        f"{previous} is deployed and passed its smoke test. Before promoting to "
+                        f"{previous} is deployed and passed its smoke test (GET /ready: database, cache and stream "
+                        f"reachable and signed in to). Before promoting to "
                         f"{environment.stage_id}, review this run's compliance report: the Synth action's output "
                         "artifact, cdk.out/compliance/report.md, and the ComplianceReports report group."
                     ),
@@ -167,7 +170,8 @@ class PipelineStack(cdk.Stack):
                     iam.PolicyStatement(
                         actions=["execute-api:Invoke"],
                         resources=[
-                            f"arn:{self.partition}:execute-api:{environment.region}:{environment.account}:*/*/GET/health"
+                            f"arn:{self.partition}:execute-api:{environment.region}:{environment.account}:*/*/"
+                            + "".join(HEALTH_CHECK_ROUTE)
                         ],
                     )
                 ],
