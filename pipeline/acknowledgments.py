@@ -17,6 +17,7 @@ from aws_cdk import pipelines
 from constructs import IConstruct
 
 from compliance import acknowledge, acknowledge_generated_inline_policies
+from components.private_api import HEALTH_CHECK_ROUTE
 from config import EnvironmentConfig
 from pipeline import generated
 from pipeline.guard import PipelineGuard
@@ -118,6 +119,7 @@ def acknowledge_pipeline(
         ),
     ]
     for stage in stages:
+        method, path = HEALTH_CHECK_ROUTE
         project = smoke_projects[stage.stage_id]
         roles.append(
             (
@@ -127,10 +129,10 @@ def acknowledge_pipeline(
                     *_ARTIFACT_KEY,
                     bucket,
                     *codebuild(project),
-                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health",
+                    f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/{method}{path}",
                 ),
-                _REASON + " The smoke test may call GET /health of any API of the stage's account: the API's id "
-                "belongs to a stack of another account and is not known to this one.",
+                _REASON + f" The smoke test may call {method} {path} of any API of the stage's account: the API's "
+                "id belongs to a stack of another account and is not known to this one.",
             )
         )
     if guard is not None:
