@@ -25,8 +25,8 @@ def _statements(template: dict[str, Any], role_fragment: str) -> list[dict[str, 
     ]
 
 
-def test_every_stage_is_checked(stacks: dict[str, StackArtifact], default_config: AppConfig) -> None:
-    assert len(_stage_stacks(stacks, "Service")) == len(default_config.environments)
+def test_every_stage_is_checked(stacks: dict[str, StackArtifact], fixture_config: AppConfig) -> None:
+    assert len(_stage_stacks(stacks, "Service")) == len(fixture_config.environments)
 
 
 def test_the_task_signs_in_to_the_database_as_its_own_user_only(stacks: dict[str, StackArtifact]) -> None:
