@@ -58,6 +58,7 @@ class PipelineStack(cdk.Stack):
         environments: tuple[EnvironmentConfig, ...],
         waves: tuple[tuple[EnvironmentConfig, ...], ...] | None = None,
         cli_version: str,
+        cdk_assets_version: str,
         image_directory: Path,
         **kwargs: Any,
     ) -> None:
@@ -126,6 +127,7 @@ class PipelineStack(cdk.Stack):
             code_pipeline=self._code_pipeline(config, environments),
             self_mutation=True,
             cli_version=cli_version,
+            cdk_assets_cli_version=cdk_assets_version,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
