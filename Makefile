@@ -20,7 +20,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup synth baseline report verify-evidence bootstrap-policy bench test lint typecheck unit cdk clean
 
-setup: $(VENV)/.installed node_modules/.installed
+# The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
+# the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
+FUNCTION_SOURCE := components/database_user_function
+FUNCTION_BUILD := build/database-user-function
+
+setup: $(VENV)/.installed node_modules/.installed build/.database-user-function
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-smoke.txt requirements-evidence.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -30,6 +35,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-smoke.txt
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build/.database-user-function: $(FUNCTION_SOURCE)/index.py $(FUNCTION_SOURCE)/requirements.txt $(wildcard service/certs/*.pem) $(VENV)/.installed
+	rm -rf $(FUNCTION_BUILD)
+	mkdir -p $(FUNCTION_BUILD)/certs
+	$(BIN)/python -m pip install --quiet --no-cache-dir --require-hashes --only-binary=:all: --no-deps --no-compile \
+		--target $(FUNCTION_BUILD) -r $(FUNCTION_SOURCE)/requirements.txt
+	cp $(FUNCTION_SOURCE)/index.py $(FUNCTION_BUILD)/
+	cp service/certs/*.pem $(FUNCTION_BUILD)/certs/
 	@touch $@
 
 ## synth: synthesize the pipeline and every stage, gated by the compliance packs
@@ -78,4 +92,4 @@ unit: setup
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .cache
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .cache

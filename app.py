@@ -32,6 +32,13 @@ def cdk_context() -> dict[str, Any]:
     return context
 
 
+def cdk_assets_version() -> str:
+    """The cdk-assets version package.json pins for the pipeline's asset-publishing steps (never `latest`)."""
+    package = json.loads((PROJECT_ROOT / "package.json").read_text(encoding="utf-8"))
+    version: str = package["pipelineTools"]["cdk-assets"]
+    return version
+
+
 def cli_version() -> str:
     """The CDK CLI version package.json pins, so the pipeline's self-mutation uses the same one."""
     package = json.loads((PROJECT_ROOT / "package.json").read_text(encoding="utf-8"))
@@ -68,6 +75,7 @@ def build_app(
         environments=config.environments,
         waves=config.waves,
         cli_version=cli_version(),
+        cdk_assets_version=cdk_assets_version(),
         image_directory=IMAGE_DIRECTORY,
     )
     if validate:

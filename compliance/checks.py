@@ -33,6 +33,7 @@ BUCKET = "AWS::S3::Bucket"
 KEY = "AWS::KMS::Key"
 LOG_GROUP = "AWS::Logs::LogGroup"
 POLICY = "AWS::IAM::Policy"
+MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 ROLE = "AWS::IAM::Role"
 STAGE = "AWS::ApiGateway::Stage"
 METHOD = "AWS::ApiGateway::Method"
@@ -53,6 +54,7 @@ _NOUNS = {
     KEY: "the KMS key",
     LOG_GROUP: "the log group",
     POLICY: "the policy",
+    MANAGED_POLICY: "the policy",
     ROLE: "the role",
     STAGE: "the API stage",
     METHOD: "the API method",
@@ -612,7 +614,11 @@ class WildcardGrantsOnly(Check):
     actions: tuple[str, ...] = ()
     resource: str = "*"
     condition: str | None = None
-    subject_types: ClassVar[tuple[str, ...]] = (POLICY,)
+    subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
+
+    @property
+    def noun(self) -> str:
+        return "the policy"
 
     @property
     def predicate(self) -> str:
@@ -653,7 +659,11 @@ class GrantsConfinedToAccount(Check):
     """Every ARN of the given services that the policy names is in the stack's own account and region."""
 
     services: tuple[str, ...] = ()
-    subject_types: ClassVar[tuple[str, ...]] = (POLICY,)
+    subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
+
+    @property
+    def noun(self) -> str:
+        return "the policy"
 
     @property
     def predicate(self) -> str:
@@ -745,7 +755,7 @@ class CredentialsOnlyAsSecrets(Check):
 
     @property
     def predicate(self) -> str:
-        return "passes no credential as an environment variable; credentials come only as ECS secrets"
+        return "passes no credential in an environment variable (any credential comes as an ECS secret)"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
         suspicious, secrets = [], 0

@@ -11,6 +11,7 @@ app, and what it looks like.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ class StackView:
     path: str  # construct path, e.g. "Pipeline/Dev/Data"
     stack_name: str
     region: str
-    account: str
     stage: str  # the nested stage's name ("Dev"), or "" for a stack directly under the app
     template: dict[str, Any]
+    account: str = ""  # "" where unknown (templates read without a manifest)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -70,12 +71,38 @@ class TemplateIndex:
         return index
 
     @staticmethod
-    def of(stacks: list[StackView]) -> TemplateIndex:
-        """An index of templates held in memory (rule and check fixtures)."""
+    def from_templates(
+        templates: Mapping[str, dict[str, Any]], *, region: str = "us-east-1", account: str = ""
+    ) -> TemplateIndex:
+        """An index of plain template dictionaries, keyed by each stack's construct path ("Pipeline/Dev/Data").
+
+        For rules and tools tested without an assembly on disk. As in a CDK Pipelines app, a stack's
+        stage is the second-to-last part of its path ("Dev"; "" for a stack directly under the app) and
+        its name joins the last two parts ("Dev-Data"). A resource without `aws:cdk:path` metadata is
+        found at `<stack path>/<logical id>`.
+        """
         index = TemplateIndex()
-        for stack in stacks:
+        for path, template in templates.items():
+            parts = path.split("/")
+            stack = StackView(
+                path=path,
+                stack_name="-".join(parts[-2:]) if len(parts) > 1 else path,
+                region=region,
+                stage=parts[-2] if len(parts) > 1 else "",
+                template=template,
+                account=account,
+            )
             index._add(stack)
+            for resource in index.all_resources(stack):
+                index._by_path.setdefault(resource.path, resource)
         return index
+
+    def all_resources(self, stack: StackView | None = None) -> Iterator[ResourceView]:
+        """Every resource of the index (or of one stack), at its path metadata or `<stack path>/<logical id>`."""
+        for view in [stack] if stack is not None else self.stacks:
+            for logical_id, entry in view.resources.items():
+                path = entry.get("Metadata", {}).get("aws:cdk:path") or f"{view.path}/{logical_id}"
+                yield ResourceView(path, logical_id, entry["Type"], entry.get("Properties", {}) or {}, view)
 
     def _read(self, manifest_path: Path, *, stage: str) -> None:
         if not manifest_path.exists():

@@ -94,29 +94,38 @@ def compare(committed: dict[str, Any], current: dict[str, Any]) -> Comparison:
     for scope in new_scopes.keys() - old_scopes.keys():
         result.regressions.append(f"{scope}: in this run but not in the baseline (an environment was added)")
     for scope in [s for s in new_scopes if s in old_scopes]:
-        old, new = old_scopes[scope], new_scopes[scope]
-        not_checked = str(ControlStatus.NOT_CHECKED)
-        for control in sorted(old["controls"].keys() | new["controls"].keys()):
-            before = old["controls"].get(control, not_checked)
-            after = new["controls"].get(control, not_checked)
-            if before == after:
-                continue
-            line = f"{scope}: {control} was {before}, is now {after}"
-            worse = _RANK[ControlStatus(after)] < _RANK[ControlStatus(before)]
-            (result.regressions if worse else result.improvements).append(line)
-        for ack in sorted(old["acknowledgments"].keys() | new["acknowledgments"].keys()):
-            if ack not in old["acknowledgments"]:
-                result.regressions.append(f"{scope}: new acknowledgment of {ack}")
-            elif ack not in new["acknowledgments"]:
-                result.improvements.append(f"{scope}: acknowledgment removed: {ack}")
-            else:
-                wider = sorted(set(new["acknowledgments"][ack]) - set(old["acknowledgments"][ack]))
-                narrower = sorted(set(old["acknowledgments"][ack]) - set(new["acknowledgments"][ack]))
-                if wider:
-                    result.regressions.append(f"{scope}: acknowledgment of {ack} widened to {', '.join(wider)}")
-                if narrower:
-                    result.improvements.append(f"{scope}: acknowledgment of {ack} no longer needed on {len(narrower)}")
+        _compare_controls(scope, old_scopes[scope]["controls"], new_scopes[scope]["controls"], result)
+        _compare_acknowledgments(
+            scope, old_scopes[scope]["acknowledgments"], new_scopes[scope]["acknowledgments"], result
+        )
     return result
+
+
+def _compare_controls(scope: str, old: dict[str, str], new: dict[str, str], result: Comparison) -> None:
+    not_checked = str(ControlStatus.NOT_CHECKED)
+    for control in sorted(old.keys() | new.keys()):
+        before, after = old.get(control, not_checked), new.get(control, not_checked)
+        if before != after:
+            worse = _RANK[ControlStatus(after)] < _RANK[ControlStatus(before)]
+            (result.regressions if worse else result.improvements).append(
+                f"{scope}: {control} was {before}, is now {after}"
+            )
+
+
+def _compare_acknowledgments(
+    scope: str, old: dict[str, list[str]], new: dict[str, list[str]], result: Comparison
+) -> None:
+    for ack in sorted(old.keys() | new.keys()):
+        if ack not in old:
+            result.regressions.append(f"{scope}: new acknowledgment of {ack}")
+        elif ack not in new:
+            result.improvements.append(f"{scope}: acknowledgment removed: {ack}")
+        else:
+            wider, narrower = sorted(set(new[ack]) - set(old[ack])), sorted(set(old[ack]) - set(new[ack]))
+            if wider:
+                result.regressions.append(f"{scope}: acknowledgment of {ack} widened to {', '.join(wider)}")
+            if narrower:
+                result.improvements.append(f"{scope}: acknowledgment of {ack} no longer needed on {len(narrower)}")
 
 
 def render(document: dict[str, Any]) -> str:

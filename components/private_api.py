@@ -237,8 +237,12 @@ class PrivateRestApi(Construct):
         return self.api.url
 
 
+# The one route another account (the pipeline's smoke step) may call: readiness, which reads only.
+HEALTH_CHECK_ROUTE = ("GET", "/ready")
+
+
 def _resource_policy(health_check_account: str | None) -> iam.PolicyDocument:
-    """Callers of this account as IAM allows them; another account (the pipeline's) only for GET /health."""
+    """Callers of this account as IAM allows them; another account (the pipeline's) only for GET /ready."""
     statements = [
         iam.PolicyStatement(
             principals=[iam.AccountRootPrincipal()],
@@ -251,7 +255,7 @@ def _resource_policy(health_check_account: str | None) -> iam.PolicyDocument:
             iam.PolicyStatement(
                 principals=[iam.AccountPrincipal(health_check_account)],
                 actions=["execute-api:Invoke"],
-                resources=["execute-api:/*/GET/health"],
+                resources=[f"execute-api:/*/{HEALTH_CHECK_ROUTE[0]}{HEALTH_CHECK_ROUTE[1]}"],
             )
         )
     return iam.PolicyDocument(statements=statements)

@@ -150,24 +150,67 @@ class ServiceConfig(_Strict):
         return value
 
 
-class AlarmThresholds(_Strict):
-    """When the on-call engineer is paged. Defaults suit a small service; tune them per environment."""
+# Fields renamed so that each name carries its unit; an old name gets a message instead of "extra field".
+_RENAMED_THRESHOLDS = {
+    "database_connections": "database_connections_count",
+    "cache_evictions": "cache_evictions_per_5_minutes",
+    "stream_throttled_records": "stream_throttled_records_per_5_minutes",
+}
 
-    api_5xx_percent: float = Field(default=1.0, gt=0, le=100, strict=False)
-    api_4xx_percent: float = Field(default=10.0, gt=0, le=100, strict=False)
-    api_latency_p99_ms: int = Field(default=2000, ge=50)
-    service_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
-    service_memory_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
-    database_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
-    database_free_storage_gib: int = Field(default=5, ge=1)
-    database_connections: int = Field(default=200, ge=1)
-    cache_cpu_percent: float = Field(default=80.0, gt=0, le=100, strict=False)
-    cache_min_freeable_memory_mib: int = Field(default=256, ge=1)
-    cache_evictions: int = Field(default=1000, ge=0)
-    cache_replication_lag_seconds: float = Field(default=5.0, gt=0, strict=False)
-    stream_iterator_age_seconds: int = Field(default=300, ge=1)
-    stream_throttled_records: int = Field(default=10, ge=0)
-    service_errors_per_5_minutes: int = Field(default=10, ge=1)
+
+def _percent(default: float, what: str) -> Any:
+    # Below 100: a rate alarm fires when the value is above the threshold, and no rate exceeds 100 %.
+    return Field(default=default, gt=0, lt=100, strict=False, description=f"percent (0-100) {what}")
+
+
+class AlarmThresholds(_Strict):
+    """When the on-call engineer is paged. Defaults suit a small service; tune them per environment.
+
+    Each name ends in its unit: `_percent` is 0 to 100 (the API's 4xx/5xx rates are API Gateway's
+    fraction of requests times 100), `_ms`, `_seconds`, `_gib` and `_mib` are what they say, `_count`
+    is a number at one moment, and `_per_5_minutes` a number summed over the alarm's 5-minute period.
+    """
+
+    api_5xx_percent: float = _percent(1.0, "of the API's requests answered 5xx, over 5 minutes")
+    api_4xx_percent: float = _percent(10.0, "of the API's requests answered 4xx, over 5 minutes")
+    api_latency_p99_ms: int = Field(
+        default=2000, ge=50, lt=29000, description="milliseconds: the API's p99 latency over 5 minutes"
+    )
+    service_cpu_percent: float = _percent(80.0, "CPU of the service's tasks, average over 5 minutes")
+    service_memory_percent: float = _percent(80.0, "memory of the service's tasks, average over 5 minutes")
+    database_cpu_percent: float = _percent(80.0, "CPU of the database instance, average over 5 minutes")
+    database_free_storage_gib: int = Field(default=5, ge=1, description="GiB: alarm when free storage falls below")
+    database_connections_count: int = Field(
+        default=200, ge=1, description="connections: alarm when more are open at once (maximum over 5 minutes)"
+    )
+    cache_cpu_percent: float = _percent(80.0, "engine CPU of the busiest cache node, maximum over 5 minutes")
+    cache_min_freeable_memory_mib: int = Field(
+        default=256, ge=1, description="MiB: alarm when the fullest cache node has less freeable memory"
+    )
+    cache_evictions_per_5_minutes: int = Field(
+        default=1000, ge=0, description="keys evicted by the cache in 5 minutes, all nodes together"
+    )
+    cache_replication_lag_seconds: float = Field(
+        default=5.0, gt=0, strict=False, description="seconds a cache replica trails the primary (worst replica)"
+    )
+    stream_iterator_age_seconds: int = Field(
+        default=300, ge=1, description="seconds: age of the oldest record a stream consumer has not read"
+    )
+    stream_throttled_records_per_5_minutes: int = Field(
+        default=10, ge=0, description="records the stream refused (throttled) in 5 minutes"
+    )
+    service_errors_per_5_minutes: int = Field(
+        default=10, ge=1, description="5xx answers the service logged in 5 minutes"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in _RENAMED_THRESHOLDS.items():
+                if old in data:
+                    raise _problem(old, f"was renamed to {new}: the unit is now part of the name")
+        return data
 
 
 def _check_emails(value: tuple[str, ...], field: str) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from compliance.checks import (
     Versioned,
     WildcardGrantsOnly,
 )
+from components.private_api import HEALTH_CHECK_ROUTE
 from config import EnvironmentConfig
 from pipeline import generated
 from pipeline.guard import PipelineGuard
@@ -72,6 +73,12 @@ _KEY_REASON = (
 _BUILD_LOG_REASON = (
     "CodeBuild names a project's default log and report groups after the project at run time, so CDK Pipelines "
     "grants them by a wildcard under that name; the project's logs go to the pipeline's build log group."
+)
+
+_REPLICATION_REASON = (
+    "In each further region a stage deploys to, the pipeline copies artifacts into its replication bucket there; "
+    "that bucket and key belong to another region's stack, so the grant names the bucket by its generated name "
+    "and the keys of this account in that region, limited to the replication key's alias (kms:ResourceAliases)."
 )
 
 # One acknowledged group of findings: the finding suffixes, why, and the checks that compensate.
@@ -134,20 +141,9 @@ def acknowledge_pipeline(
         names = codebuild(project_scope) if project_scope is not None else generic_codebuild()
         return (names, _BUILD_LOG_REASON, _BUILD_LOG_CHECKS)
 
-    pipeline_grants = artifacts()
-    if replication:
-        pipeline_grants.append(
-            (
-                replication,
-                "In each further region a stage deploys to, the pipeline copies artifacts into its replication "
-                "bucket there; that bucket and key belong to another region's stack, so the grant names the "
-                "bucket by its generated name and the keys of this account in that region, limited to the "
-                "replication key's alias (kms:ResourceAliases).",
-                (*_BUCKET_CHECKS, *_KEY_CHECKS),
-            )
-        )
+    replicated: list[_Grant] = [(replication, _REPLICATION_REASON, (*_BUCKET_CHECKS, *_KEY_CHECKS))]
     roles: list[tuple[IConstruct, list[_Grant]]] = [
-        (code_pipeline.role, pipeline_grants),
+        (code_pipeline.role, [*artifacts(), *(replicated if replication else [])]),
         (source_role, artifacts()),
         (synth_role, [*artifacts(), build_logs_of(synth_project)]),
         (
@@ -173,8 +169,9 @@ def acknowledge_pipeline(
     if evidence_project is not None:
         roles.append((evidence_project.node.find_child("Role"), [*artifacts(), build_logs_of(evidence_project)]))
     for stage in stages:
+        method, path = HEALTH_CHECK_ROUTE
         project = smoke_projects[stage.stage_id]
-        health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/GET/health"
+        health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/{method}{path}"
         roles.append(
             (
                 project.node.find_child("Role"),
@@ -183,9 +180,9 @@ def acknowledge_pipeline(
                     build_logs_of(project),
                     (
                         (health,),
-                        "The smoke test may call GET /health of any API of the stage's account: the API's id "
+                        f"The smoke test may call {method} {path} of any API of the stage's account: the API's id "
                         "belongs to a stack of another account and is not known to this one.",
-                        (WildcardGrantsOnly(("execute-api:Invoke",), "arn:*:execute-api:*/GET/health"),),
+                        (WildcardGrantsOnly(("execute-api:Invoke",), f"arn:*:execute-api:*/{method}{path}"),),
                     ),
                 ],
             )
@@ -272,6 +269,12 @@ def acknowledge_pipeline(
                 ],
             )
         )
+    _acknowledge_grants(roles)
+    acknowledge_generated_inline_policies(stack)
+
+
+def _acknowledge_grants(roles: list[tuple[IConstruct, list[_Grant]]]) -> None:
+    """Acknowledge each wildcard finding on the policy CDK Pipelines generated for its role."""
     for role, grants in roles:
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
@@ -284,7 +287,6 @@ def acknowledge_pipeline(
                     checks=checks,
                     controls=["AC-6", "CM-5"],
                 )
-    acknowledge_generated_inline_policies(stack)
 
 
 def _harden_security_check(

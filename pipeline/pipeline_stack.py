@@ -20,6 +20,7 @@ from constructs import Construct
 
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
+from components.private_api import HEALTH_CHECK_ROUTE
 from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
 from pipeline import generated
@@ -43,8 +44,9 @@ class PipelineStack(cdk.Stack):
     publishes assets. Then, per environment in promotion order: before every stage
     after the first, a security diff stops on any IAM or security-group broadening
     and a manual approval waits, both announced on the approvals topic; the stage
-    deploys; a smoke test calls the stage's API `/health`, signed with the step's
-    role. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+    deploys; a smoke test calls the stage's API `/ready` (signed with the step's
+    role), which fails the stage unless the service reaches its database, cache
+    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class PipelineStack(cdk.Stack):
         environments: tuple[EnvironmentConfig, ...],
         waves: tuple[tuple[EnvironmentConfig, ...], ...] | None = None,
         cli_version: str,
+        cdk_assets_version: str,
         image_directory: Path,
         **kwargs: Any,
     ) -> None:
@@ -123,6 +126,7 @@ class PipelineStack(cdk.Stack):
             code_pipeline=self._code_pipeline(config, environments),
             self_mutation=True,
             cli_version=cli_version,
+            cdk_assets_cli_version=cdk_assets_version,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
@@ -237,7 +241,8 @@ class PipelineStack(cdk.Stack):
                 f"Approve{name}",
                 comment=(
                     f"Before promoting to {', '.join(env.stage_id for env in wave)}: the stages before it are "
-                    "deployed and passed their smoke tests. Review this run's compliance report: the Synth action's "
+                    "deployed and passed their smoke tests (GET /ready: database, cache and stream reachable and "
+                    "signed in to). Review this run's compliance report: the Synth action's "
                     "output artifact, cdk.out/compliance/report.md, and the ComplianceReports report group."
                 ),
             )
@@ -256,7 +261,10 @@ class PipelineStack(cdk.Stack):
                 role_policy_statements=[
                     iam.PolicyStatement(
                         actions=["execute-api:Invoke"],
-                        resources=[f"arn:{self.partition}:execute-api:{env.region}:{env.account}:*/*/GET/health"],
+                        resources=[
+                            f"arn:{self.partition}:execute-api:{env.region}:{env.account}:*/*/"
+                            + "".join(HEALTH_CHECK_ROUTE)
+                        ],
                     )
                 ],
             )

@@ -1,18 +1,17 @@
 """Health/readiness HTTP service that the platform runs on ECS Fargate.
 
-This module owns the container's whole runtime behaviour:
+This module owns the container's HTTP behaviour:
 
-* deciding which backing-service settings (database, cache, stream) the task
-  was given, without ever exposing their values (``settings_from_env``);
-* the JSON bodies and status codes of ``/health`` and ``/ready`` (``route``);
-* the HTTP server itself, its JSON access log on stdout and its clean
-  shutdown on SIGTERM (``make_server``, ``install_signal_handlers``, ``main``).
+* `/health` is liveness: 200 while the process serves, whatever its dependencies do, so the load
+  balancer never replaces tasks in a loop because a dependency is down;
+* `/ready` checks the database, the cache and the stream for real (`service.readiness`) and answers
+  200, or 503 naming each dependency that failed and why, in words;
+* the HTTP server itself, its JSON access log on stdout and its clean shutdown on SIGTERM
+  (`make_server`, `install_signal_handlers`, `main`).
 
-It deliberately uses only the standard library so the image needs no
-``pip install`` step and has no third-party supply chain to patch or scan.
-The routing and payload logic are pure functions so tests can exercise them
-without sockets; ``make_server`` lets tests run the real server on an
-ephemeral loopback port.
+The routing and payload logic are pure functions of the request and a readiness callable, so tests
+exercise them without sockets; `make_server` lets tests run the real server on an ephemeral
+loopback port against real local dependencies.
 """
 
 from __future__ import annotations
@@ -23,80 +22,41 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import TextIO, TypedDict
+from typing import TextIO
+
+from service.readiness import CheckResult, check_all, probes_from_env
 
 DEFAULT_PORT = 8080
 # 0.0.0.0 because in awsvpc networking the load balancer reaches the task on
 # its ENI address, not on loopback.
 DEFAULT_HOST = "0.0.0.0"
 
-# Environment variables that must all be non-empty for each setting to count
-# as present. DB_USERNAME and DB_PASSWORD are secrets injected by ECS from
-# Secrets Manager; this module only ever tests them for emptiness and never
-# copies them into a response or a log line. The cache needs no secret: the
-# service signs in as REDIS_USER with an IAM token from its task role.
-DATABASE_VARS: tuple[str, ...] = ("DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD")
-CACHE_VARS: tuple[str, ...] = ("REDIS_HOST", "REDIS_USER")
-STREAM_VARS: tuple[str, ...] = ("KINESIS_STREAM",)
-
 ALLOWED_METHODS: tuple[str, ...] = ("GET",)
 
-
-class Settings(TypedDict):
-    """Which backing services the task has been configured for."""
-
-    database: bool
-    cache: bool
-    stream: bool
+Readiness = Callable[[], Sequence[CheckResult]]
 
 
-class HealthPayload(TypedDict):
-    """JSON body returned by both ``/health`` and ``/ready``."""
-
-    status: str
-    environment: str | None
-    ready: bool
-    settings: Settings
+def health_payload(env: Mapping[str, str]) -> dict[str, object]:
+    """The `/health` body: the process serves. `environment` is a stage name, not a secret."""
+    return {"status": "ok", "environment": env.get("ENVIRONMENT") or None}
 
 
-def _all_present(env: Mapping[str, str], names: tuple[str, ...]) -> bool:
-    # Whitespace-only counts as missing: it is always a templating or
-    # secret-injection mistake, never a usable host name or credential.
-    return all(env.get(name, "").strip() for name in names)
-
-
-def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """Report which settings are present in ``env``, as booleans only."""
-    return {
-        "database": _all_present(env, DATABASE_VARS),
-        "cache": _all_present(env, CACHE_VARS),
-        "stream": _all_present(env, STREAM_VARS),
-    }
-
-
-def is_ready(settings: Settings) -> bool:
-    """True when every backing-service setting is present."""
-    return settings["database"] and settings["cache"] and settings["stream"]
-
-
-def health_payload(env: Mapping[str, str]) -> HealthPayload:
-    """Build the ``/health`` and ``/ready`` body from ``env``.
-
-    ``environment`` is the only value copied from the environment, and it is
-    a stage name such as ``prod``, not a secret.
-    """
-    settings = settings_from_env(env)
-    return {
-        "status": "ok",
+def ready_payload(env: Mapping[str, str], results: Sequence[CheckResult]) -> tuple[int, dict[str, object]]:
+    """The `/ready` status and body: every dependency with its result, and the names of those that failed."""
+    failed = [r.name for r in results if not r.ready]
+    body: dict[str, object] = {
+        "status": "not ready" if failed else "ready",
         "environment": env.get("ENVIRONMENT") or None,
-        "ready": is_ready(settings),
-        "settings": settings,
+        "checks": {r.name: r.as_json() for r in results},
     }
+    if failed:
+        body["failed"] = failed
+    return (HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK), body
 
 
 def request_path(target: str) -> str:
@@ -108,23 +68,18 @@ def request_path(target: str) -> str:
     return target.split("?", 1)[0].split("#", 1)[0]
 
 
-def route(method: str, target: str, env: Mapping[str, str]) -> tuple[int, Mapping[str, object]]:
+def route(method: str, target: str, env: Mapping[str, str], readiness: Readiness) -> tuple[int, Mapping[str, object]]:
     """Decide the status code and JSON body for one request.
 
-    Pure function: the HTTP handler is a thin adapter around it.
+    The HTTP handler is a thin adapter around it; `readiness` runs the dependency checks.
     """
     if method not in ALLOWED_METHODS:
         return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"}
     path = request_path(target)
     if path == "/health":
-        # Always 200: the load balancer health check must only tell whether
-        # the process is serving, or ECS would kill and replace tasks in a
-        # loop while a secret is merely missing. /ready carries the verdict.
         return HTTPStatus.OK, health_payload(env)
     if path == "/ready":
-        payload = health_payload(env)
-        status = HTTPStatus.OK if payload["ready"] else HTTPStatus.SERVICE_UNAVAILABLE
-        return status, payload
+        return ready_payload(env, readiness())
     return HTTPStatus.NOT_FOUND, {"error": "not found"}
 
 
@@ -160,9 +115,11 @@ class ServiceServer(ThreadingHTTPServer):
         address: tuple[str, int],
         env: Mapping[str, str],
         log_stream: TextIO,
+        readiness: Readiness,
     ) -> None:
         self.env = env
         self.log_stream = log_stream
+        self.readiness = readiness
         # Request threads share one stream; the lock keeps lines whole.
         self.log_lock = threading.Lock()
         super().__init__(address, ServiceHandler)
@@ -216,7 +173,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
         self._respond()
 
     def _respond(self) -> None:
-        status, body = route(self.command, self.path, self.service.env)
+        status, body = route(self.command, self.path, self.service.env, self.service.readiness)
         self._send_json(status, body)
 
     def _send_json(self, status: int, body: Mapping[str, object]) -> None:
@@ -270,17 +227,28 @@ def make_server(
     *,
     host: str = DEFAULT_HOST,
     log_stream: TextIO | None = None,
+    readiness: Readiness | None = None,
 ) -> ServiceServer:
     """Create (bind) the server without starting it.
 
     ``env`` defaults to the live ``os.environ``; tests pass a plain dict.
+    ``readiness`` defaults to the checks ``env`` configures (``service.readiness``).
     Tests pass ``host="127.0.0.1"`` and ``port=0`` for an ephemeral loopback
-    port, and a ``log_stream`` to capture the access log.
+    port, a ``log_stream`` to capture the access log, and probes of local servers.
     """
+    env = os.environ if env is None else env
+    if readiness is None:
+        probes = probes_from_env(env)
+        timeout = float(env.get("READY_TIMEOUT_SECONDS") or 2.0)
+
+        def readiness() -> Sequence[CheckResult]:
+            return check_all(probes, timeout=timeout)
+
     return ServiceServer(
         (host, port),
-        env=os.environ if env is None else env,
+        env=env,
         log_stream=sys.stdout if log_stream is None else log_stream,
+        readiness=readiness,
     )
 
 

@@ -29,6 +29,7 @@ from compliance.checks import (
     TlsOnly,
 )
 from components import EncryptedLogGroup
+from components.database_user import DatabaseUser
 from config import EnvironmentConfig
 from config.schema import CacheEngine
 from stacks.base import WorkloadStack
@@ -36,6 +37,9 @@ from stacks.network import NetworkStack
 
 DATABASE_NAME = "monitoring"
 DATABASE_USER = "dbadmin"
+# The service's own user (IAM authentication only) and the schema its tables live in.
+SERVICE_DATABASE_USER = "monitoring_service"
+SERVICE_SCHEMA = "monitoring"
 # Every log type RDS for PostgreSQL can export (AU-2, AU-12).
 POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
 
@@ -47,7 +51,8 @@ class DataStack(WorkloadStack):
       credentials generated at deploy time into a CMK-encrypted secret that is
       rotated every 30 days, IAM authentication, TLS enforced, every log type
       exported to encrypted log groups, enhanced monitoring and Performance
-      Insights encrypted with the CMK.
+      Insights encrypted with the CMK. The service's own user (`DatabaseUser`)
+      signs in with IAM tokens only; the master secret is for administration.
     - An ElastiCache (Valkey) replication group, encrypted in transit and at rest,
       with an AUTH token generated into a CMK-encrypted secret.
     - A Kinesis stream encrypted with the CMK. It has no physical name: a fixed
@@ -144,6 +149,25 @@ class DataStack(WorkloadStack):
             automatically_after=cdk.Duration.days(30),
             vpc_subnets=network.application_subnets,
             endpoint=network.endpoints["SecretsManager"],
+        )
+        # The service signs in as its own user with IAM tokens; the master secret stays for administration.
+        self.service_database_user = DatabaseUser(
+            self,
+            "ServiceDatabaseUser",
+            database=self.database,
+            database_security_group=self.database_security_group,
+            port=db.port,
+            master_secret=self.database_secret,
+            secret_key=data_key,
+            user_name=SERVICE_DATABASE_USER,
+            database_name=DATABASE_NAME,
+            schema=SERVICE_SCHEMA,
+            vpc=vpc,
+            subnets=network.application_subnets,
+            log_key=telemetry_key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+            partition=config.partition,
         )
         self._acknowledge_database()
         self._backup_plan(data_key)

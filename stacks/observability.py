@@ -25,13 +25,16 @@ ERROR_METRIC_NAMESPACE = "FedRampMonitoring"
 class ObservabilityStack(WorkloadStack):
     """Dashboard and alarms built with cdk-monitoring-constructs (AU-6, CA-7, IR-4, IR-6, SI-4, SI-4(5)).
 
-    Watches the API (5xx and 4xx rates, p99 latency), the Fargate service (CPU,
-    memory, running versus desired tasks, error responses in its logs), the
-    database (CPU, free storage, connections), the cache (engine CPU, freeable
-    memory, evictions, replication lag) and the stream (iterator age, throttled
-    writes). Every alarm notifies the stage's alarm topic (encrypted with the
+    Watches the API (5xx and 4xx rates in percent, p99 latency), the Fargate service
+    (CPU, memory, running versus desired tasks, error responses in its logs), the
+    database (CPU, free storage, open connections), the cache over all of its nodes
+    (engine CPU, freeable memory, evictions, replication lag) and the stream
+    (iterator age, throttled writes). Every alarm sends its alarm, OK and
+    insufficient-data notices to the stage's alarm topic (encrypted with the
     telemetry key, TLS-only publishers) and is named `<Stage>-Monitoring-...`.
-    Thresholds come from `EnvironmentConfig.alarms`.
+    Thresholds come from `EnvironmentConfig.alarms`, each in the unit its name says;
+    missing data is "not breaching" for metrics that exist only under load, so a
+    quiet night pages nobody.
     """
 
     def __init__(
@@ -75,7 +78,13 @@ class ObservabilityStack(WorkloadStack):
             alarm_factory_defaults=monitoring.AlarmFactoryDefaults(
                 actions_enabled=True,
                 alarm_name_prefix=f"{config.stage_id}-Monitoring",
-                action=monitoring.SnsAlarmActionStrategy(on_alarm_topic=self.alarm_topic, on_ok_topic=self.alarm_topic),
+                # Alarm, recovery and "the metric stopped reporting" all reach the on-call topic
+                # (AWS Config's cloudwatch-alarm-action-check requires the alarm and insufficient-data actions).
+                action=monitoring.SnsAlarmActionStrategy(
+                    on_alarm_topic=self.alarm_topic,
+                    on_ok_topic=self.alarm_topic,
+                    on_insufficient_data_topic=self.alarm_topic,
+                ),
                 datapoints_to_alarm=3,
                 evaluation_periods=5,
             ),
@@ -93,69 +102,71 @@ class ObservabilityStack(WorkloadStack):
             api=service.api.api,
             api_stage=config.name,
             alarm_friendly_name="Api",
-            add5_xx_fault_rate_alarm={"Critical": monitoring.ErrorRateThreshold(max_error_rate=limits.api_5xx_percent)},
-            add4_xx_error_rate_alarm={"Warning": monitoring.ErrorRateThreshold(max_error_rate=limits.api_4xx_percent)},
             add_latency_p99_alarm={
-                "Warning": monitoring.LatencyThreshold(max_latency=cdk.Duration.millis(limits.api_latency_p99_ms))
+                "Warning": monitoring.LatencyThreshold(
+                    max_latency=cdk.Duration.millis(limits.api_latency_p99_ms), treat_missing_data_override=IDLE
+                )
             },
         )
         self.facade.monitor_simple_fargate_service(
             fargate_service=service.service,
             alarm_friendly_name="Service",
-            add_cpu_usage_alarm={"Warning": monitoring.UsageThreshold(max_usage_percent=limits.service_cpu_percent)},
+            # No tasks means no datapoints: the RunningTasks alarm pages for that, once.
+            add_cpu_usage_alarm={
+                "Warning": monitoring.UsageThreshold(
+                    max_usage_percent=limits.service_cpu_percent, treat_missing_data_override=IDLE
+                )
+            },
             add_memory_usage_alarm={
-                "Warning": monitoring.UsageThreshold(max_usage_percent=limits.service_memory_percent)
+                "Warning": monitoring.UsageThreshold(
+                    max_usage_percent=limits.service_memory_percent, treat_missing_data_override=IDLE
+                )
             },
         )
         self.facade.monitor_rds_instance(
             instance=data.database,
             alarm_friendly_name="Database",
-            add_cpu_usage_alarm={"Warning": monitoring.UsageThreshold(max_usage_percent=limits.database_cpu_percent)},
-            add_free_storage_space_alarm={
-                "Critical": monitoring.MinUsageCountThreshold(min_count=limits.database_free_storage_gib * 1024**3)
-            },
-            add_max_connection_count_alarm={
-                "Warning": monitoring.HighConnectionCountThreshold(max_connection_count=limits.database_connections)
-            },
-        )
-        # Node-level metrics of the replication group's primary (ElastiCache names nodes <group>-00N).
-        primary_node = f"{data.cache.ref}-001"
-        self.facade.monitor_elasti_cache_cluster(
-            cluster_id=primary_node,
-            cluster_type=monitoring.ElastiCacheClusterType.REDIS,
-            alarm_friendly_name="Cache",
-            add_redis_engine_cpu_usage_alarm={
-                "Warning": monitoring.UsageThreshold(max_usage_percent=limits.cache_cpu_percent)
-            },
-            add_min_freeable_memory_alarm={
-                "Warning": monitoring.MinFreeableMemoryThreshold(
-                    min_freeable_memory_in_bytes=limits.cache_min_freeable_memory_mib * 1024**2
+            add_cpu_usage_alarm={
+                "Warning": monitoring.UsageThreshold(
+                    max_usage_percent=limits.database_cpu_percent, treat_missing_data_override=ALWAYS_REPORTED
                 )
             },
-            add_max_evicted_items_count_alarm={
-                "Warning": monitoring.MaxItemsCountThreshold(max_items_count=limits.cache_evictions)
+            add_free_storage_space_alarm={
+                "Critical": monitoring.MinUsageCountThreshold(
+                    min_count=limits.database_free_storage_gib * 1024**3, treat_missing_data_override=ALWAYS_REPORTED
+                )
             },
         )
         self.facade.monitor_kinesis_data_stream(
             stream_name=data.stream.stream_name,
             alarm_friendly_name="Stream",
+            # Both metrics exist only while producers write and consumers read: a quiet stream is healthy.
             add_iterator_max_age_alarm={
                 "Warning": monitoring.MaxIteratorAgeThreshold(
-                    max_age_in_millis=limits.stream_iterator_age_seconds * 1000
+                    max_age_in_millis=limits.stream_iterator_age_seconds * 1000, treat_missing_data_override=IDLE
                 )
             },
             add_put_records_throttled_alarm={
                 "Warning": monitoring.RecordsThrottledThreshold(
-                    max_records_throttled_threshold=limits.stream_throttled_records
+                    max_records_throttled_threshold=limits.stream_throttled_records_per_5_minutes,
+                    treat_missing_data_override=IDLE,
                 )
             },
         )
         self._custom_alarms(config, data, service)
 
     def _custom_alarms(self, config: EnvironmentConfig, data: DataStack, service: ServiceStack) -> None:
-        """What the library has no ready-made alarm for: running tasks, replication lag, logged errors."""
+        """Alarms whose metric the library does not shape the way we need.
+
+        The API's error rates in percent (API Gateway reports a fraction), database connections as the
+        maximum open at once (not a sum of samples), the cache over every node so that a failover
+        changes nothing, running tasks, and 5xx answers counted from the service's own logs.
+        """
         limits = config.alarms
         stage = config.stage_id
+        five_minutes = cdk.Duration.minutes(5)
+        one_minute = cdk.Duration.minutes(1)
+        api_dimensions = {"ApiName": service.api.api.rest_api_name, "Stage": config.name}
         # The service logs one JSON line per request; 5xx answers are the errors worth paging on.
         errors = logs.MetricFilter(
             self,
@@ -168,58 +179,183 @@ class ObservabilityStack(WorkloadStack):
             default_value=0,
         )
         metrics: list[monitoring.CustomMetricWithAlarm] = [
-            monitoring.CustomMetricWithAlarm(
-                alarm_friendly_name="ServiceErrors",
-                metric=errors.metric(statistic="Sum", period=cdk.Duration.minutes(5)),
-                add_alarm={
-                    "Warning": monitoring.CustomThreshold(
-                        threshold=limits.service_errors_per_5_minutes,
-                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    )
-                },
-            ),
-            monitoring.CustomMetricWithAlarm(
-                alarm_friendly_name="RunningTasks",
-                metric=cloudwatch.Metric(
-                    namespace="ECS/ContainerInsights",
-                    metric_name="RunningTaskCount",
-                    dimensions_map={
-                        "ClusterName": service.cluster.cluster_name,
-                        "ServiceName": service.service.service_name,
-                    },
-                    statistic="Minimum",
-                    period=cdk.Duration.minutes(1),
+            _alarm(
+                "Api5xxRate",
+                cloudwatch.MathExpression(
+                    # 5XXError's Average is the fraction of requests answered 5xx (0 to 1); x100 is percent.
+                    expression="100 * faults",
+                    using_metrics={"faults": _metric("AWS/ApiGateway", "5XXError", api_dimensions, "Average")},
+                    label="5xx answers (% of requests)",
+                    period=five_minutes,
                 ),
-                add_alarm={
-                    "Critical": monitoring.CustomThreshold(
-                        threshold=config.service.desired_count,
-                        comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                        treat_missing_data_override=cloudwatch.TreatMissingData.BREACHING,
-                    )
-                },
+                "Critical",
+                limits.api_5xx_percent,
+                ABOVE,
+                IDLE,
+            ),
+            _alarm(
+                "Api4xxRate",
+                cloudwatch.MathExpression(
+                    expression="100 * clienterrors",
+                    using_metrics={"clienterrors": _metric("AWS/ApiGateway", "4XXError", api_dimensions, "Average")},
+                    label="4xx answers (% of requests)",
+                    period=five_minutes,
+                ),
+                "Warning",
+                limits.api_4xx_percent,
+                ABOVE,
+                IDLE,
+            ),
+            _alarm(
+                "ServiceErrors",
+                errors.metric(statistic="Sum", period=five_minutes),
+                "Warning",
+                limits.service_errors_per_5_minutes,
+                ABOVE,
+                IDLE,  # the filter emits only while the service writes log lines
+            ),
+            _alarm(
+                "RunningTasks",
+                _metric(
+                    "ECS/ContainerInsights",
+                    "RunningTaskCount",
+                    {"ClusterName": service.cluster.cluster_name, "ServiceName": service.service.service_name},
+                    "Minimum",
+                    period=one_minute,
+                ),
+                "Critical",
+                config.service.desired_count,
+                BELOW,
+                cloudwatch.TreatMissingData.BREACHING,  # no datapoint means no task reports: that is the outage
+            ),
+            _alarm(
+                "DatabaseConnections",
+                _metric(
+                    "AWS/RDS",
+                    "DatabaseConnections",
+                    {"DBInstanceIdentifier": data.database.instance_identifier},
+                    "Maximum",
+                ),
+                "Warning",
+                limits.database_connections_count,
+                ABOVE,
+                ALWAYS_REPORTED,
             ),
         ]
-        if config.cache.replicas > 0:
-            metrics.append(
-                monitoring.CustomMetricWithAlarm(
-                    alarm_friendly_name="CacheReplicationLag",
-                    metric=cloudwatch.Metric(
-                        namespace="AWS/ElastiCache",
-                        metric_name="ReplicationLag",
-                        dimensions_map={"CacheClusterId": f"{data.cache.ref}-002"},
-                        statistic="Maximum",
-                        period=cdk.Duration.minutes(1),
-                    ),
-                    add_alarm={
-                        "Warning": monitoring.CustomThreshold(
-                            threshold=limits.cache_replication_lag_seconds,
-                            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                        )
-                    },
-                )
-            )
+        metrics += self._cache_alarms(config, data)
         self.facade.monitor_custom(
             alarm_friendly_name="Workload",
             human_readable_name=f"{stage} service health",
             metric_groups=[monitoring.CustomMetricGroup(title="Service health", metrics=metrics)],
         )
+
+    def _cache_alarms(self, config: EnvironmentConfig, data: DataStack) -> list[monitoring.CustomMetricWithAlarm]:
+        """Cache alarms over every node of the replication group, so none depends on which node is primary.
+
+        ElastiCache names the nodes of a replication group `<group>-001`, `-002`, ...; after a failover a
+        former replica is primary. CPU and replication lag take the worst node, memory the node with the
+        least left, and evictions the sum over all nodes (only the primary evicts, whichever it is).
+        """
+        limits = config.alarms
+        nodes = [f"{data.cache.ref}-{index:03d}" for index in range(1, config.cache.replicas + 2)]
+
+        def over_nodes(
+            function: str, metric_name: str, statistic: str, period: cdk.Duration, label: str
+        ) -> cloudwatch.MathExpression:
+            # Ids unique per metric: the dashboard draws these expressions in one graph.
+            prefix = "".join(c for c in metric_name.lower() if c.isalpha())
+            using = {
+                f"{prefix}{index}": _metric(
+                    "AWS/ElastiCache", metric_name, {"CacheClusterId": node}, statistic, period=period
+                )
+                for index, node in enumerate(nodes, start=1)
+            }
+            return cloudwatch.MathExpression(
+                expression=f"{function}([{', '.join(using)}])", using_metrics=using, label=label, period=period
+            )
+
+        five_minutes = cdk.Duration.minutes(5)
+        alarms = [
+            _alarm(
+                "CacheEngineCpu",
+                over_nodes("MAX", "EngineCPUUtilization", "Maximum", five_minutes, "Engine CPU, busiest node (%)"),
+                "Warning",
+                limits.cache_cpu_percent,
+                ABOVE,
+                ALWAYS_REPORTED,
+            ),
+            _alarm(
+                "CacheFreeableMemory",
+                over_nodes("MIN", "FreeableMemory", "Minimum", five_minutes, "Freeable memory, fullest node (bytes)"),
+                "Warning",
+                limits.cache_min_freeable_memory_mib * 1024**2,
+                BELOW,
+                ALWAYS_REPORTED,
+            ),
+            _alarm(
+                "CacheEvictions",
+                over_nodes("SUM", "Evictions", "Sum", five_minutes, "Evicted keys, all nodes (per 5 minutes)"),
+                "Warning",
+                limits.cache_evictions_per_5_minutes,
+                ABOVE,
+                ALWAYS_REPORTED,
+            ),
+        ]
+        if config.cache.replicas > 0:
+            alarms.append(
+                _alarm(
+                    "CacheReplicationLag",
+                    # Every node, not one fixed replica: the primary reports none, and roles change on failover.
+                    over_nodes("MAX", "ReplicationLag", "Maximum", cdk.Duration.minutes(1), "Replication lag (s)"),
+                    "Warning",
+                    limits.cache_replication_lag_seconds,
+                    ABOVE,
+                    ALWAYS_REPORTED,
+                )
+            )
+        return alarms
+
+
+ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+# A metric that exists only under load (requests, records, log lines): no datapoint is a quiet night, not a fault.
+IDLE = cloudwatch.TreatMissingData.NOT_BREACHING
+# A metric the service reports every period, busy or not: no datapoint means the resource or its
+# monitoring stopped, and the alarm's insufficient-data action says so.
+ALWAYS_REPORTED = cloudwatch.TreatMissingData.MISSING
+
+
+def _metric(
+    namespace: str,
+    metric_name: str,
+    dimensions: dict[str, str],
+    statistic: str,
+    *,
+    period: cdk.Duration | None = None,
+) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions_map=dimensions,
+        statistic=statistic,
+        period=period or cdk.Duration.minutes(5),
+    )
+
+
+def _alarm(
+    name: str,
+    metric: cloudwatch.Metric | cloudwatch.MathExpression,
+    severity: str,
+    threshold: float,
+    comparison: cloudwatch.ComparisonOperator,
+    missing_data: cloudwatch.TreatMissingData,
+) -> monitoring.CustomMetricWithAlarm:
+    return monitoring.CustomMetricWithAlarm(
+        alarm_friendly_name=name,
+        metric=metric,
+        add_alarm={
+            severity: monitoring.CustomThreshold(
+                threshold=threshold, comparison_operator=comparison, treat_missing_data_override=missing_data
+            )
+        },
+    )

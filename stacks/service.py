@@ -19,6 +19,7 @@ from compliance.checks import (
     AssumableOnlyBy,
     CredentialsOnlyAsSecrets,
     FlowLogged,
+    IamAuthenticationRequired,
     InIsolatedSubnets,
     NotPublic,
     WildcardGrantsOnly,
@@ -27,7 +28,7 @@ from components import EncryptedLogGroup
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
-from stacks.data import DATABASE_NAME, DataStack
+from stacks.data import DATABASE_NAME, SERVICE_DATABASE_USER, DataStack
 from stacks.network import NetworkStack
 
 CONTAINER_PORT = 8080
@@ -39,8 +40,10 @@ CONTAINER_USER = "10001:10001"
 class ServiceStack(WorkloadStack):
     """ECS on Fargate behind an internal NLB and an IAM-authorised REST API (AC-6, AU-12, CM-7, SC-7, SI-4).
 
-    The task gets endpoints and names as plain environment variables and only
-    credentials as ECS secrets, read from the secrets the data stack generates.
+    The task gets endpoints and names as plain environment variables and no
+    credential at all: it signs in to PostgreSQL (as its own user, TLS verified
+    against the partition's RDS CA bundle) and to the cache with IAM tokens from
+    its task role.
     It runs as a non-root user on a read-only root filesystem, in isolated
     subnets, with Container Insights (v2), a deployment circuit breaker that rolls
     back, and logs to an encrypted, retained log group.
@@ -87,8 +90,13 @@ class ServiceStack(WorkloadStack):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        database_secret = data.database_secret
-        assert database_secret is not None
+        ca_bundle = f"rds-ca-{config.partition}.pem"
+        if not (image_directory / "certs" / ca_bundle).is_file():
+            # Fail closed: without its partition's bundle the service could not verify the database.
+            cdk.Annotations.of(self).add_error(
+                f"service/certs/{ca_bundle} is missing: the image must carry the RDS CA bundle of partition "
+                f"{config.partition} (see README, 'RDS CA bundles')"
+            )
         self.container = self.task_definition.add_container(
             "Service",
             image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
@@ -96,20 +104,23 @@ class ServiceStack(WorkloadStack):
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
             logging=ecs.LogDrivers.aws_logs(log_group=task_logs, stream_prefix="service"),
+            # Endpoints and names only. The service signs in to the database and the cache with IAM tokens from
+            # its task role, so the task receives no password at all.
             environment={
                 "ENVIRONMENT": config.name,
                 "PORT": str(CONTAINER_PORT),
+                "AWS_REGION": self.region,
                 "DB_HOST": data.database.db_instance_endpoint_address,
-                "DB_PORT": data.database.db_instance_endpoint_port,
+                "DB_PORT": str(config.database.port),
                 "DB_NAME": DATABASE_NAME,
+                "DB_USER": SERVICE_DATABASE_USER,
+                "DB_CA_BUNDLE": f"/app/certs/{ca_bundle}",
                 "REDIS_HOST": data.cache.attr_primary_end_point_address,
                 "REDIS_PORT": data.cache.attr_primary_end_point_port,
                 "REDIS_USER": data.cache_user.user_name,
+                "REDIS_REPLICATION_GROUP": data.cache.ref,
                 "KINESIS_STREAM": data.stream.stream_name,
-            },
-            secrets={
-                "DB_USERNAME": ecs.Secret.from_secrets_manager(database_secret, "username"),
-                "DB_PASSWORD": ecs.Secret.from_secrets_manager(database_secret, "password"),
+                "READY_TIMEOUT_SECONDS": "2",
             },
         )
         self._grant_least_privilege(data, data_key)
@@ -213,6 +224,20 @@ class ServiceStack(WorkloadStack):
 
     def _grant_least_privilege(self, data: DataStack, data_key: kms.IKey) -> None:
         """Exact actions on exact resources, instead of the wildcard actions the CDK's grants produce."""
+        # IAM database authentication as the service's own user, on this instance only.
+        self.task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["rds-db:connect"],
+                resources=[
+                    self.format_arn(
+                        service="rds-db",
+                        resource="dbuser",
+                        resource_name=f"{data.database.instance_resource_id}/{SERVICE_DATABASE_USER}",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
         self.task_definition.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
@@ -246,16 +271,6 @@ class ServiceStack(WorkloadStack):
                 ],
             )
         )
-        # The secrets are encrypted with the data key; ECS reads them through Secrets Manager at task
-        # start. The CDK cannot add this grant for a key of another stack, and without it tasks fail
-        # to start with "unable to decrypt secret".
-        self.task_definition.obtain_execution_role().add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.{self.url_suffix}"}},
-            )
-        )
 
     def _acknowledge(self) -> None:
         config = self.config
@@ -273,10 +288,16 @@ class ServiceStack(WorkloadStack):
             self.task_definition.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-ECS2",
             reason=(
-                "Only endpoints and names (database host, port and name, cache host and port, stream name, "
-                "environment) are environment variables; they are not secret and change with each deployment."
+                "Only endpoints and names (database host, port, name and user, cache host, port and user, stream "
+                "name, environment) are environment variables; they are not secret and change with each deployment. "
+                "The task holds no credential: it signs in to the database and the cache with short-lived IAM "
+                "tokens signed by its task role."
             ),
-            checks=[CredentialsOnlyAsSecrets()],
+            checks=[
+                CredentialsOnlyAsSecrets(),
+                IamAuthenticationRequired(on="AWS::RDS::DBInstance"),
+                IamAuthenticationRequired(on="AWS::ElastiCache::ReplicationGroup"),
+            ],
             controls=["IA-5(7)", "SC-28"],
         )
         for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):

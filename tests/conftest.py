@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 
 import aws_cdk as cdk
 import pytest
+import trustme
 from aws_cdk.assertions import Template
 
 from app import build_app
@@ -28,6 +29,7 @@ from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
 from config import AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
+from tests.servers import KinesisStub, PostgresServer, ValkeyServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Five environments: dev, qa (no approval), staging, and prod with prod-dr in one wave, in three regions.
@@ -124,3 +126,45 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
         stages=[e.stage_id for e in fixture_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
     )
+
+
+# --- real servers for the service's readiness tests (see tests/servers.py) ---------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[ValkeyServer]:
+    server = ValkeyServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kinesis_stub() -> Iterator[KinesisStub]:
+    stub = KinesisStub()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+@pytest.fixture(scope="session")
+def test_ca() -> trustme.CA:
+    """The CA the clients under test trust (standing in for the RDS CA bundle and the system store)."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def untrusted_ca() -> trustme.CA:
+    """A CA no client trusts: a server presenting its certificate cannot be verified."""
+    return trustme.CA()

@@ -34,7 +34,7 @@ from compliance.checks import (
     ZonesOfRegion,
     compensating_sentence,
 )
-from compliance.references import StackView, TemplateIndex
+from compliance.references import TemplateIndex
 
 ACCOUNT, REGION = "123456789012", "us-west-2"
 
@@ -48,7 +48,7 @@ def _index(resources: dict[str, dict[str, Any]]) -> TemplateIndex:
     template = {"Resources": copy.deepcopy(resources)}
     for logical_id, resource in template["Resources"].items():
         resource.setdefault("Metadata", {})["aws:cdk:path"] = f"Fixture/{logical_id}/Resource"
-    return TemplateIndex.of([StackView("Fixture", "Fixture", REGION, ACCOUNT, "", template)])
+    return TemplateIndex.from_templates({"Fixture": template}, region=REGION, account=ACCOUNT)
 
 
 REF = {"Ref": "Subject"}

@@ -10,7 +10,7 @@ import pytest
 
 from app import build_app
 from compliance import findings
-from config import load_config
+from config import PROJECT_ROOT, load_config
 from scripts.lint_templates import lint
 from tests.conftest import FIXTURES
 
@@ -24,8 +24,15 @@ def govcloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
-def test_govcloud_has_no_open_findings(govcloud_assembly: Path) -> None:
-    assert [f.line() for f in findings(govcloud_assembly)] == []
+def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(govcloud_assembly: Path) -> None:
+    # GovCloud's RDS CA bundle cannot be taken from a package registry: until it is committed as
+    # service/certs/rds-ca-aws-us-gov.pem (README, "RDS CA bundles"), each stage fails closed at synth.
+    lines = [f.line() for f in findings(govcloud_assembly)]
+    bundle = PROJECT_ROOT / "service" / "certs" / "rds-ca-aws-us-gov.pem"
+    missing = [line for line in lines if "rds-ca-aws-us-gov.pem is missing" in line]
+    assert [line for line in lines if line not in missing] == []
+    stages = len(load_config(FIXTURES / "govcloud.yaml").environments)
+    assert len(missing) == (0 if bundle.is_file() else stages)
 
 
 def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> None:

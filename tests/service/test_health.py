@@ -16,34 +16,40 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from service import app
+from service.readiness import CheckResult
 
 SERVICE_DIR = Path(app.__file__).resolve().parent
 
-# Distinctive values so a leak is unmistakable in any body or log line.
-DB_PASSWORD = "db-pass-SECRET-4f1c9e"
-DB_USERNAME = "svc-SECRET-user-8b2d7a"
-SECRETS = (DB_PASSWORD, DB_USERNAME)
-
+# Distinctive values in the environment, so a leak into any body or log line is unmistakable.
+SECRETS = ("session-SECRET-4f1c9e", "/v2/credentials/SECRET-8b2d7a")
 FULL_ENV: dict[str, str] = {
     "ENVIRONMENT": "prod",
-    "DB_HOST": "db.internal.example",
-    "DB_NAME": "monitoring",
-    "DB_USERNAME": DB_USERNAME,
-    "DB_PASSWORD": DB_PASSWORD,
-    "REDIS_HOST": "cache.internal.example",
-    "REDIS_USER": "prod-monitoring-service",
-    "KINESIS_STREAM": "monitoring-events",
+    "AWS_SESSION_TOKEN": SECRETS[0],
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": SECRETS[1],
 }
 
-# Never let an HTTP(S)_PROXY in the environment route loopback test traffic.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+def _ready() -> list[CheckResult]:
+    return [CheckResult("database", True, 3.0), CheckResult("cache", True, 2.0), CheckResult("stream", True, 9.0)]
+
+
+def _cache_down() -> list[CheckResult]:
+    return [
+        CheckResult("database", True, 3.0),
+        CheckResult("cache", False, 500.0, "timeout", "no answer within 0.5 s"),
+        CheckResult("stream", True, 9.0),
+    ]
+
+
+def _route(method: str, target: str, env: dict[str, str] | None = None) -> tuple[int, Mapping[str, object]]:
+    return app.route(method, target, FULL_ENV if env is None else env, _ready)
 
 
 def _body(status_and_body: tuple[int, object]) -> dict[str, object]:
@@ -52,92 +58,69 @@ def _body(status_and_body: tuple[int, object]) -> dict[str, object]:
     return body
 
 
+# Never let an HTTP(S)_PROXY in the environment route loopback test traffic.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 # --- pure routing ----------------------------------------------------------
 
 
-def test_health_with_all_settings_is_ready() -> None:
-    status, body = app.route("GET", "/health", FULL_ENV)
+def test_health_is_liveness_only() -> None:
+    calls: list[int] = []
 
+    def counted() -> list[CheckResult]:
+        calls.append(1)
+        return _cache_down()
+
+    assert app.route("GET", "/health", FULL_ENV, counted) == (200, {"status": "ok", "environment": "prod"})
+    assert app.route("GET", "/health", {}, counted) == (200, {"status": "ok", "environment": None})
+    assert calls == []  # a dependency outage never makes the load balancer replace tasks
+
+
+def test_ready_is_200_when_every_check_passes() -> None:
+    status, body = _route("GET", "/ready")
     assert status == 200
     assert body == {
-        "status": "ok",
+        "status": "ready",
         "environment": "prod",
-        "ready": True,
-        "settings": {"database": True, "cache": True, "stream": True},
+        "checks": {
+            "database": {"ready": True, "duration_ms": 3.0},
+            "cache": {"ready": True, "duration_ms": 2.0},
+            "stream": {"ready": True, "duration_ms": 9.0},
+        },
     }
 
 
-def test_health_with_no_settings_is_still_200_but_not_ready() -> None:
-    status, body = app.route("GET", "/health", {})
-
-    assert status == 200
-    assert body == {
-        "status": "ok",
-        "environment": None,
-        "ready": False,
-        "settings": {"database": False, "cache": False, "stream": False},
-    }
-
-
-def test_health_with_only_stream_configured() -> None:
-    status, body = app.route("GET", "/health", {"KINESIS_STREAM": "events"})
-
-    assert status == 200
-    assert body["ready"] is False
-    assert body["settings"] == {"database": False, "cache": False, "stream": True}
-
-
-@pytest.mark.parametrize("missing", ["DB_HOST", "DB_NAME", "DB_USERNAME", "DB_PASSWORD"])
-def test_database_needs_every_variable(missing: str) -> None:
-    env = {**FULL_ENV, missing: ""}
-
-    settings = app.settings_from_env(env)
-
-    assert settings == {"database": False, "cache": True, "stream": True}
-
-
-def test_whitespace_only_values_count_as_missing() -> None:
-    env = {**FULL_ENV, "REDIS_USER": "   ", "ENVIRONMENT": ""}
-
-    payload = app.health_payload(env)
-
-    assert payload["settings"]["cache"] is False
-    assert payload["ready"] is False
-    assert payload["environment"] is None
-
-
-def test_ready_is_200_only_when_everything_is_configured() -> None:
-    assert app.route("GET", "/ready", FULL_ENV)[0] == 200
-    assert app.route("GET", "/ready", {})[0] == 503
-    partial = {k: v for k, v in FULL_ENV.items() if k != "KINESIS_STREAM"}
-    status, body = app.route("GET", "/ready", partial)
+def test_ready_is_503_naming_the_failed_dependency_and_why() -> None:
+    status, body = app.route("GET", "/ready", FULL_ENV, _cache_down)
     assert status == 503
-    assert body == app.health_payload(partial)
+    assert body["status"] == "not ready"
+    assert body["failed"] == ["cache"]
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    assert checks["cache"] == {
+        "ready": False,
+        "duration_ms": 500.0,
+        "reason": "timeout",
+        "detail": "no answer within 0.5 s",
+    }
 
 
 def test_query_string_is_ignored_for_routing() -> None:
-    assert app.route("GET", "/health?verbose=1", FULL_ENV)[0] == 200
+    assert _route("GET", "/health?verbose=1")[0] == 200
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/health/", "/ready/x"])
 def test_unknown_path_is_404(path: str) -> None:
-    assert app.route("GET", path, FULL_ENV) == (404, {"error": "not found"})
+    assert _route("GET", path) == (404, {"error": "not found"})
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD"])
 def test_other_methods_are_405(method: str) -> None:
-    assert app.route(method, "/health", FULL_ENV) == (
+    assert _route(method, "/health") == (
         405,
         {"error": "method not allowed"},
     )
-
-
-@pytest.mark.parametrize("path", ["/health", "/ready"])
-def test_secret_values_never_appear_in_body(path: str) -> None:
-    text = json.dumps(_body(app.route("GET", path, FULL_ENV)))
-
-    for secret in SECRETS:
-        assert secret not in text
 
 
 def test_access_log_line_drops_query_string() -> None:
@@ -198,7 +181,7 @@ class RunningServer:
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningServer]:
     log = io.StringIO()
-    httpd = app.make_server(0, env=FULL_ENV, host="127.0.0.1", log_stream=log)
+    httpd = app.make_server(0, env=FULL_ENV, host="127.0.0.1", log_stream=log, readiness=_ready)
     host, port = httpd.server_address[:2]
     assert host == "127.0.0.1"
     assert port != 0
@@ -222,9 +205,7 @@ def test_server_serves_health_over_http(server: RunningServer) -> None:
     assert headers["Cache-Control"] == "no-store"
     # No Python version disclosure in the Server header.
     assert headers["Server"] == "service"
-    body = json.loads(raw)
-    assert body["ready"] is True
-    assert body["settings"] == {"database": True, "cache": True, "stream": True}
+    assert json.loads(raw) == {"status": "ok", "environment": "prod"}
 
 
 def test_server_ready_404_and_405(server: RunningServer) -> None:
@@ -293,7 +274,7 @@ def test_server_writes_one_json_access_log_line_per_request(
 
 
 def test_sigterm_stops_serve_forever() -> None:
-    httpd = app.make_server(0, env={}, host="127.0.0.1", log_stream=io.StringIO())
+    httpd = app.make_server(0, env={}, host="127.0.0.1", log_stream=io.StringIO(), readiness=_ready)
     previous = app.install_signal_handlers(httpd)
     # Safety net: if the handler failed to stop the loop, stop it anyway so
     # the test fails on the timing assertion instead of hanging.
@@ -353,7 +334,7 @@ def test_dockerfile_base_image_is_pinned_and_not_latest() -> None:
         if keyword == "FROM"
     ]
 
-    assert images == ["public.ecr.aws/docker/library/python:3.12-slim"]
+    assert set(images) == {"public.ecr.aws/docker/library/python:3.12-slim"}
     for image in images:
         name, _, digest = image.partition("@")
         last = name.rsplit("/", 1)[-1]
@@ -363,6 +344,30 @@ def test_dockerfile_base_image_is_pinned_and_not_latest() -> None:
         assert tag != "latest", image
 
 
+def test_dockerfile_installs_only_hash_pinned_wheels() -> None:
+    (install,) = [args for keyword, args in _dockerfile_instructions() if keyword == "RUN" and "pip install" in args]
+    for flag in ("--require-hashes", "--only-binary=:all:", "--no-deps", "-r /tmp/requirements.txt"):
+        assert flag in install
+    requirements = [
+        line for line in (SERVICE_DIR / "requirements.txt").read_text().splitlines() if line and line[0] != "#"
+    ]
+    assert requirements
+    assert all(re.fullmatch(r"[a-z0-9.-]+==[^ ]+ --hash=sha256:[0-9a-f]{64}", line) for line in requirements)
+
+
+def test_the_image_runs_the_clients_the_tests_run() -> None:
+    """Each package of the image is pinned at the version constraints.txt gives the test suite."""
+    constraints = dict(
+        line.lower().replace("_", "-").split("==")
+        for line in (SERVICE_DIR.parent / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    for line in (SERVICE_DIR / "requirements.txt").read_text().splitlines():
+        if line and line[0] != "#":
+            name, version = line.split()[0].split("==")
+            assert constraints.get(name) == version, name
+
+
 def test_dockerfile_is_ready_for_read_only_root_filesystem() -> None:
     instructions = _dockerfile_instructions()
     env = " ".join(args for keyword, args in instructions if keyword == "ENV")
@@ -370,15 +375,17 @@ def test_dockerfile_is_ready_for_read_only_root_filesystem() -> None:
 
     assert re.search(r"\bPYTHONDONTWRITEBYTECODE=1\b", env)
     assert re.search(r"\bPYTHONUNBUFFERED=1\b", env)
-    assert copies == ["app.py /app/app.py"]
-    assert ("CMD", '["python", "/app/app.py"]') in instructions
+    modules = sorted(p.name for p in SERVICE_DIR.glob("*.py"))
+    assert f"{' '.join(modules)} /app/service/" in copies
+    assert "certs/ /app/certs/" in copies
+    assert ("CMD", '["python", "-m", "service.app"]') in instructions
 
 
-def test_dockerignore_sends_only_app_py() -> None:
+def test_dockerignore_sends_only_the_service_its_requirements_and_ca_bundles() -> None:
     lines = [
         line.strip()
         for line in (SERVICE_DIR / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
 
-    assert lines == ["*", "!app.py"]
+    assert lines == ["*", "!*.py", "!requirements.txt", "!certs/*.pem"]

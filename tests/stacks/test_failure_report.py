@@ -99,36 +99,19 @@ def test_3_database_credentials_are_generated_with_the_database(
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_4_endpoints_are_plain_environment_and_only_credentials_are_secrets(
+def test_4_endpoints_are_plain_environment_and_the_task_holds_no_credential(
     stage: str, stack: Callable[[str, str], StackArtifact]
 ) -> None:
     service = stack(stage, "Service").template_json
     (task,) = resources_of(service, "AWS::ECS::TaskDefinition").values()
     (container,) = task["Properties"]["ContainerDefinitions"]
     environment = {e["Name"] for e in container["Environment"]}
-    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
-    assert {"KINESIS_STREAM", "DB_HOST", "DB_NAME", "REDIS_HOST", "REDIS_USER", "ENVIRONMENT"} <= environment
-    assert set(secrets) == {"DB_USERNAME", "DB_PASSWORD"}
-    assert not environment & set(secrets)
-    # Each secret names a JSON key that the generated secret actually contains.
-    keys = {name: json.dumps(value).rsplit(":", 3)[-3] for name, value in secrets.items()}
-    assert keys == {"DB_USERNAME": "username", "DB_PASSWORD": "password"}
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_4_task_execution_role_can_decrypt_the_secrets_key(
-    stage: str, stack: Callable[[str, str], StackArtifact]
-) -> None:
-    service = stack(stage, "Service").template_json
-    statements = [
-        st
-        for policy in resources_of(service, "AWS::IAM::Policy").values()
-        if "ExecutionRole" in json.dumps(policy["Properties"]["Roles"])
-        for st in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    decrypt = [st for st in statements if st["Action"] == "kms:Decrypt"]
-    assert len(decrypt) == 1
-    assert "secretsmanager." in json.dumps(decrypt[0]["Condition"])
+    assert {"KINESIS_STREAM", "DB_HOST", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_USER", "ENVIRONMENT"} <= environment
+    # It signs in with IAM tokens: no ECS secret, no password variable, no reference to any secret.
+    assert "Secrets" not in container
+    assert not any("PASSWORD" in name for name in environment)
+    assert "secretsmanager" not in json.dumps(task).lower()
+    assert not resources_of(service, "AWS::SecretsManager::Secret")
 
 
 @pytest.mark.parametrize("stage", STAGES)
