@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if not lint_passed:
             print(lint_report, file=sys.stderr)
         record_lint(output, passed=lint_passed)
+        status = _assembly_rules(output)
     if status != 0 and not (output / "manifest.json").exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
@@ -75,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     if output.is_dir():
         print(summary(output, lint_passed=lint_passed if status == 0 else None))
     return status or (0 if lint_passed else 1)
+
+
+def _assembly_rules(assembly: Path) -> int:
+    """Run Preflight's assembly rules (what no resource shows, e.g. the asset buildspecs); 1 if any finds a problem."""
+    from compliance.preflight import ASSEMBLY_RULES
+
+    problems = [f"Preflight-{rule.rule_id}: {line}" for rule in ASSEMBLY_RULES for line in rule.check(assembly)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def record_lint(assembly: Path, *, passed: bool) -> None:

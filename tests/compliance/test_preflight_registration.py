@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compliance.catalogue import preflight_rules
-from compliance.preflight import PACK, RULES, RULES_AWAITING_FIXES, AssemblyRule, PreflightRule
+from compliance.preflight import ASSEMBLY_RULES, PACK, RULES, RULES_AWAITING_FIXES, AssemblyRule, PreflightRule
 from compliance.preflight.base import failures
 from compliance.references import TemplateIndex
 from config import AppConfig
@@ -36,6 +36,10 @@ def test_the_catalogue_lists_the_registered_rules_only() -> None:
 def test_registered_rules_pass_the_fixture_app(index: TemplateIndex, fixture_config: AppConfig) -> None:
     declared = {env.stage_id: frozenset(env.external_prerequisites) for env in fixture_config.environments}
     assert [(rule.rule_id, resource.path) for rule, resource, _ in failures(index, RULES, declared)] == []
+
+
+def test_registered_assembly_rules_pass_the_fixture_app(assembly_dir: Path) -> None:
+    assert [(rule.rule_id, line) for rule in ASSEMBLY_RULES for line in rule.check(assembly_dir)] == []
 
 
 @pytest.mark.parametrize("rule", RULES_AWAITING_FIXES, ids=lambda r: f"{type(r).__name__}-{r.rule_id}")
