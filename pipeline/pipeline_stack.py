@@ -350,7 +350,8 @@ class PipelineStack(cdk.Stack):
                 iam.PolicyStatement(actions=["kms:Sign", "kms:GetPublicKey"], resources=[self.evidence_key.key_arn])
             ],
         )
-        self.pipeline.add_wave("Evidence", post=[sign])
+        # A hyphen no environment's stage id can have, so the wave never collides with one.
+        self.pipeline.add_wave("Evidence-Signing", post=[sign])
         self.sign_evidence = sign
 
     def _synth_step(self, source: pipelines.IFileSetProducer) -> pipelines.CodeBuildStep:

@@ -66,7 +66,7 @@ def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any], fixture_c
         "PipelineChange",
         "UpdatePipeline",
         "Assets",
-        "Evidence",
+        "Evidence-Signing",
         *map(_wave_name, fixture_config.waves),
     ]
     assert names == expected
@@ -257,11 +257,11 @@ def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
 ) -> None:
     stages = pipeline_props["Stages"]
     names = [s["Name"] for s in stages]
-    (evidence,) = [s for s in stages if s["Name"] == "Evidence"]
+    (evidence,) = [s for s in stages if s["Name"] == "Evidence-Signing"]
     deploying = [
         n for n, s in enumerate(stages) if any(a["ActionTypeId"]["Category"] == "Deploy" for a in s["Actions"])
     ]
-    assert names.index("Build") < names.index("Evidence") < min(deploying)
+    assert names.index("Build") < names.index("Evidence-Signing") < min(deploying)
     (sign,) = evidence["Actions"]
     assert {i["Name"] for i in sign["InputArtifacts"]} >= {"Synth_Output"}
     assert sign["OutputArtifacts"], "the signature is kept with the run's artifacts"
@@ -280,7 +280,7 @@ def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
                 assert statement["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
                 signers.append(policy["Metadata"]["aws:cdk:path"])
     (signer,) = signers
-    assert signer.endswith("/Evidence/SignEvidence/SignEvidence/Role/DefaultPolicy/Resource")
+    assert signer.endswith("/Evidence-Signing/SignEvidence/SignEvidence/Role/DefaultPolicy/Resource")
     (project,) = [p for p in _projects(pipeline_template).values() if "sign_evidence.py" in json.dumps(p)]
     assert "requirements-evidence.txt" in json.dumps(project["phases"]["install"])
 
