@@ -92,6 +92,7 @@ class EncryptionKey(Construct):
                     principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
                     actions=["kms:DescribeKey"],
                     resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
                 )
             )
         if allow_eventbridge:

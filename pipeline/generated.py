@@ -8,6 +8,12 @@ moves it (tests/pipeline/test_generated.py calls each one).
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import pipelines
 from constructs import IConstruct
@@ -61,3 +67,33 @@ def synth_output(code_pipeline: codepipeline.Pipeline) -> codepipeline.Artifact:
     if len(outputs) != 1:
         raise GeneratedConstructMovedError("the Synth action no longer has exactly one output artifact")
     return outputs[0]
+
+
+@jsii.implements(cdk.IStableAnyProducer)
+class _Replaced:
+    """A property's resolved value with one text replaced in every string of it."""
+
+    def __init__(self, scope: IConstruct, value: Any, old: str, new: str) -> None:
+        self._scope, self._value, self._old, self._new = scope, value, old, new
+
+    def produce(self) -> Any:
+        resolved = cdk.Stack.of(self._scope).resolve(self._value)
+        replaced = json.loads(json.dumps(resolved).replace(self._old, self._new))
+        if replaced == resolved:
+            raise GeneratedConstructMovedError(f"{self._scope.node.path} no longer contains {self._old!r}")
+        return replaced
+
+
+def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str) -> None:
+    """Make the security diff install the pinned CDK CLI: CDK Pipelines writes `npm install -g aws-cdk` there."""
+    check = security_check(pipeline)
+    if check is None:
+        return
+    project = _child(check, "CDKSecurityCheck", "Resource")
+    assert isinstance(project, codebuild.CfnProject)
+    # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
+    project.source = cdk.Lazy.any(
+        _Replaced(
+            project, project.source, '\\"npm install -g aws-cdk\\"', f'\\"npm install -g aws-cdk@{cli_version}\\"'
+        )
+    )

@@ -21,6 +21,7 @@ from constructs import Construct
 from components import EncryptedLogGroup, EncryptionKey
 from components.logged_bucket import LoggedBucket
 from components.private_api import HEALTH_CHECK_ROUTE
+from components.service_principal_conditions import ConfineServicePrincipals
 from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
 from pipeline import generated
@@ -140,6 +141,7 @@ class PipelineStack(cdk.Stack):
         self._sign_evidence(source)
         self.stages: list[MonitoringStage] = []
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
+        self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
         self.approval_actions: list[str] = []
         for wave in waves:
             self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
@@ -155,6 +157,7 @@ class PipelineStack(cdk.Stack):
             ),
         )
         narrow_replication_key_grants(self.pipeline.pipeline.role, self.region_supports)
+        generated.pin_security_check_cli(self.pipeline, cli_version)
         mutation_role = generated.self_mutation_project(self.pipeline).node.find_child("Role")
         assert isinstance(mutation_role, iam.Role)
         self.guard = PipelineGuard(
@@ -170,6 +173,7 @@ class PipelineStack(cdk.Stack):
             self_mutation_role=mutation_role,
         )
         self._notify_approvers(config)
+        cdk.Aspects.of(self).add(ConfineServicePrincipals())
         acknowledge_pipeline(
             self,
             self.pipeline,
@@ -177,6 +181,7 @@ class PipelineStack(cdk.Stack):
             stages=environments,
             region_supports=self.region_supports,
             smoke_projects={stage_id: step.project for stage_id, step in self.smoke_steps.items()},
+            protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
             telemetry_key=self.telemetry_key,
@@ -268,9 +273,40 @@ class PipelineStack(cdk.Stack):
                     )
                 ],
             )
-            pipeline_wave.add_stage(stage, post=[smoke])
+            post: list[pipelines.Step] = [smoke]
+            if env.protect_data:
+                protect = self._termination_protection_step(env, stage)
+                self.protect_steps[env.stage_id] = protect
+                post.insert(0, protect)
+            pipeline_wave.add_stage(stage, post=post)
             self.smoke_steps[env.stage_id] = smoke
             self.stages.append(stage)
+
+    def _termination_protection_step(self, env: EnvironmentConfig, stage: MonitoringStage) -> pipelines.CodeBuildStep:
+        """Turn on termination protection of the stage's data stack, and prove it is on (CP-9, CM-5).
+
+        CDK Pipelines' CloudFormation actions ignore a stack's `termination_protection` (aws-cdk#17871),
+        so the step does what `cdk deploy` would: through the stage account's CDK deploy role, which the
+        bootstrap allows to update termination protection and which trusts this account.
+        """
+        deploy_role = (
+            f"arn:{self.partition}:iam::{env.account}:role/cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}"
+            f"-deploy-role-{env.account}-{env.region}"
+        )
+        data = stage.data.stack_name
+        stage_account = f"--profile stage --region {env.region}"
+        return pipelines.CodeBuildStep(
+            f"Protect{env.stage_id}",
+            commands=[
+                f"aws configure set profile.stage.role_arn {deploy_role}",
+                "aws configure set profile.stage.credential_source EcsContainer",
+                f"aws {stage_account} cloudformation update-termination-protection --enable-termination-protection "
+                f"--stack-name {data}",
+                f'test "$(aws {stage_account} cloudformation describe-stacks --stack-name {data} '
+                """--query 'Stacks[0].EnableTerminationProtection' --output text)" = True""",
+            ],
+            role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_role])],
+        )
 
     def _notify_approvers(self, config: PipelineConfig) -> None:
         """Tell the approvers when an approval waits and when a run fails, with a link to the run.

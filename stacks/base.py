@@ -45,6 +45,11 @@ class WorkloadStack(cdk.Stack):
         stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
         return f"{prefix}-{stack_uuid}"
 
+    def short_unique_name(self, prefix: str) -> str:
+        """Like `unique_name`, with only the last 12 hexadecimal digits of the stack id, for short name limits."""
+        stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
+        return f"{prefix}-{cdk.Fn.select(4, cdk.Fn.split('-', stack_uuid))}"
+
     @property
     def snapshot_policy(self) -> cdk.RemovalPolicy:
         """For resources that can leave a final snapshot behind (RDS, ElastiCache)."""

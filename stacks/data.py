@@ -73,7 +73,8 @@ class DataStack(WorkloadStack):
         telemetry_key: kms.IKey,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, config=config, termination_protection=config.protect_data, **kwargs)
+        # Termination protection is applied by the pipeline after each deploy (CDK Pipelines ignores the property).
+        super().__init__(scope, construct_id, config=config, **kwargs)
         data_key = self.use_key(data_key, "DataKey")
         telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
         vpc = network.vpc
@@ -145,10 +146,10 @@ class DataStack(WorkloadStack):
         generated_secret = self.database.node.find_child("Secret")
         assert isinstance(generated_secret, rds.DatabaseSecret)
         generated_secret.apply_removal_policy(self.removal_policy)
+        # No explicit endpoint: the interface endpoint's private DNS answers for the service's own name.
         self.database.add_rotation_single_user(
             automatically_after=cdk.Duration.days(30),
             vpc_subnets=network.application_subnets,
-            endpoint=network.endpoints["SecretsManager"],
         )
         # The service signs in as its own user with IAM tokens; the master secret stays for administration.
         self.service_database_user = DatabaseUser(
@@ -278,7 +279,15 @@ class DataStack(WorkloadStack):
 
     def _backup_plan(self, data_key: kms.IKey) -> None:
         """Daily, weekly and monthly recovery points of the database in a CMK-encrypted vault (CP-9, CP-10)."""
-        vault = backup.BackupVault(self, "BackupVault", encryption_key=data_key, removal_policy=self.removal_policy)
+        # Backup demands a vault name; a protected stage retains its vault, so the name carries this stack's id
+        # and a re-created stack never collides with the vault an earlier one left behind.
+        vault = backup.BackupVault(
+            self,
+            "BackupVault",
+            backup_vault_name=self.short_unique_name(self.config.name),  # at most 20 + 13 of Backup's 50 characters
+            encryption_key=data_key,
+            removal_policy=self.removal_policy,
+        )
         plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "BackupPlan", backup_vault=vault)
         selection = plan.add_selection(
             "Database", resources=[backup.BackupResource.from_rds_database_instance(self.database)]

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
+from components.service_principal_conditions import ConfineServicePrincipals
 from config import EnvironmentConfig
 from stacks import BaselineStack, DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
@@ -37,7 +38,7 @@ class MonitoringStage(cdk.Stage):
         )
         keys = KeysStack(self, "Keys", config=config)
         network = NetworkStack(self, "Network", config=config, telemetry_key=keys.telemetry_key)
-        data = DataStack(
+        self.data = data = DataStack(
             self,
             "Data",
             config=config,
@@ -67,4 +68,5 @@ class MonitoringStage(cdk.Stage):
             stacks.append(self.baseline)
         for stack in stacks:
             acknowledge_generated_inline_policies(stack)
+        cdk.Aspects.of(self).add(ConfineServicePrincipals())
         record_acknowledgments_in_templates(self)

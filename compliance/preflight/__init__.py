@@ -10,10 +10,7 @@ facts from cfn-lint's data and a read-only index of the app) that returns a `Ver
 whose message says what is wrong and what to write instead.
 
 `RULES` is what the pack (`PreflightChecks`, a cdk-nag 3 `NagPack`) evaluates and the
-compliance catalogue lists. A rule the app does not pass yet waits in
-`RULES_AWAITING_FIXES`, next to the resource that still fails it: whoever fixes that
-resource moves the rule into `RULES` (a test fails once an awaiting rule passes).
-`AssemblyRule`s read what no resource holds (a stack's manifest entry, the buildspec
+compliance catalogue lists. `AssemblyRule`s read what no resource holds (a stack's manifest entry, the buildspec
 files CDK Pipelines writes); the synth driver runs them on the assembly directory.
 
 `PreflightChecks` is loaded on first use, so reading or testing rules does not start
@@ -50,23 +47,15 @@ RULES: tuple[PreflightRule, ...] = (
     unique_physical_name.RULE,
     self_contained_stage.RULE,
     container_secrets.RULE,
+    retained_physical_name.RULE,
+    reserved_concurrency.RULE,
+    service_principal_condition.RULE,
+    unpinned_tool_install.RULE,
 )
 
 # Assembly rules the synth driver runs on every assembly (`scripts/synth.py`).
-ASSEMBLY_RULES: tuple[AssemblyRule, ...] = (unpinned_tool_install.ASSEMBLY_RULE,)
-
-# Rules the app does not pass yet (`make synth`): each line names what still fails it. Register a rule in
-# RULES once that is fixed; the assembly rules go to the synth driver instead.
-RULES_AWAITING_FIXES: tuple[PreflightRule | AssemblyRule, ...] = (
-    # Pipeline/{Staging,Prod}/Data/BackupVault: the CDK's default vault name, same on every create, retained.
-    retained_physical_name.RULE,
-    # Pipeline/Pipeline/PipelinesSecurityCheck/CDKPipelinesAutoApprove (CDK Pipelines' function) reserves 2.
-    reserved_concurrency.RULE,
-    # Pipeline/*/Baseline AuditKey and Audit bucket policy (CloudTrail); Pipeline TelemetryKey, ApprovalTopic policy.
-    service_principal_condition.RULE,
-    # Pipeline/Pipeline/PipelinesSecurityCheck/CDKSecurityCheck (CDK Pipelines' project): npm install -g aws-cdk.
-    unpinned_tool_install.RULE,
-    # Pipeline/{Staging,Prod}/Data: terminationProtection: true, which the pipeline's deploy actions ignore.
+ASSEMBLY_RULES: tuple[AssemblyRule, ...] = (
+    unpinned_tool_install.ASSEMBLY_RULE,
     stack_property_ignored_by_pipeline.ASSEMBLY_RULE,
 )
 
@@ -74,7 +63,6 @@ __all__ = [
     "ASSEMBLY_RULES",
     "PACK",
     "RULES",
-    "RULES_AWAITING_FIXES",
     "AssemblyRule",
     "Context",
     "PreflightChecks",

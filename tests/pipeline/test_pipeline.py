@@ -360,3 +360,24 @@ def test_the_pipeline_role_uses_only_its_own_replication_keys(
     assert all("*" not in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]) for s in kms)
     (cross_region,) = [s for s in kms if "Condition" in s]
     assert sorted(cross_region["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]) == aliases
+
+
+def test_each_protected_stage_turns_termination_protection_on_after_its_deploy(
+    pipeline_props: dict[str, Any], pipeline_template: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    specs = {logical_id: json.dumps(spec) for logical_id, spec in _projects(pipeline_template).items()}
+    protected = [(wave, env) for wave in fixture_config.waves for env in wave if env.protect_data]
+    assert protected, "the fixture has protected environments"
+    for wave, env in protected:
+        actions = _actions(pipeline_props, _wave_name(wave))
+        name = f"{_prefix(wave, env)}Protect{env.stage_id}"
+        (protect,) = [a for a in actions if a[0] == name]
+        deploys = [a[2] for a in actions if a[1] == "Deploy" and a[0].startswith(_prefix(wave, env))]
+        assert protect[2] > max(deploys)
+        data = f"{env.stage_id}-Data"
+        (spec,) = [s for s in specs.values() if f"--stack-name {data}" in s and "update-termination-protection" in s]
+        assert "--enable-termination-protection" in spec
+        assert "EnableTerminationProtection" in spec  # and it checks that protection is on
+        assert f"-deploy-role-{env.account}-{env.region}" in spec
+    unprotected = [env for env in fixture_config.environments if not env.protect_data]
+    assert all(f"Protect{env.stage_id}" not in json.dumps(pipeline_props) for env in unprotected)

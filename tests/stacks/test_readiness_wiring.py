@@ -58,7 +58,7 @@ def test_the_database_user_is_created_inside_the_vpc_from_the_master_secret(stac
         }
         fp = function["Properties"]
         assert fp["VpcConfig"]["SubnetIds"]
-        assert fp["ReservedConcurrentExecutions"] == 1
+        assert "ReservedConcurrentExecutions" not in fp  # an unsized account may refuse any reservation
         assert fp["Runtime"].startswith("python3.")
         # One customer-managed policy on the function's role: the master secret, its key, its logs.
         (policy,) = resources_of(template, "AWS::IAM::ManagedPolicy").values()

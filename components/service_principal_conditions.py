@@ -1,0 +1,69 @@
+"""Ties the AWS service principals in generated resource policies to this account (confused deputy, AC-3, AC-6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import IConstruct
+
+# Services known to send aws:SourceAccount when they act on a resource for an account, and which the
+# CDK grants without a condition (EventBridge targets, CloudTrail's bucket grants). Others are left to
+# the Preflight rule ServicePrincipalCondition, which names them.
+CONFINED_SERVICES = frozenset({"events.amazonaws.com", "cloudtrail.amazonaws.com"})
+# A statement with any of these keys is already tied to an account or a resource.
+_BINDING_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "kms:EncryptionContext")
+
+
+def _services(statement: dict[str, Any]) -> set[str]:
+    principal = statement.get("Principal")
+    service = principal.get("Service", []) if isinstance(principal, dict) else []
+    return {s for s in ([service] if isinstance(service, str) else service) if isinstance(s, str)}
+
+
+def _bound(statement: dict[str, Any]) -> bool:
+    keys = [key for values in statement.get("Condition", {}).values() for key in values]
+    return any(key.startswith(binding) for key in keys for binding in _BINDING_KEYS)
+
+
+@jsii.implements(cdk.IStableAnyProducer)
+class _Confined:
+    def __init__(self, scope: IConstruct, document: Any) -> None:
+        self._scope = scope
+        self._document = document
+
+    def produce(self) -> Any:
+        stack = cdk.Stack.of(self._scope)
+        document: dict[str, Any] = stack.resolve(self._document)
+        statements = []
+        for statement in document.get("Statement", []):
+            if (
+                statement.get("Effect") == "Allow"
+                and _services(statement) & CONFINED_SERVICES
+                and not _bound(statement)
+            ):
+                conditions = dict(statement.get("Condition", {}))
+                conditions["StringEquals"] = {**conditions.get("StringEquals", {}), "aws:SourceAccount": stack.account}
+                statement = {**statement, "Condition": conditions}
+            statements.append(statement)
+        return {**document, "Statement": statements}
+
+
+@jsii.implements(cdk.IAspect)
+class ConfineServicePrincipals:
+    """Adds `aws:SourceAccount` of the stack's account to unconditioned grants to `CONFINED_SERVICES`.
+
+    The CDK grants EventBridge (an SNS target and its topic's key) and CloudTrail (its bucket) with
+    no condition, so any account's rule or trail could use them. The documents are rewritten when
+    the template is written, after every grant is made.
+    """
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, kms.CfnKey):
+            node.key_policy = cdk.Lazy.any(_Confined(node, node.key_policy))
+        elif isinstance(node, sns.CfnTopicPolicy | s3.CfnBucketPolicy):
+            node.policy_document = cdk.Lazy.any(_Confined(node, node.policy_document))
