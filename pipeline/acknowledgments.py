@@ -12,7 +12,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
@@ -105,7 +104,7 @@ def acknowledge_pipeline(
     bucket = f"Resource::<{_logical_id(stack, artifact_bucket.node.default_child)}.Arn>/*"
 
     def codebuild(project_scope: IConstruct) -> tuple[str, str]:
-        project = _logical_id(stack, project_scope.node.find_child("Resource"))
+        project = _logical_id(stack, project_scope.node.default_child)
         return (
             f"Resource::arn:{partition}:logs:{region}:{account}:log-group:/aws/codebuild/<{project}>:*",
             f"Resource::arn:{partition}:codebuild:{region}:{account}:report-group/<{project}>-*",
@@ -122,8 +121,7 @@ def acknowledge_pipeline(
     synth_role = synth_project.role
     assert synth_role is not None, "the synth project has a generated role"
     self_mutation = generated.self_mutation_project(pipeline)
-    assets = generated.assets(pipeline)
-    (source_role,) = [c for c in code_pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)]
+    source_role = generated.source_role(code_pipeline)
     replication = tuple(
         finding
         for support in region_supports
@@ -148,7 +146,7 @@ def acknowledge_pipeline(
         (source_role, artifacts()),
         (synth_role, [*artifacts(), build_logs_of(synth_project)]),
         (
-            self_mutation.node.find_child("Role"),
+            generated.self_mutation_role(pipeline),
             [
                 *artifacts(write=False),
                 build_logs_of(self_mutation),
@@ -168,14 +166,14 @@ def acknowledge_pipeline(
         ),
     ]
     if evidence_project is not None:
-        roles.append((evidence_project.node.find_child("Role"), [*artifacts(), build_logs_of(evidence_project)]))
+        roles.append((_role(evidence_project), [*artifacts(), build_logs_of(evidence_project)]))
     for stage in stages:
         method, path = HEALTH_CHECK_ROUTE
         project = smoke_projects[stage.stage_id]
         health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/{method}{path}"
         roles.append(
             (
-                project.node.find_child("Role"),
+                _role(project),
                 [
                     *artifacts(write=False),
                     build_logs_of(project),
@@ -188,9 +186,7 @@ def acknowledge_pipeline(
                 ],
             )
         )
-    roles += [
-        (p.node.find_child("Role"), [*artifacts(write=False), build_logs_of(p)]) for p in protect_projects.values()
-    ]
+    roles += [(_role(p), [*artifacts(write=False), build_logs_of(p)]) for p in protect_projects.values()]
     if guard is not None:
         check_role = guard.project.role
         assert check_role is not None
@@ -209,17 +205,15 @@ def acknowledge_pipeline(
                 ],
             )
         )
-    security_check = generated.security_check(pipeline)
+    security_check = generated.security_check_parts(pipeline)
     if security_check is not None:
-        check_project = security_check.node.find_child("CDKSecurityCheck")
-        approve = security_check.node.find_child("CDKPipelinesAutoApprove")
-        approve_arn = _logical_id(stack, approve.node.find_child("Resource"))
+        approve_arn = _logical_id(stack, security_check.function)
         roles.append(
             (
-                check_project.node.find_child("Role"),
+                security_check.project_role,
                 [
                     *artifacts(write=False),
-                    build_logs_of(check_project),
+                    build_logs_of(security_check.project),
                     (
                         (f"Resource::<{approve_arn}.Arn>:*",),
                         "The security diff invokes its own approval function, in any of its versions.",
@@ -236,7 +230,7 @@ def acknowledge_pipeline(
         )
         roles.append(
             (
-                approve.node.find_child("ServiceRole"),
+                security_check.function_role,
                 [
                     (
                         ("Resource::*",),
@@ -252,11 +246,14 @@ def acknowledge_pipeline(
                 ],
             )
         )
-        _harden_security_check(approve, check_project, telemetry_key, build_logs)
-    for asset_role in ("FileRole", "DockerRole"):
+        generated.harden_security_check(
+            security_check, telemetry_key=telemetry_key, build_logs=build_logs, retention_days=BUILD_LOG_RETENTION_DAYS
+        )
+        _acknowledge_security_check_function(security_check)
+    for asset_role in generated.asset_roles(pipeline):
         roles.append(
             (
-                assets.node.find_child(asset_role),
+                asset_role,
                 [
                     *artifacts(write=False, key=False),
                     build_logs_of(None),
@@ -312,30 +309,9 @@ def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: lis
         )
 
 
-def _harden_security_check(
-    approve: IConstruct, check_project: IConstruct, telemetry_key: kms.IKey, build_logs: logs.ILogGroup
-) -> None:
-    """Encrypt and retain the security check's logs; accept what cannot change.
-
-    CDK Pipelines builds the security-diff project and its approval function itself, outside
-    `code_build_defaults`; without this their logs would be unencrypted and kept forever.
-    """
-    project = check_project.node.find_child("Resource")
-    assert isinstance(project, codebuild.CfnProject)
-    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
-        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
-            status="ENABLED", group_name=build_logs.log_group_name
-        )
-    )
-    role = check_project.node.find_child("Role")
-    assert isinstance(role, iam.Role)
-    build_logs.grant_write(role)
-    log_group = approve.node.find_child("LogGroup").node.default_child
-    assert isinstance(log_group, logs.CfnLogGroup)
-    log_group.kms_key_id = telemetry_key.key_arn
-    log_group.retention_in_days = BUILD_LOG_RETENTION_DAYS
-    function = approve.node.find_child("Resource")
-    assert isinstance(function, lambda_.CfnFunction)
+def _acknowledge_security_check_function(parts: generated.SecurityCheck) -> None:
+    """Accept what cannot change on the function CDK Pipelines builds to approve an unbroadened diff."""
+    function = parts.function
     for rule, reason, checks in (
         (
             "NIST.800.53.R5-LambdaDLQ",
@@ -362,7 +338,7 @@ def _harden_security_check(
     ):
         acknowledge(function, rule, reason=reason, checks=checks, controls=["SC-7", "SI-2"])
     acknowledge(
-        approve.node.find_child("ServiceRole").node.default_child,  # type: ignore[arg-type]
+        parts.function_role.node.default_child,  # type: ignore[arg-type]
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         reason=(
             "CDK Pipelines attaches AWS's basic execution policy to its approval function so it can write its "
@@ -371,6 +347,12 @@ def _harden_security_check(
         checks=[AssumableOnlyBy("lambda.amazonaws.com")],
         controls=["AC-6"],
     )
+
+
+def _role(project: codebuild.IProject) -> iam.IRole:
+    role = project.role
+    assert role is not None, f"{project.node.path} has a role"
+    return role
 
 
 def _logical_id(stack: cdk.Stack, element: IConstruct | None) -> str:

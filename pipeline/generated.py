@@ -9,12 +9,17 @@ moves it (tests/pipeline/test_generated.py calls each one).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import IConstruct
 
@@ -41,14 +46,79 @@ def self_mutation_project(pipeline: pipelines.CodePipeline) -> IConstruct:
     return _child(pipeline, "UpdatePipeline", "SelfMutation")
 
 
-def assets(pipeline: pipelines.CodePipeline) -> IConstruct:
-    """The scope of the asset-publishing projects and their roles (FileRole, DockerRole)."""
-    return _child(pipeline, "Assets")
+def self_mutation_role(pipeline: pipelines.CodePipeline) -> iam.Role:
+    """The role self-mutation runs with."""
+    role = _child(self_mutation_project(pipeline), "Role")
+    assert isinstance(role, iam.Role)
+    return role
+
+
+def asset_roles(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
+    """The roles of the asset-publishing projects (file and Docker image assets)."""
+    return [_child(pipeline, "Assets", name) for name in ("FileRole", "DockerRole")]
+
+
+def source_role(code_pipeline: codepipeline.Pipeline) -> iam.Role:
+    """The role of the source action (CodeConnections)."""
+    (role,) = [c for c in _child(code_pipeline, "Source").node.find_all() if isinstance(c, iam.Role)]
+    return role
 
 
 def security_check(pipeline: pipelines.CodePipeline) -> IConstruct | None:
     """The security diff's CodeBuild project and approval function, where any stage has a security diff."""
     return pipeline.node.try_find_child("PipelinesSecurityCheck")
+
+
+@dataclass(frozen=True)
+class SecurityCheck:
+    """What ConfirmPermissionsBroadening builds once per pipeline: the diff project and its approval function."""
+
+    project: IConstruct  # the CodeBuild project (scope of its Role and Resource)
+    project_role: iam.Role
+    function: lambda_.CfnFunction
+    function_role: iam.Role
+    function_logs: logs.CfnLogGroup
+
+
+def security_check_parts(pipeline: pipelines.CodePipeline) -> SecurityCheck | None:
+    """The security check's parts, or None where no stage has a security diff."""
+    check = security_check(pipeline)
+    if check is None:
+        return None
+    project_role, function, function_role, function_logs = (
+        _child(check, *path)
+        for path in (
+            ("CDKSecurityCheck", "Role"),
+            ("CDKPipelinesAutoApprove", "Resource"),
+            ("CDKPipelinesAutoApprove", "ServiceRole"),
+            ("CDKPipelinesAutoApprove", "LogGroup", "Resource"),
+        )
+    )
+    assert isinstance(project_role, iam.Role)
+    assert isinstance(function_role, iam.Role)
+    assert isinstance(function, lambda_.CfnFunction)
+    assert isinstance(function_logs, logs.CfnLogGroup)
+    return SecurityCheck(_child(check, "CDKSecurityCheck"), project_role, function, function_role, function_logs)
+
+
+def harden_security_check(
+    parts: SecurityCheck, *, telemetry_key: kms.IKey, build_logs: logs.ILogGroup, retention_days: int
+) -> None:
+    """Encrypt and retain the security check's logs, which CDK Pipelines builds outside `code_build_defaults`.
+
+    Without this, the diff project's logs would go to an unencrypted default group and the approval
+    function's log group would be unencrypted and kept forever.
+    """
+    project = _child(parts.project, "Resource")
+    assert isinstance(project, codebuild.CfnProject)
+    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
+        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
+            status="ENABLED", group_name=build_logs.log_group_name
+        )
+    )
+    build_logs.grant_write(parts.project_role)
+    parts.function_logs.kms_key_id = telemetry_key.key_arn
+    parts.function_logs.retention_in_days = retention_days
 
 
 def stage_named(code_pipeline: codepipeline.Pipeline, name: str) -> codepipeline.IStage:

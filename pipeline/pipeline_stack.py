@@ -158,8 +158,7 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(self.pipeline.pipeline.role, self.region_supports)
         generated.pin_security_check_cli(self.pipeline, cli_version)
-        mutation_role = generated.self_mutation_project(self.pipeline).node.find_child("Role")
-        assert isinstance(mutation_role, iam.Role)
+        mutation_role = generated.self_mutation_role(self.pipeline)
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",

@@ -23,8 +23,13 @@ def pipeline(fixture_app: cdk.App) -> PipelineStack:
 def test_each_lookup_finds_what_cdk_pipelines_generated(pipeline: PipelineStack) -> None:
     mutation = generated.self_mutation_project(pipeline.pipeline)
     assert isinstance(mutation.node.find_child("Resource"), codebuild.CfnProject)
-    assert {c.node.id for c in generated.assets(pipeline.pipeline).node.children} >= {"FileRole", "DockerRole"}
-    assert generated.security_check(pipeline.pipeline) is not None
+    assert [r.node.id for r in generated.asset_roles(pipeline.pipeline)] == ["FileRole", "DockerRole"]
+    assert generated.self_mutation_role(pipeline.pipeline).node.id == "Role"
+    assert generated.source_role(pipeline.pipeline.pipeline).node.id == "CodePipelineActionRole"
+    parts = generated.security_check_parts(pipeline.pipeline)
+    assert parts is not None
+    assert parts.function.cfn_resource_type == "AWS::Lambda::Function"
+    assert parts.function_logs.cfn_resource_type == "AWS::Logs::LogGroup"
     assert generated.synth_output(pipeline.pipeline.pipeline).artifact_name
     assert generated.stage_named(pipeline.pipeline.pipeline, "UpdatePipeline").stage_name == "UpdatePipeline"
 
@@ -42,7 +47,10 @@ def _sources() -> list[Path]:
 
 
 def test_no_other_module_reaches_into_cdk_pipelines_by_path() -> None:
-    reaching = re.compile(r'find_child\("(UpdatePipeline|SelfMutation|Assets|PipelinesSecurityCheck)"\)')
+    reaching = re.compile(
+        r'find_child\("(Source|UpdatePipeline|SelfMutation|Assets|PipelinesSecurityCheck|CDKSecurityCheck|'
+        r'CDKPipelinesAutoApprove|ServiceRole|FileRole|DockerRole)"\)'
+    )
     offenders = [
         str(path.relative_to(PROJECT_ROOT))
         for path in _sources()
