@@ -66,17 +66,47 @@ class PipelineStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         waves = waves or tuple((env,) for env in environments)
         source = pipelines.CodePipelineSource.connection(
-            config.repository,
-            config.branch,
-            connection_arn=config.connection_arn,
-            trigger_on_push=True,
+            config.repository, config.branch, connection_arn=config.connection_arn, trigger_on_push=True
         )
+        self._foundation(config)
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            code_pipeline=self._code_pipeline(config, environments),
+            self_mutation=True,
+            cli_version=cli_version,
+            cdk_assets_cli_version=cdk_assets_version,
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(
+                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.MEDIUM
+                ),
+                logging=codebuild.LoggingOptions(
+                    cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
+                ),
+            ),
+            synth=self._synth_step(source),
+        )
+        self._sign_evidence(source)
+        self.stages: list[MonitoringStage] = []
+        self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
+        self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
+        self.approval_actions: list[str] = []
+        for wave in waves:
+            self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
+        # Build now so the V2 trigger can name the source action and the guard can join the pipeline.
+        self.pipeline.build_pipeline()
+        self._after_build(config, environments, cli_version)
+
+    def _foundation(self, config: PipelineConfig) -> None:
+        """Keys, the artifact store, build logs, the approvals topic and the report groups."""
+        retain = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
         self.artifact_key = kms.Key(
             self,
             "ArtifactKey",
             description="Pipeline artifacts, readable by the deployment roles of every stage account",
             enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            removal_policy=retain,
         )
         store = LoggedBucket(
             self,
@@ -94,16 +124,16 @@ class PipelineStack(cdk.Stack):
             self,
             "TelemetryKey",
             description="Pipeline build logs and approval notifications",
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            removal_policy=retain,
             allow_cloudwatch_logs=True,
             allow_eventbridge=True,
         ).key
-        self.build_logs = build_logs = EncryptedLogGroup(
+        self.build_logs = EncryptedLogGroup(
             self,
             "BuildLogs",
             encryption_key=self.telemetry_key,
             retention_days=BUILD_LOG_RETENTION_DAYS,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            removal_policy=retain,
         ).log_group
         self.approval_topic = sns.Topic(
             self,
@@ -114,62 +144,34 @@ class PipelineStack(cdk.Stack):
         )
         for email in config.approval_emails:
             self.approval_topic.add_subscription(subscriptions.EmailSubscription(email))
-        self.test_reports = codebuild.ReportGroup(
-            self, "TestReports", removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
-        )
-        self.compliance_reports = codebuild.ReportGroup(
-            self, "ComplianceReports", removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
-        )
+        self.test_reports = codebuild.ReportGroup(self, "TestReports", removal_policy=retain)
+        self.compliance_reports = codebuild.ReportGroup(self, "ComplianceReports", removal_policy=retain)
 
-        self.pipeline = pipelines.CodePipeline(
-            self,
-            "Pipeline",
-            code_pipeline=self._code_pipeline(config, environments),
-            self_mutation=True,
-            cli_version=cli_version,
-            cdk_assets_cli_version=cdk_assets_version,
-            publish_assets_in_parallel=False,
-            code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(
-                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                    compute_type=codebuild.ComputeType.MEDIUM,
-                ),
-                logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
-            ),
-            synth=self._synth_step(source),
-        )
-        self._sign_evidence(source)
-        self.stages: list[MonitoringStage] = []
-        self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
-        self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
-        self.approval_actions: list[str] = []
-        for wave in waves:
-            self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
-
-        # Build now so the V2 trigger can name the source action and the branch it listens to.
-        self.pipeline.build_pipeline()
-        source_action = self.pipeline.pipeline.stages[0].actions[0]
-        self.pipeline.pipeline.add_trigger(
+    def _after_build(
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
+    ) -> None:
+        """The trigger, the guard before self-mutation, hardening of generated resources, notices, acknowledgments."""
+        code_pipeline = self.pipeline.pipeline
+        code_pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
             git_configuration=codepipeline.GitConfiguration(
-                source_action=source_action,
+                source_action=code_pipeline.stages[0].actions[0],
                 push_filter=[codepipeline.GitPushFilter(branches_includes=[config.branch])],
             ),
         )
-        narrow_replication_key_grants(self.pipeline.pipeline.role, self.region_supports)
+        narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.pin_security_check_cli(self.pipeline, cli_version)
-        mutation_role = generated.self_mutation_role(self.pipeline)
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
-            pipeline=self.pipeline.pipeline,
-            after=generated.stage_named(self.pipeline.pipeline, "Build"),
-            synth_output=generated.synth_output(self.pipeline.pipeline),
+            pipeline=code_pipeline,
+            after=generated.stage_named(code_pipeline, "Build"),
+            synth_output=generated.synth_output(code_pipeline),
             topic=self.approval_topic,
             artifact_key=self.artifact_key,
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
-            self_mutation_role=mutation_role,
+            self_mutation_role=generated.self_mutation_role(self.pipeline),
         )
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
@@ -256,22 +258,7 @@ class PipelineStack(cdk.Stack):
             self.approval_actions.append(f"Approve{name}")
         pipeline_wave = self.pipeline.add_wave(name, pre=pre)
         for env, stage in zip(wave, stages, strict=True):
-            smoke = pipelines.CodeBuildStep(
-                f"Smoke{env.stage_id}",
-                input=source,
-                env_from_cfn_outputs={"API_URL": stage.api_url_output},
-                install_commands=["python3 -m pip install --quiet -r requirements-smoke.txt"],
-                commands=["python3 scripts/smoke_test.py"],
-                role_policy_statements=[
-                    iam.PolicyStatement(
-                        actions=["execute-api:Invoke"],
-                        resources=[
-                            f"arn:{self.partition}:execute-api:{env.region}:{env.account}:*/*/"
-                            + "".join(HEALTH_CHECK_ROUTE)
-                        ],
-                    )
-                ],
-            )
+            smoke = self._smoke_step(env, stage, source)
             post: list[pipelines.Step] = [smoke]
             if env.protect_data:
                 protect = self._termination_protection_step(env, stage)
@@ -280,6 +267,27 @@ class PipelineStack(cdk.Stack):
             pipeline_wave.add_stage(stage, post=post)
             self.smoke_steps[env.stage_id] = smoke
             self.stages.append(stage)
+
+    def _smoke_step(
+        self, env: EnvironmentConfig, stage: MonitoringStage, source: pipelines.CodePipelineSource
+    ) -> pipelines.CodeBuildStep:
+        """Calls the stage's GET /ready, signed with the step's role, which may call exactly that route."""
+        return pipelines.CodeBuildStep(
+            f"Smoke{env.stage_id}",
+            input=source,
+            env_from_cfn_outputs={"API_URL": stage.api_url_output},
+            install_commands=["python3 -m pip install --quiet -r requirements-smoke.txt"],
+            commands=["python3 scripts/smoke_test.py"],
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    resources=[
+                        f"arn:{self.partition}:execute-api:{env.region}:{env.account}:*/*/"
+                        + "".join(HEALTH_CHECK_ROUTE)
+                    ],
+                )
+            ],
+        )
 
     def _termination_protection_step(self, env: EnvironmentConfig, stage: MonitoringStage) -> pipelines.CodeBuildStep:
         """Turn on termination protection of the stage's data stack, and prove it is on (CP-9, CM-5).
