@@ -159,7 +159,22 @@ class PrivateRestApi(Construct):
                 )
             ],
         )
+        self._execution_logs()
         self._acknowledge()
+
+    def _execution_logs(self) -> None:
+        """The execution log group, created before the stage so it is ours (encrypted, retained)."""
+        # Execution logs go to a group API Gateway names after the API and stage; creating it here
+        # encrypts it and sets its retention (otherwise API Gateway creates it: no key, kept forever).
+        execution_logs = EncryptedLogGroup(
+            self,
+            "ExecutionLogs",
+            encryption_key=self._log_key,
+            retention_days=self._log_retention_days,
+            removal_policy=self._removal_policy,
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{self._stage_name}",
+        )
+        self.api.deployment_stage.node.add_dependency(execution_logs)
 
     def _acknowledge(self) -> None:
         for method in self.api.methods:
@@ -184,17 +199,6 @@ class PrivateRestApi(Construct):
             checks=[NotCached()],
             controls=["SC-28(1)", "AC-4"],
         )
-        # Execution logs go to a group API Gateway names after the API and stage; creating it here
-        # encrypts it and sets its retention (otherwise API Gateway creates it: no key, kept forever).
-        execution_logs = EncryptedLogGroup(
-            self,
-            "ExecutionLogs",
-            encryption_key=self._log_key,
-            retention_days=self._log_retention_days,
-            removal_policy=self._removal_policy,
-            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{self._stage_name}",
-        )
-        self.api.deployment_stage.node.add_dependency(execution_logs)
         acknowledge(
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-APIGWSSLEnabled",

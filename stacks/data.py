@@ -170,6 +170,7 @@ class DataStack(WorkloadStack):
             removal_policy=self.removal_policy,
             partition=config.partition,
         )
+        self._literal_database_ports()
         self._acknowledge_database()
         self._backup_plan(data_key)
 
@@ -304,6 +305,14 @@ class DataStack(WorkloadStack):
             controls=["AC-6", "CP-9"],
         )
 
+    def _literal_database_ports(self) -> None:
+        """The CDK writes the rotation function's ingress rule with the instance's endpoint-port token;
+        the configured port is the same number, written literally so the rule packs can evaluate it."""
+        for construct in self.database_security_group.node.find_all():
+            if isinstance(construct, ec2.CfnSecurityGroupIngress):
+                construct.from_port = self.config.database.port
+                construct.to_port = self.config.database.port
+
     def _acknowledge_database(self) -> None:
         config = self.config
         database = self.database.node.default_child
@@ -318,12 +327,6 @@ class DataStack(WorkloadStack):
             checks=[AssumableOnlyBy("monitoring.rds.amazonaws.com")],
             controls=["AC-6", "SI-4"],
         )
-        # The CDK writes the rotation function's ingress rule with the instance's endpoint-port token;
-        # the configured port is the same number, written literally so the rule packs can evaluate it.
-        for construct in self.database_security_group.node.find_all():
-            if isinstance(construct, ec2.CfnSecurityGroupIngress):
-                construct.from_port = config.database.port
-                construct.to_port = config.database.port
         if not config.database.multi_az:
             for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"):
                 acknowledge(
