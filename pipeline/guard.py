@@ -188,6 +188,7 @@ class PipelineGuard(Construct):
             ],
         )
         self._alert_on_changes_outside_the_pipeline(stack, topic, self_mutation_role)
+        self._acknowledge()
 
     def _approve_function(self, pipeline: codepipeline.Pipeline, telemetry_key: kms.IKey) -> lambda_.Function:
         log_group = EncryptedLogGroup(
@@ -286,6 +287,9 @@ class PipelineGuard(Construct):
                 ),
                 targets=[targets.SnsTopic(topic, message=message)],
             )
+
+    def _acknowledge(self) -> None:
+        """What cannot change on the approving function, with the checks that hold it."""
         acknowledge(
             self.function.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-LambdaDLQ",
