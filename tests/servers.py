@@ -364,7 +364,7 @@ class KinesisStub:
         return 200, {
             "StreamDescriptionSummary": {
                 "StreamName": "events",
-                "StreamARN": "arn:aws:kinesis:us-west-2:222222222222:stream/events",
+                "StreamARN": "arn:aws:kinesis:us-west-2:720000000002:stream/events",
                 "StreamStatus": status,
                 "RetentionPeriodHours": 24,
                 "StreamCreationTimestamp": 1700000000,

@@ -48,9 +48,9 @@ RUN = RunIdentity(
     commit_source="CODEBUILD_RESOLVED_SOURCE_VERSION",
     config_file="config/environments.yaml",
     config_sha256="a" * 64,
-    pipeline_account="111111111111",
+    pipeline_account="710000000001",
     pipeline_region="us-west-2",
-    stages={"Dev": "222222222222 us-east-1"},
+    stages={"Dev": "720000000002 us-east-1"},
     tools={"aws-cdk-lib": "2.0.0", "cdk-nag": "3.0.0", "Control Tower rules": "not installed", "cfn-lint": "1.0.0"},
     time="2026-01-02T03:04:05Z",
 )
@@ -268,8 +268,8 @@ def test_markdown_opens_with_the_verdict_and_the_runs_identity(model: Compliance
         "- Commit: `0123abc` (CODEBUILD_RESOLVED_SOURCE_VERSION)",
         "- Configuration: `config/environments.yaml`",
         f"- Configuration sha256: `{'a' * 64}`",
-        "- Pipeline: account `111111111111`, region `us-west-2`",
-        "- Dev: account `222222222222`, region `us-east-1`",
+        "- Pipeline: account `710000000001`, region `us-west-2`",
+        "- Dev: account `720000000002`, region `us-east-1`",
         "Control Tower rules not installed",
         "- Time: 2026-01-02T03:04:05Z",
     ):

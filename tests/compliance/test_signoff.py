@@ -152,7 +152,7 @@ def test_editing_accounts_regions_zones_sizes_and_emails_never_trips_it(
         ),
         ("Pipeline/Dev/Network/Vpc/DataSubnet3/Subnet", "Network/Vpc/DataSubnet<n>/Subnet"),
         (
-            "AwsSolutions-IAM5[Resource::arn:aws-us-gov:execute-api:us-gov-west-1:222222222222:*/*/GET/health]",
+            "AwsSolutions-IAM5[Resource::arn:aws-us-gov:execute-api:us-gov-west-1:720000000002:*/*/GET/health]",
             "AwsSolutions-IAM5[Resource::arn:<partition>:execute-api:<region>:<account>:*/*/GET/health]",
         ),
         (

@@ -203,7 +203,7 @@ def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> 
         ("pipeline.repository", "no-slash", "pipeline.repository: 'no-slash' is not of the form owner/name"),
         (
             "pipeline.connection_arn",
-            "arn:aws:codeconnections:eu-west-1:210987654321:connection/00000000-0000-4000-8000-000000000000",
+            "arn:aws:codeconnections:eu-west-1:210987654321:connection/5e6f7a8b-0000-4000-8000-00000000abcd",
             "pipeline.connection_arn: 'arn:aws:codeconnections:eu-west-1:",
         ),
     ],

@@ -10,7 +10,7 @@ from tests.compliance.preflight.support import assert_fails, assert_not_applicab
 _LOGS_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
 _ACCOUNT_STATEMENT = {
     "Effect": "Allow",
-    "Principal": {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:root"]]}},
+    "Principal": {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::710000000001:root"]]}},
     "Action": "kms:*",
     "Resource": "*",
 }
@@ -57,7 +57,7 @@ def test_a_key_without_the_logs_grant_says_to_allow_cloudwatch_logs() -> None:
 
 
 def test_a_key_outside_the_app_cannot_be_checked() -> None:
-    logs = resource("AWS::Logs::LogGroup", {"KmsKeyId": "arn:aws:kms:us-west-2:111111111111:key/abc"})
+    logs = resource("AWS::Logs::LogGroup", {"KmsKeyId": "arn:aws:kms:us-west-2:710000000001:key/abc"})
     assert_fails(check(logs_key_policy, {"Logs": logs}, "Logs"), "key-outside-app", "create it with EncryptionKey")
 
 
@@ -74,7 +74,7 @@ def test_a_grant_without_the_encryption_context_condition_says_which_to_add() ->
 
 
 def test_a_literal_partition_says_to_use_the_pseudo_parameter() -> None:
-    verdict = check(logs_key_policy, _stack(_logs_statement("arn:aws:logs:us-west-2:111111111111:*")), "Logs")
+    verdict = check(logs_key_policy, _stack(_logs_statement("arn:aws:logs:us-west-2:710000000001:*")), "Logs")
     assert_fails(verdict, "literal-partition", "AWS::Partition pseudo-parameter")
 
 

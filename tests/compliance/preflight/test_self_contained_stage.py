@@ -19,7 +19,7 @@ _EXTERNAL_SECRET = {
         [
             "arn:",
             {"Ref": "AWS::Partition"},
-            ":secretsmanager:us-west-2:111111111111:secret:monitoring-db-credentials:password::",
+            ":secretsmanager:us-west-2:710000000001:secret:monitoring-db-credentials:password::",
         ],
     ]
 }

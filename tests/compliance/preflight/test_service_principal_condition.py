@@ -9,7 +9,7 @@ import pytest
 from compliance.preflight.service_principal_condition import service_principal_condition
 from tests.compliance.preflight.support import assert_fails, assert_not_applicable, assert_passes, check, resource
 
-_ACCOUNT_ROOT = {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:root"]]}}
+_ACCOUNT_ROOT = {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::710000000001:root"]]}}
 _LOGS = {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}]]}
 
 
@@ -74,7 +74,7 @@ def test_a_condition_that_does_not_tie_the_grant_is_not_enough() -> None:
 
 def test_a_key_policy_may_tie_the_grant_by_encryption_context() -> None:
     logs = _statement(
-        {"Service": _LOGS}, {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:111111111111:*"}}
+        {"Service": _LOGS}, {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:*:710000000001:*"}}
     )
     assert_passes(check(service_principal_condition, _key(_statement(_ACCOUNT_ROOT), logs), "Key"))
 
@@ -112,7 +112,7 @@ def test_grants_to_accounts_and_roles_and_deny_statements_pass() -> None:
     assert_passes(
         check(service_principal_condition, _topic_policy(_statement(_ACCOUNT_ROOT), _statement(role), deny), "Policy")
     )
-    account = resource("AWS::Lambda::Permission", {"Action": "lambda:InvokeFunction", "Principal": "111111111111"})
+    account = resource("AWS::Lambda::Permission", {"Action": "lambda:InvokeFunction", "Principal": "710000000001"})
     assert_passes(check(service_principal_condition, {"Permission": account}, "Permission"))
 
 

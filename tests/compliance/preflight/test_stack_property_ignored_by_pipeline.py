@@ -19,7 +19,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 def _stack_artifact(template: str, name: str, display: str, *, protected: bool) -> dict[str, Any]:
     return {
         "type": "aws:cloudformation:stack",
-        "environment": "aws://111111111111/us-west-2",
+        "environment": "aws://710000000001/us-west-2",
         "properties": {"templateFile": template, "stackName": name, "terminationProtection": protected},
         "displayName": display,
     }
