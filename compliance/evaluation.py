@@ -33,6 +33,7 @@ from compliance.model import (
 from compliance.preflight import PreflightChecks
 from compliance.references import TemplateIndex
 from compliance.runtime import runtime_coverage
+from config.schema import environment_name_of
 
 _BLIND = "Unacknowledged."
 
@@ -43,7 +44,7 @@ def stage_neutral(path: str, stage: str) -> str:
     Removes the stage prefix, the stage's name in ids ("DeploymentStage.prod"), the 8-digit hashes the
     CDK derives from paths, and subnet numbers (stages differ in zone count only through config).
     """
-    name = re.sub(r"(?<!^)(?=[A-Z])", "-", stage).lower()  # the environment's name: 'ProdDr' -> 'prod-dr'
+    name = environment_name_of(stage)
     path = path.removeprefix(f"Pipeline/{stage}/").replace(stage, "<stage>").replace(name, "<stage>")
     path = path.replace(stage.lower(), "<stage>")
     path = re.sub(r"Subnet\d+/", "Subnet<n>/", path)

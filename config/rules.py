@@ -19,6 +19,7 @@ from config import aws_facts
 from config.schema import (
     CONNECTION_ARN,
     FARGATE_MEMORY_MIB,
+    AccountBaseline,
     CacheConfig,
     DatabaseEngine,
     StreamConfig,
@@ -230,11 +231,10 @@ def _waves(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
 def _singletons(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
     owners: dict[tuple[str, ...], int] = {}
     for index in range(count):
-        baseline = read("environments", index, "account_baseline", default=False)
-        if isinstance(baseline, bool):
-            baseline = dict.fromkeys(_SINGLETONS, baseline)
+        # The field itself is valid here (the reader refuses it otherwise): the model reads its shorthand.
+        baseline = AccountBaseline.model_validate(read("environments", index, "account_baseline", default=False))
         for service, (scope, why) in _SINGLETONS.items():
-            if not baseline.get(service, False):
+            if service not in baseline.services:
                 continue
             where = [read("environments", index, "account")]
             if scope == "region":

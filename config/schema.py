@@ -366,6 +366,14 @@ def stage_id_of(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
 
+def environment_name_of(stage_id: str) -> str:
+    """The environment name a stage id most likely came from: 'ProdDr' -> 'prod-dr' (for matching names in text).
+
+    Not an exact inverse where a name part starts with a digit ('prod-2' gives 'Prod2', read back as 'prod2').
+    """
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", stage_id).lower()
+
+
 class PipelineConfig(_Strict):
     """Where the pipeline itself lives and which repository branch drives it."""
 

@@ -121,6 +121,12 @@ def harden_security_check(
     parts.function_logs.retention_in_days = retention_days
 
 
+def deploy_role_arn(partition: str, account: str, region: str) -> str:
+    """The CDK bootstrap's deploy role of an account and region (default qualifier)."""
+    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
+
+
 def stage_named(code_pipeline: codepipeline.Pipeline, name: str) -> codepipeline.IStage:
     """A stage of the underlying CodePipeline by name."""
     for stage in code_pipeline.stages:

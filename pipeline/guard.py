@@ -21,6 +21,7 @@ from constructs import Construct
 from compliance import acknowledge
 from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
 from components import EncryptedLogGroup
+from pipeline.generated import deploy_role_arn
 
 STAGE_NAME = "PipelineChange"
 CHECK_ACTION = "CheckDefinition"
@@ -243,10 +244,7 @@ class PipelineGuard(Construct):
     def _alert_on_changes_outside_the_pipeline(
         self, stack: cdk.Stack, topic: sns.ITopic, self_mutation_role: iam.IRole
     ) -> None:
-        deploy_role = (
-            f"arn:{stack.partition}:iam::{stack.account}:role/cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}"
-            f"-deploy-role-{stack.account}-{stack.region}"
-        )
+        deploy_role = deploy_role_arn(stack.partition, stack.account, stack.region)
         message = events.RuleTargetInput.from_text(
             f"The pipeline stack {stack.stack_name} was changed outside the pipeline: "
             f"{events.EventField.from_path('$.detail.eventName')} by "

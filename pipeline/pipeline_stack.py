@@ -296,10 +296,7 @@ class PipelineStack(cdk.Stack):
         so the step does what `cdk deploy` would: through the stage account's CDK deploy role, which the
         bootstrap allows to update termination protection and which trusts this account.
         """
-        deploy_role = (
-            f"arn:{self.partition}:iam::{env.account}:role/cdk-{cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER}"
-            f"-deploy-role-{env.account}-{env.region}"
-        )
+        deploy_role = generated.deploy_role_arn(self.partition, env.account, env.region)
         data = stage.data.stack_name
         stage_account = f"--profile stage --region {env.region}"
         return pipelines.CodeBuildStep(

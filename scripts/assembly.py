@@ -18,6 +18,7 @@ class StackTemplate:
     account: str
     region: str
     template_file: Path
+    termination_protection: bool = False
 
     @cached_property
     def template(self) -> dict[str, Any]:
@@ -49,6 +50,7 @@ def stack_templates(assembly: Path) -> list[StackTemplate]:
                     account=account,
                     region=region,
                     template_file=manifest_path.parent / props["templateFile"],
+                    termination_protection=bool(props.get("terminationProtection")),
                 )
             )
     return found

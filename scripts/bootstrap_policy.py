@@ -268,10 +268,11 @@ def split(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return documents
 
 
-def policies(assembly: Path) -> dict[str, list[dict[str, Any]]]:
-    """account -> its execution policy documents, for every account the assembly deploys to."""
+def policies(assembly: Path | list[StackTemplate]) -> dict[str, list[dict[str, Any]]]:
+    """account -> its execution policy documents, for every account the assembly (or its stacks) deploys to."""
+    stacks = stack_templates(assembly) if isinstance(assembly, Path) else assembly
     by_account: dict[str, list[StackTemplate]] = defaultdict(list)
-    for stack in stack_templates(assembly):
+    for stack in stacks:
         by_account[stack.account].append(stack)
     result = {account: split(account_statements(account, stacks)) for account, stacks in sorted(by_account.items())}
     for account, documents in result.items():
@@ -280,10 +281,10 @@ def policies(assembly: Path) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def commands(assembly: Path, documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
+def commands(stacks: list[StackTemplate], documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
     """The shell commands that create the policies and bootstrap every account and region with them."""
     regions: dict[str, set[str]] = defaultdict(set)
-    for stack in stack_templates(assembly):
+    for stack in stacks:
         regions[stack.account].add(stack.region)
     lines = [
         "# Run in each account with an administrator's credentials (IAM is global: once per account).",
@@ -315,14 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (assembly / "manifest.json").exists():
         print(f"{assembly} holds no cloud assembly: run `make synth` first", file=sys.stderr)
         return 2
-    documents = policies(assembly)
-    pipeline_account = next(s.account for s in stack_templates(assembly) if s.path == "Pipeline")
+    stacks = stack_templates(assembly)  # read once: the templates are large
+    documents = policies(stacks)
+    pipeline_account = next(s.account for s in stacks if s.path == "Pipeline")
     out = assembly / "bootstrap-policy"
     for account, docs in documents.items():
         (out / account).mkdir(parents=True, exist_ok=True)
         for i, doc in enumerate(docs):
             (out / account / f"{POLICY_NAME}-{i + 1}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    script = commands(assembly, documents, pipeline_account)
+    script = commands(stacks, documents, pipeline_account)
     (out / "commands.sh").write_text(script)
     print(script)
     print(f"Policies: {out}")

@@ -7,7 +7,6 @@ is deployable.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
 from config import AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
+from scripts.assembly import stack_templates
 from tests.servers import KinesisStub, PostgresServer, ValkeyServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -80,23 +80,17 @@ def assembly_dir(fixture_app: cdk.App) -> Path:
 @pytest.fixture(scope="session")
 def stacks(assembly_dir: Path) -> dict[str, StackArtifact]:
     """Every stack of the assembly (nested stages included), keyed by construct path."""
-    found: dict[str, StackArtifact] = {}
-    for manifest_path in [assembly_dir / "manifest.json", *assembly_dir.glob("assembly-*/manifest.json")]:
-        manifest = json.loads(manifest_path.read_text())
-        for artifact in manifest["artifacts"].values():
-            if artifact["type"] != "aws:cloudformation:stack":
-                continue
-            props = artifact["properties"]
-            account, region = artifact["environment"].removeprefix("aws://").split("/")
-            template = json.loads((manifest_path.parent / props["templateFile"]).read_text())
-            found[artifact["displayName"]] = StackArtifact(
-                path=artifact["displayName"],
-                stack_name=props.get("stackName", artifact["displayName"]),
-                account=account,
-                region=region,
-                termination_protection=bool(props.get("terminationProtection")),
-                template_json=template,
-            )
+    found = {
+        stack.path: StackArtifact(
+            path=stack.path,
+            stack_name=stack.stack_name,
+            account=stack.account,
+            region=stack.region,
+            termination_protection=stack.termination_protection,
+            template_json=stack.template,
+        )
+        for stack in stack_templates(assembly_dir)
+    }
     return found
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from compliance.preflight.unique_physical_name import environment_name, unique_physical_name
+from compliance.preflight.unique_physical_name import unique_physical_name
+from config.schema import environment_name_of as environment_name
 from tests.compliance.preflight.support import assert_fails, assert_not_applicable, assert_passes, check, resource
 
 PROD_DR = "Pipeline/ProdDr/Data"  # environment prod-dr
