@@ -11,6 +11,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import IConstruct
 
+from components.rewritten import rewritten
+
 # Services known to send aws:SourceAccount when they act on a resource for an account, and which the
 # CDK grants without a condition (EventBridge targets, CloudTrail's bucket grants). Others are left to
 # the Preflight rule ServicePrincipalCondition, which names them.
@@ -30,27 +32,15 @@ def _bound(statement: dict[str, Any]) -> bool:
     return any(key.startswith(binding) for key in keys for binding in _BINDING_KEYS)
 
 
-@jsii.implements(cdk.IStableAnyProducer)
-class _Confined:
-    def __init__(self, scope: IConstruct, document: Any) -> None:
-        self._scope = scope
-        self._document = document
-
-    def produce(self) -> Any:
-        stack = cdk.Stack.of(self._scope)
-        document: dict[str, Any] = stack.resolve(self._document)
-        statements = []
-        for statement in document.get("Statement", []):
-            if (
-                statement.get("Effect") == "Allow"
-                and _services(statement) & CONFINED_SERVICES
-                and not _bound(statement)
-            ):
-                conditions = dict(statement.get("Condition", {}))
-                conditions["StringEquals"] = {**conditions.get("StringEquals", {}), "aws:SourceAccount": stack.account}
-                statement = {**statement, "Condition": conditions}
-            statements.append(statement)
-        return {**document, "Statement": statements}
+def _confined(document: dict[str, Any], account: str) -> dict[str, Any]:
+    statements = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") == "Allow" and _services(statement) & CONFINED_SERVICES and not _bound(statement):
+            conditions = dict(statement.get("Condition", {}))
+            conditions["StringEquals"] = {**conditions.get("StringEquals", {}), "aws:SourceAccount": account}
+            statement = {**statement, "Condition": conditions}
+        statements.append(statement)
+    return {**document, "Statement": statements}
 
 
 @jsii.implements(cdk.IAspect)
@@ -64,6 +54,8 @@ class ConfineServicePrincipals:
 
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, kms.CfnKey):
-            node.key_policy = cdk.Lazy.any(_Confined(node, node.key_policy))
+            account = cdk.Stack.of(node).account
+            node.key_policy = rewritten(node, node.key_policy, lambda d: _confined(d, account))
         elif isinstance(node, sns.CfnTopicPolicy | s3.CfnBucketPolicy):
-            node.policy_document = cdk.Lazy.any(_Confined(node, node.policy_document))
+            account = cdk.Stack.of(node).account
+            node.policy_document = rewritten(node, node.policy_document, lambda d: _confined(d, account))

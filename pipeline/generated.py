@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -22,6 +21,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import IConstruct
+
+from components.rewritten import rewritten
 
 
 class GeneratedConstructMovedError(LookupError):
@@ -145,19 +146,12 @@ def synth_output(code_pipeline: codepipeline.Pipeline) -> codepipeline.Artifact:
     return outputs[0]
 
 
-@jsii.implements(cdk.IStableAnyProducer)
-class _Replaced:
-    """A property's resolved value with one text replaced in every string of it."""
-
-    def __init__(self, scope: IConstruct, value: Any, old: str, new: str) -> None:
-        self._scope, self._value, self._old, self._new = scope, value, old, new
-
-    def produce(self) -> Any:
-        resolved = cdk.Stack.of(self._scope).resolve(self._value)
-        replaced = json.loads(json.dumps(resolved).replace(self._old, self._new))
-        if replaced == resolved:
-            raise GeneratedConstructMovedError(f"{self._scope.node.path} no longer contains {self._old!r}")
-        return replaced
+def _replaced(value: Any, old: str, new: str, where: str) -> Any:
+    """`value` with `old` replaced by `new` in every string of it; refuses a value without `old`."""
+    replaced = json.loads(json.dumps(value).replace(old, new))
+    if replaced == value:
+        raise GeneratedConstructMovedError(f"{where} no longer contains {old!r}")
+    return replaced
 
 
 def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str) -> None:
@@ -168,8 +162,5 @@ def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str) -
     project = _child(check, "CDKSecurityCheck", "Resource")
     assert isinstance(project, codebuild.CfnProject)
     # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
-    project.source = cdk.Lazy.any(
-        _Replaced(
-            project, project.source, '\\"npm install -g aws-cdk\\"', f'\\"npm install -g aws-cdk@{cli_version}\\"'
-        )
-    )
+    old, new = '\\"npm install -g aws-cdk\\"', f'\\"npm install -g aws-cdk@{cli_version}\\"'
+    project.source = rewritten(project, project.source, lambda value: _replaced(value, old, new, project.node.path))

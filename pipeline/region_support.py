@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from components import EncryptionKey, LoggedBucket
+from components.rewritten import rewritten
 
 
 class RegionSupportStack(cdk.Stack):
@@ -54,40 +54,29 @@ class RegionSupportStack(cdk.Stack):
         ).bucket
 
 
-@jsii.implements(cdk.IStableAnyProducer)
-class _NarrowedKeyGrants:
-    """The pipeline role's policy document with its `kms:* on *` statement narrowed to the replication keys."""
-
-    def __init__(self, policy: iam.Policy, supports: list[RegionSupportStack]) -> None:
-        self._policy = policy
-        self._supports = supports
-
-    def produce(self) -> Any:
-        stack = cdk.Stack.of(self._policy)
-        document: dict[str, Any] = stack.resolve(self._policy.document)
-        statements: list[dict[str, Any]] = []
-        for statement in document["Statement"]:
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if "*" not in resources or not all(a.startswith("kms:") for a in actions):
-                statements.append(statement)
-                continue
-            named = [r for r in resources if r != "*"]
-            if named:
-                statements.append({**statement, "Resource": named[0] if len(named) == 1 else named})
-            statements.append(
-                {
-                    **statement,
-                    "Resource": [f"arn:{stack.partition}:kms:{s.region}:{stack.account}:key/*" for s in self._supports],
-                    # The key of another region's stack cannot be named; its alias can.
-                    "Condition": {
-                        "ForAnyValue:StringEquals": {
-                            "kms:ResourceAliases": [s.alias.alias_name for s in self._supports]
-                        }
-                    },
-                }
-            )
-        return {**document, "Statement": statements}
+def _narrowed(document: dict[str, Any], stack: cdk.Stack, supports: list[RegionSupportStack]) -> dict[str, Any]:
+    """The policy document with its `kms:* on *` statement narrowed to the replication keys."""
+    statements: list[dict[str, Any]] = []
+    for statement in document["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "*" not in resources or not all(a.startswith("kms:") for a in actions):
+            statements.append(statement)
+            continue
+        named = [r for r in resources if r != "*"]
+        if named:
+            statements.append({**statement, "Resource": named[0] if len(named) == 1 else named})
+        statements.append(
+            {
+                **statement,
+                "Resource": [f"arn:{stack.partition}:kms:{s.region}:{stack.account}:key/*" for s in supports],
+                # The key of another region's stack cannot be named; its alias can.
+                "Condition": {
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [s.alias.alias_name for s in supports]}
+                },
+            }
+        )
+    return {**document, "Statement": statements}
 
 
 def narrow_replication_key_grants(role: iam.IRole, supports: list[RegionSupportStack]) -> None:
@@ -104,5 +93,5 @@ def narrow_replication_key_grants(role: iam.IRole, supports: list[RegionSupportS
     assert isinstance(policy, iam.Policy)
     resource = policy.node.default_child
     assert isinstance(resource, iam.CfnPolicy)
-    # The property itself, not an override: rule packs read the properties of the L1 resource.
-    resource.policy_document = cdk.Lazy.any(_NarrowedKeyGrants(policy, supports))
+    stack = cdk.Stack.of(policy)
+    resource.policy_document = rewritten(policy, policy.document, lambda d: _narrowed(d, stack, supports))
