@@ -27,14 +27,13 @@ from compliance.checks import (
 from components import EncryptedLogGroup
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
+from service import contract
 from stacks.base import WorkloadStack
 from stacks.data import DATABASE_NAME, SERVICE_DATABASE_USER, DataStack
 from stacks.network import NetworkStack
 
-CONTAINER_PORT = 8080
+CONTAINER_PORT = contract.PORT
 LISTENER_PORT = 80
-# The image's non-root user (see service/Dockerfile).
-CONTAINER_USER = "10001:10001"
 
 
 class ServiceStack(WorkloadStack):
@@ -99,8 +98,10 @@ class ServiceStack(WorkloadStack):
             )
         self.container = self.task_definition.add_container(
             "Service",
-            image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
-            user=CONTAINER_USER,
+            image=ecs.ContainerImage.from_asset(
+                str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64, build_args=contract.image_build_args()
+            ),
+            user=contract.container_user(),
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
             logging=ecs.LogDrivers.aws_logs(log_group=task_logs, stream_prefix="service"),
