@@ -109,7 +109,7 @@ class ObservabilityStack(WorkloadStack):
             },
         )
         self.facade.monitor_simple_fargate_service(
-            fargate_service=service.service,
+            fargate_service=service.fargate.service,
             alarm_friendly_name="Service",
             # No tasks means no datapoints: the RunningTasks alarm pages for that, once.
             add_cpu_usage_alarm={
@@ -171,7 +171,7 @@ class ObservabilityStack(WorkloadStack):
         errors = logs.MetricFilter(
             self,
             "ServiceErrors",
-            log_group=service.task_log_group,
+            log_group=service.fargate.task_log_group,
             metric_namespace=f"{ERROR_METRIC_NAMESPACE}/{stage}",
             metric_name="ServiceErrors",
             filter_pattern=logs.FilterPattern.number_value("$.status", ">=", 500),
@@ -219,7 +219,10 @@ class ObservabilityStack(WorkloadStack):
                 _metric(
                     "ECS/ContainerInsights",
                     "RunningTaskCount",
-                    {"ClusterName": service.cluster.cluster_name, "ServiceName": service.service.service_name},
+                    {
+                        "ClusterName": service.fargate.cluster.cluster_name,
+                        "ServiceName": service.fargate.service.service_name,
+                    },
                     "Minimum",
                     period=one_minute,
                 ),
