@@ -135,6 +135,36 @@ class BaselineStack(WorkloadStack):
         )
 
     def _config(self, key: Any) -> None:
+        """The Config recorder and its delivery to the audit bucket, and AWS's FedRAMP Moderate conformance pack."""
+        role = self._config_role(key)
+        recorder = config_service.CfnConfigurationRecorder(
+            self,
+            "Recorder",
+            role_arn=role.role_arn,
+            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
+                all_supported=True, include_global_resource_types=True
+            ),
+        )
+        channel = config_service.CfnDeliveryChannel(
+            self,
+            "Delivery",
+            s3_bucket_name=self.audit_bucket.bucket_name,
+            s3_key_prefix="config",
+            s3_kms_key_arn=key.key_arn,
+        )
+        channel.node.add_dependency(role)
+        pack = config_service.CfnConformancePack(
+            self,
+            "FedRampModerate",
+            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
+            template_body=conformance_pack_template(),
+        )
+        pack.node.add_dependency(recorder)
+        pack.node.add_dependency(channel)
+        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+
+    def _config_role(self, key: Any) -> iam.Role:
+        """The recorder's role: AWS's Config policy, and exactly what delivery needs."""
         role = iam.Role(
             self,
             "ConfigRole",
@@ -178,28 +208,4 @@ class BaselineStack(WorkloadStack):
             ],
             controls=["AC-6", "AU-9"],
         )
-        recorder = config_service.CfnConfigurationRecorder(
-            self,
-            "Recorder",
-            role_arn=role.role_arn,
-            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
-                all_supported=True, include_global_resource_types=True
-            ),
-        )
-        channel = config_service.CfnDeliveryChannel(
-            self,
-            "Delivery",
-            s3_bucket_name=self.audit_bucket.bucket_name,
-            s3_key_prefix="config",
-            s3_kms_key_arn=key.key_arn,
-        )
-        channel.node.add_dependency(role)
-        pack = config_service.CfnConformancePack(
-            self,
-            "FedRampModerate",
-            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
-            template_body=conformance_pack_template(),
-        )
-        pack.node.add_dependency(recorder)
-        pack.node.add_dependency(channel)
-        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+        return role
