@@ -170,8 +170,10 @@ class HardenedFargateService(Construct):
         )
 
     def _acknowledge(self) -> None:
+        execution_role = self.task_definition.execution_role
+        assert execution_role is not None, "an asset image and awslogs give the task definition an execution role"
         acknowledge(
-            self.task_definition.obtain_execution_role().node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
+            execution_role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-IAM5[Resource::*]",
             reason=(
                 "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "

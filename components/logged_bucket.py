@@ -96,6 +96,9 @@ class LoggedBucket(Construct):
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
         self._acknowledge_access_log_bucket()
+        self._acknowledge(replication_reason, access_log_retention_days)
+
+    def _acknowledge(self, replication_reason: str, access_log_retention_days: int) -> None:
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3BucketReplicationEnabled",
