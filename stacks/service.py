@@ -136,7 +136,8 @@ class ServiceStack(WorkloadStack):
         }
 
     def _reach_the_data(self, data: DataStack) -> None:
-        """The tasks reach the database and the cache on their ports, and nothing else of the data stack.
+        """The tasks reach the database and the cache on their ports (the stream is an AWS API, reached through
+        its VPC endpoint).
 
         The data stack's ingress rules are created here, so the data stack never depends on this one.
         """
