@@ -23,11 +23,13 @@ from constructs import Construct
 
 from compliance import acknowledge
 from compliance.checks import (
+    KEY,
     AssumableOnlyBy,
     BackedUp,
     EncryptedWithCmk,
     IamAuthenticationRequired,
     KeyRotation,
+    ResolvedAtDeploy,
     TlsOnly,
 )
 from components import EncryptedLogGroup
@@ -42,8 +44,9 @@ DATABASE_USER = "dbadmin"
 # The service's own user (IAM authentication only) and the schema its tables live in.
 SERVICE_DATABASE_USER = "monitoring_service"
 SERVICE_SCHEMA = "monitoring"
-# Every log type RDS for PostgreSQL can export (AU-2, AU-12).
-POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
+# The log types Control Tower's CT.RDS.PR.14 requires of PostgreSQL, and no other (AU-2, AU-12): it refuses
+# `iam-db-auth-error` too. A failed IAM sign-in still reaches the postgresql log as a FATAL authentication error.
+POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade")
 
 
 class DataStack(WorkloadStack):
@@ -343,7 +346,7 @@ class DataStack(WorkloadStack):
             controls=["AC-6", "SI-4"],
         )
         if not config.database.multi_az:
-            for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport"):
+            for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport", "ControlTower::CT.RDS.PR.1"):
                 acknowledge(
                     database,
                     rule,
@@ -356,7 +359,11 @@ class DataStack(WorkloadStack):
                     controls=["CP-10", "SC-5"],
                 )
         if not config.protect_data:
-            for rule in ("AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"):
+            for rule in (
+                "AwsSolutions-RDS10",
+                "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled",
+                "ControlTower::CT.RDS.PR.13",
+            ):
                 acknowledge(
                     database,
                     rule,
@@ -405,6 +412,26 @@ class DataStack(WorkloadStack):
             checks=[EncryptedWithCmk(), KeyRotation()],
             controls=["SC-12", "SC-28(1)"],
         )
+        self._acknowledge_keys_of_other_stacks()
+
+    def _acknowledge_keys_of_other_stacks(self) -> None:
+        """The database and the stream name the key stack's data key, which the Control Tower hook sees resolved."""
+        reason = (
+            "The {what} is encrypted with the stage's customer-managed data key, which the key stack holds; the "
+            "synth-time rule reads only keys of the same template, while the Control Tower hook sees the key's ARN, "
+            "which CloudFormation resolves from the cross-stack reference before the hook runs."
+        )
+        for construct, finding, prop, what in (
+            (self.database, "ControlTower::CT.RDS.PR.30", "KmsKeyId", "database"),
+            (self.stream, "ControlTower::CT.KINESIS.PR.1", "StreamEncryption.KeyId", "stream"),
+        ):
+            acknowledge(
+                construct.node.default_child,  # type: ignore[arg-type]
+                finding,
+                reason=reason.format(what=what),
+                checks=[ResolvedAtDeploy(prop=prop, to=KEY), EncryptedWithCmk(), KeyRotation()],
+                controls=["SC-12", "SC-28(1)"],
+            )
 
 
 def _cache_log_delivery(

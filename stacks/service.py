@@ -229,7 +229,11 @@ class ServiceStack(WorkloadStack):
     def _acknowledge_load_balancer(self) -> None:
         config = self.config
         load_balancer = self.fargate.load_balancer.node.default_child
-        for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):
+        for rule in (
+            "AwsSolutions-ELB2",
+            "NIST.800.53.R5-ELBLoggingEnabled",
+            "ControlTower::CT.ELASTICLOADBALANCING.PR.6",
+        ):
             acknowledge(
                 load_balancer,  # type: ignore[arg-type]
                 rule,
@@ -252,10 +256,12 @@ class ServiceStack(WorkloadStack):
             checks=[NotPublic(on="AWS::ElasticLoadBalancingV2::LoadBalancer"), InIsolatedSubnets(), FlowLogged()],
             controls=["SC-8", "SC-8(1)"],
         )
-        if not config.protect_data:
+        for rule in ("NIST.800.53.R5-ELBDeletionProtectionEnabled", "ControlTower::CT.ELASTICLOADBALANCING.PR.5"):
+            if config.protect_data:
+                break
             acknowledge(
                 load_balancer,  # type: ignore[arg-type]
-                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                rule,
                 reason=(
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
                     "from code; the load balancer holds no state, and an accidental deletion exposes nothing. "
