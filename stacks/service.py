@@ -101,6 +101,9 @@ class ServiceStack(WorkloadStack):
             "Service",
             image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
             user=CONTAINER_USER,
+            # The container's own hard limit (the whole task's memory): AWS Config's
+            # ecs-task-definition-memory-hard-limit reads the container, not the task.
+            memory_limit_mib=config.service.memory_mib,
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
             logging=ecs.LogDrivers.aws_logs(log_group=task_logs, stream_prefix="service"),
