@@ -31,9 +31,11 @@ class LoggedBucket(Construct):
     them in the way. The access-log bucket uses S3-managed keys: server access logging
     cannot deliver to a KMS-encrypted bucket. Neither bucket replicates to a second
     region; the caller says why that is acceptable for what it stores
-    (`replication_reason`). The encryption key must be retained too, or the records
-    it encrypts become unreadable. `bucket_name` only where another region's stack
-    must name the bucket (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
+    (`replication_reason`). Neither enables S3 Object Lock, which AWS Config's
+    s3-bucket-default-lock-enabled in the account baseline asks for: each says why (the
+    compliance report lists what that leaves NON_COMPLIANT). The encryption key must be
+    retained too, or the records it encrypts become unreadable. `bucket_name` only where
+    another region's stack must name the bucket (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
     """
 
     def __init__(
@@ -91,6 +93,28 @@ class LoggedBucket(Construct):
             ),
             checks=[Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
             controls=["AU-9", "CP-9"],
+        )
+        acknowledge(
+            self.bucket.node.default_child,  # type: ignore[arg-type]
+            "Preflight-S3ObjectLock[disabled]",
+            reason=(
+                "S3 Object Lock cannot be turned off once enabled and keeps locked versions past any lifecycle; "
+                "whether these records must be write-once is the organisation's records decision, made outside this "
+                "app. Until then no overwrite or delete loses an object: every earlier version stays recoverable."
+            ),
+            checks=[Versioned(), RetainedOnDelete(), TlsOnly(), EncryptedWithCmk(), AccessLogged(), NotPublic()],
+            controls=["AU-9", "CP-9"],
+        )
+        acknowledge(
+            self.access_logs.node.default_child,  # type: ignore[arg-type]
+            "Preflight-S3ObjectLock[disabled]",
+            reason=(
+                "S3 server access logging cannot deliver to a bucket with an Object Lock default retention, the "
+                "form that would make each record write-once; the bucket holds only access-log records, and every "
+                "overwritten or deleted one stays recoverable as an earlier version."
+            ),
+            checks=[Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
+            controls=["AU-9"],
         )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
