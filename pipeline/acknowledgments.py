@@ -44,6 +44,9 @@ _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:
 _ARTIFACT_WRITE = ("Action::s3:DeleteObject*", "Action::s3:Abort*")
 _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 
+# What CodePipeline grants on a replication key: encrypt and decrypt artifacts with it.
+_REPLICATION_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
 BUILD_LOG_RETENTION_DAYS = 365
 # What stands behind each kind of wildcard: the bucket it is confined to, the keys, the build logs.
@@ -114,6 +117,7 @@ def acknowledge_pipeline(
     _acknowledge_docker_asset_projects(pipeline)
     if security_check is not None:
         _acknowledge_security_check_function(security_check)
+    _acknowledge_replication_key_decrypt(pipeline.pipeline.role, region_supports)
     _acknowledge_replication_bucket_names(stack, region_supports)
     acknowledge_generated_inline_policies(stack)
 
@@ -318,6 +322,26 @@ def _acknowledge_grants(roles: list[_Role]) -> None:
                     checks=checks,
                     controls=["AC-6", "CM-5"],
                 )
+
+
+def _acknowledge_replication_key_decrypt(role: iam.IRole, region_supports: list[RegionSupportStack]) -> None:
+    """The pipeline decrypts with the replication keys of other regions, which it can name only by alias."""
+    if not region_supports:
+        return
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert policy is not None
+    acknowledge(
+        policy,
+        "Preflight-KmsBlockedActions[kms:Decrypt+kms:ReEncryptFrom]",
+        reason=(
+            "The replication keys belong to other regions' support stacks, so the pipeline's grant names this "
+            "account's keys in those regions and limits them to the replication keys' aliases "
+            "(kms:ResourceAliases); AWS Config's blocked-KMS-actions rules read that wildcard as every key "
+            "because they do not read conditions."
+        ),
+        checks=[WildcardGrantsOnly(_REPLICATION_KEY_ACTIONS, "arn:*:kms:*:key/*", "kms:ResourceAliases")],
+        controls=["AC-6", "SC-12"],
+    )
 
 
 def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: list[RegionSupportStack]) -> None:

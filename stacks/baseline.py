@@ -38,8 +38,8 @@ AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 class BaselineStack(WorkloadStack):
     """Continuous compliance of the account (AU-2, AU-6, AU-9, AU-12, CA-7, CM-8, RA-5, SI-4).
 
-    A multi-region CloudTrail trail (KMS-encrypted, log file validation, delivered
-    to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
+    A multi-region CloudTrail trail (KMS-encrypted, log file validation, S3 data
+    events of every bucket, delivered to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
     FedRAMP Moderate conformance pack (built from the pack's rule list); Security
     Hub with the NIST SP 800-53 Rev 5 standard; GuardDuty. These are account- and
     region-wide singletons: `account_baseline` switches each on or off, so a team
@@ -121,7 +121,7 @@ class BaselineStack(WorkloadStack):
             retention_days=self.config.log_retention_days,
             removal_policy=AUDIT_RETENTION,
         ).log_group
-        cloudtrail.Trail(
+        trail = cloudtrail.Trail(
             self,
             "Trail",
             bucket=self.audit_bucket,
@@ -133,6 +133,9 @@ class BaselineStack(WorkloadStack):
             cloud_watch_log_group=trail_logs,
             management_events=cloudtrail.ReadWriteType.ALL,
         )
+        # Object-level reads and writes of every bucket: AWS Config's cloudtrail-s3-dataevents-enabled in the
+        # account's own FedRAMP pack asks for them (AU-2, AU-12).
+        trail.log_all_s3_data_events()
 
     def _config(self, key: Any) -> None:
         """The Config recorder and its delivery to the audit bucket, and AWS's FedRAMP Moderate conformance pack."""
