@@ -55,6 +55,7 @@ class EncryptedLogGroup(Construct):
                 ),
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
+            )
         if retention_days < MINIMUM_DAYS:
             acknowledge(
                 self.log_group.node.default_child,  # type: ignore[arg-type]
