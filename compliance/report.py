@@ -499,6 +499,7 @@ def _control_tower_section(model: ComplianceModel) -> list[str]:
         for c in to_disable
     ]
     lines += _table(["Control", "Scope", "Account and region", "Resources", "Reason"], rows)
+    return lines
 
 
 def _runtime_section(model: ComplianceModel) -> list[str]:
