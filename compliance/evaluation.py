@@ -186,7 +186,9 @@ def evaluate(
     matched: dict[int, int] = defaultdict(int)
     evaluations: list[Evaluation] = []
     noncompliant_pairs: set[tuple[str, str]] = set()
-    for finding, path, message in findings:
+    control_tower_found = _control_tower_findings(assembly)
+    # cdk-nag's and Preflight's findings, found by re-running them blind, and Control Tower's, which cannot suppress.
+    for finding, path, message in [*findings, *(control_tower_found or [])]:
         rule_id = finding.split("[")[0]
         ack = _matching_ack(acks, finding, path)
         if ack is not None:
@@ -195,7 +197,7 @@ def evaluate(
         evaluations.append(
             Evaluation(
                 scope=scope(path),
-                pack=rule_id.rsplit("-", 1)[0],
+                pack=rule_id.split("::")[0] if "::" in rule_id else rule_id.rsplit("-", 1)[0],
                 rule=rule_id,
                 finding=finding,
                 status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
@@ -227,25 +229,6 @@ def evaluate(
                     else ("acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""),
                 )
             )
-    control_tower_found = _control_tower_findings(assembly)
-    for finding, path, message in control_tower_found or []:
-        ack = _matching_ack(acks, finding, path)
-        if ack is not None:
-            matched[id(ack)] += 1
-        noncompliant_pairs.add((finding, path))
-        evaluations.append(
-            Evaluation(
-                scope=scope(path),
-                pack=control_tower.PACK,
-                rule=finding,
-                finding=finding,
-                status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
-                path=path,
-                resource_type=resources.get(path, ""),
-                message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
-                reason=ack.text if ack else "",
-            )
-        )
     if control_tower_found is not None:
         rules += control_tower.rules(disabled_controls)
     # Every resource of a type a rule reads, with no finding of that rule, passed it; cdk-nag's rules read
