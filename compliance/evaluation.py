@@ -10,16 +10,15 @@ against the acknowledgments recorded by `compliance.acknowledge`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
+from compliance.assembly import CloudAssembly
 from compliance.catalogue import all_rules
 from compliance.checks import CheckResult, evaluate_checks
 from compliance.model import (
@@ -78,40 +77,20 @@ def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]
 
 
 def _cfn_validate_findings(
-    assembly: Path,
+    assembly: CloudAssembly,
 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] | None:
     """CloudFormation-Validate's open and suppressed findings from the CDK's own report; None if it did not run.
 
     Run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
     """
-    report_path = assembly / "validation-report.json"
-    open_: list[tuple[str, str, str]] = []
-    suppressed: list[tuple[str, str, str]] = []
-    if not report_path.exists():
+    plugin = assembly.plugin_report("CloudFormation Validate")
+    if plugin is None:
         return None
-    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
-    plugins = [p for p in report.get("pluginReports", []) if p.get("pluginName") == "CloudFormation Validate"]
-    if not plugins:
-        return None
-    for plugin in plugins:
-        for key, target in (("violations", open_), ("suppressedViolations", suppressed)):
-            for violation in plugin.get(key, []):
-                for resource in violation.get("violatingConstructs", []):
-                    rule = f"CloudFormation-Validate::{violation['ruleName']}"
-                    target.append((rule, resource.get("constructPath", ""), violation.get("description", "")))
+    open_, suppressed = (
+        [(f"CloudFormation-Validate::{v.rule}", v.construct_path, v.description) for v in violations]
+        for violations in (plugin.violations, plugin.suppressed)
+    )
     return open_, suppressed
-
-
-def _resources(assembly: Path) -> dict[str, str]:
-    """Construct path -> CloudFormation type of every resource in the assembly's templates."""
-    found: dict[str, str] = {}
-    for template_path in assembly.rglob("*.template.json"):
-        template = json.loads(template_path.read_text(encoding="utf-8"))
-        for resource in template.get("Resources", {}).values():
-            path = resource.get("Metadata", {}).get("aws:cdk:path")
-            if path:
-                found[path] = resource["Type"]
-    return found
 
 
 def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknowledgment | None:
@@ -136,9 +115,10 @@ def evaluate(
     def scope(path: str) -> str:
         return scope_of(path, stages)
 
-    resources = _resources(assembly)
+    reader = CloudAssembly(assembly)
+    resources = {path: resource.type for path, resource in reader.resources.items()}
     acks = acknowledgments_in(app)
-    index = TemplateIndex.load(assembly)
+    index = TemplateIndex.load(reader)
     checked: dict[int, tuple[CheckResult, ...]] = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in acks}
 
     def accepted(ack: Acknowledgment | None) -> bool:
@@ -153,7 +133,7 @@ def evaluate(
 
     rules = list(all_rules())
     findings = _all_findings(app, dict(external_prerequisites or {}))
-    cfn_results = _cfn_validate_findings(assembly)
+    cfn_results = _cfn_validate_findings(reader)
     cfn_open, cfn_suppressed = cfn_results if cfn_results is not None else ([], [])
 
     matched: dict[int, int] = defaultdict(int)

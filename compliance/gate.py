@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from compliance.assembly import CloudAssembly
 
 if TYPE_CHECKING:
     from compliance.model import ComplianceModel
-
-REPORT_FILE = "validation-report.json"
 
 
 @dataclass(frozen=True)
@@ -27,32 +26,24 @@ class Finding:
         return f"{self.rule} at {self.path}: {self.message}"
 
 
-def findings(assembly_dir: str | Path) -> list[Finding]:
+def findings(assembly_dir: str | Path | CloudAssembly) -> list[Finding]:
     """Every unacknowledged finding in the assembly's validation report (all plugins, all severities).
 
     A missing report means no validation ran, which the gate treats as a failure
     rather than as a pass.
     """
-    report_path = Path(assembly_dir) / REPORT_FILE
-    if not report_path.exists():
-        return [Finding("compliance", "NoValidationReport", "error", str(report_path), "no validation report")]
-    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    assembly = CloudAssembly.of(assembly_dir)
+    reports = assembly.plugin_reports
+    if reports is None:
+        path = str(assembly.validation_report_file)
+        return [Finding("compliance", "NoValidationReport", "error", path, "no validation report")]
     result: list[Finding] = []
-    for plugin in report.get("pluginReports", []):
-        name = plugin.get("summary", {}).get("pluginName") or plugin.get("pluginName", "?")
-        if plugin.get("summary", {}).get("metadata", {}).get("error"):
-            result.append(Finding(name, "PluginFailed", "error", "-", str(plugin["summary"]["metadata"]["error"])))
-        for violation in plugin.get("violations", []):
-            for resource in violation.get("violatingResources", violation.get("violatingConstructs", [])):
-                result.append(
-                    Finding(
-                        plugin=name,
-                        rule=violation.get("ruleName", "?"),
-                        severity=violation.get("severity", "error"),
-                        path=resource.get("constructPath") or resource.get("resourceLogicalId", "?"),
-                        message=violation.get("description", "").strip(),
-                    )
-                )
+    for plugin in reports:
+        if plugin.error:
+            result.append(Finding(plugin.plugin, "PluginFailed", "error", "-", plugin.error))
+        for violation in plugin.violations:
+            message = violation.description.strip()
+            result.append(Finding(plugin.plugin, violation.rule, violation.severity, violation.where, message))
     return sorted(result, key=lambda f: (f.path, f.rule))
 
 

@@ -17,11 +17,11 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.assembly import CloudAssembly  # noqa: E402
 from compliance.gate import Finding, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             print(lint_report, file=sys.stderr)
         record_lint(output, passed=lint_passed)
         status = _assembly_rules(output)
-    if status != 0 and not (output / "manifest.json").exists():
+    if status != 0 and not CloudAssembly(output).exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
         return status
@@ -102,12 +102,12 @@ def record_lint(assembly: Path, *, passed: bool) -> None:
 def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     """A short account of the assembly: stages, stacks, resources, findings per pack."""
     lines = ["", "Cloud assembly summary", "======================"]
-    stages = _stages(assembly)
-    for stage, templates in stages.items():
-        resources = sum(len(_template(t).get("Resources", {})) for t in templates)
-        stacks = ", ".join(sorted(_stack_name(t) for t in templates))
-        lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
-    open_findings = findings(assembly)
+    reader = CloudAssembly(assembly)
+    for stage, stacks in reader.stages().items():
+        resources = sum(len(s.resources) for s in stacks)
+        names = ", ".join(sorted(s.path.split("/")[-1] for s in stacks))
+        lines.append(f"{stage or 'Pipeline':<10} {len(stacks)} stack(s), {resources:>4} resources: {names}")
+    open_findings = findings(reader)
     failed_claims, baseline, drifted = _from_report(assembly)
     acknowledged = _acknowledged_per_pack(assembly)
     lines.append("")
@@ -125,7 +125,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
     lines.append(f"Assembly: {assembly}")
-    lines.append(f"Validation report: {assembly / 'validation-report.json'}")
+    lines.append(f"Validation report: {reader.validation_report_file}")
     lines.append(
         f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit, "
         "OSCAL, manifest.json)"
@@ -135,29 +135,6 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         "Result: " + ("FAIL" if failed else "PASS") + f" ({len(open_findings) + len(failed_claims)} open findings)"
     )
     return "\n".join(lines)
-
-
-def _stages(assembly: Path) -> dict[str, list[Path]]:
-    stages: dict[str, list[Path]] = {"Pipeline": sorted(assembly.glob("*.template.json"))}
-    manifest = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))
-    # The manifest lists nested assemblies in the order the stages were added: promotion order.
-    for artifact_id, artifact in manifest["artifacts"].items():
-        if artifact["type"] == "cdk:cloud-assembly":
-            stages[artifact_id.split("-")[-1]] = sorted((assembly / artifact_id).glob("*.template.json"))
-    return stages
-
-
-def _template(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-def _stack_name(template: Path) -> str:
-    manifest = json.loads((template.parent / "manifest.json").read_text(encoding="utf-8"))
-    for artifact in manifest.get("artifacts", {}).values():
-        if artifact.get("properties", {}).get("templateFile") == template.name:
-            return str(artifact.get("displayName", template.stem)).split("/")[-1]
-    return template.stem
 
 
 def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:

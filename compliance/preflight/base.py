@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compliance.references import ResourceView, TemplateIndex
+from compliance.assembly import ResourceView
+from compliance.references import TemplateIndex
 
 PACK = "Preflight"
 

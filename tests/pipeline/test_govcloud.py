@@ -10,6 +10,7 @@ import pytest
 
 from app import build_app
 from compliance import findings
+from compliance.assembly import CloudAssembly
 from config import PROJECT_ROOT, load_config
 from scripts.lint_templates import lint
 from tests.conftest import FIXTURES
@@ -36,10 +37,10 @@ def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(govcloud_assembly
 
 
 def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> None:
-    for template in govcloud_assembly.rglob("*.template.json"):
-        resources = json.loads(template.read_text())["Resources"]
+    for stack in CloudAssembly(govcloud_assembly).stacks:
+        resources = stack.resources
         text = json.dumps(resources)
-        assert set(re.findall(r'"arn:([a-z-]+):', text)) <= {"aws-us-gov"}, template.name
+        assert set(re.findall(r'"arn:([a-z-]+):', text)) <= {"aws-us-gov"}, stack.path
         # Our links point at the GovCloud console. (Two libraries write commercial-console links into
         # text they own: CDK Pipelines' security-diff message and cdk-monitoring-constructs' dashboard
         # titles. They are cosmetic and not ours to change.)
