@@ -29,6 +29,14 @@ def test_fixture_app_has_no_open_findings(assembly_dir: Path) -> None:
     assert open_findings == [], "\n".join(f.line() for f in open_findings)
 
 
+def test_no_validation_report_and_a_failed_plugin_are_open_findings(tmp_path: Path) -> None:
+    assert [f.rule for f in findings(tmp_path)] == ["NoValidationReport"]
+    error = "Validation plugin 'Preflight' failed: boom"
+    failed = {"pluginName": "Preflight", "conclusion": "failure", "violations": [], "metadata": {"error": error}}
+    (tmp_path / "validation-report.json").write_text(json.dumps({"pluginReports": [failed]}))
+    assert [(f.plugin, f.rule, f.message) for f in findings(tmp_path)] == [("Preflight", "PluginFailed", error)]
+
+
 def test_cdk_reports_no_warnings(assembly_dir: Path) -> None:
     metadata = CloudAssembly(assembly_dir).metadata()
     warnings = [(path, data) for path, kind, data in metadata if kind in ("aws:cdk:warning", "aws:cdk:error")]
