@@ -61,14 +61,13 @@ report: setup
 	$(BIN)/python scripts/report.py
 
 ## verify-evidence: check an assembly's templates and reports against its manifest, and its signature if present
-## (ASSEMBLY=path for another assembly; PUBLIC_KEY=path pins the pipeline's evidence key)
-ASSEMBLY ?= cdk.out
+## (ASSEMBLY=path for another assembly than cdk.out; PUBLIC_KEY=path pins the pipeline's evidence key)
 verify-evidence: setup
 	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),)
 
 ## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
 bootstrap-policy: synth
-	$(BIN)/python scripts/bootstrap_policy.py --assembly cdk.out
+	$(BIN)/python scripts/bootstrap_policy.py
 
 ## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
 bench: setup

@@ -23,7 +23,6 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
-REPORT_DIRECTORY = "compliance"  # inside the cloud assembly, so the pipeline keeps it with the run (evidence.py)
 
 
 def cdk_context() -> dict[str, Any]:
@@ -96,7 +95,9 @@ def _config_path() -> Path:
 def _remove_stale_assembly() -> None:
     """Remove an earlier run's assembly from the output directory, so it is not taken for this run's result."""
     outdir = os.environ.get("CDK_OUTDIR")
-    if outdir and (Path(outdir) / "manifest.json").exists():
+    from compliance.assembly import CloudAssembly
+
+    if outdir and CloudAssembly(outdir).exists():
         import shutil
 
         shutil.rmtree(outdir, ignore_errors=True)
@@ -164,6 +165,7 @@ def report_and_gate(
     The reports are written whether or not the gate passes: a failed run is evidence too.
     """
     from compliance import findings, signoff
+    from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
     from compliance.gate import baseline_failures, claim_failures
@@ -183,7 +185,7 @@ def report_and_gate(
             signoff.write(model, baseline)
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
-    write_evidence(model, assembly_dir / REPORT_DIRECTORY)
+    write_evidence(model, CloudAssembly(assembly_dir).report_directory)
     return findings(assembly_dir) + claim_failures(model) + baseline_failures(model)
 
 

@@ -24,6 +24,8 @@ from typing import Any
 OUTPUT_DIRECTORY = "cdk.out"  # where `make synth` and the CLI (cdk.json's "output") write the assembly
 MANIFEST = "manifest.json"
 VALIDATION_REPORT = "validation-report.json"
+# The compliance reports of a synth, inside its assembly so the pipeline keeps them with the run's artifacts.
+REPORT_DIRECTORY = "compliance"
 _STACK = "aws:cloudformation:stack"
 _NESTED_ASSEMBLY = "cdk:cloud-assembly"
 
@@ -210,6 +212,11 @@ class CloudAssembly:
         """The buildspec files CDK Pipelines writes beside the templates (its asset-publishing projects' commands)."""
         root = self.directory
         return sorted({*root.glob("buildspec-*.y*ml"), *root.glob("*/buildspec-*.y*ml")})
+
+    @property
+    def report_directory(self) -> Path:
+        """Where the synth wrote the compliance reports (`compliance.report`, `compliance.evidence`)."""
+        return self.directory / REPORT_DIRECTORY
 
     @property
     def validation_report_file(self) -> Path:

@@ -10,7 +10,6 @@ are. It exits non-zero if the app or cfn-lint does.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -21,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compliance.assembly import CloudAssembly  # noqa: E402
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 from compliance.gate import Finding, claim_failures, findings  # noqa: E402
-from compliance.model import ComplianceModel  # noqa: E402
+from compliance.model import ComplianceModel, Status  # noqa: E402
+from compliance.report import read_model  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
 
@@ -37,7 +37,7 @@ HERMETIC_ENV = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=str(ROOT / "config" / "environments.yaml"))
-    parser.add_argument("--output", default=str(ROOT / "cdk.out"))
+    parser.add_argument("--output", default=str(ROOT / OUTPUT_DIRECTORY))
     parser.add_argument("--baseline", help="the compliance baseline to compare with (default compliance/baseline.json)")
     parser.add_argument("--write-baseline", action="store_true", help="record this run as the compliance baseline")
     args = parser.parse_args(argv)
@@ -92,11 +92,11 @@ def record_lint(assembly: Path, *, passed: bool) -> None:
     """Put cfn-lint's verdict into the run's evidence: re-render the reports and the manifest from findings.json."""
     from compliance.evidence import write_evidence
 
-    report = assembly / "compliance" / "findings.json"
-    if report.exists():
-        model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
+    directory = CloudAssembly(assembly).report_directory
+    model = read_model(directory)
+    if model is not None:
         model.cfn_lint = "pass" if passed else "fail"
-        write_evidence(model, assembly / "compliance", oscal=False)  # the OSCAL documents do not change
+        write_evidence(model, directory, oscal=False)  # the OSCAL documents do not change
 
 
 def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
@@ -108,8 +108,9 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         names = ", ".join(sorted(s.path.split("/")[-1] for s in stacks))
         lines.append(f"{stage or 'Pipeline':<10} {len(stacks)} stack(s), {resources:>4} resources: {names}")
     open_findings = findings(reader)
-    failed_claims, baseline, drifted = _from_report(assembly)
-    acknowledged = _acknowledged_per_pack(assembly)
+    model = read_model(reader.report_directory)
+    failed_claims, baseline, drifted = _from_report(model)
+    acknowledged = _acknowledged_per_pack(model)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
     packs = sorted(
@@ -127,7 +128,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {reader.validation_report_file}")
     lines.append(
-        f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit, "
+        f"Compliance reports: {reader.report_directory} (report.md, controls.csv, findings.json, SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
     failed = bool(open_findings) or bool(failed_claims) or lint_passed is False or drifted
@@ -137,12 +138,10 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     return "\n".join(lines)
 
 
-def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:
+def _from_report(model: ComplianceModel | None) -> tuple[list[Finding], str, bool]:
     """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted."""
-    report = assembly / "compliance" / "findings.json"
-    if not report.exists():
+    if model is None:
         return [], "not compared", False
-    model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
     if not model.baseline_file:
         state = "not compared"
     elif model.baseline_differences:
@@ -152,15 +151,10 @@ def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:
     return claim_failures(model), state, bool(model.baseline_differences)
 
 
-def _acknowledged_per_pack(assembly: Path) -> Counter[str]:
+def _acknowledged_per_pack(model: ComplianceModel | None) -> Counter[str]:
     """Acknowledged findings per pack, from the compliance report the synth wrote."""
-    counts: Counter[str] = Counter()
-    report = assembly / "compliance" / "findings.json"
-    if report.exists():
-        for evaluation in json.loads(report.read_text(encoding="utf-8"))["evaluations"]:
-            if evaluation["status"] == "acknowledged":
-                counts[_pack(evaluation["rule"])] += 1
-    return counts
+    evaluations = model.evaluations if model is not None else []
+    return Counter(_pack(e.rule) for e in evaluations if e.status is Status.ACKNOWLEDGED)
 
 
 def _pack(rule_id: str) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from compliance.assembly import CloudAssembly, PluginReport, Violation
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly, PluginReport, Violation
+from config import PROJECT_ROOT
 
 PIPELINE_ACCOUNT, STAGE_ACCOUNT = "710000000001", "710000000002"
 
@@ -197,3 +198,8 @@ def test_the_legacy_report_form_is_read_too(tmp_path: Path) -> None:
     (report,) = CloudAssembly(tmp_path).plugin_reports or ()
     assert (report.plugin, report.error, report.suppressed) == ("Legacy", "half done", ())
     assert report.violations == (Violation("R1", "d", "error", "", "Thing"),)
+
+
+def test_the_cli_writes_the_assembly_where_the_scripts_read_it() -> None:
+    # cdk.json cannot import the constant: it names the same directory, and this holds them together.
+    assert json.loads((PROJECT_ROOT / "cdk.json").read_text())["output"] == OUTPUT_DIRECTORY

@@ -13,9 +13,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_s3 as s3
 
-from app import REPORT_DIRECTORY, report_and_gate
+from app import report_and_gate
 from compliance import acknowledge, acknowledgments_in, findings, register_packs
-from compliance.assembly import CloudAssembly
+from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
 from compliance.model import ComplianceModel, Status

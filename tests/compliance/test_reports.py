@@ -11,8 +11,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from app import REPORT_DIRECTORY, report_and_gate
+from app import report_and_gate
 from compliance import findings, register_packs
+from compliance.assembly import REPORT_DIRECTORY
 from compliance.catalogue import all_rules, nag_rules
 from compliance.evaluation import stage_neutral
 from compliance.model import ComplianceModel, ControlStatus, Status, baseline, control_id
