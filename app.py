@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# A deprecated CDK API must fail the synth, not print a warning nobody reads.
-os.environ["JSII_DEPRECATED"] = "fail"
-# jsii runs on the Node.js installed into this venv from PyPI, not on whatever node the machine has.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
+from config.jsii_environment import jsii_environment
+
+# Before the first `import aws_cdk` (in `build_app`): a deprecated CDK API fails the synth, and jsii runs on
+# this venv's Node.js, whether make, the CDK CLI or a test runs the app.
+os.environ.update(jsii_environment())
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
 

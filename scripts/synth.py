@@ -25,13 +25,11 @@ from compliance.gate import Finding, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
 from compliance.report import read_model  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
+from config.jsii_environment import jsii_environment  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
 
-# The app must not reach for the instance metadata service, and deprecated CDK APIs fail the synth.
-HERMETIC_ENV = {
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "JSII_DEPRECATED": "fail",
-}
+# The app must not reach for the instance metadata service (jsii's own settings: config/jsii_environment.py).
+HERMETIC_ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     # The app itself writes the assembly, exactly as the CLI would have it run (app.py applies cdk.json's
     # context); run through the CLI, the CDK leaves CloudFormation's own template checks to the CLI,
     # and their acknowledged findings would be missing from the compliance report.
-    env = {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
+    env = jsii_environment(
+        {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
+    )
     env.pop("CDK_CONTEXT_JSON", None)
     if args.baseline:
         env["MONITORING_BASELINE"] = str(Path(args.baseline).resolve())

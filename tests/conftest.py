@@ -8,15 +8,15 @@ is deployable.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Before jsii starts: deprecated APIs fail, and Node.js comes from this venv.
-os.environ["JSII_DEPRECATED"] = "fail"
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+from config.jsii_environment import jsii_environment
+
+# Before jsii starts (the first `import aws_cdk`): deprecated APIs fail, and Node.js comes from this venv.
+os.environ.update(jsii_environment())
 
 import aws_cdk as cdk
 import pytest
