@@ -3,9 +3,9 @@
 The validation report the CDK writes lists only what is still open: cdk-nag drops
 an acknowledged finding before the CDK sees it. The report needs more — what passed,
 what was accepted and why, and which acknowledgments no longer accept anything. So
-each pack runs once more over the same construct tree under a prefixed pack name
-that no acknowledgment matches; every finding then comes back, and is matched here
-against the acknowledgments recorded by `compliance.acknowledge`.
+each pack runs once more over the same construct tree, blind to acknowledgments
+(`compliance.nag_adapter.every_finding`); every finding then comes back, and is matched
+here against the acknowledgments recorded by `compliance.acknowledge`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from compliance.model import (
     Status,
     controls_from,
 )
+from compliance.nag_adapter import every_finding, nag_pack
 from compliance.preflight import PreflightChecks
 from compliance.references import TemplateIndex
 from compliance.runtime import runtime_coverage
 from config.schema import environment_name_of
-
-_BLIND = "Unacknowledged."
 
 
 def stage_neutral(path: str, stage: str) -> str:
@@ -59,21 +58,11 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
 def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]]) -> list[tuple[str, str, str]]:
     """(finding id, construct path, message) of every finding, acknowledged or not."""
     packs: list[cdk_nag.NagPack] = [
-        cdk_nag.NIST80053R5Checks(),
-        cdk_nag.AwsSolutionsChecks(),
+        nag_pack("NIST80053R5Checks"),
+        nag_pack("AwsSolutionsChecks"),
         PreflightChecks(external_prerequisites=external_prerequisites),
     ]
-    found: list[tuple[str, str, str]] = []
-    for pack in packs:
-        name = pack.read_pack_name
-        pack._pack_name = _BLIND + name
-        report = pack.validate_scope(app)
-        for violation in report.violations:
-            rule = violation.rule_name.removeprefix(_BLIND)
-            for resource in violation.violating_resources:
-                if resource.construct_path:
-                    found.append((rule, resource.construct_path, violation.description))
-    return found
+    return [(f.finding, f.path, f.message) for pack in packs for f in every_finding(pack, app)]
 
 
 def _cfn_validate_findings(
