@@ -17,13 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from compliance.model import Rule
-
-# The pack names (rule id prefixes) and their classes in cdk-nag.
-PACK_CLASSES = {
-    "NIST.800.53.R5": "NIST80053R5Checks",
-    "AwsSolutions": "AwsSolutionsChecks",
-}
-
+from compliance.packs import PACKS
 
 # Reading the packs means unpacking cdk-nag's bundle and importing CDK modules (most of a second);
 # the result depends only on the two installed versions, so it is kept on disk per version pair.
@@ -32,7 +26,7 @@ _CACHE_DIRECTORY = Path(__file__).resolve().parent.parent / ".cache"
 
 @cache
 def nag_rules() -> tuple[Rule, ...]:
-    """Every rule of the NIST 800-53 R5 and AWS Solutions packs, with its citations and resource types."""
+    """Every rule of the packs cdk-nag ships (NIST 800-53 R5, AWS Solutions), with its citations and resource types."""
     versions = f"cdk-nag-{metadata.version('cdk-nag')}-aws-cdk-lib-{metadata.version('aws-cdk-lib')}"
     cached = _CACHE_DIRECTORY / f"catalogue-{versions}.json"
     if cached.exists():
@@ -52,7 +46,7 @@ def nag_rules() -> tuple[Rule, ...]:
 def _read_packs() -> tuple[Rule, ...]:
     from compliance.nag_adapter import pack_rules  # unpacks cdk-nag's bundle and imports CDK modules: only when needed
 
-    return tuple(rule for pack, class_name in PACK_CLASSES.items() for rule in pack_rules(pack, class_name))
+    return tuple(rule for pack in PACKS if pack.cdk_nag_class for rule in pack_rules(pack.name, pack.cdk_nag_class))
 
 
 def preflight_rules() -> tuple[Rule, ...]:

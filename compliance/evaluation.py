@@ -15,7 +15,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import aws_cdk as cdk
-import cdk_nag
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.assembly import CloudAssembly
@@ -29,8 +28,8 @@ from compliance.model import (
     Status,
     controls_from,
 )
-from compliance.nag_adapter import every_finding, nag_pack
-from compliance.preflight import PreflightChecks
+from compliance.nag_adapter import every_finding
+from compliance.packs import PACKS, Pack
 from compliance.references import TemplateIndex
 from compliance.runtime import runtime_coverage
 from config.schema import environment_name_of
@@ -56,27 +55,27 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
 
 
 def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]]) -> list[tuple[str, str, str]]:
-    """(finding id, construct path, message) of every finding, acknowledged or not."""
-    packs: list[cdk_nag.NagPack] = [
-        nag_pack("NIST80053R5Checks"),
-        nag_pack("AwsSolutionsChecks"),
-        PreflightChecks(external_prerequisites=external_prerequisites),
+    """(finding id, construct path, message) of every finding of the packs re-run blind, acknowledged or not."""
+    return [
+        (f.finding, f.path, f.message)
+        for pack in PACKS
+        if pack.rerun_blind
+        for f in every_finding(pack.plugin(external_prerequisites), app)
     ]
-    return [(f.finding, f.path, f.message) for pack in packs for f in every_finding(pack, app)]
 
 
-def _cfn_validate_findings(
-    assembly: CloudAssembly,
+def _reported_findings(
+    assembly: CloudAssembly, pack: Pack
 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] | None:
-    """CloudFormation-Validate's open and suppressed findings from the CDK's own report; None if it did not run.
+    """A pack's open and acknowledged findings from the CDK's validation report; None if it did not run.
 
     Run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
     """
-    plugin = assembly.plugin_report("CloudFormation Validate")
+    plugin = assembly.plugin_report(pack.report_plugin)
     if plugin is None:
         return None
     open_, suppressed = (
-        [(f"CloudFormation-Validate::{v.rule}", v.construct_path, v.description) for v in violations]
+        [(f"{pack.finding_prefix}{v.rule}", v.construct_path, v.description) for v in violations]
         for violations in (plugin.violations, plugin.suppressed)
     )
     return open_, suppressed
@@ -122,8 +121,9 @@ def evaluate(
 
     rules = list(all_rules())
     findings = _all_findings(app, dict(external_prerequisites or {}))
-    cfn_results = _cfn_validate_findings(reader)
-    cfn_open, cfn_suppressed = cfn_results if cfn_results is not None else ([], [])
+    reported = [(pack, _reported_findings(reader, pack)) for pack in PACKS if pack.report_plugin]
+    # Finding ids of the packs that did not run in this synth: their acknowledgments cannot be stale.
+    not_run = tuple(pack.finding_prefix for pack, found in reported if found is None)
 
     matched: dict[int, int] = defaultdict(int)
     evaluations: list[Evaluation] = []
@@ -147,28 +147,30 @@ def evaluate(
                 reason=ack.text if ack else "",
             )
         )
-    for status, items in ((Status.NON_COMPLIANT, cfn_open), (Status.ACKNOWLEDGED, cfn_suppressed)):
-        for finding, path, message in items:
-            ack = _matching_ack(acks, finding, path)
-            if ack is not None:
-                matched[id(ack)] += 1
-                if not accepted(ack):
-                    status, message = Status.NON_COMPLIANT, f"{message} [{void(ack)}]"
-            evaluations.append(
-                Evaluation(
-                    scope=scope(path),
-                    pack="CloudFormation-Validate",
-                    rule=finding,
-                    finding=finding,
-                    status=status,
-                    path=path,
-                    resource_type=resources.get(path, ""),
-                    message=message,
-                    reason=ack.text
-                    if ack
-                    else ("acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""),
+    for pack, found in reported:
+        open_, suppressed = found if found is not None else ([], [])
+        for reported_status, items in ((Status.NON_COMPLIANT, open_), (Status.ACKNOWLEDGED, suppressed)):
+            for finding, path, message in items:
+                status = reported_status
+                ack = _matching_ack(acks, finding, path)
+                if ack is not None:
+                    matched[id(ack)] += 1
+                    if not accepted(ack):
+                        status, message = Status.NON_COMPLIANT, f"{message} [{void(ack)}]"
+                by_construct = "acknowledged by the CDK construct that creates it"
+                evaluations.append(
+                    Evaluation(
+                        scope=scope(path),
+                        pack=pack.name,
+                        rule=finding,
+                        finding=finding,
+                        status=status,
+                        path=path,
+                        resource_type=resources.get(path, ""),
+                        message=message,
+                        reason=ack.text if ack else (by_construct if status is Status.ACKNOWLEDGED else ""),
+                    )
                 )
-            )
     # Every resource of a type a rule reads, with no finding of that rule, passed it.
     by_type: dict[str, list[str]] = defaultdict(list)
     for path, resource_type in resources.items():
@@ -193,7 +195,7 @@ def evaluate(
             compensating_control=a.compensating_control,
             controls=a.controls,
             # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
-            matched=-1 if cfn_results is None and a.finding.startswith("CloudFormation-Validate::") else matched[id(a)],
+            matched=-1 if a.finding.startswith(not_run) else matched[id(a)],
             checks=checked[id(a)],
         )
         for a in acks

@@ -1,33 +1,102 @@
-"""The rule packs every synth is checked against."""
+"""The rule packs every synth is checked against: one list, `PACKS`, and their registration on the app.
+
+Registration, the evaluation (which packs it re-runs blind, whose findings it reads from the CDK's
+validation report), the rule catalogue, the finding ids `acknowledge` accepts and the synth summary
+all read `PACKS`: a pack is added by appending it here. The module imports neither the CDK nor
+cdk-nag until a pack is registered, so the synth driver reads the list without starting jsii.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
-import cdk_nag
+from compliance.preflight.base import PACK as PREFLIGHT
 
-from compliance.preflight import PreflightChecks
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+# Stage name -> the secrets and parameters it may read without creating them (declared in configuration).
+Prerequisites = Mapping[str, frozenset[str]]
 
 # Leave the gate to `compliance.gate`, which reads the report the CDK writes and
 # prints one line per finding, instead of a jsii exception with a stack trace.
 CONTEXT = {"@aws-cdk/core:failSynthOnValidationErrors": False}
 
 
-def register_packs(app: cdk.App, *, external_prerequisites: Mapping[str, Iterable[str]] | None = None) -> None:
-    """Register NIST 800-53 rev 5, AWS Solutions and Preflight on the app: they cover the pipeline and every stage.
+@dataclass(frozen=True)
+class Pack:
+    """One pack of rules: how the app registers it, and where the evaluation finds its findings.
 
-    `external_prerequisites` maps a stage name to the secrets and parameters that
-    stage may read without creating them (declared in configuration).
+    A pack cdk-nag ships names its class (`cdk_nag_class`): its rules are read from cdk-nag's sources,
+    and since cdk-nag drops an acknowledged finding before the CDK sees it, the evaluation re-runs it
+    blind to acknowledgments. A pack of our own, or of another library, builds its validation plugin
+    (`create`). A pack whose findings, open and acknowledged, the evaluation reads from the CDK's
+    validation report names its plugin there (`report_plugin`); the CDK's own template checks are
+    such a pack, which the CDK runs without being asked.
+    """
+
+    name: str  # the prefix of its rule ids, and its name in every report
+    cdk_nag_class: str = ""
+    create: Callable[[Prerequisites], Any] | None = None
+    report_plugin: str = ""
+
+    @property
+    def registered(self) -> bool:
+        """Whether the app registers it as a validation plugin."""
+        return bool(self.cdk_nag_class or self.create)
+
+    @property
+    def rerun_blind(self) -> bool:
+        """Whether the evaluation finds its findings by running it again, blind to acknowledgments."""
+        return self.registered and not self.report_plugin
+
+    @property
+    def finding_prefix(self) -> str:
+        """How its finding ids begin: `AwsSolutions-IAM5[...]`, `CloudFormation-Validate::W3010`."""
+        return f"{self.name}::" if self.report_plugin else f"{self.name}-"
+
+    def plugin(self, prerequisites: Prerequisites) -> Any:
+        """A new instance of its validation plugin; None for one the CDK runs by itself."""
+        if self.cdk_nag_class:
+            from compliance.nag_adapter import nag_pack
+
+            return nag_pack(self.cdk_nag_class)
+        return self.create(prerequisites) if self.create is not None else None
+
+
+def _preflight(prerequisites: Prerequisites) -> Any:
+    from compliance.preflight import PreflightChecks
+
+    return PreflightChecks(external_prerequisites=prerequisites)
+
+
+NIST_800_53_R5 = Pack("NIST.800.53.R5", cdk_nag_class="NIST80053R5Checks")
+
+PACKS: tuple[Pack, ...] = (
+    NIST_800_53_R5,
+    Pack("AwsSolutions", cdk_nag_class="AwsSolutionsChecks"),
+    Pack(PREFLIGHT, create=_preflight),
+    # The CDK's template checks (cfn-lint's rules), run when the app synthesizes itself (`validateAgainstDefaultRules`).
+    Pack("CloudFormation-Validate", report_plugin="CloudFormation Validate"),
+)
+
+
+def register_packs(app: cdk.App, *, external_prerequisites: Mapping[str, Iterable[str]] | None = None) -> None:
+    """Register every pack of `PACKS` the app runs (NIST 800-53 rev 5, AWS Solutions, Preflight) on the app.
+
+    They cover the pipeline and every stage. `external_prerequisites` maps a stage name to the
+    secrets and parameters that stage may read without creating them (declared in configuration).
 
     Acknowledgments are also written into each resource's template metadata, so a
     deployed template carries the record of what was accepted and why (stages call
     `record_acknowledgments_in_templates` themselves).
     """
-    preflight = PreflightChecks(
-        external_prerequisites={stage: frozenset(names) for stage, names in (external_prerequisites or {}).items()}
-    )
-    cdk.Validations.of(app).add_plugins(cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks(), preflight)
+    import aws_cdk as cdk
+
+    prerequisites = {stage: frozenset(names) for stage, names in (external_prerequisites or {}).items()}
+    cdk.Validations.of(app).add_plugins(*(pack.plugin(prerequisites) for pack in PACKS if pack.registered))
     record_acknowledgments_in_templates(app)
 
 
@@ -38,4 +107,7 @@ def record_acknowledgments_in_templates(stage: cdk.Stage) -> None:
     as it is added to the pipeline, so an aspect on the app never reaches it: each
     stage registers this in its constructor.
     """
+    import aws_cdk as cdk
+    import cdk_nag
+
     cdk.Aspects.of(stage).add(cdk_nag.WriteNagSuppressionsToCloudFormationAspect())

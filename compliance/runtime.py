@@ -21,6 +21,7 @@ from importlib import resources
 
 from compliance.catalogue import nag_rules
 from compliance.model import control_id
+from compliance.packs import NIST_800_53_R5
 
 CONFORMANCE_PACK = "FedRAMP(Moderate)"
 
@@ -75,7 +76,7 @@ def _normal(name: str) -> str:
 @cache
 def config_rule_controls() -> dict[str, tuple[str, ...]]:
     """Config rule -> baseline control ids it monitors, through its synth-time twin in the NIST pack."""
-    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == NIST_800_53_R5.name}
     mapping: dict[str, tuple[str, ...]] = {}
     for rule in config_rules():
         twin = twins.get(_normal(rule.source_identifier))

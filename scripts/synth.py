@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 from compliance.gate import Finding, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
+from compliance.packs import PACKS  # noqa: E402
 from compliance.report import read_model  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from config.jsii_environment import jsii_environment  # noqa: E402
@@ -113,9 +114,8 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     acknowledged = _acknowledged_per_pack(model)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
-    packs = sorted(
-        {"NIST.800.53.R5", "AwsSolutions", "Preflight", *(_pack(f.rule) for f in open_findings), *acknowledged}
-    )
+    registered = (pack.name for pack in PACKS if pack.registered)
+    packs = sorted({*registered, *(_pack(f.rule) for f in open_findings), *acknowledged})
     for pack in packs:
         open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
         lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")

@@ -15,8 +15,9 @@ import cdk_nag
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from compliance.catalogue import PACK_CLASSES, nag_rules
+from compliance.catalogue import nag_rules
 from compliance.nag_adapter import ADAPTER, NagInternalsChangedError, every_finding, nag_pack, pack_rules, version
+from compliance.packs import PACKS, Pack
 
 T = TypeVar("T")
 
@@ -53,11 +54,13 @@ def test_the_blind_rerun_brings_back_an_acknowledged_finding_under_its_own_name(
     assert pack.read_pack_name == "AwsSolutions", "the blind re-run gives the pack its own name back"
 
 
-@pytest.mark.parametrize(("pack", "class_name"), sorted(PACK_CLASSES.items()))
-def test_each_listed_pack_is_found_in_cdk_nag_under_its_name(pack: str, class_name: str) -> None:
-    rules = _unless_changed(lambda: pack_rules(pack, class_name))
-    assert len(rules) > 50, f"cdk-nag {version()}: only {len(rules)} rules read for {pack}; pack_rules in {ADAPTER}"
-    assert all(r.rule.startswith(f"{pack}-") for r in rules)
+@pytest.mark.parametrize("pack", [p for p in PACKS if p.cdk_nag_class], ids=lambda p: p.name)
+def test_each_listed_pack_is_found_in_cdk_nag_under_its_name(pack: Pack) -> None:
+    rules = _unless_changed(lambda: pack_rules(pack.name, pack.cdk_nag_class))
+    assert len(rules) > 50, (
+        f"cdk-nag {version()}: only {len(rules)} rules read for {pack.name}; pack_rules in {ADAPTER}"
+    )
+    assert all(r.rule.startswith(pack.finding_prefix) for r in rules)
 
 
 def test_every_rule_read_names_the_resource_types_it_evaluates() -> None:
