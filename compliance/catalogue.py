@@ -17,10 +17,11 @@ from importlib import metadata
 from pathlib import Path
 
 from compliance.model import Rule
+from compliance.nag_adapter import CATALOGUE_READER, pack_rules
 from compliance.packs import PACKS
 
-# Reading the packs means unpacking cdk-nag's bundle and importing CDK modules (most of a second);
-# the result depends only on the two installed versions, so it is kept on disk per version pair.
+# Reading the packs means unpacking cdk-nag's bundle and importing CDK modules (most of a second); the result
+# depends only on the two installed versions and on how they are read, so it is kept on disk per version pair.
 _CACHE_DIRECTORY = Path(__file__).resolve().parent.parent / ".cache"
 
 
@@ -28,7 +29,7 @@ _CACHE_DIRECTORY = Path(__file__).resolve().parent.parent / ".cache"
 def nag_rules() -> tuple[Rule, ...]:
     """Every rule of the packs cdk-nag ships (NIST 800-53 R5, AWS Solutions), with its citations and resource types."""
     versions = f"cdk-nag-{metadata.version('cdk-nag')}-aws-cdk-lib-{metadata.version('aws-cdk-lib')}"
-    cached = _CACHE_DIRECTORY / f"catalogue-{versions}.json"
+    cached = _CACHE_DIRECTORY / f"catalogue-{CATALOGUE_READER}-{versions}.json"
     if cached.exists():
         data = json.loads(cached.read_text(encoding="utf-8"))
         return tuple(
@@ -44,8 +45,6 @@ def nag_rules() -> tuple[Rule, ...]:
 
 
 def _read_packs() -> tuple[Rule, ...]:
-    from compliance.nag_adapter import pack_rules  # unpacks cdk-nag's bundle and imports CDK modules: only when needed
-
     return tuple(rule for pack in PACKS if pack.cdk_nag_class for rule in pack_rules(pack.name, pack.cdk_nag_class))
 
 

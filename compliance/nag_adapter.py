@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # imported where used: reading the rules needs no jsii
     from constructs import IConstruct
 
 ADAPTER = "compliance/nag_adapter.py"
+# Raised whenever the rules are read differently, so a catalogue cached on disk by an older reading is not reused.
+CATALOGUE_READER = 2
 # The pack-name prefix of the blind re-run: no acknowledgment names a rule id that starts with it.
 _BLIND = "Unacknowledged."
 
@@ -40,7 +42,7 @@ _CLASS = re.compile(r"\bclass (\w+) extends ")
 _PACK_NAME = re.compile(r"this\.packName = '([^']+)'")
 _APPLY = re.compile(r"this\.applyRule\(\{(.*?)\n\s*\}\);", re.DOTALL)
 _SUFFIX = re.compile(r"ruleSuffixOverride:\s*'([^']+)'")
-_INFO = re.compile(r"info:\s*'((?:[^'\\]|\\.)*)'")
+_INFO = re.compile(r"""info:\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1""")
 _RULE = re.compile(r"rule:\s*(\w+)\.(\w+)")
 _RULE_MODULE = re.compile(r"const (\w+) = require\(\"\.\./rules/(\w+)\"\)")
 _CDK_MODULE = re.compile(r"const (\w+) = require\(\"aws-cdk-lib/([\w-]+)\"\)")
@@ -167,16 +169,24 @@ def pack_rules(pack: str, class_name: str) -> tuple[Rule, ...]:
             "the pack list (compliance/packs.py) or pack_rules",
         )
     rule_modules = dict(_RULE_MODULE.findall(source))
+    blocks = _APPLY.findall(source)
+    if len(blocks) != source.count("this.applyRule("):
+        raise changed(
+            f"applies {source.count('this.applyRule(')} rules in {source_name}, of which {len(blocks)} are read",
+            "pack_rules",
+        )
     rules: dict[str, Rule] = {}
-    for block in _APPLY.findall(source):
+    for block in blocks:
         rule_match = _RULE.search(block)
         info_match = _INFO.search(block)
         if not rule_match or not info_match:
-            continue
+            raise changed(
+                f"applies a rule in {source_name} without a rule or info this reads: {block[:200]}", "pack_rules"
+            )
         alias, function = rule_match.groups()
         suffix_match = _SUFFIX.search(block)
         rule_id = f"{pack}-{suffix_match.group(1) if suffix_match else function}"
-        description = info_match.group(1).replace("\\'", "'")
+        description = re.sub(r"\\(.)", r"\1", info_match.group(2))
         rules.setdefault(
             rule_id,
             Rule(
@@ -201,16 +211,38 @@ def _resource_type(module: str, cfn_class: str) -> str | None:
 
 @cache
 def rule_types(directory: str, name: str) -> tuple[str, ...]:
-    """The CloudFormation types the rule function `name` of `lib/rules/<directory>/<name>.js` evaluates."""
+    """The CloudFormation types the rule function `name` of `lib/rules/<directory>/<name>.js` evaluates.
+
+    They are the types its top-level `if` / `else if` chain tests (`node instanceof aws_s3_1.CfnBucket`),
+    over as many lines as a condition takes. Types tested inside a branch are of related resources
+    (a stage's WAF association, a bucket's policy), not what the rule evaluates.
+    """
     source = package_files().get(f"rules/{directory}/{name}.js", "")
     modules = dict(_CDK_MODULE.findall(source))
-    # The rule's own subject is tested on the first line that tests a type; later tests look at
-    # related resources (a stage's WAF association, a bucket's policy) and are not what it evaluates.
     body = source.split("exports.default", 1)[-1]
-    first = next((line for line in body.splitlines() if "instanceof" in line), "")
-    types = {
-        resource_type
-        for alias, cfn_class in _INSTANCEOF.findall(first)
-        if alias in modules and (resource_type := _resource_type(modules[alias], cfn_class))
-    }
+    types: set[str] = set()
+    for alias, cfn_class in _top_level(body, _INSTANCEOF):
+        resource_type = _resource_type(modules[alias], cfn_class) if alias in modules else None
+        if resource_type is None:
+            raise changed(f"tests {alias}.{cfn_class} in rules/{directory}/{name}.js, not a CDK L1 class", "rule_types")
+        types.add(resource_type)
+    if not types:
+        raise changed(f"tests no resource type at the top of rules/{directory}/{name}.js", "rule_types")
     return tuple(sorted(types))
+
+
+def _top_level(function: str, pattern: re.Pattern[str]) -> list[tuple[str, ...]]:
+    """The groups of each match of `pattern` in the body of the first function in `function`, outside nested blocks."""
+    matches = {m.start(): m.groups() for m in pattern.finditer(function)}
+    found: list[tuple[str, ...]] = []
+    depth = 0
+    for position in range(max(function.find("{"), 0), len(function)):
+        if function[position] == "{":
+            depth += 1
+        elif function[position] == "}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif depth == 1 and position in matches:
+            found.append(matches[position])
+    return found

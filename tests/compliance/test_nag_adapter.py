@@ -13,9 +13,17 @@ from typing import TypeVar
 import aws_cdk as cdk
 import cdk_nag
 import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 
 from compliance.catalogue import nag_rules
+from compliance.model import Rule
 from compliance.nag_adapter import ADAPTER, NagInternalsChangedError, every_finding, nag_pack, pack_rules, version
 from compliance.packs import PACKS, Pack
 
@@ -57,15 +65,59 @@ def test_the_blind_rerun_brings_back_an_acknowledged_finding_under_its_own_name(
 @pytest.mark.parametrize("pack", [p for p in PACKS if p.cdk_nag_class], ids=lambda p: p.name)
 def test_each_listed_pack_is_found_in_cdk_nag_under_its_name(pack: Pack) -> None:
     rules = _unless_changed(lambda: pack_rules(pack.name, pack.cdk_nag_class))
-    assert len(rules) > 50, (
-        f"cdk-nag {version()}: only {len(rules)} rules read for {pack.name}; pack_rules in {ADAPTER}"
-    )
+    assert len(rules) > 50, f"cdk-nag {version()}: {len(rules)} rules read for {pack.name}; pack_rules in {ADAPTER}"
     assert all(r.rule.startswith(pack.finding_prefix) for r in rules)
 
 
 def test_every_rule_read_names_the_resource_types_it_evaluates() -> None:
     blind = [r.rule for r in nag_rules() if not r.resource_types]
     assert blind == [], f"cdk-nag {version()}: no resource type read for {blind}; rule_types in {ADAPTER} must change"
+
+
+def _canary_app() -> cdk.App:
+    """Resources of several types, each breaking some rules of both packs (some read from multi-line conditions)."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Canary", env=cdk.Environment(account="123456789012", region="us-west-2"))
+    s3.CfnBucket(stack, "Bucket")
+    sqs.CfnQueue(stack, "Queue")
+    sns.CfnTopic(stack, "Topic")
+    logs.CfnLogGroup(stack, "Logs")
+    ec2.CfnVPC(stack, "Vpc", cidr_block="10.0.0.0/16")
+    ec2.CfnRoute(stack, "Route", route_table_id="rtb-1", destination_cidr_block="0.0.0.0/0", gateway_id="igw-1")
+    ec2.CfnSecurityGroupIngress(
+        stack, "Ingress", group_id="sg-1", ip_protocol="tcp", from_port=22, to_port=22, cidr_ip="0.0.0.0/0"
+    )
+    rds.CfnDBInstance(stack, "Database", db_instance_class="db.t4g.micro", engine="postgres", allocated_storage="20")
+    elasticache.CfnReplicationGroup(stack, "Cache", replication_group_description="canary")
+    iam.CfnRole(
+        stack,
+        "Role",
+        assume_role_policy_document={"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]},
+        policies=[
+            iam.CfnRole.PolicyProperty(
+                policy_name="Everything",
+                policy_document={"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+            )
+        ],
+    )
+    return app
+
+
+def test_what_the_packs_report_is_what_the_catalogue_lists() -> None:
+    app = _canary_app()
+    types = {c.node.path: c.cfn_resource_type for c in app.node.find_all() if isinstance(c, cdk.CfnResource)}
+    catalogue: dict[str, Rule] = {r.rule: r for r in nag_rules()}
+    unlisted: list[str] = []
+    for pack in (p for p in PACKS if p.cdk_nag_class):
+        for finding in _unless_changed(lambda pack=pack: every_finding(nag_pack(pack.cdk_nag_class), app)):  # type: ignore[misc]
+            rule = catalogue.get(finding.finding.split("[")[0])
+            if rule is None or types[finding.path] not in rule.resource_types:
+                unlisted.append(f"{finding.finding} on {types[finding.path]}")
+    reported = len(unlisted)
+    assert reported == 0, (
+        f"cdk-nag {version()} reports what the catalogue does not list ({', '.join(sorted(set(unlisted)))}); "
+        f"pack_rules in {ADAPTER} must change"
+    )
 
 
 def test_a_broken_coupling_is_named_not_hidden() -> None:
