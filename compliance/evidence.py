@@ -55,6 +55,8 @@ def _sha256(path: Path) -> str:
 
 def evidence_files(assembly: Path) -> list[Path]:
     """Every template of the assembly (nested stages included) and every report file, manifest and signature aside."""
+    # Every template file on disk, whether the assembly's manifest names it or not (not `compliance.assembly`,
+    # which follows the manifest): a template planted beside the others must fail verification.
     templates = sorted(assembly.rglob("*.template.json"))
     directory = assembly / REPORT_DIRECTORY
     reports = sorted(p for p in directory.rglob("*") if p.is_file() and p.name not in (MANIFEST, SIGNATURE))
