@@ -79,7 +79,9 @@ def build_app(
     )
     if validate:
         register_packs(
-            app, external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments}
+            app,
+            external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments},
+            disabled_controls=config.control_tower.disabled_controls,
         )
     return app
 
@@ -133,6 +135,7 @@ def main() -> int:
         Path(assembly.directory),
         stages=[env.stage_id for env in config.environments],
         external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+        disabled_controls=config.control_tower.disabled_controls,
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
         runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
         run=identity,
@@ -151,6 +154,7 @@ def report_and_gate(
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]],
+    disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
     run: Any = None,
@@ -168,13 +172,14 @@ def report_and_gate(
     from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import baseline_failures, claim_failures
+    from compliance.gate import accepted_by_acknowledgments, baseline_failures, claim_failures
 
     model = evaluate(
         app,
         assembly_dir,
         stages=stages,
         external_prerequisites=external_prerequisites,
+        disabled_controls=disabled_controls,
         runtime_services=runtime_services,
         runtime_skipped=runtime_skipped,
         run=run,
@@ -186,7 +191,8 @@ def report_and_gate(
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
     write_evidence(model, CloudAssembly(assembly_dir).report_directory)
-    return findings(assembly_dir) + claim_failures(model) + baseline_failures(model)
+    open_findings = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(model))
+    return open_findings + claim_failures(model) + baseline_failures(model)
 
 
 def _baseline_path() -> Path:

@@ -18,8 +18,8 @@ METADATA_TYPE = "compliance:acknowledgment"
 # Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
 _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref.WeakKeyDictionary()
 
-# A finding id of one of the packs: `AwsSolutions-IAM5[Resource::*]`, `CloudFormation-Validate::W3010`.
-_FINDING = re.compile("^(" + "|".join(re.escape(p.finding_prefix) for p in PACKS) + r")[A-Za-z0-9]+(\[.+\])?$")
+# A finding id of one of the packs: `AwsSolutions-IAM5[Resource::*]`, `ControlTower::CT.S3.PR.4`.
+_FINDING = re.compile("^(?:" + "|".join(f"{re.escape(p.finding_prefix)}(?:{p.rule_pattern})" for p in PACKS) + ")$")
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
 
 

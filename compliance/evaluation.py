@@ -17,7 +17,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
-from compliance.assembly import CloudAssembly
+from compliance.assembly import CloudAssembly, Violation
 from compliance.catalogue import all_rules
 from compliance.checks import CheckResult, evaluate_checks
 from compliance.model import (
@@ -29,9 +29,11 @@ from compliance.model import (
     controls_from,
 )
 from compliance.nag_adapter import every_finding
-from compliance.packs import PACKS, Pack
+from compliance.outlook import runtime_outlook
+from compliance.packs import PACKS, Pack, PackOptions
 from compliance.references import TemplateIndex
-from compliance.runtime import runtime_coverage
+from compliance.runtime import config_rules, runtime_coverage
+from compliance.twins import classification
 from config.schema import environment_name_of
 
 
@@ -54,31 +56,38 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
     return parts[1] if len(parts) > 2 and parts[1] in stages else "Pipeline"
 
 
-def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]]) -> list[tuple[str, str, str]]:
-    """(finding id, construct path, message) of every finding of the packs re-run blind, acknowledged or not."""
-    return [
-        (f.finding, f.path, f.message)
-        for pack in PACKS
-        if pack.rerun_blind
-        for f in every_finding(pack.plugin(external_prerequisites), app)
-    ]
+def _all_findings(app: cdk.App, options: PackOptions) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """(finding id, construct path, message) of every finding of the packs re-run blind, acknowledged or not;
+    and the paths of the plain CfnResources, which a pack that walks the tree notes (`plain_resources`)."""
+    found: list[tuple[str, str, str]] = []
+    plain: set[str] = set()
+    for pack in PACKS:
+        if pack.rerun_blind:
+            plugin = pack.plugin(options)
+            found += [(f.finding, f.path, f.message) for f in every_finding(plugin, app)]
+            plain |= set(getattr(plugin, "plain_resources", ()))
+    return found, plain
 
 
-def _reported_findings(
-    assembly: CloudAssembly, pack: Pack
-) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] | None:
-    """A pack's open and acknowledged findings from the CDK's validation report; None if it did not run.
+def _reported_findings(assembly: CloudAssembly, pack: Pack) -> list[tuple[Status, str, str, str]] | None:
+    """(status in the report, finding id, construct path, message) of a pack's findings in the CDK's validation report.
 
-    Run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
+    Open findings come first, then those the CDK applied an acknowledgment to. None if the pack did not run:
+    run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
     """
     plugin = assembly.plugin_report(pack.report_plugin)
     if plugin is None:
         return None
-    open_, suppressed = (
-        [(f"{pack.finding_prefix}{v.rule}", v.construct_path, v.description) for v in violations]
-        for violations in (plugin.violations, plugin.suppressed)
-    )
-    return open_, suppressed
+    return [
+        (status, *_finding(pack, violation))
+        for status, violations in ((Status.NON_COMPLIANT, plugin.violations), (Status.ACKNOWLEDGED, plugin.suppressed))
+        for violation in violations
+    ]
+
+
+def _finding(pack: Pack, violation: Violation) -> tuple[str, str, str]:
+    finding, message = pack.finding(violation)
+    return finding, violation.construct_path, message
 
 
 def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknowledgment | None:
@@ -93,12 +102,14 @@ def evaluate(
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]] | None = None,
+    disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
     run: RunIdentity | None = None,
 ) -> ComplianceModel:
     """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is."""
     scopes = ["Pipeline", *stages]
+    options = PackOptions(dict(external_prerequisites or {}), disabled_controls)
 
     def scope(path: str) -> str:
         return scope_of(path, stages)
@@ -120,7 +131,7 @@ def evaluate(
         return f"acknowledged, but its compensating control does not hold ({failed})"
 
     rules = list(all_rules())
-    findings = _all_findings(app, dict(external_prerequisites or {}))
+    findings, plain = _all_findings(app, options)
     reported = [(pack, _reported_findings(reader, pack)) for pack in PACKS if pack.report_plugin]
     # Finding ids of the packs that did not run in this synth: their acknowledgments cannot be stale.
     not_run = tuple(pack.finding_prefix for pack, found in reported if found is None)
@@ -147,31 +158,34 @@ def evaluate(
                 reason=ack.text if ack else "",
             )
         )
+    # A finding read from the report is ours to accept where one of our acknowledgments names it (the CDK cannot
+    # apply them to every plugin); one the CDK acknowledged without ours was acknowledged by the construct.
     for pack, found in reported:
-        open_, suppressed = found if found is not None else ([], [])
-        for reported_status, items in ((Status.NON_COMPLIANT, open_), (Status.ACKNOWLEDGED, suppressed)):
-            for finding, path, message in items:
-                status = reported_status
-                ack = _matching_ack(acks, finding, path)
-                if ack is not None:
-                    matched[id(ack)] += 1
-                    if not accepted(ack):
-                        status, message = Status.NON_COMPLIANT, f"{message} [{void(ack)}]"
-                by_construct = "acknowledged by the CDK construct that creates it"
-                evaluations.append(
-                    Evaluation(
-                        scope=scope(path),
-                        pack=pack.name,
-                        rule=finding,
-                        finding=finding,
-                        status=status,
-                        path=path,
-                        resource_type=resources.get(path, ""),
-                        message=message,
-                        reason=ack.text if ack else (by_construct if status is Status.ACKNOWLEDGED else ""),
-                    )
+        for reported_status, finding, path, message in found or []:
+            ack = _matching_ack(acks, finding, path)
+            if ack is not None:
+                matched[id(ack)] += 1
+            noncompliant_pairs.add((finding, path))
+            status = reported_status if ack is None else Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT
+            by_construct = "acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""
+            evaluations.append(
+                Evaluation(
+                    scope=scope(path),
+                    pack=pack.name,
+                    rule=finding,
+                    finding=finding,
+                    status=status,
+                    path=path,
+                    resource_type=resources.get(path, ""),
+                    message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
+                    reason=ack.text if ack else by_construct,
                 )
-    # Every resource of a type a rule reads, with no finding of that rule, passed it.
+            )
+        if found is not None and pack.rules is not None:
+            rules += pack.rules(options)
+    # Every resource of a type a rule reads, with no finding of that rule, passed it; cdk-nag's rules read
+    # no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
+    reads_templates = {pack.name for pack in PACKS if pack.reads_templates}
     by_type: dict[str, list[str]] = defaultdict(list)
     for path, resource_type in resources.items():
         by_type[resource_type].append(path)
@@ -179,6 +193,8 @@ def evaluate(
         targets = (
             list(resources) if "*" in rule.resource_types else [p for t in rule.resource_types for p in by_type[t]]
         )
+        if rule.pack not in reads_templates:
+            targets = [p for p in targets if p not in plain]
         for path in targets:
             if (rule.rule, path) not in noncompliant_pairs:
                 evaluations.append(
@@ -201,6 +217,7 @@ def evaluate(
         for a in acks
     ]
     resources_per_scope = {name: sum(1 for p in resources if scope(p) == name) for name in scopes}
+    runtime_results, suppressions = runtime_outlook(evaluations, index, {p: scope(p) for p in plain})
     return ComplianceModel(
         scopes=scopes,
         rules=rules,
@@ -213,6 +230,10 @@ def evaluate(
         runtime_services={k: sorted(v) for k, v in (runtime_services or {}).items()},
         runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
         run=run,
+        disabled_controls=list(disabled_controls),
+        runtime_results=runtime_results,
+        suppressions=suppressions,
+        twin_classification=classification(tuple(r.source_identifier for r in config_rules())),
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 # What CloudWatch Logs needs to encrypt and read a log group's data with a CMK.
 _LOGS_ACTIONS = [
@@ -52,68 +53,101 @@ class EncryptionKey(Construct):
             pending_window=cdk.Duration.days(30),
         )
         if allow_cloudwatch_logs:
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsOfThisAccountAndRegion",
-                    principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
-                    actions=_LOGS_ACTIONS,
-                    resources=["*"],
-                    conditions={
-                        "ArnLike": {
-                            # Pseudo-parameters, not the CDK's literal partition: the template
-                            # reads the same in every partition and region it is deployed to.
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"
-                            )
-                        }
-                    },
-                )
-            )
+            self._allow_cloudwatch_logs()
         if allow_cloudtrail:
-            # Without these, CloudTrail refuses to create a trail that encrypts with the key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudTrailToEncryptTrailsOfThisAccount",
-                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                    actions=["kms:GenerateDataKey*"],
-                    resources=["*"],
-                    conditions={
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:cloudtrail:arn": (
-                                f"arn:{cdk.Aws.PARTITION}:cloudtrail:*:{cdk.Aws.ACCOUNT_ID}:trail/*"
-                            )
-                        }
-                    },
-                )
-            )
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudTrailToDescribeTheKey",
-                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                    actions=["kms:DescribeKey"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
-            )
+            self._allow_cloudtrail()
         if allow_eventbridge:
             # EventBridge rules publish pipeline events to SNS topics encrypted with this key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowEventBridgeToPublishToEncryptedTopics",
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
-            )
+            self._allow_publishing_to_encrypted_topics("AllowEventBridgeToPublishToEncryptedTopics", "events")
         if allow_cloudwatch_alarms:
             # Alarms publish to SNS topics encrypted with this key.
-            self.key.add_to_resource_policy(
+            self._allow_publishing_to_encrypted_topics("AllowCloudWatchAlarmsToPublishToEncryptedTopics", "cloudwatch")
+
+    def _allow_cloudwatch_logs(self) -> None:
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccountAndRegion",
+                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
+                actions=_LOGS_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        # Pseudo-parameters, not the CDK's literal partition: the template
+                        # reads the same in every partition and region it is deployed to.
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"
+                        )
+                    }
+                },
+            )
+        )
+
+    def _allow_cloudtrail(self) -> None:
+        # Without these, CloudTrail refuses to create a trail that encrypts with the key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToEncryptTrailsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:{cdk.Aws.PARTITION}:cloudtrail:*:{cdk.Aws.ACCOUNT_ID}:trail/*"
+                        )
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDescribeTheKey",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+
+    def _allow_publishing_to_encrypted_topics(self, sid: str, service: str) -> None:
+        """A service of this account publishes to SNS topics encrypted with this key."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+
+
+# Control Tower's CT.KMS.PR.3 hook accepts exactly this statement (Deny, Principal "*", kms:CreateGrant,
+# Resource "*", only BoolIfExists with both keys "false").
+GRANTS_ONLY_FOR_AWS_RESOURCES_SID = "DenyGrantsExceptForAwsResources"
+
+
+@jsii.implements(cdk.IAspect)
+class GrantsOnlyForAwsResources:
+    """Lets only AWS services create grants on every KMS key in scope (AC-3, AC-6; Control Tower CT.KMS.PR.3).
+
+    RDS, ElastiCache and AWS Backup create grants on the data key for the resources they
+    encrypt, with `kms:GrantIsForAWSResource` true; no principal of ours ever needs a grant
+    of its own, so a grant anyone else creates would be a way around the key policy. Added
+    to generated keys (CDK Pipelines' artifact key) as to ours, which is why it is an aspect.
+    """
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, kms.Key):
+            node.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
-                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    sid=GRANTS_ONLY_FOR_AWS_RESOURCES_SID,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:CreateGrant"],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                    conditions={
+                        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+                    },
                 )
             )

@@ -24,6 +24,10 @@ LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 
+# An environment with approval keeps its logs at least this long (the account baseline's AWS Config
+# cw-loggroup-retention-period-check asks for a year when given no other minimum).
+PROTECTED_LOG_RETENTION_DAYS = 365
+
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) it accepts.
 FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -427,11 +431,39 @@ CONNECTION_ARN = re.compile(
 )
 
 
+class ControlTowerConfig(_Strict):
+    """Which AWS Control Tower proactive controls synth checks: all the installed plugin bundles, but these."""
+
+    disabled_controls: tuple[str, ...] = Field(
+        default=(),
+        strict=False,
+        description="Control Tower ids (e.g. 'CT.S3.PR.4') that no organisational unit this app deploys to enables",
+    )
+
+    @field_validator("disabled_controls")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from compliance import control_tower  # standard library only: reads the plugin's bundled rule files
+
+        malformed = [c for c in value if not control_tower.CONTROL_ID.fullmatch(c)]
+        if malformed:
+            raise _problem("disabled_controls", f"has {malformed[0]!r}, which is not a control id like 'CT.S3.PR.4'")
+        unknown = control_tower.unknown(value)
+        if unknown:
+            raise _problem(
+                "disabled_controls", f"has {unknown[0]!r}, which is not a control the installed plugin bundles"
+            )
+        if len(set(value)) != len(value):
+            raise _problem("disabled_controls", "lists a control twice")
+        return value
+
+
 class AppConfig(_Strict):
     """The whole app: the pipeline and its environments in promotion order (the order of the file)."""
 
     pipeline: PipelineConfig
     environments: tuple[EnvironmentConfig, ...] = Field(min_length=1, strict=False)
+    control_tower: ControlTowerConfig = ControlTowerConfig()
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:

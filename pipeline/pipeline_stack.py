@@ -21,6 +21,7 @@ from constructs import Construct
 from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY
 from compliance.report import JUNIT, MARKDOWN
 from components import EncryptedLogGroup, EncryptionKey
+from components.encryption_key import GrantsOnlyForAwsResources
 from components.logged_bucket import LoggedBucket
 from components.private_api import HEALTH_CHECK_ROUTE
 from components.service_principal_conditions import ConfineServicePrincipals
@@ -166,6 +167,14 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.pin_security_check_cli(self.pipeline, cli_version)
+        security_check = generated.security_check_parts(self.pipeline)
+        if security_check is not None:
+            generated.harden_security_check(
+                security_check,
+                telemetry_key=self.telemetry_key,
+                build_logs=self.build_logs,
+                retention_days=BUILD_LOG_RETENTION_DAYS,
+            )
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
@@ -180,6 +189,7 @@ class PipelineStack(cdk.Stack):
         )
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
+        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
         acknowledge_pipeline(
             self,
             self.pipeline,
@@ -190,8 +200,6 @@ class PipelineStack(cdk.Stack):
             protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
-            telemetry_key=self.telemetry_key,
-            build_logs=self.build_logs,
         )
 
     def _code_pipeline(

@@ -10,6 +10,7 @@ are. It exits non-zero if the app or cfn-lint does.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -21,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
-from compliance.gate import Finding, claim_failures, findings  # noqa: E402
+from compliance.gate import Finding, accepted_by_acknowledgments, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
 from compliance.packs import PACKS  # noqa: E402
 from compliance.report import read_model  # noqa: E402
+from compliance.securityhub import DOCUMENT_FILE  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from config.jsii_environment import jsii_environment  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
@@ -108,9 +110,10 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         resources = sum(len(s.resources) for s in stacks)
         names = ", ".join(sorted(s.path.split("/")[-1] for s in stacks))
         lines.append(f"{stage or 'Pipeline':<10} {len(stacks)} stack(s), {resources:>4} resources: {names}")
-    open_findings = findings(reader)
     model = read_model(reader.report_directory)
     failed_claims, baseline, drifted = _from_report(model)
+    accepted = accepted_by_acknowledgments(model) if model is not None else set()
+    open_findings = findings(reader, acknowledged=accepted)
     acknowledged = _acknowledged_per_pack(model)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
@@ -122,6 +125,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     if failed_claims:
         lines.append(f"  compensating controls that do not hold: {len(failed_claims)}")
     lines.append(f"Compliance baseline: {baseline}")
+    lines.append(f"Security Hub automation rules: {_automation_rules(reader)}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
@@ -149,6 +153,17 @@ def _from_report(model: ComplianceModel | None) -> tuple[list[Finding], str, boo
     else:
         state = f"as committed ({model.baseline_file})"
     return claim_failures(model), state, bool(model.baseline_differences)
+
+
+def _automation_rules(assembly: CloudAssembly) -> str:
+    """How many Security Hub automation rules carry this run's acknowledgments, per region."""
+    document = assembly.report_directory / DOCUMENT_FILE
+    if not document.exists():
+        return "not written"
+    data = json.loads(document.read_text(encoding="utf-8"))
+    regions = ", ".join(f"{region} {entry['count']}" for region, entry in data["regions"].items())
+    over = f"; OVER THE QUOTA in {', '.join(data['over_quota'])}" if data["over_quota"] else ""
+    return f"{data['count']} ({regions or 'none'}; at most 100 per region){over} (make securityhub-rules)"
 
 
 def _acknowledged_per_pack(model: ComplianceModel | None) -> Counter[str]:

@@ -28,6 +28,9 @@ SERVICES = {
     "security_hub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
+# Audit records cannot be deleted or overwritten for a year after they are written (AU-9, AU-11; OMB M-21-31's
+# twelve months of active storage); governance mode, so a break-glass role with s3:BypassGovernanceRetention can.
+AUDIT_OBJECT_LOCK_DAYS = 365
 # Kept when the stack is deleted, except when its first create rolls back (nothing recorded yet).
 AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
@@ -35,8 +38,8 @@ AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 class BaselineStack(WorkloadStack):
     """Continuous compliance of the account (AU-2, AU-6, AU-9, AU-12, CA-7, CM-8, RA-5, SI-4).
 
-    A multi-region CloudTrail trail (KMS-encrypted, log file validation, delivered
-    to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
+    A multi-region CloudTrail trail (KMS-encrypted, log file validation, S3 data
+    events of every bucket, delivered to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
     FedRAMP Moderate conformance pack (built from the pack's rule list); Security
     Hub with the NIST SP 800-53 Rev 5 standard; GuardDuty. These are account- and
     region-wide singletons: `account_baseline` switches each on or off, so a team
@@ -86,7 +89,16 @@ class BaselineStack(WorkloadStack):
             )
             standard.node.add_dependency(hub)
         if "guardduty" in offered:
-            guardduty.CfnDetector(self, "GuardDuty", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
+            guardduty.CfnDetector(
+                self,
+                "GuardDuty",
+                enable=True,
+                finding_publishing_frequency="FIFTEEN_MINUTES",
+                # S3 protection: CloudTrail S3 data events analysed for threats (Control Tower CT.GUARDDUTY.PR.1).
+                data_sources=guardduty.CfnDetector.CFNDataSourceConfigurationsProperty(
+                    s3_logs=guardduty.CfnDetector.CFNS3LogsConfigurationProperty(enable=True)
+                ),
+            )
 
     def _audit_bucket(self, key: Any) -> s3.Bucket:
         return LoggedBucket(
@@ -98,6 +110,7 @@ class BaselineStack(WorkloadStack):
                 "copying them to a second region is the organisation's log-archive decision."
             ),
             log_prefix="audit/",
+            object_lock_retention_days=AUDIT_OBJECT_LOCK_DAYS,
         ).bucket
 
     def _trail(self, key: Any) -> None:
@@ -108,7 +121,7 @@ class BaselineStack(WorkloadStack):
             retention_days=self.config.log_retention_days,
             removal_policy=AUDIT_RETENTION,
         ).log_group
-        cloudtrail.Trail(
+        trail = cloudtrail.Trail(
             self,
             "Trail",
             bucket=self.audit_bucket,
@@ -120,8 +133,41 @@ class BaselineStack(WorkloadStack):
             cloud_watch_log_group=trail_logs,
             management_events=cloudtrail.ReadWriteType.ALL,
         )
+        # Object-level reads and writes of every bucket: AWS Config's cloudtrail-s3-dataevents-enabled in the
+        # account's own FedRAMP pack asks for them (AU-2, AU-12).
+        trail.log_all_s3_data_events()
 
     def _config(self, key: Any) -> None:
+        """The Config recorder and its delivery to the audit bucket, and AWS's FedRAMP Moderate conformance pack."""
+        role = self._config_role(key)
+        recorder = config_service.CfnConfigurationRecorder(
+            self,
+            "Recorder",
+            role_arn=role.role_arn,
+            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
+                all_supported=True, include_global_resource_types=True
+            ),
+        )
+        channel = config_service.CfnDeliveryChannel(
+            self,
+            "Delivery",
+            s3_bucket_name=self.audit_bucket.bucket_name,
+            s3_key_prefix="config",
+            s3_kms_key_arn=key.key_arn,
+        )
+        channel.node.add_dependency(role)
+        pack = config_service.CfnConformancePack(
+            self,
+            "FedRampModerate",
+            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
+            template_body=conformance_pack_template(),
+        )
+        pack.node.add_dependency(recorder)
+        pack.node.add_dependency(channel)
+        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+
+    def _config_role(self, key: Any) -> iam.Role:
+        """The recorder's role: AWS's Config policy, and exactly what delivery needs."""
         role = iam.Role(
             self,
             "ConfigRole",
@@ -165,28 +211,4 @@ class BaselineStack(WorkloadStack):
             ],
             controls=["AC-6", "AU-9"],
         )
-        recorder = config_service.CfnConfigurationRecorder(
-            self,
-            "Recorder",
-            role_arn=role.role_arn,
-            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
-                all_supported=True, include_global_resource_types=True
-            ),
-        )
-        channel = config_service.CfnDeliveryChannel(
-            self,
-            "Delivery",
-            s3_bucket_name=self.audit_bucket.bucket_name,
-            s3_key_prefix="config",
-            s3_kms_key_arn=key.key_arn,
-        )
-        channel.node.add_dependency(role)
-        pack = config_service.CfnConformancePack(
-            self,
-            "FedRampModerate",
-            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
-            template_body=conformance_pack_template(),
-        )
-        pack.node.add_dependency(recorder)
-        pack.node.add_dependency(channel)
-        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+        return role

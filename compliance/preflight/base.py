@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.assembly import ResourceView
+from compliance.packs import PREFLIGHT
 from compliance.references import TemplateIndex
 
-PACK = "Preflight"
+PACK = PREFLIGHT  # its name in the list of packs (`compliance.packs`)
 
 
 @dataclass(frozen=True)
