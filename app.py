@@ -15,15 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# A deprecated CDK API must fail the synth, not print a warning nobody reads.
-os.environ["JSII_DEPRECATED"] = "fail"
-# jsii runs on the Node.js installed into this venv from PyPI, not on whatever node the machine has.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
+from config.jsii_environment import jsii_environment
+
+# Before the first `import aws_cdk` (in `build_app`): a deprecated CDK API fails the synth, and jsii runs on
+# this venv's Node.js, whether make, the CDK CLI or a test runs the app.
+os.environ.update(jsii_environment())
 
 IMAGE_DIRECTORY = PROJECT_ROOT / "service"
-REPORT_DIRECTORY = "compliance"  # inside the cloud assembly, so the pipeline keeps it with the run (evidence.py)
 
 
 def cdk_context() -> dict[str, Any]:
@@ -98,7 +97,9 @@ def _config_path() -> Path:
 def _remove_stale_assembly() -> None:
     """Remove an earlier run's assembly from the output directory, so it is not taken for this run's result."""
     outdir = os.environ.get("CDK_OUTDIR")
-    if outdir and (Path(outdir) / "manifest.json").exists():
+    from compliance.assembly import CloudAssembly
+
+    if outdir and CloudAssembly(outdir).exists():
         import shutil
 
         shutil.rmtree(outdir, ignore_errors=True)
@@ -168,9 +169,10 @@ def report_and_gate(
     The reports are written whether or not the gate passes: a failed run is evidence too.
     """
     from compliance import findings, signoff
+    from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import accepted_control_tower, baseline_failures, claim_failures
+    from compliance.gate import accepted_by_acknowledgments, baseline_failures, claim_failures
 
     model = evaluate(
         app,
@@ -188,8 +190,8 @@ def report_and_gate(
             signoff.write(model, baseline)
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
-    write_evidence(model, assembly_dir / REPORT_DIRECTORY)
-    open_findings = findings(assembly_dir, acknowledged=accepted_control_tower(model))
+    write_evidence(model, CloudAssembly(assembly_dir).report_directory)
+    open_findings = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(model))
     return open_findings + claim_failures(model) + baseline_failures(model)
 
 

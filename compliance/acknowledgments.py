@@ -11,16 +11,15 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 from compliance.checks import AttachedToOneRole, Check, compensating_sentence
+from compliance.packs import PACKS
 
 # Structured copy of each acknowledgment in the construct tree.
 METADATA_TYPE = "compliance:acknowledgment"
 # Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
 _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref.WeakKeyDictionary()
 
-_FINDING = re.compile(
-    r"^((AwsSolutions-|NIST\.800\.53\.R5-|Preflight-|CloudFormation-Validate::)[A-Za-z0-9]+(\[.+\])?"
-    r"|ControlTower::CT\.[A-Z0-9-]+\.PR\.\d+)$"
-)
+# A finding id of one of the packs: `AwsSolutions-IAM5[Resource::*]`, `ControlTower::CT.S3.PR.4`.
+_FINDING = re.compile("^(?:" + "|".join(f"{re.escape(p.finding_prefix)}(?:{p.rule_pattern})" for p in PACKS) + ")$")
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
 
 

@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from compliance.references import ResourceView, TemplateIndex, intrinsics, render
+from compliance.assembly import ResourceView
+from compliance.references import TemplateIndex, intrinsics, render
 
 BUCKET = "AWS::S3::Bucket"
 KEY = "AWS::KMS::Key"

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from aws_cdk import IPolicyValidationPlugin
 
+    from compliance.assembly import Violation
     from compliance.model import Rule
 
 PLUGIN_NAME = "cdk-validator-cfnguard"  # pluginName in the CDK's validation report
@@ -45,7 +46,8 @@ FINDING_PREFIX = f"{PACK}::"
 # truncates it on templates of our size, and the plugin then reports nothing for them.
 MAX_BUFFER_BYTES = 256 * 1024 * 1024
 
-CONTROL_ID = re.compile(r"^CT\.[A-Z0-9-]+\.PR\.\d+$")
+CONTROL_ID_PATTERN = r"CT\.[A-Z0-9-]+\.PR\.\d+"
+CONTROL_ID = re.compile(f"^{CONTROL_ID_PATTERN}$")
 _DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*$", re.MULTILINE)
 _HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
 _RULES_DIRECTORY = "package/rules/control-tower/cfn-guard/"
@@ -116,6 +118,16 @@ def finding_of(description: str) -> str | None:
     return FINDING_PREFIX + described.group(1) if described else None
 
 
+def read_violation(violation: Violation) -> tuple[str, str]:
+    """(control id, message) of one of the plugin's violations: '[CT.S3.PR.4]: Require ...' -> 'CT.S3.PR.4'.
+
+    The plugin names a violation after its Guard rule; the control id is in its description.
+    """
+    described = _DESCRIPTION.search(violation.description)
+    control = described.group(1) if described else violation.rule
+    return control, violation.description.split("]:", 1)[-1].strip()
+
+
 def unknown(control_ids: Iterable[str]) -> list[str]:
     """The ids among `control_ids` that name no control the installed plugin bundles."""
     known = by_id()
@@ -151,8 +163,9 @@ def rules(disabled_controls: Iterable[str] = ()) -> list[Rule]:
     """
     from compliance.catalogue import nag_rules
     from compliance.model import Rule
+    from compliance.packs import NIST_800_53_R5
 
-    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == NIST_800_53_R5.name}
     off = set(disabled_controls)
     found = []
     for control in controls():

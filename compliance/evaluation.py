@@ -3,24 +3,21 @@
 The validation report the CDK writes lists only what is still open: cdk-nag drops
 an acknowledged finding before the CDK sees it. The report needs more — what passed,
 what was accepted and why, and which acknowledgments no longer accept anything. So
-each pack runs once more over the same construct tree under a prefixed pack name
-that no acknowledgment matches; every finding then comes back, and is matched here
-against the acknowledgments recorded by `compliance.acknowledge`.
+each pack runs once more over the same construct tree, blind to acknowledgments
+(`compliance.nag_adapter.every_finding`); every finding then comes back, and is matched
+here against the acknowledgments recorded by `compliance.acknowledge`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
-import cdk_nag
 
-from compliance import control_tower
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
+from compliance.assembly import CloudAssembly, Violation
 from compliance.catalogue import all_rules
 from compliance.checks import CheckResult, evaluate_checks
 from compliance.model import (
@@ -31,15 +28,13 @@ from compliance.model import (
     Status,
     controls_from,
 )
+from compliance.nag_adapter import every_finding
 from compliance.outlook import runtime_outlook
-from compliance.preflight import PACK as PREFLIGHT
-from compliance.preflight import PreflightChecks
+from compliance.packs import PACKS, Pack, PackOptions
 from compliance.references import TemplateIndex
 from compliance.runtime import config_rules, runtime_coverage
 from compliance.twins import classification
 from config.schema import environment_name_of
-
-_BLIND = "Unacknowledged."
 
 
 def stage_neutral(path: str, stage: str) -> str:
@@ -61,83 +56,38 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
     return parts[1] if len(parts) > 2 and parts[1] in stages else "Pipeline"
 
 
-def _all_findings(
-    app: cdk.App, external_prerequisites: dict[str, frozenset[str]]
-) -> tuple[list[tuple[str, str, str]], set[str]]:
-    """(finding id, construct path, message) of every finding, acknowledged or not; and the plain CfnResources."""
-    preflight = PreflightChecks(external_prerequisites=external_prerequisites)
-    packs: list[cdk_nag.NagPack] = [cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks(), preflight]
+def _all_findings(app: cdk.App, options: PackOptions) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """(finding id, construct path, message) of every finding of the packs re-run blind, acknowledged or not;
+    and the paths of the plain CfnResources, which a pack that walks the tree notes (`plain_resources`)."""
     found: list[tuple[str, str, str]] = []
-    for pack in packs:
-        name = pack.read_pack_name
-        pack._pack_name = _BLIND + name
-        report = pack.validate_scope(app)
-        for violation in report.violations:
-            rule = violation.rule_name.removeprefix(_BLIND)
-            for resource in violation.violating_resources:
-                if resource.construct_path:
-                    found.append((rule, resource.construct_path, violation.description))
-    return found, set(preflight.plain_resources)
+    plain: set[str] = set()
+    for pack in PACKS:
+        if pack.rerun_blind:
+            plugin = pack.plugin(options)
+            found += [(f.finding, f.path, f.message) for f in every_finding(plugin, app)]
+            plain |= set(getattr(plugin, "plain_resources", ()))
+    return found, plain
 
 
-def _cfn_validate_findings(
-    assembly: Path,
-) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] | None:
-    """CloudFormation-Validate's open and suppressed findings from the CDK's own report; None if it did not run.
+def _reported_findings(assembly: CloudAssembly, pack: Pack) -> list[tuple[Status, str, str, str]] | None:
+    """(status in the report, finding id, construct path, message) of a pack's findings in the CDK's validation report.
 
-    Run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
+    Open findings come first, then those the CDK applied an acknowledgment to. None if the pack did not run:
+    run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
     """
-    report_path = assembly / "validation-report.json"
-    open_: list[tuple[str, str, str]] = []
-    suppressed: list[tuple[str, str, str]] = []
-    if not report_path.exists():
+    plugin = assembly.plugin_report(pack.report_plugin)
+    if plugin is None:
         return None
-    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
-    plugins = [p for p in report.get("pluginReports", []) if p.get("pluginName") == "CloudFormation Validate"]
-    if not plugins:
-        return None
-    for plugin in plugins:
-        for key, target in (("violations", open_), ("suppressedViolations", suppressed)):
-            for violation in plugin.get(key, []):
-                for resource in violation.get("violatingConstructs", []):
-                    rule = f"CloudFormation-Validate::{violation['ruleName']}"
-                    target.append((rule, resource.get("constructPath", ""), violation.get("description", "")))
-    return open_, suppressed
+    return [
+        (status, *_finding(pack, violation))
+        for status, violations in ((Status.NON_COMPLIANT, plugin.violations), (Status.ACKNOWLEDGED, plugin.suppressed))
+        for violation in violations
+    ]
 
 
-def _control_tower_findings(assembly: Path) -> list[tuple[str, str, str]] | None:
-    """The Control Tower plugin's findings from the CDK's report; None if it did not run.
-
-    The CDK cannot apply an acknowledgment to this plugin's findings, so all of them are here
-    as violations; `evaluate` matches them against the acknowledgments.
-    """
-    report_path = assembly / "validation-report.json"
-    if not report_path.exists():
-        return None
-    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
-    plugins = [p for p in report.get("pluginReports", []) if p.get("pluginName") == control_tower.PLUGIN_NAME]
-    if not plugins:
-        return None
-    found: list[tuple[str, str, str]] = []
-    for plugin in plugins:
-        for violation in plugin.get("violations", []):
-            description = violation.get("description", "")
-            finding = control_tower.finding_of(description) or f"{control_tower.FINDING_PREFIX}{violation['ruleName']}"
-            for resource in violation.get("violatingConstructs", []):
-                found.append((finding, resource.get("constructPath") or "", description.split("]:", 1)[-1].strip()))
-    return found
-
-
-def _resources(assembly: Path) -> dict[str, str]:
-    """Construct path -> CloudFormation type of every resource in the assembly's templates."""
-    found: dict[str, str] = {}
-    for template_path in assembly.rglob("*.template.json"):
-        template = json.loads(template_path.read_text(encoding="utf-8"))
-        for resource in template.get("Resources", {}).values():
-            path = resource.get("Metadata", {}).get("aws:cdk:path")
-            if path:
-                found[path] = resource["Type"]
-    return found
+def _finding(pack: Pack, violation: Violation) -> tuple[str, str, str]:
+    finding, message = pack.finding(violation)
+    return finding, violation.construct_path, message
 
 
 def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknowledgment | None:
@@ -159,13 +109,15 @@ def evaluate(
 ) -> ComplianceModel:
     """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is."""
     scopes = ["Pipeline", *stages]
+    options = PackOptions(dict(external_prerequisites or {}), disabled_controls)
 
     def scope(path: str) -> str:
         return scope_of(path, stages)
 
-    resources = _resources(assembly)
+    reader = CloudAssembly(assembly)
+    resources = {path: resource.type for path, resource in reader.resources.items()}
     acks = acknowledgments_in(app)
-    index = TemplateIndex.load(assembly)
+    index = TemplateIndex.load(reader)
     checked: dict[int, tuple[CheckResult, ...]] = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in acks}
 
     def accepted(ack: Acknowledgment | None) -> bool:
@@ -179,16 +131,16 @@ def evaluate(
         return f"acknowledged, but its compensating control does not hold ({failed})"
 
     rules = list(all_rules())
-    findings, plain = _all_findings(app, dict(external_prerequisites or {}))
-    cfn_results = _cfn_validate_findings(assembly)
-    cfn_open, cfn_suppressed = cfn_results if cfn_results is not None else ([], [])
+    findings, plain = _all_findings(app, options)
+    reported = [(pack, _reported_findings(reader, pack)) for pack in PACKS if pack.report_plugin]
+    # Finding ids of the packs that did not run in this synth: their acknowledgments cannot be stale.
+    not_run = tuple(pack.finding_prefix for pack, found in reported if found is None)
 
     matched: dict[int, int] = defaultdict(int)
     evaluations: list[Evaluation] = []
     noncompliant_pairs: set[tuple[str, str]] = set()
-    control_tower_found = _control_tower_findings(assembly)
-    # cdk-nag's and Preflight's findings, found by re-running them blind, and Control Tower's, which cannot suppress.
-    for finding, path, message in [*findings, *(control_tower_found or [])]:
+    # The findings of the packs re-run blind (cdk-nag's and Preflight).
+    for finding, path, message in findings:
         rule_id = finding.split("[")[0]
         ack = _matching_ack(acks, finding, path)
         if ack is not None:
@@ -197,7 +149,7 @@ def evaluate(
         evaluations.append(
             Evaluation(
                 scope=scope(path),
-                pack=rule_id.split("::")[0] if "::" in rule_id else rule_id.rsplit("-", 1)[0],
+                pack=rule_id.rsplit("-", 1)[0],
                 rule=rule_id,
                 finding=finding,
                 status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
@@ -207,32 +159,34 @@ def evaluate(
                 reason=ack.text if ack else "",
             )
         )
-    for status, items in ((Status.NON_COMPLIANT, cfn_open), (Status.ACKNOWLEDGED, cfn_suppressed)):
-        for finding, path, message in items:
+    # A finding read from the report is ours to accept where one of our acknowledgments names it (the CDK cannot
+    # apply them to every plugin); one the CDK acknowledged without ours was acknowledged by the construct.
+    for pack, found in reported:
+        for reported_status, finding, path, message in found or []:
             ack = _matching_ack(acks, finding, path)
             if ack is not None:
                 matched[id(ack)] += 1
-                if not accepted(ack):
-                    status, message = Status.NON_COMPLIANT, f"{message} [{void(ack)}]"
+            noncompliant_pairs.add((finding, path))
+            status = reported_status if ack is None else Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT
+            by_construct = "acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""
             evaluations.append(
                 Evaluation(
                     scope=scope(path),
-                    pack="CloudFormation-Validate",
+                    pack=pack.name,
                     rule=finding,
                     finding=finding,
                     status=status,
                     path=path,
                     resource_type=resources.get(path, ""),
-                    message=message,
-                    reason=ack.text
-                    if ack
-                    else ("acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""),
+                    message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
+                    reason=ack.text if ack else by_construct,
                 )
             )
-    if control_tower_found is not None:
-        rules += control_tower.rules(disabled_controls)
+        if found is not None and pack.rules is not None:
+            rules += pack.rules(options)
     # Every resource of a type a rule reads, with no finding of that rule, passed it; cdk-nag's rules read
     # no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
+    reads_templates = {pack.name for pack in PACKS if pack.reads_templates}
     by_type: dict[str, list[str]] = defaultdict(list)
     for path, resource_type in resources.items():
         by_type[resource_type].append(path)
@@ -240,7 +194,7 @@ def evaluate(
         targets = (
             list(resources) if "*" in rule.resource_types else [p for t in rule.resource_types for p in by_type[t]]
         )
-        if rule.pack not in (PREFLIGHT, control_tower.PACK):  # these read templates, plain resources too
+        if rule.pack not in reads_templates:
             targets = [p for p in targets if p not in plain]
         for path in targets:
             if (rule.rule, path) not in noncompliant_pairs:
@@ -258,7 +212,7 @@ def evaluate(
             compensating_control=a.compensating_control,
             controls=a.controls,
             # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
-            matched=-1 if _did_not_run(a.finding, cfn_results, control_tower_found) else matched[id(a)],
+            matched=-1 if a.finding.startswith(not_run) else matched[id(a)],
             checks=checked[id(a)],
         )
         for a in acks
@@ -282,13 +236,6 @@ def evaluate(
         suppressions=suppressions,
         twin_classification=classification(tuple(r.source_identifier for r in config_rules())),
     )
-
-
-def _did_not_run(finding: str, cfn_results: object, control_tower_found: object) -> bool:
-    """Whether the check that would raise `finding` did not run in this synth (so its acknowledgment is not stale)."""
-    if finding.startswith("CloudFormation-Validate::"):
-        return cfn_results is None
-    return finding.startswith(control_tower.FINDING_PREFIX) and control_tower_found is None
 
 
 def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) -> list[str]:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.model import ComplianceModel
 
-REPORT_DIRECTORY = "compliance"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig.json"
 MANIFEST_SCHEMA = "fedramp-monitoring/evidence-manifest/1"
@@ -44,7 +44,7 @@ def write_evidence(model: ComplianceModel, directory: Path, *, oscal: bool = Tru
         paths += write_oscal(model, directory)
     (directory / SIGNATURE).unlink(missing_ok=True)  # a signature over an older manifest is no longer evidence
     assembly = directory.parent
-    if directory.name == REPORT_DIRECTORY and (assembly / "manifest.json").exists():
+    if directory.name == REPORT_DIRECTORY and CloudAssembly(assembly).exists():
         paths.append(write_manifest(assembly, model))
     return paths
 
@@ -55,6 +55,8 @@ def _sha256(path: Path) -> str:
 
 def evidence_files(assembly: Path) -> list[Path]:
     """Every template of the assembly (nested stages included) and every report file, manifest and signature aside."""
+    # Every template file on disk, whether the assembly's manifest names it or not (not `compliance.assembly`,
+    # which follows the manifest): a template planted beside the others must fail verification.
     templates = sorted(assembly.rglob("*.template.json"))
     directory = assembly / REPORT_DIRECTORY
     reports = sorted(p for p in directory.rglob("*") if p.is_file() and p.name not in (MANIFEST, SIGNATURE))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from compliance import control_tower
+from compliance.assembly import CloudAssembly
+from compliance.packs import PACKS, report_pack
 
 if TYPE_CHECKING:
     from compliance.model import ComplianceModel
-
-REPORT_FILE = "validation-report.json"
 
 
 @dataclass(frozen=True)
@@ -30,52 +28,43 @@ class Finding:
         return f"{self.rule} at {self.path}: {self.message}"
 
 
-def findings(assembly_dir: str | Path, *, acknowledged: Collection[tuple[str, str]] = ()) -> list[Finding]:
+def findings(
+    assembly_dir: str | Path | CloudAssembly, *, acknowledged: Collection[tuple[str, str]] = ()
+) -> list[Finding]:
     """Every unacknowledged finding in the assembly's validation report (all plugins, all severities).
 
     A missing report means no validation ran, which the gate treats as a failure
-    rather than as a pass. The CDK applies acknowledgments to every plugin but Control
-    Tower's, which cannot suppress: its findings are named `ControlTower::<control id>`
-    and dropped here where `acknowledged` holds (finding, construct path), the pairs the
-    compliance model accepted (`accepted_control_tower`).
+    rather than as a pass. A finding of a pack read from the report is named by its finding id
+    (`ControlTower::CT.S3.PR.4`, `CloudFormation-Validate::W3010`). The CDK applies acknowledgments
+    to every plugin but Control Tower's, which cannot suppress: a finding is dropped here where
+    `acknowledged` holds its (finding, construct path), the pairs the compliance model accepted
+    (`accepted_by_acknowledgments`).
     """
-    report_path = Path(assembly_dir) / REPORT_FILE
-    if not report_path.exists():
-        return [Finding("compliance", "NoValidationReport", "error", str(report_path), "no validation report")]
-    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    assembly = CloudAssembly.of(assembly_dir)
+    reports = assembly.plugin_reports
+    if reports is None:
+        path = str(assembly.validation_report_file)
+        return [Finding("compliance", "NoValidationReport", "error", path, "no validation report")]
     result: list[Finding] = []
-    for plugin in report.get("pluginReports", []):
-        name = plugin.get("summary", {}).get("pluginName") or plugin.get("pluginName", "?")
-        if plugin.get("summary", {}).get("metadata", {}).get("error"):
-            result.append(Finding(name, "PluginFailed", "error", "-", str(plugin["summary"]["metadata"]["error"])))
-        for violation in plugin.get("violations", []):
-            rule = violation.get("ruleName", "?")
-            if name == control_tower.PLUGIN_NAME:
-                rule = control_tower.finding_of(violation.get("description", "")) or rule
-            for resource in violation.get("violatingResources", violation.get("violatingConstructs", [])):
-                if (rule, resource.get("constructPath") or "") in acknowledged:
-                    continue
-                result.append(
-                    Finding(
-                        plugin=name,
-                        rule=rule,
-                        severity=violation.get("severity", "error"),
-                        path=resource.get("constructPath") or resource.get("resourceLogicalId", "?"),
-                        message=violation.get("description", "").strip(),
-                    )
-                )
+    for plugin in reports:
+        if plugin.error:
+            result.append(Finding(plugin.plugin, "PluginFailed", "error", "-", plugin.error))
+        pack = report_pack(plugin.plugin)
+        for violation in plugin.violations:
+            rule = pack.finding(violation)[0] if pack is not None else violation.rule
+            if (rule, violation.construct_path) in acknowledged:
+                continue
+            message = violation.description.strip()
+            result.append(Finding(plugin.plugin, rule, violation.severity, violation.where, message))
     return sorted(result, key=lambda f: (f.path, f.rule))
 
 
-def accepted_control_tower(model: ComplianceModel) -> set[tuple[str, str]]:
-    """(finding, construct path) of each Control Tower finding the model accepted through an acknowledgment."""
+def accepted_by_acknowledgments(model: ComplianceModel) -> set[tuple[str, str]]:
+    """(finding, construct path) of each finding of a pack read from the report that the model accepted."""
     from compliance.model import Status
 
-    return {
-        (e.finding, e.path)
-        for e in model.evaluations
-        if e.pack == control_tower.PACK and e.status is Status.ACKNOWLEDGED
-    }
+    from_report = {p.name for p in PACKS if p.report_plugin}
+    return {(e.finding, e.path) for e in model.evaluations if e.pack in from_report and e.status is Status.ACKNOWLEDGED}
 
 
 def claim_failures(model: ComplianceModel) -> list[Finding]:

@@ -15,8 +15,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from compliance.assembly import ResourceView, StackView
 from compliance.model import Evaluation, RuntimeOutcome, RuntimeResult, Status, Suppression
-from compliance.references import ResourceView, StackView, TemplateIndex, render
+from compliance.packs import PACKS
+from compliance.references import TemplateIndex, render
 from compliance.runtime import config_rules
 from compliance.securityhub import (
     ACCOUNT_TYPE,
@@ -36,7 +38,7 @@ GLOBAL_TYPES = frozenset(
     {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group"}
 )
 # Packs whose rules read the synthesized templates, and so every resource, plain CfnResources included.
-TEMPLATE_READING_PACKS = frozenset({"Preflight", "ControlTower"})
+TEMPLATE_READING_PACKS = frozenset(pack.name for pack in PACKS if pack.reads_templates)
 _PSEUDO = re.compile(r"<AWS::(Region|AccountId|Partition|URLSuffix)>|\$\{AWS::(Region|AccountId|Partition|URLSuffix)\}")
 
 

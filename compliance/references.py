@@ -10,47 +10,14 @@ app, and what it looks like.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.assembly import CloudAssembly, ResourceView, StackView
+
 _REFERENCES = ("Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue")
-
-
-@dataclass(frozen=True)
-class StackView:
-    """One stack of the assembly: where it deploys, which stage it belongs to, its template."""
-
-    path: str  # construct path, e.g. "Pipeline/Dev/Data"
-    stack_name: str
-    region: str
-    stage: str  # the nested stage's name ("Dev"), or "" for a stack directly under the app
-    template: dict[str, Any]
-    account: str = ""  # "" where unknown (templates read without a manifest)
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        resources: dict[str, Any] = self.template.get("Resources", {})
-        return resources
-
-
-@dataclass(frozen=True)
-class ResourceView:
-    """One resource as synthesized: its construct path, logical id, type and resolved properties."""
-
-    path: str
-    logical_id: str
-    type: str
-    properties: dict[str, Any]
-    stack: StackView
-
-    @property
-    def deletion_policy(self) -> str:
-        """The resource's DeletionPolicy as synthesized; CloudFormation's default is Delete."""
-        entry = self.stack.resources.get(self.logical_id, {})
-        return str(entry.get("DeletionPolicy", "Delete"))
 
 
 @dataclass
@@ -64,10 +31,11 @@ class TemplateIndex:
     _referrers: dict[tuple[str, str], list[ResourceView]] | None = None
 
     @staticmethod
-    def load(assembly: str | Path) -> TemplateIndex:
+    def load(assembly: str | Path | CloudAssembly) -> TemplateIndex:
+        """The index of a synthesized assembly (a directory, or one already read)."""
         index = TemplateIndex()
-        root = Path(assembly)
-        index._read(root / "manifest.json", stage="")
+        for stack in CloudAssembly.of(assembly).stacks:
+            index._add(stack)
         return index
 
     @staticmethod
@@ -100,43 +68,14 @@ class TemplateIndex:
     def all_resources(self, stack: StackView | None = None) -> Iterator[ResourceView]:
         """Every resource of the index (or of one stack), at its path metadata or `<stack path>/<logical id>`."""
         for view in [stack] if stack is not None else self.stacks:
-            for logical_id, entry in view.resources.items():
-                path = entry.get("Metadata", {}).get("aws:cdk:path") or f"{view.path}/{logical_id}"
-                yield ResourceView(path, logical_id, entry["Type"], entry.get("Properties", {}) or {}, view)
-
-    def _read(self, manifest_path: Path, *, stage: str) -> None:
-        if not manifest_path.exists():
-            return
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for artifact_id, artifact in manifest.get("artifacts", {}).items():
-            if artifact["type"] == "cdk:cloud-assembly":
-                props = artifact["properties"]
-                nested = manifest_path.parent / props["directoryName"]
-                # The nested assembly's display name is the stage's construct path; its last part is the stage.
-                self._read(nested / "manifest.json", stage=str(props.get("displayName", artifact_id)).split("/")[-1])
-            elif artifact["type"] == "aws:cloudformation:stack":
-                props = artifact["properties"]
-                template = json.loads((manifest_path.parent / props["templateFile"]).read_text(encoding="utf-8"))
-                account, region = artifact["environment"].removeprefix("aws://").split("/")
-                view = StackView(
-                    path=artifact.get("displayName", artifact_id),
-                    stack_name=props.get("stackName", artifact_id),
-                    region=region,
-                    account=account,
-                    stage=stage,
-                    template=template,
-                )
-                self._add(view)
+            yield from view.resource_views()
 
     def _add(self, stack: StackView) -> None:
         self.stacks.append(stack)
         self._by_stack_name[stack.stack_name] = stack
-        for logical_id, resource in stack.resources.items():
-            path = resource.get("Metadata", {}).get("aws:cdk:path")
-            if path:
-                self._by_path[path] = ResourceView(
-                    path, logical_id, resource["Type"], resource.get("Properties", {}) or {}, stack
-                )
+        for resource in stack.resource_views():
+            if resource.has_path_metadata:
+                self._by_path[resource.path] = resource
         for output in stack.template.get("Outputs", {}).values():
             export = output.get("Export", {}).get("Name")
             if isinstance(export, str):
@@ -163,11 +102,7 @@ class TemplateIndex:
 
     def view(self, stack: StackView, logical_id: str) -> ResourceView | None:
         """The resource `logical_id` of `stack`, as a view (None for a parameter or an unknown id)."""
-        entry = stack.resources.get(logical_id)
-        if not isinstance(entry, dict) or "Type" not in entry:
-            return None
-        path = entry.get("Metadata", {}).get("aws:cdk:path") or f"{stack.path}/{logical_id}"
-        return ResourceView(path, logical_id, entry["Type"], entry.get("Properties", {}) or {}, stack)
+        return stack.view(logical_id)
 
     def resolve(self, stack: StackView, value: Any) -> ResourceView | None:
         """The resource of the app that a reference in `stack` points at (across stacks), or None."""

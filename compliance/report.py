@@ -39,6 +39,13 @@ from compliance.model import (
 )
 from compliance.securityhub import DOCUMENT_FILE, RULES_PER_REGION, automation_rules_document, render_document
 
+# The report files, by name (written into the assembly's report directory, `compliance.assembly`).
+FINDINGS = "findings.json"
+CONTROLS = "controls.csv"
+MARKDOWN = "report.md"
+SARIF = "report.sarif"
+JUNIT = "junit.xml"
+
 FINDINGS_SCHEMA = "fedramp-monitoring/compliance-findings/1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "fedramp-monitoring-compliance"
@@ -790,11 +797,11 @@ def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
     """Write the report files into `directory` (created if missing); return their paths in a fixed order."""
     directory.mkdir(parents=True, exist_ok=True)
     contents = {
-        "findings.json": render_findings_json(model) + "\n",
-        "controls.csv": render_controls_csv(model),
-        "report.md": render_markdown(model),
-        "report.sarif": json.dumps(render_sarif(model), indent=2) + "\n",
-        "junit.xml": render_junit(model),
+        FINDINGS: render_findings_json(model) + "\n",
+        CONTROLS: render_controls_csv(model),
+        MARKDOWN: render_markdown(model),
+        SARIF: json.dumps(render_sarif(model), indent=2) + "\n",
+        JUNIT: render_junit(model),
         DOCUMENT_FILE: render_document(model),
     }
     paths: list[Path] = []
@@ -804,3 +811,11 @@ def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8", newline="\n")
         paths.append(path)
     return paths
+
+
+def read_model(directory: Path) -> ComplianceModel | None:
+    """The model a synth wrote into `directory` as findings.json; None where there is none."""
+    path = directory / FINDINGS
+    if not path.exists():
+        return None
+    return ComplianceModel.from_json(json.loads(path.read_text(encoding="utf-8")))

@@ -19,6 +19,7 @@ from importlib import resources
 
 from compliance.catalogue import nag_rules
 from compliance.model import control_id
+from compliance.packs import NIST_800_53_R5
 from compliance.twins import twins_of
 
 CONFORMANCE_PACK = "FedRAMP(Moderate)"
@@ -77,7 +78,7 @@ def conformance_pack_template() -> str:
 @cache
 def config_rule_controls() -> dict[str, tuple[str, ...]]:
     """Config rule -> baseline control ids it monitors, through its synth-time twins in the NIST pack."""
-    nist = {r.rule: r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    nist = {r.rule: r for r in nag_rules() if r.pack == NIST_800_53_R5.name}
     mapping: dict[str, tuple[str, ...]] = {}
     for rule in config_rules():
         cited = [nist[t.twin] for t in twins_of(rule.source_identifier) if t.twin in nist]

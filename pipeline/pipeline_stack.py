@@ -18,6 +18,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
+from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY
+from compliance.report import JUNIT, MARKDOWN
 from components import EncryptedLogGroup, EncryptionKey
 from components.encryption_key import GrantsOnlyForAwsResources
 from components.logged_bucket import LoggedBucket
@@ -34,6 +36,9 @@ from stages import MonitoringStage
 # The same targets a developer runs: the suite, then synth with compliance gating.
 SYNTH_COMMANDS = ("make test", "make synth")
 PYTEST_JUNIT = "reports/pytest.xml"
+# Where the synth leaves the compliance reports, and the one a person reads first.
+REPORTS = f"{OUTPUT_DIRECTORY}/{REPORT_DIRECTORY}"
+REPORT_TO_READ = f"{REPORTS}/{MARKDOWN}"
 EVIDENCE_KEY_VARIABLE = "$EVIDENCE_KEY_ARN"
 
 
@@ -257,7 +262,7 @@ class PipelineStack(cdk.Stack):
                     f"Before promoting to {', '.join(env.stage_id for env in wave)}: the stages before it are "
                     "deployed and passed their smoke tests (GET /ready: database, cache and stream reachable and "
                     "signed in to). Review this run's compliance report: the Synth action's "
-                    "output artifact, cdk.out/compliance/report.md, and the ComplianceReports report group."
+                    f"output artifact, {REPORT_TO_READ}, and the ComplianceReports report group."
                 ),
             )
             for diff in diffs:
@@ -346,7 +351,7 @@ class PipelineStack(cdk.Stack):
                     "action": self.approval_actions,
                 },
                 f"Approval waiting: {action} in stage {stage}. Review the run and its compliance report "
-                f"(Synth output, cdk.out/compliance/report.md): {run_link}",
+                f"(Synth output, {REPORT_TO_READ}): {run_link}",
             ),
             (
                 "RunFailed",
@@ -389,11 +394,13 @@ class PipelineStack(cdk.Stack):
         sign = pipelines.CodeBuildStep(
             "SignEvidence",
             input=source,
-            additional_inputs={"cdk.out": self.pipeline.synth},
+            additional_inputs={OUTPUT_DIRECTORY: self.pipeline.synth},
             install_commands=["python3 -m pip install --quiet -r requirements-evidence.txt"],
-            commands=[f"python3 scripts/sign_evidence.py --key-id {EVIDENCE_KEY_VARIABLE} --assembly cdk.out"],
+            commands=[
+                f"python3 scripts/sign_evidence.py --key-id {EVIDENCE_KEY_VARIABLE} --assembly {OUTPUT_DIRECTORY}"
+            ],
             env={"EVIDENCE_KEY_ARN": self.evidence_key.key_arn},
-            primary_output_directory="cdk.out/compliance",
+            primary_output_directory=REPORTS,
             role_policy_statements=[
                 iam.PolicyStatement(actions=["kms:Sign", "kms:GetPublicKey"], resources=[self.evidence_key.key_arn])
             ],
@@ -410,14 +417,14 @@ class PipelineStack(cdk.Stack):
             input=source,
             env={"CI": "true", "PYTEST_ADDOPTS": f"--junitxml={PYTEST_JUNIT}"},
             commands=list(SYNTH_COMMANDS),
-            primary_output_directory="cdk.out",
+            primary_output_directory=OUTPUT_DIRECTORY,
             partial_build_spec=codebuild.BuildSpec.from_object(
                 {
                     "reports": {
                         self.test_reports.report_group_arn: {"files": [PYTEST_JUNIT], "file-format": "JUNITXML"},
                         self.compliance_reports.report_group_arn: {
-                            "files": ["junit.xml"],
-                            "base-directory": "cdk.out/compliance",
+                            "files": [JUNIT],
+                            "base-directory": REPORTS,
                             "file-format": "JUNITXML",
                         },
                     }

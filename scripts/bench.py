@@ -306,11 +306,10 @@ def measure(command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> Run
 
 def child_env() -> dict[str, str]:
     """The environment of every measured process: the one `make synth` gives the app."""
-    env = dict(os.environ)
+    from config.jsii_environment import jsii_environment
+
     # jsii runs on the Node.js installed into the venv; a deprecated CDK API fails the synth.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["JSII_DEPRECATED"] = "fail"
-    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    env = jsii_environment()
     # Set when the CDK CLI runs the app: they would change the app measured, or where it writes.
     for name in ("CDK_CONTEXT_JSON", "CDK_OUTDIR", "MONITORING_CONFIG"):
         env.pop(name, None)

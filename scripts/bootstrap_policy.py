@@ -37,8 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly, StackView  # noqa: E402
 from config import aws_facts  # noqa: E402
-from scripts.assembly import StackTemplate, stack_templates  # noqa: E402
 
 MAX_POLICY_CHARACTERS = 6144  # IAM's limit for a managed policy, white space excluded
 MAX_POLICIES_PER_ROLE = 10  # IAM's default quota of managed policies attached to one role
@@ -126,19 +126,19 @@ def handler_actions(resource_type: str) -> tuple[str, ...] | None:
     return tuple(sorted({a for h in HANDLERS for a in handlers.get(h, {}).get("permissions", [])}))
 
 
-def _resource_types(stacks: list[StackTemplate]) -> set[str]:
-    types = {r["Type"] for s in stacks for r in s.template.get("Resources", {}).values()}
+def _resource_types(stacks: list[StackView]) -> set[str]:
+    types = {r["Type"] for s in stacks for r in s.resources.values()}
     for source, created in TRANSFORM_TYPES.items():
         if source in types:
             types.update(created)
     return types
 
 
-def _managed_policies(stacks: list[StackTemplate], partition: str) -> list[str]:
+def _managed_policies(stacks: list[StackView], partition: str) -> list[str]:
     """The managed policy ARNs the account's roles attach, as their templates name them."""
     arns = {f"arn:{partition}:iam::aws:policy/{name}" for name in TRANSFORM_MANAGED_POLICIES}
     for stack in stacks:
-        for resource in stack.template.get("Resources", {}).values():
+        for resource in stack.resources.values():
             if resource["Type"] != "AWS::IAM::Role":
                 continue
             for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
@@ -155,7 +155,7 @@ def _literal(value: Any, partition: str, account: str) -> str:
     return "".join(p if isinstance(p, str) else pseudo[p["Ref"]] for p in parts[1])
 
 
-def account_statements(account: str, stacks: list[StackTemplate]) -> list[dict[str, Any]]:
+def account_statements(account: str, stacks: list[StackView]) -> list[dict[str, Any]]:
     """The execution role's statements for one account: what its stacks' resources need, and no more."""
     partition = aws_facts.partition_of(stacks[0].region)
     regions = sorted({s.region for s in stacks})
@@ -268,10 +268,10 @@ def split(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return documents
 
 
-def policies(assembly: Path | list[StackTemplate]) -> dict[str, list[dict[str, Any]]]:
+def policies(assembly: Path | list[StackView]) -> dict[str, list[dict[str, Any]]]:
     """account -> its execution policy documents, for every account the assembly (or its stacks) deploys to."""
-    stacks = stack_templates(assembly) if isinstance(assembly, Path) else assembly
-    by_account: dict[str, list[StackTemplate]] = defaultdict(list)
+    stacks = list(CloudAssembly(assembly).stacks) if isinstance(assembly, Path) else assembly
+    by_account: dict[str, list[StackView]] = defaultdict(list)
     for stack in stacks:
         by_account[stack.account].append(stack)
     result = {account: split(account_statements(account, stacks)) for account, stacks in sorted(by_account.items())}
@@ -281,7 +281,7 @@ def policies(assembly: Path | list[StackTemplate]) -> dict[str, list[dict[str, A
     return result
 
 
-def commands(stacks: list[StackTemplate], documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
+def commands(stacks: list[StackView], documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
     """The shell commands that create the policies and bootstrap every account and region with them."""
     regions: dict[str, set[str]] = defaultdict(set)
     for stack in stacks:
@@ -310,13 +310,14 @@ def commands(stacks: list[StackTemplate], documents: dict[str, list[dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assembly", default=str(ROOT / "cdk.out"))
+    parser.add_argument("--assembly", default=str(ROOT / OUTPUT_DIRECTORY))
     args = parser.parse_args(argv)
     assembly = Path(args.assembly)
-    if not (assembly / "manifest.json").exists():
+    reader = CloudAssembly(assembly)
+    if not reader.exists():
         print(f"{assembly} holds no cloud assembly: run `make synth` first", file=sys.stderr)
         return 2
-    stacks = stack_templates(assembly)  # read once: the templates are large
+    stacks = list(reader.stacks)
     documents = policies(stacks)
     pipeline_account = next(s.account for s in stacks if s.path == "Pipeline")
     out = assembly / "bootstrap-policy"

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.assembly import stack_templates  # noqa: E402
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 
 FAILING = 1 | 2 | 4  # cfn-lint crashed, errors, warnings
 
@@ -22,8 +22,9 @@ FAILING = 1 | 2 | 4  # cfn-lint crashed, errors, warnings
 def templates_by_region(assembly: Path) -> dict[str, list[Path]]:
     """Each stack template of the assembly (nested stages included), grouped by its region."""
     grouped: dict[str, list[Path]] = defaultdict(list)
-    for stack in stack_templates(assembly):
-        grouped[stack.region].append(stack.template_file)
+    for stack in CloudAssembly(assembly).stacks:
+        if stack.template_file is not None:
+            grouped[stack.region].append(stack.template_file)
     return dict(grouped)
 
 
@@ -46,7 +47,7 @@ def lint(assembly: Path) -> tuple[bool, str]:
 
 
 def main() -> int:
-    assembly = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "cdk.out"
+    assembly = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / OUTPUT_DIRECTORY
     passed, report = lint(assembly)
     print(report or f"cfn-lint: every template in {assembly} passes")
     return 0 if passed else 1

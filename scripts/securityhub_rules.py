@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 from compliance.securityhub import DOCUMENT_FILE, FIRST_RULE_ORDER, RULES_PER_REGION  # noqa: E402
 
 STACK_PREFIX = "SecurityHubAutomation"
@@ -68,11 +69,11 @@ def build(document: dict[str, Any], outdir: Path, *, home_region: str | None = N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--assembly", default=str(ROOT / "cdk.out"), help="the assembly make synth wrote")
+    parser.add_argument("--assembly", default=str(ROOT / OUTPUT_DIRECTORY), help="the assembly make synth wrote")
     parser.add_argument("--output", default=str(ROOT / "securityhub.out"), help="where to write the stacks")
     parser.add_argument("--home-region", help="the Security Hub home region: one stack there, for every region")
     args = parser.parse_args(argv)
-    source = Path(args.assembly) / "compliance" / DOCUMENT_FILE
+    source = CloudAssembly(args.assembly).report_directory / DOCUMENT_FILE
     if not source.exists():
         print(f"{source} is missing: run make synth first", file=sys.stderr)
         return 2

@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compliance.evidence import REPORT_DIRECTORY, SIGNATURE, manifest_digest, signature_document, verify  # noqa: E402
+from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY  # noqa: E402
+from compliance.evidence import SIGNATURE, manifest_digest, signature_document, verify  # noqa: E402
 
 
 def _aws(*args: str) -> str:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--key-id", required=True, help="ARN of the KMS SIGN_VERIFY key")
     parser.add_argument("--algorithm", default="ECDSA_SHA_256")
-    parser.add_argument("--assembly", default=str(ROOT / "cdk.out"))
+    parser.add_argument("--assembly", default=str(ROOT / OUTPUT_DIRECTORY))
     args = parser.parse_args(argv)
     assembly = Path(args.assembly)
     # Sign only evidence that is intact: a manifest that no longer matches its files would be signed in vain.

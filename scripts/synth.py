@@ -17,27 +17,28 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compliance.gate import Finding, accepted_control_tower, claim_failures, findings  # noqa: E402
-from compliance.model import ComplianceModel  # noqa: E402
+from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
+from compliance.gate import Finding, accepted_by_acknowledgments, claim_failures, findings  # noqa: E402
+from compliance.model import ComplianceModel, Status  # noqa: E402
+from compliance.packs import PACKS  # noqa: E402
+from compliance.report import read_model  # noqa: E402
+from compliance.securityhub import DOCUMENT_FILE  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
+from config.jsii_environment import jsii_environment  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
 
-# The app must not reach for the instance metadata service, and deprecated CDK APIs fail the synth.
-HERMETIC_ENV = {
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "JSII_DEPRECATED": "fail",
-}
+# The app must not reach for the instance metadata service (jsii's own settings: config/jsii_environment.py).
+HERMETIC_ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=str(ROOT / "config" / "environments.yaml"))
-    parser.add_argument("--output", default=str(ROOT / "cdk.out"))
+    parser.add_argument("--output", default=str(ROOT / OUTPUT_DIRECTORY))
     parser.add_argument("--baseline", help="the compliance baseline to compare with (default compliance/baseline.json)")
     parser.add_argument("--write-baseline", action="store_true", help="record this run as the compliance baseline")
     args = parser.parse_args(argv)
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     # The app itself writes the assembly, exactly as the CLI would have it run (app.py applies cdk.json's
     # context); run through the CLI, the CDK leaves CloudFormation's own template checks to the CLI,
     # and their acknowledged findings would be missing from the compliance report.
-    env = {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
+    env = jsii_environment(
+        {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
+    )
     env.pop("CDK_CONTEXT_JSON", None)
     if args.baseline:
         env["MONITORING_BASELINE"] = str(Path(args.baseline).resolve())
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             print(lint_report, file=sys.stderr)
         record_lint(output, passed=lint_passed)
         status = _assembly_rules(output)
-    if status != 0 and not (output / "manifest.json").exists():
+    if status != 0 and not CloudAssembly(output).exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
         return status
@@ -92,50 +95,44 @@ def record_lint(assembly: Path, *, passed: bool) -> None:
     """Put cfn-lint's verdict into the run's evidence: re-render the reports and the manifest from findings.json."""
     from compliance.evidence import write_evidence
 
-    report = assembly / "compliance" / "findings.json"
-    if report.exists():
-        model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
+    directory = CloudAssembly(assembly).report_directory
+    model = read_model(directory)
+    if model is not None:
         model.cfn_lint = "pass" if passed else "fail"
-        write_evidence(model, assembly / "compliance", oscal=False)  # the OSCAL documents do not change
+        write_evidence(model, directory, oscal=False)  # the OSCAL documents do not change
 
 
 def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     """A short account of the assembly: stages, stacks, resources, findings per pack."""
     lines = ["", "Cloud assembly summary", "======================"]
-    stages = _stages(assembly)
-    for stage, templates in stages.items():
-        resources = sum(len(_template(t).get("Resources", {})) for t in templates)
-        stacks = ", ".join(sorted(_stack_name(t) for t in templates))
-        lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
-    failed_claims, baseline, drifted, accepted = _from_report(assembly)
-    open_findings = findings(assembly, acknowledged=accepted)
-    acknowledged = _acknowledged_per_pack(assembly)
+    reader = CloudAssembly(assembly)
+    for stage, stacks in reader.stages().items():
+        resources = sum(len(s.resources) for s in stacks)
+        names = ", ".join(sorted(s.path.split("/")[-1] for s in stacks))
+        lines.append(f"{stage or 'Pipeline':<10} {len(stacks)} stack(s), {resources:>4} resources: {names}")
+    model = read_model(reader.report_directory)
+    failed_claims, baseline, drifted = _from_report(model)
+    accepted = accepted_by_acknowledgments(model) if model is not None else set()
+    open_findings = findings(reader, acknowledged=accepted)
+    acknowledged = _acknowledged_per_pack(model)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
-    packs = sorted(
-        {
-            "NIST.800.53.R5",
-            "AwsSolutions",
-            "Preflight",
-            "ControlTower",
-            *(_pack(f.rule) for f in open_findings),
-            *acknowledged,
-        }
-    )
+    registered = (pack.name for pack in PACKS if pack.registered)
+    packs = sorted({*registered, *(_pack(f.rule) for f in open_findings), *acknowledged})
     for pack in packs:
         open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
         lines.append(f"  {pack:<25} {open_count:>4} open  {acknowledged.get(pack, 0):>4} acknowledged")
     if failed_claims:
         lines.append(f"  compensating controls that do not hold: {len(failed_claims)}")
     lines.append(f"Compliance baseline: {baseline}")
-    lines.append(f"Security Hub automation rules: {_automation_rules(assembly)}")
+    lines.append(f"Security Hub automation rules: {_automation_rules(reader)}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
     lines.append(f"Assembly: {assembly}")
-    lines.append(f"Validation report: {assembly / 'validation-report.json'}")
+    lines.append(f"Validation report: {reader.validation_report_file}")
     lines.append(
-        f"Compliance reports: {assembly / 'compliance'} (report.md, controls.csv, findings.json, SARIF, JUnit, "
+        f"Compliance reports: {reader.report_directory} (report.md, controls.csv, findings.json, SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
     failed = bool(open_findings) or bool(failed_claims) or lint_passed is False or drifted
@@ -145,48 +142,22 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     return "\n".join(lines)
 
 
-def _stages(assembly: Path) -> dict[str, list[Path]]:
-    stages: dict[str, list[Path]] = {"Pipeline": sorted(assembly.glob("*.template.json"))}
-    manifest = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))
-    # The manifest lists nested assemblies in the order the stages were added: promotion order.
-    for artifact_id, artifact in manifest["artifacts"].items():
-        if artifact["type"] == "cdk:cloud-assembly":
-            stages[artifact_id.split("-")[-1]] = sorted((assembly / artifact_id).glob("*.template.json"))
-    return stages
-
-
-def _template(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-def _stack_name(template: Path) -> str:
-    manifest = json.loads((template.parent / "manifest.json").read_text(encoding="utf-8"))
-    for artifact in manifest.get("artifacts", {}).values():
-        if artifact.get("properties", {}).get("templateFile") == template.name:
-            return str(artifact.get("displayName", template.stem)).split("/")[-1]
-    return template.stem
-
-
-def _from_report(assembly: Path) -> tuple[list[Finding], str, bool, set[tuple[str, str]]]:
-    """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted,
-    and the Control Tower findings its acknowledgments accept."""
-    report = assembly / "compliance" / "findings.json"
-    if not report.exists():
-        return [], "not compared", False, set()
-    model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
+def _from_report(model: ComplianceModel | None) -> tuple[list[Finding], str, bool]:
+    """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted."""
+    if model is None:
+        return [], "not compared", False
     if not model.baseline_file:
         state = "not compared"
     elif model.baseline_differences:
         state = f"{len(model.baseline_differences)} change(s) from {model.baseline_file} (see the report)"
     else:
         state = f"as committed ({model.baseline_file})"
-    return claim_failures(model), state, bool(model.baseline_differences), accepted_control_tower(model)
+    return claim_failures(model), state, bool(model.baseline_differences)
 
 
-def _automation_rules(assembly: Path) -> str:
+def _automation_rules(assembly: CloudAssembly) -> str:
     """How many Security Hub automation rules carry this run's acknowledgments, per region."""
-    document = assembly / "compliance" / "securityhub-automation-rules.json"
+    document = assembly.report_directory / DOCUMENT_FILE
     if not document.exists():
         return "not written"
     data = json.loads(document.read_text(encoding="utf-8"))
@@ -195,15 +166,10 @@ def _automation_rules(assembly: Path) -> str:
     return f"{data['count']} ({regions or 'none'}; at most 100 per region){over} (make securityhub-rules)"
 
 
-def _acknowledged_per_pack(assembly: Path) -> Counter[str]:
+def _acknowledged_per_pack(model: ComplianceModel | None) -> Counter[str]:
     """Acknowledged findings per pack, from the compliance report the synth wrote."""
-    counts: Counter[str] = Counter()
-    report = assembly / "compliance" / "findings.json"
-    if report.exists():
-        for evaluation in json.loads(report.read_text(encoding="utf-8"))["evaluations"]:
-            if evaluation["status"] == "acknowledged":
-                counts[_pack(evaluation["rule"])] += 1
-    return counts
+    evaluations = model.evaluations if model is not None else []
+    return Counter(_pack(e.rule) for e in evaluations if e.status is Status.ACKNOWLEDGED)
 
 
 def _pack(rule_id: str) -> str:

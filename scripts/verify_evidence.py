@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.assembly import OUTPUT_DIRECTORY  # noqa: E402
 from compliance.evidence import verify  # noqa: E402
 
 
@@ -30,7 +31,7 @@ def _public_key(path: Path) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("assembly", nargs="?", default=str(ROOT / "cdk.out"))
+    parser.add_argument("assembly", nargs="?", default=str(ROOT / OUTPUT_DIRECTORY))
     parser.add_argument("--public-key", help="the expected signing key (DER or PEM); requires a signature")
     parser.add_argument("--require-signature", action="store_true", help="fail when the manifest is not signed")
     args = parser.parse_args(argv)

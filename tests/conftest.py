@@ -8,15 +8,15 @@ is deployable.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Before jsii starts: deprecated APIs fail, and Node.js comes from this venv.
-os.environ["JSII_DEPRECATED"] = "fail"
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+from config.jsii_environment import jsii_environment
+
+# Before jsii starts (the first `import aws_cdk`): deprecated APIs fail, and Node.js comes from this venv.
+os.environ.update(jsii_environment())
 
 import aws_cdk as cdk
 import pytest
@@ -24,11 +24,11 @@ import trustme
 from aws_cdk.assertions import Template
 
 from app import build_app
+from compliance.assembly import CloudAssembly
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
 from config import AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
-from scripts.assembly import stack_templates
 from tests.servers import KinesisStub, PostgresServer, ValkeyServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -89,7 +89,7 @@ def stacks(assembly_dir: Path) -> dict[str, StackArtifact]:
             termination_protection=stack.termination_protection,
             template_json=stack.template,
         )
-        for stack in stack_templates(assembly_dir)
+        for stack in CloudAssembly(assembly_dir).stacks
     }
     return found
 

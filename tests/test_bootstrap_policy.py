@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from compliance.assembly import CloudAssembly, StackView
 from scripts import bootstrap_policy
-from scripts.assembly import StackTemplate, stack_templates
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +29,13 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 def test_every_account_of_the_assembly_gets_its_policies(
     assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
 ) -> None:
-    assert set(documents) == {s.account for s in stack_templates(assembly_dir)}
+    assert set(documents) == {s.account for s in CloudAssembly(assembly_dir).stacks}
 
 
 def test_every_resource_type_deployed_has_its_handler_actions(
     assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
 ) -> None:
-    for stack in stack_templates(assembly_dir):
+    for stack in CloudAssembly(assembly_dir).stacks:
         granted = {a for s in _statements(documents[stack.account]) for a in _actions(s)}
         for resource in stack.template["Resources"].values():
             needed = bootstrap_policy.handler_actions(resource["Type"])
@@ -63,7 +63,7 @@ def test_the_execution_role_can_change_only_the_apps_own_roles(
     assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
 ) -> None:
     for account, docs in documents.items():
-        names = {s.stack_name for s in stack_templates(assembly_dir) if s.account == account}
+        names = {s.stack_name for s in CloudAssembly(assembly_dir).stacks if s.account == account}
         for statement in _statements(docs):
             writes = set(_actions(statement)) & bootstrap_policy.IAM_ROLE_WRITES
             if not writes:
@@ -76,10 +76,14 @@ def test_the_execution_role_can_change_only_the_apps_own_roles(
 
 
 def test_a_resource_type_without_permission_data_stops_the_script(assembly_dir: Path) -> None:
-    (stack, *_) = stack_templates(assembly_dir)
-    fake = StackTemplate(
-        path="Fake", stack_name="Fake", account=stack.account, region=stack.region, template_file=stack.template_file
+    (stack, *_) = CloudAssembly(assembly_dir).stacks
+    fake = StackView(
+        path="Fake",
+        stack_name="Fake",
+        region=stack.region,
+        stage="",
+        template={"Resources": {"Thing": {"Type": "AWS::Example::Unknown"}}},
+        account=stack.account,
     )
-    fake.__dict__["template"] = {"Resources": {"Thing": {"Type": "AWS::Example::Unknown"}}}
     with pytest.raises(SystemExit, match=r"AWS::Example::Unknown"):
         bootstrap_policy.account_statements(stack.account, [fake])

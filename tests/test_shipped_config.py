@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from compliance.assembly import CloudAssembly
 from config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, aws_facts, load_config
 from config.schema import stage_id_of
 
@@ -101,7 +102,7 @@ def test_configuration_synthesizes_and_passes_the_gate_and_cfn_lint(
     assert status == 0, output[-4000:]
     assert "cfn-lint: pass" in output
     assert "Result: PASS (0 open findings)" in output
-    manifest = json.loads((assembly / "manifest.json").read_text())
+    manifest = CloudAssembly(assembly).manifest
     stages = {f"assembly-Pipeline-{env.stage_id}" for env in load_config(config).environments}
     assert stages <= set(manifest["artifacts"])
     # No context lookup was needed: the CLI would otherwise have to call AWS to fill it in.

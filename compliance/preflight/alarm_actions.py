@@ -9,8 +9,8 @@ parameters and asks for the same actions.
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 from compliance.runtime import pack_parameters
 
 CONFIG_RULE = "CLOUDWATCH_ALARM_ACTION_CHECK"

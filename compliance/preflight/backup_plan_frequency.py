@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 import re
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 from compliance.runtime import pack_parameters
 
 CONFIG_RULE = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"

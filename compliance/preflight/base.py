@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compliance.references import ResourceView, TemplateIndex
+from compliance.assembly import ResourceView
+from compliance.packs import PREFLIGHT
+from compliance.references import TemplateIndex
 
-PACK = "Preflight"
+PACK = PREFLIGHT  # its name in the list of packs (`compliance.packs`)
 
 
 @dataclass(frozen=True)

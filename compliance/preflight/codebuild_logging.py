@@ -8,8 +8,8 @@ Logs is on unless `LogsConfig.CloudWatchLogs.Status` says DISABLED; S3 logs are 
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 
 def codebuild_logging(resource: ResourceView, ctx: Context) -> Verdict:

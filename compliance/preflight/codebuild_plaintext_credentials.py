@@ -7,8 +7,8 @@ AWS_SECRET_ACCESS_KEY as plaintext variables. A project signs in with its servic
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 _CREDENTIALS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
 

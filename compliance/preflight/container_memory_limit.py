@@ -8,8 +8,8 @@ reads the container definitions.
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 
 def container_memory_limit(resource: ResourceView, ctx: Context) -> Verdict:

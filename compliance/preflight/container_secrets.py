@@ -11,8 +11,9 @@ import json
 import re
 from typing import Any
 
+from compliance.assembly import ResourceView, StackView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, StackView, intrinsics, render
+from compliance.references import intrinsics, render
 
 # Names that are endpoints or identifiers, never credentials.
 _NOT_A_CREDENTIAL = re.compile(r"(HOST|PORT|ENDPOINT|URL|URI|_NAME|REGION|STREAM|BUCKET|TABLE|QUEUE|TOPIC)$", re.I)

@@ -9,8 +9,8 @@ custom resource (`Custom::VpcRestrictDefaultSG`) is given the VPC's default grou
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 RESTRICTING_TYPE = "Custom::VpcRestrictDefaultSG"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 from config import aws_facts
 
 _TYPES = frozenset({"AWS::ElastiCache::ReplicationGroup", "AWS::ElastiCache::CacheCluster"})

@@ -8,8 +8,9 @@ internet path its network promises not to have.
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 _OPEN = frozenset({"0.0.0.0/0", "::/0"})
 

@@ -16,8 +16,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 from compliance.runtime import pack_parameters
 
 CONFIG_RULES = ("IAM_CUSTOMER_POLICY_BLOCKED_KMS_ACTIONS", "IAM_INLINE_POLICY_BLOCKED_KMS_ACTIONS")

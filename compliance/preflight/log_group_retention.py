@@ -8,8 +8,9 @@ CloudWatchLogGroupRetentionPeriod asks only that a retention be set, which a sho
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 # The rule's MinRetentionTime when none is given (AWS Config developer guide, cw-loggroup-retention-period-check).
 MINIMUM_DAYS = 365

@@ -12,8 +12,9 @@ import fnmatch
 import re
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 _LOGS_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 _LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 
 def multi_region_trail(resource: ResourceView, ctx: Context) -> Verdict:

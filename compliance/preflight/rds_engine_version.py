@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 from config import aws_facts
 
 _SUGGESTED_CLASSES = re.compile(r"db\.(t4g\.medium|m7g\.large|r7g\.large|m6i\.large)$")

@@ -12,8 +12,9 @@ A reservation of 0 (a function switched off) takes nothing from the account and 
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 
 def reserved_concurrency(resource: ResourceView, ctx: Context) -> Verdict:

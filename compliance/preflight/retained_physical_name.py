@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
 from compliance.preflight.unique_physical_name import NAMED_TYPES
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 _RETAINING = frozenset({"Retain", "RetainExceptOnCreate"})
 # Pseudo-parameters whose value is the same on every create of the same stack in the same account and region.

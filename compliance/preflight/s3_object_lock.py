@@ -9,8 +9,8 @@ or carries an acknowledgment that says why its objects are protected otherwise.
 
 from __future__ import annotations
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView
 
 
 def s3_object_lock(resource: ResourceView, ctx: Context) -> Verdict:

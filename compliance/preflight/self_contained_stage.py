@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, intrinsics, render
+from compliance.references import intrinsics, render
 
 _EXTERNAL_PATTERNS = (
     (re.compile(r"\{\{resolve:secretsmanager:([^:<}]+)"), "secret"),

@@ -21,8 +21,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 # Each resource-policy type and the property that holds its policy document (or single statement).
 POLICY_PROPERTIES = {

@@ -19,58 +19,33 @@ manifest artifact has `terminationProtection: true`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from compliance.assembly import CloudAssembly, StackView
 from compliance.preflight.base import PACK, AssemblyRule
 
 RULE_ID = "StackPropertyIgnoredByPipeline"
 
-StackArtifact = tuple[Path, str, dict[str, Any]]  # (its manifest's directory, artifact id, artifact)
 
-
-def check_assembly_stack_properties(assembly_dir: str | Path) -> list[str]:
+def check_assembly_stack_properties(assembly_dir: str | Path | CloudAssembly) -> list[str]:
     """One line per stack a pipeline deploys whose manifest asks for termination protection."""
-    artifacts = list(_stack_artifacts(Path(assembly_dir) / "manifest.json"))
-    deployed = {name for artifact in artifacts for name in _pipeline_deployed_stacks(artifact)}
-    lines: list[str] = []
-    for _, artifact_id, artifact in artifacts:
-        properties = artifact.get("properties", {})
-        name = str(properties.get("stackName", artifact_id))
-        if properties.get("terminationProtection") is True and name in deployed:
-            lines.append(
-                f"{PACK}-{RULE_ID}[terminationProtection] at {artifact.get('displayName', artifact_id)}: the stack "
-                f"asks for termination protection, but the pipeline deploys {name} with CloudFormation actions, "
-                "which do not apply it (aws/aws-cdk#17871), so the stack can be deleted; enable it in a step after "
-                f"the deployment (aws cloudformation update-termination-protection --enable-termination-protection "
-                f"--stack-name {name}) and keep the stateful resources' deletion policies, or drop the property"
-            )
-    return lines
+    stacks = CloudAssembly.of(assembly_dir).stacks
+    deployed = {name for stack in stacks for name in _pipeline_deployed_stacks(stack)}
+    return [
+        f"{PACK}-{RULE_ID}[terminationProtection] at {stack.path}: the stack "
+        f"asks for termination protection, but the pipeline deploys {stack.stack_name} with CloudFormation actions, "
+        "which do not apply it (aws/aws-cdk#17871), so the stack can be deleted; enable it in a step after "
+        f"the deployment (aws cloudformation update-termination-protection --enable-termination-protection "
+        f"--stack-name {stack.stack_name}) and keep the stateful resources' deletion policies, or drop the property"
+        for stack in stacks
+        if stack.termination_protection and stack.stack_name in deployed
+    ]
 
 
-def _stack_artifacts(manifest_path: Path) -> Iterator[StackArtifact]:
-    """Every stack artifact of an assembly and its nested assemblies (the pipeline's stages)."""
-    if not manifest_path.exists():
-        return
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        if artifact.get("type") == "cdk:cloud-assembly":
-            nested = manifest_path.parent / artifact["properties"]["directoryName"]
-            yield from _stack_artifacts(nested / "manifest.json")
-        elif artifact.get("type") == "aws:cloudformation:stack":
-            yield manifest_path.parent, artifact_id, artifact
-
-
-def _pipeline_deployed_stacks(stack: StackArtifact) -> Iterator[str]:
+def _pipeline_deployed_stacks(stack: StackView) -> Iterator[str]:
     """The stack names the CloudFormation deploy actions of this stack's pipelines deploy."""
-    directory, _, artifact = stack
-    template_file = artifact.get("properties", {}).get("templateFile")
-    if not template_file or not (directory / template_file).exists():
-        return
-    template = json.loads((directory / template_file).read_text(encoding="utf-8"))
-    for entry in template.get("Resources", {}).values():
+    for entry in stack.resources.values():
         if entry.get("Type") != "AWS::CodePipeline::Pipeline":
             continue
         for stage in entry.get("Properties", {}).get("Stages", []):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 # `arn:aws:s3`, `arn:aws:s3:::` or the same with the partition as a pseudo-parameter: every bucket.
 _ALL_BUCKETS = re.compile(r"^arn:(aws[a-z-]*|<AWS::Partition>):s3(:::)?$")

@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 
+from compliance.assembly import CloudAssembly, ResourceView
 from compliance.preflight.base import PACK, AssemblyRule, Context, PreflightRule, Verdict
-from compliance.references import ResourceView, render
+from compliance.references import render
 
 RULE_ID = "UnpinnedToolInstall"
 _EXACT = re.compile(r"v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?")
@@ -213,13 +214,13 @@ def unpinned_tool_install(resource: ResourceView, ctx: Context) -> Verdict:
     return Verdict.fail(installs[0].spec, "; ".join(i.message for i in installs))
 
 
-def check_assembly_buildspecs(assembly_dir: str | Path) -> list[str]:
+def check_assembly_buildspecs(assembly_dir: str | Path | CloudAssembly) -> list[str]:
     """One line per unpinned install in the buildspec files CDK Pipelines writes into the cloud assembly."""
-    root = Path(assembly_dir)
+    assembly = CloudAssembly.of(assembly_dir)
     lines: list[str] = []
-    for path in sorted({*root.glob("buildspec-*.y*ml"), *root.glob("*/buildspec-*.y*ml")}):
+    for path in assembly.buildspec_files():
         for install in unpinned_installs(path.read_text(encoding="utf-8")):
-            where = path.relative_to(root).as_posix()
+            where = path.relative_to(assembly.directory).as_posix()
             hint = _CDK_PIPELINES_HINTS.get(install.name, "")
             lines.append(f"{PACK}-{RULE_ID}[{install.spec}] at {where}: {install.message}{hint}")
     return lines

@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 
 from compliance import acknowledge, control_tower, findings
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
-from compliance.gate import accepted_control_tower
+from compliance.gate import accepted_by_acknowledgments
 from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
 from compliance.references import TemplateIndex
@@ -192,7 +192,7 @@ def test_the_plugin_ran_on_every_stage_and_nothing_is_open(
     assert {e.scope for e in evaluated} == set(compliance_model.scopes)
     open_findings = [e for e in evaluated if e.status is Status.NON_COMPLIANT]
     assert open_findings == [], [(e.finding, e.path, e.message) for e in open_findings]
-    gate = findings(assembly_dir, acknowledged=accepted_control_tower(compliance_model))
+    gate = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(compliance_model))
     assert [f for f in gate if f.plugin == control_tower.PLUGIN_NAME] == []
 
 

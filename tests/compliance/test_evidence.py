@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from compliance.assembly import REPORT_DIRECTORY
 from compliance.evidence import (
     MANIFEST,
-    REPORT_DIRECTORY,
     SIGNATURE,
     manifest_digest,
     signature_document,

@@ -13,11 +13,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_s3 as s3
 
-from app import REPORT_DIRECTORY, report_and_gate
+from app import report_and_gate
 from compliance import acknowledge, acknowledgments_in, findings, register_packs
+from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
-from compliance.gate import accepted_control_tower
+from compliance.gate import accepted_by_acknowledgments
 from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
 from config import AppConfig
@@ -25,15 +26,21 @@ from tests.conftest import StackArtifact
 
 
 def test_fixture_app_has_no_open_findings(assembly_dir: Path, compliance_model: ComplianceModel) -> None:
-    open_findings = findings(assembly_dir, acknowledged=accepted_control_tower(compliance_model))
+    open_findings = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(compliance_model))
     assert open_findings == [], "\n".join(f.line() for f in open_findings)
 
 
+def test_no_validation_report_and_a_failed_plugin_are_open_findings(tmp_path: Path) -> None:
+    assert [f.rule for f in findings(tmp_path)] == ["NoValidationReport"]
+    error = "Validation plugin 'Preflight' failed: boom"
+    failed = {"pluginName": "Preflight", "conclusion": "failure", "violations": [], "metadata": {"error": error}}
+    (tmp_path / "validation-report.json").write_text(json.dumps({"pluginReports": [failed]}))
+    assert [(f.plugin, f.rule, f.message) for f in findings(tmp_path)] == [("Preflight", "PluginFailed", error)]
+
+
 def test_cdk_reports_no_warnings(assembly_dir: Path) -> None:
-    warnings = []
-    for metadata in assembly_dir.rglob("*.metadata.json"):
-        for path, entries in json.loads(metadata.read_text()).items():
-            warnings += [(path, e["data"]) for e in entries if e["type"] in ("aws:cdk:warning", "aws:cdk:error")]
+    metadata = CloudAssembly(assembly_dir).metadata()
+    warnings = [(path, data) for path, kind, data in metadata if kind in ("aws:cdk:warning", "aws:cdk:error")]
     assert warnings == []
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from compliance.assembly import ResourceView
 from compliance.preflight import Context, Verdict
 from compliance.preflight.base import RuleFunction
-from compliance.references import ResourceView, TemplateIndex
+from compliance.references import TemplateIndex
 
 STACK = "Pipeline/Dev/Data"  # stage "Dev", stack name "Dev-Data"
 REGION = "us-west-2"
