@@ -3,6 +3,10 @@
 Tests build from configurations under `tests/fixtures/`, never from `config/environments.yaml`:
 that file is the user's to edit, and `tests/test_shipped_config.py` proves whatever it names
 is deployable.
+
+The slow work outside the test process (synths of the shipped configuration, cfn-lint over each
+assembly) starts before the first test and is awaited by the last ones: see `BACKGROUND` and
+tests/background.py.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +26,18 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 import aws_cdk as cdk
 import pytest
 import trustme
+import yaml
 from aws_cdk.assertions import Template
 
 from app import build_app
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
-from config import AppConfig, EnvironmentConfig, load_config
+from config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
 from scripts.assembly import stack_templates
+from tests.background import Finished, Lanes
 from tests.servers import KinesisStub, PostgresServer, ValkeyServer
+from tests.synth_runs import hermetic_env, rewritten, synth_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Five environments: dev, qa (no approval), staging, and prod with prod-dr in one wave, in three regions.
@@ -57,6 +65,44 @@ class StackArtifact:
     @property
     def template(self) -> Template:
         return Template.from_json(self.template_json)
+
+
+# --- work outside the test process (tests/background.py) -----------------------------------------
+
+# Fixtures whose value is work running outside the test process. Before the first test, the session
+# starts each one the selected tests use, in this order; the tests that await one run last.
+BACKGROUND = ("shipped_runs", "fixture_lint", "govcloud_lint")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that await background work run last (a stable sort: each part keeps its order)."""
+    items.sort(key=lambda item: any(name in getattr(item, "fixturenames", ()) for name in BACKGROUND))
+
+
+@pytest.fixture(scope="session")
+def lanes() -> Iterator[Lanes]:
+    opened = Lanes.open()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_work_starts_first(request: pytest.FixtureRequest) -> None:
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    for name in BACKGROUND:
+        if name in used:
+            request.getfixturevalue(name)
+
+
+def lint_command(assembly: Path) -> list[str]:
+    """`make synth`'s cfn-lint step over every template of `assembly`, each in its stack's region."""
+    return [sys.executable, str(PROJECT_ROOT / "scripts" / "lint_templates.py"), str(assembly)]
+
+
+# --- the fixture app --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +150,12 @@ def stack(stacks: dict[str, StackArtifact]) -> Callable[[str, str], StackArtifac
     return lookup
 
 
+@pytest.fixture(scope="session")
+def fixture_lint(assembly_dir: Path, lanes: Lanes) -> Future[Finished]:
+    """cfn-lint over the fixture app's assembly, in the lint lane."""
+    return lanes.lints.run(lint_command(assembly_dir), cwd=PROJECT_ROOT)
+
+
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
@@ -120,6 +172,56 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
         stages=[e.stage_id for e in fixture_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
     )
+
+
+# --- the GovCloud app -------------------------------------------------------------------------------
+
+GOVCLOUD = FIXTURES / "govcloud.yaml"
+
+
+@pytest.fixture(scope="session")
+def govcloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app of the GovCloud fixture configuration, synthesized once."""
+    outdir = tmp_path_factory.mktemp("govcloud")
+    build_app(load_config(GOVCLOUD), outdir=str(outdir)).synth()
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def govcloud_lint(govcloud_assembly: Path, lanes: Lanes) -> Future[Finished]:
+    """cfn-lint over the GovCloud assembly, in the lint lane."""
+    return lanes.lints.run(lint_command(govcloud_assembly), cwd=PROJECT_ROOT)
+
+
+# --- make synth on the shipped configuration (tests/test_shipped_config.py) ------------------------
+
+
+@dataclass(frozen=True)
+class ShippedRun:
+    """`make synth`'s driver on one configuration: the file, where it writes the assembly, how it finished."""
+
+    config: Path
+    assembly: Path
+    finished: Future[Finished]
+
+
+@pytest.fixture(scope="session")
+def shipped_runs(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ShippedRun]:
+    """The driver on the shipped configuration, then on its rewritten copy, in the synth lane."""
+    root = tmp_path_factory.mktemp("shipped")
+    (root / "home").mkdir()
+    copy_path = root / "rewritten.yaml"
+    copy_path.write_text(yaml.safe_dump(rewritten(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())), sort_keys=False))
+    configs = {"shipped": DEFAULT_CONFIG_PATH, "rewritten": copy_path}
+    # An added environment is a change to the committed compliance baseline, for review: the copy records its own.
+    extra = {"rewritten": ("--baseline", str(root / "rewritten-baseline.json"), "--write-baseline")}
+    runs = {}
+    for name, config in configs.items():
+        assembly = root / f"{name}.out"
+        command = synth_command(config, assembly, *extra.get(name, ()))
+        finished = lanes.synths.run(command, cwd=PROJECT_ROOT, env=hermetic_env(root / "home"))
+        runs[name] = ShippedRun(config=config, assembly=assembly, finished=finished)
+    return runs
 
 
 # --- real servers for the service's readiness tests (see tests/servers.py) ---------------------
