@@ -80,7 +80,9 @@ def build_app(
     )
     if validate:
         register_packs(
-            app, external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments}
+            app,
+            external_prerequisites={env.stage_id: env.external_prerequisites for env in config.environments},
+            disabled_controls=config.control_tower.disabled_controls,
         )
     return app
 
@@ -132,6 +134,7 @@ def main() -> int:
         Path(assembly.directory),
         stages=[env.stage_id for env in config.environments],
         external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+        disabled_controls=config.control_tower.disabled_controls,
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
         runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
         run=identity,
@@ -150,6 +153,7 @@ def report_and_gate(
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]],
+    disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
     run: Any = None,
@@ -166,13 +170,14 @@ def report_and_gate(
     from compliance import findings, signoff
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import baseline_failures, claim_failures
+    from compliance.gate import accepted_control_tower, baseline_failures, claim_failures
 
     model = evaluate(
         app,
         assembly_dir,
         stages=stages,
         external_prerequisites=external_prerequisites,
+        disabled_controls=disabled_controls,
         runtime_services=runtime_services,
         runtime_skipped=runtime_skipped,
         run=run,
@@ -184,7 +189,8 @@ def report_and_gate(
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
     write_evidence(model, assembly_dir / REPORT_DIRECTORY)
-    return findings(assembly_dir) + claim_failures(model) + baseline_failures(model)
+    open_findings = findings(assembly_dir, acknowledged=accepted_control_tower(model))
+    return open_findings + claim_failures(model) + baseline_failures(model)
 
 
 def _baseline_path() -> Path:

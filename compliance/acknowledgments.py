@@ -17,7 +17,10 @@ METADATA_TYPE = "compliance:acknowledgment"
 # Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
 _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref.WeakKeyDictionary()
 
-_FINDING = re.compile(r"^(AwsSolutions-|NIST\.800\.53\.R5-|Preflight-|CloudFormation-Validate::)[A-Za-z0-9]+(\[.+\])?$")
+_FINDING = re.compile(
+    r"^((AwsSolutions-|NIST\.800\.53\.R5-|Preflight-|CloudFormation-Validate::)[A-Za-z0-9]+(\[.+\])?"
+    r"|ControlTower::CT\.[A-Z0-9-]+\.PR\.\d+)$"
+)
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
 
 

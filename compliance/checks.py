@@ -88,6 +88,8 @@ class Check:
     on: str | None = field(default=None, kw_only=True)
     via: str | None = field(default=None, kw_only=True)  # on a policy: only what it grants this action on
     subject_types: ClassVar[tuple[str, ...]] = ()
+    # True where the claim is that a deploy-time hook sees the resource differently from the template.
+    resolves_at_deploy: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -797,6 +799,73 @@ class SigningOnly(Check):
         return usage == "SIGN_VERIFY", f"KeyUsage {usage}, KeySpec {spec}"
 
 
+@dataclass(frozen=True)
+class RunOnlyByPipeline(Check):
+    """A CodeBuild project with a CODEPIPELINE source and no webhook: nothing but a pipeline action starts it."""
+
+    subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+
+    @property
+    def noun(self) -> str:
+        return "the build project"
+
+    @property
+    def predicate(self) -> str:
+        return "runs only as a pipeline action (CODEPIPELINE source, no webhook) with a customer-managed key"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        props = resource.properties
+        source = props.get("Source", {}).get("Type")
+        webhook = bool(props.get("Triggers", {}).get("Webhook"))
+        key = index.resolve(resource.stack, props.get("EncryptionKey"))
+        key_type = key.type if key is not None else None
+        holds = source == "CODEPIPELINE" and not webhook and key_type in (KEY, "AWS::KMS::Alias")
+        return holds, f"source {source}, webhook {'on' if webhook else 'off'}, key {key_type or 'not of this app'}"
+
+
+_REFERENCE_NOUNS = {KEY: "a KMS key", SUBNET: "subnets", "AWS::EC2::SecurityGroup": "security groups"}
+
+
+@dataclass(frozen=True)
+class ResolvedAtDeploy(Check):
+    """`prop` refers only to resources of type `to`, at least one of them in another stack of the app.
+
+    Template-reading rules (Control Tower's plugin) accept a property that is a literal or a reference
+    inside the same template; a cross-stack reference fails them at synth, though
+    CloudFormation resolves it to that resource's identifier before a deploy-time hook evaluates the
+    resource. This check proves the property is such a reference (`Fn::ImportValue`, `Fn::GetStackOutput`), to the
+    right kind of resource.
+    """
+
+    prop: str = ""  # dotted property path, e.g. "KmsKeyId", "VpcConfig.SubnetIds"
+    to: str = KEY
+    subject_types: ClassVar[tuple[str, ...]] = (LOG_GROUP, DATABASE, STREAM, FUNCTION)
+    resolves_at_deploy: ClassVar[bool] = True
+
+    @property
+    def predicate(self) -> str:
+        return (
+            f"names in {self.prop} {_REFERENCE_NOUNS.get(self.to, self.to)} of this app in another stack, "
+            "which CloudFormation resolves before a deploy-time hook sees it"
+        )
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        value: Any = resource.properties
+        for part in self.prop.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values = _list(value)
+        if not values:
+            return False, f"{self.prop} is absent"
+        targets = [index.resolve(resource.stack, v) for v in values]
+        wrong = [render(v) for v, t in zip(values, targets, strict=True) if t is None or t.type != self.to]
+        if wrong:
+            return False, f"{self.prop} has {', '.join(wrong)}, not a reference to {self.to}"
+        elsewhere = [t.path for t in targets if t is not None and t.stack.stack_name != resource.stack.stack_name]
+        if not elsewhere:
+            return False, f"{self.prop} refers only to resources of its own stack (the synth-time rule reads those)"
+        return True, f"{self.prop} refers to {', '.join(elsewhere)}"
+
+
 def evaluate_checks(checks: Iterable[Check], path: str, index: TemplateIndex) -> list[CheckResult]:
     """Every check of one acknowledgment on its subjects, in the order the checks were given."""
     return [result for check in checks for result in check.evaluate(path, index)]
@@ -830,7 +899,9 @@ __all__ = [
     "NotInvocableByOthers",
     "NotPublic",
     "PrivateIntegration",
+    "ResolvedAtDeploy",
     "RetainedOnDelete",
+    "RunOnlyByPipeline",
     "SigningOnly",
     "TlsOnly",
     "Versioned",

@@ -19,6 +19,7 @@ from typing import Any
 import aws_cdk as cdk
 import cdk_nag
 
+from compliance import control_tower
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.catalogue import all_rules
 from compliance.checks import CheckResult, evaluate_checks
@@ -102,6 +103,29 @@ def _cfn_validate_findings(
     return open_, suppressed
 
 
+def _control_tower_findings(assembly: Path) -> list[tuple[str, str, str]] | None:
+    """The Control Tower plugin's findings from the CDK's report; None if it did not run.
+
+    The CDK cannot apply an acknowledgment to this plugin's findings, so all of them are here
+    as violations; `evaluate` matches them against the acknowledgments.
+    """
+    report_path = assembly / "validation-report.json"
+    if not report_path.exists():
+        return None
+    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    plugins = [p for p in report.get("pluginReports", []) if p.get("pluginName") == control_tower.PLUGIN_NAME]
+    if not plugins:
+        return None
+    found: list[tuple[str, str, str]] = []
+    for plugin in plugins:
+        for violation in plugin.get("violations", []):
+            description = violation.get("description", "")
+            finding = control_tower.finding_of(description) or f"{control_tower.FINDING_PREFIX}{violation['ruleName']}"
+            for resource in violation.get("violatingConstructs", []):
+                found.append((finding, resource.get("constructPath") or "", description.split("]:", 1)[-1].strip()))
+    return found
+
+
 def _resources(assembly: Path) -> dict[str, str]:
     """Construct path -> CloudFormation type of every resource in the assembly's templates."""
     found: dict[str, str] = {}
@@ -126,6 +150,7 @@ def evaluate(
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]] | None = None,
+    disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
     run: RunIdentity | None = None,
@@ -200,6 +225,27 @@ def evaluate(
                     else ("acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""),
                 )
             )
+    control_tower_found = _control_tower_findings(assembly)
+    for finding, path, message in control_tower_found or []:
+        ack = _matching_ack(acks, finding, path)
+        if ack is not None:
+            matched[id(ack)] += 1
+        noncompliant_pairs.add((finding, path))
+        evaluations.append(
+            Evaluation(
+                scope=scope(path),
+                pack=control_tower.PACK,
+                rule=finding,
+                finding=finding,
+                status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
+                path=path,
+                resource_type=resources.get(path, ""),
+                message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
+                reason=ack.text if ack else "",
+            )
+        )
+    if control_tower_found is not None:
+        rules += control_tower.rules(disabled_controls)
     # Every resource of a type a rule reads, with no finding of that rule, passed it.
     by_type: dict[str, list[str]] = defaultdict(list)
     for path, resource_type in resources.items():
@@ -224,7 +270,7 @@ def evaluate(
             compensating_control=a.compensating_control,
             controls=a.controls,
             # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
-            matched=-1 if cfn_results is None and a.finding.startswith("CloudFormation-Validate::") else matched[id(a)],
+            matched=-1 if _did_not_run(a.finding, cfn_results, control_tower_found) else matched[id(a)],
             checks=checked[id(a)],
         )
         for a in acks
@@ -242,7 +288,15 @@ def evaluate(
         runtime_services={k: sorted(v) for k, v in (runtime_services or {}).items()},
         runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
         run=run,
+        disabled_controls=list(disabled_controls),
     )
+
+
+def _did_not_run(finding: str, cfn_results: object, control_tower_found: object) -> bool:
+    """Whether the check that would raise `finding` did not run in this synth (so its acknowledgment is not stale)."""
+    if finding.startswith("CloudFormation-Validate::"):
+        return cfn_results is None
+    return finding.startswith(control_tower.FINDING_PREFIX) and control_tower_found is None
 
 
 def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) -> list[str]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from compliance import control_tower
 
 if TYPE_CHECKING:
     from compliance.model import ComplianceModel
@@ -27,11 +30,14 @@ class Finding:
         return f"{self.rule} at {self.path}: {self.message}"
 
 
-def findings(assembly_dir: str | Path) -> list[Finding]:
+def findings(assembly_dir: str | Path, *, acknowledged: Collection[tuple[str, str]] = ()) -> list[Finding]:
     """Every unacknowledged finding in the assembly's validation report (all plugins, all severities).
 
     A missing report means no validation ran, which the gate treats as a failure
-    rather than as a pass.
+    rather than as a pass. The CDK applies acknowledgments to every plugin but Control
+    Tower's, which cannot suppress: its findings are named `ControlTower::<control id>`
+    and dropped here where `acknowledged` holds (finding, construct path), the pairs the
+    compliance model accepted (`accepted_control_tower`).
     """
     report_path = Path(assembly_dir) / REPORT_FILE
     if not report_path.exists():
@@ -43,17 +49,33 @@ def findings(assembly_dir: str | Path) -> list[Finding]:
         if plugin.get("summary", {}).get("metadata", {}).get("error"):
             result.append(Finding(name, "PluginFailed", "error", "-", str(plugin["summary"]["metadata"]["error"])))
         for violation in plugin.get("violations", []):
+            rule = violation.get("ruleName", "?")
+            if name == control_tower.PLUGIN_NAME:
+                rule = control_tower.finding_of(violation.get("description", "")) or rule
             for resource in violation.get("violatingResources", violation.get("violatingConstructs", [])):
+                if (rule, resource.get("constructPath") or "") in acknowledged:
+                    continue
                 result.append(
                     Finding(
                         plugin=name,
-                        rule=violation.get("ruleName", "?"),
+                        rule=rule,
                         severity=violation.get("severity", "error"),
                         path=resource.get("constructPath") or resource.get("resourceLogicalId", "?"),
                         message=violation.get("description", "").strip(),
                     )
                 )
     return sorted(result, key=lambda f: (f.path, f.rule))
+
+
+def accepted_control_tower(model: ComplianceModel) -> set[tuple[str, str]]:
+    """(finding, construct path) of each Control Tower finding the model accepted through an acknowledgment."""
+    from compliance.model import Status
+
+    return {
+        (e.finding, e.path)
+        for e in model.evaluations
+        if e.pack == control_tower.PACK and e.status is Status.ACKNOWLEDGED
+    }
 
 
 def claim_failures(model: ComplianceModel) -> list[Finding]:

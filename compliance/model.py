@@ -130,6 +130,7 @@ class ComplianceModel:
     baseline_file: str = ""  # the committed compliance baseline compared with this run ("" if none was)
     baseline_differences: list[str] = field(default_factory=list)  # regressions from it, one line each
     baseline_improvements: list[str] = field(default_factory=list)  # improvements it does not record yet
+    disabled_controls: list[str] = field(default_factory=list)  # Control Tower controls configured off at synth
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,6 +197,7 @@ class ComplianceModel:
             baseline_file=str(data.get("baseline_file", "")),
             baseline_differences=list(data.get("baseline_differences", [])),
             baseline_improvements=list(data.get("baseline_improvements", [])),
+            disabled_controls=list(data.get("disabled_controls", [])),
         )
 
 

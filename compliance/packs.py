@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 import aws_cdk as cdk
 import cdk_nag
 
+from compliance import control_tower
 from compliance.preflight import PreflightChecks
 
 # Leave the gate to `compliance.gate`, which reads the report the CDK writes and
@@ -14,11 +15,18 @@ from compliance.preflight import PreflightChecks
 CONTEXT = {"@aws-cdk/core:failSynthOnValidationErrors": False}
 
 
-def register_packs(app: cdk.App, *, external_prerequisites: Mapping[str, Iterable[str]] | None = None) -> None:
-    """Register NIST 800-53 rev 5, AWS Solutions and Preflight on the app: they cover the pipeline and every stage.
+def register_packs(
+    app: cdk.App,
+    *,
+    external_prerequisites: Mapping[str, Iterable[str]] | None = None,
+    disabled_controls: Iterable[str] = (),
+) -> None:
+    """Register NIST 800-53 rev 5, AWS Solutions, Preflight and Control Tower's proactive controls on the app.
 
-    `external_prerequisites` maps a stage name to the secrets and parameters that
-    stage may read without creating them (declared in configuration).
+    They cover the pipeline and every stage. `external_prerequisites` maps a stage
+    name to the secrets and parameters that stage may read without creating them
+    (declared in configuration); `disabled_controls` are the Control Tower controls
+    no organisational unit of the deployment enables.
 
     Acknowledgments are also written into each resource's template metadata, so a
     deployed template carries the record of what was accepted and why (stages call
@@ -27,7 +35,12 @@ def register_packs(app: cdk.App, *, external_prerequisites: Mapping[str, Iterabl
     preflight = PreflightChecks(
         external_prerequisites={stage: frozenset(names) for stage, names in (external_prerequisites or {}).items()}
     )
-    cdk.Validations.of(app).add_plugins(cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks(), preflight)
+    cdk.Validations.of(app).add_plugins(
+        cdk_nag.NIST80053R5Checks(),
+        cdk_nag.AwsSolutionsChecks(),
+        preflight,
+        control_tower.validator(disabled_controls),
+    )
     record_acknowledgments_in_templates(app)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compliance import control_tower
 from compliance.model import AcknowledgmentRecord, ComplianceModel, ControlStatus, Evaluation, Rule, Status
 
 FINDINGS_SCHEMA = "fedramp-monitoring/compliance-findings/1"
@@ -400,6 +401,96 @@ def _acknowledgments_section(model: ComplianceModel) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ControlToDisable:
+    """A Control Tower control whose acknowledged findings fail its hook where an organisational unit enables it."""
+
+    control: str  # "CT.S3.PR.4"
+    scope: str  # "Pipeline", "Prod"
+    where: str  # "account region" the scope deploys to ("" where the run does not say)
+    paths: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
+    """Acknowledged Control Tower findings, per control and scope, except those the hook passes at deploy.
+
+    An acknowledgment whose compensating control includes a check that the resource reads differently at deploy
+    (`ResolvedAtDeploy`, a cross-stack reference) and holds is not listed: the hook sees the resolved value.
+    """
+    resolved = {c.__name__ for c in _check_classes() if c.resolves_at_deploy}
+    passes_at_deploy = {
+        (a.finding, a.path) for a in model.acknowledgments if any(c.check in resolved and c.holds for c in a.checks)
+    }
+    grouped: dict[tuple[str, str], list[Evaluation]] = {}
+    for e in model.evaluations:
+        if e.pack != control_tower.PACK or e.status is not Status.ACKNOWLEDGED:
+            continue
+        if any(e.finding == f and (e.path == p or e.path.startswith(p + "/")) for f, p in passes_at_deploy):
+            continue
+        grouped.setdefault((e.finding.removeprefix(control_tower.FINDING_PREFIX), e.scope), []).append(e)
+    stages = model.run.stages if model.run else {}
+    pipeline = f"{model.run.pipeline_account} {model.run.pipeline_region}" if model.run else ""
+    return [
+        ControlToDisable(
+            control=control,
+            scope=scope,
+            where=pipeline if scope == "Pipeline" else stages.get(scope, ""),
+            paths=tuple(e.path for e in items),
+            reasons=tuple(dict.fromkeys(e.reason.split(" Compensating control")[0] for e in items)),
+        )
+        for (control, scope), items in sorted(
+            grouped.items(), key=lambda kv: (kv[0][0], _scopes(model).index(kv[0][1]))
+        )
+    ]
+
+
+def _check_classes() -> list[type[Any]]:
+    from compliance.checks import Check
+
+    found: list[type[Any]] = []
+    pending: list[type[Any]] = [Check]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending += cls.__subclasses__()
+    return found
+
+
+def _control_tower_section(model: ComplianceModel) -> list[str]:
+    ran = [r for r in model.rules if r.pack == control_tower.PACK]
+    lines = ["## Control Tower proactive controls", ""]
+    if not ran:
+        return [*lines, "The Control Tower plugin did not run in this synth."]
+    evaluated = [e for e in model.evaluations if e.pack == control_tower.PACK]
+    failing = sorted({e.finding for e in evaluated if e.status is Status.NON_COMPLIANT})
+    lines += _wrap(
+        f"{len(ran)} controls checked at synth ({len(evaluated)} evaluations); "
+        + (f"{len(failing)} with open findings. " if failing else "none with an open finding. ")
+        + (
+            f"Turned off in configuration (`control_tower.disabled_controls`): {', '.join(model.disabled_controls)}."
+            if model.disabled_controls
+            else "None turned off in configuration."
+        )
+    )
+    to_disable = controls_to_disable(model)
+    lines += ["", "### Control Tower controls this deployment needs disabled for its organisational unit", ""]
+    if not to_disable:
+        return [*lines, "None: every Control Tower control passes, or passes once CloudFormation resolves references."]
+    lines += _wrap(
+        "An acknowledgment accepts a finding here, but the control's CloudFormation hook ignores template metadata: "
+        "where the organisational unit of the account enables the control, the deployment fails. Disable each for "
+        "the OU that holds the account, or leave the finding open and fix the resource."
+    )
+    lines += [""]
+    rows = [
+        [_code(c.control), c.scope, c.where or "-", "<br>".join(_code(p) for p in c.paths), " ".join(c.reasons)]
+        for c in to_disable
+    ]
+    lines += _table(["Control", "Scope", "Account and region", "Resources", "Reason"], rows)
+    return lines
+
+
 def _control_matrix_section(model: ComplianceModel) -> list[str]:
     lines = ["## Control matrix", ""]
     lines += _wrap(
@@ -433,6 +524,8 @@ def render_markdown(model: ComplianceModel) -> str:
     lines += _summary_section(model)
     lines += [""]
     lines += _acknowledgments_section(model)
+    lines += [""]
+    lines += _control_tower_section(model)
     lines += [""]
     lines += _control_matrix_section(model)
     return "\n".join(lines) + "\n"

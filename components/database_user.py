@@ -16,7 +16,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from compliance import acknowledge
-from compliance.checks import AssumableOnlyBy, EncryptedWithCmk, NotInvocableByOthers, WildcardGrantsOnly
+from compliance.checks import (
+    SUBNET,
+    AssumableOnlyBy,
+    EncryptedWithCmk,
+    NotInvocableByOthers,
+    ResolvedAtDeploy,
+    WildcardGrantsOnly,
+)
 from components.database_user_function.index import grant_statements
 from components.encrypted_log_group import EncryptedLogGroup
 from config import PROJECT_ROOT
@@ -200,6 +207,17 @@ class DatabaseUser(Construct):
             ),
             checks=[NotInvocableByOthers(), EncryptedWithCmk(on="AWS::Logs::LogGroup")],
             controls=["SI-2", "CP-10"],
+        )
+        acknowledge(
+            function,
+            "ControlTower::CT.LAMBDA.PR.3",
+            reason=(
+                "The function runs in the stage's application subnets, which the network stack creates; the "
+                "synth-time rule reads only subnets of the same template, while the Control Tower hook sees the "
+                "subnet ids CloudFormation resolves from the cross-stack references."
+            ),
+            checks=[ResolvedAtDeploy(prop="VpcConfig.SubnetIds", to=SUBNET)],
+            controls=["SC-7"],
         )
         acknowledge(
             function,

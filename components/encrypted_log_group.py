@@ -7,6 +7,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from compliance import acknowledge
+from compliance.checks import KEY, EncryptedWithCmk, ResolvedAtDeploy
 from config.schema import LOG_RETENTION_DAYS
 
 
@@ -37,6 +39,20 @@ class EncryptedLogGroup(Construct):
             removal_policy=removal_policy,
             log_group_name=log_group_name,
         )
+        own_key = isinstance(encryption_key, kms.Key) and cdk.Stack.of(encryption_key) is cdk.Stack.of(self)
+        if not own_key and cdk.Token.is_unresolved(encryption_key.key_arn):
+            # A key of another stack (or referenced by its ARN from one): see the acknowledgment's reason.
+            acknowledge(
+                self.log_group.node.default_child,  # type: ignore[arg-type]
+                "ControlTower::CT.CLOUDWATCH.PR.3",
+                reason=(
+                    "The log group is encrypted with a customer-managed key of another stack of its stage; the "
+                    "synth-time rule reads only keys of the same template, while the Control Tower hook sees the "
+                    "key's ARN, which CloudFormation resolves from the cross-stack reference before the hook runs."
+                ),
+                checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
+                controls=["AU-9", "SC-28(1)"],
+            )
 
 
 def _retention(days: int) -> logs.RetentionDays:

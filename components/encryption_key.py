@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 # What CloudWatch Logs needs to encrypt and read a log group's data with a CMK.
 _LOGS_ACTIONS = [
@@ -115,5 +116,36 @@ class EncryptionKey(Construct):
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                )
+            )
+
+
+# Control Tower's CT.KMS.PR.3 hook accepts exactly this statement (Deny, Principal "*", kms:CreateGrant,
+# Resource "*", only BoolIfExists with both keys "false").
+GRANTS_ONLY_FOR_AWS_RESOURCES_SID = "DenyGrantsExceptForAwsResources"
+
+
+@jsii.implements(cdk.IAspect)
+class GrantsOnlyForAwsResources:
+    """Lets only AWS services create grants on every KMS key in scope (AC-3, AC-6; Control Tower CT.KMS.PR.3).
+
+    RDS, ElastiCache and AWS Backup create grants on the data key for the resources they
+    encrypt, with `kms:GrantIsForAWSResource` true; no principal of ours ever needs a grant
+    of its own, so a grant anyone else creates would be a way around the key policy. Added
+    to generated keys (CDK Pipelines' artifact key) as to ours, which is why it is an aspect.
+    """
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, kms.Key):
+            node.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=GRANTS_ONLY_FOR_AWS_RESOURCES_SID,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:CreateGrant"],
+                    resources=["*"],
+                    conditions={
+                        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+                    },
                 )
             )

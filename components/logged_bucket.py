@@ -21,6 +21,11 @@ from compliance.checks import (
     Versioned,
 )
 
+# Parts of a failed multipart upload are stored, billed and invisible; every bucket drops them after a week.
+_ABORT_INCOMPLETE_UPLOADS = s3.LifecycleRule(
+    id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)
+)
+
 
 class LoggedBucket(Construct):
     """A private, TLS-only, versioned bucket encrypted with a CMK, with S3 server access logs (AU-2, AU-9, SC-28(1)).
@@ -46,6 +51,7 @@ class LoggedBucket(Construct):
         log_prefix: str,
         lifecycle_rules: list[s3.LifecycleRule] | None = None,
         access_log_retention_days: int = 400,
+        object_lock_retention_days: int | None = None,
         bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -55,6 +61,9 @@ class LoggedBucket(Construct):
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            # Object Lock can only be switched on, never off; on without a default retention it locks nothing
+            # until a retention is set, and it is what Control Tower's CT.S3.PR.9 asks of every bucket.
+            "object_lock_enabled": True,
         }
         self.access_logs = s3.Bucket(
             self,
@@ -72,9 +81,21 @@ class LoggedBucket(Construct):
             bucket_key_enabled=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=log_prefix,
-            lifecycle_rules=lifecycle_rules,
+            lifecycle_rules=[*(lifecycle_rules or []), _ABORT_INCOMPLETE_UPLOADS],
+            object_lock_default_retention=(
+                s3.ObjectLockRetention.governance(cdk.Duration.days(object_lock_retention_days))
+                if object_lock_retention_days
+                else None
+            ),
             **private,
         )
+        for bucket in (self.bucket, self.access_logs):
+            # Object-level events (a deleted audit record, say) reach EventBridge, where rules can alert on them;
+            # the property, not the CDK's notifications custom resource, so no function is added.
+            bucket.node.default_child.add_property_override(  # type: ignore[union-attr]
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
+        self._acknowledge_access_log_bucket()
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3BucketReplicationEnabled",
@@ -95,6 +116,28 @@ class LoggedBucket(Construct):
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            reason=(
+                "S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3); "
+                "the bucket holds only access-log records."
+            ),
+            checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
+            controls=["SC-28(1)", "AU-9"],
+        )
+
+    def _acknowledge_access_log_bucket(self) -> None:
+        acknowledge(
+            self.access_logs.node.default_child,  # type: ignore[arg-type]
+            "ControlTower::CT.S3.PR.2",
+            reason=(
+                "This bucket receives the server access logs of its companion bucket; logging it in turn would need "
+                "another log bucket without end, and only the S3 logging service writes to it."
+            ),
+            checks=[NotPublic(), TlsOnly(), Versioned(), RetainedOnDelete()],
+            controls=["AU-2", "AU-9"],
+        )
+        acknowledge(
+            self.access_logs.node.default_child,  # type: ignore[arg-type]
+            "ControlTower::CT.S3.PR.10",
             reason=(
                 "S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3); "
                 "the bucket holds only access-log records."

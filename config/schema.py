@@ -427,11 +427,39 @@ CONNECTION_ARN = re.compile(
 )
 
 
+class ControlTowerConfig(_Strict):
+    """Which AWS Control Tower proactive controls synth checks: all the installed plugin bundles, but these."""
+
+    disabled_controls: tuple[str, ...] = Field(
+        default=(),
+        strict=False,
+        description="Control Tower ids (e.g. 'CT.S3.PR.4') that no organisational unit this app deploys to enables",
+    )
+
+    @field_validator("disabled_controls")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from compliance import control_tower  # standard library only: reads the plugin's bundled rule files
+
+        malformed = [c for c in value if not control_tower.CONTROL_ID.fullmatch(c)]
+        if malformed:
+            raise _problem("disabled_controls", f"has {malformed[0]!r}, which is not a control id like 'CT.S3.PR.4'")
+        unknown = control_tower.unknown(value)
+        if unknown:
+            raise _problem(
+                "disabled_controls", f"has {unknown[0]!r}, which is not a control the installed plugin bundles"
+            )
+        if len(set(value)) != len(value):
+            raise _problem("disabled_controls", "lists a control twice")
+        return value
+
+
 class AppConfig(_Strict):
     """The whole app: the pipeline and its environments in promotion order (the order of the file)."""
 
     pipeline: PipelineConfig
     environments: tuple[EnvironmentConfig, ...] = Field(min_length=1, strict=False)
+    control_tower: ControlTowerConfig = ControlTowerConfig()
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:

@@ -28,6 +28,7 @@ from compliance.checks import (
     KeyRotation,
     NotInvocableByOthers,
     RetainedOnDelete,
+    RunOnlyByPipeline,
     TlsOnly,
     Versioned,
     WildcardGrantsOnly,
@@ -271,6 +272,7 @@ def acknowledge_pipeline(
             )
         )
     _acknowledge_grants(roles)
+    _acknowledge_docker_asset_projects(pipeline)
     _acknowledge_replication_bucket_names(stack, region_supports)
     acknowledge_generated_inline_policies(stack)
 
@@ -309,6 +311,22 @@ def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: lis
         )
 
 
+def _acknowledge_docker_asset_projects(pipeline: pipelines.CodePipeline) -> None:
+    """Accept privileged mode on the projects that build the service's image: Docker needs it."""
+    for project in generated.docker_asset_projects(pipeline):
+        acknowledge(
+            project,
+            "ControlTower::CT.CODEBUILD.PR.4",
+            reason=(
+                "Building the service's container image runs the Docker daemon inside the build, which CodeBuild "
+                "allows only in privileged mode; the project builds only the commit the pipeline is running, with "
+                "pinned tools, and publishes to this app's repository."
+            ),
+            checks=[RunOnlyByPipeline()],
+            controls=["CM-7", "SA-10"],
+        )
+
+
 def _acknowledge_security_check_function(parts: generated.SecurityCheck) -> None:
     """Accept what cannot change on the function CDK Pipelines builds to approve an unbroadened diff."""
     function = parts.function
@@ -325,6 +343,12 @@ def _acknowledge_security_check_function(parts: generated.SecurityCheck) -> None
         ),
         (
             "NIST.800.53.R5-LambdaInsideVPC",
+            "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
+            "and placing it in a VPC would add a network path without protecting anything.",
+            (NotInvocableByOthers(),),
+        ),
+        (
+            "ControlTower::CT.LAMBDA.PR.3",
             "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
             "and placing it in a VPC would add a network path without protecting anything.",
             (NotInvocableByOthers(),),

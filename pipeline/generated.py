@@ -59,6 +59,14 @@ def asset_roles(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
     return [_child(pipeline, "Assets", name) for name in ("FileRole", "DockerRole")]
 
 
+def docker_asset_projects(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
+    """The CodeBuild projects that build and publish container image assets ("DockerAsset", "DockerAsset2", ...)."""
+    assets = pipeline.node.try_find_child("Assets")
+    if assets is None:
+        return []
+    return [child.node.default_child for child in assets.node.children if child.node.id.startswith("DockerAsset")]  # type: ignore[misc]
+
+
 def source_role(code_pipeline: codepipeline.Pipeline) -> iam.Role:
     """The role of the source action (CodeConnections)."""
     (role,) = [c for c in _child(code_pipeline, "Source").node.find_all() if isinstance(c, iam.Role)]

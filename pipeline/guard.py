@@ -303,16 +303,17 @@ class PipelineGuard(Construct):
             ],
             controls=["SI-2", "CM-3"],
         )
-        acknowledge(
-            self.function.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-LambdaInsideVPC",
-            reason=(
-                "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, and "
-                "a VPC would add a network path without protecting anything."
-            ),
-            checks=[NotInvocableByOthers()],
-            controls=["SC-7", "AC-6"],
-        )
+        for finding in ("NIST.800.53.R5-LambdaInsideVPC", "ControlTower::CT.LAMBDA.PR.3"):
+            acknowledge(
+                self.function.node.default_child,  # type: ignore[arg-type]
+                finding,
+                reason=(
+                    "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, "
+                    "and a VPC would add a network path without protecting anything."
+                ),
+                checks=[NotInvocableByOthers()],
+                controls=["SC-7", "AC-6"],
+            )
         acknowledge(
             self.function.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-LambdaConcurrency",

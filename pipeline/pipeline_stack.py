@@ -19,6 +19,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from components import EncryptedLogGroup, EncryptionKey
+from components.encryption_key import GrantsOnlyForAwsResources
 from components.logged_bucket import LoggedBucket
 from components.private_api import HEALTH_CHECK_ROUTE
 from components.service_principal_conditions import ConfineServicePrincipals
@@ -175,6 +176,7 @@ class PipelineStack(cdk.Stack):
         )
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
+        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
         acknowledge_pipeline(
             self,
             self.pipeline,

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compliance.gate import Finding, claim_failures, findings  # noqa: E402
+from compliance.gate import Finding, accepted_control_tower, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from scripts.lint_templates import lint  # noqa: E402
@@ -107,13 +107,20 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         resources = sum(len(_template(t).get("Resources", {})) for t in templates)
         stacks = ", ".join(sorted(_stack_name(t) for t in templates))
         lines.append(f"{stage:<10} {len(templates)} stack(s), {resources:>4} resources: {stacks}")
-    open_findings = findings(assembly)
-    failed_claims, baseline, drifted = _from_report(assembly)
+    failed_claims, baseline, drifted, accepted = _from_report(assembly)
+    open_findings = findings(assembly, acknowledged=accepted)
     acknowledged = _acknowledged_per_pack(assembly)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")
     packs = sorted(
-        {"NIST.800.53.R5", "AwsSolutions", "Preflight", *(_pack(f.rule) for f in open_findings), *acknowledged}
+        {
+            "NIST.800.53.R5",
+            "AwsSolutions",
+            "Preflight",
+            "ControlTower",
+            *(_pack(f.rule) for f in open_findings),
+            *acknowledged,
+        }
     )
     for pack in packs:
         open_count = sum(1 for f in open_findings if _pack(f.rule) == pack)
@@ -160,11 +167,12 @@ def _stack_name(template: Path) -> str:
     return template.stem
 
 
-def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:
-    """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted."""
+def _from_report(assembly: Path) -> tuple[list[Finding], str, bool, set[tuple[str, str]]]:
+    """From the synth's report: compensating checks that do not hold, the baseline comparison, whether it drifted,
+    and the Control Tower findings its acknowledgments accept."""
     report = assembly / "compliance" / "findings.json"
     if not report.exists():
-        return [], "not compared", False
+        return [], "not compared", False, set()
     model = ComplianceModel.from_json(json.loads(report.read_text(encoding="utf-8")))
     if not model.baseline_file:
         state = "not compared"
@@ -172,7 +180,7 @@ def _from_report(assembly: Path) -> tuple[list[Finding], str, bool]:
         state = f"{len(model.baseline_differences)} change(s) from {model.baseline_file} (see the report)"
     else:
         state = f"as committed ({model.baseline_file})"
-    return claim_failures(model), state, bool(model.baseline_differences)
+    return claim_failures(model), state, bool(model.baseline_differences), accepted_control_tower(model)
 
 
 def _acknowledged_per_pack(assembly: Path) -> Counter[str]:

@@ -28,6 +28,9 @@ SERVICES = {
     "security_hub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
+# Audit records cannot be deleted or overwritten for a year after they are written (AU-9, AU-11; OMB M-21-31's
+# twelve months of active storage); governance mode, so a break-glass role with s3:BypassGovernanceRetention can.
+AUDIT_OBJECT_LOCK_DAYS = 365
 # Kept when the stack is deleted, except when its first create rolls back (nothing recorded yet).
 AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
@@ -86,7 +89,16 @@ class BaselineStack(WorkloadStack):
             )
             standard.node.add_dependency(hub)
         if "guardduty" in offered:
-            guardduty.CfnDetector(self, "GuardDuty", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES")
+            guardduty.CfnDetector(
+                self,
+                "GuardDuty",
+                enable=True,
+                finding_publishing_frequency="FIFTEEN_MINUTES",
+                # S3 protection: CloudTrail S3 data events analysed for threats (Control Tower CT.GUARDDUTY.PR.1).
+                data_sources=guardduty.CfnDetector.CFNDataSourceConfigurationsProperty(
+                    s3_logs=guardduty.CfnDetector.CFNS3LogsConfigurationProperty(enable=True)
+                ),
+            )
 
     def _audit_bucket(self, key: Any) -> s3.Bucket:
         return LoggedBucket(
@@ -98,6 +110,7 @@ class BaselineStack(WorkloadStack):
                 "copying them to a second region is the organisation's log-archive decision."
             ),
             log_prefix="audit/",
+            object_lock_retention_days=AUDIT_OBJECT_LOCK_DAYS,
         ).bucket
 
     def _trail(self, key: Any) -> None:

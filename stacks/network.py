@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from compliance import acknowledge
-from compliance.checks import ZonesOfRegion
+from compliance.checks import NotInvocableByOthers, ZonesOfRegion
 from components import EncryptedLogGroup
 from config import EnvironmentConfig
 from stacks.base import WorkloadStack
@@ -105,4 +105,23 @@ class NetworkStack(WorkloadStack):
             ),
             checks=[ZonesOfRegion()],
             controls=["CM-2", "CM-6"],
+        )
+        self._acknowledge_default_group_provider()
+
+    def _acknowledge_default_group_provider(self) -> None:
+        """Accept that the CDK's function emptying the default security group runs outside the VPC."""
+        provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        handler = provider.node.try_find_child("Handler") if provider is not None else None
+        if handler is None:
+            return
+        acknowledge(
+            handler,
+            "ControlTower::CT.LAMBDA.PR.3",
+            reason=(
+                "The CDK's provider function removes every rule from this VPC's default security group while "
+                "CloudFormation deploys the stack; it reaches no private resource and only the EC2 API, and placed "
+                "in the VPC it configures it would depend on that VPC's endpoints existing first."
+            ),
+            checks=[NotInvocableByOthers()],
+            controls=["SC-7", "AC-6"],
         )

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
+from components.encryption_key import GrantsOnlyForAwsResources
 from components.service_principal_conditions import ConfineServicePrincipals
 from config import EnvironmentConfig
 from stacks import BaselineStack, DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
@@ -69,4 +70,5 @@ class MonitoringStage(cdk.Stage):
         for stack in stacks:
             acknowledge_generated_inline_policies(stack)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
+        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
         record_acknowledgments_in_templates(self)

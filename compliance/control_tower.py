@@ -1,0 +1,171 @@
+"""AWS Control Tower's proactive controls, run at synth by the `cdklabs.cdk-validator-cfnguard` plugin.
+
+Accounts in a FedRAMP boundary are usually governed by Control Tower, whose proactive
+controls are CloudFormation hooks: a deployment that breaks an enabled control fails
+minutes in, during the stack update. The plugin runs the same Guard rules over the
+synthesized templates, so the failure shows at synth instead.
+
+Two differences from the hooks matter, and this module is where they are handled:
+
+- The plugin cannot suppress a finding and the hook ignores template metadata. Our
+  gate applies an acknowledgment (made with `compliance.acknowledge`, finding id
+  `ControlTower::CT.S3.PR.4`) to the plugin's findings itself, and the report lists
+  every acknowledged control the organisational unit must leave disabled, because an
+  acknowledged finding still fails the hook wherever the control is enabled.
+- The plugin reads the template as written; the hook sees resource properties after
+  CloudFormation has resolved them. A key or subnet referenced from another stack of
+  the stage (`Fn::ImportValue`) is a finding at synth and passes at deploy; such an
+  acknowledgment carries a check that proves the reference resolves to the right kind
+  of resource, and the report does not count it among the controls to disable.
+
+The catalogue of controls (id, Guard rule, resource types, description) is read from
+the Guard files bundled in the installed plugin, so it is the list that actually ran.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from aws_cdk import IPolicyValidationPlugin
+
+    from compliance.model import Rule
+
+PLUGIN_NAME = "cdk-validator-cfnguard"  # pluginName in the CDK's validation report
+PACK = "ControlTower"
+FINDING_PREFIX = f"{PACK}::"
+# cfn-guard prints its whole result for every template on stdout; Node's default child-process buffer (1 MiB)
+# truncates it on templates of our size, and the plugin then reports nothing for them.
+MAX_BUFFER_BYTES = 256 * 1024 * 1024
+
+CONTROL_ID = re.compile(r"^CT\.[A-Z0-9-]+\.PR\.\d+$")
+_DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
+_RULES_DIRECTORY = "package/rules/control-tower/cfn-guard/"
+
+
+@dataclass(frozen=True)
+class Control:
+    """One proactive control: its Control Tower id, the Guard rule that implements it, what it reads."""
+
+    control_id: str  # "CT.S3.PR.1", the id Control Tower's console and API use
+    rule: str  # "s3_bucket_level_public_access_prohibited_check", the rule name in the plugin's findings
+    file_stem: str  # "ct-s3-pr-1", what the plugin's `disabledRules` takes
+    resource_types: tuple[str, ...]
+    description: str
+
+    @property
+    def finding(self) -> str:
+        """The finding id acknowledgments and reports use: `ControlTower::CT.S3.PR.1`."""
+        return FINDING_PREFIX + self.control_id
+
+
+@cache
+def controls() -> tuple[Control, ...]:
+    """Every Control Tower control bundled with the installed plugin, from its Guard files."""
+    bundle = next(_jsii_directory().glob("*.tgz"))
+    found: list[Control] = []
+    with tarfile.open(str(Path(str(bundle))), "r:gz") as archive:
+        for member in archive.getmembers():
+            if not (member.isfile() and member.name.startswith(_RULES_DIRECTORY) and member.name.endswith(".guard")):
+                continue
+            extracted = archive.extractfile(member)
+            if extracted is not None:
+                found.append(_parse(Path(member.name).stem, extracted.read().decode("utf-8")))
+    return tuple(sorted(found, key=lambda c: c.control_id))
+
+
+def _jsii_directory() -> Path:
+    """The plugin's jsii bundle directory, found without importing the plugin (which would start jsii)."""
+    spec = importlib.util.find_spec("cdklabs")
+    for location in spec.submodule_search_locations or [] if spec else []:
+        candidate = Path(location) / "cdk_validator_cfnguard" / "_jsii"
+        if candidate.is_dir():
+            return candidate
+    raise ModuleNotFoundError("cdklabs.cdk-validator-cfnguard is not installed (requirements.txt pins it)")
+
+
+def _parse(stem: str, text: str) -> Control:
+    headers = dict(_HEADER.findall(text))
+    described = _DESCRIPTION.search(text)
+    if described is None or not ({"Rule Identifier", "Rule Name"} & headers.keys()) or "Reports on" not in headers:
+        raise ValueError(f"{stem}.guard: no control id, rule name or resource types in the plugin's Guard file")
+    return Control(
+        control_id=described.group(1),
+        rule=headers.get("Rule Identifier") or headers["Rule Name"],
+        file_stem=stem,
+        resource_types=tuple(t.strip() for t in headers["Reports on"].split(",") if t.strip()),
+        description=described.group(2),
+    )
+
+
+def by_id() -> dict[str, Control]:
+    return {c.control_id: c for c in controls()}
+
+
+def finding_of(description: str) -> str | None:
+    """The finding id of a plugin violation, from its description ('[CT.S3.PR.4]: Require ...'); None if none."""
+    described = _DESCRIPTION.search(description)
+    return FINDING_PREFIX + described.group(1) if described else None
+
+
+def unknown(control_ids: Iterable[str]) -> list[str]:
+    """The ids among `control_ids` that name no control the installed plugin bundles."""
+    known = by_id()
+    return [c for c in control_ids if c not in known]
+
+
+def validator(disabled_controls: Iterable[str] = ()) -> IPolicyValidationPlugin:
+    """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids)."""
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+    known = by_id()
+    # Written against the CDK's Beta1 plugin interface, which `Validations.add_plugins` still runs.
+    plugin = CfnGuardValidator(
+        control_tower_rules_enabled=True,
+        disabled_rules=[known[c].file_stem for c in disabled_controls],
+        max_buffer=MAX_BUFFER_BYTES,
+    )
+    return cast("IPolicyValidationPlugin", plugin)
+
+
+def _normal(name: str) -> str:
+    """'s3_bucket_logging_enabled_check' and 'S3BucketLoggingEnabled' -> 's3bucketloggingenabled'."""
+    return re.sub(r"check$", "", re.sub(r"[^a-z0-9]", "", name.lower()))
+
+
+def rules(disabled_controls: Iterable[str] = ()) -> list[Rule]:
+    """The enabled controls as rules of the compliance model, each citing the NIST controls of its twin.
+
+    The plugin's metadata cites no NIST control. Many Guard rules are named after the AWS Config
+    rule they mirror (`s3_bucket_logging_enabled_check`), and cdk-nag's NIST 800-53 R5 pack names
+    its rules after the same Config rules (`S3BucketLoggingEnabled`) and cites their controls: a
+    control with such a twin cites what the twin cites; one without cites nothing.
+    """
+    from compliance.catalogue import nag_rules
+    from compliance.model import Rule
+
+    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    off = set(disabled_controls)
+    found = []
+    for control in controls():
+        if control.control_id in off:
+            continue
+        twin = twins.get(_normal(control.rule))
+        found.append(
+            Rule(
+                pack=PACK,
+                rule=control.finding,
+                description=f"[{control.control_id}] {control.description}" + (f" (as {twin.rule})" if twin else ""),
+                cited=twin.cited if twin else (),
+                resource_types=control.resource_types,
+            )
+        )
+    return found
