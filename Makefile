@@ -18,7 +18,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bootstrap-policy bench test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules bench test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -70,6 +70,11 @@ verify-evidence: setup
 bootstrap-policy: synth
 	$(BIN)/python scripts/bootstrap_policy.py --assembly cdk.out
 
+## securityhub-rules: the optional stacks of Security Hub automation rules (securityhub.out/) that carry the
+## acknowledgments of make synth's run, for the Security Hub administrator account (HOME_REGION=r: one stack there)
+securityhub-rules: setup
+	$(BIN)/python scripts/securityhub_rules.py --assembly cdk.out --output securityhub.out $(if $(HOME_REGION),--home-region $(HOME_REGION),)
+
 ## bench: time and memory of synth (floor, full, no validation, 3/6/12 stages) and of the test suite
 bench: setup
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
@@ -92,4 +97,4 @@ unit: setup
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .cache
+	rm -rf cdk.out securityhub.out build .pytest_cache .mypy_cache .ruff_cache .cache

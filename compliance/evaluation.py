@@ -31,9 +31,12 @@ from compliance.model import (
     Status,
     controls_from,
 )
+from compliance.outlook import runtime_outlook
+from compliance.preflight import PACK as PREFLIGHT
 from compliance.preflight import PreflightChecks
 from compliance.references import TemplateIndex
-from compliance.runtime import runtime_coverage
+from compliance.runtime import config_rules, runtime_coverage
+from compliance.twins import classification
 from config.schema import environment_name_of
 
 _BLIND = "Unacknowledged."
@@ -58,13 +61,12 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
     return parts[1] if len(parts) > 2 and parts[1] in stages else "Pipeline"
 
 
-def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]]) -> list[tuple[str, str, str]]:
-    """(finding id, construct path, message) of every finding, acknowledged or not."""
-    packs: list[cdk_nag.NagPack] = [
-        cdk_nag.NIST80053R5Checks(),
-        cdk_nag.AwsSolutionsChecks(),
-        PreflightChecks(external_prerequisites=external_prerequisites),
-    ]
+def _all_findings(
+    app: cdk.App, external_prerequisites: dict[str, frozenset[str]]
+) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """(finding id, construct path, message) of every finding, acknowledged or not; and the plain CfnResources."""
+    preflight = PreflightChecks(external_prerequisites=external_prerequisites)
+    packs: list[cdk_nag.NagPack] = [cdk_nag.NIST80053R5Checks(), cdk_nag.AwsSolutionsChecks(), preflight]
     found: list[tuple[str, str, str]] = []
     for pack in packs:
         name = pack.read_pack_name
@@ -75,7 +77,7 @@ def _all_findings(app: cdk.App, external_prerequisites: dict[str, frozenset[str]
             for resource in violation.violating_resources:
                 if resource.construct_path:
                     found.append((rule, resource.construct_path, violation.description))
-    return found
+    return found, set(preflight.plain_resources)
 
 
 def _cfn_validate_findings(
@@ -177,7 +179,7 @@ def evaluate(
         return f"acknowledged, but its compensating control does not hold ({failed})"
 
     rules = list(all_rules())
-    findings = _all_findings(app, dict(external_prerequisites or {}))
+    findings, plain = _all_findings(app, dict(external_prerequisites or {}))
     cfn_results = _cfn_validate_findings(assembly)
     cfn_open, cfn_suppressed = cfn_results if cfn_results is not None else ([], [])
 
@@ -246,7 +248,8 @@ def evaluate(
         )
     if control_tower_found is not None:
         rules += control_tower.rules(disabled_controls)
-    # Every resource of a type a rule reads, with no finding of that rule, passed it.
+    # Every resource of a type a rule reads, with no finding of that rule, passed it; cdk-nag's rules read
+    # no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
     by_type: dict[str, list[str]] = defaultdict(list)
     for path, resource_type in resources.items():
         by_type[resource_type].append(path)
@@ -254,6 +257,8 @@ def evaluate(
         targets = (
             list(resources) if "*" in rule.resource_types else [p for t in rule.resource_types for p in by_type[t]]
         )
+        if rule.pack not in (PREFLIGHT, control_tower.PACK):  # these read templates, plain resources too
+            targets = [p for p in targets if p not in plain]
         for path in targets:
             if (rule.rule, path) not in noncompliant_pairs:
                 evaluations.append(
@@ -276,6 +281,7 @@ def evaluate(
         for a in acks
     ]
     resources_per_scope = {name: sum(1 for p in resources if scope(p) == name) for name in scopes}
+    runtime_results, suppressions = runtime_outlook(evaluations, index, {p: scope(p) for p in plain})
     return ComplianceModel(
         scopes=scopes,
         rules=rules,
@@ -289,6 +295,9 @@ def evaluate(
         runtime_skipped={k: sorted(v) for k, v in (runtime_skipped or {}).items() if v},
         run=run,
         disabled_controls=list(disabled_controls),
+        runtime_results=runtime_results,
+        suppressions=suppressions,
+        twin_classification=classification(tuple(r.source_identifier for r in config_rules())),
     )
 
 

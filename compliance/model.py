@@ -96,6 +96,47 @@ class Control:
     runtime: tuple[str, ...] = ()  # the runtime monitors (an account baseline's Config rules) that watch it
 
 
+class RuntimeOutcome(StrEnum):
+    NON_COMPLIANT = "non-compliant"  # a synth finding the Config rule reports the same way, acknowledged
+    MAY_BE_NON_COMPLIANT = "may be non-compliant"  # a finding of a stricter twin, acknowledged
+    NOT_CHECKED = "not checked at synth"  # no synth rule reads the resource (a library's plain CfnResource)
+
+
+@dataclass(frozen=True)
+class RuntimeResult:
+    """What an AWS Config rule of the account baseline will report on one resource, as synth knows it."""
+
+    config_rule: str  # "S3_BUCKET_REPLICATION_ENABLED"
+    outcome: RuntimeOutcome
+    scope: str
+    account: str
+    region: str
+    path: str
+    resource_type: str
+    finding: str = ""  # the acknowledged synth finding it follows from
+    reason: str = ""  # that acknowledgment's reason
+    monitored: bool = False  # this app's conformance pack evaluates that account and region
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One Security Hub control finding an acknowledgment accepts, as an automation rule will suppress it."""
+
+    control: str  # "S3.7"
+    config_rule: str  # the Config rule behind the control
+    finding: str  # the acknowledged synth finding
+    scope: str
+    account: str
+    region: str  # where Security Hub reports the finding
+    path: str  # the acknowledged resource
+    resource_type: str  # the type of the resource the finding names (a role for an inline policy's finding)
+    reason: str  # the acknowledgment's reason: the rule's note
+    resource_ids: tuple[str, ...] = ()  # the ARNs; `${Name}` stands for a physical id only the deploy knows
+    parameter: str = ""  # that name, when there is one
+    stack_name: str = ""  # where the parameter's value is read after the deploy
+    logical_id: str = ""
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """What a report is evidence of: the commit, the configuration, where it deploys, the tools, the time."""
@@ -131,6 +172,9 @@ class ComplianceModel:
     baseline_differences: list[str] = field(default_factory=list)  # regressions from it, one line each
     baseline_improvements: list[str] = field(default_factory=list)  # improvements it does not record yet
     disabled_controls: list[str] = field(default_factory=list)  # Control Tower controls configured off at synth
+    runtime_results: list[RuntimeResult] = field(default_factory=list)  # what the account baseline's Config rules say
+    suppressions: list[Suppression] = field(default_factory=list)  # what Security Hub automation rules suppress
+    twin_classification: dict[str, int] = field(default_factory=dict)  # the pack's Config rules by synth twin
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,6 +242,13 @@ class ComplianceModel:
             baseline_differences=list(data.get("baseline_differences", [])),
             baseline_improvements=list(data.get("baseline_improvements", [])),
             disabled_controls=list(data.get("disabled_controls", [])),
+            runtime_results=[
+                RuntimeResult(**{**r, "outcome": RuntimeOutcome(r["outcome"])}) for r in data.get("runtime_results", [])
+            ],
+            suppressions=[
+                Suppression(**{**s, "resource_ids": tuple(s["resource_ids"])}) for s in data.get("suppressions", [])
+            ],
+            twin_classification=dict(data.get("twin_classification", {})),
         )
 
 

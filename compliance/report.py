@@ -8,6 +8,8 @@ rebuild every file from findings.json without synthesizing the app:
 - `render_markdown` -> report.md: the human summary, for a browser or a pull request.
 - `render_sarif` -> report.sarif: open and acknowledged findings, for code-scanning viewers.
 - `render_junit` -> junit.xml: one test case per scope and rule, for CI test tabs.
+- `compliance.securityhub.render_document` -> securityhub-automation-rules.json: the automation rules that
+  carry the acknowledgments into Security Hub, for its administrator account.
 
 Standard library only: this module must import without the CDK or jsii.
 """
@@ -26,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from compliance import control_tower
-from compliance.model import AcknowledgmentRecord, ComplianceModel, ControlStatus, Evaluation, Rule, Status
+from compliance.model import (
+    AcknowledgmentRecord,
+    ComplianceModel,
+    ControlStatus,
+    Evaluation,
+    Rule,
+    RuntimeOutcome,
+    Status,
+)
+from compliance.securityhub import DOCUMENT_FILE, RULES_PER_REGION, automation_rules_document, render_document
 
 FINDINGS_SCHEMA = "fedramp-monitoring/compliance-findings/1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -491,6 +502,109 @@ def _control_tower_section(model: ComplianceModel) -> list[str]:
     return lines
 
 
+def _runtime_section(model: ComplianceModel) -> list[str]:
+    """What the account baseline's AWS Config rules and Security Hub will say about what this synth accepted."""
+    lines = ["## At runtime", ""]
+    counts = model.twin_classification
+    if counts:
+        twinned = counts.get("twinned", 0)
+        packs = ", ".join(f"{pack} {n}" for pack, n in counts.items() if pack != "twinned" and ":" not in pack)
+        none = ", ".join(f"{kind.split(': ', 1)[1]} {n}" for kind, n in counts.items() if kind.startswith("no twin"))
+        total = twinned + sum(n for kind, n in counts.items() if kind.startswith("no twin"))
+        lines += _wrap(
+            f"Of the {total} AWS Config rules of the account baseline's FedRAMP Moderate conformance pack, "
+            f"{twinned} have a synth-time twin that the gate runs ({packs}; a rule may have several), so every "
+            f"resource passes them or carries an acknowledgment; {total - twinned} have none ({none}: "
+            "compliance/data/config-rule-twins.tsv says why for each)."
+        )
+        lines += [""]
+    lines += _config_results_lines(model)
+    lines += ["", *_securityhub_lines(model)]
+    return lines
+
+
+def _config_results_lines(model: ComplianceModel) -> list[str]:
+    acknowledged = [r for r in model.runtime_results if r.outcome is not RuntimeOutcome.NOT_CHECKED]
+    unread = [r for r in model.runtime_results if r.outcome is RuntimeOutcome.NOT_CHECKED]
+    rules = sorted({r.config_rule for r in acknowledged})
+    lines = [f"### AWS Config rules our acknowledgments leave NON_COMPLIANT ({len(rules)} rules)", ""]
+    lines += _wrap(
+        "A conformance-pack result cannot be suppressed: each resource below is reported NON_COMPLIANT (or may "
+        "be, where the synth rule is stricter than the Config rule) by the account baseline once deployed, as "
+        "acknowledged at synth. 'Our pack' says whether a stage's Baseline deploys the pack in that account and "
+        "region; elsewhere the organisation's own pack, if any, reports it the same way."
+    )
+    if not rules:
+        return [*lines, "", "None."]
+    lines += [""]
+    lines += _table(
+        ["Config rule", "Outcome", "Resources", "Under our pack", "Acknowledged as"],
+        (
+            [
+                _code(rule),
+                str(members[0].outcome),
+                str(len(members)),
+                str(sum(m.monitored for m in members)),
+                ", ".join(_code(f) for f in sorted({m.finding.split("[")[0] for m in members})),
+            ]
+            for rule in rules
+            if (members := [r for r in acknowledged if r.config_rule == rule])
+        ),
+        ["l", "l", "r", "r", "l"],
+    )
+    lines += ["", "<details><summary>Each resource and its reason</summary>", ""]
+    for rule in rules:
+        lines += [f"- {_code(rule)}"]
+        for r in (r for r in acknowledged if r.config_rule == rule):
+            where = f"{r.scope}, {r.account} {r.region}" + ("" if r.monitored else ", not under our pack")
+            lines += _wrap(f"{_code(r.path)} ({where}): {r.reason}", first="  - ", indent="    ")
+    lines += ["", "</details>"]
+    if unread:
+        lines += ["", f"### Resources no synth rule reads ({len({r.path for r in unread})})", ""]
+        lines += _wrap(
+            "A library wrote these as plain CloudFormation resources, which cdk-nag's rules do not read, so the "
+            "gate could not judge them on the Config rules listed; AWS Config judges them first."
+        )
+        lines += [""]
+        for path in sorted({r.path for r in unread}):
+            names = ", ".join(_code(r.config_rule) for r in unread if r.path == path)
+            lines += _wrap(f"{_code(path)}: {names}", first="- ", indent="  ")
+    return lines
+
+
+def _securityhub_lines(model: ComplianceModel) -> list[str]:
+    document = automation_rules_document(model)
+    lines = [f"### Security Hub automation rules ({document['count']})", ""]
+    written = [s for s in model.suppressions if s.resource_ids]
+    per_region = "; ".join(f"{region}: {entry['count']}" for region, entry in document["regions"].items())
+    lines += _wrap(
+        f"{document['count']} automation rule(s) in {_code(DOCUMENT_FILE)} suppress the Security Hub control "
+        f"findings of {len(written)} acknowledged resource(s), each rule naming its control and its resources "
+        f"and carrying the acknowledgment's reason as its note ({per_region or 'no region'}; at most "
+        f"{RULES_PER_REGION} per administrator account and region). The Security Hub administrator deploys them "
+        "(make securityhub-rules)."
+    )
+    if document["parameters"]:
+        lines += [""]
+        lines += _wrap(
+            f"{len(document['parameters'])} resource id(s) are generated at deploy time: the document lists, for "
+            "each, the command that reads it from the deployed stack."
+        )
+    if document["over_quota"]:
+        lines += ["", *_wrap(f"**Over the quota** in {', '.join(document['over_quota'])}.")]
+    if document["unwritable"]:
+        lines += [
+            "",
+            *_wrap(
+                f"{len(document['unwritable'])} finding(s) name a resource whose ARN this app cannot "
+                "form; no rule suppresses them:"
+            ),
+        ]
+        for item in document["unwritable"]:
+            lines += _wrap(f"{item['control']} on {_code(item['path'])}", first="- ", indent="  ")
+    return lines
+
+
 def _control_matrix_section(model: ComplianceModel) -> list[str]:
     lines = ["## Control matrix", ""]
     lines += _wrap(
@@ -526,6 +640,8 @@ def render_markdown(model: ComplianceModel) -> str:
     lines += _acknowledgments_section(model)
     lines += [""]
     lines += _control_tower_section(model)
+    lines += [""]
+    lines += _runtime_section(model)
     lines += [""]
     lines += _control_matrix_section(model)
     return "\n".join(lines) + "\n"
@@ -671,7 +787,7 @@ def render_junit(model: ComplianceModel) -> str:
 
 
 def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
-    """Write the five report files into `directory` (created if missing); return their paths in a fixed order."""
+    """Write the report files into `directory` (created if missing); return their paths in a fixed order."""
     directory.mkdir(parents=True, exist_ok=True)
     contents = {
         "findings.json": render_findings_json(model) + "\n",
@@ -679,6 +795,7 @@ def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
         "report.md": render_markdown(model),
         "report.sarif": json.dumps(render_sarif(model), indent=2) + "\n",
         "junit.xml": render_junit(model),
+        DOCUMENT_FILE: render_document(model),
     }
     paths: list[Path] = []
     for name, text in contents.items():

@@ -3,17 +3,15 @@
 AWS's "Operational Best Practices for FedRAMP(Moderate)" conformance pack is a list
 of AWS Config managed rules with default parameters (`data/config-rules-fedramp-
 moderate.tsv`); the pack's template is built from that list. Which NIST controls a
-Config rule monitors is read from cdk-nag's NIST 800-53 R5 pack, whose rules are
-the same checks applied at synth under CamelCase names (S3_BUCKET_LOGGING_ENABLED
-is S3BucketLoggingEnabled): a Config rule without a synth twin monitors controls
-this report does not claim.
+Config rule monitors is read from its twin in cdk-nag's NIST 800-53 R5 pack (the twin
+table, `compliance.twins`: S3_BUCKET_LOGGING_ENABLED is S3BucketLoggingEnabled): a
+Config rule without a NIST twin monitors controls this report does not claim.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +19,7 @@ from importlib import resources
 
 from compliance.catalogue import nag_rules
 from compliance.model import control_id
+from compliance.twins import twins_of
 
 CONFORMANCE_PACK = "FedRAMP(Moderate)"
 
@@ -49,6 +48,14 @@ def config_rules() -> tuple[ConfigRule, ...]:
     )
 
 
+def pack_parameters(source_identifier: str) -> dict[str, str]:
+    """The input parameters the pack sets for one of its rules ({} where it sets none)."""
+    for rule in config_rules():
+        if rule.source_identifier == source_identifier:
+            return dict(rule.input_parameters)
+    raise KeyError(f"{source_identifier} is not a rule of the {CONFORMANCE_PACK} conformance pack")
+
+
 def conformance_pack_template() -> str:
     """The conformance pack's template body (JSON is valid YAML): one AWS::Config::ConfigRule per managed rule."""
     body = {
@@ -67,20 +74,15 @@ def conformance_pack_template() -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def _normal(name: str) -> str:
-    name = re.sub(r"[^a-z0-9]", "", name.lower())
-    return re.sub(r"(check)$", "", name)
-
-
 @cache
 def config_rule_controls() -> dict[str, tuple[str, ...]]:
-    """Config rule -> baseline control ids it monitors, through its synth-time twin in the NIST pack."""
-    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
+    """Config rule -> baseline control ids it monitors, through its synth-time twins in the NIST pack."""
+    nist = {r.rule: r for r in nag_rules() if r.pack == "NIST.800.53.R5"}
     mapping: dict[str, tuple[str, ...]] = {}
     for rule in config_rules():
-        twin = twins.get(_normal(rule.source_identifier))
-        if twin is not None:
-            ids = {cid for label in twin.cited if (cid := control_id(label))}
+        cited = [nist[t.twin] for t in twins_of(rule.source_identifier) if t.twin in nist]
+        if cited:
+            ids = {cid for twin in cited for label in twin.cited if (cid := control_id(label))}
             mapping[rule.source_identifier] = tuple(sorted(ids))
     return mapping
 

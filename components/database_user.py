@@ -11,6 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -67,6 +68,25 @@ class DatabaseUser(Construct):
         if not (code_directory / "index.py").is_file():
             raise FileNotFoundError(f"{code_directory} is not built: run `make setup` (it vendors pg8000 there)")
         self.user_name = user_name
+        self._network(vpc, database_security_group, port)
+        log_group = EncryptedLogGroup(
+            self, "Logs", encryption_key=log_key, retention_days=log_retention_days, removal_policy=removal_policy
+        ).log_group
+        self._role(log_group, master_secret, secret_key)
+        self._function(code_directory, vpc, subnets, log_group)
+        self._user(
+            database=database,
+            master_secret=master_secret,
+            port=port,
+            user_name=user_name,
+            database_name=database_name,
+            schema=schema,
+            partition=partition,
+        )
+        self._acknowledge()
+
+    def _network(self, vpc: ec2.IVpc, database_security_group: ec2.ISecurityGroup, port: int) -> None:
+        """The function's security group: out to the database and to AWS APIs, and into the database's group."""
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Database user provisioning", allow_all_outbound=False
         )
@@ -84,9 +104,10 @@ class DatabaseUser(Construct):
             to_port=port,
             description="Database user provisioning function to the database",
         )
-        log_group = EncryptedLogGroup(
-            self, "Logs", encryption_key=log_key, retention_days=log_retention_days, removal_policy=removal_policy
-        ).log_group
+
+    def _role(self, log_group: logs.ILogGroup, master_secret: secretsmanager.ISecret, secret_key: kms.IKey) -> None:
+        """The function's role, with one customer-managed policy of exactly what it does (no AWS-managed policy,
+        no inline one)."""
         self.role = iam.Role(
             self,
             "Role",
@@ -94,7 +115,6 @@ class DatabaseUser(Construct):
             description="Creates the service's database user; reads the master secret",
         )
         stack = cdk.Stack.of(self)
-        # One customer-managed policy with exactly what the function does (no AWS-managed policy, no inline one).
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -133,6 +153,10 @@ class DatabaseUser(Construct):
                 ),
             ],
         )
+
+    def _function(
+        self, code_directory: Path, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, log_group: logs.ILogGroup
+    ) -> None:
         self.function = lambda_.Function(
             self,
             "Function",
@@ -151,6 +175,19 @@ class DatabaseUser(Construct):
         )
         # Lambda checks the role's network-interface permissions when it creates the function.
         self.function.node.add_dependency(self.policy)
+
+    def _user(
+        self,
+        *,
+        database: rds.DatabaseInstance,
+        master_secret: secretsmanager.ISecret,
+        port: int,
+        user_name: str,
+        database_name: str,
+        schema: str,
+        partition: str,
+    ) -> None:
+        """The custom resource: the function creates the user and its grants, and again whenever they change."""
         grants = grant_statements(user=user_name, database=database_name, schema=schema)
         self.resource = cdk.CustomResource(
             self,
@@ -170,7 +207,6 @@ class DatabaseUser(Construct):
             },
         )
         self.resource.node.add_dependency(database, self.policy)
-        self._acknowledge()
 
     def _acknowledge(self) -> None:
         function = self.function.node.default_child

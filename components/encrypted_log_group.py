@@ -8,7 +8,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from compliance import acknowledge
-from compliance.checks import KEY, EncryptedWithCmk, ResolvedAtDeploy
+from compliance.checks import KEY, EncryptedWithCmk, KeptAtLeast, ResolvedAtDeploy
+from compliance.preflight.log_group_retention import MINIMUM_DAYS
 from config.schema import LOG_RETENTION_DAYS
 
 
@@ -18,6 +19,8 @@ class EncryptedLogGroup(Construct):
     The key must allow CloudWatch Logs (see `EncryptionKey(allow_cloudwatch_logs=True)`).
     `log_group_name` is only for the few services that demand a fixed name (RDS log
     exports, WAF logging); callers derive it from the stage so deployments never collide.
+    A retention shorter than the account baseline's year is acknowledged here, in the
+    environments the configuration lets keep logs shorter (those without approval).
     """
 
     def __init__(
@@ -52,6 +55,19 @@ class EncryptedLogGroup(Construct):
                 ),
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
+            )
+        if retention_days < MINIMUM_DAYS:
+            acknowledge(
+                self.log_group.node.default_child,  # type: ignore[arg-type]
+                f"Preflight-LogGroupRetention[{retention_days}-days]",
+                reason=(
+                    f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
+                    f"less than the {MINIMUM_DAYS} days of AWS Config's cw-loggroup-retention-period-check; only an "
+                    "environment without approval may, because the configuration check refuses an environment with "
+                    "approval that keeps its logs less than a year."
+                ),
+                checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
+                controls=["AU-11"],
             )
 
 

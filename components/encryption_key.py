@@ -53,71 +53,73 @@ class EncryptionKey(Construct):
             pending_window=cdk.Duration.days(30),
         )
         if allow_cloudwatch_logs:
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsOfThisAccountAndRegion",
-                    principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
-                    actions=_LOGS_ACTIONS,
-                    resources=["*"],
-                    conditions={
-                        "ArnLike": {
-                            # Pseudo-parameters, not the CDK's literal partition: the template
-                            # reads the same in every partition and region it is deployed to.
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"
-                            )
-                        }
-                    },
-                )
-            )
+            self._allow_cloudwatch_logs()
         if allow_cloudtrail:
-            # Without these, CloudTrail refuses to create a trail that encrypts with the key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudTrailToEncryptTrailsOfThisAccount",
-                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                    actions=["kms:GenerateDataKey*"],
-                    resources=["*"],
-                    conditions={
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:cloudtrail:arn": (
-                                f"arn:{cdk.Aws.PARTITION}:cloudtrail:*:{cdk.Aws.ACCOUNT_ID}:trail/*"
-                            )
-                        }
-                    },
-                )
-            )
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudTrailToDescribeTheKey",
-                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                    actions=["kms:DescribeKey"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
-            )
+            self._allow_cloudtrail()
         if allow_eventbridge:
             # EventBridge rules publish pipeline events to SNS topics encrypted with this key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowEventBridgeToPublishToEncryptedTopics",
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
-            )
+            self._allow_publishing_to_encrypted_topics("AllowEventBridgeToPublishToEncryptedTopics", "events")
         if allow_cloudwatch_alarms:
             # Alarms publish to SNS topics encrypted with this key.
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
-                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
+            self._allow_publishing_to_encrypted_topics("AllowCloudWatchAlarmsToPublishToEncryptedTopics", "cloudwatch")
+
+    def _allow_cloudwatch_logs(self) -> None:
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccountAndRegion",
+                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
+                actions=_LOGS_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        # Pseudo-parameters, not the CDK's literal partition: the template
+                        # reads the same in every partition and region it is deployed to.
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:*"
+                        )
+                    }
+                },
             )
+        )
+
+    def _allow_cloudtrail(self) -> None:
+        # Without these, CloudTrail refuses to create a trail that encrypts with the key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToEncryptTrailsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:{cdk.Aws.PARTITION}:cloudtrail:*:{cdk.Aws.ACCOUNT_ID}:trail/*"
+                        )
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailToDescribeTheKey",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+
+    def _allow_publishing_to_encrypted_topics(self, sid: str, service: str) -> None:
+        """A service of this account publishes to SNS topics encrypted with this key."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
 
 
 # Control Tower's CT.KMS.PR.3 hook accepts exactly this statement (Deny, Principal "*", kms:CreateGrant,

@@ -36,9 +36,13 @@ class LoggedBucket(Construct):
     them in the way. The access-log bucket uses S3-managed keys: server access logging
     cannot deliver to a KMS-encrypted bucket. Neither bucket replicates to a second
     region; the caller says why that is acceptable for what it stores
-    (`replication_reason`). The encryption key must be retained too, or the records
-    it encrypts become unreadable. `bucket_name` only where another region's stack
-    must name the bucket (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
+    (`replication_reason`). The encryption key must be retained too, or the records it
+    encrypts become unreadable. Object Lock is on for both (AU-9; Control Tower's
+    CT.S3.PR.9 and Config's s3-bucket-default-lock-enabled ask for it);
+    `object_lock_retention_days` gives the main bucket a governance-mode default retention
+    (server access logging cannot deliver to a bucket with one). Object-level events go to
+    EventBridge. `bucket_name` only where another region's stack must name the bucket
+    (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
     """
 
     def __init__(
@@ -96,6 +100,9 @@ class LoggedBucket(Construct):
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
         self._acknowledge_access_log_bucket()
+        self._acknowledge(replication_reason, access_log_retention_days)
+
+    def _acknowledge(self, replication_reason: str, access_log_retention_days: int) -> None:
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3BucketReplicationEnabled",

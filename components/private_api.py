@@ -7,6 +7,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
@@ -64,6 +65,15 @@ class PrivateRestApi(Construct):
             removal_policy=removal_policy,
         ).log_group
         self.vpc_link = apigw.VpcLink(self, "VpcLink", targets=[load_balancer])
+        self._rest_api(access_logs, health_check_account)
+        self._routes(f"http://{load_balancer.load_balancer_dns_name}:{listener_port}")
+        self._web_acl(rate_limit_per_5_min)
+        self._waf_logging(waf_log_group_name)
+        self._execution_logs()
+        self._acknowledge()
+
+    def _rest_api(self, access_logs: logs.ILogGroup, health_check_account: str | None) -> None:
+        """The API and its stage: SigV4 on every method, tracing, metrics, execution and JSON access logs."""
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -73,7 +83,7 @@ class PrivateRestApi(Construct):
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
-                stage_name=stage_name,
+                stage_name=self._stage_name,
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.INFO,
@@ -97,7 +107,9 @@ class PrivateRestApi(Construct):
             disable_execute_api_endpoint=False,
             policy=_resource_policy(health_check_account),
         )
-        backend = f"http://{load_balancer.load_balancer_dns_name}:{listener_port}"
+
+    def _routes(self, backend: str) -> None:
+        """`/` and `/{proxy+}` to the load balancer through the VPC link, with validated request parameters."""
         validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
         )
@@ -110,6 +122,8 @@ class PrivateRestApi(Construct):
             request_validator=validator,
         )
 
+    def _web_acl(self, rate_limit_per_5_min: int) -> None:
+        """AWS managed rule groups and a rate limit per IP address, in front of the stage."""
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -137,13 +151,15 @@ class PrivateRestApi(Construct):
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=self.web_acl.attr_arn,
         )
+
+    def _waf_logging(self, waf_log_group_name: str) -> None:
         # WAF delivers only to log groups named aws-waf-logs-*; the caller derives the rest from the stage.
         waf_logs = EncryptedLogGroup(
             self,
             "WafLogs",
-            encryption_key=log_key,
-            retention_days=log_retention_days,
-            removal_policy=removal_policy,
+            encryption_key=self._log_key,
+            retention_days=self._log_retention_days,
+            removal_policy=self._removal_policy,
             log_group_name=waf_log_group_name,
         ).log_group
         wafv2.CfnLoggingConfiguration(
@@ -159,8 +175,6 @@ class PrivateRestApi(Construct):
                 )
             ],
         )
-        self._execution_logs()
-        self._acknowledge()
 
     def _execution_logs(self) -> None:
         """The execution log group, created before the stage so it is ours (encrypted, retained)."""

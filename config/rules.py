@@ -19,6 +19,7 @@ from config import aws_facts
 from config.schema import (
     CONNECTION_ARN,
     FARGATE_MEMORY_MIB,
+    PROTECTED_LOG_RETENTION_DAYS,
     AccountBaseline,
     CacheConfig,
     DatabaseEngine,
@@ -129,6 +130,12 @@ def _protected(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
         yield "database.multi_az", f"must be true {why}"
     if env("cache", "replicas") < 1:
         yield "cache.replicas", f"must be at least 1 {why}: Multi-AZ failover needs a replica"
+    if env("log_retention_days") < PROTECTED_LOG_RETENTION_DAYS:
+        yield (
+            "log_retention_days",
+            f"must be at least {PROTECTED_LOG_RETENTION_DAYS} {why}: the account baseline's AWS Config rule "
+            "cw-loggroup-retention-period-check asks for a year",
+        )
 
 
 def _subnets(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:

@@ -24,6 +24,10 @@ LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 
+# An environment with approval keeps its logs at least this long (the account baseline's AWS Config
+# cw-loggroup-retention-period-check asks for a year when given no other minimum).
+PROTECTED_LOG_RETENTION_DAYS = 365
+
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) it accepts.
 FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
     256: (512, 1024, 2048),

@@ -8,11 +8,11 @@ it is confined to, the keys, the build logs, or the exact actions a `*` grants.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import IConstruct
@@ -43,6 +43,9 @@ from pipeline.region_support import RegionSupportStack
 _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
 _ARTIFACT_WRITE = ("Action::s3:DeleteObject*", "Action::s3:Abort*")
 _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
+
+# What CodePipeline grants on a replication key: encrypt and decrypt artifacts with it.
+_REPLICATION_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
 BUILD_LOG_RETENTION_DAYS = 365
@@ -83,6 +86,8 @@ _REPLICATION_REASON = (
 
 # One acknowledged group of findings: the finding suffixes, why, and the checks that compensate.
 _Grant = tuple[tuple[str, ...], str, tuple[Check, ...]]
+# A generated role, and the groups of findings on its default policy.
+_Role = tuple[IConstruct, list[_Grant]]
 
 
 def acknowledge_pipeline(
@@ -96,61 +101,94 @@ def acknowledge_pipeline(
     protect_projects: dict[str, codebuild.IProject],
     guard: PipelineGuard | None = None,
     evidence_project: codebuild.IProject | None = None,
-    telemetry_key: kms.IKey,
-    build_logs: logs.ILogGroup,
 ) -> None:
     """Acknowledge the findings on the roles CDK Pipelines generates. Call after `build_pipeline()`."""
-    account, region = stack.account, stack.region
-    partition = stack.partition if not cdk.Token.is_unresolved(stack.partition) else "aws"
-    bucket = f"Resource::<{_logical_id(stack, artifact_bucket.node.default_child)}.Arn>/*"
+    names = _FindingNames.of(stack, artifact_bucket)
+    security_check = generated.security_check_parts(pipeline)
+    roles = [
+        *_pipeline_roles(names, pipeline, region_supports),
+        *([(_role(evidence_project), names.project(evidence_project))] if evidence_project is not None else []),
+        *_stage_roles(names, stages, smoke_projects, protect_projects),
+        *([_guard_role(names, guard)] if guard is not None else []),
+        *(_security_check_roles(names, security_check) if security_check is not None else []),
+        *_asset_roles(names, pipeline),
+    ]
+    _acknowledge_grants(roles)
+    _acknowledge_docker_asset_projects(pipeline)
+    if security_check is not None:
+        _acknowledge_security_check_function(security_check)
+    _acknowledge_replication_key_decrypt(pipeline.pipeline.role, region_supports)
+    _acknowledge_replication_bucket_names(stack, region_supports)
+    acknowledge_generated_inline_policies(stack)
 
-    def codebuild(project_scope: IConstruct) -> tuple[str, str]:
-        project = _logical_id(stack, project_scope.node.default_child)
+
+@dataclass(frozen=True)
+class _FindingNames:
+    """How cdk-nag names the resources of this pipeline stack's wildcard grants."""
+
+    stack: cdk.Stack
+    partition: str
+    bucket: str  # the artifact bucket's objects
+
+    @classmethod
+    def of(cls, stack: cdk.Stack, artifact_bucket: s3.IBucket) -> _FindingNames:
+        partition = stack.partition if not cdk.Token.is_unresolved(stack.partition) else "aws"
+        return cls(stack, partition, f"Resource::<{_logical_id(stack, artifact_bucket.node.default_child)}.Arn>/*")
+
+    def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
+        region = self.stack.region if region is None else region
+        account = self.stack.account if account is None else account
+        return f"Resource::arn:{self.partition}:{service}:{region}:{account}:{resource}"
+
+    def artifacts(self, *, write: bool = True, key: bool = True) -> list[_Grant]:
+        """The artifact bucket's object actions (read, and write unless `write=False`), and its key's."""
+        actions = (*_ARTIFACT_READ, *(_ARTIFACT_WRITE if write else ()))
+        grants: list[_Grant] = [((*actions, self.bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
+        return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
+
+    def build_logs_of(self, project_scope: IConstruct | None) -> _Grant:
+        """The log and report groups CodeBuild names after a project (any project's, for `None`)."""
+        if project_scope is None:
+            log_group, report_group = "log-group:/aws/codebuild/*", "report-group/*"
+        else:
+            project = _logical_id(self.stack, project_scope.node.default_child)
+            log_group, report_group = f"log-group:/aws/codebuild/<{project}>:*", f"report-group/<{project}>-*"
         return (
-            f"Resource::arn:{partition}:logs:{region}:{account}:log-group:/aws/codebuild/<{project}>:*",
-            f"Resource::arn:{partition}:codebuild:{region}:{account}:report-group/<{project}>-*",
+            (self.arn("logs", log_group), self.arn("codebuild", report_group)),
+            _BUILD_LOG_REASON,
+            _BUILD_LOG_CHECKS,
         )
 
-    def generic_codebuild() -> tuple[str, str]:
-        return (
-            f"Resource::arn:{partition}:logs:{region}:{account}:log-group:/aws/codebuild/*",
-            f"Resource::arn:{partition}:codebuild:{region}:{account}:report-group/*",
-        )
+    def project(self, project: IConstruct, *, write: bool = True) -> list[_Grant]:
+        """A project's role: the artifacts and the project's own build logs."""
+        return [*self.artifacts(write=write), self.build_logs_of(project)]
 
-    code_pipeline = pipeline.pipeline
-    synth_project = pipeline.synth_project
-    synth_role = synth_project.role
-    assert synth_role is not None, "the synth project has a generated role"
-    self_mutation = generated.self_mutation_project(pipeline)
-    source_role = generated.source_role(code_pipeline)
+
+def _pipeline_roles(
+    names: _FindingNames, pipeline: pipelines.CodePipeline, region_supports: list[RegionSupportStack]
+) -> list[_Role]:
+    """The pipeline's own role, the source action's, the synth project's and self-mutation's."""
+    account = names.stack.account
     replication = tuple(
         finding
         for support in region_supports
         for finding in (
-            f"Resource::arn:{partition}:s3:::{stack.resolve(support.bucket.bucket_name)}/*",
-            f"Resource::arn:{partition}:kms:{support.region}:{account}:key/*",
+            f"Resource::arn:{names.partition}:s3:::{names.stack.resolve(support.bucket.bucket_name)}/*",
+            f"Resource::arn:{names.partition}:kms:{support.region}:{account}:key/*",
         )
     )
-
-    def artifacts(*, write: bool = True, key: bool = True) -> list[_Grant]:
-        actions = (*_ARTIFACT_READ, *(_ARTIFACT_WRITE if write else ()))
-        grants: list[_Grant] = [((*actions, bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
-        return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
-
-    def build_logs_of(project_scope: IConstruct | None) -> _Grant:
-        names = codebuild(project_scope) if project_scope is not None else generic_codebuild()
-        return (names, _BUILD_LOG_REASON, _BUILD_LOG_CHECKS)
-
     replicated: list[_Grant] = [(replication, _REPLICATION_REASON, (*_BUCKET_CHECKS, *_KEY_CHECKS))]
-    roles: list[tuple[IConstruct, list[_Grant]]] = [
-        (code_pipeline.role, [*artifacts(), *(replicated if replication else [])]),
-        (source_role, artifacts()),
-        (synth_role, [*artifacts(), build_logs_of(synth_project)]),
+    synth_role = pipeline.synth_project.role
+    assert synth_role is not None, "the synth project has a generated role"
+    self_mutation = generated.self_mutation_project(pipeline)
+    return [
+        (pipeline.pipeline.role, [*names.artifacts(), *(replicated if replication else [])]),
+        (generated.source_role(pipeline.pipeline), names.artifacts()),
+        (synth_role, names.project(pipeline.synth_project)),
         (
             generated.self_mutation_role(pipeline),
             [
-                *artifacts(write=False),
-                build_logs_of(self_mutation),
+                *names.project(self_mutation, write=False),
                 (
                     (f"Resource::arn:*:iam::{account}:role/*",),
                     "Self-mutation assumes the CDK bootstrap roles of this account, whose names carry the "
@@ -166,18 +204,25 @@ def acknowledge_pipeline(
             ],
         ),
     ]
-    if evidence_project is not None:
-        roles.append((_role(evidence_project), [*artifacts(), build_logs_of(evidence_project)]))
+
+
+def _stage_roles(
+    names: _FindingNames,
+    stages: list[EnvironmentConfig] | tuple[EnvironmentConfig, ...],
+    smoke_projects: dict[str, codebuild.IProject],
+    protect_projects: dict[str, codebuild.IProject],
+) -> list[_Role]:
+    """Each stage's smoke test, which calls the stage's readiness route, and the termination-protection steps."""
+    method, path = HEALTH_CHECK_ROUTE
+    roles: list[_Role] = []
     for stage in stages:
-        method, path = HEALTH_CHECK_ROUTE
         project = smoke_projects[stage.stage_id]
-        health = f"Resource::arn:{partition}:execute-api:{stage.region}:{stage.account}:*/*/{method}{path}"
+        health = names.arn("execute-api", f"*/*/{method}{path}", region=stage.region, account=stage.account)
         roles.append(
             (
                 _role(project),
                 [
-                    *artifacts(write=False),
-                    build_logs_of(project),
+                    *names.project(project, write=False),
                     (
                         (health,),
                         f"The smoke test may call {method} {path} of any API of the stage's account: the API's id "
@@ -187,97 +232,83 @@ def acknowledge_pipeline(
                 ],
             )
         )
-    roles += [(_role(p), [*artifacts(write=False), build_logs_of(p)]) for p in protect_projects.values()]
-    if guard is not None:
-        check_role = guard.project.role
-        assert check_role is not None
-        roles.append(
-            (
-                check_role,
-                [
-                    *artifacts(write=False),
-                    build_logs_of(guard.project),
-                    (
-                        (f"Resource::arn:{partition}:cloudformation:{region}:{account}:stack/{stack.stack_name}/*",),
-                        "The definition check reads the running pipeline stack's template; the stack's id suffix "
-                        "is assigned by CloudFormation when the stack is created.",
-                        (GrantsConfinedToAccount(("cloudformation",)),),
-                    ),
-                ],
-            )
-        )
-    security_check = generated.security_check_parts(pipeline)
-    if security_check is not None:
-        approve_arn = _logical_id(stack, security_check.function)
-        roles.append(
-            (
-                security_check.project_role,
-                [
-                    *artifacts(write=False),
-                    build_logs_of(security_check.project),
-                    (
-                        (f"Resource::<{approve_arn}.Arn>:*",),
-                        "The security diff invokes its own approval function, in any of its versions.",
-                        (WildcardGrantsOnly(("lambda:InvokeFunction",), "<ref>:*"),),
-                    ),
-                    (
-                        ("Resource::*",),
-                        "The security diff reads the stacks of every stage account through their bootstrap "
-                        "lookup roles, whose ARNs are not known to this stack.",
-                        (WildcardGrantsOnly(("sts:AssumeRole",), condition=_BOOTSTRAP_ROLE_TAG),),
-                    ),
-                ],
-            )
-        )
-        roles.append(
-            (
-                security_check.function_role,
-                [
-                    (
-                        ("Resource::*",),
-                        "The function that approves a security diff with no broadening calls "
-                        "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
-                        (
-                            WildcardGrantsOnly(
-                                ("codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"),
-                                condition="aws:ResourceTag/SECURITY_CHECK",
-                            ),
-                        ),
-                    )
-                ],
-            )
-        )
-        generated.harden_security_check(
-            security_check, telemetry_key=telemetry_key, build_logs=build_logs, retention_days=BUILD_LOG_RETENTION_DAYS
-        )
-        _acknowledge_security_check_function(security_check)
-    for asset_role in generated.asset_roles(pipeline):
-        roles.append(
-            (
-                asset_role,
-                [
-                    *artifacts(write=False, key=False),
-                    build_logs_of(None),
-                    (
-                        ("Resource::*",),
-                        "Asset publishing starts and watches its own CodeBuild builds, which CDK Pipelines "
-                        "grants on every project; the publishing roles it assumes are named in full.",
-                        (
-                            WildcardGrantsOnly(
-                                ("codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild")
-                            ),
-                        ),
-                    ),
-                ],
-            )
-        )
-    _acknowledge_grants(roles)
-    _acknowledge_docker_asset_projects(pipeline)
-    _acknowledge_replication_bucket_names(stack, region_supports)
-    acknowledge_generated_inline_policies(stack)
+    return roles + [(_role(p), names.project(p, write=False)) for p in protect_projects.values()]
 
 
-def _acknowledge_grants(roles: list[tuple[IConstruct, list[_Grant]]]) -> None:
+def _guard_role(names: _FindingNames, guard: PipelineGuard) -> _Role:
+    """The definition check, which reads the running pipeline stack's template."""
+    check_role = guard.project.role
+    assert check_role is not None
+    stack_arn = names.arn("cloudformation", f"stack/{names.stack.stack_name}/*")
+    return (
+        check_role,
+        [
+            *names.project(guard.project, write=False),
+            (
+                (stack_arn,),
+                "The definition check reads the running pipeline stack's template; the stack's id suffix "
+                "is assigned by CloudFormation when the stack is created.",
+                (GrantsConfinedToAccount(("cloudformation",)),),
+            ),
+        ],
+    )
+
+
+def _security_check_roles(names: _FindingNames, security_check: generated.SecurityCheck) -> list[_Role]:
+    """The security diff's project, which reads every stage account's stacks, and its approval function."""
+    approve_arn = _logical_id(names.stack, security_check.function)
+    return [
+        (
+            security_check.project_role,
+            [
+                *names.project(security_check.project, write=False),
+                (
+                    (f"Resource::<{approve_arn}.Arn>:*",),
+                    "The security diff invokes its own approval function, in any of its versions.",
+                    (WildcardGrantsOnly(("lambda:InvokeFunction",), "<ref>:*"),),
+                ),
+                (
+                    ("Resource::*",),
+                    "The security diff reads the stacks of every stage account through their bootstrap "
+                    "lookup roles, whose ARNs are not known to this stack.",
+                    (WildcardGrantsOnly(("sts:AssumeRole",), condition=_BOOTSTRAP_ROLE_TAG),),
+                ),
+            ],
+        ),
+        (
+            security_check.function_role,
+            [
+                (
+                    ("Resource::*",),
+                    "The function that approves a security diff with no broadening calls "
+                    "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
+                    (
+                        WildcardGrantsOnly(
+                            ("codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"),
+                            condition="aws:ResourceTag/SECURITY_CHECK",
+                        ),
+                    ),
+                )
+            ],
+        ),
+    ]
+
+
+def _asset_roles(names: _FindingNames, pipeline: pipelines.CodePipeline) -> list[_Role]:
+    """The asset-publishing roles, which start and watch their own CodeBuild builds."""
+    grant: _Grant = (
+        ("Resource::*",),
+        "Asset publishing starts and watches its own CodeBuild builds, which CDK Pipelines "
+        "grants on every project; the publishing roles it assumes are named in full.",
+        (WildcardGrantsOnly(("codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild")),),
+    )
+    return [
+        (role, [*names.artifacts(write=False, key=False), names.build_logs_of(None), grant])
+        for role in generated.asset_roles(pipeline)
+    ]
+
+
+def _acknowledge_grants(roles: list[_Role]) -> None:
     """Acknowledge each wildcard finding on the policy CDK Pipelines generated for its role."""
     for role, grants in roles:
         policy = role.node.find_child("DefaultPolicy").node.default_child
@@ -291,6 +322,26 @@ def _acknowledge_grants(roles: list[tuple[IConstruct, list[_Grant]]]) -> None:
                     checks=checks,
                     controls=["AC-6", "CM-5"],
                 )
+
+
+def _acknowledge_replication_key_decrypt(role: iam.IRole, region_supports: list[RegionSupportStack]) -> None:
+    """The pipeline decrypts with the replication keys of other regions, which it can name only by alias."""
+    if not region_supports:
+        return
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert policy is not None
+    acknowledge(
+        policy,
+        "Preflight-KmsBlockedActions[kms:Decrypt+kms:ReEncryptFrom]",
+        reason=(
+            "The replication keys belong to other regions' support stacks, so the pipeline's grant names this "
+            "account's keys in those regions and limits them to the replication keys' aliases "
+            "(kms:ResourceAliases); AWS Config's blocked-KMS-actions rules read that wildcard as every key "
+            "because they do not read conditions."
+        ),
+        checks=[WildcardGrantsOnly(_REPLICATION_KEY_ACTIONS, "arn:*:kms:*:key/*", "kms:ResourceAliases")],
+        controls=["AC-6", "SC-12"],
+    )
 
 
 def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: list[RegionSupportStack]) -> None:

@@ -101,69 +101,7 @@ class PipelineGuard(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.function = self._approve_function(pipeline, telemetry_key)
-        script = base64.b64encode(_CHECK_SOURCE.read_bytes()).decode("ascii")
-        self.project = codebuild.PipelineProject(
-            self,
-            "Check",
-            description="Compares the running pipeline's definition with the one this run would apply",
-            encryption_key=artifact_key,
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.SMALL
-            ),
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
-            environment_variables={
-                "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),
-                "TEMPLATE": codebuild.BuildEnvironmentVariable(value=f"{stack.artifact_id}.template.json"),
-                "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name),
-                "TOPIC_ARN": codebuild.BuildEnvironmentVariable(value=topic.topic_arn),
-            },
-            build_spec=codebuild.BuildSpec.from_object(
-                {
-                    "version": "0.2",
-                    "phases": {
-                        "build": {
-                            "commands": [
-                                f"echo {script} | base64 -d > /tmp/definition_check.py",
-                                # The pipeline's name, from CodeBuild (naming it here would make the pipeline
-                                # and this project depend on each other).
-                                'PIPELINE="${CODEBUILD_INITIATOR#codepipeline/}"',
-                                'aws cloudformation get-template --stack-name "$STACK_NAME" --template-stage Original'
-                                " --query TemplateBody --output json > /tmp/running.json",
-                                'set +e; python3 /tmp/definition_check.py /tmp/running.json "$TEMPLATE"'
-                                " > /tmp/difference.txt; status=$?; set -e; cat /tmp/difference.txt;"
-                                " if [ $status -eq 0 ]; then"
-                                ' aws lambda invoke --function-name "$APPROVE_FUNCTION" --invocation-type Event'
-                                " --cli-binary-format raw-in-base64-out --payload"
-                                ' "{\\"pipeline\\":\\"$PIPELINE\\",\\"stage\\":\\"'
-                                + STAGE_NAME
-                                + '\\",\\"action\\":\\"'
-                                + APPROVAL_ACTION
-                                + '\\",\\"execution\\":\\"$EXECUTION_ID\\"}" /dev/null;'
-                                " elif [ $status -eq 3 ]; then"
-                                ' aws sns publish --topic-arn "$TOPIC_ARN"'
-                                ' --subject "Pipeline change waits for approval"'
-                                ' --message "$(head -c 200000 /tmp/difference.txt)" > /dev/null;'
-                                " else exit $status; fi",
-                            ]
-                        }
-                    },
-                }
-            ),
-        )
-        role = self.project.role
-        assert role is not None
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["cloudformation:GetTemplate"],
-                resources=[
-                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*")
-                ],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
-        )
-        topic.grant_publish(role)
+        self.project = self._check_project(stack, topic, artifact_key, build_logs)
         pipeline.add_stage(
             stage_name=STAGE_NAME,
             placement=codepipeline.StagePlacement(just_after=after),
@@ -190,6 +128,46 @@ class PipelineGuard(Construct):
         )
         self._alert_on_changes_outside_the_pipeline(stack, topic, self_mutation_role)
         self._acknowledge()
+
+    def _check_project(
+        self, stack: cdk.Stack, topic: sns.ITopic, artifact_key: kms.IKey, build_logs: logs.ILogGroup
+    ) -> codebuild.PipelineProject:
+        """The CodeBuild check, with its comparison embedded, allowed to read the running template, invoke the
+        approving function and publish to the approvals topic."""
+        project = codebuild.PipelineProject(
+            self,
+            "Check",
+            description="Compares the running pipeline's definition with the one this run would apply",
+            encryption_key=artifact_key,
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.SMALL
+            ),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
+            environment_variables={
+                "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),
+                "TEMPLATE": codebuild.BuildEnvironmentVariable(value=f"{stack.artifact_id}.template.json"),
+                "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name),
+                "TOPIC_ARN": codebuild.BuildEnvironmentVariable(value=topic.topic_arn),
+            },
+            build_spec=codebuild.BuildSpec.from_object(
+                {"version": "0.2", "phases": {"build": {"commands": _check_commands()}}}
+            ),
+        )
+        role = project.role
+        assert role is not None
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:GetTemplate"],
+                resources=[
+                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*")
+                ],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
+        )
+        topic.grant_publish(role)
+        return project
 
     def _approve_function(self, pipeline: codepipeline.Pipeline, telemetry_key: kms.IKey) -> lambda_.Function:
         log_group = EncryptedLogGroup(
@@ -324,3 +302,31 @@ class PipelineGuard(Construct):
             checks=[NotInvocableByOthers()],
             controls=["SC-5", "AC-6"],
         )
+
+
+def _check_commands() -> list[str]:
+    """Compare the running template with this run's; approve if equal, publish the difference if not."""
+    script = base64.b64encode(_CHECK_SOURCE.read_bytes()).decode("ascii")
+    return [
+        f"echo {script} | base64 -d > /tmp/definition_check.py",
+        # The pipeline's name, from CodeBuild (naming it here would make the pipeline
+        # and this project depend on each other).
+        'PIPELINE="${CODEBUILD_INITIATOR#codepipeline/}"',
+        'aws cloudformation get-template --stack-name "$STACK_NAME" --template-stage Original'
+        " --query TemplateBody --output json > /tmp/running.json",
+        'set +e; python3 /tmp/definition_check.py /tmp/running.json "$TEMPLATE"'
+        " > /tmp/difference.txt; status=$?; set -e; cat /tmp/difference.txt;"
+        " if [ $status -eq 0 ]; then"
+        ' aws lambda invoke --function-name "$APPROVE_FUNCTION" --invocation-type Event'
+        " --cli-binary-format raw-in-base64-out --payload"
+        ' "{\\"pipeline\\":\\"$PIPELINE\\",\\"stage\\":\\"'
+        + STAGE_NAME
+        + '\\",\\"action\\":\\"'
+        + APPROVAL_ACTION
+        + '\\",\\"execution\\":\\"$EXECUTION_ID\\"}" /dev/null;'
+        " elif [ $status -eq 3 ]; then"
+        ' aws sns publish --topic-arn "$TOPIC_ARN"'
+        ' --subject "Pipeline change waits for approval"'
+        ' --message "$(head -c 200000 /tmp/difference.txt)" > /dev/null;'
+        " else exit $status; fi",
+    ]

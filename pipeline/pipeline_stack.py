@@ -162,6 +162,14 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.pin_security_check_cli(self.pipeline, cli_version)
+        security_check = generated.security_check_parts(self.pipeline)
+        if security_check is not None:
+            generated.harden_security_check(
+                security_check,
+                telemetry_key=self.telemetry_key,
+                build_logs=self.build_logs,
+                retention_days=BUILD_LOG_RETENTION_DAYS,
+            )
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
@@ -187,8 +195,6 @@ class PipelineStack(cdk.Stack):
             protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
-            telemetry_key=self.telemetry_key,
-            build_logs=self.build_logs,
         )
 
     def _code_pipeline(

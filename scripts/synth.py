@@ -128,6 +128,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     if failed_claims:
         lines.append(f"  compensating controls that do not hold: {len(failed_claims)}")
     lines.append(f"Compliance baseline: {baseline}")
+    lines.append(f"Security Hub automation rules: {_automation_rules(assembly)}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
     lines.append(f"cfn-lint: {lint_state}")
@@ -181,6 +182,17 @@ def _from_report(assembly: Path) -> tuple[list[Finding], str, bool, set[tuple[st
     else:
         state = f"as committed ({model.baseline_file})"
     return claim_failures(model), state, bool(model.baseline_differences), accepted_control_tower(model)
+
+
+def _automation_rules(assembly: Path) -> str:
+    """How many Security Hub automation rules carry this run's acknowledgments, per region."""
+    document = assembly / "compliance" / "securityhub-automation-rules.json"
+    if not document.exists():
+        return "not written"
+    data = json.loads(document.read_text(encoding="utf-8"))
+    regions = ", ".join(f"{region} {entry['count']}" for region, entry in data["regions"].items())
+    over = f"; OVER THE QUOTA in {', '.join(data['over_quota'])}" if data["over_quota"] else ""
+    return f"{data['count']} ({regions or 'none'}; at most 100 per region){over} (make securityhub-rules)"
 
 
 def _acknowledged_per_pack(assembly: Path) -> Counter[str]:

@@ -29,9 +29,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import TextIO
 
+from service import contract
 from service.readiness import CheckResult, check_all, probes_from_env
 
-DEFAULT_PORT = 8080
+DEFAULT_PORT = contract.PORT
 # 0.0.0.0 because in awsvpc networking the load balancer reaches the task on
 # its ENI address, not on loopback.
 DEFAULT_HOST = "0.0.0.0"
@@ -274,7 +275,7 @@ def install_signal_handlers(server: ServiceServer) -> dict[int, SignalHandler]:
 
 
 def port_from_env(env: Mapping[str, str]) -> int:
-    """Read the listening port from ``PORT``, defaulting to 8080."""
+    """Read the listening port from ``PORT``, defaulting to the contract's port (`service.contract`)."""
     raw = env.get("PORT", "").strip()
     if not raw:
         return DEFAULT_PORT

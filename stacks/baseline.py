@@ -38,8 +38,8 @@ AUDIT_RETENTION = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 class BaselineStack(WorkloadStack):
     """Continuous compliance of the account (AU-2, AU-6, AU-9, AU-12, CA-7, CM-8, RA-5, SI-4).
 
-    A multi-region CloudTrail trail (KMS-encrypted, log file validation, delivered
-    to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
+    A multi-region CloudTrail trail (KMS-encrypted, log file validation, S3 data
+    events of every bucket, delivered to an encrypted CloudWatch Logs group); an AWS Config recorder with AWS's
     FedRAMP Moderate conformance pack (built from the pack's rule list); Security
     Hub with the NIST SP 800-53 Rev 5 standard; GuardDuty. These are account- and
     region-wide singletons: `account_baseline` switches each on or off, so a team
@@ -121,7 +121,7 @@ class BaselineStack(WorkloadStack):
             retention_days=self.config.log_retention_days,
             removal_policy=AUDIT_RETENTION,
         ).log_group
-        cloudtrail.Trail(
+        trail = cloudtrail.Trail(
             self,
             "Trail",
             bucket=self.audit_bucket,
@@ -133,8 +133,41 @@ class BaselineStack(WorkloadStack):
             cloud_watch_log_group=trail_logs,
             management_events=cloudtrail.ReadWriteType.ALL,
         )
+        # Object-level reads and writes of every bucket: AWS Config's cloudtrail-s3-dataevents-enabled in the
+        # account's own FedRAMP pack asks for them (AU-2, AU-12).
+        trail.log_all_s3_data_events()
 
     def _config(self, key: Any) -> None:
+        """The Config recorder and its delivery to the audit bucket, and AWS's FedRAMP Moderate conformance pack."""
+        role = self._config_role(key)
+        recorder = config_service.CfnConfigurationRecorder(
+            self,
+            "Recorder",
+            role_arn=role.role_arn,
+            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
+                all_supported=True, include_global_resource_types=True
+            ),
+        )
+        channel = config_service.CfnDeliveryChannel(
+            self,
+            "Delivery",
+            s3_bucket_name=self.audit_bucket.bucket_name,
+            s3_key_prefix="config",
+            s3_kms_key_arn=key.key_arn,
+        )
+        channel.node.add_dependency(role)
+        pack = config_service.CfnConformancePack(
+            self,
+            "FedRampModerate",
+            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
+            template_body=conformance_pack_template(),
+        )
+        pack.node.add_dependency(recorder)
+        pack.node.add_dependency(channel)
+        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+
+    def _config_role(self, key: Any) -> iam.Role:
+        """The recorder's role: AWS's Config policy, and exactly what delivery needs."""
         role = iam.Role(
             self,
             "ConfigRole",
@@ -178,28 +211,4 @@ class BaselineStack(WorkloadStack):
             ],
             controls=["AC-6", "AU-9"],
         )
-        recorder = config_service.CfnConfigurationRecorder(
-            self,
-            "Recorder",
-            role_arn=role.role_arn,
-            recording_group=config_service.CfnConfigurationRecorder.RecordingGroupProperty(
-                all_supported=True, include_global_resource_types=True
-            ),
-        )
-        channel = config_service.CfnDeliveryChannel(
-            self,
-            "Delivery",
-            s3_bucket_name=self.audit_bucket.bucket_name,
-            s3_key_prefix="config",
-            s3_kms_key_arn=key.key_arn,
-        )
-        channel.node.add_dependency(role)
-        pack = config_service.CfnConformancePack(
-            self,
-            "FedRampModerate",
-            conformance_pack_name=f"{self.config.name}-fedramp-moderate",
-            template_body=conformance_pack_template(),
-        )
-        pack.node.add_dependency(recorder)
-        pack.node.add_dependency(channel)
-        cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+        return role

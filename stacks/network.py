@@ -49,7 +49,15 @@ class NetworkStack(WorkloadStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
-        telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        self._vpc(self.use_key(telemetry_key, "TelemetryKey"))
+        self.application_subnets = ec2.SubnetSelection(subnet_group_name=APPLICATION_SUBNETS)
+        self.data_subnets = ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
+        self._endpoints()
+        self._acknowledge_zones()
+
+    def _vpc(self, telemetry_key: kms.IKey) -> None:
+        """Two isolated subnet tiers in the configured zones, every flow logged to an encrypted log group."""
+        config = self.config
         flow_logs = EncryptedLogGroup(
             self,
             "FlowLogs",
@@ -79,9 +87,9 @@ class NetworkStack(WorkloadStack):
                 )
             },
         )
-        self.application_subnets = ec2.SubnetSelection(subnet_group_name=APPLICATION_SUBNETS)
-        self.data_subnets = ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
 
+    def _endpoints(self) -> None:
+        """S3 through a gateway endpoint, the other AWS APIs through interface endpoints open to the VPC only."""
         self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.application_subnets]
         )
@@ -91,9 +99,10 @@ class NetworkStack(WorkloadStack):
                 name, service=service, subnets=self.application_subnets, private_dns_enabled=True, open=False
             )
             # The literal CIDR (not the VPC's token) lets the rule packs evaluate the rule.
-            endpoint.connections.allow_default_port_from(ec2.Peer.ipv4(config.vpc_cidr), "HTTPS from the VPC")
+            endpoint.connections.allow_default_port_from(ec2.Peer.ipv4(self.config.vpc_cidr), "HTTPS from the VPC")
             self.endpoints[name] = endpoint
 
+    def _acknowledge_zones(self) -> None:
         # On the VPC, the narrowest construct that holds every subnet the finding names.
         acknowledge(
             self.vpc,

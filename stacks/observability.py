@@ -49,7 +49,14 @@ class ObservabilityStack(WorkloadStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, config=config, **kwargs)
-        telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
+        self._alarm_topic(self.use_key(telemetry_key, "TelemetryKey"))
+        self._facade()
+        self._monitor_api_and_service(service)
+        self._monitor_database_and_stream(data)
+        self._custom_alarms(data, service)
+
+    def _alarm_topic(self, telemetry_key: kms.IKey) -> None:
+        config = self.config
         self.alarm_topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -71,13 +78,15 @@ class ObservabilityStack(WorkloadStack):
         for email in config.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
 
-        limits = config.alarms
+    def _facade(self) -> None:
+        """The library's facade: every alarm it makes is named for the stage and notifies the alarm topic."""
+        stage = self.config.stage_id
         self.facade = monitoring.MonitoringFacade(
             self,
             "Monitoring",
             alarm_factory_defaults=monitoring.AlarmFactoryDefaults(
                 actions_enabled=True,
-                alarm_name_prefix=f"{config.stage_id}-Monitoring",
+                alarm_name_prefix=f"{stage}-Monitoring",
                 # Alarm, recovery and "the metric stopped reporting" all reach the on-call topic
                 # (AWS Config's cloudwatch-alarm-action-check requires the alarm and insufficient-data actions).
                 action=monitoring.SnsAlarmActionStrategy(
@@ -92,15 +101,18 @@ class ObservabilityStack(WorkloadStack):
             dashboard_factory=monitoring.DefaultDashboardFactory(
                 self,
                 "Dashboards",
-                dashboard_name_prefix=f"{config.stage_id}-Monitoring",
+                dashboard_name_prefix=f"{stage}-Monitoring",
                 create_dashboard=True,
                 create_summary_dashboard=False,
                 create_alarm_dashboard=True,
             ),
         )
+
+    def _monitor_api_and_service(self, service: ServiceStack) -> None:
+        limits = self.config.alarms
         self.facade.monitor_api_gateway(
             api=service.api.api,
-            api_stage=config.name,
+            api_stage=self.config.name,
             alarm_friendly_name="Api",
             add_latency_p99_alarm={
                 "Warning": monitoring.LatencyThreshold(
@@ -109,7 +121,7 @@ class ObservabilityStack(WorkloadStack):
             },
         )
         self.facade.monitor_simple_fargate_service(
-            fargate_service=service.service,
+            fargate_service=service.fargate.service,
             alarm_friendly_name="Service",
             # No tasks means no datapoints: the RunningTasks alarm pages for that, once.
             add_cpu_usage_alarm={
@@ -123,6 +135,9 @@ class ObservabilityStack(WorkloadStack):
                 )
             },
         )
+
+    def _monitor_database_and_stream(self, data: DataStack) -> None:
+        limits = self.config.alarms
         self.facade.monitor_rds_instance(
             instance=data.database,
             alarm_friendly_name="Database",
@@ -153,36 +168,47 @@ class ObservabilityStack(WorkloadStack):
                 )
             },
         )
-        self._custom_alarms(config, data, service)
 
-    def _custom_alarms(self, config: EnvironmentConfig, data: DataStack, service: ServiceStack) -> None:
+    def _custom_alarms(self, data: DataStack, service: ServiceStack) -> None:
         """Alarms whose metric the library does not shape the way we need.
 
         The API's error rates in percent (API Gateway reports a fraction), database connections as the
         maximum open at once (not a sum of samples), the cache over every node so that a failover
         changes nothing, running tasks, and 5xx answers counted from the service's own logs.
         """
-        limits = config.alarms
-        stage = config.stage_id
-        five_minutes = cdk.Duration.minutes(5)
-        one_minute = cdk.Duration.minutes(1)
-        api_dimensions = {"ApiName": service.api.api.rest_api_name, "Stage": config.name}
-        # The service logs one JSON line per request; 5xx answers are the errors worth paging on.
-        errors = logs.MetricFilter(
-            self,
-            "ServiceErrors",
-            log_group=service.task_log_group,
-            metric_namespace=f"{ERROR_METRIC_NAMESPACE}/{stage}",
-            metric_name="ServiceErrors",
-            filter_pattern=logs.FilterPattern.number_value("$.status", ">=", 500),
-            metric_value="1",
-            default_value=0,
+        stage = self.config.stage_id
+        metrics = [
+            *self._api_alarms(service),
+            *self._service_alarms(service),
+            _alarm(
+                "DatabaseConnections",
+                _metric(
+                    "AWS/RDS",
+                    "DatabaseConnections",
+                    {"DBInstanceIdentifier": data.database.instance_identifier},
+                    "Maximum",
+                ),
+                "Warning",
+                self.config.alarms.database_connections_count,
+                ABOVE,
+                ALWAYS_REPORTED,
+            ),
+            *self._cache_alarms(data),
+        ]
+        self.facade.monitor_custom(
+            alarm_friendly_name="Workload",
+            human_readable_name=f"{stage} service health",
+            metric_groups=[monitoring.CustomMetricGroup(title="Service health", metrics=metrics)],
         )
-        metrics: list[monitoring.CustomMetricWithAlarm] = [
+
+    def _api_alarms(self, service: ServiceStack) -> list[monitoring.CustomMetricWithAlarm]:
+        """5xx and 4xx answers in percent of requests: API Gateway's Average of 5XXError is a fraction (0 to 1)."""
+        limits, five_minutes = self.config.alarms, cdk.Duration.minutes(5)
+        api_dimensions = {"ApiName": service.api.api.rest_api_name, "Stage": self.config.name}
+        return [
             _alarm(
                 "Api5xxRate",
                 cloudwatch.MathExpression(
-                    # 5XXError's Average is the fraction of requests answered 5xx (0 to 1); x100 is percent.
                     expression="100 * faults",
                     using_metrics={"faults": _metric("AWS/ApiGateway", "5XXError", api_dimensions, "Average")},
                     label="5xx answers (% of requests)",
@@ -206,11 +232,29 @@ class ObservabilityStack(WorkloadStack):
                 ABOVE,
                 IDLE,
             ),
+        ]
+
+    def _service_alarms(self, service: ServiceStack) -> list[monitoring.CustomMetricWithAlarm]:
+        """5xx answers counted from the service's own log lines, and fewer running tasks than desired."""
+        config = self.config
+        # The service logs one JSON line per request; 5xx answers are the errors worth paging on.
+        errors = logs.MetricFilter(
+            self,
+            "ServiceErrors",
+            log_group=service.fargate.task_log_group,
+            metric_namespace=f"{ERROR_METRIC_NAMESPACE}/{config.stage_id}",
+            metric_name="ServiceErrors",
+            filter_pattern=logs.FilterPattern.number_value("$.status", ">=", 500),
+            metric_value="1",
+            default_value=0,
+        )
+        fargate = service.fargate
+        return [
             _alarm(
                 "ServiceErrors",
-                errors.metric(statistic="Sum", period=five_minutes),
+                errors.metric(statistic="Sum", period=cdk.Duration.minutes(5)),
                 "Warning",
-                limits.service_errors_per_5_minutes,
+                config.alarms.service_errors_per_5_minutes,
                 ABOVE,
                 IDLE,  # the filter emits only while the service writes log lines
             ),
@@ -219,66 +263,33 @@ class ObservabilityStack(WorkloadStack):
                 _metric(
                     "ECS/ContainerInsights",
                     "RunningTaskCount",
-                    {"ClusterName": service.cluster.cluster_name, "ServiceName": service.service.service_name},
+                    {"ClusterName": fargate.cluster.cluster_name, "ServiceName": fargate.service.service_name},
                     "Minimum",
-                    period=one_minute,
+                    period=cdk.Duration.minutes(1),
                 ),
                 "Critical",
                 config.service.desired_count,
                 BELOW,
                 cloudwatch.TreatMissingData.BREACHING,  # no datapoint means no task reports: that is the outage
             ),
-            _alarm(
-                "DatabaseConnections",
-                _metric(
-                    "AWS/RDS",
-                    "DatabaseConnections",
-                    {"DBInstanceIdentifier": data.database.instance_identifier},
-                    "Maximum",
-                ),
-                "Warning",
-                limits.database_connections_count,
-                ABOVE,
-                ALWAYS_REPORTED,
-            ),
         ]
-        metrics += self._cache_alarms(config, data)
-        self.facade.monitor_custom(
-            alarm_friendly_name="Workload",
-            human_readable_name=f"{stage} service health",
-            metric_groups=[monitoring.CustomMetricGroup(title="Service health", metrics=metrics)],
-        )
 
-    def _cache_alarms(self, config: EnvironmentConfig, data: DataStack) -> list[monitoring.CustomMetricWithAlarm]:
+    def _cache_alarms(self, data: DataStack) -> list[monitoring.CustomMetricWithAlarm]:
         """Cache alarms over every node of the replication group, so none depends on which node is primary.
 
         ElastiCache names the nodes of a replication group `<group>-001`, `-002`, ...; after a failover a
         former replica is primary. CPU and replication lag take the worst node, memory the node with the
         least left, and evictions the sum over all nodes (only the primary evicts, whichever it is).
         """
-        limits = config.alarms
+        config, limits = self.config, self.config.alarms
         nodes = [f"{data.cache.ref}-{index:03d}" for index in range(1, config.cache.replicas + 2)]
-
-        def over_nodes(
-            function: str, metric_name: str, statistic: str, period: cdk.Duration, label: str
-        ) -> cloudwatch.MathExpression:
-            # Ids unique per metric: the dashboard draws these expressions in one graph.
-            prefix = "".join(c for c in metric_name.lower() if c.isalpha())
-            using = {
-                f"{prefix}{index}": _metric(
-                    "AWS/ElastiCache", metric_name, {"CacheClusterId": node}, statistic, period=period
-                )
-                for index, node in enumerate(nodes, start=1)
-            }
-            return cloudwatch.MathExpression(
-                expression=f"{function}([{', '.join(using)}])", using_metrics=using, label=label, period=period
-            )
-
         five_minutes = cdk.Duration.minutes(5)
         alarms = [
             _alarm(
                 "CacheEngineCpu",
-                over_nodes("MAX", "EngineCPUUtilization", "Maximum", five_minutes, "Engine CPU, busiest node (%)"),
+                _over_nodes(
+                    nodes, "MAX", "EngineCPUUtilization", "Maximum", five_minutes, "Engine CPU, busiest node (%)"
+                ),
                 "Warning",
                 limits.cache_cpu_percent,
                 ABOVE,
@@ -286,7 +297,9 @@ class ObservabilityStack(WorkloadStack):
             ),
             _alarm(
                 "CacheFreeableMemory",
-                over_nodes("MIN", "FreeableMemory", "Minimum", five_minutes, "Freeable memory, fullest node (bytes)"),
+                _over_nodes(
+                    nodes, "MIN", "FreeableMemory", "Minimum", five_minutes, "Freeable memory, fullest node (bytes)"
+                ),
                 "Warning",
                 limits.cache_min_freeable_memory_mib * 1024**2,
                 BELOW,
@@ -294,7 +307,7 @@ class ObservabilityStack(WorkloadStack):
             ),
             _alarm(
                 "CacheEvictions",
-                over_nodes("SUM", "Evictions", "Sum", five_minutes, "Evicted keys, all nodes (per 5 minutes)"),
+                _over_nodes(nodes, "SUM", "Evictions", "Sum", five_minutes, "Evicted keys, all nodes (per 5 minutes)"),
                 "Warning",
                 limits.cache_evictions_per_5_minutes,
                 ABOVE,
@@ -306,7 +319,9 @@ class ObservabilityStack(WorkloadStack):
                 _alarm(
                     "CacheReplicationLag",
                     # Every node, not one fixed replica: the primary reports none, and roles change on failover.
-                    over_nodes("MAX", "ReplicationLag", "Maximum", cdk.Duration.minutes(1), "Replication lag (s)"),
+                    _over_nodes(
+                        nodes, "MAX", "ReplicationLag", "Maximum", cdk.Duration.minutes(1), "Replication lag (s)"
+                    ),
                     "Warning",
                     limits.cache_replication_lag_seconds,
                     ABOVE,
@@ -358,4 +373,19 @@ def _alarm(
                 threshold=threshold, comparison_operator=comparison, treat_missing_data_override=missing_data
             )
         },
+    )
+
+
+def _over_nodes(
+    nodes: list[str], function: str, metric_name: str, statistic: str, period: cdk.Duration, label: str
+) -> cloudwatch.MathExpression:
+    """`function` (MAX, MIN, SUM) of one ElastiCache metric over the given nodes."""
+    # Ids unique per metric: the dashboard draws these expressions in one graph.
+    prefix = "".join(c for c in metric_name.lower() if c.isalpha())
+    using = {
+        f"{prefix}{index}": _metric("AWS/ElastiCache", metric_name, {"CacheClusterId": node}, statistic, period=period)
+        for index, node in enumerate(nodes, start=1)
+    }
+    return cloudwatch.MathExpression(
+        expression=f"{function}([{', '.join(using)}])", using_metrics=using, label=label, period=period
     )

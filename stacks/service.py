@@ -1,4 +1,4 @@
-"""The stateless service: Fargate tasks behind an internal load balancer and API Gateway."""
+"""The stateless service: the monitoring service's Fargate tasks, wired to the data, behind API Gateway."""
 
 from __future__ import annotations
 
@@ -9,44 +9,39 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from compliance import acknowledge
 from compliance.checks import (
-    AssumableOnlyBy,
     CredentialsOnlyAsSecrets,
     FlowLogged,
     IamAuthenticationRequired,
     InIsolatedSubnets,
     NotPublic,
-    WildcardGrantsOnly,
 )
-from components import EncryptedLogGroup
+from components.fargate_service import HardenedFargateService
 from components.private_api import PrivateRestApi
 from config import EnvironmentConfig
+from service import contract
 from stacks.base import WorkloadStack
 from stacks.data import DATABASE_NAME, SERVICE_DATABASE_USER, DataStack
 from stacks.network import NetworkStack
 
-CONTAINER_PORT = 8080
 LISTENER_PORT = 80
-# The image's non-root user (see service/Dockerfile).
-CONTAINER_USER = "10001:10001"
 
 
 class ServiceStack(WorkloadStack):
-    """ECS on Fargate behind an internal NLB and an IAM-authorised REST API (AC-6, AU-12, CM-7, SC-7, SI-4).
+    """The monitoring service on a hardened Fargate service, behind an IAM-authorised REST API (AC-6, IA-2, SC-7).
 
     The task gets endpoints and names as plain environment variables and no
     credential at all: it signs in to PostgreSQL (as its own user, TLS verified
     against the partition's RDS CA bundle) and to the cache with IAM tokens from
-    its task role.
-    It runs as a non-root user on a read-only root filesystem, in isolated
-    subnets, with Container Insights (v2), a deployment circuit breaker that rolls
-    back, and logs to an encrypted, retained log group.
+    its task role, which may do exactly that and write to the stream. The tasks
+    reach the database and the cache on their ports only. How the container and
+    its load balancer are hardened is `HardenedFargateService`'s; the port and the
+    user are the service's contract (`service/contract.py`).
     """
 
     def __init__(
@@ -66,151 +61,36 @@ class ServiceStack(WorkloadStack):
         super().__init__(scope, construct_id, config=config, **kwargs)
         telemetry_key = self.use_key(telemetry_key, "TelemetryKey")
         data_key = self.use_key(data_key, "DataKey")
-        vpc = network.vpc
-        self.cluster = ecs.Cluster(
+        # "Default" is left out of logical ids: the resources keep the ids they had before the component
+        # existed, the retained task log group first among them.
+        self.fargate = HardenedFargateService(
             self,
-            "Cluster",
-            vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENHANCED,
-        )
-        self.task_log_group = task_logs = EncryptedLogGroup(
-            self,
-            "TaskLogs",
-            encryption_key=telemetry_key,
-            retention_days=config.log_retention_days,
-            removal_policy=self.removal_policy,
-        ).log_group
-        self.task_definition = ecs.FargateTaskDefinition(
-            self,
-            "TaskDefinition",
-            cpu=config.service.cpu,
-            memory_limit_mib=config.service.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            "Default",
+            vpc=network.vpc,
+            subnets=network.application_subnets,
+            image=ecs.ContainerImage.from_asset(
+                str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64, build_args=contract.image_build_args()
             ),
-        )
-        ca_bundle = f"rds-ca-{config.partition}.pem"
-        if not (image_directory / "certs" / ca_bundle).is_file():
-            # Fail closed: without its partition's bundle the service could not verify the database.
-            cdk.Annotations.of(self).add_error(
-                f"service/certs/{ca_bundle} is missing: the image must carry the RDS CA bundle of partition "
-                f"{config.partition} (see README, 'RDS CA bundles')"
-            )
-        self.container = self.task_definition.add_container(
-            "Service",
-            image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
-            user=CONTAINER_USER,
-            readonly_root_filesystem=True,
-            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT)],
-            logging=ecs.LogDrivers.aws_logs(log_group=task_logs, stream_prefix="service"),
-            # Endpoints and names only. The service signs in to the database and the cache with IAM tokens from
-            # its task role, so the task receives no password at all.
-            environment={
-                "ENVIRONMENT": config.name,
-                "PORT": str(CONTAINER_PORT),
-                "AWS_REGION": self.region,
-                "DB_HOST": data.database.db_instance_endpoint_address,
-                "DB_PORT": str(config.database.port),
-                "DB_NAME": DATABASE_NAME,
-                "DB_USER": SERVICE_DATABASE_USER,
-                "DB_CA_BUNDLE": f"/app/certs/{ca_bundle}",
-                "REDIS_HOST": data.cache.attr_primary_end_point_address,
-                "REDIS_PORT": data.cache.attr_primary_end_point_port,
-                "REDIS_USER": data.cache_user.user_name,
-                "REDIS_REPLICATION_GROUP": data.cache.ref,
-                "KINESIS_STREAM": data.stream.stream_name,
-                "READY_TIMEOUT_SECONDS": "2",
-            },
+            user=contract.container_user(),
+            container_port=contract.PORT,
+            listener_port=LISTENER_PORT,
+            environment=self._environment(data, self._ca_bundle(image_directory)),
+            cpu=config.service.cpu,
+            memory_mib=config.service.memory_mib,
+            desired_count=config.service.desired_count,
+            log_key=telemetry_key,
+            log_retention_days=config.log_retention_days,
+            removal_policy=self.removal_policy,
+            vpc_cidr=config.vpc_cidr,
+            description="Monitoring service",
+            deletion_protection=config.protect_data,
         )
         self._grant_least_privilege(data, data_key)
-
-        self.security_group = ec2.SecurityGroup(
-            self, "ServiceSecurityGroup", vpc=vpc, description="Monitoring service tasks", allow_all_outbound=False
-        )
-        self.service = ecs.FargateService(
-            self,
-            "Service",
-            cluster=self.cluster,
-            task_definition=self.task_definition,
-            desired_count=config.service.desired_count,
-            vpc_subnets=network.application_subnets,
-            security_groups=[self.security_group],
-            assign_public_ip=False,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            enable_execute_command=False,
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-        )
-
-        # The tasks talk only to the database, the cache and the VPC endpoints. The data
-        # stack's ingress rules are created here, so the data stack never depends on this one.
-        for name, target, port in (
-            ("Database", data.database_security_group, config.database.port),
-            ("Cache", data.cache_security_group, config.cache.port),
-        ):
-            ec2.CfnSecurityGroupIngress(
-                self,
-                f"{name}IngressFromService",
-                group_id=target.security_group_id,
-                source_security_group_id=self.security_group.security_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"Monitoring service tasks to the {name.lower()}",
-            )
-            self.security_group.add_egress_rule(target, ec2.Port.tcp(port), f"To the {name.lower()}")
-        # HTTPS to AWS APIs. The subnets have no route to the internet, so this reaches only
-        # the interface endpoints and the S3 gateway endpoint (ECR image layers); S3's prefix
-        # list id would need an account lookup at synth.
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs through VPC endpoints")
-
-        self.load_balancer_security_group = ec2.SecurityGroup(
-            self, "LoadBalancerSecurityGroup", vpc=vpc, description="Internal NLB", allow_all_outbound=False
-        )
-        self.load_balancer = elbv2.NetworkLoadBalancer(
-            self,
-            "LoadBalancer",
-            vpc=vpc,
-            internet_facing=False,
-            vpc_subnets=network.application_subnets,
-            security_groups=[self.load_balancer_security_group],
-            cross_zone_enabled=True,
-            deletion_protection=config.protect_data,
-            # API Gateway's VPC link reaches the NLB over PrivateLink, whose source addresses are not in
-            # this VPC; inbound rules would drop every API call. The tasks' group still admits only the NLB.
-            enforce_security_group_inbound_rules_on_private_link_traffic=False,
-        )
-        # API Gateway's VPC link reaches the NLB from inside the VPC.
-        self.load_balancer_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(LISTENER_PORT), "API Gateway VPC link"
-        )
-        self.load_balancer_security_group.add_egress_rule(
-            self.security_group, ec2.Port.tcp(CONTAINER_PORT), "Service tasks"
-        )
-        self.security_group.add_ingress_rule(
-            self.load_balancer_security_group, ec2.Port.tcp(CONTAINER_PORT), "Internal NLB"
-        )
-        listener = self.load_balancer.add_listener("Listener", port=LISTENER_PORT, protocol=elbv2.Protocol.TCP)
-        listener.add_targets(
-            "Service",
-            port=CONTAINER_PORT,
-            protocol=elbv2.Protocol.TCP,
-            targets=[self.service],
-            health_check=elbv2.HealthCheck(
-                protocol=elbv2.Protocol.HTTP,
-                path="/health",
-                healthy_http_codes="200",
-                interval=cdk.Duration.seconds(15),
-            ),
-            deregistration_delay=cdk.Duration.seconds(30),
-        )
-
+        self._reach_the_data(data)
         self.api = PrivateRestApi(
             self,
             "Api",
-            load_balancer=self.load_balancer,
+            load_balancer=self.fargate.load_balancer,
             listener_port=LISTENER_PORT,
             stage_name=config.name,
             log_key=telemetry_key,
@@ -220,12 +100,68 @@ class ServiceStack(WorkloadStack):
             health_check_account=health_check_account,
         )
         self.api_url = cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the monitoring API")
-        self._acknowledge()
+        self._acknowledge_environment()
+        self._acknowledge_load_balancer()
+
+    def _ca_bundle(self, image_directory: Path) -> str:
+        """The RDS CA bundle of this partition, as the image holds it; an error if the image lacks it."""
+        ca_bundle = f"rds-ca-{self.config.partition}.pem"
+        if not (image_directory / "certs" / ca_bundle).is_file():
+            # Fail closed: without its partition's bundle the service could not verify the database.
+            cdk.Annotations.of(self).add_error(
+                f"service/certs/{ca_bundle} is missing: the image must carry the RDS CA bundle of partition "
+                f"{self.config.partition} (see README, 'RDS CA bundles')"
+            )
+        return f"/app/certs/{ca_bundle}"
+
+    def _environment(self, data: DataStack, ca_bundle: str) -> dict[str, str]:
+        """Endpoints and names only: the service signs in to the database and the cache with IAM tokens from
+        its task role, so the task receives no password at all."""
+        config = self.config
+        return {
+            "ENVIRONMENT": config.name,
+            "PORT": str(contract.PORT),
+            "AWS_REGION": self.region,
+            "DB_HOST": data.database.db_instance_endpoint_address,
+            "DB_PORT": str(config.database.port),
+            "DB_NAME": DATABASE_NAME,
+            "DB_USER": SERVICE_DATABASE_USER,
+            "DB_CA_BUNDLE": ca_bundle,
+            "REDIS_HOST": data.cache.attr_primary_end_point_address,
+            "REDIS_PORT": data.cache.attr_primary_end_point_port,
+            "REDIS_USER": data.cache_user.user_name,
+            "REDIS_REPLICATION_GROUP": data.cache.ref,
+            "KINESIS_STREAM": data.stream.stream_name,
+            "READY_TIMEOUT_SECONDS": "2",
+        }
+
+    def _reach_the_data(self, data: DataStack) -> None:
+        """The tasks reach the database and the cache on their ports (the stream is an AWS API, reached through
+        its VPC endpoint).
+
+        The data stack's ingress rules are created here, so the data stack never depends on this one.
+        """
+        tasks = self.fargate.security_group
+        for name, target, port in (
+            ("Database", data.database_security_group, self.config.database.port),
+            ("Cache", data.cache_security_group, self.config.cache.port),
+        ):
+            ec2.CfnSecurityGroupIngress(
+                self,
+                f"{name}IngressFromService",
+                group_id=target.security_group_id,
+                source_security_group_id=tasks.security_group_id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Monitoring service tasks to the {name.lower()}",
+            )
+            tasks.add_egress_rule(target, ec2.Port.tcp(port), f"To the {name.lower()}")
 
     def _grant_least_privilege(self, data: DataStack, data_key: kms.IKey) -> None:
         """Exact actions on exact resources, instead of the wildcard actions the CDK's grants produce."""
         # IAM database authentication as the service's own user, on this instance only.
-        self.task_definition.task_role.add_to_principal_policy(
+        self.fargate.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["rds-db:connect"],
                 resources=[
@@ -238,7 +174,7 @@ class ServiceStack(WorkloadStack):
                 ],
             )
         )
-        self.task_definition.task_role.add_to_principal_policy(
+        self.fargate.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
                     "kinesis:PutRecord",
@@ -249,7 +185,7 @@ class ServiceStack(WorkloadStack):
                 resources=[data.stream.stream_arn],
             )
         )
-        self.task_definition.task_role.add_to_principal_policy(
+        self.fargate.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["kms:GenerateDataKey"],
                 resources=[data_key.key_arn],
@@ -257,7 +193,7 @@ class ServiceStack(WorkloadStack):
             )
         )
         # The cache accepts the service's IAM user, signed in with the task role.
-        self.task_definition.task_role.add_to_principal_policy(
+        self.fargate.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["elasticache:Connect"],
                 resources=[
@@ -272,20 +208,9 @@ class ServiceStack(WorkloadStack):
             )
         )
 
-    def _acknowledge(self) -> None:
-        config = self.config
+    def _acknowledge_environment(self) -> None:
         acknowledge(
-            self.task_definition.obtain_execution_role().node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5[Resource::*]",
-            reason=(
-                "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "
-                "of the execution role names its repository, log group, secrets or key."
-            ),
-            checks=[WildcardGrantsOnly(("ecr:GetAuthorizationToken",)), AssumableOnlyBy("ecs-tasks.amazonaws.com")],
-            controls=["AC-6"],
-        )
-        acknowledge(
-            self.task_definition.node.default_child,  # type: ignore[arg-type]
+            self.fargate.task_definition.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-ECS2",
             reason=(
                 "Only endpoints and names (database host, port, name and user, cache host, port and user, stream "
@@ -300,9 +225,17 @@ class ServiceStack(WorkloadStack):
             ],
             controls=["IA-5(7)", "SC-28"],
         )
-        for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled"):
+
+    def _acknowledge_load_balancer(self) -> None:
+        config = self.config
+        load_balancer = self.fargate.load_balancer.node.default_child
+        for rule in (
+            "AwsSolutions-ELB2",
+            "NIST.800.53.R5-ELBLoggingEnabled",
+            "ControlTower::CT.ELASTICLOADBALANCING.PR.6",
+        ):
             acknowledge(
-                self.load_balancer.node.default_child,  # type: ignore[arg-type]
+                load_balancer,  # type: ignore[arg-type]
                 rule,
                 reason=(
                     "Network Load Balancers write access logs only for TLS listeners; this internal TCP listener "
@@ -313,7 +246,7 @@ class ServiceStack(WorkloadStack):
                 controls=["AU-2", "AU-12"],
             )
         acknowledge(
-            self.load_balancer.node.find_child("Listener").node.default_child,  # type: ignore[arg-type]
+            self.fargate.listener.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-ELBv2ACMCertificateRequired",
             reason=(
                 "Client TLS terminates at API Gateway. The hop from the VPC link through this internal load "
@@ -323,10 +256,12 @@ class ServiceStack(WorkloadStack):
             checks=[NotPublic(on="AWS::ElasticLoadBalancingV2::LoadBalancer"), InIsolatedSubnets(), FlowLogged()],
             controls=["SC-8", "SC-8(1)"],
         )
-        if not config.protect_data:
+        for rule in ("NIST.800.53.R5-ELBDeletionProtectionEnabled", "ControlTower::CT.ELASTICLOADBALANCING.PR.5"):
+            if config.protect_data:
+                break
             acknowledge(
-                self.load_balancer.node.default_child,  # type: ignore[arg-type]
-                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                load_balancer,  # type: ignore[arg-type]
+                rule,
                 reason=(
                     f"{config.stage_id} sets protect_data: false so the environment can be torn down and rebuilt "
                     "from code; the load balancer holds no state, and an accidental deletion exposes nothing. "

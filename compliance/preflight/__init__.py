@@ -23,15 +23,28 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from compliance.preflight import (
+    alarm_actions,
+    backup_plan_frequency,
+    codebuild_logging,
+    codebuild_plaintext_credentials,
+    codebuild_source_credentials,
+    container_memory_limit,
     container_secrets,
+    default_security_group_closed,
     elasticache_engine_version,
+    internet_gateway_route,
+    kms_blocked_actions,
+    log_group_retention,
     logs_key_policy,
+    multi_region_trail,
     rds_engine_version,
     reserved_concurrency,
     retained_physical_name,
+    s3_object_lock,
     self_contained_stage,
     service_principal_condition,
     stack_property_ignored_by_pipeline,
+    trail_s3_data_events,
     unique_physical_name,
     unpinned_tool_install,
 )
@@ -51,6 +64,20 @@ RULES: tuple[PreflightRule, ...] = (
     reserved_concurrency.RULE,
     service_principal_condition.RULE,
     unpinned_tool_install.RULE,
+    # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
+    trail_s3_data_events.RULE,
+    multi_region_trail.RULE,
+    alarm_actions.RULE,
+    log_group_retention.RULE,
+    container_memory_limit.RULE,
+    backup_plan_frequency.RULE,
+    kms_blocked_actions.RULE,
+    internet_gateway_route.RULE,
+    s3_object_lock.RULE,
+    default_security_group_closed.RULE,
+    codebuild_plaintext_credentials.RULE,
+    codebuild_logging.RULE,
+    codebuild_source_credentials.RULE,
 )
 
 # Assembly rules the synth driver runs on every assembly (`scripts/synth.py`).

@@ -68,6 +68,9 @@ class PreflightChecks(cdk_nag.NagPack):
         self._pack_name = PACK
         self._external = dict(external_prerequisites or {})
         self._index: TemplateIndex | None = None
+        # Paths of the resources written as plain CfnResources (a library's custom-resource provider), which
+        # cdk-nag's rules never read: they test for the L1 class of a type, not the type.
+        self.plain_resources: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -85,6 +88,8 @@ class PreflightChecks(cdk_nag.NagPack):
             assert isinstance(app, cdk.Stage)
             index = self._index = TemplateIndex.load(app.outdir)
         path = node.node.path
+        if type(node) is cdk.CfnResource:
+            self.plain_resources.add(path)
         resource = index.resource(path)
         if resource is None:  # templates written without path metadata: find it by logical id
             stack = cdk.Stack.of(node)
@@ -101,6 +106,7 @@ class PreflightChecks(cdk_nag.NagPack):
 
     def validate_scope(self, scope: Any) -> Any:
         self._index = None  # a new walk of the tree reads the assembly as it is now
+        self.plain_resources = set()
         return super().validate_scope(scope)
 
 

@@ -91,6 +91,7 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         "RDSInstanceDeletionProtectionEnabled",
         "ELBDeletion",
         "AEC4",
+        "LogGroupRetention",  # log_retention_days under a year, which only an unprotected environment may set
     }
     for env in fixture_config.environments:
         if env.protected:

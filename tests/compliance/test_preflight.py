@@ -34,6 +34,7 @@ def _vpc(scope: Construct) -> ec2.Vpc:
         availability_zones=["us-west-2a", "us-west-2b"],
         nat_gateways=0,
         subnet_configuration=[ec2.SubnetConfiguration(name="Data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+        restrict_default_security_group=True,
     )
 
 
@@ -56,6 +57,7 @@ def _task_with_secrets(scope: Construct, secrets: dict[str, ecs.Secret]) -> None
     task.add_container(
         "App",
         image=ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.12-slim"),
+        memory_limit_mib=512,
         secrets=secrets,
     )
 

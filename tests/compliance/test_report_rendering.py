@@ -463,12 +463,20 @@ def test_junit_acknowledged_only_pairs_pass_with_their_reasons(model: Compliance
 # --- write_reports ----------------------------------------------------------------------------
 
 
-def test_write_reports_writes_the_five_files(model: ComplianceModel, tmp_path: Path) -> None:
+def test_write_reports_writes_the_six_files(model: ComplianceModel, tmp_path: Path) -> None:
     directory = tmp_path / "reports" / "compliance"
     paths = write_reports(model, directory)
-    assert [p.name for p in paths] == ["findings.json", "controls.csv", "report.md", "report.sarif", "junit.xml"]
+    assert [p.name for p in paths] == [
+        "findings.json",
+        "controls.csv",
+        "report.md",
+        "report.sarif",
+        "junit.xml",
+        "securityhub-automation-rules.json",
+    ]
     assert all(p.parent == directory and p.stat().st_size > 0 for p in paths)
-    findings, controls, markdown, sarif, junit = paths
+    findings, controls, markdown, sarif, junit, automation = paths
+    assert json.loads(automation.read_text("utf-8"))["schema"] == "fedramp-monitoring/securityhub-automation-rules/1"
     assert ComplianceModel.from_json(json.loads(findings.read_text("utf-8"))) == model
     assert controls.read_text("utf-8") == render_controls_csv(model)
     assert markdown.read_text("utf-8") == render_markdown(model)

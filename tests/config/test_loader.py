@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from config import PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
-from config.schema import stage_id_of
+from config.schema import PROTECTED_LOG_RETENTION_DAYS, stage_id_of
 from tests.conftest import LAYOUTS
 
 
@@ -47,6 +47,7 @@ def test_promotion_order_is_the_order_of_the_file(fixture_config: AppConfig) -> 
         body.update(approval=True, protect_data=True, account_baseline=False)
         body["database"]["multi_az"] = True
         body["cache"]["replicas"] = max(body["cache"]["replicas"], 1)
+        body["log_retention_days"] = max(body["log_retention_days"], PROTECTED_LOG_RETENTION_DAYS)
     assert [e.name for e in parse_config(raw).environments] == list(reversed(names))
 
 
@@ -71,6 +72,20 @@ def test_protection_follows_approval_not_the_name() -> None:
         for p in problems
     ), problems
     assert any(p.startswith(f"environments.{name}.database.multi_az: False must be true") for p in problems)
+
+
+def test_a_protected_environment_keeps_its_logs_a_year_and_an_unprotected_one_may_not(
+    fixture_config: AppConfig,
+) -> None:
+    protected = next(env.name for env in fixture_config.environments if env.approval)
+    unprotected = next(env.name for env in fixture_config.environments if not env.approval)
+    raw = _default()
+    raw["environments"][protected]["log_retention_days"] = 90
+    expected = f"environments.{protected}.log_retention_days: 90 must be at least {PROTECTED_LOG_RETENTION_DAYS}"
+    assert any(p.startswith(expected) for p in _problems(raw)), _problems(raw)
+    raw = _default()
+    raw["environments"][unprotected]["log_retention_days"] = 90
+    assert parse_config(raw).environments[[e.name for e in fixture_config.environments].index(unprotected)]
 
 
 def test_an_unprotected_environment_may_run_its_cache_without_a_replica() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from service import app
+from service import app, contract
 from service.readiness import CheckResult
 
 SERVICE_DIR = Path(app.__file__).resolve().parent
@@ -134,7 +134,7 @@ def test_access_log_line_drops_query_string() -> None:
     assert record["duration_ms"] == pytest.approx(1.235)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", 8080), ("9000", 9000), (" 8081 ", 8081)])
+@pytest.mark.parametrize(("raw", "expected"), [("", contract.PORT), ("9000", 9000), (" 8081 ", 8081)])
 def test_port_from_env(raw: str, expected: int) -> None:
     assert app.port_from_env({"PORT": raw}) == expected
 
@@ -315,15 +315,34 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_dockerfile_runs_as_numeric_non_root_user() -> None:
-    users = [args for keyword, args in _dockerfile_instructions() if keyword == "USER"]
+def _final_stage() -> list[tuple[str, str]]:
+    instructions = _dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from:]
 
-    assert users, "Dockerfile must set USER"
-    final = users[-1]
-    uid, _, gid = final.partition(":")
-    assert uid.isdigit(), final
-    assert int(uid) != 0, final
-    assert not gid or (gid.isdigit() and int(gid) != 0), final
+
+def test_dockerfile_takes_port_and_user_from_the_contract() -> None:
+    final = _final_stage()
+    declared = {args for keyword, args in final if keyword == "ARG"}
+
+    # Declared without defaults: the values come only from service/contract.py.
+    assert declared == set(contract.image_build_args())
+    assert [args for keyword, args in final if keyword == "USER"] == ["${SERVICE_UID}:${SERVICE_GID}"]
+    assert [args for keyword, args in final if keyword == "EXPOSE"] == ["${SERVICE_PORT}"]
+    (check,) = [args for keyword, args in final if keyword == "RUN"]
+    assert all(f'test -n "${name}"' in check for name in declared)
+
+
+def test_contract_user_is_numeric_and_not_root() -> None:
+    uid, _, gid = contract.container_user().partition(":")
+
+    assert uid.isdigit()
+    assert gid.isdigit()
+    assert int(uid) != 0
+    assert int(gid) != 0
+    assert contract.image_build_args()["SERVICE_UID"] == uid
+    assert contract.image_build_args()["SERVICE_GID"] == gid
+    assert contract.image_build_args()["SERVICE_PORT"] == str(contract.PORT)
 
 
 def test_dockerfile_base_image_is_pinned_and_not_latest() -> None:

@@ -49,6 +49,10 @@ def test_the_full_baseline_is_hardened(fixture_config: AppConfig, stack: Callabl
     assert props["EnableLogFileValidation"] is True
     assert "KMSKeyId" in props
     assert "CloudWatchLogsLogGroupArn" in props
+    # Every bucket's object-level events, as the pack's cloudtrail-s3-dataevents-enabled asks.
+    data = [s for s in props["EventSelectors"] if s.get("DataResources")]
+    assert [r["Type"] for s in data for r in s["DataResources"]] == ["AWS::S3::Object"]
+    assert all(s.get("ReadWriteType", "All") == "All" for s in data)
     (pack,) = resources_of(template, "AWS::Config::ConformancePack").values()
     body = json.loads(pack["Properties"]["TemplateBody"])
     assert len(body["Resources"]) == len(config_rules()) == 129

@@ -109,7 +109,7 @@ def test_database_is_encrypted_authenticated_and_observed(
     assert "KmsKeyId" in props
     assert props["EnableIAMDatabaseAuthentication"] is True
     assert props["PubliclyAccessible"] is False
-    assert set(props["EnableCloudwatchLogsExports"]) == {"postgresql", "upgrade", "iam-db-auth-error"}
+    assert set(props["EnableCloudwatchLogsExports"]) == {"postgresql", "upgrade"}
     assert props["MonitoringInterval"] == 60
     assert props["EnablePerformanceInsights"] is True
     assert "PerformanceInsightsKMSKeyId" in props
