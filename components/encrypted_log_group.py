@@ -56,13 +56,16 @@ class EncryptedLogGroup(Construct):
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
             )
-        if retention_days < MINIMUM_DAYS:
+        for finding in (f"Preflight-LogGroupRetention[{retention_days}-days]", "ControlTower::CT.CLOUDWATCH.PR.2"):
+            if retention_days >= MINIMUM_DAYS:
+                break
             acknowledge(
                 self.log_group.node.default_child,  # type: ignore[arg-type]
-                f"Preflight-LogGroupRetention[{retention_days}-days]",
+                finding,
                 reason=(
                     f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
-                    f"less than the {MINIMUM_DAYS} days of AWS Config's cw-loggroup-retention-period-check; only an "
+                    f"less than the {MINIMUM_DAYS} days AWS Config's cw-loggroup-retention-period-check and Control "
+                    "Tower's CT.CLOUDWATCH.PR.2 ask for; only an "
                     "environment without approval may, because the configuration check refuses an environment with "
                     "approval that keeps its logs less than a year."
                 ),

@@ -57,8 +57,7 @@ class HardenedFargateService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         _require_non_root(user)
-        # "enabled", not "enhanced": Control Tower's CT.ECS.PR.2 accepts only that value, and the alarms read
-        # RunningTaskCount, which standard Container Insights publishes.
+        # "enabled": the one value CT.ECS.PR.2 accepts; the alarms' RunningTaskCount is a standard metric.
         self.cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.task_log_group = EncryptedLogGroup(
             self,
@@ -81,9 +80,7 @@ class HardenedFargateService(Construct):
             "Service",
             image=image,
             user=user,
-            # A hard limit on the container, the task's memory (CT.ECS.PR.7, Config's ecs-task-definition-memory-
-            # hard-limit): the one container may use all of it, and no more.
-            memory_limit_mib=memory_mib,
+            memory_limit_mib=memory_mib,  # the container's own hard limit (CT.ECS.PR.7, Config reads the container)
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=container_port)],
             logging=ecs.LogDrivers.aws_logs(log_group=self.task_log_group, stream_prefix="service"),

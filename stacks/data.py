@@ -413,6 +413,24 @@ class DataStack(WorkloadStack):
             controls=["SC-12", "SC-28(1)"],
         )
         self._acknowledge_keys_of_other_stacks()
+        self._acknowledge_short_backup_retention()
+
+    def _acknowledge_short_backup_retention(self) -> None:
+        """Control Tower's CT.RDS.PR.8 asks for 7 days of automated backups; a configuration may keep fewer."""
+        days = self.config.database.backup_retention_days
+        if days >= 7:
+            return
+        acknowledge(
+            self.database.node.default_child,  # type: ignore[arg-type]
+            "ControlTower::CT.RDS.PR.8",
+            reason=(
+                f"{self.config.stage_id} keeps {days} days of automated backups (database.backup_retention_days), "
+                "fewer than the 7 the control asks for; set 7 or more to comply. The stage's AWS Backup plan "
+                "backs the database up besides."
+            ),
+            checks=[BackedUp()],
+            controls=["CP-9"],
+        )
 
     def _acknowledge_keys_of_other_stacks(self) -> None:
         """The database and the stream name the key stack's data key, which the Control Tower hook sees resolved."""

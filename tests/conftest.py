@@ -180,11 +180,22 @@ GOVCLOUD = FIXTURES / "govcloud.yaml"
 
 
 @pytest.fixture(scope="session")
-def govcloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def govcloud_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
     """The app of the GovCloud fixture configuration, synthesized once."""
-    outdir = tmp_path_factory.mktemp("govcloud")
-    build_app(load_config(GOVCLOUD), outdir=str(outdir)).synth()
-    return outdir
+    app: cdk.App = build_app(load_config(GOVCLOUD), outdir=str(tmp_path_factory.mktemp("govcloud")))
+    app.synth()
+    return app
+
+
+@pytest.fixture(scope="session")
+def govcloud_assembly(govcloud_app: cdk.App) -> Path:
+    return Path(govcloud_app.outdir)
+
+
+@pytest.fixture(scope="session")
+def govcloud_model(govcloud_app: cdk.App, govcloud_assembly: Path) -> ComplianceModel:
+    """The GovCloud app's compliance evaluation (its Control Tower acknowledgments included)."""
+    return evaluate(govcloud_app, govcloud_assembly, stages=[e.stage_id for e in load_config(GOVCLOUD).environments])
 
 
 @pytest.fixture(scope="session")

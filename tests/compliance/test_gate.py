@@ -101,6 +101,12 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         "ELBDeletion",
         "AEC4",
         "LogGroupRetention",  # log_retention_days under a year, which only an unprotected environment may set
+        # Control Tower's twins of the same settings, and of backups kept under a week.
+        "CT.RDS.PR.1",
+        "CT.RDS.PR.13",
+        "CT.RDS.PR.8",
+        "CT.ELASTICLOADBALANCING.PR.5",
+        "CT.CLOUDWATCH.PR.2",
     }
     for env in fixture_config.environments:
         if env.protected:
