@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,9 @@ class StackArtifact:
     termination_protection: bool
     template_json: dict[str, Any]
 
-    @property
+    @cached_property
     def template(self) -> Template:
+        """The template for `aws_cdk.assertions` (made once: it crosses into jsii whole)."""
         return Template.from_json(self.template_json)
 
 
