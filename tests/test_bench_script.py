@@ -78,6 +78,21 @@ def test_targets_from_medians_and_peak() -> None:
     assert goals["peak RSS of tests"].status == "PASS"
 
 
+def test_timing_ratios_pair_the_runs_of_a_round() -> None:
+    # The second round ran in a slow spell that doubled both: the ratio of medians would be 3.5.
+    results = {"floor": _result("floor", 2.0, 4.0, 2.0), "full": _result("full", 6.0, 12.0, 7.0)}
+    goal = _by_name(bench.targets(results))["full / floor"]
+    assert goal.value == pytest.approx(3.0)  # the rounds' ratios are 3, 3 and 3.5
+    assert goal.status == "PASS"
+    # A case with fewer runs (the test suite) pairs with the rounds it ran in.
+    assert bench.paired(
+        {"tests": _result("tests", 30.0), "full": _result("full", 10.0, 99.0)},
+        "tests",
+        "full",
+        formula=lambda t, f: t / f,
+    ) == pytest.approx(3.0)
+
+
 def test_targets_without_their_cases_are_not_applicable() -> None:
     results = {
         "floor": _result("floor", 2.0),
