@@ -40,11 +40,22 @@ class Lane:
         self._lock = threading.Lock()
         self._closed = False
 
-    def run(self, command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Future[Finished]:
-        """Queue `command`; the future holds how it finished."""
-        return self._executor.submit(self._run, list(command), cwd, None if env is None else dict(env))
+    def run(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        after: Future[Finished] | None = None,
+    ) -> Future[Finished]:
+        """Queue `command`, to start once `after` (work in another lane it reads) has finished, however it ended."""
+        return self._executor.submit(self._run, list(command), cwd, None if env is None else dict(env), after)
 
-    def _run(self, command: list[str], cwd: Path, env: dict[str, str] | None) -> Finished:
+    def _run(
+        self, command: list[str], cwd: Path, env: dict[str, str] | None, after: Future[Finished] | None
+    ) -> Finished:
+        if after is not None:
+            after.result()
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the session ended before {command[0]} started")

@@ -11,6 +11,7 @@ tests/background.py.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ class StackArtifact:
 
 # Fixtures whose value is work running outside the test process. Before the first test, the session
 # starts each one the selected tests use, in this order; the tests that await one run last.
-BACKGROUND = ("shipped_runs", "fixture_lint", "govcloud_lint")
+BACKGROUND = ("govcloud_run", "govcloud_lint", "shipped_runs", "fixture_lint")
 
 
 @pytest.hookimpl(trylast=True)
@@ -181,29 +182,50 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
 GOVCLOUD = FIXTURES / "govcloud.yaml"
 
 
-@pytest.fixture(scope="session")
-def govcloud_app(tmp_path_factory: pytest.TempPathFactory) -> cdk.App:
-    """The app of the GovCloud fixture configuration, synthesized once."""
-    app: cdk.App = build_app(load_config(GOVCLOUD), outdir=str(tmp_path_factory.mktemp("govcloud")))
-    app.synth()
-    return app
+@dataclass(frozen=True)
+class AppRun:
+    """app.py on a configuration in a subprocess: where it wrote the assembly, how it finished."""
+
+    assembly: Path
+    finished: Future[Finished]
 
 
 @pytest.fixture(scope="session")
-def govcloud_assembly(govcloud_app: cdk.App) -> Path:
-    return Path(govcloud_app.outdir)
+def govcloud_run(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> AppRun:
+    """The app of the GovCloud fixture configuration, synthesized and evaluated by app.py, in the synth lane.
+
+    It records its own compliance baseline: the committed one is the shipped configuration's.
+    """
+    root = tmp_path_factory.mktemp("govcloud")
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(root / "cdk.out"),
+        "MONITORING_CONFIG": str(GOVCLOUD),
+        "MONITORING_BASELINE": str(root / "baseline.json"),
+        "MONITORING_WRITE_BASELINE": "1",
+    }
+    env.pop("CDK_CONTEXT_JSON", None)
+    finished = lanes.synths.run([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env)
+    return AppRun(assembly=root / "cdk.out", finished=finished)
 
 
 @pytest.fixture(scope="session")
-def govcloud_model(govcloud_app: cdk.App, govcloud_assembly: Path) -> ComplianceModel:
-    """The GovCloud app's compliance evaluation (its Control Tower acknowledgments included)."""
-    return evaluate(govcloud_app, govcloud_assembly, stages=[e.stage_id for e in load_config(GOVCLOUD).environments])
+def govcloud_assembly(govcloud_run: AppRun) -> Path:
+    finished = govcloud_run.finished.result()
+    assert (govcloud_run.assembly / "manifest.json").is_file(), finished.output[-4000:]
+    return govcloud_run.assembly
 
 
 @pytest.fixture(scope="session")
-def govcloud_lint(govcloud_assembly: Path, lanes: Lanes) -> Future[Finished]:
-    """cfn-lint over the GovCloud assembly, in the lint lane."""
-    return lanes.lints.run(lint_command(govcloud_assembly), cwd=PROJECT_ROOT)
+def govcloud_model(govcloud_assembly: Path) -> ComplianceModel:
+    """The GovCloud app's compliance evaluation, as app.py wrote it (its Control Tower acknowledgments included)."""
+    return ComplianceModel.from_json(json.loads((govcloud_assembly / "compliance" / "findings.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def govcloud_lint(govcloud_run: AppRun, lanes: Lanes) -> Future[Finished]:
+    """cfn-lint over the GovCloud assembly, in the lint lane once the synth lane has written it."""
+    return lanes.lints.run(lint_command(govcloud_run.assembly), cwd=PROJECT_ROOT, after=govcloud_run.finished)
 
 
 # --- make synth on the shipped configuration (tests/test_shipped_config.py) ------------------------

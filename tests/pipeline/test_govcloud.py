@@ -12,7 +12,7 @@ from compliance.gate import accepted_control_tower
 from compliance.model import ComplianceModel
 from config import PROJECT_ROOT, load_config
 from tests.background import Finished
-from tests.conftest import GOVCLOUD
+from tests.conftest import GOVCLOUD, AppRun
 
 
 def test_the_fixture_is_all_govcloud() -> None:
@@ -22,7 +22,7 @@ def test_the_fixture_is_all_govcloud() -> None:
 
 
 def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(
-    govcloud_assembly: Path, govcloud_model: ComplianceModel
+    govcloud_run: AppRun, govcloud_assembly: Path, govcloud_model: ComplianceModel
 ) -> None:
     # GovCloud's RDS CA bundle cannot be taken from a package registry: until it is committed as
     # service/certs/rds-ca-aws-us-gov.pem (README, "RDS CA bundles"), each stage fails closed at synth.
@@ -32,6 +32,7 @@ def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(
     assert [line for line in lines if line not in missing] == []
     stages = len(load_config(GOVCLOUD).environments)
     assert len(missing) == (0 if bundle.is_file() else stages)
+    assert govcloud_run.finished.result().returncode == (0 if bundle.is_file() else 1)  # the gate says so too
 
 
 def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> None:
