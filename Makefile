@@ -81,8 +81,9 @@ bench: setup
 cdk: setup
 	cdk -c config=$(CONFIG) $(ARGS)
 
-## test: lint, type-check and run the whole test suite
-test: lint typecheck unit
+## test: lint, type-check and run the whole test suite, the three at once (make stops only when all have ended)
+test: setup
+	@$(MAKE) --no-print-directory --output-sync=line -j3 lint typecheck unit
 
 lint: setup
 	$(BIN)/ruff check .

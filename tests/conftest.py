@@ -3,13 +3,21 @@
 Tests build from configurations under `tests/fixtures/`, never from `config/environments.yaml`:
 that file is the user's to edit, and `tests/test_shipped_config.py` proves whatever it names
 is deployable.
+
+The slow work outside the test process (synths of the shipped configuration, cfn-lint over each
+assembly) starts before the first test and is awaited by the last ones: see `BACKGROUND` and
+tests/background.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +29,18 @@ os.environ.update(jsii_environment())
 import aws_cdk as cdk
 import pytest
 import trustme
+import yaml
 from aws_cdk.assertions import Template
 
 from app import build_app
 from compliance.assembly import CloudAssembly
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
-from config import AppConfig, EnvironmentConfig, load_config
+from config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, AppConfig, EnvironmentConfig, load_config
 from pipeline import PipelineStack
+from tests.background import Finished, Lanes
 from tests.servers import KinesisStub, PostgresServer, ValkeyServer
+from tests.synth_runs import hermetic_env, rewritten, synth_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Five environments: dev, qa (no approval), staging, and prod with prod-dr in one wave, in three regions.
@@ -54,9 +65,48 @@ class StackArtifact:
     termination_protection: bool
     template_json: dict[str, Any]
 
-    @property
+    @cached_property
     def template(self) -> Template:
+        """The template for `aws_cdk.assertions` (made once: it crosses into jsii whole)."""
         return Template.from_json(self.template_json)
+
+
+# --- work outside the test process (tests/background.py) -----------------------------------------
+
+# Fixtures whose value is work running outside the test process. Before the first test, the session
+# starts each one the selected tests use, in this order; the tests that await one run last.
+BACKGROUND = ("govcloud_run", "govcloud_lint", "shipped_runs", "fixture_lint")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that await background work run last (a stable sort: each part keeps its order)."""
+    items.sort(key=lambda item: any(name in getattr(item, "fixturenames", ()) for name in BACKGROUND))
+
+
+@pytest.fixture(scope="session")
+def lanes() -> Iterator[Lanes]:
+    opened = Lanes.open()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_work_starts_first(request: pytest.FixtureRequest) -> None:
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    for name in BACKGROUND:
+        if name in used:
+            request.getfixturevalue(name)
+
+
+def lint_command(assembly: Path) -> list[str]:
+    """`make synth`'s cfn-lint step over every template of `assembly`, each in its stack's region."""
+    return [sys.executable, str(PROJECT_ROOT / "scripts" / "lint_templates.py"), str(assembly)]
+
+
+# --- the fixture app --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +154,12 @@ def stack(stacks: dict[str, StackArtifact]) -> Callable[[str, str], StackArtifac
     return lookup
 
 
+@pytest.fixture(scope="session")
+def fixture_lint(assembly_dir: Path, lanes: Lanes) -> Future[Finished]:
+    """cfn-lint over the fixture app's assembly, in the lint lane."""
+    return lanes.lints.run(lint_command(assembly_dir), cwd=PROJECT_ROOT)
+
+
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
 
@@ -120,6 +176,87 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
         stages=[e.stage_id for e in fixture_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
     )
+
+
+# --- the GovCloud app -------------------------------------------------------------------------------
+
+GOVCLOUD = FIXTURES / "govcloud.yaml"
+
+
+@dataclass(frozen=True)
+class AppRun:
+    """app.py on a configuration in a subprocess: where it wrote the assembly, how it finished."""
+
+    assembly: Path
+    finished: Future[Finished]
+
+
+@pytest.fixture(scope="session")
+def govcloud_run(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> AppRun:
+    """The app of the GovCloud fixture configuration, synthesized and evaluated by app.py, in the synth lane.
+
+    It records its own compliance baseline: the committed one is the shipped configuration's.
+    """
+    root = tmp_path_factory.mktemp("govcloud")
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(root / "cdk.out"),
+        "MONITORING_CONFIG": str(GOVCLOUD),
+        "MONITORING_BASELINE": str(root / "baseline.json"),
+        "MONITORING_WRITE_BASELINE": "1",
+    }
+    env.pop("CDK_CONTEXT_JSON", None)
+    finished = lanes.synths.run([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env)
+    return AppRun(assembly=root / "cdk.out", finished=finished)
+
+
+@pytest.fixture(scope="session")
+def govcloud_assembly(govcloud_run: AppRun) -> Path:
+    finished = govcloud_run.finished.result()
+    assert (govcloud_run.assembly / "manifest.json").is_file(), finished.output[-4000:]
+    return govcloud_run.assembly
+
+
+@pytest.fixture(scope="session")
+def govcloud_model(govcloud_assembly: Path) -> ComplianceModel:
+    """The GovCloud app's compliance evaluation, as app.py wrote it (its Control Tower acknowledgments included)."""
+    return ComplianceModel.from_json(json.loads((govcloud_assembly / "compliance" / "findings.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def govcloud_lint(govcloud_run: AppRun, lanes: Lanes) -> Future[Finished]:
+    """cfn-lint over the GovCloud assembly, in the lint lane once the synth lane has written it."""
+    return lanes.lints.run(lint_command(govcloud_run.assembly), cwd=PROJECT_ROOT, after=govcloud_run.finished)
+
+
+# --- make synth on the shipped configuration (tests/test_shipped_config.py) ------------------------
+
+
+@dataclass(frozen=True)
+class ShippedRun:
+    """`make synth`'s driver on one configuration: the file, where it writes the assembly, how it finished."""
+
+    config: Path
+    assembly: Path
+    finished: Future[Finished]
+
+
+@pytest.fixture(scope="session")
+def shipped_runs(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ShippedRun]:
+    """The driver on the shipped configuration, then on its rewritten copy, in the synth lane.
+
+    Both are compared with the committed compliance baseline, as `make synth` compares every run.
+    """
+    root = tmp_path_factory.mktemp("shipped")
+    (root / "home").mkdir()
+    copy_path = root / "rewritten.yaml"
+    copy_path.write_text(yaml.safe_dump(rewritten(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())), sort_keys=False))
+    runs = {}
+    for name, config in {"shipped": DEFAULT_CONFIG_PATH, "rewritten": copy_path}.items():
+        assembly = root / f"{name}.out"
+        finished = lanes.synths.run(synth_command(config, assembly), cwd=PROJECT_ROOT, env=hermetic_env(root / "home"))
+        runs[name] = ShippedRun(config=config, assembly=assembly, finished=finished)
+    return runs
 
 
 # --- real servers for the service's readiness tests (see tests/servers.py) ---------------------

@@ -63,7 +63,7 @@ def test_targets_from_medians_and_peak() -> None:
         "full": _result("full", 6.0, 5.0, 9.0),  # median 6: exactly 3 floors
         "stages-3": _result("stages-3", 6.0),
         "stages-12": _result("stages-12", 15.0, peak_mib=1600.0),  # 1 s per extra stage: 0.5 floor
-        "tests": _result("tests", 18.5),  # just over 3 full synths
+        "tests": _result("tests", 20.0, 30.0, 19.0, peak_mib=2900.0),  # median 20: a third over 3 full synths
     }
     goals = _by_name(bench.targets(results))
     assert goals["full / floor"].value == pytest.approx(3.0)
@@ -71,9 +71,26 @@ def test_targets_from_medians_and_peak() -> None:
     assert goals["extra stage / floor"].value == pytest.approx(0.5)
     assert goals["extra stage / floor"].status == "PASS"
     assert goals["peak RSS at 12 stages"].value == pytest.approx(1600 / 1024)
-    assert goals["peak RSS at 12 stages"].status == "MISS"
-    assert goals["tests / full"].value == pytest.approx(18.5 / 6)
+    assert goals["peak RSS at 12 stages"].status == "MISS"  # memory has no tolerance
+    assert goals["tests / full"].value == pytest.approx(20 / 6)
     assert goals["tests / full"].status == "MISS"
+    assert goals["peak RSS of tests"].value == pytest.approx(2900 / 1024)
+    assert goals["peak RSS of tests"].status == "PASS"
+
+
+def test_timing_ratios_pair_the_runs_of_a_round() -> None:
+    # The second round ran in a slow spell that doubled both: the ratio of medians would be 3.5.
+    results = {"floor": _result("floor", 2.0, 4.0, 2.0), "full": _result("full", 6.0, 12.0, 7.0)}
+    goal = _by_name(bench.targets(results))["full / floor"]
+    assert goal.value == pytest.approx(3.0)  # the rounds' ratios are 3, 3 and 3.5
+    assert goal.status == "PASS"
+    # A case with fewer runs (the test suite) pairs with the rounds it ran in.
+    assert bench.paired(
+        {"tests": _result("tests", 30.0), "full": _result("full", 10.0, 99.0)},
+        "tests",
+        "full",
+        formula=lambda t, f: t / f,
+    ) == pytest.approx(3.0)
 
 
 def test_targets_without_their_cases_are_not_applicable() -> None:
@@ -95,6 +112,45 @@ def test_target_status() -> None:
     assert bench.Target("t", "t", None, 1.0, "x").status == "n/a"
 
 
+@pytest.mark.parametrize(
+    ("value", "status"), [(3.0, "PASS"), (3.2, "NOISE"), (3.3, "NOISE"), (3.31, "MISS"), (None, "n/a")]
+)
+def test_a_timing_ratio_within_its_noise_tolerance_is_not_a_miss(value: float | None, status: str) -> None:
+    goal = bench.Target("tests / full", "tests / full", value, 3.0, "x", tolerance=0.1)
+    assert goal.status == status
+    assert goal.missed == (status == "MISS")
+
+
+def test_timing_targets_carry_the_stated_tolerance_and_memory_targets_none() -> None:
+    goals = bench.targets({})
+    assert {g.name: g.tolerance for g in goals if g.unit == "x"} == dict.fromkeys(
+        ("full / floor", "extra stage / floor", "tests / full"), bench.TIME_TOLERANCE
+    )
+    assert all(g.tolerance == 0 for g in goals if g.unit == "GiB")
+    assert 0 < bench.TIME_TOLERANCE < 0.5
+
+
+def _goals(tests_s: float) -> list[bench.Target]:
+    return bench.targets(
+        {"floor": _result("floor", 2.0), "full": _result("full", 6.0), "tests": _result("tests", tests_s)}
+    )
+
+
+def test_exit_status_fails_on_a_miss_and_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    results = {"floor": _result("floor", 2.0)}
+    assert bench.exit_status(results, _goals(18.0)) == 0  # exactly 3 full synths
+    assert bench.exit_status(results, _goals(19.5)) == 0  # 3.25x: within the noise tolerance
+    assert capsys.readouterr().err == ""
+    assert bench.exit_status(results, _goals(21.0)) == 1  # 3.5x
+    assert "missed: tests / full is 3.50x, over its limit of 3.0x by more than 10%" in capsys.readouterr().err
+
+
+def test_exit_status_fails_on_a_failed_case(capsys: pytest.CaptureFixture[str]) -> None:
+    results = {"full": bench.CaseResult("full", error="exit status 1")}
+    assert bench.exit_status(results, bench.targets(results)) == 1
+    assert "failed case(s): full" in capsys.readouterr().err
+
+
 def test_render_and_json_show_every_case_and_target() -> None:
     results = {"floor": _result("floor", 2.0), "full": bench.CaseResult("full", error="exit status 1\nboom")}
     goals = bench.targets(results)
@@ -104,7 +160,44 @@ def test_render_and_json_show_every_case_and_target() -> None:
     data = bench.to_json(results, goals, runs=1, test_runs=1)
     assert data["cases"]["floor"]["ratio_to_floor"] == 1.0
     assert data["cases"]["full"]["ok"] is False
-    assert [t["status"] for t in data["targets"]] == ["n/a"] * 4
+    assert [t["status"] for t in data["targets"]] == ["n/a"] * 5
+    assert {t["name"]: t["tolerance"] for t in data["targets"]}["tests / full"] == bench.TIME_TOLERANCE
+
+
+def test_runs_go_round_robin_with_the_test_suite_last_in_its_rounds() -> None:
+    order = bench.schedule(["floor", "full", "tests"], runs=3, test_runs=2)
+    assert order == [
+        ("floor", 1),
+        ("full", 1),
+        ("tests", 1),
+        ("floor", 2),
+        ("full", 2),
+        ("tests", 2),
+        ("floor", 3),
+        ("full", 3),
+    ]
+    assert bench.schedule(["full", "tests"], runs=1, test_runs=2) == [("full", 1), ("tests", 1), ("tests", 2)]
+    assert bench.schedule(["floor"], runs=2, test_runs=5) == [("floor", 1), ("floor", 2)]
+
+
+def test_every_synth_case_is_cdk_synth_through_the_pinned_cli() -> None:
+    for name in bench.SYNTH_CASES:
+        command = bench.synth_command(name, "/tmp/out")
+        assert command[:2] == [str(bench.ROOT / "node_modules" / ".bin" / "cdk"), "synth"]
+        assert command[command.index("--output") + 1] == "/tmp/out"
+    # The full synth is the app as cdk.json names it; every other case is an app of this script, on this venv.
+    assert "--app" not in bench.synth_command("full", "/tmp/out")
+    floor = bench.synth_command("floor", "/tmp/out")
+    app = floor[floor.index("--app") + 1].split()
+    assert app[0] == sys.executable
+    assert app[-2:] == ["--app", "floor"]
+    assert bench.tests_command() == ["make", "--no-print-directory", "test"]
+
+
+def test_an_app_case_refuses_to_run_outside_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDK_OUTDIR", raising=False)
+    with pytest.raises(SystemExit):
+        bench.main(["--app", "floor"])
 
 
 def test_cases_option_keeps_table_order_and_rejects_unknown_names() -> None:

@@ -6,18 +6,13 @@ import copy
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from app import build_app
 from compliance import signoff
-from compliance.evaluation import evaluate
 from compliance.gate import baseline_failures
-from compliance.model import ComplianceModel, ControlStatus, Status, control_id
-from config import DEFAULT_CONFIG_PATH, aws_facts, load_config, parse_config
-from tests.conftest import LAYOUTS
+from compliance.model import ComplianceModel, ControlStatus, control_id
+from config import DEFAULT_CONFIG_PATH, load_config
 
 COMMITTED = signoff.DEFAULT_PATH
 
@@ -93,56 +88,6 @@ def test_adding_or_removing_an_environment_trips_it(compliance_model: Compliance
     ]
 
 
-# Each region of the fixture moves to another of the same partition (a permutation keeps shared accounts legal).
-_REGIONS = {"us-east-1": "us-west-2", "us-west-2": "us-east-2", "us-east-2": "us-east-1"}
-
-
-def _edited(raw: dict[str, Any]) -> dict[str, Any]:
-    """A configuration with every account, region, zone, size and e-mail a team would change, changed."""
-    edited = copy.deepcopy(raw)
-    accounts: dict[str, str] = {}
-
-    def account(old: str) -> str:
-        return accounts.setdefault(old, f"{900000000000 + len(accounts) + 1:012d}")
-
-    pipeline = edited["pipeline"]
-    pipeline["connection_arn"] = pipeline["connection_arn"].replace(pipeline["region"], _REGIONS[pipeline["region"]])
-    pipeline["connection_arn"] = pipeline["connection_arn"].replace(pipeline["account"], account(pipeline["account"]))
-    pipeline.update(
-        account=account(pipeline["account"]),
-        region=_REGIONS[pipeline["region"]],
-        repository="another-org/monitoring",
-        approval_emails=["approver@another.example"],
-    )
-    for name, environment in edited["environments"].items():
-        region = _REGIONS[environment["region"]]
-        zones = aws_facts.availability_zones()[region]
-        environment.update(
-            account=account(environment["account"]),
-            region=region,
-            availability_zones=list(zones[: max(2, min(3, len(environment["availability_zones"]) + 1))]),
-            alarm_emails=[f"{name}@another.example"],
-        )
-        environment["database"]["allocated_storage_gib"] += 10
-        environment["service"]["desired_count"] += 1
-    return edited
-
-
-def test_editing_accounts_regions_zones_sizes_and_emails_never_trips_it(
-    compliance_model: ComplianceModel, tmp_path: Path
-) -> None:
-    raw = yaml.safe_load(LAYOUTS.read_text())
-    assert {e["region"] for e in raw["environments"].values()} | {raw["pipeline"]["region"]} <= set(_REGIONS)
-    config = parse_config(_edited(raw), source="edited.yaml")
-    app = build_app(config, outdir=str(tmp_path))
-    app.synth()
-    edited = evaluate(app, tmp_path, stages=[e.stage_id for e in config.environments])
-    assert not [e for e in edited.evaluations if e.status is Status.NON_COMPLIANT]
-    comparison = signoff.compare(signoff.snapshot(compliance_model), signoff.snapshot(edited))
-    assert comparison.regressions == []
-    assert comparison.improvements == []
-
-
 @pytest.mark.parametrize(
     ("text", "neutral"),
     [
@@ -158,6 +103,12 @@ def test_editing_accounts_regions_zones_sizes_and_emails_never_trips_it(
         (
             "AwsSolutions-IAM5[Resource::<AuditBucket7486E833.Arn>/*]",
             "AwsSolutions-IAM5[Resource::<AuditBucket<hash>.Arn>/*]",
+        ),
+        # A stage in another region than the pipeline brings a support stack named after that region.
+        ("PipelineSupport-us-east-2/ReplicationBucket/Resource", "PipelineSupport-<region>/ReplicationBucket/Resource"),
+        (
+            "Pipeline/CodePipeline/Source/fixture-org_monitoring-fixture/CodePipelineActionRole/Resource",
+            "Pipeline/CodePipeline/Source/<repository>/CodePipelineActionRole/Resource",
         ),
     ],
 )

@@ -4,46 +4,36 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import Future
 from pathlib import Path
 
-import pytest
-
-from app import build_app
 from compliance import findings
 from compliance.assembly import CloudAssembly
-from compliance.evaluation import evaluate
 from compliance.gate import accepted_by_acknowledgments
 from compliance.model import ComplianceModel
 from config import PROJECT_ROOT, load_config
-from scripts.lint_templates import lint
-from tests.conftest import FIXTURES
+from tests.background import Finished
+from tests.conftest import GOVCLOUD, AppRun
 
 
-@pytest.fixture(scope="module")
-def govcloud(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ComplianceModel]:
-    config = load_config(FIXTURES / "govcloud.yaml")
+def test_the_fixture_is_all_govcloud() -> None:
+    config = load_config(GOVCLOUD)
     assert {e.partition for e in config.environments} == {"aws-us-gov"}
-    outdir = tmp_path_factory.mktemp("govcloud")
-    app = build_app(config, outdir=str(outdir))
-    app.synth()
-    return outdir, evaluate(app, outdir, stages=[e.stage_id for e in config.environments])
+    assert config.pipeline.region.startswith("us-gov-")
 
 
-@pytest.fixture(scope="module")
-def govcloud_assembly(govcloud: tuple[Path, ComplianceModel]) -> Path:
-    return govcloud[0]
-
-
-def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(govcloud: tuple[Path, ComplianceModel]) -> None:
+def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(
+    govcloud_run: AppRun, govcloud_assembly: Path, govcloud_model: ComplianceModel
+) -> None:
     # GovCloud's RDS CA bundle cannot be taken from a package registry: until it is committed as
     # service/certs/rds-ca-aws-us-gov.pem (README, "RDS CA bundles"), each stage fails closed at synth.
-    assembly, model = govcloud
-    lines = [f.line() for f in findings(assembly, acknowledged=accepted_by_acknowledgments(model))]
+    lines = [f.line() for f in findings(govcloud_assembly, acknowledged=accepted_by_acknowledgments(govcloud_model))]
     bundle = PROJECT_ROOT / "service" / "certs" / "rds-ca-aws-us-gov.pem"
     missing = [line for line in lines if "rds-ca-aws-us-gov.pem is missing" in line]
     assert [line for line in lines if line not in missing] == []
-    stages = len(load_config(FIXTURES / "govcloud.yaml").environments)
+    stages = len(load_config(GOVCLOUD).environments)
     assert len(missing) == (0 if bundle.is_file() else stages)
+    assert govcloud_run.finished.result().returncode == (0 if bundle.is_file() else 1)  # the gate says so too
 
 
 def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> None:
@@ -60,6 +50,6 @@ def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> 
         assert "console.aws.amazon.com" not in json.dumps(ours)
 
 
-def test_govcloud_templates_pass_cfn_lint_in_their_region(govcloud_assembly: Path) -> None:
-    passed, report = lint(govcloud_assembly)
-    assert passed, report
+def test_govcloud_templates_pass_cfn_lint_in_their_region(govcloud_lint: Future[Finished]) -> None:
+    finished = govcloud_lint.result()  # scripts/lint_templates.py over the GovCloud assembly
+    assert finished.returncode == 0, finished.output

@@ -7,12 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Capture, Match
+from aws_cdk.assertions import Capture, Match, Template
 
 from app import cli_version
 from config import AppConfig, EnvironmentConfig
 from config.schema import stage_id_of
-from tests.conftest import StackArtifact, resources_of
+from tests.conftest import StackArtifact
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack: Callable[[str, str], StackArtifact]) -> Template:
+    return stack("", "Pipeline").template
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +26,10 @@ def pipeline_template(stack: Callable[[str, str], StackArtifact]) -> dict[str, A
 
 
 @pytest.fixture(scope="module")
-def pipeline_props(pipeline_template: dict[str, Any]) -> dict[str, Any]:
-    (pipeline,) = resources_of(pipeline_template, "AWS::CodePipeline::Pipeline").values()
-    props: dict[str, Any] = pipeline["Properties"]
+def pipeline_props(pipeline: Template) -> dict[str, Any]:
+    """The CodePipeline's properties: its stages and actions, in order."""
+    (resource,) = pipeline.find_resources("AWS::CodePipeline::Pipeline").values()
+    props: dict[str, Any] = resource["Properties"]
     return props
 
 
@@ -41,7 +47,8 @@ def _projects(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every CodeBuild project whose buildspec is inline JSON, parsed."""
     specs = {
         logical_id: _buildspec_text(r["Properties"]["Source"]["BuildSpec"])
-        for logical_id, r in resources_of(template, "AWS::CodeBuild::Project").items()
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::CodeBuild::Project"
     }
     return {logical_id: json.loads(text) for logical_id, text in specs.items() if text.lstrip().startswith("{")}
 
@@ -72,18 +79,49 @@ def test_stages_run_in_promotion_order(pipeline_props: dict[str, Any], fixture_c
     assert names == expected
 
 
-def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(
-    pipeline_props: dict[str, Any], fixture_config: AppConfig
-) -> None:
-    assert pipeline_props["PipelineType"] == "V2"
-    (trigger,) = pipeline_props["Triggers"]
-    assert trigger["ProviderType"] == "CodeStarSourceConnection"
-    assert trigger["GitConfiguration"]["Push"] == [{"Branches": {"Includes": [fixture_config.pipeline.branch]}}]
-    source = pipeline_props["Stages"][0]["Actions"][0]
-    assert trigger["GitConfiguration"]["SourceActionName"] == source["Name"]
-    assert source["Configuration"]["FullRepositoryId"] == fixture_config.pipeline.repository
-    assert source["Configuration"]["BranchName"] == fixture_config.pipeline.branch
-    assert source["Configuration"]["ConnectionArn"] == fixture_config.pipeline.connection_arn
+def test_pipeline_is_v2_and_triggered_by_pushes_to_the_branch(pipeline: Template, fixture_config: AppConfig) -> None:
+    source = Capture()
+    branch = fixture_config.pipeline.branch
+    pipeline.has_resource_properties(
+        "AWS::CodePipeline::Pipeline",
+        {
+            "PipelineType": "V2",
+            "Triggers": [
+                {
+                    "ProviderType": "CodeStarSourceConnection",
+                    "GitConfiguration": {"Push": [{"Branches": {"Includes": [branch]}}], "SourceActionName": source},
+                }
+            ],
+        },
+    )
+    pipeline.has_resource_properties(
+        "AWS::CodePipeline::Pipeline",
+        {
+            "Stages": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Name": "Source",
+                            "Actions": [
+                                Match.object_like(
+                                    {
+                                        "Name": source.as_string(),
+                                        "Configuration": Match.object_like(
+                                            {
+                                                "FullRepositoryId": fixture_config.pipeline.repository,
+                                                "BranchName": branch,
+                                                "ConnectionArn": fixture_config.pipeline.connection_arn,
+                                            }
+                                        ),
+                                    }
+                                )
+                            ],
+                        }
+                    )
+                ]
+            )
+        },
+    )
 
 
 def _actions(pipeline_props: dict[str, Any], stage: str) -> list[tuple[str, str, int]]:
@@ -167,23 +205,34 @@ def test_self_mutation_uses_the_cli_version_package_json_pins(pipeline_template:
     assert f"npm install -g aws-cdk@{cli_version()}" in mutation[0]["phases"]["install"]["commands"]
 
 
-def test_artifacts_are_encrypted_with_a_rotated_key_in_a_versioned_logged_bucket(
-    pipeline_template: dict[str, Any],
-) -> None:
-    keys = [k for k in resources_of(pipeline_template, "AWS::KMS::Key").values() if "KeyUsage" not in k["Properties"]]
-    assert len(keys) == 2  # artifacts; build logs and notifications (the evidence key only signs)
-    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys)
-    buckets = resources_of(pipeline_template, "AWS::S3::Bucket")
-    artifacts = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
-    assert len(artifacts) == 1
-    props = artifacts[0]["Properties"]
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert (
-        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
-            "SSEAlgorithm"
-        ]
-        == "aws:kms"
+def test_artifacts_are_encrypted_with_a_rotated_key_in_a_versioned_logged_bucket(pipeline: Template) -> None:
+    key = Capture()
+    pipeline.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LoggingConfiguration": Match.object_like({"DestinationBucketName": Match.any_value()}),
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like(
+                        {
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]},
+                            }
+                        }
+                    )
+                ]
+            },
+        },
     )
+    rotated = pipeline.find_resources("AWS::KMS::Key", {"Properties": Match.object_like({"EnableKeyRotation": True})})
+    assert key.as_string() in rotated
+    # Every key that encrypts rotates (the evidence key only signs: an asymmetric key cannot rotate).
+    encrypting = pipeline.find_resources(
+        "AWS::KMS::Key", {"Properties": Match.object_like({"KeyUsage": Match.absent()})}
+    )
+    assert set(encrypting) <= set(rotated)
 
 
 def test_each_stage_deploys_to_its_configured_account_and_region(
@@ -199,9 +248,8 @@ def test_each_stage_deploys_to_its_configured_account_and_region(
     assert (pipeline.account, pipeline.region) == (fixture_config.pipeline.account, fixture_config.pipeline.region)
 
 
-def test_synth_publishes_test_and_compliance_reports(pipeline_template: dict[str, Any]) -> None:
-    groups = resources_of(pipeline_template, "AWS::CodeBuild::ReportGroup")
-    assert len(groups) == 2
+def test_synth_publishes_test_and_compliance_reports(pipeline: Template, pipeline_template: dict[str, Any]) -> None:
+    groups = pipeline.find_resources("AWS::CodeBuild::ReportGroup")
     synth = next(
         spec
         for spec in _projects(pipeline_template).values()
@@ -216,44 +264,68 @@ def test_synth_publishes_test_and_compliance_reports(pipeline_template: dict[str
     assert synth["artifacts"]["base-directory"] == "cdk.out"  # the compliance report travels with the run
 
 
-def test_approvers_are_notified_on_an_encrypted_topic(
-    pipeline_template: dict[str, Any], fixture_config: AppConfig
-) -> None:
-    (topic,) = resources_of(pipeline_template, "AWS::SNS::Topic").values()
-    assert "KmsMasterKeyId" in topic["Properties"]
-    rules = resources_of(pipeline_template, "AWS::Events::Rule").values()
-    waiting = [r for r in rules if "Approval" in json.dumps(r["Properties"]["EventPattern"])]
-    assert len(waiting) == 1
-    (target,) = waiting[0]["Properties"]["Targets"]
-    assert "InputTransformer" in target
-    assert "executions/" in json.dumps(target["InputTransformer"])  # the message links to the run
+def test_approvers_are_notified_on_an_encrypted_topic(pipeline: Template, fixture_config: AppConfig) -> None:
+    topic = Capture()
     # Promotions only: CDK's own security-diff confirmation approves itself on most runs.
     expected = [f"Approve{_wave_name(wave)}" for wave in fixture_config.waves if wave[0].approval]
-    assert waiting[0]["Properties"]["EventPattern"]["detail"]["action"] == expected
+    waiting = {
+        "EventPattern": Match.object_like(
+            {"detail": Match.object_like({"type": {"category": ["Approval"]}, "action": expected})}
+        )
+    }
+    pipeline.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            **waiting,
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Ref": topic},
+                        # The message links to the run.
+                        "InputTransformer": Match.object_like(
+                            {
+                                "InputTemplate": {
+                                    "Fn::Join": ["", Match.array_with([Match.string_like_regexp("executions/")])]
+                                }
+                            }
+                        ),
+                    }
+                )
+            ],
+        },
+    )
+    assert topic.as_string() in pipeline.find_resources(  # the topic is encrypted
+        "AWS::SNS::Topic", {"Properties": Match.object_like({"KmsMasterKeyId": Match.any_value()})}
+    )
+    # One rule pages the approvers when a promotion waits: a second would page them twice.
+    assert len(pipeline.find_resources("AWS::Events::Rule", {"Properties": waiting})) == 1
 
 
-def test_build_logs_are_encrypted_and_retained(pipeline_template: dict[str, Any]) -> None:
-    for project in resources_of(pipeline_template, "AWS::CodeBuild::Project").values():
-        logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
-        assert logs["Status"] == "ENABLED"
-        assert "GroupName" in logs
-    for group in resources_of(pipeline_template, "AWS::Logs::LogGroup").values():
-        assert "KmsKeyId" in group["Properties"]
-        assert group["Properties"]["RetentionInDays"] >= 365
+def test_build_logs_are_encrypted_and_retained(pipeline: Template) -> None:
+    pipeline.all_resources_properties(
+        "AWS::CodeBuild::Project",
+        {"LogsConfig": {"CloudWatchLogs": Match.object_like({"Status": "ENABLED", "GroupName": Match.any_value()})}},
+    )
+    retention = Capture()
+    pipeline.all_resources_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": retention}
+    )
+    days = [retention.as_number()]
+    while retention.next():
+        days.append(retention.as_number())
+    assert min(days) >= 365
 
 
-def test_only_docker_asset_publishing_runs_privileged(pipeline_template: dict[str, Any]) -> None:
-    privileged = [
-        logical_id
-        for logical_id, project in resources_of(pipeline_template, "AWS::CodeBuild::Project").items()
-        if project["Properties"]["Environment"].get("PrivilegedMode")
-    ]
-    assert len(privileged) == 1
-    assert "DockerAsset" in privileged[0]
+def test_only_docker_asset_publishing_runs_privileged(pipeline: Template) -> None:
+    privileged = pipeline.find_resources(
+        "AWS::CodeBuild::Project", {"Properties": {"Environment": Match.object_like({"PrivilegedMode": True})}}
+    )
+    assert [logical_id for logical_id in privileged if "DockerAsset" in logical_id] == list(privileged)
+    assert len(privileged) == 1  # the one project that builds images
 
 
 def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
-    pipeline_template: dict[str, Any], pipeline_props: dict[str, Any]
+    pipeline: Template, pipeline_template: dict[str, Any], pipeline_props: dict[str, Any]
 ) -> None:
     stages = pipeline_props["Stages"]
     names = [s["Name"] for s in stages]
@@ -265,14 +337,13 @@ def test_evidence_is_signed_after_synth_by_a_step_that_may_only_sign(
     (sign,) = evidence["Actions"]
     assert {i["Name"] for i in sign["InputArtifacts"]} >= {"Synth_Output"}
     assert sign["OutputArtifacts"], "the signature is kept with the run's artifacts"
-    keys = {k: r for k, r in resources_of(pipeline_template, "AWS::KMS::Key").items() if "EvidenceSigningKey" in k}
-    ((key_id, key),) = keys.items()
-    assert key["Properties"]["KeySpec"] == "ECC_NIST_P256"
-    assert key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
-    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
+    signing = {"Properties": Match.object_like({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})}
+    pipeline.has_resource("AWS::KMS::Key", {**signing, "DeletionPolicy": "RetainExceptOnCreate"})
+    (key_id,) = pipeline.find_resources("AWS::KMS::Key", signing)
+    assert "EvidenceSigningKey" in key_id
     # Only the signing step's role may sign, and only with this key.
     signers = []
-    for policy in resources_of(pipeline_template, "AWS::IAM::Policy").values():
+    for policy in pipeline.find_resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "kms:Sign" in actions:
@@ -340,17 +411,15 @@ def test_every_other_stage_region_has_our_hardened_replication_bucket(
 
 
 def test_the_pipeline_role_uses_only_its_own_replication_keys(
-    pipeline_template: dict[str, Any], stacks: dict[str, StackArtifact]
+    pipeline: Template, stacks: dict[str, StackArtifact]
 ) -> None:
     aliases = sorted(
         a["Properties"]["AliasName"]
         for s in stacks.values()
         if s.path.startswith("PipelineSupport-")
-        for a in resources_of(s.template_json, "AWS::KMS::Alias").values()
+        for a in s.template.find_resources("AWS::KMS::Alias").values()
     )
-    policies = [
-        p for k, p in resources_of(pipeline_template, "AWS::IAM::Policy").items() if k.startswith("CodePipelineRole")
-    ]
+    policies = [p for k, p in pipeline.find_resources("AWS::IAM::Policy").items() if k.startswith("CodePipelineRole")]
     (statements,) = [p["Properties"]["PolicyDocument"]["Statement"] for p in policies]
     kms = [
         s

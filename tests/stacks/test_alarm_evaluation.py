@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.alarm_evaluation import Alarm, UnreachableThresholdError, evaluate_expression, reachable_series
-from tests.conftest import StackArtifact, resources_of
+from tests.conftest import StackArtifact
 
 
 def _api_error_alarm(threshold: float, *, expression: str | None) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def _stage_alarms(stacks: dict[str, StackArtifact]) -> list[tuple[str, dict[str,
         (f"{path}: {alarm['Properties']['AlarmName']}", alarm["Properties"])
         for path, artifact in stacks.items()
         if path.endswith("/Observability")
-        for alarm in resources_of(artifact.template_json, "AWS::CloudWatch::Alarm").values()
+        for alarm in artifact.template.find_resources("AWS::CloudWatch::Alarm").values()
     ]
 
 

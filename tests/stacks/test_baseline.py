@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk.assertions import Capture, Match, Template
 
 from compliance.runtime import config_rules, conformance_pack_template
 from config import AppConfig
 from config.schema import AccountBaseline
 from stages import MonitoringStage
-from tests.conftest import StackArtifact, resources_of
+from tests.conftest import StackArtifact
 
 # What each switch of `account_baseline` deploys.
 SERVICE_TYPES = {
@@ -21,6 +22,13 @@ SERVICE_TYPES = {
     "security_hub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
+
+
+def _deploys(template: Template, resource_type: str, expected: bool) -> None:
+    if expected:
+        template.has_resource(resource_type, {})
+    else:
+        template.resource_count_is(resource_type, 0)  # switched off: none at all
 
 
 def test_baseline_deploys_exactly_the_services_switched_on(
@@ -35,32 +43,38 @@ def test_baseline_deploys_exactly_the_services_switched_on(
         if artifact is None:
             continue
         for service, resource_type in SERVICE_TYPES.items():
-            assert bool(resources_of(artifact.template_json, resource_type)) == (service in on), (env.name, service)
-        assert bool(resources_of(artifact.template_json, "AWS::S3::Bucket")) == bool(on & {"cloudtrail", "config"})
+            _deploys(artifact.template, resource_type, service in on)
+        _deploys(artifact.template, "AWS::S3::Bucket", bool(on & {"cloudtrail", "config"}))
     assert len(kinds) >= 3, "the fixture covers all, some and none of the services"
 
 
 def test_the_full_baseline_is_hardened(fixture_config: AppConfig, stack: Callable[[str, str], StackArtifact]) -> None:
     env = next(e for e in fixture_config.environments if len(e.account_baseline.services) == len(SERVICE_TYPES))
-    template = stack(env.stage_id, "Baseline").template_json
-    (trail,) = resources_of(template, "AWS::CloudTrail::Trail").values()
-    props = trail["Properties"]
-    assert props["IsMultiRegionTrail"] is True
-    assert props["EnableLogFileValidation"] is True
-    assert "KMSKeyId" in props
-    assert "CloudWatchLogsLogGroupArn" in props
+    template = stack(env.stage_id, "Baseline").template
+    selectors = Capture()
+    template.has_resource_properties(
+        "AWS::CloudTrail::Trail",
+        {
+            "IsMultiRegionTrail": True,
+            "EnableLogFileValidation": True,
+            "KMSKeyId": Match.any_value(),
+            "CloudWatchLogsLogGroupArn": Match.any_value(),
+            "EventSelectors": selectors,
+        },
+    )
     # Every bucket's object-level events, as the pack's cloudtrail-s3-dataevents-enabled asks.
-    data = [s for s in props["EventSelectors"] if s.get("DataResources")]
+    data = [s for s in selectors.as_array() if s.get("DataResources")]
     assert [r["Type"] for s in data for r in s["DataResources"]] == ["AWS::S3::Object"]
     assert all(s.get("ReadWriteType", "All") == "All" for s in data)
-    (pack,) = resources_of(template, "AWS::Config::ConformancePack").values()
-    body = json.loads(pack["Properties"]["TemplateBody"])
-    assert len(body["Resources"]) == len(config_rules()) == 129
-    assert len(resources_of(template, "AWS::Config::ConfigurationRecorder")) == 1
-    assert len(resources_of(template, "AWS::Config::DeliveryChannel")) == 1
-    (standard,) = resources_of(template, "AWS::SecurityHub::Standard").values()
-    assert "standards/nist-800-53/v/5.0.0" in json.dumps(standard["Properties"]["StandardsArn"])
-    assert len(resources_of(template, "AWS::GuardDuty::Detector")) == 1
+    body = Capture()
+    template.has_resource_properties("AWS::Config::ConformancePack", {"TemplateBody": body})
+    assert len(json.loads(body.as_string())["Resources"]) == len(config_rules())  # every rule of the pack
+    # AWS allows one configuration recorder, one delivery channel and one detector per account and region.
+    for singleton in ("AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel", "AWS::GuardDuty::Detector"):
+        template.resource_count_is(singleton, 1)
+    template.has_resource_properties(
+        "AWS::SecurityHub::Standard", {"StandardsArn": Match.string_like_regexp(r"standards/nist-800-53/v/5\.0\.0$")}
+    )
 
 
 def test_conformance_pack_carries_the_packs_default_parameters() -> None:
@@ -74,8 +88,11 @@ def test_audit_key_lets_cloudtrail_and_logs_use_it(
     fixture_config: AppConfig, stack: Callable[[str, str], StackArtifact]
 ) -> None:
     env = next(e for e in fixture_config.environments if "cloudtrail" in e.account_baseline.services)
-    (key,) = resources_of(stack(env.stage_id, "Baseline").template_json, "AWS::KMS::Key").values()
-    sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    statements = Capture()
+    stack(env.stage_id, "Baseline").template.has_resource_properties(
+        "AWS::KMS::Key", {"KeyPolicy": Match.object_like({"Statement": statements})}
+    )
+    sids = {s.get("Sid") for s in statements.as_array()}
     assert {"AllowCloudTrailToEncryptTrailsOfThisAccount", "AllowCloudWatchLogsOfThisAccountAndRegion"} <= sids
 
 
@@ -94,9 +111,10 @@ def test_audit_records_are_retained_in_every_stage(stacks: dict[str, StackArtifa
     kept = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"}
     complete = 0
     for baseline in baselines:
-        audit = {k: r for k, r in baseline.template_json["Resources"].items() if r["Type"] in kept}
-        complete += {r["Type"] for r in audit.values()} == kept
-        for logical_id, resource in audit.items():
-            assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", (baseline.path, logical_id)
-            assert resource.get("UpdateReplacePolicy") == "Retain", (baseline.path, logical_id)
+        present = {kind for kind in kept if baseline.template.find_resources(kind)}
+        complete += present == kept
+        for kind in sorted(present):
+            baseline.template.all_resources(
+                kind, {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+            )
     assert complete, "a stage of the fixture configuration records a trail"

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from config import AppConfig
-from tests.conftest import STAGES, StackArtifact, env_of, resources_of
+from tests.conftest import STAGES, StackArtifact, env_of
 
 WATCHED = {
     "5XXError",
@@ -38,15 +39,17 @@ def _metric(alarm: dict[str, Any]) -> str:
     return str(name)
 
 
-def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _alarms(template: Template) -> dict[str, dict[str, Any]]:
+    """Each alarm's properties by its name."""
     return {
-        a["Properties"]["AlarmName"]: a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
     }
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_alarms_watch_every_part_of_the_workload(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
-    alarms = _alarms(stack(stage, "Observability").template_json)
+    alarms = _alarms(stack(stage, "Observability").template)
     # A cache without a replica has no replication to lag.
     watched = WATCHED if env_of(stage).cache.replicas else WATCHED - {"ReplicationLag"}
     assert {_metric(a) for a in alarms.values()} == watched
@@ -55,12 +58,11 @@ def test_alarms_watch_every_part_of_the_workload(stage: str, stack: Callable[[st
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_alarm_notifies_the_encrypted_stage_topic(stage: str, stack: Callable[[str, str], StackArtifact]) -> None:
-    template = stack(stage, "Observability").template_json
-    (topic_id,) = resources_of(template, "AWS::SNS::Topic")
-    assert "KmsMasterKeyId" in template["Resources"][topic_id]["Properties"]
-    for name, alarm in _alarms(template).items():
-        assert alarm["ActionsEnabled"] is True, name
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+    template = stack(stage, "Observability").template
+    (topic,) = template.find_resources("AWS::SNS::Topic", {"Properties": {"KmsMasterKeyId": Match.any_value()}})
+    template.all_resources_properties(
+        "AWS::CloudWatch::Alarm", {"ActionsEnabled": True, "AlarmActions": [{"Ref": topic}]}
+    )
 
 
 def test_thresholds_come_from_each_environments_config(
@@ -68,8 +70,7 @@ def test_thresholds_come_from_each_environments_config(
 ) -> None:
     for stage in STAGES:
         limits = env_of(stage).alarms
-        alarms = _alarms(stack(stage, "Observability").template_json)
-        by_metric = {_metric(a): a for a in alarms.values()}
+        by_metric = {_metric(a): a for a in _alarms(stack(stage, "Observability").template).values()}
         assert by_metric["Latency"]["Threshold"] == limits.api_latency_p99_ms
         assert by_metric["5XXError"]["Threshold"] == limits.api_5xx_percent
         assert by_metric["RunningTaskCount"]["Threshold"] == env_of(stage).service.desired_count
@@ -80,20 +81,37 @@ def test_thresholds_come_from_each_environments_config(
     )
 
 
-def test_dashboard_is_built_by_the_library(stack: Callable[[str, str], StackArtifact]) -> None:
-    dashboards = resources_of(stack("Prod", "Observability").template_json, "AWS::CloudWatch::Dashboard")
-    assert len(dashboards) == 2  # the detail dashboard and the alarm dashboard
-    assert all("Prod-Monitoring" in json.dumps(d["Properties"]) for d in dashboards.values())
+def test_dashboards_are_built_by_the_library_and_show_every_alarm(stack: Callable[[str, str], StackArtifact]) -> None:
+    template = stack("Prod", "Observability").template
+    bodies = [json.dumps(d["Properties"]) for d in template.find_resources("AWS::CloudWatch::Dashboard").values()]
+    assert bodies
+    assert all("Prod-Monitoring" in body for body in bodies)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert any(all(f'"{alarm}"' in body for alarm in alarms) for body in bodies), "no dashboard shows every alarm"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_alarm_topic_lets_cloudwatch_of_its_account_publish(
     stage: str, stack: Callable[[str, str], StackArtifact]
 ) -> None:
-    template = stack(stage, "Observability").template_json
-    (policy,) = resources_of(template, "AWS::SNS::TopicPolicy").values()
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    (allow,) = [s for s in statements if s.get("Sid") == "AllowCloudWatchAlarmsOfThisAccount"]
-    assert allow["Effect"] == "Allow"
-    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": env_of(stage).account}}
+    stack(stage, "Observability").template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": Match.object_like(
+                {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Sid": "AllowCloudWatchAlarmsOfThisAccount",
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                    "Condition": {"StringEquals": {"aws:SourceAccount": env_of(stage).account}},
+                                }
+                            )
+                        ]
+                    )
+                }
+            )
+        },
+    )

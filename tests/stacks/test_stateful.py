@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from aws_cdk.assertions import Capture, Match
 
-from tests.conftest import StackArtifact, resources_of
+from tests.conftest import StackArtifact
 
 # The contract with every deployed stack: renaming one of these logical IDs replaces the resource
 # (a new, empty database, a new key that cannot decrypt the old data). Change it only with a migration.
@@ -59,17 +60,12 @@ def test_protected_stages_keep_their_data_when_stacks_are_deleted(
     # leaves nothing behind to make the retry fail with "already exists".
     snapshot = {"AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup"}
     for name in ("Keys", "Data", "Network", "Service"):
-        for logical_id, resource in stack(stage, name).template_json["Resources"].items():
-            if resource["Type"] in STATEFUL_TYPES:
-                snapshots = resource["Type"] in snapshot
-                assert resource.get("DeletionPolicy") == ("Snapshot" if snapshots else "RetainExceptOnCreate"), (
-                    name,
-                    logical_id,
-                )
-                assert resource.get("UpdateReplacePolicy") == ("Snapshot" if snapshots else "Retain"), (
-                    name,
-                    logical_id,
-                )
+        template = stack(stage, name).template
+        for kind in sorted(STATEFUL_TYPES):
+            if not template.find_resources(kind):
+                continue
+            policies = ("Snapshot", "Snapshot") if kind in snapshot else ("RetainExceptOnCreate", "Retain")
+            template.all_resources(kind, {"DeletionPolicy": policies[0], "UpdateReplacePolicy": policies[1]})
 
 
 @pytest.mark.parametrize("stage", ["Staging", "Prod"])
@@ -80,50 +76,79 @@ def test_protected_stages_have_deletion_and_termination_protection(
     # Termination protection is turned on by the pipeline after each deploy (tests/pipeline/test_pipeline.py):
     # CDK Pipelines ignores the stack property, so the stack does not promise it.
     assert data.termination_protection is False
-    (db,) = resources_of(data.template_json, "AWS::RDS::DBInstance").values()
-    assert db["Properties"]["DeletionProtection"] is True
-    assert db["Properties"]["MultiAZ"] is True
-    assert db["Properties"]["DeleteAutomatedBackups"] is False
-    (cache,) = resources_of(data.template_json, "AWS::ElastiCache::ReplicationGroup").values()
-    assert cache["Properties"]["MultiAZEnabled"] is True
-    assert cache["Properties"]["AutomaticFailoverEnabled"] is True
-    assert cache["Properties"]["SnapshotRetentionLimit"] >= 15
+    data.template.all_resources_properties(
+        "AWS::RDS::DBInstance", {"DeletionProtection": True, "MultiAZ": True, "DeleteAutomatedBackups": False}
+    )
+    retention = Capture()
+    data.template.all_resources_properties(
+        "AWS::ElastiCache::ReplicationGroup",
+        {"MultiAZEnabled": True, "AutomaticFailoverEnabled": True, "SnapshotRetentionLimit": retention},
+    )
+    assert retention.as_number() >= 15
 
 
 def test_dev_can_be_torn_down(stack: Callable[[str, str], StackArtifact]) -> None:
     data = stack("Dev", "Data")
     assert data.termination_protection is False
-    (db,) = resources_of(data.template_json, "AWS::RDS::DBInstance").values()
-    assert db["DeletionPolicy"] == "Delete"
-    assert db["Properties"]["DeletionProtection"] is False
+    data.template.all_resources(
+        "AWS::RDS::DBInstance",
+        {"DeletionPolicy": "Delete", "Properties": Match.object_like({"DeletionProtection": False})},
+    )
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
 def test_database_is_encrypted_authenticated_and_observed(
     stage: str, stack: Callable[[str, str], StackArtifact]
 ) -> None:
-    data = stack(stage, "Data").template_json
-    (db,) = resources_of(data, "AWS::RDS::DBInstance").values()
-    props = db["Properties"]
-    assert props["StorageEncrypted"] is True
-    assert "KmsKeyId" in props
-    assert props["EnableIAMDatabaseAuthentication"] is True
-    assert props["PubliclyAccessible"] is False
-    assert set(props["EnableCloudwatchLogsExports"]) == {"postgresql", "upgrade"}
-    assert props["MonitoringInterval"] == 60
-    assert props["EnablePerformanceInsights"] is True
-    assert "PerformanceInsightsKMSKeyId" in props
-    assert props["Port"] != "5432"
-    (params,) = resources_of(data, "AWS::RDS::DBParameterGroup").values()
-    assert params["Properties"]["Parameters"]["rds.force_ssl"] == "1"
-    (cache,) = resources_of(data, "AWS::ElastiCache::ReplicationGroup").values()
-    assert cache["Properties"]["TransitEncryptionEnabled"] is True
-    assert cache["Properties"]["AtRestEncryptionEnabled"] is True
-    assert "KmsKeyId" in cache["Properties"]
-    assert "AuthToken" not in cache["Properties"]  # IAM-authenticated users instead of a shared token
-    assert len(cache["Properties"]["UserGroupIds"]) == 1
-    (user,) = resources_of(data, "AWS::ElastiCache::User").values()  # Valkey groups need no default user
-    assert user["Properties"]["AuthenticationMode"] == {"Type": "iam"}
-    assert user["Properties"]["UserId"] == user["Properties"]["UserName"]
-    assert "-@dangerous" in user["Properties"]["AccessString"]
-    assert len(resources_of(data, "AWS::Backup::BackupSelection")) == 1
+    data = stack(stage, "Data").template
+    exports, port = Capture(), Capture()
+    data.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "StorageEncrypted": True,
+            "KmsKeyId": Match.any_value(),
+            "EnableIAMDatabaseAuthentication": True,
+            "PubliclyAccessible": False,
+            "EnableCloudwatchLogsExports": exports,
+            "MonitoringInterval": 60,
+            "EnablePerformanceInsights": True,
+            "PerformanceInsightsKMSKeyId": Match.any_value(),
+            "Port": port,
+        },
+    )
+    assert set(exports.as_array()) == {"postgresql", "upgrade"}
+    assert port.as_string() != "5432"
+    data.has_resource_properties(
+        "AWS::RDS::DBParameterGroup", {"Parameters": Match.object_like({"rds.force_ssl": "1"})}
+    )
+    data.has_resource_properties(
+        "AWS::ElastiCache::ReplicationGroup",
+        {
+            "TransitEncryptionEnabled": True,
+            "AtRestEncryptionEnabled": True,
+            "KmsKeyId": Match.any_value(),
+            "AuthToken": Match.absent(),  # IAM-authenticated users instead of a shared token
+            "UserGroupIds": [Match.any_value()],
+        },
+    )
+    # One user, the service's: a Valkey user group needs no default user.
+    data.resource_count_is("AWS::ElastiCache::User", 1)
+    user = Capture()
+    data.has_resource_properties(
+        "AWS::ElastiCache::User",
+        {
+            "AuthenticationMode": {"Type": "iam"},
+            "UserId": user,
+            "AccessString": Match.string_like_regexp("-@dangerous"),
+        },
+    )
+    data.has_resource_properties("AWS::ElastiCache::User", {"UserName": user.as_string()})
+    (database,) = data.find_resources("AWS::RDS::DBInstance")
+    data.has_resource_properties(
+        "AWS::Backup::BackupSelection",
+        {
+            "BackupSelection": Match.object_like(
+                {"Resources": [{"Fn::Join": ["", Match.array_with([{"Ref": database}])]}]}
+            )
+        },
+    )
