@@ -4,9 +4,9 @@ Tests build from configurations under `tests/fixtures/`, never from `config/envi
 that file is the user's to edit, and `tests/test_shipped_config.py` proves whatever it names
 is deployable.
 
-The slow work outside the test process (synths of the shipped configuration, cfn-lint over each
-assembly) starts before the first test and is awaited by the last ones: see `BACKGROUND` and
-tests/background.py.
+The slow work outside the test process (the GovCloud app, `make synth` on the shipped configuration
+and on its rewritten copy, cfn-lint over each assembly) starts before the first test and is awaited
+by the last ones: see `BACKGROUND` and tests/background.py.
 """
 
 from __future__ import annotations
