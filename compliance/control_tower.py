@@ -51,6 +51,7 @@ CONTROL_ID = re.compile(f"^{CONTROL_ID_PATTERN}$")
 _DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*$", re.MULTILINE)
 _HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
 _RULES_DIRECTORY = "package/rules/control-tower/cfn-guard/"
+_TYPE_LITERAL = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,15 @@ class Control:
     control_id: str  # "CT.S3.PR.1", the id Control Tower's console and API use
     rule: str  # "s3_bucket_level_public_access_prohibited_check", the rule name in the plugin's findings
     file_stem: str  # "ct-s3-pr-1", what the plugin's `disabledRules` takes
-    resource_types: tuple[str, ...]
+    resource_types: tuple[str, ...]  # what it reports on
     description: str
+    # Every resource type its Guard rule names, reported on or only referenced (a log group's key): a template
+    # with none of them cannot fail the control.
+    queried_types: frozenset[str] = frozenset()
+
+    def applies_to(self, types: Iterable[str]) -> bool:
+        """Whether a template with resources of `types` can fail this control."""
+        return not self.queried_types.isdisjoint(types)
 
     @property
     def finding(self) -> str:
@@ -99,12 +107,19 @@ def _parse(stem: str, text: str) -> Control:
     described = _DESCRIPTION.search(text)
     if described is None or not ({"Rule Identifier", "Rule Name"} & headers.keys()) or "Reports on" not in headers:
         raise ValueError(f"{stem}.guard: no control id, rule name or resource types in the plugin's Guard file")
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    queried = set(_TYPE_LITERAL.findall(code))
+    # The header is prose: two files report on 'AWS::AutoScaling::AutoscalingGroup' while their rule matches
+    # 'AWS::AutoScaling::AutoScalingGroup'. The type the rule matches is the one CloudFormation uses.
+    spelled = {t.lower(): t for t in queried}
+    reported = tuple(spelled.get(t.lower(), t) for t in (t.strip() for t in headers["Reports on"].split(",")) if t)
     return Control(
         control_id=described.group(1),
         rule=headers.get("Rule Identifier") or headers["Rule Name"],
         file_stem=stem,
-        resource_types=tuple(t.strip() for t in headers["Reports on"].split(",") if t.strip()),
+        resource_types=reported,
         description=described.group(2),
+        queried_types=frozenset(queried | set(reported)),
     )
 
 
@@ -135,17 +150,15 @@ def unknown(control_ids: Iterable[str]) -> list[str]:
 
 
 def validator(disabled_controls: Iterable[str] = ()) -> IPolicyValidationPlugin:
-    """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids)."""
-    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+    """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids).
 
-    known = by_id()
+    It runs template by template with the controls each template can fail
+    (`compliance.control_tower_validator`); the findings are the plugin's own.
+    """
+    from compliance.control_tower_validator import ControlTowerValidator
+
     # Written against the CDK's Beta1 plugin interface, which `Validations.add_plugins` still runs.
-    plugin = CfnGuardValidator(
-        control_tower_rules_enabled=True,
-        disabled_rules=[known[c].file_stem for c in disabled_controls],
-        max_buffer=MAX_BUFFER_BYTES,
-    )
-    return cast("IPolicyValidationPlugin", plugin)
+    return cast("IPolicyValidationPlugin", ControlTowerValidator(disabled_controls))
 
 
 def _normal(name: str) -> str:

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import jsii
 import pytest
+from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 
 from compliance import acknowledge, control_tower, findings
@@ -39,6 +43,19 @@ def test_the_catalogue_is_read_from_the_installed_plugin() -> None:
         assert control.resource_types, control
         assert all(re.fullmatch(r"AWS::\w+::\w+", t) for t in control.resource_types), control
     assert len({c.rule for c in controls}) == len(controls), "two controls share a Guard rule name"
+
+
+def test_a_control_applies_to_every_type_its_rule_names_as_cloudformation_spells_it() -> None:
+    by_id = control_tower.by_id()
+    # Two Guard files report on 'AWS::AutoScaling::AutoscalingGroup' in their header; the rule matches the real type.
+    assert by_id["CT.AUTOSCALING.PR.6"].resource_types == ("AWS::AutoScaling::AutoScalingGroup",)
+    # A log group's control reads its key too: a template of keys alone cannot fail it, a log group's can.
+    log_groups = by_id["CT.CLOUDWATCH.PR.3"]
+    assert log_groups.queried_types >= {"AWS::Logs::LogGroup", "AWS::KMS::Key"}
+    assert log_groups.applies_to({"AWS::Logs::LogGroup"})
+    assert not log_groups.applies_to({"AWS::S3::Bucket"})
+    for control in control_tower.controls():
+        assert set(control.resource_types) <= control.queried_types, control
 
 
 def test_a_control_cites_nist_controls_only_through_its_cdk_nag_twin() -> None:
@@ -139,6 +156,53 @@ def test_acknowledge_takes_a_control_tower_finding_id() -> None:
         acknowledge(
             stack, "ControlTower::s3_event_notifications", reason=reason, checks=[Versioned()], controls=["AU-9"]
         )
+
+
+@jsii.implements(cdk.IPolicyValidationContextBeta1)
+class _Templates:
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    @property
+    def template_paths(self) -> list[str]:
+        return self._paths
+
+    @property
+    def app_construct(self) -> Any:
+        raise AssertionError("the plugin reads only the template paths")
+
+
+def _violations(report: cdk.PolicyValidationPluginReportBeta1) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    return {
+        (v.rule_name, Path(r.template_path).name, r.resource_logical_id, tuple(sorted(r.locations or ())))
+        for v in report.violations
+        for r in v.violating_resources
+    }
+
+
+def test_running_template_by_template_finds_what_the_plugin_finds_with_every_rule(tmp_path: Path) -> None:
+    """Canary for the per-template run: the stock plugin with all its rules, over the same templates, agrees."""
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+    from compliance.control_tower_validator import ControlTowerValidator
+
+    app = cdk.App(outdir=str(tmp_path), context=CONTEXT)
+    env = cdk.Environment(account="700000000007", region="us-east-1")
+    keys, workload = cdk.Stack(app, "Keys", env=env), cdk.Stack(app, "Workload", env=env)
+    logs.LogGroup(workload, "Group", encryption_key=kms.Key(keys, "Key"))  # a referenced type, in another stack
+    s3.Bucket(workload, "Bucket")
+    sqs.Queue(workload, "Queue")
+    # The resource type the Guard files' header misspells.
+    autoscaling.CfnAutoScalingGroup(workload, "Group2", min_size="1", max_size="1", availability_zones=["us-east-1a"])
+    templates = sorted(str(p) for p in Path(app.synth().directory).glob("*.template.json"))
+
+    stock = CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=control_tower.MAX_BUFFER_BYTES)
+    expected = _violations(stock.validate(_Templates(templates)))
+    assert {v[0] for v in expected} >= {
+        "cloudwatch_log_group_encrypted_check",  # across stacks: the key's type is read in another template
+        "autoscaling_mixed_instances_policy_multiple_instance_types_check",
+    }
+    assert _violations(ControlTowerValidator().validate(_Templates(templates))) == expected
 
 
 # --- ResolvedAtDeploy on plain templates -----------------------------------------------------------
