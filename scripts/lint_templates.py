@@ -6,9 +6,11 @@ errors and warnings fail the build. Ignored rules live in `.cfnlintrc.yaml` only
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,22 +30,43 @@ def templates_by_region(assembly: Path) -> dict[str, list[Path]]:
     return dict(grouped)
 
 
-def lint(assembly: Path) -> tuple[bool, str]:
-    """(passed, cfn-lint's report) for every template of `assembly`."""
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    passed, report = True, []
-    for region, templates in sorted(templates_by_region(assembly).items()):
-        result = subprocess.run(
-            [str(cfn_lint), "--regions", region, "--", *map(str, templates)],
-            cwd=ROOT,  # picks up .cfnlintrc.yaml
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode & FAILING:
-            passed = False
-            report.append(result.stdout + result.stderr)
-    return passed, "\n".join(report)
+def lint(assembly: Path, *, jobs: int | None = None) -> tuple[bool, str]:
+    """(passed, cfn-lint's report) for every template of `assembly`, in `jobs` processes (default: one a core).
+
+    cfn-lint checks one template after another on one core; the templates of a region are split
+    into that many batches of about the same size, so the lint takes about the time of the largest.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    batches = [
+        (region, batch)
+        for region, templates in sorted(templates_by_region(assembly).items())
+        for batch in _batches(templates, jobs)
+    ]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda item: _cfn_lint(*item), batches))
+    failed = [result.stdout + result.stderr for result in results if result.returncode & FAILING]
+    return not failed, "\n".join(failed)
+
+
+def _cfn_lint(region: str, templates: list[Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", region, "--", *map(str, templates)],
+        cwd=ROOT,  # picks up .cfnlintrc.yaml
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _batches(templates: list[Path], count: int) -> list[list[Path]]:
+    """`templates` in at most `count` batches of about the same total size, largest first."""
+    batches: list[list[Path]] = [[] for _ in range(min(count, len(templates)))]
+    sizes = [0] * len(batches)
+    for template in sorted(templates, key=lambda t: t.stat().st_size, reverse=True):
+        smallest = sizes.index(min(sizes))
+        batches[smallest].append(template)
+        sizes[smallest] += template.stat().st_size
+    return batches
 
 
 def main() -> int:
