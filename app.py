@@ -172,7 +172,7 @@ def report_and_gate(
     from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import accepted_by_acknowledgments, baseline_failures, claim_failures
+    from compliance.gate import baseline_failures, claim_failures
 
     model = evaluate(
         app,
@@ -191,7 +191,7 @@ def report_and_gate(
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
     write_evidence(model, CloudAssembly(assembly_dir).report_directory)
-    open_findings = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(model))
+    open_findings = findings(assembly_dir)
     return open_findings + claim_failures(model) + baseline_failures(model)
 
 

@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 from compliance.checks import AttachedToOneRole, Check, compensating_sentence
-from compliance.packs import PACKS
+from compliance.packs import PACKS, pack_of
 
 # Structured copy of each acknowledgment in the construct tree.
 METADATA_TYPE = "compliance:acknowledgment"
@@ -81,7 +81,8 @@ def acknowledge(
         checks=bound,
         controls=tuple(controls),
     )
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=record.text))
+    acknowledgment_id = pack_of(finding).acknowledgment_id(finding)
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=acknowledgment_id, reason=record.text))
     # Also kept in the construct tree (tree.json shows it), and in a registry per app so the
     # report does not have to read the metadata of every construct back through jsii.
     construct.node.add_metadata(

@@ -7,11 +7,12 @@ synthesized templates, so the failure shows at synth instead.
 
 Two differences from the hooks matter, and this module is where they are handled:
 
-- The plugin cannot suppress a finding and the hook ignores template metadata. Our
-  gate applies an acknowledgment (made with `compliance.acknowledge`, finding id
-  `ControlTower::CT.S3.PR.4`) to the plugin's findings itself, and the report lists
-  every acknowledged control the organisational unit must leave disabled, because an
-  acknowledged finding still fails the hook wherever the control is enabled.
+- The hook ignores acknowledgments. At synth, an acknowledgment (made with
+  `compliance.acknowledge`, finding id `ControlTower::CT.S3.PR.4`) is given to the CDK under
+  the plugin's own rule name (`validation_id`), so the CDK suppresses the violation and the
+  CDK CLI accepts the assembly; the report lists every acknowledged control the
+  organisational unit must leave disabled, because an acknowledged finding still fails the
+  hook wherever the control is enabled.
 - The plugin reads the template as written; the hook sees resource properties after
   CloudFormation has resolved them. A key or subnet referenced from another stack of
   the stage (`Fn::ImportValue`) is a finding at synth and passes at deploy; such an
@@ -125,6 +126,20 @@ def _parse(stem: str, text: str) -> Control:
 
 def by_id() -> dict[str, Control]:
     return {c.control_id: c for c in controls()}
+
+
+def validation_id(finding: str) -> str:
+    """The id the CDK suppresses a violation of the plugin by: 'ControlTower::CT.S3.PR.4' ->
+    'cdk-validator-cfnguard::s3_bucket_event_notifications_check' (plugin name and Guard rule name).
+
+    With it the CDK moves the violation to the report's suppressed violations, so the plugin's
+    conclusion is a success and the CDK CLI (`cdk synth`, `diff`, `deploy`, the pipeline's
+    self-mutation) accepts the assembly; without it every acknowledged control fails the CLI.
+    """
+    control = by_id().get(finding.removeprefix(FINDING_PREFIX))
+    if control is None:
+        raise ValueError(f"{finding!r} names no control the installed Control Tower plugin bundles")
+    return f"{PLUGIN_NAME}::{control.rule}"
 
 
 def finding_of(description: str) -> str | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compliance.assembly import CloudAssembly
-from compliance.packs import PACKS, report_pack
+from compliance.packs import report_pack
 
 if TYPE_CHECKING:
     from compliance.model import ComplianceModel
@@ -28,17 +27,13 @@ class Finding:
         return f"{self.rule} at {self.path}: {self.message}"
 
 
-def findings(
-    assembly_dir: str | Path | CloudAssembly, *, acknowledged: Collection[tuple[str, str]] = ()
-) -> list[Finding]:
+def findings(assembly_dir: str | Path | CloudAssembly) -> list[Finding]:
     """Every unacknowledged finding in the assembly's validation report (all plugins, all severities).
 
     A missing report means no validation ran, which the gate treats as a failure
     rather than as a pass. A finding of a pack read from the report is named by its finding id
-    (`ControlTower::CT.S3.PR.4`, `CloudFormation-Validate::W3010`). The CDK applies acknowledgments
-    to every plugin but Control Tower's, which cannot suppress: a finding is dropped here where
-    `acknowledged` holds its (finding, construct path), the pairs the compliance model accepted
-    (`accepted_by_acknowledgments`).
+    (`ControlTower::CT.S3.PR.4`, `CloudFormation-Validate::W3010`). The CDK has applied every
+    acknowledgment already (`compliance.acknowledge`), so what is left in a plugin's violations is open.
     """
     assembly = CloudAssembly.of(assembly_dir)
     reports = assembly.plugin_reports
@@ -52,19 +47,9 @@ def findings(
         pack = report_pack(plugin.plugin)
         for violation in plugin.violations:
             rule = pack.finding(violation)[0] if pack is not None else violation.rule
-            if (rule, violation.construct_path) in acknowledged:
-                continue
             message = violation.description.strip()
             result.append(Finding(plugin.plugin, rule, violation.severity, violation.where, message))
     return sorted(result, key=lambda f: (f.path, f.rule))
-
-
-def accepted_by_acknowledgments(model: ComplianceModel) -> set[tuple[str, str]]:
-    """(finding, construct path) of each finding of a pack read from the report that the model accepted."""
-    from compliance.model import Status
-
-    from_report = {p.name for p in PACKS if p.report_plugin}
-    return {(e.finding, e.path) for e in model.evaluations if e.pack in from_report and e.status is Status.ACKNOWLEDGED}
 
 
 def claim_failures(model: ComplianceModel) -> list[Finding]:

@@ -60,6 +60,8 @@ class Pack:
     read: Callable[[Violation], tuple[str, str]] = _rule_and_description
     rules: Callable[[PackOptions], Sequence[Rule]] | None = None
     rule_pattern: str = r"[A-Za-z0-9]+(\[.+\])?"  # what follows the prefix in a finding id
+    # The id the CDK matches against its plugin's violations, for a finding id of ours; the same id when None.
+    validation_id: Callable[[str], str] | None = None
 
     @property
     def registered(self) -> bool:
@@ -90,6 +92,10 @@ class Pack:
         rule, message = self.read(violation)
         return f"{self.finding_prefix}{rule}", message
 
+    def acknowledgment_id(self, finding: str) -> str:
+        """The id `cdk.Validations.acknowledge` takes for `finding`, so the CDK suppresses the violation."""
+        return self.validation_id(finding) if self.validation_id else finding
+
     def plugin(self, options: PackOptions) -> Any:
         """A new instance of its validation plugin; None for one the CDK runs by itself."""
         if self.cdk_nag_class:
@@ -115,7 +121,7 @@ PACKS: tuple[Pack, ...] = (
     Pack(PREFLIGHT, create=_preflight),
     # The CDK's template checks (cfn-lint's rules), run when the app synthesizes itself (`validateAgainstDefaultRules`).
     Pack("CloudFormation-Validate", report_plugin="CloudFormation Validate"),
-    # Control Tower's proactive controls; the CDK cannot apply an acknowledgment to them (`compliance.control_tower`).
+    # Control Tower's proactive controls; the CDK suppresses a violation under the plugin's rule name (`validation_id`).
     Pack(
         control_tower.PACK,
         create=lambda options: control_tower.validator(options.disabled_controls),
@@ -123,8 +129,14 @@ PACKS: tuple[Pack, ...] = (
         read=control_tower.read_violation,
         rules=lambda options: control_tower.rules(options.disabled_controls),
         rule_pattern=control_tower.CONTROL_ID_PATTERN,
+        validation_id=control_tower.validation_id,
     ),
 )
+
+
+def pack_of(finding: str) -> Pack:
+    """The pack a finding id belongs to (`acknowledge` has checked it is one of theirs)."""
+    return next(p for p in PACKS if finding.startswith(p.finding_prefix))
 
 
 def report_pack(plugin: str) -> Pack | None:

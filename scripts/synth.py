@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
-from compliance.gate import Finding, accepted_by_acknowledgments, claim_failures, findings  # noqa: E402
+from compliance.gate import Finding, claim_failures, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
 from compliance.packs import PACKS  # noqa: E402
 from compliance.report import read_model  # noqa: E402
@@ -112,8 +112,7 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         lines.append(f"{stage or 'Pipeline':<10} {len(stacks)} stack(s), {resources:>4} resources: {names}")
     model = read_model(reader.report_directory)
     failed_claims, baseline, drifted = _from_report(model)
-    accepted = accepted_by_acknowledgments(model) if model is not None else set()
-    open_findings = findings(reader, acknowledged=accepted)
+    open_findings = findings(reader)
     acknowledged = _acknowledged_per_pack(model)
     lines.append("")
     lines.append("Findings per pack (open / acknowledged):")

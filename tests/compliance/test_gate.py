@@ -19,7 +19,6 @@ from compliance import acknowledge, acknowledgments_in, findings, register_packs
 from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
-from compliance.gate import accepted_by_acknowledgments
 from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
 from config import AppConfig
@@ -27,7 +26,7 @@ from tests.conftest import StackArtifact
 
 
 def test_fixture_app_has_no_open_findings(assembly_dir: Path, compliance_model: ComplianceModel) -> None:
-    open_findings = findings(assembly_dir, acknowledged=accepted_by_acknowledgments(compliance_model))
+    open_findings = findings(assembly_dir)
     assert open_findings == [], "\n".join(f.line() for f in open_findings)
 
 
