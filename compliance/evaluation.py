@@ -19,11 +19,12 @@ import aws_cdk as cdk
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.assembly import CloudAssembly, Violation
 from compliance.catalogue import all_rules
-from compliance.checks import CheckResult, evaluate_checks
+from compliance.checks import evaluate_checks
 from compliance.model import (
     AcknowledgmentRecord,
     ComplianceModel,
     Evaluation,
+    Rule,
     RunIdentity,
     Status,
     controls_from,
@@ -96,6 +97,124 @@ def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknow
     return max(candidates, key=lambda a: len(a.path), default=None)
 
 
+class _Matcher:
+    """Findings matched with the acknowledgments of one app, and the evaluations they become."""
+
+    def __init__(self, app: cdk.App, reader: CloudAssembly, index: TemplateIndex, stages: list[str]) -> None:
+        self.stages = stages
+        self.resources = {path: resource.type for path, resource in reader.resources.items()}
+        self.acks = acknowledgments_in(app)
+        self.checked = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in self.acks}
+        self.matched: dict[int, int] = defaultdict(int)
+        self.noncompliant: set[tuple[str, str]] = set()  # (rule, path) of every finding, accepted or not
+
+    def scope(self, path: str) -> str:
+        return scope_of(path, self.stages)
+
+    def accepted(self, ack: Acknowledgment | None) -> bool:
+        """An acknowledgment accepts its finding only while every check of its compensating control holds."""
+        return ack is not None and bool(self.checked[id(ack)]) and all(c.holds for c in self.checked[id(ack)])
+
+    def finding(
+        self, pack: str, rule: str, finding: str, path: str, message: str, *, reported: Status | None = None
+    ) -> Evaluation:
+        """The evaluation of one finding: acknowledged where our acknowledgment names it and its checks hold.
+
+        `reported` is the status in the CDK's validation report, for a pack read from there: one the CDK
+        acknowledged without an acknowledgment of ours was acknowledged by the construct that creates it.
+        """
+        ack = _matching_ack(self.acks, finding, path)
+        if ack is not None:
+            self.matched[id(ack)] += 1
+        self.noncompliant.add((rule, path))
+        if ack is not None:
+            status = Status.ACKNOWLEDGED if self.accepted(ack) else Status.NON_COMPLIANT
+        else:
+            status = reported or Status.NON_COMPLIANT
+        by_construct = "acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""
+        return Evaluation(
+            scope=self.scope(path),
+            pack=pack,
+            rule=rule,
+            finding=finding,
+            status=status,
+            path=path,
+            resource_type=self.resources.get(path, ""),
+            message=message if ack is None or self.accepted(ack) else f"{message} [{self._void(ack)}]",
+            reason=ack.text if ack else by_construct,
+        )
+
+    def _void(self, ack: Acknowledgment) -> str:
+        failed = "; ".join(
+            f"{c.check} on {c.subject or ack.path}: {c.evidence}" for c in self.checked[id(ack)] if not c.holds
+        )
+        return f"acknowledged, but its compensating control does not hold ({failed})"
+
+    def passed(self, rules: list[Rule], plain: set[str]) -> list[Evaluation]:
+        """Every resource of a type a rule reads, with no finding of that rule: it passed.
+
+        cdk-nag's rules read no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
+        """
+        reads_templates = {pack.name for pack in PACKS if pack.reads_templates}
+        by_type: dict[str, list[str]] = defaultdict(list)
+        for path, resource_type in self.resources.items():
+            by_type[resource_type].append(path)
+        result = []
+        for rule in rules:
+            every = "*" in rule.resource_types
+            targets = list(self.resources) if every else [p for t in rule.resource_types for p in by_type[t]]
+            result += [
+                Evaluation(self.scope(p), rule.pack, rule.rule, rule.rule, Status.COMPLIANT, p, self.resources[p])
+                for p in targets
+                if (rule.pack in reads_templates or p not in plain) and (rule.rule, p) not in self.noncompliant
+            ]
+        return result
+
+    def records(self, not_run: tuple[str, ...]) -> list[AcknowledgmentRecord]:
+        """Each acknowledgment with its checks and how many findings it accepted.
+
+        `not_run`: finding-id prefixes of packs that did not run in this synth; -1 marks an acknowledgment
+        whose finding could not arise, so it cannot be stale.
+        """
+        return [
+            AcknowledgmentRecord(
+                scope=self.scope(a.path),
+                path=a.path,
+                finding=a.finding,
+                reason=a.reason,
+                compensating_control=a.compensating_control,
+                controls=a.controls,
+                matched=-1 if a.finding.startswith(not_run) else self.matched[id(a)],
+                checks=self.checked[id(a)],
+            )
+            for a in self.acks
+        ]
+
+
+def _evaluations(
+    matcher: _Matcher, app: cdk.App, reader: CloudAssembly, options: PackOptions
+) -> tuple[list[Rule], list[Evaluation], set[str], tuple[str, ...]]:
+    """(rules, evaluations, paths of plain CfnResources, finding-id prefixes of packs that did not run)."""
+    rules = list(all_rules())
+    findings, plain = _all_findings(app, options)
+    # The findings of the packs re-run blind (cdk-nag's and Preflight).
+    evaluations = [
+        matcher.finding(f.split("[")[0].rsplit("-", 1)[0], f.split("[")[0], f, path, message)
+        for f, path, message in findings
+    ]
+    not_run: list[str] = []
+    for pack in (p for p in PACKS if p.report_plugin):
+        found = _reported_findings(reader, pack)
+        if found is None:
+            not_run.append(pack.finding_prefix)
+            continue
+        evaluations += [
+            matcher.finding(pack.name, f, f, path, message, reported=status) for status, f, path, message in found
+        ]
+        rules += pack.rules(options) if pack.rules is not None else []
+    return rules, evaluations + matcher.passed(rules, plain), plain, tuple(not_run)
+
+
 def evaluate(
     app: cdk.App,
     assembly: Path,
@@ -109,123 +228,21 @@ def evaluate(
 ) -> ComplianceModel:
     """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is."""
     scopes = ["Pipeline", *stages]
-    options = PackOptions(dict(external_prerequisites or {}), disabled_controls)
-
-    def scope(path: str) -> str:
-        return scope_of(path, stages)
-
     reader = CloudAssembly(assembly)
-    resources = {path: resource.type for path, resource in reader.resources.items()}
-    acks = acknowledgments_in(app)
     index = TemplateIndex.load(reader)
-    checked: dict[int, tuple[CheckResult, ...]] = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in acks}
-
-    def accepted(ack: Acknowledgment | None) -> bool:
-        """An acknowledgment accepts its finding only while every check of its compensating control holds."""
-        return ack is not None and bool(checked[id(ack)]) and all(c.holds for c in checked[id(ack)])
-
-    def void(ack: Acknowledgment) -> str:
-        failed = "; ".join(
-            f"{c.check} on {c.subject or ack.path}: {c.evidence}" for c in checked[id(ack)] if not c.holds
-        )
-        return f"acknowledged, but its compensating control does not hold ({failed})"
-
-    rules = list(all_rules())
-    findings, plain = _all_findings(app, options)
-    reported = [(pack, _reported_findings(reader, pack)) for pack in PACKS if pack.report_plugin]
-    # Finding ids of the packs that did not run in this synth: their acknowledgments cannot be stale.
-    not_run = tuple(pack.finding_prefix for pack, found in reported if found is None)
-
-    matched: dict[int, int] = defaultdict(int)
-    evaluations: list[Evaluation] = []
-    noncompliant_pairs: set[tuple[str, str]] = set()
-    # The findings of the packs re-run blind (cdk-nag's and Preflight).
-    for finding, path, message in findings:
-        rule_id = finding.split("[")[0]
-        ack = _matching_ack(acks, finding, path)
-        if ack is not None:
-            matched[id(ack)] += 1
-        noncompliant_pairs.add((rule_id, path))
-        evaluations.append(
-            Evaluation(
-                scope=scope(path),
-                pack=rule_id.rsplit("-", 1)[0],
-                rule=rule_id,
-                finding=finding,
-                status=Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT,
-                path=path,
-                resource_type=resources.get(path, ""),
-                message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
-                reason=ack.text if ack else "",
-            )
-        )
-    # A finding read from the report is ours to accept where one of our acknowledgments names it (the CDK cannot
-    # apply them to every plugin); one the CDK acknowledged without ours was acknowledged by the construct.
-    for pack, found in reported:
-        for reported_status, finding, path, message in found or []:
-            ack = _matching_ack(acks, finding, path)
-            if ack is not None:
-                matched[id(ack)] += 1
-            noncompliant_pairs.add((finding, path))
-            status = reported_status if ack is None else Status.ACKNOWLEDGED if accepted(ack) else Status.NON_COMPLIANT
-            by_construct = "acknowledged by the CDK construct that creates it" if status is Status.ACKNOWLEDGED else ""
-            evaluations.append(
-                Evaluation(
-                    scope=scope(path),
-                    pack=pack.name,
-                    rule=finding,
-                    finding=finding,
-                    status=status,
-                    path=path,
-                    resource_type=resources.get(path, ""),
-                    message=message if ack is None or accepted(ack) else f"{message} [{void(ack)}]",
-                    reason=ack.text if ack else by_construct,
-                )
-            )
-        if found is not None and pack.rules is not None:
-            rules += pack.rules(options)
-    # Every resource of a type a rule reads, with no finding of that rule, passed it; cdk-nag's rules read
-    # no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
-    reads_templates = {pack.name for pack in PACKS if pack.reads_templates}
-    by_type: dict[str, list[str]] = defaultdict(list)
-    for path, resource_type in resources.items():
-        by_type[resource_type].append(path)
-    for rule in rules:
-        targets = (
-            list(resources) if "*" in rule.resource_types else [p for t in rule.resource_types for p in by_type[t]]
-        )
-        if rule.pack not in reads_templates:
-            targets = [p for p in targets if p not in plain]
-        for path in targets:
-            if (rule.rule, path) not in noncompliant_pairs:
-                evaluations.append(
-                    Evaluation(scope(path), rule.pack, rule.rule, rule.rule, Status.COMPLIANT, path, resources[path])
-                )
+    matcher = _Matcher(app, reader, index, stages)
+    options = PackOptions(dict(external_prerequisites or {}), disabled_controls)
+    rules, evaluations, plain, not_run = _evaluations(matcher, app, reader, options)
     evaluations.sort(key=lambda e: (scopes.index(e.scope), e.pack, e.rule, e.path))
-
-    records = [
-        AcknowledgmentRecord(
-            scope=scope(a.path),
-            path=a.path,
-            finding=a.finding,
-            reason=a.reason,
-            compensating_control=a.compensating_control,
-            controls=a.controls,
-            # -1: the check that would raise this finding did not run in this synth, so it cannot be stale.
-            matched=-1 if a.finding.startswith(not_run) else matched[id(a)],
-            checks=checked[id(a)],
-        )
-        for a in acks
-    ]
-    resources_per_scope = {name: sum(1 for p in resources if scope(p) == name) for name in scopes}
-    runtime_results, suppressions = runtime_outlook(evaluations, index, {p: scope(p) for p in plain})
+    records = matcher.records(not_run)
+    runtime_results, suppressions = runtime_outlook(evaluations, index, {p: matcher.scope(p) for p in plain})
     return ComplianceModel(
         scopes=scopes,
         rules=rules,
         evaluations=evaluations,
         acknowledgments=records,
         controls=controls_from(rules, evaluations, runtime_coverage(runtime_services or {})),
-        resources_per_scope=resources_per_scope,
+        resources_per_scope={name: sum(1 for p in matcher.resources if matcher.scope(p) == name) for name in scopes},
         config_differences=_config_differences(records, stages),
         external_prerequisites={k: sorted(v) for k, v in (external_prerequisites or {}).items() if v},
         runtime_services={k: sorted(v) for k, v in (runtime_services or {}).items()},
