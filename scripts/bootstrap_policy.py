@@ -19,7 +19,7 @@ needs from the synthesized templates instead:
   pipeline's security diff stops every IAM broadening for a person's approval.
 
 Each document stays under IAM's managed-policy size limit (6,144 characters without white
-space), split into as many as needed. Written to `cdk.out/bootstrap-policy/<account>/`, with
+space), split into as many as needed. Written to `<assembly>/bootstrap-policy/<account>/`, with
 the commands that create the policies and bootstrap each account and region with them.
 """
 
@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from collections import defaultdict
 from functools import cache
@@ -281,8 +283,12 @@ def policies(assembly: Path | list[StackView]) -> dict[str, list[dict[str, Any]]
     return result
 
 
-def commands(stacks: list[StackView], documents: dict[str, list[dict[str, Any]]], pipeline_account: str) -> str:
-    """The shell commands that create the policies and bootstrap every account and region with them."""
+def commands(
+    stacks: list[StackView], documents: dict[str, list[dict[str, Any]]], pipeline_account: str, directory: Path
+) -> str:
+    """The shell commands that create the policies (written under `directory`) and bootstrap every account
+    and region with them; the files are named relative to the current directory where they are under it."""
+    shown = Path(os.path.relpath(directory)) if directory.resolve().is_relative_to(Path.cwd()) else directory.resolve()
     regions: dict[str, set[str]] = defaultdict(set)
     for stack in stacks:
         regions[stack.account].add(stack.region)
@@ -295,10 +301,8 @@ def commands(stacks: list[StackView], documents: dict[str, list[dict[str, Any]]]
         arns = [f"arn:{partition}:iam::{account}:policy/{POLICY_NAME}-{i + 1}" for i in range(len(docs))]
         lines.append(f"\n# account {account}")
         for i in range(len(docs)):
-            lines.append(
-                f"aws iam create-policy --policy-name {POLICY_NAME}-{i + 1} "
-                f"--policy-document file://cdk.out/bootstrap-policy/{account}/{POLICY_NAME}-{i + 1}.json"
-            )
+            document = shlex.quote(f"file://{shown / account / f'{POLICY_NAME}-{i + 1}.json'}")
+            lines.append(f"aws iam create-policy --policy-name {POLICY_NAME}-{i + 1} --policy-document {document}")
         trust = "" if account == pipeline_account else f" --trust {pipeline_account}"
         for region in sorted(regions[account]):
             lines.append(
@@ -325,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / account).mkdir(parents=True, exist_ok=True)
         for i, doc in enumerate(docs):
             (out / account / f"{POLICY_NAME}-{i + 1}.json").write_text(json.dumps(doc, indent=2) + "\n")
-    script = commands(stacks, documents, pipeline_account)
+    script = commands(stacks, documents, pipeline_account, out)
     (out / "commands.sh").write_text(script)
     print(script)
     print(f"Policies: {out}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,16 @@ def test_a_resource_type_without_permission_data_stops_the_script(assembly_dir: 
     )
     with pytest.raises(SystemExit, match=r"AWS::Example::Unknown"):
         bootstrap_policy.account_statements(stack.account, [fake])
+
+
+def test_the_commands_name_the_policy_files_where_they_were_written(assembly_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "other assembly"
+    shutil.copytree(assembly_dir, copy, ignore=shutil.ignore_patterns("asset.*"))
+    assert bootstrap_policy.main(["--assembly", str(copy)]) == 0
+    script = (copy / "bootstrap-policy" / "commands.sh").read_text()
+    words = [word for line in script.splitlines() if not line.startswith("#") for word in shlex.split(line)]
+    named = [Path(word.removeprefix("file://")) for word in words if word.startswith("file://")]
+    assert named
+    for path in named:
+        assert path.is_file(), path
+        assert json.loads(path.read_text())["Statement"]
