@@ -136,8 +136,14 @@ def _small_app(
 
 
 def _plugin_report(assembly: Path) -> dict[str, Any]:
+    found = _plugin_report_or_none(assembly)
+    assert found is not None, "the plugin reported nothing"
+    return found
+
+
+def _plugin_report_or_none(assembly: Path) -> dict[str, Any] | None:
     report = json.loads((assembly / "validation-report.json").read_text(encoding="utf-8"))
-    return next(p for p in report["pluginReports"] if p["pluginName"] == control_tower.PLUGIN_NAME)
+    return next((p for p in report["pluginReports"] if p["pluginName"] == control_tower.PLUGIN_NAME), None)
 
 
 def test_a_cross_stack_key_is_a_finding_at_synth_the_gate_names(tmp_path: Path) -> None:
@@ -167,6 +173,23 @@ def test_an_acknowledged_control_is_suppressed_by_the_cdk_so_its_cli_accepts_the
     assert control_tower.validation_id("ControlTower::CT.S3.PR.4").startswith(f"{control_tower.PLUGIN_NAME}::s3_")
     with pytest.raises(ValueError, match=re.escape("CT.S3.PR.999")):
         control_tower.validation_id("ControlTower::CT.S3.PR.999")
+
+
+def test_a_clean_run_still_counts_as_run(tmp_path: Path) -> None:
+    """The CDK leaves a plugin with nothing to report out of its report; the controls still passed."""
+    from compliance.evaluation import evaluate
+
+    assembly = tmp_path / "clean"
+    app = cdk.App(outdir=str(assembly), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
+    cdk.Validations.of(app).add_plugins(control_tower.validator())
+    cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())
+    stack = cdk.Stack(app, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
+    logs.LogGroup(stack, "Group", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))
+    app.synth()
+    assert _plugin_report_or_none(assembly) is None  # what the CDK writes for a clean plugin
+    model = evaluate(app, assembly, stages=[])
+    passed = {(e.rule, e.path) for e in model.evaluations if e.status is Status.COMPLIANT}
+    assert ("ControlTower::CT.CLOUDWATCH.PR.3", "Logs/Group/Resource") in passed
 
 
 def test_a_disabled_control_is_not_checked(tmp_path: Path) -> None:
