@@ -20,16 +20,16 @@ from components.encrypted_log_group import EncryptedLogGroup
 class HardenedFargateService(Construct):
     """One hardened container on Fargate behind an internal NLB (AC-6, AU-9, AU-11, AU-12, CM-7, SC-7, SI-4).
 
-    It owns the cluster (Container Insights, enhanced), the task log group (encrypted with `log_key`,
-    kept for `log_retention_days`), the task definition and its one container, the tasks' security
-    group, the Fargate service, and the internal load balancer with its security group, TCP listener
-    and HTTP health check, meant for an API Gateway VPC link (`PrivateRestApi`).
-    The container runs as `user`, which must be a numeric non-root `UID:GID`, on a read-only root
-    filesystem, and logs through awslogs. The tasks get no public address, ECS Exec is off, and a
-    deployment circuit breaker rolls back a deployment whose tasks never become healthy. The tasks
-    admit only the load balancer and send only HTTPS (in isolated subnets, that reaches only the VPC
-    endpoints); the load balancer admits `vpc_cidr` on `listener_port`. What else the tasks reach and
-    what their code may do, the caller grants through `security_group` and `task_role`.
+    It owns the cluster (Container Insights on), the task log group (encrypted with `log_key`, kept
+    for `log_retention_days`), the task definition and its one container, the tasks' security group,
+    the Fargate service, and the internal load balancer with its security group, TCP listener and
+    HTTP health check, meant for an API Gateway VPC link (`PrivateRestApi`). The container runs as
+    `user`, which must be a numeric non-root `UID:GID`, on a read-only root filesystem without any
+    Linux capability, and logs through awslogs. The tasks get no public address, ECS Exec is off,
+    and a deployment circuit breaker rolls back a deployment whose tasks never become healthy. The
+    tasks admit only the load balancer and send only HTTPS (in isolated subnets, that reaches only
+    the VPC endpoints); the load balancer admits `vpc_cidr` on `listener_port`. What else the tasks
+    reach and what their code may do, the caller grants through `security_group` and `task_role`.
     """
 
     def __init__(
@@ -76,10 +76,15 @@ class HardenedFargateService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
+        # The service's user holds no capability anyway; dropping them all also empties the bounding set, so
+        # nothing the image carries (a setuid or file-capability binary) can gain one (CM-7, AC-6).
+        no_capabilities = ecs.LinuxParameters(self, "LinuxParameters")
+        no_capabilities.drop_capabilities(ecs.Capability.ALL)
         self.container = self.task_definition.add_container(
             "Service",
             image=image,
             user=user,
+            linux_parameters=no_capabilities,
             memory_limit_mib=memory_mib,  # the container's own hard limit (CT.ECS.PR.7, Config reads the container)
             readonly_root_filesystem=True,
             port_mappings=[ecs.PortMapping(container_port=container_port)],

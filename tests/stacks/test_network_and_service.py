@@ -64,6 +64,7 @@ def test_service_runs_hardened(stage: str, stack: Callable[[str, str], StackArti
                     {
                         "ReadonlyRootFilesystem": True,
                         "User": Match.string_like_regexp("^[^0]"),  # not root
+                        "LinuxParameters": Match.object_like({"Capabilities": {"Drop": ["ALL"]}}),
                         "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
                     }
                 )
