@@ -66,6 +66,21 @@ class HardenedFargateService(Construct):
             retention_days=log_retention_days,
             removal_policy=removal_policy,
         ).log_group
+        self._task_definition(image, user, container_port, environment, cpu, memory_mib)
+        self._service(vpc, subnets, desired_count, description)
+        self._load_balancer(vpc, subnets, container_port, listener_port, vpc_cidr, deletion_protection)
+        self._route_to_tasks(container_port, listener_port, health_check_path)
+        self._acknowledge()
+
+    def _task_definition(
+        self,
+        image: ecs.ContainerImage,
+        user: str,
+        container_port: int,
+        environment: Mapping[str, str],
+        cpu: int,
+        memory_mib: int,
+    ) -> None:
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
@@ -91,10 +106,6 @@ class HardenedFargateService(Construct):
             logging=ecs.LogDrivers.aws_logs(log_group=self.task_log_group, stream_prefix="service"),
             environment=dict(environment),
         )
-        self._service(vpc, subnets, desired_count, description)
-        self._load_balancer(vpc, subnets, container_port, listener_port, vpc_cidr, deletion_protection)
-        self._route_to_tasks(container_port, listener_port, health_check_path)
-        self._acknowledge()
 
     @property
     def task_role(self) -> iam.IRole:
