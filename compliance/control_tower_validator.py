@@ -4,8 +4,9 @@
 bundled rule file (237), and cfn-guard re-reads the template for each rule file: on this app,
 26 of the synth's 37 seconds of validation, growing with templates times rules. A control
 whose Guard rule names none of a template's resource types skips that template, so it cannot
-change the result: here each template is given to the plugin on its own, with every other
-control disabled (on our stages about 30 of 237, 5 seconds in all). The findings, their
+change the result: here the plugin is given each template with every other control disabled
+(on our stages about 30 of 237, 5 seconds in all), templates that can fail the same controls
+together. The findings, their
 messages and the report's plugin name are the plugin's own; the canary test in
 tests/compliance/test_control_tower.py runs both ways over the same app and compares them.
 """
@@ -13,6 +14,7 @@ tests/compliance/test_control_tower.py runs both ways over the same app and comp
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,16 @@ from compliance.control_tower import MAX_BUFFER_BYTES, PLUGIN_NAME, Control, con
 
 
 @jsii.implements(cdk.IPolicyValidationContextBeta1)
-class _OneTemplate:
-    """The validation context the plugin reads, narrowed to one template."""
+class _Templates:
+    """The validation context the plugin reads, narrowed to some of the templates."""
 
-    def __init__(self, context: cdk.IPolicyValidationContextBeta1, template: str) -> None:
+    def __init__(self, context: cdk.IPolicyValidationContextBeta1, templates: list[str]) -> None:
         self._context = context
-        self._template = template
+        self._templates = templates
 
     @property
     def template_paths(self) -> list[str]:
-        return [self._template]
+        return self._templates
 
     @property
     def app_construct(self) -> Any:
@@ -64,14 +66,17 @@ class ControlTowerValidator:
         return self._every.rule_ids
 
     def validate(self, context: cdk.IPolicyValidationContextBeta1) -> cdk.PolicyValidationPluginReportBeta1:
-        violations: list[cdk.PolicyViolationBeta1] = []
-        success = True
+        # Templates that can fail the same controls (a stack of each stage, say) go to one cfn-guard run.
+        groups: dict[tuple[Control, ...], list[str]] = defaultdict(list)
         for template in context.template_paths:
             types = _resource_types(template)
-            relevant = [c for c in self._enabled if c.applies_to(types)]
-            if not relevant:
-                continue
-            report = self._plugin(relevant).validate(_OneTemplate(context, template))
+            relevant = tuple(c for c in self._enabled if c.applies_to(types))
+            if relevant:
+                groups[relevant].append(template)
+        violations: list[cdk.PolicyViolationBeta1] = []
+        success = True
+        for relevant, templates in groups.items():
+            report = self._plugin(relevant).validate(_Templates(context, templates))
             success = success and report.success
             violations.extend(report.violations)
         return cdk.PolicyValidationPluginReportBeta1(success=success, violations=violations)
