@@ -13,8 +13,6 @@ from constructs import IConstruct
 from compliance.checks import AttachedToOneRole, Check, compensating_sentence
 from compliance.packs import PACKS, pack_of
 
-# Structured copy of each acknowledgment in the construct tree.
-METADATA_TYPE = "compliance:acknowledgment"
 # Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
 _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref.WeakKeyDictionary()
 
@@ -74,28 +72,13 @@ def acknowledge(
     # A check of a type the acknowledged resource has judges that resource: say so in its claim.
     own_type = construct.cfn_resource_type if isinstance(construct, cdk.CfnResource) else None
     bound = tuple(replace(c, on=own_type) if c.on is None and own_type in c.subject_types else c for c in checks)
-    record = Acknowledgment(
-        path=construct.node.path,
-        finding=finding,
-        reason=reason.strip(),
-        checks=bound,
-        controls=tuple(controls),
-    )
+    node = construct.node  # each attribute read is a call across the jsii bridge: read it once
+    record = Acknowledgment(node.path, finding, reason.strip(), checks=bound, controls=tuple(controls))
     acknowledgment_id = pack_of(finding).acknowledgment_id(finding)
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=acknowledgment_id, reason=record.text))
-    # Also kept in the construct tree (tree.json shows it), and in a registry per app so the
-    # report does not have to read the metadata of every construct back through jsii.
-    construct.node.add_metadata(
-        METADATA_TYPE,
-        {
-            "finding": record.finding,
-            "reason": record.reason,
-            "checks": [repr(c) for c in record.checks],
-            "compensatingControl": record.compensating_control,
-            "controls": list(record.controls),
-        },
-    )
-    _REGISTRY.setdefault(construct.node.root, []).append(record)
+    # Kept in a registry per app, so the report does not read anything back through jsii; the validation
+    # report and each template's metadata carry the reason, the compliance reports all of it.
+    _REGISTRY.setdefault(node.root, []).append(record)
     return record
 
 
