@@ -73,9 +73,14 @@ def acknowledge(
     own_type = construct.cfn_resource_type if isinstance(construct, cdk.CfnResource) else None
     bound = tuple(replace(c, on=own_type) if c.on is None and own_type in c.subject_types else c for c in checks)
     node = construct.node  # each attribute read is a call across the jsii bridge: read it once
+    if not node.path:
+        raise ValueError(f"acknowledgment of {finding} on the app itself would accept it everywhere")
     record = Acknowledgment(node.path, finding, reason.strip(), checks=bound, controls=tuple(controls))
-    acknowledgment_id = pack_of(finding).acknowledgment_id(finding)
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=acknowledgment_id, reason=record.text))
+    validations = cdk.Validations.of(construct)
+    # Under the id the CDK matches against its plugin's violations, and (where that differs) under ours as well,
+    # which no plugin matches but which keeps the finding's own name in the template's metadata.
+    for acknowledgment_id in dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding)):
+        validations.acknowledge(cdk.Acknowledgment(id=acknowledgment_id, reason=record.text))
     # Kept in a registry per app, so the report does not read anything back through jsii; the validation
     # report and each template's metadata carry the reason, the compliance reports all of it.
     _REGISTRY.setdefault(node.root, []).append(record)

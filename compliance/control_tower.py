@@ -29,7 +29,7 @@ import importlib.util
 import re
 import tarfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -53,6 +53,8 @@ _DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*$", re.
 _HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
 _RULES_DIRECTORY = "package/rules/control-tower/cfn-guard/"
 _TYPE_LITERAL = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
+# The rule that judges a CloudFormation template; the plugin names its violations after it.
+_TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\(", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Control:
     # Every resource type its Guard rule names, reported on or only referenced (a log group's key): a template
     # with none of them cannot fail the control.
     queried_types: frozenset[str] = frozenset()
+    code: str = field(default="", repr=False, compare=False)  # the Guard file without its comments
 
     def applies_to(self, types: Iterable[str]) -> bool:
         """Whether a template with resources of `types` can fail this control."""
@@ -114,14 +117,33 @@ def _parse(stem: str, text: str) -> Control:
     # 'AWS::AutoScaling::AutoScalingGroup'. The type the rule matches is the one CloudFormation uses.
     spelled = {t.lower(): t for t in queried}
     reported = tuple(spelled.get(t.lower(), t) for t in (t.strip() for t in headers["Reports on"].split(",")) if t)
+    # The header's rule name is prose too (ct-elasticache-pr-3 names another rule than its code's).
+    named = _TEMPLATE_RULE.findall(code)
     return Control(
         control_id=described.group(1),
-        rule=headers.get("Rule Identifier") or headers["Rule Name"],
+        rule=named[0] if named else headers.get("Rule Identifier") or headers["Rule Name"],
         file_stem=stem,
         resource_types=reported,
         description=described.group(2),
         queried_types=frozenset(queried | set(reported)),
+        code=code,
     )
+
+
+# The directories of the templates the plugin has validated in this process: a plugin with nothing to report is
+# left out of the CDK's report, so whether it ran is recorded here (`ran_on`).
+_VALIDATED: set[Path] = set()
+
+
+def record_run(template_paths: Iterable[str]) -> None:
+    """Note that the controls ran over these templates (called by the plugin at the start of its run)."""
+    _VALIDATED.update(Path(p).resolve().parent for p in template_paths)
+
+
+def ran_on(assembly: Path) -> bool:
+    """Whether the controls ran, in this process, over templates of the assembly in `assembly`."""
+    root = assembly.resolve()
+    return any(d == root or d.is_relative_to(root) for d in _VALIDATED)
 
 
 def by_id() -> dict[str, Control]:
@@ -167,7 +189,7 @@ def unknown(control_ids: Iterable[str]) -> list[str]:
 def validator(disabled_controls: Iterable[str] = ()) -> IPolicyValidationPlugin:
     """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids).
 
-    It runs template by template with the controls each template can fail
+    It runs over groups of templates with only the controls they can fail
     (`compliance.control_tower_validator`); the findings are the plugin's own.
     """
     from compliance.control_tower_validator import ControlTowerValidator

@@ -75,12 +75,12 @@ def _reported_findings(assembly: CloudAssembly, pack: Pack) -> list[tuple[Status
 
     Open findings come first, then those the CDK applied an acknowledgment to. None if the pack did not run:
     run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
-    The CDK also leaves out the report of a plugin with nothing to report: a pack the app registers itself
-    (Control Tower's) ran, and found nothing, wherever validation ran.
+    The CDK also leaves out the report of a plugin with nothing to report: a pack that records its runs
+    (Control Tower's) ran and found nothing where it ran over this assembly.
     """
     plugin = assembly.plugin_report(pack.report_plugin)
     if plugin is None:
-        return [] if pack.registered and assembly.plugin_reports is not None else None
+        return [] if pack.ran_on is not None and pack.ran_on(assembly.directory) else None
     return [
         (status, *_finding(pack, violation))
         for status, violations in ((Status.NON_COMPLIANT, plugin.violations), (Status.ACKNOWLEDGED, plugin.suppressed))

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from compliance import control_tower
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import aws_cdk as cdk
 
     from compliance.assembly import Violation
@@ -62,6 +64,9 @@ class Pack:
     rule_pattern: str = r"[A-Za-z0-9]+(\[.+\])?"  # what follows the prefix in a finding id
     # The id the CDK matches against its plugin's violations, for a finding id of ours; the same id when None.
     validation_id: Callable[[str], str] | None = None
+    # For a pack read from the report: whether it ran over the assembly in a directory (the CDK leaves a plugin
+    # with nothing to report out of its report); None where only its report tells.
+    ran_on: Callable[[Path], bool] | None = None
 
     @property
     def registered(self) -> bool:
@@ -130,6 +135,7 @@ PACKS: tuple[Pack, ...] = (
         rules=lambda options: control_tower.rules(options.disabled_controls),
         rule_pattern=control_tower.CONTROL_ID_PATTERN,
         validation_id=control_tower.validation_id,
+        ran_on=control_tower.ran_on,
     ),
 )
 

@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT))
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 
 FAILING = 1 | 2 | 4  # cfn-lint crashed, errors, warnings
+# cfn-lint takes about 150 MiB a process: no more than this many at once, whatever the machine lets us use.
+MAX_JOBS = 4
 
 
 def templates_by_region(assembly: Path) -> dict[str, list[Path]]:
@@ -31,12 +33,13 @@ def templates_by_region(assembly: Path) -> dict[str, list[Path]]:
 
 
 def lint(assembly: Path, *, jobs: int | None = None) -> tuple[bool, str]:
-    """(passed, cfn-lint's report) for every template of `assembly`, in `jobs` processes (default: one a core).
+    """(passed, cfn-lint's report) for every template of `assembly`, in `jobs` processes (default: one per core
+    this process may use, at most `MAX_JOBS`).
 
     cfn-lint checks one template after another on one core; the templates of a region are split
     into that many batches of about the same size, so the lint takes about the time of the largest.
     """
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    jobs = max(1, jobs or min(len(os.sched_getaffinity(0)), MAX_JOBS))
     batches = [
         (region, batch)
         for region, templates in sorted(templates_by_region(assembly).items())

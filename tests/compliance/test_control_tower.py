@@ -24,7 +24,7 @@ from aws_cdk.assertions import Match
 from compliance import acknowledge, control_tower, findings
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
 from compliance.model import ComplianceModel, Status
-from compliance.packs import CONTEXT
+from compliance.packs import CONTEXT, record_acknowledgments_in_templates
 from compliance.references import TemplateIndex
 from compliance.report import controls_to_disable, render_markdown
 from components.encryption_key import GrantsOnlyForAwsResources
@@ -48,17 +48,70 @@ def test_the_catalogue_is_read_from_the_installed_plugin() -> None:
     assert len({c.rule for c in controls}) == len(controls), "two controls share a Guard rule name"
 
 
-def test_a_control_applies_to_every_type_its_rule_names_as_cloudformation_spells_it() -> None:
+def test_the_guard_files_own_spelling_wins_over_their_headers() -> None:
     by_id = control_tower.by_id()
     # Two Guard files report on 'AWS::AutoScaling::AutoscalingGroup' in their header; the rule matches the real type.
     assert by_id["CT.AUTOSCALING.PR.6"].resource_types == ("AWS::AutoScaling::AutoScalingGroup",)
-    # A log group's control reads its key too: a template of keys alone cannot fail it, a log group's can.
+    assert by_id["CT.AUTOSCALING.PR.6"].applies_to({"AWS::AutoScaling::AutoScalingGroup"})
+    # One names another rule in its header than in its code; the plugin names violations after the code's.
+    assert by_id["CT.ELASTICACHE.PR.3"].rule == "elasticache_repl_grp_auto_failover_enabled_check"
+    # A control applies to a template with a type its rule names (the log group's also names the key's type,
+    # which only widens where it runs), and to no other.
     log_groups = by_id["CT.CLOUDWATCH.PR.3"]
-    assert log_groups.queried_types >= {"AWS::Logs::LogGroup", "AWS::KMS::Key"}
     assert log_groups.applies_to({"AWS::Logs::LogGroup"})
-    assert not log_groups.applies_to({"AWS::S3::Bucket"})
+    assert not log_groups.applies_to({"AWS::S3::Bucket", "AWS::SQS::Queue"})
+
+
+# --- the property the per-template run rests on, checked in every bundled Guard file ----------------
+
+_LET = re.compile(r"^let\s+(\w+)\s*=\s*(.+?)(?=^let\s|^rule\s|\Z)", re.MULTILINE | re.DOTALL)
+_SELECTION = re.compile(r"^Resources(?:\.\*)?\[\s*(.+?)\s*\]$", re.DOTALL)
+_TYPE_TEST = re.compile(r"^Type\s*==\s*(%\w+|\"[^\"]+\"|'[^']+')$")
+_TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\([^)]*\)(.*?)\{", re.MULTILINE | re.DOTALL)
+
+
+def _types_selected(selection: str, constants: dict[str, str]) -> set[str] | None:
+    """The types `Resources.*[ Type == %X or Type == 'Y' ]` selects; None for a selection of another shape."""
+    match = _SELECTION.match(selection.strip())
+    if match is None:
+        return None
+    types = set()
+    for test in re.split(r"\s+or\s+", match.group(1)):
+        typed = _TYPE_TEST.match(test.strip())
+        if typed is None:
+            return None
+        value = typed.group(1)
+        literal = constants.get(value[1:], "") if value.startswith("%") else value
+        if not re.fullmatch(r"[\"']AWS::\w+::\w+[\"']", literal):
+            return None
+        types.add(literal[1:-1])
+    return types
+
+
+def test_every_guard_rule_applies_only_to_templates_with_a_type_it_names() -> None:
+    """A template-branch rule runs only `when %x not empty`, x selecting resources by literal types it names.
+
+    This is why a template with none of a control's types cannot fail it, and so why running each
+    template with only the controls that name one of its types finds what the full run finds. A
+    plugin upgrade that brings a rule of another shape fails here, naming it, before findings go missing.
+    """
+    odd = []
     for control in control_tower.controls():
-        assert set(control.resource_types) <= control.queried_types, control
+        code = control.code
+        lets = {name: value.strip() for name, value in _LET.findall(code)}
+        constants = {k: v for k, v in lets.items() if re.fullmatch(r"[\"'][^\"']*[\"']", v)}
+        rules = _TEMPLATE_RULE.findall(code)
+        if not rules or {name for name, _ in rules} != {control.rule}:
+            odd.append(f"{control.file_stem}: template rules {[n for n, _ in rules]}, catalogue says {control.rule}")
+        for _, condition in rules:
+            variables = re.findall(r"%(\w+)\s+not\s+empty", condition)
+            leftover = re.sub(r"%\w+\s+not\s+empty|\b(?:or|and|OR|AND)\b|\s", "", condition)
+            selected = [_types_selected(lets.get(v, ""), constants) for v in variables]
+            if not variables or leftover or any(s is None for s in selected):
+                odd.append(f"{control.file_stem}: a template rule gated on {condition.strip()!r}")
+            elif not set().union(*(s or set() for s in selected)) <= control.queried_types:
+                odd.append(f"{control.file_stem}: selects types outside {sorted(control.queried_types)}")
+    assert odd == []
 
 
 def test_a_control_cites_nist_controls_only_through_its_cdk_nag_twin() -> None:
@@ -111,23 +164,38 @@ def test_disabled_controls_are_accepted() -> None:
 # --- the broken input: a log group the hook would refuse -------------------------------------------
 
 
+_CROSS_STACK_KEY = "The key is another stack's customer managed key, which the hook sees resolved at deploy."
+
+
 def _small_app(
-    tmp_path: Path, *, disabled: tuple[str, ...] = (), local_key: bool = False, acknowledged: bool = False
+    tmp_path: Path,
+    *,
+    disabled: tuple[str, ...] = (),
+    local_key: bool = False,
+    acknowledged_on: str | None = None,
+    other_group: bool = False,
 ) -> Path:
-    """One stack with a retained log group whose key is in another stack (or its own): synthesized, assembly dir."""
-    app = cdk.App(outdir=str(tmp_path), context=CONTEXT)
+    """A stack with a log group whose key is in another stack (or its own): synthesized, assembly dir.
+
+    `acknowledged_on`: "resource" (the CfnLogGroup) or "group" (the L2 above it) carries an acknowledgment of
+    CT.CLOUDWATCH.PR.3; `other_group` adds a second log group of the same key, never acknowledged.
+    """
+    app = cdk.App(outdir=str(tmp_path), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
     cdk.Validations.of(app).add_plugins(control_tower.validator(disabled))
-    cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())  # as on every stage: the log group is the one finding
+    cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())  # as on every stage: the log groups are the findings
+    record_acknowledgments_in_templates(app)
     env = cdk.Environment(account="700000000007", region="us-east-1")
     keys = cdk.Stack(app, "Keys", env=env)
     logs_stack = cdk.Stack(app, "Logs", env=env)
     key = kms.Key(logs_stack if local_key else keys, "Key", enable_key_rotation=True)
     group = logs.LogGroup(logs_stack, "Group", encryption_key=key)
-    if acknowledged:
+    if other_group:
+        logs.LogGroup(logs_stack, "Other", encryption_key=key)
+    if acknowledged_on:
         acknowledge(
-            group.node.default_child,  # type: ignore[arg-type]
+            group.node.default_child if acknowledged_on == "resource" else group,  # type: ignore[arg-type]
             "ControlTower::CT.CLOUDWATCH.PR.3",
-            reason="The key is another stack's customer managed key, which the hook sees resolved at deploy.",
+            reason=_CROSS_STACK_KEY,
             checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
             controls=["SC-28"],
         )
@@ -159,17 +227,66 @@ def test_a_key_of_the_same_stack_passes(tmp_path: Path) -> None:
     assert "ControlTower::CT.CLOUDWATCH.PR.3" not in rules
 
 
-def test_an_acknowledged_control_is_suppressed_by_the_cdk_so_its_cli_accepts_the_assembly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on", ["resource", "group"])
+def test_an_acknowledged_control_is_suppressed_by_the_cdk_so_its_cli_accepts_the_assembly(
+    tmp_path: Path, on: str
+) -> None:
     # The CDK CLI (synth, diff, deploy: the pipeline's self-mutation and security diff) refuses an assembly whose
     # validation report has a failed plugin; the CDK suppresses a violation only under the plugin's own rule name.
     assert _plugin_report(_small_app(tmp_path / "open"))["conclusion"] == "failure"
-    plugin = _plugin_report(_small_app(tmp_path / "acknowledged", acknowledged=True))
+    assembly = _small_app(tmp_path / "acknowledged", acknowledged_on=on)
+    plugin = _plugin_report(assembly)
     assert plugin["conclusion"] == "success"
     assert plugin.get("violations", []) == []
     (suppressed,) = plugin["suppressedViolations"]
     assert suppressed["ruleName"] == "cloudwatch_log_group_encrypted_check"
     assert suppressed["violatingConstructs"][0]["constructPath"] == "Logs/Group/Resource"
-    # The acknowledgment's own id stays ours, and an unknown control is refused when acknowledged.
+    # The template keeps the control's own id next to the plugin's, for whoever reads the deployed template.
+    template = json.loads((assembly / "Logs.template.json").read_text(encoding="utf-8"))
+    group = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup")
+    ids = {rule["id"] for rule in group["Metadata"]["cdk_nag"]["rules_to_suppress"]}
+    assert {"ControlTower::CT.CLOUDWATCH.PR.3", "cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check"} <= ids
+
+
+def test_an_open_finding_next_to_an_acknowledged_one_still_fails_the_cli(tmp_path: Path) -> None:
+    """Once it has suppressed one, the CDK concludes from the severities of the rest: each must be an error."""
+    plugin = _plugin_report(_small_app(tmp_path, acknowledged_on="resource", other_group=True))
+    assert plugin["conclusion"] == "failure"
+    (open_violation,) = plugin["violations"]
+    assert open_violation["severity"] == "error"
+    assert [c["constructPath"] for c in open_violation["violatingConstructs"]] == ["Logs/Other/Resource"]
+    assert [f.path for f in findings(tmp_path) if f.rule == "ControlTower::CT.CLOUDWATCH.PR.3"] == [
+        "Logs/Other/Resource"
+    ]
+
+
+def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_path: Path) -> None:
+    """The CDK suppresses the finding whatever the checks say; the gate's claim check does not."""
+    from compliance.evaluation import evaluate
+    from compliance.gate import claim_failures
+
+    assembly = tmp_path / "unencrypted"
+    app = cdk.App(outdir=str(assembly), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
+    cdk.Validations.of(app).add_plugins(control_tower.validator())
+    stack = cdk.Stack(app, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
+    group = logs.LogGroup(stack, "Group")  # no key at all: the claim that another stack's key is used is false
+    acknowledge(
+        group.node.default_child,  # type: ignore[arg-type]
+        "ControlTower::CT.CLOUDWATCH.PR.3",
+        reason=_CROSS_STACK_KEY,
+        checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
+        controls=["SC-28"],
+    )
+    app.synth()
+    model = evaluate(app, assembly, stages=[])
+    failed = claim_failures(model)
+    assert [(f.rule, f.path) for f in failed] == [("CompensatingControl-ResolvedAtDeploy", "Logs/Group/Resource")]
+    (evaluation,) = [e for e in model.evaluations if e.finding == "ControlTower::CT.CLOUDWATCH.PR.3"]
+    assert evaluation.status is Status.NON_COMPLIANT
+    # The construct the acknowledgment names is refused where it would accept everything.
+    with pytest.raises(ValueError, match="on the app itself"):
+        acknowledge(app, "ControlTower::CT.S3.PR.4", reason=_CROSS_STACK_KEY, checks=[Versioned()], controls=["AU-9"])
+    # An unknown control is refused when acknowledged.
     assert control_tower.validation_id("ControlTower::CT.S3.PR.4").startswith(f"{control_tower.PLUGIN_NAME}::s3_")
     with pytest.raises(ValueError, match=re.escape("CT.S3.PR.999")):
         control_tower.validation_id("ControlTower::CT.S3.PR.999")
@@ -190,6 +307,15 @@ def test_a_clean_run_still_counts_as_run(tmp_path: Path) -> None:
     model = evaluate(app, assembly, stages=[])
     passed = {(e.rule, e.path) for e in model.evaluations if e.status is Status.COMPLIANT}
     assert ("ControlTower::CT.CLOUDWATCH.PR.3", "Logs/Group/Resource") in passed
+    # Without the plugin, the same silence in the report means the controls did not run: none passed.
+    unchecked = tmp_path / "unchecked"
+    other = cdk.App(outdir=str(unchecked), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
+    stack = cdk.Stack(other, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
+    logs.LogGroup(stack, "Group", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))
+    other.synth()
+    unchecked_model = evaluate(other, unchecked, stages=[])
+    assert not [e for e in unchecked_model.evaluations if e.pack == control_tower.PACK]
+    assert not [r for r in unchecked_model.rules if r.pack == control_tower.PACK]
 
 
 def test_a_disabled_control_is_not_checked(tmp_path: Path) -> None:
@@ -221,37 +347,53 @@ class _Templates:
         raise AssertionError("the plugin reads only the template paths")
 
 
-def _violations(report: cdk.PolicyValidationPluginReportBeta1) -> set[tuple[str, str, str, tuple[str, ...]]]:
-    return {
-        (v.rule_name, Path(r.template_path).name, r.resource_logical_id, tuple(sorted(r.locations or ())))
+def _violations(report: cdk.PolicyValidationPluginReportBeta1) -> list[tuple[str, ...]]:
+    return sorted(
+        (
+            v.rule_name,
+            v.description,
+            v.fix or "",
+            Path(r.template_path).name,
+            r.resource_logical_id,
+            *(r.locations or ()),
+        )
         for v in report.violations
         for r in v.violating_resources
-    }
+    )
 
 
-def test_running_template_by_template_finds_what_the_plugin_finds_with_every_rule(tmp_path: Path) -> None:
-    """Canary for the per-template run: the stock plugin with all its rules, over the same templates, agrees."""
+def test_running_by_groups_of_templates_finds_what_the_plugin_finds_with_every_rule(tmp_path: Path) -> None:
+    """Canary for the grouped run: the stock plugin with all its rules, over the same templates, agrees.
+
+    The guarantee is the shape test above; this shows it on real templates: a cross-stack key, the type the
+    Guard files' headers misspell, and two templates with the same types (one cfn-guard run for both).
+    """
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
     from compliance.control_tower_validator import ControlTowerValidator
 
     app = cdk.App(outdir=str(tmp_path), context=CONTEXT)
     env = cdk.Environment(account="700000000007", region="us-east-1")
-    keys, workload = cdk.Stack(app, "Keys", env=env), cdk.Stack(app, "Workload", env=env)
-    logs.LogGroup(workload, "Group", encryption_key=kms.Key(keys, "Key"))  # a referenced type, in another stack
-    s3.Bucket(workload, "Bucket")
-    sqs.Queue(workload, "Queue")
-    # The resource type the Guard files' header misspells.
-    autoscaling.CfnAutoScalingGroup(workload, "Group2", min_size="1", max_size="1", availability_zones=["us-east-1a"])
+    keys = cdk.Stack(app, "Keys", env=env)
+    key = kms.Key(keys, "Key")
+    for name in ("Workload", "Workload2"):
+        workload = cdk.Stack(app, name, env=env)
+        logs.LogGroup(workload, "Group", encryption_key=key)  # the key's ARN imported from the Keys stack
+        s3.Bucket(workload, "Bucket")
+        sqs.Queue(workload, "Queue")
+        autoscaling.CfnAutoScalingGroup(workload, "Asg", min_size="1", max_size="1", availability_zones=["us-east-1a"])
     templates = sorted(str(p) for p in Path(app.synth().directory).glob("*.template.json"))
 
     stock = CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=control_tower.MAX_BUFFER_BYTES)
-    expected = _violations(stock.validate(_Templates(templates)))
-    assert {v[0] for v in expected} >= {
-        "cloudwatch_log_group_encrypted_check",  # across stacks: the key's type is read in another template
+    expected = stock.validate(_Templates(templates))
+    assert {v[0] for v in _violations(expected)} >= {
+        "cloudwatch_log_group_encrypted_check",
         "autoscaling_mixed_instances_policy_multiple_instance_types_check",
     }
-    assert _violations(ControlTowerValidator().validate(_Templates(templates))) == expected
+    assert {v[3] for v in _violations(expected)} >= {"Workload.template.json", "Workload2.template.json"}
+    grouped = ControlTowerValidator().validate(_Templates(templates))
+    assert _violations(grouped) == _violations(expected)
+    assert grouped.success is expected.success is False
 
 
 # --- ResolvedAtDeploy on plain templates -----------------------------------------------------------
