@@ -28,10 +28,10 @@ from compliance.control_tower import MAX_BUFFER_BYTES, PLUGIN_NAME, Control, con
 
 
 @jsii.implements(cdk.IPolicyValidationContextBeta1)
-class _Templates:
-    """The validation context the plugin reads, narrowed to some of the templates."""
+class TemplatesContext:
+    """A validation context of some templates: of the app's (`context`'s), or of any (no `context`)."""
 
-    def __init__(self, context: cdk.IPolicyValidationContextBeta1, templates: list[str]) -> None:
+    def __init__(self, templates: list[str], context: cdk.IPolicyValidationContextBeta1 | None = None) -> None:
         self._context = context
         self._templates = templates
 
@@ -42,6 +42,8 @@ class _Templates:
     @property
     def app_construct(self) -> Any:
         # Read from the whole-app context only when the plugin asks for it (it does not today).
+        if self._context is None:
+            raise ValueError("no app: this context names templates only")
         return self._context.app_construct
 
 
@@ -78,7 +80,7 @@ class ControlTowerValidator:
         violations: list[cdk.PolicyViolationBeta1] = []
         success = True
         for relevant, templates in groups.items():
-            report = self._plugin(relevant).validate(_Templates(context, templates))
+            report = self._plugin(relevant).validate(TemplatesContext(templates, context))
             success = success and report.success
             violations.extend(_as_error(v) for v in report.violations)
         return cdk.PolicyValidationPluginReportBeta1(success=success, violations=violations)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import jsii
 import pytest
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_kms as kms
@@ -333,20 +332,6 @@ def test_acknowledge_takes_a_control_tower_finding_id() -> None:
         )
 
 
-@jsii.implements(cdk.IPolicyValidationContextBeta1)
-class _Templates:
-    def __init__(self, paths: list[str]) -> None:
-        self._paths = paths
-
-    @property
-    def template_paths(self) -> list[str]:
-        return self._paths
-
-    @property
-    def app_construct(self) -> Any:
-        raise AssertionError("the plugin reads only the template paths")
-
-
 def _violations(report: cdk.PolicyValidationPluginReportBeta1) -> list[tuple[str, ...]]:
     return sorted(
         (
@@ -370,7 +355,7 @@ def test_running_by_groups_of_templates_finds_what_the_plugin_finds_with_every_r
     """
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
-    from compliance.control_tower_validator import ControlTowerValidator
+    from compliance.control_tower_validator import ControlTowerValidator, TemplatesContext
 
     app = cdk.App(outdir=str(tmp_path), context=CONTEXT)
     env = cdk.Environment(account="700000000007", region="us-east-1")
@@ -385,13 +370,13 @@ def test_running_by_groups_of_templates_finds_what_the_plugin_finds_with_every_r
     templates = sorted(str(p) for p in Path(app.synth().directory).glob("*.template.json"))
 
     stock = CfnGuardValidator(control_tower_rules_enabled=True, max_buffer=control_tower.MAX_BUFFER_BYTES)
-    expected = stock.validate(_Templates(templates))
+    expected = stock.validate(TemplatesContext(templates))
     assert {v[0] for v in _violations(expected)} >= {
         "cloudwatch_log_group_encrypted_check",
         "autoscaling_mixed_instances_policy_multiple_instance_types_check",
     }
     assert {v[3] for v in _violations(expected)} >= {"Workload.template.json", "Workload2.template.json"}
-    grouped = ControlTowerValidator().validate(_Templates(templates))
+    grouped = ControlTowerValidator().validate(TemplatesContext(templates))
     assert _violations(grouped) == _violations(expected)
     assert grouped.success is expected.success is False
 
