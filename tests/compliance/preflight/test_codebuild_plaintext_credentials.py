@@ -20,7 +20,7 @@ def _environment(*variables: dict[str, str]) -> dict[str, Any]:
 def test_credentials_from_secrets_manager_pass_and_plaintext_ones_fail() -> None:
     secret = {"Name": "AWS_SECRET_ACCESS_KEY", "Type": "SECRETS_MANAGER", "Value": "build/key"}
     assert_passes(check(codebuild_plaintext_credentials, _project(Environment=_environment(secret)), "Project"))
-    plain = {"Name": "AWS_ACCESS_KEY_ID", "Value": "AKIA0000000000000000"}
+    plain = {"Name": "AWS_ACCESS_KEY_ID", "Value": "AKIAIOSFODNN7EXAMPLE"}
     verdict = check(codebuild_plaintext_credentials, _project(Environment=_environment(plain)), "Project")
     assert_fails(verdict, "AWS_ACCESS_KEY_ID", "codebuild-project-envvar-awscred-check", "project's role")
 
