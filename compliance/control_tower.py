@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import tarfile
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -130,20 +131,21 @@ def _parse(stem: str, text: str) -> Control:
     )
 
 
-# The directories of the templates the plugin has validated in this process: a plugin with nothing to report is
-# left out of the CDK's report, so whether it ran is recorded here (`ran_on`).
-_VALIDATED: set[Path] = set()
+# Per app, the templates the plugin has validated: a plugin with nothing to report is left out of the CDK's report,
+# so whether it ran is recorded here (`ran_on`). An app that is gone takes its entry with it.
+_VALIDATED: weakref.WeakKeyDictionary[object, set[Path]] = weakref.WeakKeyDictionary()
 
 
-def record_run(template_paths: Iterable[str]) -> None:
-    """Note that the controls ran over these templates (called by the plugin at the start of its run)."""
-    _VALIDATED.update(Path(p).resolve().parent for p in template_paths)
+def record_run(app: object, template_paths: Iterable[str]) -> None:
+    """Note that the controls ran over these templates of `app` (called by the plugin as its run starts)."""
+    _VALIDATED.setdefault(app, set()).update(Path(p).resolve() for p in template_paths)
 
 
-def ran_on(assembly: Path) -> bool:
-    """Whether the controls ran, in this process, over templates of the assembly in `assembly`."""
-    root = assembly.resolve()
-    return any(d == root or d.is_relative_to(root) for d in _VALIDATED)
+def ran_on(app: object, templates: Iterable[Path]) -> bool:
+    """Whether the controls ran over every one of `templates` (an assembly's stack templates) in `app`'s synth."""
+    validated = _VALIDATED.get(app, set())
+    wanted = [t.resolve() for t in templates]
+    return bool(wanted) and all(t in validated for t in wanted)
 
 
 def by_id() -> dict[str, Control]:

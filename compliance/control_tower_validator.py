@@ -69,7 +69,12 @@ class ControlTowerValidator:
         return self._every.rule_ids
 
     def validate(self, context: cdk.IPolicyValidationContextBeta1) -> cdk.PolicyValidationPluginReportBeta1:
-        record_run(context.template_paths)
+        try:
+            app = context.app_construct
+        except ValueError:  # a context of templates only (`TemplatesContext` without an app): nothing to record
+            app = None
+        if app is not None:
+            record_run(app, context.template_paths)
         # Templates that can fail the same controls (a stack of each stage, say) go to one cfn-guard run.
         groups: dict[tuple[Control, ...], list[str]] = defaultdict(list)
         for template in context.template_paths:

@@ -70,17 +70,18 @@ def _all_findings(app: cdk.App, options: PackOptions) -> tuple[list[tuple[str, s
     return found, plain
 
 
-def _reported_findings(assembly: CloudAssembly, pack: Pack) -> list[tuple[Status, str, str, str]] | None:
+def _reported_findings(app: cdk.App, assembly: CloudAssembly, pack: Pack) -> list[tuple[Status, str, str, str]] | None:
     """(status in the report, finding id, construct path, message) of a pack's findings in the CDK's validation report.
 
     Open findings come first, then those the CDK applied an acknowledgment to. None if the pack did not run:
     run by the CDK CLI, an app leaves CloudFormation's template checks to the CLI, so its report has none.
     The CDK also leaves out the report of a plugin with nothing to report: a pack that records its runs
-    (Control Tower's) ran and found nothing where it ran over this assembly.
+    (Control Tower's) ran and found nothing where it ran over every template of this assembly in `app`'s synth.
     """
     plugin = assembly.plugin_report(pack.report_plugin)
     if plugin is None:
-        return [] if pack.ran_on is not None and pack.ran_on(assembly.directory) else None
+        templates = [s.template_file for s in assembly.stacks if s.template_file is not None]
+        return [] if pack.ran_on is not None and pack.ran_on(app, templates) else None
     return [
         (status, *_finding(pack, violation))
         for status, violations in ((Status.NON_COMPLIANT, plugin.violations), (Status.ACKNOWLEDGED, plugin.suppressed))
@@ -206,7 +207,7 @@ def _evaluations(
     ]
     not_run: list[str] = []
     for pack in (p for p in PACKS if p.report_plugin):
-        found = _reported_findings(reader, pack)
+        found = _reported_findings(app, reader, pack)
         if found is None:
             not_run.append(pack.finding_prefix)
             continue

@@ -64,9 +64,9 @@ class Pack:
     rule_pattern: str = r"[A-Za-z0-9]+(\[.+\])?"  # what follows the prefix in a finding id
     # The id the CDK matches against its plugin's violations, for a finding id of ours; the same id when None.
     validation_id: Callable[[str], str] | None = None
-    # For a pack read from the report: whether it ran over the assembly in a directory (the CDK leaves a plugin
-    # with nothing to report out of its report); None where only its report tells.
-    ran_on: Callable[[Path], bool] | None = None
+    # For a pack read from the report: whether it ran over these templates in this app's synth (the CDK leaves a
+    # plugin with nothing to report out of its report); None where only its report tells.
+    ran_on: Callable[[object, Iterable[Path]], bool] | None = None
 
     @property
     def registered(self) -> bool:

@@ -39,7 +39,7 @@ def lint(assembly: Path, *, jobs: int | None = None) -> tuple[bool, str]:
     cfn-lint checks one template after another on one core; the templates of a region are split
     into that many batches of about the same size, so the lint takes about the time of the largest.
     """
-    jobs = max(1, jobs or min(len(os.sched_getaffinity(0)), MAX_JOBS))
+    jobs = max(1, jobs or min(_usable_cores(), MAX_JOBS))
     batches = [
         (region, batch)
         for region, templates in sorted(templates_by_region(assembly).items())
@@ -49,6 +49,13 @@ def lint(assembly: Path, *, jobs: int | None = None) -> tuple[bool, str]:
         results = list(pool.map(lambda item: _cfn_lint(*item), batches))
     failed = [result.stdout + result.stderr for result in results if result.returncode & FAILING]
     return not failed, "\n".join(failed)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (on Linux, a container's CPU set), else the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _cfn_lint(region: str, templates: list[Path]) -> subprocess.CompletedProcess[str]:

@@ -66,7 +66,13 @@ def test_the_guard_files_own_spelling_wins_over_their_headers() -> None:
 _LET = re.compile(r"^let\s+(\w+)\s*=\s*(.+?)(?=^let\s|^rule\s|\Z)", re.MULTILINE | re.DOTALL)
 _SELECTION = re.compile(r"^Resources(?:\.\*)?\[\s*(.+?)\s*\]$", re.DOTALL)
 _TYPE_TEST = re.compile(r"^Type\s*==\s*(%\w+|\"[^\"]+\"|'[^']+')$")
-_TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\([^)]*\)(.*?)\{", re.MULTILINE | re.DOTALL)
+# Every rule declaration, with what follows its name: "(" a parameterised helper, "when ..." up to its block.
+_RULE = re.compile(r"^[ \t]*rule\s+(\w+)\s*(\(|when\b(.*?)\{|\{)", re.MULTILINE | re.DOTALL)
+_HOOK_ONLY = re.compile(r"^\s*is_cfn_hook\([^)]*\)\s*$")
+# A template rule: the template test, then (newline: and) one or more `%selection not empty`, joined by or/and.
+_NOT_EMPTY = r"%(\w+)\s+not\s+empty"
+_JOIN = r"(?:\s+(?:or|OR|and|AND)\s+|\s*\n\s*)"
+_TEMPLATE_ONLY = re.compile(rf"^\s*is_cfn_template\([^)]*\)[ \t]*\n\s*{_NOT_EMPTY}(?:{_JOIN}{_NOT_EMPTY})*\s*$")
 
 
 def _types_selected(selection: str, constants: dict[str, str]) -> set[str] | None:
@@ -88,28 +94,32 @@ def _types_selected(selection: str, constants: dict[str, str]) -> set[str] | Non
 
 
 def test_every_guard_rule_applies_only_to_templates_with_a_type_it_names() -> None:
-    """A template-branch rule runs only `when %x not empty`, x selecting resources by literal types it names.
+    """Every rule of every bundled Guard file is a helper, a hook rule, or a template rule that runs only
+    `when %x not empty`, x selecting resources by literal types it names.
 
-    This is why a template with none of a control's types cannot fail it, and so why running each
-    template with only the controls that name one of its types finds what the full run finds. A
-    plugin upgrade that brings a rule of another shape fails here, naming it, before findings go missing.
+    This is why a template with none of a control's types cannot fail it, and so why running templates
+    with only the controls that name one of their types finds what the full run finds. A plugin upgrade
+    that brings a rule of any other shape fails here, naming it, before findings go missing.
     """
     odd = []
     for control in control_tower.controls():
-        code = control.code
-        lets = {name: value.strip() for name, value in _LET.findall(code)}
+        lets = {name: value.strip() for name, value in _LET.findall(control.code)}
         constants = {k: v for k, v in lets.items() if re.fullmatch(r"[\"'][^\"']*[\"']", v)}
-        rules = _TEMPLATE_RULE.findall(code)
-        if not rules or {name for name, _ in rules} != {control.rule}:
-            odd.append(f"{control.file_stem}: template rules {[n for n, _ in rules]}, catalogue says {control.rule}")
-        for _, condition in rules:
-            variables = re.findall(r"%(\w+)\s+not\s+empty", condition)
-            leftover = re.sub(r"%\w+\s+not\s+empty|\b(?:or|and|OR|AND)\b|\s", "", condition)
+        template_rules = set()
+        for name, opening, condition in _RULE.findall(control.code):
+            if opening == "(" or (condition and _HOOK_ONLY.match(condition)):
+                continue  # a helper other rules call, or a rule of hook documents only
+            gated = _TEMPLATE_ONLY.match(condition) if condition else None
+            variables = re.findall(_NOT_EMPTY, condition) if gated else []
             selected = [_types_selected(lets.get(v, ""), constants) for v in variables]
-            if not variables or leftover or any(s is None for s in selected):
-                odd.append(f"{control.file_stem}: a template rule gated on {condition.strip()!r}")
-            elif not set().union(*(s or set() for s in selected)) <= control.queried_types:
-                odd.append(f"{control.file_stem}: selects types outside {sorted(control.queried_types)}")
+            if not gated or any(s is None for s in selected):
+                odd.append(f"{control.file_stem}: rule {name} runs {('when ' + condition.strip()) or 'always'!r}")
+                continue
+            template_rules.add(name)
+            if not set().union(*(s or set() for s in selected)) <= control.queried_types:
+                odd.append(f"{control.file_stem}: rule {name} selects types outside {sorted(control.queried_types)}")
+        if template_rules != {control.rule}:
+            odd.append(f"{control.file_stem}: template rules {sorted(template_rules)}, catalogue says {control.rule}")
     assert odd == []
 
 
@@ -306,8 +316,8 @@ def test_a_clean_run_still_counts_as_run(tmp_path: Path) -> None:
     model = evaluate(app, assembly, stages=[])
     passed = {(e.rule, e.path) for e in model.evaluations if e.status is Status.COMPLIANT}
     assert ("ControlTower::CT.CLOUDWATCH.PR.3", "Logs/Group/Resource") in passed
-    # Without the plugin, the same silence in the report means the controls did not run: none passed.
-    unchecked = tmp_path / "unchecked"
+    # Another app without the plugin, into the same directory: the same silence means the controls did not run.
+    unchecked = assembly
     other = cdk.App(outdir=str(unchecked), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
     stack = cdk.Stack(other, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
     logs.LogGroup(stack, "Group", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))

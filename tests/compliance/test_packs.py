@@ -55,6 +55,6 @@ def test_a_pack_read_from_the_validation_report_needs_no_code_of_its_own(tmp_pat
     violation = {"ruleName": "CT.S3.PR.1", "description": "d", "violatingConstructs": [{"constructPath": "App/B"}]}
     report = {"pluginReports": [{"pluginName": "cdk-validator-cfnguard", "violations": [violation]}]}
     (tmp_path / "validation-report.json").write_text(json.dumps(report))
-    found = _reported_findings(CloudAssembly(tmp_path), guard)
+    found = _reported_findings(cdk.App(), CloudAssembly(tmp_path), guard)
     assert found == [(Status.NON_COMPLIANT, "Guard::CT.S3.PR.1", "App/B", "d")]
     assert (guard.registered, guard.rerun_blind, guard.finding_prefix) == (True, False, "Guard::")
