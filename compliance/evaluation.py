@@ -201,10 +201,10 @@ def _evaluations(
     rules = list(all_rules())
     findings, plain = _all_findings(app, options)
     # The findings of the packs re-run blind (cdk-nag's and Preflight).
-    evaluations = [
-        matcher.finding(f.split("[")[0].rsplit("-", 1)[0], f.split("[")[0], f, path, message)
-        for f, path, message in findings
-    ]
+    evaluations = []
+    for finding, path, message in findings:
+        rule = finding.split("[")[0]  # "AwsSolutions-IAM5[Resource::*]" -> "AwsSolutions-IAM5"
+        evaluations.append(matcher.finding(rule.rsplit("-", 1)[0], rule, finding, path, message))
     not_run: list[str] = []
     for pack in (p for p in PACKS if p.report_plugin):
         found = _reported_findings(app, reader, pack)

@@ -73,6 +73,8 @@ if str(ROOT) not in sys.path:
     # Run as `python scripts/bench.py`, the project's packages are not on the path yet.
     sys.path.insert(0, str(ROOT))
 
+from scripts.processes import output_of  # noqa: E402
+
 if TYPE_CHECKING:
     from config import AppConfig
 
@@ -349,13 +351,7 @@ def measure(command: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> Run
         list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     with TreeRssSampler(process.pid) as sampler:
-        try:
-            # communicate() drains the pipe while waiting: a chatty child cannot block on a full pipe.
-            output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-            output += f"\n(killed after {RUN_TIMEOUT_S:.0f} s)"
+        output = output_of(process, RUN_TIMEOUT_S)
     wall = time.perf_counter() - start
     return Run(wall_s=wall, peak_rss_bytes=sampler.peak_bytes, returncode=process.returncode, output=output)
 

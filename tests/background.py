@@ -19,6 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.processes import output_of
+
 # A command still running after this long has hung (a synth with its lint takes a minute or two).
 TIMEOUT_S = 900.0
 
@@ -64,11 +66,7 @@ class Lane:
             )
             self._running.add(process)
         try:
-            output, _ = process.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-            output += f"\n(killed after {TIMEOUT_S:.0f} s)"
+            output = output_of(process, TIMEOUT_S)
         finally:
             with self._lock:
                 self._running.discard(process)

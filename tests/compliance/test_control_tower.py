@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from compliance.references import TemplateIndex
 from compliance.report import controls_to_disable, render_markdown
 from components.encryption_key import GrantsOnlyForAwsResources
 from config import PROJECT_ROOT, ConfigError, parse_config
+from config.jsii_environment import jsii_environment
 from tests.conftest import LAYOUTS, StackArtifact
 
 # --- the catalogue: a canary for the plugin's bundled rule files -----------------------------------
@@ -452,8 +451,9 @@ def test_the_cdk_cli_accepts_the_assembly_the_pipeline_deploys_from(assembly_dir
     report = json.loads((assembly_dir / "validation-report.json").read_text(encoding="utf-8"))
     assert [p["pluginName"] for p in report["pluginReports"] if p["conclusion"] != "success"] == []
     cli = [str(PROJECT_ROOT / "node_modules" / ".bin" / "cdk"), "-a", str(assembly_dir), "synth", "--quiet"]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run([*cli, "--no-notices", "**"], capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [*cli, "--no-notices", "**"], capture_output=True, text=True, env=jsii_environment(), check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
