@@ -8,24 +8,38 @@ version such as PostgreSQL 15.4 (fine when a document was written, refused by
 RDS today) from ever reaching CloudFormation: pin cfn-lint, and the facts move
 with it.
 
-Nothing here imports the CDK, so a configuration file is validated in well under
-a second, before the jsii runtime starts.
+Nothing here imports the CDK, nor cfn-lint itself (its package imports every
+rule it has: most of a second), only its data files, so a configuration file is
+validated in well under a second, before the jsii runtime starts.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
-_EXTENSIONS = "cfnlint.data.schemas.extensions"
+
+@cache
+def cfn_lint_folder() -> Path:
+    """Where the installed cfn-lint package lives, found without importing it."""
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("cfn-lint is not installed: run `make setup`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _schemas() -> Path:
+    return cfn_lint_folder() / "data" / "schemas"
 
 
 def _extension(resource_folder: str, name: str) -> dict[str, Any]:
-    text = resources.files(_EXTENSIONS).joinpath(resource_folder, name).read_text(encoding="utf-8")
+    text = (_schemas() / "extensions" / resource_folder / name).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -47,10 +61,36 @@ def _version_key(version: str) -> tuple[Any, ...]:
 
 @cache
 def availability_zones() -> dict[str, tuple[str, ...]]:
-    """Every region cfn-lint knows, with its availability zones."""
-    from cfnlint.helpers import AVAILABILITY_ZONES  # cfn-lint's table, refreshed from AWS
+    """Every region cfn-lint knows, with its availability zones (cfn-lint's table, refreshed from AWS)."""
+    table = table_in_source()
+    if table is None:  # the table moved or is computed now: take it from cfn-lint itself (tests/config says so)
+        from cfnlint.helpers import AVAILABILITY_ZONES
 
-    return {region: tuple(zones) for region, zones in AVAILABILITY_ZONES.items()}
+        table = AVAILABILITY_ZONES
+    return {region: tuple(zones) for region, zones in table.items()}
+
+
+def table_in_source() -> dict[str, list[str]] | None:
+    """cfn-lint's `AVAILABILITY_ZONES`, read as the literal it is written as in `cfnlint/helpers.py`, or None.
+
+    Importing the module would import the whole package; reading the literal takes a few milliseconds.
+    """
+    try:
+        tree = ast.parse((cfn_lint_folder() / "helpers.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["AVAILABILITY_ZONES"]
+            and isinstance(node.value, ast.Dict)
+        ):
+            try:
+                table = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            return table if isinstance(table, dict) else None
+    return None
 
 
 def partition_of(region: str) -> str:
@@ -159,7 +199,7 @@ def elasticache_node_types(region: str) -> frozenset[str] | None:
 
 @cache
 def _provider_types(region: str) -> frozenset[str]:
-    text = resources.files("cfnlint.data.schemas.providers").joinpath(f"{region}.json").read_text(encoding="utf-8")
+    text = (_schemas() / "providers" / f"{region}.json").read_text(encoding="utf-8")
     return frozenset(json.loads(text))
 
 
