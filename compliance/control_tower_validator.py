@@ -1,22 +1,35 @@
 """The Control Tower plugin run over groups of templates, with only the controls they can fail.
 
 `cdklabs.cdk-validator-cfnguard` runs one cfn-guard process over every template with every
-bundled rule file (237), and cfn-guard re-reads the template for each rule file: on this app,
-26 of the synth's 37 seconds of validation, growing with templates times rules. Every bundled
-Guard rule judges a template only when it has a resource of a type the rule names, so a control
-whose rule names none of a template's types cannot change the result for it. Here the plugin is
-given the templates with every other control disabled (on our stages about 30 of 237), templates
-that can fail the same controls in one run: 6 seconds in all. The findings, their messages and
-the report's plugin name are the plugin's own, each with severity "error" (see `_as_error`).
-tests/compliance/test_control_tower.py checks the property in every bundled Guard file, so a
-plugin upgrade that breaks it fails there, and compares both ways on a small app.
+bundled rule file (237), and cfn-guard reads the whole template again for every rule file: on
+this app, 26 of the synth's 37 seconds of validation, growing with templates times rules times
+template size. Two properties of every bundled Guard rule, checked in every Guard file by
+tests/compliance/test_control_tower.py (a plugin upgrade that breaks one fails there, naming the
+file), make two savings safe:
+
+- A rule judges a template only when it has a resource of a type the rule names. So templates
+  that can fail the same controls (a stack of each stage, say) go to one run with only those
+  controls enabled (on our stages about 30 of 237).
+- A rule reads the properties only of resources it selects by a type it names; of any other
+  resource at most its key and type (a reference it follows). So each run gets copies of its
+  templates in which every other resource keeps its key, type and attributes but not its
+  properties, and no resource its metadata (our acknowledgments' reasons, a third of a template).
+  The controls of a group are split into runs where a smaller copy saves more than a run costs
+  (`_runs`): the IAM controls over the pipeline's policies, say, and the rest without them.
+
+The findings, their messages and the report's plugin name are the plugin's own, with each
+violation's template the app's (not the copy's) and severity "error" (see `_as_error`). The same
+test module compares this with the stock plugin, running every rule over the whole templates.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +38,12 @@ import jsii
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 from compliance.control_tower import MAX_BUFFER_BYTES, PLUGIN_NAME, Control, controls, record_run
+
+# What one cfn-guard run costs besides reading its templates (a call across jsii, Node.js starting the
+# binary, the rule files parsed), in the unit of the rest: one rule over this many bytes of template.
+# Measured with the bundled cfn-guard on this app's templates: about 50 ms a run, and 55 ms a rule over
+# the pipeline's template (about 270 KB as written, 215 KB compact).
+RUN_COST_RULE_BYTES = 200_000
 
 
 @jsii.implements(cdk.IPolicyValidationContextBeta1)
@@ -49,12 +68,19 @@ class TemplatesContext:
 
 @jsii.implements(cdk.IPolicyValidationPluginBeta1)
 class ControlTowerValidator:
-    """Control Tower's proactive controls over every template, except `disabled_controls` (control ids)."""
+    """Control Tower's proactive controls over every template, except `disabled_controls` (control ids).
 
-    def __init__(self, disabled_controls: Iterable[str] = ()) -> None:
+    `run_cost_rule_bytes` is what the split of a group's controls into runs takes a run to cost (see
+    `_runs`); 0 gives a run per set of types, the most and smallest copies.
+    """
+
+    def __init__(
+        self, disabled_controls: Iterable[str] = (), *, run_cost_rule_bytes: int = RUN_COST_RULE_BYTES
+    ) -> None:
         off = set(disabled_controls)
         self._enabled: tuple[Control, ...] = tuple(c for c in controls() if c.control_id not in off)
         self._every: CfnGuardValidator = self._plugin(self._enabled)
+        self._run_cost = run_cost_rule_bytes
 
     @property
     def name(self) -> str:
@@ -75,19 +101,22 @@ class ControlTowerValidator:
             app = None
         if app is not None:
             record_run(app, context.template_paths)
-        # Templates that can fail the same controls (a stack of each stage, say) go to one cfn-guard run.
-        groups: dict[tuple[Control, ...], list[str]] = defaultdict(list)
-        for template in context.template_paths:
-            types = _resource_types(template)
-            relevant = tuple(c for c in self._enabled if c.applies_to(types))
+        # Templates that can fail the same controls (a stack of each stage, say) go to the same runs.
+        groups: dict[tuple[Control, ...], list[_Template]] = defaultdict(list)
+        for path in context.template_paths:
+            template = _Template.read(path)
+            relevant = tuple(c for c in self._enabled if c.applies_to(template.types))
             if relevant:
                 groups[relevant].append(template)
         violations: list[cdk.PolicyViolationBeta1] = []
         success = True
-        for relevant, templates in groups.items():
-            report = self._plugin(relevant).validate(TemplatesContext(templates, context))
-            success = success and report.success
-            violations.extend(_as_error(v) for v in report.violations)
+        with tempfile.TemporaryDirectory(prefix="control-tower-") as scratch:
+            runs = [run for relevant, group in groups.items() for run in _runs(relevant, group, self._run_cost)]
+            for number, run in enumerate(runs):
+                copies = run.write_copies(Path(scratch) / str(number))
+                report = self._plugin(run.controls).validate(TemplatesContext(list(copies), context))
+                success = success and report.success
+                violations.extend(_as_error(v, copies) for v in report.violations)
         return cdk.PolicyValidationPluginReportBeta1(success=success, violations=violations)
 
     @staticmethod
@@ -100,25 +129,130 @@ class ControlTowerValidator:
         )
 
 
-def _as_error(violation: cdk.PolicyViolationBeta1) -> cdk.PolicyViolationBeta1:
-    """The violation with severity 'error' where the plugin gave none (it never does).
+def _as_error(violation: cdk.PolicyViolationBeta1, originals: Mapping[str, str]) -> cdk.PolicyViolationBeta1:
+    """The violation with the app's templates where it names a copy, and severity 'error' where it has none.
 
-    Once the CDK has suppressed an acknowledged violation of a report, it decides the report's
-    conclusion again from the severities of what is left, and counts a violation without one as
-    passing: one open finding next to an acknowledged one would let the CDK CLI accept the assembly.
+    The plugin never gives a severity. Once the CDK has suppressed an acknowledged violation of a
+    report, it decides the report's conclusion again from the severities of what is left, and counts
+    a violation without one as passing: one open finding next to an acknowledged one would let the
+    CDK CLI accept the assembly.
     """
-    if violation.severity:
-        return violation
     return cdk.PolicyViolationBeta1(
         rule_name=violation.rule_name,
         description=violation.description,
-        violating_resources=violation.violating_resources,
+        violating_resources=[
+            cdk.PolicyViolatingResourceBeta1(
+                locations=r.locations,
+                resource_logical_id=r.resource_logical_id,
+                template_path=originals.get(r.template_path, r.template_path),
+            )
+            for r in violation.violating_resources
+        ],
         fix=violation.fix,
         rule_metadata=violation.rule_metadata,
-        severity="error",
+        severity=violation.severity or "error",
     )
 
 
-def _resource_types(template: str) -> set[str]:
-    resources = json.loads(Path(template).read_text(encoding="utf-8")).get("Resources") or {}
-    return {str(r.get("Type")) for r in resources.values() if isinstance(r, dict)}
+def _compact_size(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+@dataclass(frozen=True)
+class _Template:
+    """One template of the app, and what copies of it that keep the properties of some types weigh."""
+
+    path: str
+    document: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: str) -> _Template:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(path, document if isinstance(document, dict) else {})
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources = self.document.get("Resources")
+        return {k: v for k, v in resources.items() if isinstance(v, dict)} if isinstance(resources, dict) else {}
+
+    @cached_property
+    def types(self) -> frozenset[str]:
+        return frozenset(str(r.get("Type")) for r in self.resources.values())
+
+    @cached_property
+    def _property_bytes(self) -> dict[str, int]:
+        sizes: dict[str, int] = defaultdict(int)
+        for resource in self.resources.values():
+            sizes[str(resource.get("Type"))] += _compact_size(resource.get("Properties", {}))
+        return dict(sizes)
+
+    @cached_property
+    def _skeleton_bytes(self) -> int:
+        return _compact_size(self.view(frozenset()))
+
+    def size(self, types: frozenset[str]) -> int:
+        """The size of `view(types)`, about."""
+        return self._skeleton_bytes + sum(self._property_bytes.get(t, 0) for t in types)
+
+    def view(self, types: frozenset[str]) -> dict[str, Any]:
+        """The template with every resource's key, type and attributes, the properties of resources of `types`
+        only, and no resource's metadata."""
+        resources = {
+            key: {
+                name: value
+                for name, value in resource.items()
+                if name != "Metadata" and (name != "Properties" or resource.get("Type") in types)
+            }
+            for key, resource in self.resources.items()
+        }
+        return {**self.document, "Resources": resources}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One cfn-guard run: some controls, over copies of some templates that keep the properties of `types`."""
+
+    controls: tuple[Control, ...]
+    types: frozenset[str]
+    templates: tuple[_Template, ...]
+
+    def cost(self, run_cost_rule_bytes: int) -> int:
+        return run_cost_rule_bytes + len(self.controls) * sum(t.size(self.types) for t in self.templates)
+
+    def merged(self, other: _Run) -> _Run:
+        return _Run(self.controls + other.controls, self.types | other.types, self.templates)
+
+    def write_copies(self, directory: Path) -> dict[str, str]:
+        """Write the run's copies of its templates into `directory`: {copy's path: the app's template path}."""
+        directory.mkdir(parents=True)
+        copies = {}
+        for number, template in enumerate(self.templates):
+            copy = directory / f"{number}-{Path(template.path).name}"
+            copy.write_text(json.dumps(template.view(self.types), separators=(",", ":")), encoding="utf-8")
+            copies[str(copy)] = template.path
+        return copies
+
+
+def _runs(relevant: Sequence[Control], templates: Sequence[_Template], run_cost_rule_bytes: int) -> list[_Run]:
+    """The runs that check `relevant` over `templates`, each control in one of them.
+
+    First a run per set of types the controls name (of those the templates have), then, greedily,
+    the two runs whose merging saves the most, while a merge saves anything: a run costs
+    `run_cost_rule_bytes` plus its controls times the size of its copies.
+    """
+    present = frozenset().union(*(t.types for t in templates))
+    by_types: dict[frozenset[str], list[Control]] = defaultdict(list)
+    for control in relevant:
+        by_types[control.queried_types & present].append(control)
+    runs = [_Run(tuple(group), types, tuple(templates)) for types, group in by_types.items()]
+    while len(runs) > 1:
+        saving, i, j = max(
+            (a.cost(run_cost_rule_bytes) + b.cost(run_cost_rule_bytes) - a.merged(b).cost(run_cost_rule_bytes), i, j)
+            for i, a in enumerate(runs)
+            for j, b in enumerate(runs)
+            if i < j
+        )
+        if saving <= 0:
+            break
+        runs[i] = runs[i].merged(runs.pop(j))
+    return runs

@@ -122,6 +122,89 @@ def test_every_guard_rule_applies_only_to_templates_with_a_type_it_names() -> No
     assert odd == []
 
 
+# --- what a rule reads of resources: why the run's copies of a template find the same ---------------
+
+_TYPE_VALUE = r"(?:%\w+|'[^']+'|\"[^\"]+\")"
+_BY_TYPE = re.compile(rf"Resources(?:\.\*)?\[\s*(Type\s*==\s*{_TYPE_VALUE}(?:\s+or\s+Type\s*==\s*{_TYPE_VALUE})*)\s*\]")
+_RESOURCES_EXIST = re.compile(r"Resources\s+exists\b")
+_DEREFERENCE = re.compile(r"let\s+(\w+)\s*=\s*%doc\.Resources\[\s*keys\s*==\s*%\w+\s*\]")
+_MESSAGE = re.compile(r"<<.*?>>", re.DOTALL)
+
+
+def _reads_beyond_its_types(code: str) -> list[str]:
+    """Each read of a Guard file's code that may see more of a resource than its key and type, unless the
+    resource was selected by a literal type the code names: as text, where it begins.
+
+    Allowed: `Resources exists`; `Resources.*[ Type == %X or ... ]` at the top of the document (outside
+    any block but a rule's), X a constant bound to a type literal; a property of a selected resource
+    (anything in a deeper block); a resource found by key (`%doc.Resources[ keys == %k ]`) tested only
+    for existence and type. Nothing may read a resource's `Metadata`.
+    """
+    code = _MESSAGE.sub("", code)
+    constants = {n: v.strip() for n, v in _LET.findall(code)}
+    odd = [f"reads Metadata: {m.group(0)!r}" for m in re.finditer(r"\bMetadata\b", code)]
+    depth, depths = 0, []
+    for character in code:
+        depths.append(depth)
+        depth += {"{": 1, "}": -1}.get(character, 0)
+    # `Resources` on its own or after a variable (`%doc.Resources`); `Properties.Resources` is a property's name.
+    for found in re.finditer(r"(?:%(\w+)\.|(?<![\w'\".]))Resources\b", code):
+        at = found.end() - len("Resources")
+        if found[1] not in (None, "doc"):
+            odd.append(code[found.start() : found.start() + 60])
+            continue
+        dereference = _DEREFERENCE.match(code, code.rfind("let", 0, at)) if found[1] else None
+        selected = _BY_TYPE.match(code, at)
+        by_literal = selected is not None and all(
+            re.fullmatch(r"[\"']AWS::\w+::\w+[\"']", constants.get(name, ""))
+            for name in re.findall(r"%(\w+)", selected[1])
+        )
+        if dereference or depths[at] >= 2 or _RESOURCES_EXIST.match(code, at) or by_literal:
+            continue
+        odd.append(code[at : at + 60])
+    for variable in set(_DEREFERENCE.findall(code)):
+        for use in re.finditer(rf"%{variable}\b", code):
+            shape = rf"%{variable}\s+not\s+empty\b|%{variable}\s*\{{\s*Type\s*(==|in)\s*%\w+\s*\}}"
+            if not re.match(shape, code[use.start() :]):
+                odd.append(code[use.start() : use.start() + 60])
+    return odd
+
+
+def test_every_guard_rule_reads_only_the_properties_of_resources_of_types_it_names() -> None:
+    """Why each run gets copies of its templates in which resources of other types keep only their key, type and
+    attributes, and no resource keeps its metadata: no bundled rule reads more. A plugin upgrade with a rule
+    that does fails here, naming its file, before the copies hide what it reads."""
+    odd = [f"{c.file_stem}: {text!r}" for c in control_tower.controls() for text in _reads_beyond_its_types(c.code)]
+    assert odd == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "let every = Resources.*\nrule r when is_cfn_template(this) { %every not empty }",
+        "let odd = Resources.*[ Properties.Name exists ]",
+        "let T = %other\nlet buckets = Resources.*[ Type == %T ]",
+        "rule f(doc, key) {\n    let found = %doc.Resources[ keys == %key ]\n    %found.Properties.Name exists\n}",
+        "rule r when is_cfn_template(this) { %buckets[*] { Metadata exists } }",
+        "let other = %doc\nlet every = %other.Resources.*",
+        "rule f(doc) {\n    let every = %doc.Resources.*\n    %every not empty\n}",
+    ],
+)
+def test_a_read_of_another_shape_is_named(code: str) -> None:
+    assert _reads_beyond_its_types(code)
+
+
+def test_the_reads_the_copies_keep_are_not_named() -> None:
+    code = (
+        "let BUCKET = 'AWS::S3::Bucket'\nlet buckets = Resources.*[ Type == %BUCKET ]\n"
+        "rule r when is_cfn_template(this) { %buckets not empty }\n"
+        "rule s when is_cfn_template(this) { Resources exists\n %buckets { Properties { Resources exists } } }\n"
+        "rule f(doc, key, type) {\n    let found = %doc.Resources[ keys == %key ]\n    %found not empty\n"
+        "    %found {\n        Type == %type\n    }\n}"
+    )
+    assert _reads_beyond_its_types(code) == []
+
+
 def test_a_control_cites_nist_controls_only_through_its_cdk_nag_twin() -> None:
     rules = {r.rule: r for r in control_tower.rules()}
     log_groups = rules["ControlTower::CT.CLOUDWATCH.PR.3"]
@@ -359,8 +442,9 @@ def _violations(report: cdk.PolicyValidationPluginReportBeta1) -> list[tuple[str
 def test_running_by_groups_of_templates_finds_what_the_plugin_finds_with_every_rule(tmp_path: Path) -> None:
     """Canary for the grouped run: the stock plugin with all its rules, over the same templates, agrees.
 
-    The guarantee is the shape test above; this shows it on real templates: a cross-stack key, the type the
-    Guard files' headers misspell, and two templates with the same types (one cfn-guard run for both).
+    The guarantee is the two shape tests above; this shows it on real templates: a cross-stack key, the type
+    the Guard files' headers misspell, and two templates with the same types (one cfn-guard run for both),
+    with the controls in as few runs as pay and in a run per set of types.
     """
     from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
@@ -388,6 +472,64 @@ def test_running_by_groups_of_templates_finds_what_the_plugin_finds_with_every_r
     grouped = ControlTowerValidator().validate(TemplatesContext(templates))
     assert _violations(grouped) == _violations(expected)
     assert grouped.success is expected.success is False
+    # A run per set of types (what a free run would choose): every template in several cut-down copies.
+    split = ControlTowerValidator(run_cost_rule_bytes=0).validate(TemplatesContext(templates))
+    assert _violations(split) == _violations(expected)
+    assert {r.template_path for v in split.violations for r in v.violating_resources} <= set(templates)
+
+
+def _template(path: str, resources: dict[str, Any]) -> Any:
+    from compliance.control_tower_validator import _Template
+
+    return _Template(path, {"Resources": resources, "Parameters": {"P": {"Type": "String"}}})
+
+
+def test_a_runs_copy_keeps_every_resource_and_the_properties_of_its_types_only() -> None:
+    policy = {"PolicyDocument": {"Statement": [{"Action": "s3:*"}]}}
+    template = _template(
+        "t.json",
+        {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "b"}, "Metadata": {"cdk_nag": {}}},
+            "Policy": {"Type": "AWS::IAM::Policy", "Properties": policy, "DependsOn": ["Bucket"], "Condition": "C"},
+        },
+    )
+    view = template.view(frozenset({"AWS::S3::Bucket"}))
+    assert view["Resources"] == {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "b"}},
+        "Policy": {"Type": "AWS::IAM::Policy", "DependsOn": ["Bucket"], "Condition": "C"},
+    }
+    assert view["Parameters"] == template.document["Parameters"]
+    assert template.size(frozenset({"AWS::IAM::Policy"})) > template.size(frozenset({"AWS::S3::Bucket"}))
+
+
+def test_controls_go_to_runs_that_keep_every_type_they_name() -> None:
+    from compliance.control_tower_validator import _runs
+
+    by_id = control_tower.by_id()
+    heavy = {"Action": [f"s3:Get{n}" for n in range(5000)]}  # a large policy: the IAM controls' own run pays
+    templates = [
+        _template(
+            f"{n}.json",
+            {
+                "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}},
+                "Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": {"Ref": "Key"}}},
+                "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
+                "Policy": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [heavy]}}},
+            },
+        )
+        for n in range(2)
+    ]
+    relevant = [c for c in control_tower.controls() if c.applies_to(templates[0].types)]
+    assert {"CT.S3.PR.1", "CT.CLOUDWATCH.PR.3", "CT.IAM.PR.4"} <= {c.control_id for c in relevant}
+    present = templates[0].types
+    for cost, count in ((0, len({c.queried_types & present for c in relevant})), (10**12, 1), (200_000, None)):
+        runs = _runs(relevant, templates, cost)
+        assert sorted(c.control_id for r in runs for c in r.controls) == sorted(c.control_id for c in relevant)
+        assert all(c.queried_types & present <= r.types for r in runs for c in r.controls)
+        assert all(r.templates == tuple(templates) for r in runs)
+        assert count is None or len(runs) == count
+    (logs_run,) = [r for r in _runs(relevant, templates, 200_000) if by_id["CT.CLOUDWATCH.PR.3"] in r.controls]
+    assert "AWS::IAM::Policy" not in logs_run.types  # the log group's controls never read the large policy
 
 
 # --- ResolvedAtDeploy on plain templates -----------------------------------------------------------
