@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import socket
@@ -296,8 +297,7 @@ class TlsRelay:
             client.close()
             return
         backend = socket.create_connection((LOCALHOST, self.backend_port), timeout=10)
-        threading.Thread(target=_pipe, args=(secure, backend), daemon=True).start()
-        _pipe(backend, secure)
+        _relay(secure, backend)
 
 
 def _receive_exactly(sock: socket.socket, size: int) -> bytes:
@@ -310,14 +310,28 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def _pipe(source: socket.socket, target: socket.socket) -> None:
+def _relay(secure: ssl.SSLSocket, backend: socket.socket) -> None:
+    """Copy bytes both ways until either side closes, in this one thread.
+
+    An SSL socket must not be read in one thread while another writes it: OpenSSL's connection state
+    is not thread-safe, and a record now and then fails its MAC (`DECRYPTION_FAILED_OR_BAD_RECORD_MAC`).
+    """
     try:
-        while chunk := source.recv(65536):
-            target.sendall(chunk)
-    except OSError:
+        while True:
+            # Bytes OpenSSL has already decrypted are not seen by select(): take them first.
+            ready = [secure] if secure.pending() else select.select([secure, backend], [], [], 10)[0]
+            if not ready:
+                return  # both sides idle for 10 s: the client has gone
+            for source, target in ((secure, backend), (backend, secure)):
+                if source in ready:
+                    chunk = source.recv(65536)
+                    if not chunk:
+                        return
+                    target.sendall(chunk)
+    except OSError:  # ssl.SSLError included: a client that drops the connection mid-record
         pass
     finally:
-        for sock in (source, target):
+        for sock in (secure, backend):
             with contextlib.suppress(OSError):
                 sock.close()
 
