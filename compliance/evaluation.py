@@ -156,6 +156,7 @@ class _Matcher:
     def passed(self, rules: list[Rule], plain: set[str]) -> list[Evaluation]:
         """Every resource of a type a rule reads, with no finding of that rule: it passed.
 
+        The packs report findings only, so a resource the rule does not apply to passes too (the report says so).
         cdk-nag's rules read no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
         """
         reads_templates = {pack.name for pack in PACKS if pack.reads_templates}

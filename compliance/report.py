@@ -273,6 +273,12 @@ def _summary_section(model: ComplianceModel) -> list[str]:
         ),
         ["l", "r", "r", "r", "r", "r"],
     )
+    lines += [""]
+    lines += _wrap(
+        "Pass: a resource of a type the rule reads, with no finding of that rule. The packs report findings "
+        "only, so a resource a rule does not apply to (AwsSolutions-S5, about static websites, on a bucket "
+        "without one; a Control Tower control whose conditions the resource does not meet) counts as a pass."
+    )
 
     by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
     runtime = [c for c in model.controls if c.runtime]
