@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -57,17 +58,27 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
     return parts[1] if len(parts) > 2 and parts[1] in stages else "Pipeline"
 
 
-def _all_findings(app: cdk.App, options: PackOptions) -> tuple[list[tuple[str, str, str]], set[str]]:
-    """(finding id, construct path, message) of every finding of the packs re-run blind, acknowledged or not;
-    and the paths of the plain CfnResources, which a pack that walks the tree notes (`plain_resources`)."""
-    found: list[tuple[str, str, str]] = []
-    plain: set[str] = set()
+@dataclass
+class _BlindRun:
+    """What the packs re-run blind found: every finding, acknowledged or not, and what a rule-by-rule pass needs."""
+
+    findings: list[tuple[str, str, str]] = field(default_factory=list)  # (finding id, construct path, message)
+    # Paths of the plain CfnResources, which a pack that walks the tree notes (`plain_resources`).
+    plain: set[str] = field(default_factory=set)
+    # (rule, path) of each resource a rule found it does not apply to, where the pack says so (`not_applicable`).
+    not_applicable: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _all_findings(app: cdk.App, options: PackOptions) -> _BlindRun:
+    """Every finding of the packs re-run blind, acknowledged or not, with what those packs note on the way."""
+    run = _BlindRun()
     for pack in PACKS:
         if pack.rerun_blind:
             plugin = pack.plugin(options)
-            found += [(f.finding, f.path, f.message) for f in every_finding(plugin, app)]
-            plain |= set(getattr(plugin, "plain_resources", ()))
-    return found, plain
+            run.findings += [(f.finding, f.path, f.message) for f in every_finding(plugin, app)]
+            run.plain |= set(getattr(plugin, "plain_resources", ()))
+            run.not_applicable |= set(getattr(plugin, "not_applicable", ()))
+    return run
 
 
 def _reported_findings(app: cdk.App, assembly: CloudAssembly, pack: Pack) -> list[tuple[Status, str, str, str]] | None:
@@ -153,11 +164,12 @@ class _Matcher:
         )
         return f"acknowledged, but its compensating control does not hold ({failed})"
 
-    def passed(self, rules: list[Rule], plain: set[str]) -> list[Evaluation]:
+    def passed(self, rules: list[Rule], plain: set[str], not_applicable: set[tuple[str, str]]) -> list[Evaluation]:
         """Every resource of a type a rule reads, with no finding of that rule: it passed.
 
-        The packs report findings only, so a resource the rule does not apply to passes too (the report says so).
-        cdk-nag's rules read no plain CfnResource (they test for an L1 class), so those passed nothing of theirs.
+        cdk-nag's packs and Control Tower's report findings only, so a resource their rule does not apply to
+        passes too (the report says so); Preflight's rules say so, and such a resource (`not_applicable`) is
+        not a pass. cdk-nag's rules read no plain CfnResource (they test for an L1 class): no pass of theirs.
         """
         reads_templates = {pack.name for pack in PACKS if pack.reads_templates}
         by_type: dict[str, list[str]] = defaultdict(list)
@@ -170,7 +182,9 @@ class _Matcher:
             result += [
                 Evaluation(self.scope(p), rule.pack, rule.rule, rule.rule, Status.COMPLIANT, p, self.resources[p])
                 for p in targets
-                if (rule.pack in reads_templates or p not in plain) and (rule.rule, p) not in self.noncompliant
+                if (rule.pack in reads_templates or p not in plain)
+                and (rule.rule, p) not in self.noncompliant
+                and (rule.rule, p) not in not_applicable
             ]
         return result
 
@@ -200,10 +214,10 @@ def _evaluations(
 ) -> tuple[list[Rule], list[Evaluation], set[str], tuple[str, ...]]:
     """(rules, evaluations, paths of plain CfnResources, finding-id prefixes of packs that did not run)."""
     rules = list(all_rules())
-    findings, plain = _all_findings(app, options)
+    blind = _all_findings(app, options)
     # The findings of the packs re-run blind (cdk-nag's and Preflight).
     evaluations = []
-    for finding, path, message in findings:
+    for finding, path, message in blind.findings:
         rule = finding.split("[")[0]  # "AwsSolutions-IAM5[Resource::*]" -> "AwsSolutions-IAM5"
         evaluations.append(matcher.finding(rule.rsplit("-", 1)[0], rule, finding, path, message))
     not_run: list[str] = []
@@ -216,7 +230,8 @@ def _evaluations(
             matcher.finding(pack.name, f, f, path, message, reported=status) for status, f, path, message in found
         ]
         rules += pack.rules(options) if pack.rules is not None else []
-    return rules, evaluations + matcher.passed(rules, plain), plain, tuple(not_run)
+    passed = matcher.passed(rules, blind.plain, blind.not_applicable)
+    return rules, evaluations + passed, blind.plain, tuple(not_run)
 
 
 def evaluate(

@@ -275,9 +275,10 @@ def _summary_section(model: ComplianceModel) -> list[str]:
     )
     lines += [""]
     lines += _wrap(
-        "Pass: a resource of a type the rule reads, with no finding of that rule. The packs report findings "
-        "only, so a resource a rule does not apply to (AwsSolutions-S5, about static websites, on a bucket "
-        "without one; a Control Tower control whose conditions the resource does not meet) counts as a pass."
+        "Pass: a resource of a type the rule reads, with no finding of that rule. Preflight's rules say when "
+        "they do not apply, and such a resource is no pass; cdk-nag's packs and Control Tower's report findings "
+        "only, so a resource their rule does not apply to (AwsSolutions-S5, about static websites, on a bucket "
+        "without one; a control whose conditions the resource does not meet) counts as a pass."
     )
 
     by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}

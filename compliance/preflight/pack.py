@@ -71,6 +71,8 @@ class PreflightChecks(cdk_nag.NagPack):
         # Paths of the resources written as plain CfnResources (a library's custom-resource provider), which
         # cdk-nag's rules never read: they test for the L1 class of a type, not the type.
         self.plain_resources: set[str] = set()
+        # (rule id, path) of each resource a rule reads the type of but found it does not apply to: no pass of it.
+        self.not_applicable: set[tuple[str, str]] = set()
 
     @property
     def name(self) -> str:
@@ -100,6 +102,8 @@ class PreflightChecks(cdk_nag.NagPack):
         for rule in _rules():
             if rule.reads(resource.type):
                 verdict = rule.check(resource, context)
+                if not verdict.applies:
+                    self.not_applicable.add((f"{PACK}-{rule.rule_id}", path))
                 if verdict.failed:
                     # jsii reads the application's members as properties; the protocol types them as variables.
                     self._apply_rule(cast(cdk_nag.IApplyRule, _Application(node, rule, verdict)))
@@ -107,6 +111,7 @@ class PreflightChecks(cdk_nag.NagPack):
     def validate_scope(self, scope: Any) -> Any:
         self._index = None  # a new walk of the tree reads the assembly as it is now
         self.plain_resources = set()
+        self.not_applicable = set()
         return super().validate_scope(scope)
 
 

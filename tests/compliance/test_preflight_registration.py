@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from compliance.catalogue import preflight_rules
+from compliance.model import ComplianceModel, Status
 from compliance.preflight import ASSEMBLY_RULES, PACK, RULES, AssemblyRule, PreflightRule
-from compliance.preflight.base import failures
+from compliance.preflight.base import Context, failures
 from compliance.references import TemplateIndex
 from config import AppConfig
 
@@ -42,3 +43,21 @@ def test_registered_rules_pass_the_fixture_app(index: TemplateIndex, fixture_con
 
 def test_registered_assembly_rules_pass_the_fixture_app(assembly_dir: Path) -> None:
     assert [(rule.rule_id, line) for rule in ASSEMBLY_RULES for line in rule.check(assembly_dir)] == []
+
+
+def test_a_preflight_pass_is_a_resource_its_rule_applies_to(
+    index: TemplateIndex, compliance_model: ComplianceModel, fixture_config: AppConfig
+) -> None:
+    """A Preflight rule says when it does not apply (a name rule on a resource without a name): no pass then."""
+    declared = {env.stage_id: frozenset(env.external_prerequisites) for env in fixture_config.environments}
+    passes = {(e.rule, e.path) for e in compliance_model.evaluations if e.pack == PACK and e.status is Status.COMPLIANT}
+    applies: dict[bool, set[tuple[str, str]]] = {True: set(), False: set()}
+    for resource in index.all_resources():
+        context = Context(index=index, external_prerequisites=declared.get(resource.stack.stage, frozenset()))
+        for rule in RULES:
+            if rule.reads(resource.type):
+                applies[rule.check(resource, context).applies].add((f"{PACK}-{rule.rule_id}", resource.path))
+    assert applies[False], "no rule found anything it does not apply to: the fixture no longer shows the case"
+    assert passes & applies[False] == set()
+    assert passes <= applies[True]
+    assert {r for r, _ in applies[False]} >= {f"{PACK}-UniquePhysicalName", f"{PACK}-ReservedConcurrency"}
