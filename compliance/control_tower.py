@@ -68,7 +68,8 @@ class Control:
     resource_types: tuple[str, ...]  # what it reports on
     description: str
     # Every resource type its Guard rule names, reported on or only referenced (a log group's key): a template
-    # with none of them cannot fail the control.
+    # with none of them cannot fail the control, and the rule reads the properties of resources of these only
+    # (so its run's copies of a template keep those; `compliance.control_tower_validator`).
     queried_types: frozenset[str] = frozenset()
     code: str = field(default="", repr=False, compare=False)  # the Guard file without its comments
 

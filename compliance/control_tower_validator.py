@@ -144,7 +144,7 @@ def _as_error(violation: cdk.PolicyViolationBeta1, originals: Mapping[str, str])
             cdk.PolicyViolatingResourceBeta1(
                 locations=r.locations,
                 resource_logical_id=r.resource_logical_id,
-                template_path=originals.get(r.template_path, r.template_path),
+                template_path=_original(r.template_path, originals),
             )
             for r in violation.violating_resources
         ],
@@ -152,6 +152,16 @@ def _as_error(violation: cdk.PolicyViolationBeta1, originals: Mapping[str, str])
         rule_metadata=violation.rule_metadata,
         severity=violation.severity or "error",
     )
+
+
+def _original(copy: str, originals: Mapping[str, str]) -> str:
+    """The app's template a violation's copy stands for: the CDK finds the construct by the app's file."""
+    found = originals.get(copy) or {str(Path(k).resolve()): v for k, v in originals.items()}.get(
+        str(Path(copy).resolve())
+    )
+    if found is None:
+        raise RuntimeError(f"cfn-guard reported a template the Control Tower run did not give it: {copy}")
+    return found
 
 
 def _compact_size(value: object) -> int:
@@ -196,16 +206,19 @@ class _Template:
 
     def view(self, types: frozenset[str]) -> dict[str, Any]:
         """The template with every resource's key, type and attributes, the properties of resources of `types`
-        only, and no resource's metadata."""
-        resources = {
-            key: {
-                name: value
-                for name, value in resource.items()
-                if name != "Metadata" and (name != "Properties" or resource.get("Type") in types)
-            }
-            for key, resource in self.resources.items()
-        }
-        return {**self.document, "Resources": resources}
+        only, and no resource's metadata (anything in `Resources` that is not a resource is kept as it is)."""
+        resources = self.document.get("Resources")
+        if not isinstance(resources, dict):
+            return self.document
+        return {**self.document, "Resources": {key: _cut(value, types) for key, value in resources.items()}}
+
+
+def _cut(resource: object, types: frozenset[str]) -> object:
+    """A resource without its metadata, and without its properties unless its type is one of `types`."""
+    if not isinstance(resource, dict):
+        return resource
+    kept = isinstance(resource.get("Type"), str) and resource["Type"] in types
+    return {k: v for k, v in resource.items() if k != "Metadata" and (k != "Properties" or kept)}
 
 
 @dataclass(frozen=True)
@@ -224,10 +237,10 @@ class _Run:
 
     def write_copies(self, directory: Path) -> dict[str, str]:
         """Write the run's copies of its templates into `directory`: {copy's path: the app's template path}."""
-        directory.mkdir(parents=True)
         copies = {}
         for number, template in enumerate(self.templates):
-            copy = directory / f"{number}-{Path(template.path).name}"
+            copy = directory / str(number) / Path(template.path).name  # the app's file name, in a folder of its own
+            copy.parent.mkdir(parents=True)
             copy.write_text(json.dumps(template.view(self.types), separators=(",", ":")), encoding="utf-8")
             copies[str(copy)] = template.path
         return copies

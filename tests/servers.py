@@ -296,7 +296,11 @@ class TlsRelay:
         except (OSError, ssl.SSLError):
             client.close()
             return
-        backend = socket.create_connection((LOCALHOST, self.backend_port), timeout=10)
+        try:
+            backend = socket.create_connection((LOCALHOST, self.backend_port), timeout=10)
+        except OSError:
+            secure.close()
+            return
         _relay(secure, backend)
 
 
@@ -315,6 +319,8 @@ def _relay(secure: ssl.SSLSocket, backend: socket.socket) -> None:
 
     An SSL socket must not be read in one thread while another writes it: OpenSSL's connection state
     is not thread-safe, and a record now and then fails its MAC (`DECRYPTION_FAILED_OR_BAD_RECORD_MAC`).
+    Blocking writes in one thread suit the readiness probes' small requests and answers; two peers
+    each sending more than the socket buffers hold at once would stall until the timeout.
     """
     try:
         while True:
