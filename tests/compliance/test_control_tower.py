@@ -132,7 +132,6 @@ _RESOURCES_TESTED = re.compile(r"Resources\s+(?:exists|not\s+empty)\b")
 _DEREFERENCE = re.compile(r"let\s+(\w+)\s*=\s*%(\w+)\.Resources\[\s*keys\s*==\s*%\w+\s*\][ \t]*$", re.MULTILINE)
 _MESSAGE = re.compile(r"<<.*?>>", re.DOTALL)
 _REGEX_LITERAL = re.compile(r"(?<=[\s=(,\[])/(?:[^/\\\n]|\\.)+/")
-_AWS_TYPE = re.compile(r"[\"']AWS::\w+::\w+[\"']")
 
 
 @dataclass(frozen=True)
@@ -226,10 +225,7 @@ def _reads_of_resources(guard: _GuardCode, lets: dict[str, str], roots: set[str]
         if alias is not None and _DEREFERENCE.match(code, statement):
             continue
         selected = _BY_TYPE.match(code, at)
-        by_literal = selected is not None and all(
-            _AWS_TYPE.fullmatch(lets.get(v[1:], "") if v.startswith("%") else v)
-            for v in re.findall(_TYPE_VALUE, selected[1])
-        )
+        by_literal = selected is not None and _types_selected(selected[0], lets) is not None
         if not (by_literal or _RESOURCES_TESTED.match(code, at)):
             odd.append(code[found.start() : found.start() + 60])
     return odd
