@@ -86,12 +86,63 @@ def baseline_failures(model: ComplianceModel) -> list[Finding]:
     ]
 
 
+@dataclass(frozen=True)
+class FailureKind:
+    """One of the three ways the gate fails, with what to do about it."""
+
+    singular: str
+    plural: str
+    advice: str
+
+    def count(self, n: int) -> str:
+        return f"{n} {self.singular if n == 1 else self.plural}"
+
+
+BASELINE = FailureKind(
+    "baseline difference",
+    "baseline differences",
+    "This run differs from the committed compliance baseline ({file}). Expected after adding, renaming or removing "
+    "an environment, moving a stage to another region, or changing account_baseline: review the lines below, then "
+    "run `make baseline` and commit the baseline together with the change. Not expected: fix the code.",
+)
+OPEN = FailureKind(
+    "open finding",
+    "open findings",
+    "Findings that are neither fixed nor acknowledged: fix each one, or acknowledge it with "
+    "compliance.acknowledge(...) and an auditor-grade reason.",
+)
+CLAIM = FailureKind(
+    "compensating control that does not hold",
+    "compensating controls that do not hold",
+    "Acknowledgments whose compensating control does not hold in the synthesized templates: fix the resource, or "
+    "correct the acknowledgment.",
+)
+KINDS = (BASELINE, OPEN, CLAIM)  # the order the gate prints them in
+
+
+def kind_of(finding: Finding) -> FailureKind:
+    """Which of the three kinds a finding is."""
+    if finding.rule == "Baseline":
+        return BASELINE
+    if finding.rule.startswith("CompensatingControl"):
+        return CLAIM
+    return OPEN
+
+
+def counts(items: list[Finding]) -> str:
+    """Each kind counted, e.g. '0 open findings, 0 compensating controls that do not hold, 86 baseline differences'."""
+    kinds = [kind_of(f) for f in items]
+    return ", ".join(kind.count(kinds.count(kind)) for kind in (OPEN, CLAIM, BASELINE))
+
+
 def format_findings(items: list[Finding]) -> str:
-    lines = [f"{len(items)} compliance finding(s) are neither fixed nor acknowledged:"]
-    lines += [f"  {f.line()}" for f in items]
-    lines.append("Fix each one, or acknowledge it with compliance.acknowledge(...) and an auditor-grade reason.")
-    if any(f.rule == "Baseline" for f in items):
-        lines.append(
-            "A change to the compliance baseline is reviewed like code: `make baseline`, then commit the file."
-        )
+    """The gate's message: its first line says which kinds of failure there are, its last counts each kind."""
+    by_kind = {kind: [f for f in items if kind_of(f) == kind] for kind in KINDS}
+    present = [kind for kind in KINDS if by_kind[kind]]
+    lines = ["Compliance gate FAILED: " + ", ".join(kind.count(len(by_kind[kind])) for kind in present) + "."]
+    for kind in present:
+        found = by_kind[kind]
+        lines += ["", kind.advice.format(file=found[0].path)]
+        lines += [f"  {f.message}" if kind is BASELINE else f"  {f.line()}" for f in found]
+    lines += ["", f"Compliance gate: FAIL ({counts(items)})"]
     return "\n".join(lines)

@@ -40,6 +40,9 @@ _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _REGION = re.compile(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?![0-9])")
 _PARTITION = re.compile(r"\barn:aws(?:-[a-z-]+)?:")
 _SOURCE_ACTION = re.compile(r"/Source/[^/]+/")
+# The replication bucket of a pipeline support stack ('PipelineSupport-ap-southeast-2') is named from the
+# stack's name, cut short: 'pipelinesupport-ap-southeeplicationbucket<hash>'. The cut region is a region.
+_SUPPORT_BUCKET = re.compile(r"\bpipelinesupport-[a-z0-9-]+?(?=r?eplicationbucket)")
 
 
 def neutral(text: str, scope: str) -> str:
@@ -47,6 +50,7 @@ def neutral(text: str, scope: str) -> str:
     if scope != "Pipeline":
         text = text.removeprefix(f"Pipeline/{scope}/").replace(scope, "<stage>").replace(scope.lower(), "<stage>")
     text = _PARTITION.sub("arn:<partition>:", text)
+    text = _SUPPORT_BUCKET.sub("pipelinesupport-<region>", text)
     text = _ACCOUNT.sub("<account>", text)
     text = _REGION.sub("<region>", text)
     text = re.sub(r"Subnet\d+/", "Subnet<n>/", text)

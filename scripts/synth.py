@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
-from compliance.gate import Finding, claim_failures, findings  # noqa: E402
+from compliance.gate import Finding, baseline_failures, claim_failures, counts, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
 from compliance.packs import PACKS  # noqa: E402
 from compliance.report import read_model  # noqa: E402
@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(ROOT / OUTPUT_DIRECTORY))
     parser.add_argument("--baseline", help="the compliance baseline to compare with (default compliance/baseline.json)")
     parser.add_argument("--write-baseline", action="store_true", help="record this run as the compliance baseline")
+    parser.add_argument(
+        "--no-lint",
+        action="store_true",
+        help="skip cfn-lint (the test suite's copies of layouts whose own assemblies it lints already)",
+    )
     args = parser.parse_args(argv)
 
     output = Path(args.output)
@@ -65,20 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_baseline:
         env["MONITORING_WRITE_BASELINE"] = "1"
     status = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=False).returncode
-    lint_passed, lint_report = (True, "")
+    lint_passed: bool | None = None
     if status == 0:
-        lint_passed, lint_report = lint(output)
-        if not lint_passed:
-            print(lint_report, file=sys.stderr)
-        record_lint(output, passed=lint_passed)
+        if not args.no_lint:
+            lint_passed, lint_report = lint(output)
+            if not lint_passed:
+                print(lint_report, file=sys.stderr)
+            record_lint(output, passed=lint_passed)
         status = _assembly_rules(output)
     if status != 0 and not CloudAssembly(output).exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
         return status
     if output.is_dir():
-        print(summary(output, lint_passed=lint_passed if status == 0 else None))
-    return status or (0 if lint_passed else 1)
+        print(summary(output, lint_passed=lint_passed, lint_skipped=args.no_lint))
+    return status or (1 if lint_passed is False else 0)
 
 
 def _assembly_rules(assembly: Path) -> int:
@@ -102,7 +108,7 @@ def record_lint(assembly: Path, *, passed: bool) -> None:
         write_evidence(model, directory, oscal=False)  # the OSCAL documents do not change
 
 
-def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
+def summary(assembly: Path, *, lint_passed: bool | None = None, lint_skipped: bool = False) -> str:
     """A short account of the assembly: stages, stacks, resources, findings per pack."""
     lines = ["", "Cloud assembly summary", "======================"]
     reader = CloudAssembly(assembly)
@@ -127,6 +133,8 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
     lines.append(f"Security Hub automation rules: {_automation_rules(reader)}")
     lines.append("")
     lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
+    if lint_skipped:
+        lint_state = "not run (--no-lint)"
     lines.append(f"cfn-lint: {lint_state}")
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {reader.validation_report_file}")
@@ -134,10 +142,10 @@ def summary(assembly: Path, *, lint_passed: bool | None = None) -> str:
         f"Compliance reports: {reader.report_directory} (report.md, controls.csv, findings.json, SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
-    failed = bool(open_findings) or bool(failed_claims) or lint_passed is False or drifted
-    lines.append(
-        "Result: " + ("FAIL" if failed else "PASS") + f" ({len(open_findings) + len(failed_claims)} open findings)"
-    )
+    gate = open_findings + failed_claims + (baseline_failures(model) if model is not None else [])
+    failed = bool(gate) or lint_passed is False or drifted
+    lint_failed = ", cfn-lint FAIL" if lint_passed is False else ""
+    lines.append("Result: " + ("FAIL" if failed else "PASS") + f" ({counts(gate)}{lint_failed})")
     return "\n".join(lines)
 
 

@@ -195,15 +195,14 @@ class AppRun:
 def govcloud_run(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> AppRun:
     """The app of the GovCloud fixture configuration, synthesized and evaluated by app.py, in the synth lane.
 
-    It records its own compliance baseline: the committed one is the shipped configuration's.
+    It is compared with the GovCloud layout's recorded baseline (`COMMITTED_LAYOUTS`).
     """
     root = tmp_path_factory.mktemp("govcloud")
     env = {
         **os.environ,
         "CDK_OUTDIR": str(root / "cdk.out"),
         "MONITORING_CONFIG": str(GOVCLOUD),
-        "MONITORING_BASELINE": str(root / "baseline.json"),
-        "MONITORING_WRITE_BASELINE": "1",
+        "MONITORING_BASELINE": str(FIXTURES / "govcloud.baseline.json"),
     }
     env.pop("CDK_CONTEXT_JSON", None)
     finished = lanes.synths.run([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env)
@@ -229,33 +228,51 @@ def govcloud_lint(govcloud_run: AppRun, lanes: Lanes) -> Future[Finished]:
     return lanes.lints.run(lint_command(govcloud_run.assembly), cwd=PROJECT_ROOT, after=govcloud_run.finished)
 
 
-# --- make synth on the shipped configuration (tests/test_shipped_config.py) ------------------------
+# --- make synth on committed layouts and on their rewritten copies (tests/test_shipped_config.py) ----
+
+# Each layout a team may commit, with the compliance baseline recorded from it (`make baseline CONFIG=<file>
+# BASELINE=<baseline>`): the shipped file (whatever it names), the fixture (stages outside the pipeline's
+# region, a wave across regions, shared accounts) and GovCloud (both of its regions).
+COMMITTED_LAYOUTS = {
+    "shipped": (DEFAULT_CONFIG_PATH, PROJECT_ROOT / "compliance" / "baseline.json"),
+    "fixture": (LAYOUTS, FIXTURES / "layouts.baseline.json"),
+    "govcloud": (GOVCLOUD, FIXTURES / "govcloud.baseline.json"),
+}
 
 
 @dataclass(frozen=True)
 class ShippedRun:
-    """`make synth`'s driver on one configuration: the file, where it writes the assembly, how it finished."""
+    """`make synth`'s driver on one configuration: the file, its baseline, where it writes, how it finished."""
 
     config: Path
+    baseline: Path
     assembly: Path
     finished: Future[Finished]
 
 
 @pytest.fixture(scope="session")
 def shipped_runs(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ShippedRun]:
-    """The driver on the shipped configuration, then on its rewritten copy, in the synth lane.
+    """The driver on the shipped configuration and on the rewritten copy of every committed layout, in the synth lane.
 
-    Both are compared with the committed compliance baseline, as `make synth` compares every run.
+    Each is compared with the layout's recorded baseline, as `make synth` compares every run. The
+    fixture and GovCloud layouts themselves are synthesized by the session already (`fixture_app`,
+    `govcloud_run`), and so are their lints: their copies skip cfn-lint, the shipped file's copy does not.
     """
     root = tmp_path_factory.mktemp("shipped")
     (root / "home").mkdir()
-    copy_path = root / "rewritten.yaml"
-    copy_path.write_text(yaml.safe_dump(rewritten(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())), sort_keys=False))
+    configs: dict[str, tuple[Path, Path, tuple[str, ...]]] = {
+        "shipped": (DEFAULT_CONFIG_PATH, COMMITTED_LAYOUTS["shipped"][1], ())
+    }
+    for layout, (config, baseline) in COMMITTED_LAYOUTS.items():
+        copy_path = root / f"{layout}-rewritten.yaml"
+        copy_path.write_text(yaml.safe_dump(rewritten(yaml.safe_load(config.read_text())), sort_keys=False))
+        configs[f"{layout}/rewritten"] = (copy_path, baseline, () if layout == "shipped" else ("--no-lint",))
     runs = {}
-    for name, config in {"shipped": DEFAULT_CONFIG_PATH, "rewritten": copy_path}.items():
-        assembly = root / f"{name}.out"
-        finished = lanes.synths.run(synth_command(config, assembly), cwd=PROJECT_ROOT, env=hermetic_env(root / "home"))
-        runs[name] = ShippedRun(config=config, assembly=assembly, finished=finished)
+    for name, (config, baseline, extra) in configs.items():
+        assembly = root / f"{name.replace('/', '-')}.out"
+        command = synth_command(config, assembly, "--baseline", str(baseline), *extra)
+        finished = lanes.synths.run(command, cwd=PROJECT_ROOT, env=hermetic_env(root / "home"))
+        runs[name] = ShippedRun(config=config, baseline=baseline, assembly=assembly, finished=finished)
     return runs
 
 

@@ -17,35 +17,104 @@ from typing import Any
 
 from config import PROJECT_ROOT, aws_facts
 
-# One other region per partition, where the usual database and cache classes are offered.
-_OTHER_REGIONS = {"aws": ("us-east-2", "us-east-1"), "aws-us-gov": ("us-gov-east-1", "us-gov-west-1")}
+# One region per partition that a rewrite tries first (large regions that offer the usual database and cache
+# classes); every other region of the partition follows, so any layout finds somewhere to move.
+_PREFERRED_REGIONS = (
+    "us-east-2",
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+)
 
 
 def rewritten(document: dict[str, Any]) -> dict[str, Any]:
-    """The shipped document with everything a team is told to edit changed, and nothing else.
+    """The document with everything a team is told to edit changed, and its layout kept.
 
-    Other accounts, one other region for the pipeline and every environment, its zones, other
-    e-mails, repository and branch, larger storage and one more task: the committed compliance
-    baseline must not notice (an added environment it would, by design; the fixture app covers
-    extra environments and waves).
+    Other accounts, other regions, their zones, other e-mails, repository and branch, larger storage
+    and one more task. What the committed compliance baseline records is kept: every region moves to
+    another region of the same partition and every account to another account, one for one, so
+    environments that shared a region or an account with each other or with the pipeline still do,
+    and a stage outside the pipeline's region stays outside it (an added environment or region is a
+    change the baseline notices, by design).
     """
     doc = copy.deepcopy(document)
-    pipeline = doc["pipeline"]
-    region = next(r for r in _OTHER_REGIONS[aws_facts.partition_of(pipeline["region"])] if r != pipeline["region"])
-    zones = aws_facts.availability_zones()[region]
-    accounts = (f"{n:012d}" for n in range(555500000001, 555500001000))
-    pipeline.update(account=next(accounts), region=region, repository="rewritten-org/monitoring")
+    pipeline, environments = doc["pipeline"], doc["environments"]
+    regions = region_map(pipeline["region"], environments)
+    accounts = _account_map([pipeline["account"], *(env["account"] for env in environments.values())])
+    region, account = regions[pipeline["region"]], accounts[pipeline["account"]]
+    pipeline.update(account=account, region=region, repository="rewritten-org/monitoring")
     pipeline.update(branch="release/rewritten", approval_emails=["approvers@rewritten.example"])
     pipeline["connection_arn"] = re.sub(
-        r"^arn:([^:]+):([^:]+):[^:]+:\d{12}:", rf"arn:\1:\2:{region}:{pipeline['account']}:", pipeline["connection_arn"]
+        r"^arn:([^:]+):([^:]+):[^:]+:\d{12}:", rf"arn:\1:\2:{region}:{account}:", pipeline["connection_arn"]
     )
-    for name, env in doc["environments"].items():
+    for name, env in environments.items():
+        zones = aws_facts.availability_zones()[regions[env["region"]]]
         count = max(2, min(len(env["availability_zones"]), len(zones)))
-        env.update(account=next(accounts), region=region, availability_zones=list(zones[-count:]))
+        env.update(
+            account=accounts[env["account"]], region=regions[env["region"]], availability_zones=list(zones[-count:])
+        )
+        env["database"]["instance_type"], env["cache"]["node_type"] = _classes(env["region"], env)
         env["alarm_emails"] = [f"{name}-oncall@rewritten.example"]
         env["database"]["allocated_storage_gib"] += 10
         env["service"]["desired_count"] += 1
     return doc
+
+
+def region_map(pipeline_region: str, environments: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each region of the layout -> another region of its partition offering what its environments use.
+
+    Regions the layout does not use are taken first; where the partition has no more (GovCloud's two),
+    the layout's own regions trade places.
+    """
+    used = list(dict.fromkeys([pipeline_region, *(env["region"] for env in environments.values())]))
+    partition = aws_facts.partition_of(pipeline_region)
+    known = aws_facts.availability_zones()
+    candidates = [r for r in dict.fromkeys([*_PREFERRED_REGIONS, *sorted(known)]) if r in known]
+    candidates = [r for r in candidates if aws_facts.partition_of(r) == partition]
+    mapping: dict[str, str] = {}
+    for region in used:
+        needs = [env for env in environments.values() if env["region"] == region]
+        free = [c for c in candidates if c != region and c not in mapping.values() and len(known[c]) >= 2]
+        # Best a region the layout does not use that offers its classes; then any that offers them; then
+        # any, with classes it offers instead (a team's resize, which the baseline does not record).
+        ranked = sorted(free, key=lambda c: (not _offers(c, needs), c in used))
+        if not ranked:
+            raise ValueError(f"no other region of {partition} can stand in for {region}")
+        mapping[region] = ranked[0]
+    return mapping
+
+
+def _offers(region: str, environments: list[dict[str, Any]]) -> bool:
+    """Whether `region` offers the database and cache classes of `environments`."""
+    return all(
+        _classes(region, env) == (env["database"]["instance_type"], env["cache"]["node_type"]) for env in environments
+    )
+
+
+def _classes(region: str, env: dict[str, Any]) -> tuple[str, str]:
+    """The environment's database and cache classes, each replaced by one of the same size where `region` lacks it."""
+    databases = aws_facts.rds_instance_classes_in_region("postgres", region)
+    caches = aws_facts.elasticache_node_types(region)
+    return (_same_size(env["database"]["instance_type"], databases), _same_size(env["cache"]["node_type"], caches))
+
+
+def _same_size(wanted: str, offered: frozenset[str] | None) -> str:
+    """`wanted` if offered (or nothing is known), else an offered class of its family letter and size."""
+    if offered is None or wanted in offered:
+        return wanted
+    prefix, family, size = wanted.split(".")[0], wanted.split(".")[1][:1], wanted.rsplit(".", 1)[-1]
+    alike = sorted(c for c in offered if c.startswith(f"{prefix}.{family}") and c.endswith(f".{size}"))
+    return (alike or sorted(c for c in offered if c.endswith(f".{size}")) or sorted(offered))[-1]
+
+
+def _account_map(accounts: list[str]) -> dict[str, str]:
+    """Each account -> a new one, one for one (shared accounts stay shared)."""
+    fresh = (f"{n:012d}" for n in range(555500000001, 555500001000))
+    return {account: next(fresh) for account in dict.fromkeys(accounts)}
 
 
 def synth_command(config: Path, outdir: Path, *extra: str) -> list[str]:

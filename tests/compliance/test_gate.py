@@ -19,6 +19,7 @@ from compliance import acknowledge, acknowledgments_in, findings, register_packs
 from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
+from compliance.gate import Finding, format_findings
 from compliance.model import ComplianceModel, Status
 from compliance.packs import CONTEXT
 from config import AppConfig
@@ -243,3 +244,29 @@ def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
     assert s1
     assert all(e.status is Status.NON_COMPLIANT for e in s1)
     assert "does not hold" in s1[0].message
+
+
+def _finding(rule: str, message: str = "it is wrong", path: str = "Pipeline/Dev/Data/Bucket") -> Finding:
+    return Finding("compliance", rule, "error", path, message)
+
+
+def test_the_gate_says_first_which_kind_of_failure_and_last_counts_each_kind() -> None:
+    baseline_only = format_findings(
+        [_finding("Baseline", "Pipeline: cm-2 was acknowledged, is now evidenced at synth", "compliance/baseline.json")]
+    ).splitlines()
+    assert baseline_only[0] == "Compliance gate FAILED: 1 baseline difference."
+    assert "make baseline" in baseline_only[2]
+    assert "compliance/baseline.json" in baseline_only[2]
+    assert "compliance.acknowledge" not in "\n".join(baseline_only)  # nothing to acknowledge: record or fix
+    assert baseline_only[-1] == (
+        "Compliance gate: FAIL (0 open findings, 0 compensating controls that do not hold, 1 baseline difference)"
+    )
+
+    mixed = format_findings(
+        [_finding("AwsSolutions-S1"), _finding("CompensatingControl-Versioned"), _finding("NIST.800.53.R5-X")]
+    ).splitlines()
+    assert mixed[0] == "Compliance gate FAILED: 2 open findings, 1 compensating control that does not hold."
+    assert mixed[2].startswith("Findings that are neither fixed nor acknowledged")
+    assert mixed[-1] == (
+        "Compliance gate: FAIL (2 open findings, 1 compensating control that does not hold, 0 baseline differences)"
+    )

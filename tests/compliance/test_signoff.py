@@ -106,6 +106,19 @@ def test_adding_or_removing_an_environment_trips_it(compliance_model: Compliance
         ),
         # A stage in another region than the pipeline brings a support stack named after that region.
         ("PipelineSupport-us-east-2/ReplicationBucket/Resource", "PipelineSupport-<region>/ReplicationBucket/Resource"),
+        # Its bucket's generated name cuts the region short, by as much as the region's name is long.
+        (
+            "Preflight-RetainedPhysicalName[pipelinesupport-ap-southeeplicationbucket1a2b3c4d5e6f7a8b9c0d]",
+            "Preflight-RetainedPhysicalName[pipelinesupport-<region>eplicationbucket<hash>]",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:aws-us-gov:s3:::pipelinesupport-us-gov-eaeplicationbucket1a2b3c4d5e6f/*]",
+            "AwsSolutions-IAM5[Resource::arn:<partition>:s3:::pipelinesupport-<region>eplicationbucket<hash>/*]",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:aws:s3:::pipelinesupport-us-east-2replicationbucket1a2b3c4d5e6f/*]",
+            "AwsSolutions-IAM5[Resource::arn:<partition>:s3:::pipelinesupport-<region>replicationbucket<hash>/*]",
+        ),
         (
             "Pipeline/CodePipeline/Source/fixture-org_monitoring-fixture/CodePipelineActionRole/Resource",
             "Pipeline/CodePipeline/Source/<repository>/CodePipelineActionRole/Resource",
