@@ -20,8 +20,9 @@ The cases:
                  every validation pack, synthesized, its compliance reports written and the gate applied
   no-validation  the same app without the validation packs and without the reports: what the
                  compliance layer costs is full minus this
-  stages-N       `full` with N environments (3, 6, 12): dev, staging, prod, then copies of them
-                 named dev2, staging2, prod2, dev3, ...; shows how the cost grows per stage
+  stages-N       `full` with N environments (3, 6, 12): the file's first N, then copies of them
+                 (dev2, staging2, prod2, dev3, ...) with their own names, waves, accounts and networks,
+                 validated by the loader (scripts/scaled_config.py); shows how the cost grows per stage
   tests          `make test`: ruff, mypy and the whole test suite; `--test-runs` times (default: as
                  many as `--runs`); `--skip-tests` leaves it out
 
@@ -74,6 +75,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.processes import output_of  # noqa: E402
+from scripts.scaled_config import scaled_config  # noqa: E402
 
 if TYPE_CHECKING:
     from config import AppConfig
@@ -239,31 +241,6 @@ def _peak_gib(results: Mapping[str, CaseResult], name: str) -> float | None:
     result = results.get(name)
     peak = result.peak_rss if result else None
     return peak / GIB if peak is not None else None
-
-
-# --- configurations with more stages ------------------------------------------------------------
-
-
-def scaled_config(base: AppConfig, count: int) -> AppConfig:
-    """`base` with `count` environments: its own, then copies of them named dev2, staging2, prod2, dev3, ...
-
-    The copies keep their template's settings (a staging copy stays protected like staging), so
-    every extra stage is as large as a real one, and their names give unique stage ids. They are
-    validated by the model (not the loader's cross-environment rules: the copies share accounts,
-    which is fine for measuring a synth and nothing else).
-    """
-    from config import AppConfig
-
-    templates = base.model_dump(mode="json")["environments"]
-    if count < 1:
-        raise ValueError("need at least one environment")
-    environments = []
-    for index in range(count):
-        template = templates[index % len(templates)]
-        copy = index // len(templates)
-        name = template["name"] if copy == 0 else f"{template['name']}{copy + 1}"
-        environments.append({**template, "name": name})
-    return AppConfig.model_validate({**base.model_dump(mode="json"), "environments": environments})
 
 
 # --- measuring a process tree -------------------------------------------------------------------

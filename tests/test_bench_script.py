@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from config import AppConfig
+from config import AppConfig, load_config, parse_config
 from scripts import bench
+from scripts.scaled_config import PRIVATE_RANGES, _Taken, pipeline_ids, scaled_config, scaled_document
+from tests.conftest import GOVCLOUD, LAYOUTS
 
 
 def _result(name: str, *wall_s: float, peak_mib: float = 100.0) -> bench.CaseResult:
@@ -209,28 +213,96 @@ def test_cases_option_keeps_table_order_and_rejects_unknown_names() -> None:
 # --- configurations with more stages ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [3, 6, 12])
-def test_scaled_config_has_unique_valid_stages(fixture_config: AppConfig, count: int) -> None:
-    config = bench.scaled_config(fixture_config, count)
-    names = [env.name for env in config.environments]
-    stage_ids = [env.stage_id for env in config.environments]
-    assert len(names) == count
-    originals = [env.name for env in fixture_config.environments]
-    assert names[: min(count, len(originals))] == originals[:count]
-    assert len(set(names)) == count
-    assert len(set(stage_ids)) == count
-    # Validated by the model, not only built by hand.
-    assert AppConfig.model_validate(config.model_dump(mode="json")) == config
+def _document(config: AppConfig, **renamed: str) -> dict[str, Any]:
+    """`config` as a file holds it, environments renamed old=new."""
+    document = config.model_dump(mode="json")
+    document["environments"] = {
+        renamed.get(env["name"], env["name"]): {k: v for k, v in env.items() if k != "name"}
+        for env in document["environments"]
+    }
+    return document
 
 
-def test_scaled_copies_keep_their_template_settings(fixture_config: AppConfig) -> None:
+@pytest.mark.parametrize("path", [LAYOUTS, GOVCLOUD])
+@pytest.mark.parametrize("count", [1, 3, 4, 6, 12])
+def test_scaled_configs_pass_the_loader_and_give_the_pipeline_distinct_ids(path: Path, count: int) -> None:
+    # The layout with a wave (prod and prod-dr): copies that kept `wave: production` failed the loader's
+    # wave rule, and built two pipeline waves named Production (jsii's NodeDuplicate).
+    base = load_config(path)
+    document = scaled_document(base, count)
+    config = parse_config(document, source=str(path))  # the loader, its cross-field rules included
+    assert scaled_config(base, count) == config
+    assert len(config.environments) == count
+    ids = pipeline_ids(config)
+    assert len(ids) == len(set(ids)), ids
+    networks = [ipaddress.IPv4Network(env.vpc_cidr) for env in config.environments]
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
+
+
+def test_copies_of_a_wave_form_a_wave_of_their_own(fixture_config: AppConfig) -> None:
+    config = scaled_config(fixture_config, 12)
+    assert [env.name for env in config.environments] == [
+        *("dev", "qa", "staging", "prod", "prod-dr"),
+        *("dev2", "qa2", "staging2", "prod2", "prod-dr2"),
+        *("dev3", "qa3"),
+    ]
+    assert [[env.name for env in wave] for wave in config.waves if len(wave) > 1] == [
+        ["prod", "prod-dr"],
+        ["prod2", "prod-dr2"],
+    ]
+    assert config.environment("prod2").wave == config.environment("prod-dr2").wave == "production2"
+    assert "Production2" in pipeline_ids(config)
+
+
+def test_copies_keep_their_template_settings_and_how_they_share_accounts(fixture_config: AppConfig) -> None:
     originals = fixture_config.environments
-    config = bench.scaled_config(fixture_config, 3 * len(originals))
-    copies = config.environments[len(originals) : 2 * len(originals)]
-    assert [env.name for env in copies] == [f"{env.name}2" for env in originals]
-    for original, copy in zip(originals, copies, strict=True):
-        assert copy.model_copy(update={"name": original.name}) == original
-    assert bench.scaled_config(fixture_config, len(originals)) == fixture_config
+    config = scaled_config(fixture_config, 3 * len(originals))
+    first, second = (config.environments[n * len(originals) : (n + 1) * len(originals)] for n in (1, 2))
+    unique = ("name", "wave", "account", "vpc_cidr")
+    for original, copy in zip(originals, first, strict=True):
+        assert copy.model_copy(update={key: getattr(original, key) for key in unique}) == original
+        assert ipaddress.IPv4Network(copy.vpc_cidr).prefixlen == ipaddress.IPv4Network(original.vpc_cidr).prefixlen
+    # qa shares dev's account and prod-dr prod's: so do their copies, in accounts no other environment uses.
+    for block in (first, second):
+        accounts = {env.name.rstrip("23"): env.account for env in block}
+        assert accounts["qa"] == accounts["dev"]
+        assert accounts["prod-dr"] == accounts["prod"]
+        assert len(set(accounts.values())) == 3
+    used = {fixture_config.pipeline.account, *(env.account for env in originals)}
+    assert not used & {env.account for env in (*first, *second)}
+    assert {env.account for env in first}.isdisjoint(env.account for env in second)
+    assert scaled_config(fixture_config, len(originals)) == fixture_config
+
+
+def test_copies_avoid_every_name_and_stage_id_in_the_file(fixture_config: AppConfig) -> None:
+    # The file already has dev2, and prod-2, whose stage id is what prod2 would have (Prod2).
+    base = parse_config(_document(fixture_config, qa="dev2", staging="prod-2"))
+    config = scaled_config(base, 10)
+    assert [env.name for env in config.environments[5:]] == ["dev3", "dev2-2", "prod-2-2", "prod3", "prod-dr2"]
+    ids = pipeline_ids(config)
+    assert len(ids) == len(set(ids)), ids
+
+
+def test_a_copy_of_a_longest_name_stays_a_valid_name(fixture_config: AppConfig) -> None:
+    longest = "a" * 19 + "b"
+    base = parse_config(_document(fixture_config, dev=longest))
+    config = scaled_config(base, 11)
+    assert [env.name for env in config.environments if env.name.startswith("a")] == [
+        longest,
+        "a" * 19 + "2",
+        "a" * 19 + "3",
+    ]
+
+
+def test_no_copy_without_a_free_network() -> None:
+    taken = _Taken(ids=set(), accounts=set(), networks=list(PRIVATE_RANGES))
+    with pytest.raises(ValueError, match=r"no private /16 network is left for a copy of 10\.10\.0\.0/16"):
+        taken.network("10.10.0.0/16")
+
+
+def test_at_least_one_environment() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        scaled_document(load_config(LAYOUTS), 0)
 
 
 # --- the memory sampler -------------------------------------------------------------------------
