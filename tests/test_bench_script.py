@@ -64,22 +64,40 @@ def test_ratio_needs_both_figures_and_a_positive_base() -> None:
 def test_targets_from_medians_and_peak() -> None:
     results = {
         "floor": _result("floor", 2.0, 1.0, 3.0),  # median 2
-        "full": _result("full", 6.0, 5.0, 9.0),  # median 6: exactly 3 floors
+        "full": _result("full", 8.0, 4.0, 12.0),  # exactly 4 floors in each round
         "stages-3": _result("stages-3", 6.0),
         "stages-12": _result("stages-12", 15.0, peak_mib=1600.0),  # 1 s per extra stage: 0.5 floor
-        "tests": _result("tests", 20.0, 30.0, 19.0, peak_mib=2900.0),  # median 20: a third over 3 full synths
+        "tests": _result("tests", 170.0, 120.0, 140.0, peak_mib=2900.0),  # median 140 s
     }
     goals = _by_name(bench.targets(results))
-    assert goals["full / floor"].value == pytest.approx(3.0)
+    assert goals["full / floor"].value == pytest.approx(4.0)
     assert goals["full / floor"].status == "PASS"  # the limit itself passes
     assert goals["extra stage / floor"].value == pytest.approx(0.5)
     assert goals["extra stage / floor"].status == "PASS"
     assert goals["peak RSS at 12 stages"].value == pytest.approx(1600 / 1024)
     assert goals["peak RSS at 12 stages"].status == "MISS"  # memory has no tolerance
-    assert goals["tests / full"].value == pytest.approx(20 / 6)
-    assert goals["tests / full"].status == "MISS"
+    assert goals["make test"].value == pytest.approx(140.0)
+    assert goals["make test"].status == "PASS"
     assert goals["peak RSS of tests"].value == pytest.approx(2900 / 1024)
     assert goals["peak RSS of tests"].status == "PASS"
+
+
+def test_the_targets_are_the_house_budgets() -> None:
+    goals = _by_name(bench.targets({}))
+    assert {name: (goal.limit, goal.unit) for name, goal in goals.items()} == {
+        "full / floor": (4.0, "x"),
+        "extra stage / floor": (0.5, "x"),
+        "peak RSS at 12 stages": (1.5, "GiB"),
+        "make test": (150.0, "s"),
+        "peak RSS of tests": (3.0, "GiB"),
+    }
+
+
+def test_full_synth_over_four_floors_is_a_miss() -> None:
+    results = {"floor": _result("floor", 2.0), "full": _result("full", 9.0)}  # 4.5 floors: over 4 by 12.5 %
+    assert _by_name(bench.targets(results))["full / floor"].status == "MISS"
+    results["full"] = _result("full", 8.6)  # 4.3 floors: within the noise tolerance
+    assert _by_name(bench.targets(results))["full / floor"].status == "NOISE"
 
 
 def test_timing_ratios_pair_the_runs_of_a_round() -> None:
@@ -97,23 +115,26 @@ def test_timing_ratios_pair_the_runs_of_a_round() -> None:
     ) == pytest.approx(3.0)
 
 
-def test_targets_without_their_cases_are_not_applicable() -> None:
+def test_targets_whose_cases_were_not_run_are_skipped_and_failed_ones_not_applicable() -> None:
     results = {
         "floor": _result("floor", 2.0),
         "full": bench.CaseResult("full", error="exit status 1"),
         "stages-12": _result("stages-12", 20.0, peak_mib=900.0),
     }
     goals = _by_name(bench.targets(results))
-    assert goals["full / floor"].status == "n/a"
-    assert goals["extra stage / floor"].status == "n/a"  # stages-3 was not run
-    assert goals["tests / full"].status == "n/a"
+    assert goals["full / floor"].status == "n/a"  # run, and failed: the failure fails the run
+    assert goals["extra stage / floor"].status == "skipped"  # stages-3 was not run
+    assert goals["make test"].status == "skipped"
+    assert goals["peak RSS of tests"].status == "skipped"
     assert goals["peak RSS at 12 stages"].status == "PASS"
+    assert not any(goal.missed for goal in goals.values())
 
 
 def test_target_status() -> None:
     assert bench.Target("t", "t", 0.9, 1.0, "x").status == "PASS"
     assert bench.Target("t", "t", 1.1, 1.0, "x").status == "MISS"
     assert bench.Target("t", "t", None, 1.0, "x").status == "n/a"
+    assert bench.Target("t", "t", None, 1.0, "x", skipped=True).status == "skipped"
 
 
 @pytest.mark.parametrize(
@@ -127,8 +148,8 @@ def test_a_timing_ratio_within_its_noise_tolerance_is_not_a_miss(value: float | 
 
 def test_timing_targets_carry_the_stated_tolerance_and_memory_targets_none() -> None:
     goals = bench.targets({})
-    assert {g.name: g.tolerance for g in goals if g.unit == "x"} == dict.fromkeys(
-        ("full / floor", "extra stage / floor", "tests / full"), bench.TIME_TOLERANCE
+    assert {g.name: g.tolerance for g in goals if g.unit in ("x", "s")} == dict.fromkeys(
+        ("full / floor", "extra stage / floor", "make test"), bench.TIME_TOLERANCE
     )
     assert all(g.tolerance == 0 for g in goals if g.unit == "GiB")
     assert 0 < bench.TIME_TOLERANCE < 0.5
@@ -142,11 +163,11 @@ def _goals(tests_s: float) -> list[bench.Target]:
 
 def test_exit_status_fails_on_a_miss_and_names_it(capsys: pytest.CaptureFixture[str]) -> None:
     results = {"floor": _result("floor", 2.0)}
-    assert bench.exit_status(results, _goals(18.0)) == 0  # exactly 3 full synths
-    assert bench.exit_status(results, _goals(19.5)) == 0  # 3.25x: within the noise tolerance
+    assert bench.exit_status(results, _goals(150.0)) == 0  # the budget itself
+    assert bench.exit_status(results, _goals(160.0)) == 0  # within the noise tolerance
     assert capsys.readouterr().err == ""
-    assert bench.exit_status(results, _goals(21.0)) == 1  # 3.5x
-    assert "missed: tests / full is 3.50x, over its limit of 3.0x by more than 10%" in capsys.readouterr().err
+    assert bench.exit_status(results, _goals(170.0)) == 1
+    assert "missed: make test is 170.00 s, over its limit of 150.0 s by more than 10%" in capsys.readouterr().err
 
 
 def test_exit_status_fails_on_a_failed_case(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,11 +182,15 @@ def test_render_and_json_show_every_case_and_target() -> None:
     table = bench.render(results, goals)
     assert "FAILED" in table
     assert "n/a" in table
+    assert (
+        "skipped, not measured by this run's cases: extra stage / floor, "
+        "peak RSS at 12 stages, make test, peak RSS of tests"
+    ) in table
     data = bench.to_json(results, goals, runs=1, test_runs=1)
     assert data["cases"]["floor"]["ratio_to_floor"] == 1.0
     assert data["cases"]["full"]["ok"] is False
-    assert [t["status"] for t in data["targets"]] == ["n/a"] * 5
-    assert {t["name"]: t["tolerance"] for t in data["targets"]}["tests / full"] == bench.TIME_TOLERANCE
+    assert [t["status"] for t in data["targets"]] == ["n/a"] + ["skipped"] * 4
+    assert {t["name"]: t["tolerance"] for t in data["targets"]}["make test"] == bench.TIME_TOLERANCE
 
 
 def test_runs_go_round_robin_with_the_test_suite_last_in_its_rounds() -> None:
