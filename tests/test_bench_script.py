@@ -1,17 +1,19 @@
-"""The benchmark's own arithmetic, its scaled configurations and its memory sampler (no synth)."""
+"""The benchmark's own arithmetic, its modes, its scaled configurations and its memory sampler (no synth)."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from config import AppConfig, load_config, parse_config
+from config import DEFAULT_CONFIG_PATH, AppConfig, ConfigError, load_config, parse_config
 from scripts import bench
 from scripts.scaled_config import PRIVATE_RANGES, _Taken, pipeline_ids, scaled_config, scaled_document
 from tests.conftest import GOVCLOUD, LAYOUTS
@@ -183,10 +185,12 @@ def test_render_and_json_show_every_case_and_target() -> None:
     assert "FAILED" in table
     assert "n/a" in table
     assert (
-        "skipped, not measured by this run's cases: extra stage / floor, "
+        "skipped, not measured by this run's cases (--full measures them): extra stage / floor, "
         "peak RSS at 12 stages, make test, peak RSS of tests"
     ) in table
-    data = bench.to_json(results, goals, runs=1, test_runs=1)
+    plan = bench.Plan("quick", ("floor", "full"), runs=1, test_runs=1, config_path=LAYOUTS)
+    data = bench.to_json(results, goals, plan=plan)
+    assert (data["mode"], data["config"], data["runs"]) == ("quick", str(LAYOUTS), 1)
     assert data["cases"]["floor"]["ratio_to_floor"] == 1.0
     assert data["cases"]["full"]["ok"] is False
     assert [t["status"] for t in data["targets"]] == ["n/a"] + ["skipped"] * 4
@@ -211,16 +215,38 @@ def test_runs_go_round_robin_with_the_test_suite_last_in_its_rounds() -> None:
 
 def test_every_synth_case_is_cdk_synth_through_the_pinned_cli() -> None:
     for name in bench.SYNTH_CASES:
-        command = bench.synth_command(name, "/tmp/out")
+        command = bench.synth_command(name, "/tmp/out", LAYOUTS)
         assert command[:2] == [str(bench.ROOT / "node_modules" / ".bin" / "cdk"), "synth"]
         assert command[command.index("--output") + 1] == "/tmp/out"
-    # The full synth is the app as cdk.json names it; every other case is an app of this script, on this venv.
-    assert "--app" not in bench.synth_command("full", "/tmp/out")
-    floor = bench.synth_command("floor", "/tmp/out")
+    # The full synth is the app as cdk.json names it, given the configuration as `make cdk CONFIG=...` gives it.
+    full = bench.synth_command("full", "/tmp/out", LAYOUTS)
+    assert "--app" not in full
+    assert full[full.index("--context") + 1] == f"config={LAYOUTS}"
+    # Every other case is an app of this script, on this venv; all but the floor read the configuration.
+    floor = bench.synth_command("floor", "/tmp/out", LAYOUTS)
     app = floor[floor.index("--app") + 1].split()
     assert app[0] == sys.executable
     assert app[-2:] == ["--app", "floor"]
+    stages = bench.synth_command("stages-12", "/tmp/out", LAYOUTS)
+    assert stages[stages.index("--app") + 1].split()[-4:] == ["--app", "stages-12", "--config", str(LAYOUTS)]
     assert bench.tests_command() == ["make", "--no-print-directory", "test"]
+
+
+def test_the_full_case_gates_on_a_baseline_of_its_own_run() -> None:
+    env = {"PATH": "/bin"}
+    assert bench.case_env("full", env, "/tmp/work") == {
+        "PATH": "/bin",
+        "MONITORING_BASELINE": "/tmp/work/baseline.json",
+        "MONITORING_WRITE_BASELINE": "1",
+    }
+    assert bench.case_env("stages-3", env, "/tmp/work") == env
+
+
+def test_a_stages_app_synthesizes_the_scaled_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    synthesized: list[AppConfig] = []
+    monkeypatch.setattr(bench, "_synth_full", lambda outdir, config: synthesized.append(config))
+    bench.run_app("stages-6", "/tmp/out", LAYOUTS)
+    assert [env.name for env in synthesized[0].environments] == ["dev", "qa", "staging", "prod", "prod-dr", "dev2"]
 
 
 def test_an_app_case_refuses_to_run_outside_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,6 +259,62 @@ def test_cases_option_keeps_table_order_and_rejects_unknown_names() -> None:
     assert bench._parse_cases("stages-12,floor") == ["floor", "stages-12"]
     with pytest.raises(argparse.ArgumentTypeError, match="unknown case"):
         bench._parse_cases("floor,nope")
+
+
+# --- the modes ----------------------------------------------------------------------------------
+
+
+def _plan(*argv: str) -> bench.Plan:
+    return bench.plan_of(bench._parser().parse_args(list(argv)))
+
+
+def test_the_default_is_quick_the_synth_targets_once_without_the_test_suite() -> None:
+    plan = _plan()
+    assert plan.mode == "quick"
+    assert plan.cases == ("floor", "full", "stages-3", "stages-12")
+    assert plan.runs == 1
+    assert bench.TEST_CASE not in plan.cases
+    assert plan.config_path == DEFAULT_CONFIG_PATH
+    # What the quick cases measure is checked; the test suite's targets are skipped, not failed.
+    checked = [goal.name for goal in bench.targets(dict.fromkeys(plan.cases, _result("x", 1.0))) if not goal.skipped]
+    assert checked == ["full / floor", "extra stage / floor", "peak RSS at 12 stages"]
+
+
+def test_full_mode_runs_every_case_in_three_rounds() -> None:
+    plan = _plan("--full")
+    assert plan.mode == "full"
+    assert plan.cases == bench.ALL_CASES
+    assert (plan.runs, plan.test_runs) == (3, 3)
+    assert _plan("--full", "--skip-tests").cases == bench.SYNTH_CASES
+
+
+def test_options_replace_the_modes_choice() -> None:
+    plan = _plan("--cases", "floor,full,tests", "--runs", "5", "--test-runs", "2", "--config", str(LAYOUTS))
+    assert (plan.mode, plan.cases, plan.runs, plan.test_runs) == ("quick", ("floor", "full", "tests"), 5, 2)
+    assert plan.config_path == LAYOUTS
+    assert _plan("--full", "--runs", "2").test_runs == 2
+    assert _plan("--config", "tests/fixtures/layouts.yaml").config_path.is_absolute()
+
+
+def test_the_mode_runs_its_cases_and_reports_skipped_targets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[tuple[str, ...], int, Path]] = []
+
+    def fake_benchmark(cases: tuple[str, ...], *, runs: int, test_runs: int, config_path: Path) -> Any:
+        calls.append((cases, runs, config_path))
+        walls = {"floor": 10.0, "full": 30.0, "stages-3": 25.0, "stages-12": 60.0}
+        return {name: _result(name, walls[name]) for name in cases}
+
+    monkeypatch.setattr(bench, "run_benchmark", fake_benchmark)
+    report = tmp_path / "bench.json"
+    assert bench.main(["--config", str(LAYOUTS), "--json", str(report)]) == 0
+    assert calls == [(bench.QUICK_CASES, 1, LAYOUTS)]
+    out = capsys.readouterr().out
+    assert "skipped, not measured by this run's cases (--full measures them): make test, peak RSS of tests" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["mode"] == "quick"
+    assert [t["status"] for t in data["targets"]] == ["PASS", "PASS", "PASS", "skipped", "skipped"]
 
 
 # --- configurations with more stages ------------------------------------------------------------
@@ -328,6 +410,57 @@ def test_no_copy_without_a_free_network() -> None:
 def test_at_least_one_environment() -> None:
     with pytest.raises(ValueError, match="at least one"):
         scaled_document(load_config(LAYOUTS), 0)
+
+
+# --- the configuration, checked before anything is timed ---------------------------------------
+
+
+def _write(tmp_path: Path, document: dict[str, Any]) -> Path:
+    path = tmp_path / "environments.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_configuration_the_loader_refuses_stops_the_run_in_one_line(
+    tmp_path: Path, fixture_config: AppConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = _document(fixture_config)
+    document["environments"]["staging"]["vpc_cidr"] = "10.0.0.0/8"
+    path = _write(tmp_path, document)
+    monkeypatch.setattr(bench, "run_benchmark", lambda *a, **k: pytest.fail("timed a configuration that is refused"))
+    assert bench.main(["--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"bench: {path}: 1 configuration problem(s): environments.staging.vpc_cidr: '10.0.0.0/8' "
+        "must be a /16 to /20 network\n"
+    )
+
+
+def test_a_pipeline_with_two_stages_of_one_id_stops_the_run(
+    tmp_path: Path, fixture_config: AppConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # prod-2 and prod2 are both valid names; the loader does not compare their stage ids.
+    path = _write(tmp_path, _document(fixture_config, qa="prod-2", staging="prod2"))
+    assert bench.main(["--config", str(path), "--cases", "floor"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        f"bench: {path} with 5 environment(s): the pipeline would have two waves or stages named Prod2"
+    )
+
+
+def test_every_scaled_configuration_of_the_plan_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+
+    def counting(base: AppConfig, count: int, *, source: str) -> AppConfig:
+        checked.append(count)
+        return scaled_config(base, count, source=source)
+
+    monkeypatch.setattr(bench, "scaled_config", counting)
+    bench.check_configs(_plan("--full", "--config", str(LAYOUTS)))
+    assert checked == [3, 6, 12]
+    with pytest.raises(ConfigError):
+        bench.check_configs(_plan("--config", str(LAYOUTS.with_name("missing.yaml"))))
 
 
 # --- the memory sampler -------------------------------------------------------------------------
