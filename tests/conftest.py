@@ -182,31 +182,45 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
 
 GOVCLOUD = FIXTURES / "govcloud.yaml"
 
+# Each layout a team may commit, with the compliance baseline recorded from it (`make baseline CONFIG=<file>
+# BASELINE=<baseline>`): the shipped file (whatever it names), the fixture (stages outside the pipeline's
+# region, a wave across regions, shared accounts) and GovCloud (both of its regions).
+COMMITTED_LAYOUTS = {
+    "shipped": (DEFAULT_CONFIG_PATH, PROJECT_ROOT / "compliance" / "baseline.json"),
+    "fixture": (LAYOUTS, FIXTURES / "layouts.baseline.json"),
+    "govcloud": (GOVCLOUD, FIXTURES / "govcloud.baseline.json"),
+}
+
 
 @dataclass(frozen=True)
 class AppRun:
-    """app.py on a configuration in a subprocess: where it wrote the assembly, how it finished."""
+    """app.py on a configuration in a subprocess: the file, where it wrote the assembly, how it finished."""
 
+    config: Path
     assembly: Path
     finished: Future[Finished]
 
 
 @pytest.fixture(scope="session")
 def govcloud_run(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> AppRun:
-    """The app of the GovCloud fixture configuration, synthesized and evaluated by app.py, in the synth lane.
+    """The app of the GovCloud layout, synthesized and evaluated by app.py, in the synth lane.
 
-    It is compared with the GovCloud layout's recorded baseline (`COMMITTED_LAYOUTS`).
+    It is built from the rewritten copy of tests/fixtures/govcloud.yaml (tests/synth_runs.py: other
+    accounts, and the two GovCloud regions trade places) and compared with the baseline recorded from
+    the layout itself: one run proves the app in GovCloud and that the copy keeps the recorded baseline.
     """
     root = tmp_path_factory.mktemp("govcloud")
+    config = root / "govcloud-rewritten.yaml"
+    config.write_text(yaml.safe_dump(rewritten(yaml.safe_load(GOVCLOUD.read_text())), sort_keys=False))
     env = {
         **os.environ,
         "CDK_OUTDIR": str(root / "cdk.out"),
-        "MONITORING_CONFIG": str(GOVCLOUD),
-        "MONITORING_BASELINE": str(FIXTURES / "govcloud.baseline.json"),
+        "MONITORING_CONFIG": str(config),
+        "MONITORING_BASELINE": str(COMMITTED_LAYOUTS["govcloud"][1]),
     }
     env.pop("CDK_CONTEXT_JSON", None)
     finished = lanes.synths.run([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env)
-    return AppRun(assembly=root / "cdk.out", finished=finished)
+    return AppRun(config=config, assembly=root / "cdk.out", finished=finished)
 
 
 @pytest.fixture(scope="session")
@@ -230,15 +244,6 @@ def govcloud_lint(govcloud_run: AppRun, lanes: Lanes) -> Future[Finished]:
 
 # --- make synth on committed layouts and on their rewritten copies (tests/test_shipped_config.py) ----
 
-# Each layout a team may commit, with the compliance baseline recorded from it (`make baseline CONFIG=<file>
-# BASELINE=<baseline>`): the shipped file (whatever it names), the fixture (stages outside the pipeline's
-# region, a wave across regions, shared accounts) and GovCloud (both of its regions).
-COMMITTED_LAYOUTS = {
-    "shipped": (DEFAULT_CONFIG_PATH, PROJECT_ROOT / "compliance" / "baseline.json"),
-    "fixture": (LAYOUTS, FIXTURES / "layouts.baseline.json"),
-    "govcloud": (GOVCLOUD, FIXTURES / "govcloud.baseline.json"),
-}
-
 
 @dataclass(frozen=True)
 class ShippedRun:
@@ -252,11 +257,12 @@ class ShippedRun:
 
 @pytest.fixture(scope="session")
 def shipped_runs(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ShippedRun]:
-    """The driver on the shipped configuration and on the rewritten copy of every committed layout, in the synth lane.
+    """The driver on the shipped configuration and on the rewritten copies of it and of the fixture, in the synth lane.
 
     Each is compared with the layout's recorded baseline, as `make synth` compares every run. The
-    fixture and GovCloud layouts themselves are synthesized by the session already (`fixture_app`,
-    `govcloud_run`), and so are their lints: their copies skip cfn-lint, the shipped file's copy does not.
+    fixture layout itself is synthesized by the session already (`fixture_app`) and linted
+    (`fixture_lint`): its copy skips cfn-lint; the shipped file's copy does not. GovCloud's copy is
+    `govcloud_run`.
     """
     root = tmp_path_factory.mktemp("shipped")
     (root / "home").mkdir()
@@ -264,6 +270,8 @@ def shipped_runs(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> dict
         "shipped": (DEFAULT_CONFIG_PATH, COMMITTED_LAYOUTS["shipped"][1], ())
     }
     for layout, (config, baseline) in COMMITTED_LAYOUTS.items():
+        if layout == "govcloud":
+            continue  # govcloud_run is its copy
         copy_path = root / f"{layout}-rewritten.yaml"
         copy_path.write_text(yaml.safe_dump(rewritten(yaml.safe_load(config.read_text())), sort_keys=False))
         configs[f"{layout}/rewritten"] = (copy_path, baseline, () if layout == "shipped" else ("--no-lint",))
