@@ -1,22 +1,33 @@
-"""Inherited controls: the reviewed table against a synth, and the status."""
+"""Inherited controls: the reviewed table against a synth, the status, and what the baseline and outputs record.
+
+The fixture configuration's qa stage shares dev's account and region and inherits dev's trail and
+recorder (`account_baseline: {cloudtrail: {inherited_from: ...}, config: {inherited_from: ...}}`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
+from trestle.oscal.component import ComponentDefinition
+
+from compliance import signoff
 from compliance.inheritance import NONE, inheritable, service_controls, table
 from compliance.model import (
     ComplianceModel,
     Control,
     ControlStatus,
     Evaluation,
+    Inheritance,
     Rule,
     Status,
     baseline,
     control_id,
     controls_from,
 )
+from compliance.oscal import COMPONENT_DEFINITION, FEDRAMP_NS, write_oscal
+from compliance.report import render_markdown
 from config import AppConfig
 from config.schema import BASELINE_SERVICES
 from stacks.baseline import CONSTRUCTS
@@ -133,3 +144,110 @@ def test_each_row_is_evidenced_by_the_resources_it_names(
                     for c in cited.get(e.rule, ())
                 }
                 assert row.control in evidenced, (row, stage, construct)
+
+
+# --- a stage that inherits, in the fixture app -----------------------------------------------------
+
+
+def _qa(model: ComplianceModel) -> dict[str, Inheritance]:
+    return {i.service: i for i in model.inheritances if i.scope == "Qa"}
+
+
+def test_the_fixtures_qa_inherits_dev_trail_and_recorder(
+    compliance_model: ComplianceModel, fixture_config: AppConfig
+) -> None:
+    qa = fixture_config.environment("qa").account_baseline
+    assert qa.services == frozenset(), "an inherited service is not deployed"
+    assert {i.scope for i in compliance_model.inheritances} == {"Qa"}
+    inherited = _qa(compliance_model)
+    assert {s: i.provider for s, i in inherited.items()} == qa.inherited
+    assert {"au-7.1", "si-7", "si-7.1"} <= set(inherited["cloudtrail"].controls)
+    assert set(inherited["cloudtrail"].controls) <= service_controls()["cloudtrail"]
+    # The app as a whole: dev and prod evidence the trail's controls, so they stay evidenced there.
+    whole = {c.control: c.status for c in compliance_model.controls}
+    assert whole["au-7.1"] is ControlStatus.EVIDENCED
+
+
+def test_the_baseline_records_what_qa_inherits_and_from_whom(compliance_model: ComplianceModel) -> None:
+    document = signoff.snapshot(compliance_model)
+    qa = document["scopes"]["Qa"]
+    inherited = _qa(compliance_model)
+    for control in inherited["cloudtrail"].controls:
+        assert qa["controls"][control] == "inherited", control
+    trail = qa["inherited"]["cloudtrail"]
+    assert trail == {
+        "from": signoff.deployment_neutral(inherited["cloudtrail"].provider),
+        "controls": list(inherited["cloudtrail"].controls),
+    }
+    assert "<account>" in trail["from"], "editing accounts changes nothing"
+    assert "<region>" in qa["inherited"]["config"]["from"]
+    # Deployed services are unchanged: every other scope reads as if no stage inherited anything.
+    plain = signoff.snapshot(replace(compliance_model, inheritances=[]))
+    assert {s: d for s, d in document["scopes"].items() if s != "Qa"} == {
+        s: d for s, d in plain["scopes"].items() if s != "Qa"
+    }
+    assert "inherited" not in plain["scopes"]["Qa"]
+    assert plain["scopes"]["Qa"]["controls"].get("au-7.1") is None  # without a provider: not checked
+
+
+def test_inheriting_and_a_provider_change_each_ask_for_make_baseline_once(
+    compliance_model: ComplianceModel, tmp_path: Path
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    signoff.write(replace(compliance_model, inheritances=[]), baseline)  # qa as it was before it inherited
+    model = replace(compliance_model)
+    signoff.apply(model, baseline, shown_as="compliance/baseline.json")
+    provider = signoff.deployment_neutral(_qa(compliance_model)["cloudtrail"].provider)
+    assert f"Qa: cloudtrail is now inherited from {provider}" in model.baseline_differences
+    assert f"Qa: au-7.1 was not checked at synth, is now inherited from {provider}" in model.baseline_differences
+    signoff.write(model, baseline)  # `make baseline`
+    signoff.apply(model, baseline, shown_as="compliance/baseline.json")
+    assert model.baseline_differences == []
+
+    moved = [replace(i, provider="AWS Control Tower") if i.service == "cloudtrail" else i for i in model.inheritances]
+    changed = replace(model, inheritances=moved)
+    signoff.apply(changed, baseline, shown_as="compliance/baseline.json")
+    assert changed.baseline_differences == [
+        f"Qa: cloudtrail was inherited from {provider}, is now inherited from AWS Control Tower"
+    ]
+
+
+def test_report_and_oscal_name_the_provider(compliance_model: ComplianceModel, tmp_path: Path) -> None:
+    inherited = _qa(compliance_model)["cloudtrail"]
+    section = render_markdown(compliance_model).split("## Inherited", 1)[1].split("\n## ", 1)[0]
+    assert " ".join(section.split()).count(f"`cloudtrail` from {inherited.provider}, in Qa: AU-7(1),") == 1
+    write_oscal(compliance_model, tmp_path)
+    definition = ComponentDefinition.oscal_read(tmp_path / COMPONENT_DEFINITION)
+    assert definition is not None
+    workload = next(c for c in definition.components or [] if c.title == "Workload")
+    requirements = {r.control_id: r for r in workload.control_implementations[0].implemented_requirements}
+    props = requirements["au-7.1"].props or []
+    origination = [p for p in props if p.name == "control-origination"]
+    assert {str(p.ns) for p in origination} == {FEDRAMP_NS}
+    # Dev and prod implement it, qa inherits it: a hybrid, one prop per origination.
+    assert [p.value for p in origination] == ["sp-system", "inherited"]
+    assert inherited.provider in (origination[1].remarks or "")
+    assert [p.value for p in props if p.name == "inherited-from"] == [inherited.provider]
+
+
+def test_a_control_inherited_everywhere_is_a_requirement_of_its_own(
+    compliance_model: ComplianceModel, tmp_path: Path
+) -> None:
+    """Where no stage evidences it, the workload's requirement is the inherited one alone."""
+    trail = {"au-7.1"}
+    model = replace(
+        compliance_model,
+        controls=[
+            replace(c, status=ControlStatus.INHERITED, rules=(), resources=(), inherited_from=("Org trail",))
+            if c.control in trail
+            else c
+            for c in compliance_model.controls
+        ],
+    )
+    write_oscal(model, tmp_path)
+    definition = ComponentDefinition.oscal_read(tmp_path / COMPONENT_DEFINITION)
+    assert definition is not None
+    workload = next(c for c in definition.components or [] if c.title == "Workload")
+    (requirement,) = [r for r in workload.control_implementations[0].implemented_requirements if r.control_id in trail]
+    assert [p.value for p in requirement.props or [] if p.name == "control-origination"] == ["inherited"]
+    assert not [p for p in requirement.props or [] if p.name in ("rule", "resource")]
