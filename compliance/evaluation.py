@@ -292,7 +292,9 @@ def _inheritances(
 ) -> list[Inheritance]:
     """Per stage and inherited service, the controls of its table that no rule evidences in that stage."""
     result: list[Inheritance] = []
-    for scope, services in ((scope, services) for scope, services in inherited.items() if services):
+    for scope, services in inherited.items():
+        if not services:
+            continue
         evaluated = [e for e in evaluations if e.scope == scope]
         controls = controls_from(rules, evaluated, inherited=inheritable(services))
         taken = [c.control for c in controls if c.status is ControlStatus.INHERITED]

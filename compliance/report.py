@@ -698,7 +698,8 @@ def _control_matrix_section(model: ComplianceModel) -> list[str]:
 
 
 def render_markdown(model: ComplianceModel) -> str:
-    """report.md: the verdict and the run's identity first, the summary (one screen), acknowledgments, controls.
+    """report.md: the verdict and the run's identity first, the summary (one screen), what stages inherit,
+    acknowledgments, controls.
 
     GitHub-flavoured markdown; the only HTML is `<details>`, which folds the resource lists of grouped
     acknowledgments. Prose is wrapped at WIDTH, so the file reads in a terminal as well as a browser.

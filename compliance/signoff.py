@@ -13,8 +13,8 @@ removing an environment does, because that is a change to review.
 A run regresses when a scope disappears or appears, a control's status drops
 (evidenced -> acknowledged -> not checked -> failing), a control becomes or stops being
 inherited, a service is inherited from another provider (or newly, or no longer), or an
-acknowledgment is added or accepts more resources than recorded. Each regression is one line, and fails the
-gate unless the baseline committed with the change records it (`make baseline`
+acknowledgment is added or accepts more resources than recorded. Each regression is one
+line, and fails the gate unless the baseline committed with the change records it (`make baseline`
 rewrites the file from a synth; the diff is then part of the review). Improvements
 (a control evidenced, an acknowledgment removed) pass, and the report lists them
 until the baseline records them too. Standard library only.
