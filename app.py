@@ -138,6 +138,7 @@ def main() -> int:
         disabled_controls=config.control_tower.disabled_controls,
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
         runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
+        inherited={env.stage_id: env.account_baseline.inherited for env in config.environments},
         run=identity,
         baseline=_baseline_path(),
         write_baseline=bool(os.environ.get("MONITORING_WRITE_BASELINE")),
@@ -157,6 +158,7 @@ def report_and_gate(
     disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
+    inherited: dict[str, dict[str, str]] | None = None,
     run: Any = None,
     baseline: Path | None = None,
     write_baseline: bool = False,
@@ -182,6 +184,7 @@ def report_and_gate(
         disabled_controls=disabled_controls,
         runtime_services=runtime_services,
         runtime_skipped=runtime_skipped,
+        inherited=inherited,
         run=run,
     )
     if baseline is not None:

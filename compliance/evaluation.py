@@ -21,14 +21,18 @@ from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.assembly import CloudAssembly, Violation
 from compliance.catalogue import all_rules
 from compliance.checks import evaluate_checks
+from compliance.inheritance import inheritable, service_controls
 from compliance.model import (
     AcknowledgmentRecord,
     ComplianceModel,
+    ControlStatus,
     Evaluation,
+    Inheritance,
     Rule,
     RunIdentity,
     Status,
     controls_from,
+    inherited_controls,
 )
 from compliance.nag_adapter import every_finding
 from compliance.outlook import runtime_outlook
@@ -243,9 +247,14 @@ def evaluate(
     disabled_controls: tuple[str, ...] = (),
     runtime_services: dict[str, set[str]] | None = None,
     runtime_skipped: dict[str, set[str]] | None = None,
+    inherited: dict[str, dict[str, str]] | None = None,
     run: RunIdentity | None = None,
 ) -> ComplianceModel:
-    """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is."""
+    """The whole compliance model of a synthesized app (call after `app.synth()`); `run` says which run it is.
+
+    `inherited` maps a stage to the services of its account baseline that a landing zone runs, each with
+    its provider (`AccountBaseline.inherited`).
+    """
     scopes = ["Pipeline", *stages]
     reader = CloudAssembly(assembly)
     index = TemplateIndex.load(reader)
@@ -255,12 +264,15 @@ def evaluate(
     evaluations.sort(key=lambda e: (scopes.index(e.scope), e.pack, e.rule, e.path))
     records = matcher.records(not_run)
     runtime_results, suppressions = runtime_outlook(evaluations, index, {p: matcher.scope(p) for p in plain})
+    inheritances = _inheritances(rules, evaluations, inherited or {})
     return ComplianceModel(
         scopes=scopes,
         rules=rules,
         evaluations=evaluations,
         acknowledgments=records,
-        controls=controls_from(rules, evaluations, runtime_coverage(runtime_services or {})),
+        controls=controls_from(
+            rules, evaluations, runtime_coverage(runtime_services or {}), inherited_controls(inheritances)
+        ),
         resources_per_scope={name: sum(1 for p in matcher.resources if matcher.scope(p) == name) for name in scopes},
         config_differences=_config_differences(records, stages),
         external_prerequisites={k: sorted(v) for k, v in (external_prerequisites or {}).items() if v},
@@ -271,7 +283,26 @@ def evaluate(
         runtime_results=runtime_results,
         suppressions=suppressions,
         twin_classification=classification(tuple(r.source_identifier for r in config_rules())),
+        inheritances=inheritances,
     )
+
+
+def _inheritances(
+    rules: list[Rule], evaluations: list[Evaluation], inherited: dict[str, dict[str, str]]
+) -> list[Inheritance]:
+    """Per stage and inherited service, the controls of its table that no rule evidences in that stage."""
+    result: list[Inheritance] = []
+    for scope, services in inherited.items():
+        if not services:
+            continue
+        evaluated = [e for e in evaluations if e.scope == scope]
+        controls = controls_from(rules, evaluated, inherited=inheritable(services))
+        taken = [c.control for c in controls if c.status is ControlStatus.INHERITED]
+        result += [
+            Inheritance(scope, service, provider, tuple(c for c in taken if c in service_controls().get(service, ())))
+            for service, provider in services.items()
+        ]
+    return result
 
 
 def _config_differences(records: list[AcknowledgmentRecord], stages: list[str]) -> list[str]:

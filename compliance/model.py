@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -31,6 +32,9 @@ class ControlStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     FAILING = "failing"
     NOT_CHECKED = "not checked at synth"
+    # No rule evidences it at synth, and a service whose own resources would is run by a landing zone: the
+    # provider's responsibility (leveraged), never "evidenced". `Control.inherited_from` names the provider.
+    INHERITED = "inherited"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,32 @@ class Control:
     rules: tuple[str, ...] = ()
     resources: tuple[str, ...] = ()  # "<scope>:<path>" of the resources behind the status
     runtime: tuple[str, ...] = ()  # the runtime monitors (an account baseline's Config rules) that watch it
+    inherited_from: tuple[str, ...] = ()  # the providers, when its status is inherited
+
+
+@dataclass(frozen=True)
+class Inheritance:
+    """A service of the account baseline that a stage leaves to its landing zone, and what the stage inherits.
+
+    `controls` are the OSCAL ids of `compliance.inheritance`'s table for the service that no rule evidences
+    in the stage: their status there is inherited from `provider`.
+    """
+
+    scope: str
+    service: str  # "cloudtrail", as `account_baseline` names it
+    provider: str  # who runs it, as configured (`inherited_from`)
+    controls: tuple[str, ...] = ()
+
+
+def inherited_controls(inheritances: Iterable[Inheritance]) -> dict[str, tuple[str, ...]]:
+    """Control id -> the providers it is inherited from, over `inheritances` (each provider once, in order)."""
+    providers: dict[str, list[str]] = {}
+    for inheritance in inheritances:
+        for control in inheritance.controls:
+            entry = providers.setdefault(control, [])
+            if inheritance.provider not in entry:
+                entry.append(inheritance.provider)
+    return {control: tuple(entry) for control, entry in providers.items()}
 
 
 class RuntimeOutcome(StrEnum):
@@ -175,6 +205,7 @@ class ComplianceModel:
     runtime_results: list[RuntimeResult] = field(default_factory=list)  # what the account baseline's Config rules say
     suppressions: list[Suppression] = field(default_factory=list)  # what Security Hub automation rules suppress
     twin_classification: dict[str, int] = field(default_factory=dict)  # the pack's Config rules by synth twin
+    inheritances: list[Inheritance] = field(default_factory=list)  # services stages leave to a landing zone
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,6 +244,7 @@ class ComplianceModel:
                     "rules": tuple(c["rules"]),
                     "resources": tuple(c["resources"]),
                     "runtime": tuple(c.get("runtime", ())),
+                    "inherited_from": tuple(c.get("inherited_from", ())),
                 }
             )
 
@@ -249,6 +281,7 @@ class ComplianceModel:
                 Suppression(**{**s, "resource_ids": tuple(s["resource_ids"])}) for s in data.get("suppressions", [])
             ],
             twin_classification=dict(data.get("twin_classification", {})),
+            inheritances=[Inheritance(**{**i, "controls": tuple(i["controls"])}) for i in data.get("inheritances", [])],
         )
 
 
@@ -292,43 +325,53 @@ def cited_controls(description: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(labels))
 
 
+def _status(results: list[Evaluation]) -> tuple[ControlStatus, list[Evaluation]]:
+    """A control's status from the evaluations of the rules that cite it, and the evaluations behind it."""
+    failing = [e for e in results if e.status is Status.NON_COMPLIANT]
+    acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
+    if failing:
+        return ControlStatus.FAILING, failing
+    if acknowledged:
+        return ControlStatus.ACKNOWLEDGED, acknowledged
+    if results:
+        return ControlStatus.EVIDENCED, results
+    return ControlStatus.NOT_CHECKED, []
+
+
 def controls_from(
-    rules: list[Rule], evaluations: list[Evaluation], runtime: dict[str, tuple[str, ...]] | None = None
+    rules: list[Rule],
+    evaluations: list[Evaluation],
+    runtime: dict[str, tuple[str, ...]] | None = None,
+    inherited: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Control]:
-    """The FedRAMP Moderate baseline, each control with the status its citing rules give it."""
+    """The FedRAMP Moderate baseline, each control with the status its citing rules give it.
+
+    `inherited` maps a control id to the providers a scope inherits it from: a control no rule
+    evaluated is inherited from them rather than not checked; one a rule evaluated keeps its status.
+    """
     citing: dict[str, set[str]] = defaultdict(set)
     for rule in rules:
-        for label in rule.cited:
-            cid = control_id(label)
-            if cid:
-                citing[cid].add(rule.rule)
+        for cid in filter(None, map(control_id, rule.cited)):
+            citing[cid].add(rule.rule)
     by_rule: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in evaluations:
         by_rule[evaluation.rule].append(evaluation)
     controls: list[Control] = []
     for base in baseline():
         rule_ids = sorted(citing.get(base.control, ()))
-        results = [e for r in rule_ids for e in by_rule.get(r, [])]
-        failing = [e for e in results if e.status is Status.NON_COMPLIANT]
-        acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
-        if failing:
-            status, behind = ControlStatus.FAILING, failing
-        elif acknowledged:
-            status, behind = ControlStatus.ACKNOWLEDGED, acknowledged
-        elif results:
-            status, behind = ControlStatus.EVIDENCED, results
-        else:
-            status, behind = ControlStatus.NOT_CHECKED, []
+        status, behind = _status([e for r in rule_ids for e in by_rule.get(r, [])])
+        providers = (inherited or {}).get(base.control, ()) if status is ControlStatus.NOT_CHECKED else ()
         controls.append(
             Control(
                 control=base.control,
                 label=base.label,
                 title=base.title,
                 family=base.family,
-                status=status,
+                status=ControlStatus.INHERITED if providers else status,
                 rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
                 resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
                 runtime=(runtime or {}).get(base.control, ()),
+                inherited_from=providers,
             )
         )
     return controls

@@ -2,7 +2,9 @@
 
 - `component-definition.json`: the pipeline and the workload as components; each
   implemented requirement is a FedRAMP Moderate control (OSCAL id, `sc-7.4`) with the
-  rules that evidence or acknowledge it and the resources they were evaluated on.
+  rules that evidence or acknowledge it and the resources they were evaluated on, and its
+  origination as FedRAMP writes it: `sp-system` where this app implements it, `inherited`
+  (with the provider) where a stage leaves the service that would evidence it to a landing zone.
 - `assessment-plan.json`: what every synth assesses (the baseline's controls, both
   components, by rule evaluation of the synthesized templates). OSCAL requires a plan
   to import a system security plan; the organisation owns the SSP, so the plan imports
@@ -40,6 +42,14 @@ BASELINE_PROFILE = (
     "FedRAMP_rev5_MODERATE-baseline_profile.json"
 )
 NS = "urn:fedramp-monitoring:compliance"  # the namespace of this project's own OSCAL properties
+# FedRAMP's extension namespace. Its SSP template (GSA/fedramp-automation, dist/content/rev5/templates/ssp/json/
+# FedRAMP-SSP-OSCAL-Template.json) and its guide (automate.fedramp.gov, SSP > Security Controls > Control
+# Origination) mark an implemented requirement's origination with props name="control-origination" in this
+# namespace, one per origination (sp-corporate, sp-system, customer-configured, customer-provided, inherited): a
+# hybrid control carries several. An inherited one also needs, in the SSP, a leveraged-authorization-uuid prop
+# naming the provider's leveraged-authorization; the organisation's SSP holds those, so this component
+# definition names the provider in the prop's remarks and in an `inherited-from` prop of its own namespace.
+FEDRAMP_NS = "https://fedramp.gov/ns/oscal"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, NS)
 PIPELINE, WORKLOAD = "Pipeline", "Workload"
 _COMPONENTS = {
@@ -107,25 +117,75 @@ def _evidence(model: ComplianceModel) -> dict[tuple[str, str], tuple[list[str], 
     return {key: (sorted(rules), sorted(resources)) for key, (rules, resources) in found.items()}
 
 
+def _origination(value: str, remarks: str | None = None) -> common.Property:
+    return common.Property(name="control-origination", value=value, ns=FEDRAMP_NS, remarks=remarks)
+
+
+def _inherited(model: ComplianceModel) -> dict[str, dict[str, list[str]]]:
+    """Control -> provider -> the stages that inherit it from that provider (the workload's, in model order)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for inheritance in model.inheritances:
+        for control in inheritance.controls:
+            scopes = found.setdefault(control, {}).setdefault(inheritance.provider, [])
+            if inheritance.scope not in scopes:
+                scopes.append(inheritance.scope)
+    return found
+
+
+def _requirement(
+    name: str, control: Control, evidence: tuple[list[str], list[str]], inherited: dict[str, list[str]]
+) -> cd.ImplementedRequirement:
+    """A control as the component implements it (`evidence`: rules and resources), inherits it, or both."""
+    rules, resources = evidence
+    parts: list[str] = []
+    props: list[common.Property] = []
+    if rules:
+        parts.append(
+            f"implemented by resources of the {name.lower()} that {len(rules)} synth-time rule(s) evaluate "
+            f"({len(resources)} resource evaluation(s))"
+        )
+        props += [
+            _origination("sp-system"),
+            *(_prop("rule", r) for r in rules),
+            *(_prop("resource", r) for r in resources),
+        ]
+    leveraged = [(", ".join(scopes), provider) for provider, scopes in inherited.items()]
+    if leveraged:
+        parts += [
+            f"inherited in {where} from {provider}, which runs the service there (leveraged)"
+            for where, provider in leveraged
+        ]
+        remarks = "; ".join(f"In {where}, inherited from {provider}" for where, provider in leveraged)
+        props += [_origination("inherited", f"{remarks}."), *(_prop("inherited-from", p) for _, p in leveraged)]
+    return cd.ImplementedRequirement(
+        uuid=_uuid("implemented-requirement", name, control.control),
+        control_id=control.control,
+        description=f"{control.label} {control.title}: {'; '.join(parts)}.",
+        props=props,
+        remarks="The system security plan links each provider as a leveraged authorization." if inherited else None,
+    )
+
+
+def _requirements(
+    model: ComplianceModel,
+    name: str,
+    evidence: dict[tuple[str, str], tuple[list[str], list[str]]],
+    inherited: dict[str, dict[str, list[str]]],
+) -> list[cd.ImplementedRequirement]:
+    """The controls the component implements at synth, or inherits (`inherited`: only stages, the workload, do)."""
+    return [
+        _requirement(name, control, found, inherited.get(control.control, {}))
+        for control in model.controls
+        for found in [evidence.get((name, control.control), ([], [])) if control.status in _ASSESSED else ([], [])]
+        if found[0] or control.control in inherited
+    ]
+
+
 def component_definition(model: ComplianceModel) -> cd.ComponentDefinition:
-    evidence = _evidence(model)
+    evidence, inherited = _evidence(model), _inherited(model)
     components = []
     for name, description in _COMPONENTS.items():
-        requirements = [
-            cd.ImplementedRequirement(
-                uuid=_uuid("implemented-requirement", name, control.control),
-                control_id=control.control,
-                description=(
-                    f"{control.label} {control.title}: implemented by resources of the {name.lower()} that "
-                    f"{len(rules)} synth-time rule(s) evaluate ({len(resources)} resource evaluation(s))."
-                ),
-                props=[*(_prop("rule", r) for r in rules), *(_prop("resource", r) for r in resources)],
-            )
-            for control in model.controls
-            if control.status in _ASSESSED
-            for rules, resources in [evidence.get((name, control.control), ([], []))]
-            if rules
-        ]
+        requirements = _requirements(model, name, evidence, inherited if name == WORKLOAD else {})
         components.append(
             cd.DefinedComponent(
                 uuid=_uuid("component", name),

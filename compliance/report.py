@@ -33,6 +33,7 @@ from compliance.model import (
     ComplianceModel,
     ControlStatus,
     Evaluation,
+    Inheritance,
     Rule,
     RuntimeOutcome,
     Status,
@@ -56,6 +57,14 @@ INFORMATION_URI = "https://github.com/cdklabs/cdk-nag/blob/main/RULES.md"
 MAX_RULES_SHOWN = 5
 # Prose in report.md is wrapped here, so no line needs a reader to scroll sideways.
 WIDTH = 100
+# The summary's column per control status, in the order of the statuses.
+STATUS_COLUMNS = {
+    ControlStatus.EVIDENCED: "Evidenced",
+    ControlStatus.ACKNOWLEDGED: "Acknowledged",
+    ControlStatus.FAILING: "Failing",
+    ControlStatus.NOT_CHECKED: "Not checked",
+    ControlStatus.INHERITED: "Inherited",
+}
 
 
 # --- Counting, shared by the JSON summary and the markdown summary --------------------------------
@@ -151,13 +160,26 @@ def render_findings_json(model: ComplianceModel) -> str:
 
 # --- controls.csv ------------------------------------------------------------------------------
 
+# `inherited_from`: the providers of an inherited control.
+CSV_COLUMNS = (
+    "control",
+    "label",
+    "title",
+    "family",
+    "status",
+    "rules",
+    "resources",
+    "monitored_at_runtime",
+    "inherited_from",
+)
+
 
 def render_controls_csv(model: ComplianceModel) -> str:
     """controls.csv: one row per control in model order, multi-valued cells joined with "; "."""
     buffer = io.StringIO()
     # "\n" rather than csv's default "\r\n": the file is committed and diffed alongside the other text reports.
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["control", "label", "title", "family", "status", "rules", "resources", "monitored_at_runtime"])
+    writer.writerow(CSV_COLUMNS)
     for control in model.controls:
         writer.writerow(
             [
@@ -169,6 +191,7 @@ def render_controls_csv(model: ComplianceModel) -> str:
                 "; ".join(control.rules),
                 "; ".join(control.resources),
                 "; ".join(control.runtime),
+                "; ".join(control.inherited_from),
             ]
         )
     return buffer.getvalue()
@@ -281,7 +304,8 @@ def _summary_section(model: ComplianceModel) -> list[str]:
         "without one; a control whose conditions the resource does not meet) counts as a pass."
     )
 
-    by_status = {status: sum(c.status is status for c in model.controls) for status in ControlStatus}
+    statuses = _statuses(model)
+    by_status = {status: sum(c.status is status for c in model.controls) for status in statuses}
     runtime = [c for c in model.controls if c.runtime]
     beyond = [c for c in runtime if c.status is ControlStatus.NOT_CHECKED]
     lines += ["", f"### Controls ({len(model.controls)} in the FedRAMP Moderate baseline)", ""]
@@ -298,21 +322,21 @@ def _summary_section(model: ComplianceModel) -> list[str]:
 
     families: dict[str, dict[str, int]] = {}
     for control in model.controls:
-        tally = families.setdefault(control.family, dict.fromkeys((*ControlStatus, "runtime", "total"), 0))
+        tally = families.setdefault(control.family, dict.fromkeys((*statuses, "runtime", "total"), 0))
         tally[control.status] += 1
         tally["runtime"] += bool(control.runtime)
         tally["total"] += 1
     lines += ["", "### Controls per family", ""]
     lines += _table(
-        ["Family", "Evidenced", "Acknowledged", "Failing", "Not checked", "Runtime", "Total"],
+        ["Family", *(STATUS_COLUMNS[s] for s in statuses), "Runtime", "Total"],
         (
             [
                 _cell(family),
-                *(str(t[k]) for k in (*ControlStatus, "runtime", "total")),
+                *(str(t[k]) for k in (*statuses, "runtime", "total")),
             ]
             for family, t in families.items()
         ),
-        ["l", "r", "r", "r", "r", "r", "r"],
+        ["l", *("r" for _ in statuses), "r", "r"],
     )
     lines += _baseline_lines(model)
     if model.runtime_services:
@@ -321,6 +345,40 @@ def _summary_section(model: ComplianceModel) -> list[str]:
             skipped = model.runtime_skipped.get(scope, [])
             note = f"; not offered in its region, skipped: {', '.join(skipped)}" if skipped else ""
             lines += _wrap(f"{scope}: {', '.join(services)}{note}", first="- ", indent="  ")
+    return lines
+
+
+def _statuses(model: ComplianceModel) -> tuple[ControlStatus, ...]:
+    """The statuses the summary counts: inherited only in an app where a control has it (it needs a landing zone)."""
+    inherited = any(c.status is ControlStatus.INHERITED for c in model.controls)
+    return tuple(s for s in ControlStatus if s is not ControlStatus.INHERITED or inherited)
+
+
+def _inherited_section(model: ComplianceModel) -> list[str]:
+    """Per service and provider: the stages that leave the service to it, and the controls they inherit."""
+    lines = ["## Inherited", ""]
+    if not model.inheritances:
+        return [*lines, *_wrap("No stage leaves a service of its account baseline to a landing zone.")]
+    lines += _wrap(
+        "Services of the account baseline that a stage leaves to its landing zone (`account_baseline: {<service>: "
+        "{inherited_from: <provider>}}`): this app does not deploy them there. A control that only the service's "
+        "own resources would evidence (compliance/data/inherited-controls.tsv), and that no rule evidences in "
+        "the stage, is inherited from the provider: the provider's responsibility, never counted as evidenced."
+    )
+    groups: dict[tuple[str, str], list[Inheritance]] = {}
+    for inheritance in model.inheritances:
+        groups.setdefault((inheritance.service, inheritance.provider), []).append(inheritance)
+    labels = {c.control: c.label for c in model.controls}
+    lines += [""]
+    for (service, provider), members in groups.items():
+        inherited = {control for m in members for control in m.controls}
+        controls = [labels[c] for c in labels if c in inherited] + sorted(inherited - labels.keys())
+        lines += _wrap(
+            f"{_code(service)} from {provider}, in {', '.join(m.scope for m in members)}: "
+            + (", ".join(controls) or "no control (every one is evidenced there, or the service evidences none)"),
+            first="- ",
+            indent="  ",
+        )
     return lines
 
 
@@ -630,7 +688,7 @@ def _control_matrix_section(model: ComplianceModel) -> list[str]:
         if c.family != family:
             family = c.family
             lines += ["", f"### {family}", ""]
-        detail = str(c.status)
+        detail = str(c.status) + (f" from {' and '.join(c.inherited_from)}" if c.inherited_from else "")
         if c.rules:
             detail += f"; rules: {_rules_text(c.rules)}"
         if c.runtime:
@@ -640,7 +698,8 @@ def _control_matrix_section(model: ComplianceModel) -> list[str]:
 
 
 def render_markdown(model: ComplianceModel) -> str:
-    """report.md: the verdict and the run's identity first, the summary (one screen), acknowledgments, controls.
+    """report.md: the verdict and the run's identity first, the summary (one screen), what stages inherit,
+    acknowledgments, controls.
 
     GitHub-flavoured markdown; the only HTML is `<details>`, which folds the resource lists of grouped
     acknowledgments. Prose is wrapped at WIDTH, so the file reads in a terminal as well as a browser.
@@ -650,6 +709,8 @@ def render_markdown(model: ComplianceModel) -> str:
     lines += [""]
     lines += _run_section(model)
     lines += _summary_section(model)
+    lines += [""]
+    lines += _inherited_section(model)
     lines += [""]
     lines += _acknowledgments_section(model)
     lines += [""]

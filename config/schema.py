@@ -226,31 +226,92 @@ def _check_emails(value: tuple[str, ...], field: str) -> tuple[str, ...]:
     return value
 
 
+# The account baseline's services, by field name (stacks.baseline deploys each; compliance lists their controls).
+BASELINE_SERVICES = ("cloudtrail", "config", "security_hub", "guardduty")
+# Who provides an inherited service: one line, short enough for a report's table and an OSCAL property.
+PROVIDER_MAX_LENGTH = 200
+_PROVIDER_EXAMPLE = "e.g. {inherited_from: 'AWS Control Tower organization trail'}"
+
+
+def _check_provider(value: Any) -> str:
+    """The provider of an inherited service, stripped; a problem about `inherited_from` otherwise."""
+    if not isinstance(value, str) or not value.strip():
+        raise _problem("inherited_from", f"must name who runs the service, {_PROVIDER_EXAMPLE}")
+    text = value.strip()
+    if not text.isprintable():  # a line break or a control character: the text is written into one-line fields
+        raise _problem("inherited_from", "must be one line of printable text")
+    if len(text) > PROVIDER_MAX_LENGTH:
+        raise _problem("inherited_from", f"is longer than {PROVIDER_MAX_LENGTH} characters")
+    return text
+
+
+class InheritedService(_Strict):
+    """A baseline service this app does not deploy because a landing zone or a delegated administrator runs it.
+
+    The controls its resources would evidence are recorded as inherited from `inherited_from` (leveraged),
+    the provider's responsibility, rather than as not checked at synth.
+    """
+
+    inherited_from: str = Field(
+        description="who runs the service for this account and region, e.g. "
+        "'AWS Control Tower organization trail (log archive account 999999999999)'",
+    )
+
+    @field_validator("inherited_from", mode="before")
+    @classmethod
+    def _provider(cls, value: Any) -> str:
+        return _check_provider(value)
+
+
 class AccountBaseline(_Strict):
     """Account- and region-wide services the stage deploys into its account (all off by default).
 
     Each is a singleton of its account (CloudTrail's multi-region trail) or of its account and
     region (the Config recorder, the Security Hub hub, the GuardDuty detector): turn off what a
-    landing zone or a delegated administrator already runs there, or the deployment fails.
+    landing zone or a delegated administrator already runs there, or the deployment fails; say
+    who runs it (`{inherited_from: ...}`) and its controls are recorded as inherited from them.
     `account_baseline: true` (or `false`) sets all four at once.
     """
 
-    cloudtrail: bool = False
-    config: bool = False
-    security_hub: bool = False
-    guardduty: bool = False
+    cloudtrail: bool | InheritedService = False
+    config: bool | InheritedService = False
+    security_hub: bool | InheritedService = False
+    guardduty: bool | InheritedService = False
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            return dict.fromkeys(("cloudtrail", "config", "security_hub", "guardduty"), value)
+            return dict.fromkeys(BASELINE_SERVICES, value)
         return value
+
+    @field_validator(*BASELINE_SERVICES, mode="before")
+    @classmethod
+    def _setting(cls, value: Any, info: ValidationInfo) -> Any:
+        """`true`, `false` or `{inherited_from: ...}`, each problem named by its own field."""
+        if isinstance(value, bool | InheritedService):
+            return value
+        if not isinstance(value, dict):
+            raise _problem(str(info.field_name), f"must be true, false or who runs it, {_PROVIDER_EXAMPLE}")
+        for key in value:
+            if key != "inherited_from":
+                raise _problem(str(key), "is not a setting of an inherited service (only inherited_from)")
+        # A problem with the provider names `inherited_from` under this field (the loader appends it).
+        return InheritedService(inherited_from=_check_provider(value.get("inherited_from")))
 
     @property
     def services(self) -> frozenset[str]:
-        """The services switched on, by field name."""
-        return frozenset(name for name, on in self.model_dump().items() if on)
+        """The services this app deploys, by field name (an inherited service is not one of them)."""
+        return frozenset(name for name in BASELINE_SERVICES if getattr(self, name) is True)
+
+    @property
+    def inherited(self) -> dict[str, str]:
+        """Service -> who runs it, for the services this app leaves to a landing zone (in field order)."""
+        return {
+            name: setting.inherited_from
+            for name in BASELINE_SERVICES
+            if isinstance(setting := getattr(self, name), InheritedService)
+        }
 
 
 class EnvironmentConfig(_Strict):

@@ -28,6 +28,14 @@ SERVICES = {
     "security_hub": "AWS::SecurityHub::Standard",
     "guardduty": "AWS::GuardDuty::Detector",
 }
+# The constructs each service brings, by id under the stack: the audit key and bucket pair serve the trail and
+# the recorder alike. compliance/data/inherited-controls.tsv names them; a test holds every resource to one.
+CONSTRUCTS = {
+    "cloudtrail": ("AuditKey", "Audit", "TrailLogs", "Trail"),
+    "config": ("AuditKey", "Audit", "ConfigRole", "Recorder", "Delivery", "FedRampModerate"),
+    "security_hub": ("SecurityHub", "Nist80053Rev5"),
+    "guardduty": ("GuardDuty",),
+}
 # Audit records cannot be deleted or overwritten for a year after they are written (AU-9, AU-11; OMB M-21-31's
 # twelve months of active storage); governance mode, so a break-glass role with s3:BypassGovernanceRetention can.
 AUDIT_OBJECT_LOCK_DAYS = 365

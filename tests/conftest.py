@@ -175,6 +175,7 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
         assembly_dir,
         stages=[e.stage_id for e in fixture_config.environments],
         runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
+        inherited={e.stage_id: e.account_baseline.inherited for e in fixture_config.environments},
     )
 
 

@@ -20,6 +20,7 @@ from compliance.model import (
     Control,
     ControlStatus,
     Evaluation,
+    Inheritance,
     Rule,
     RunIdentity,
     Status,
@@ -239,6 +240,7 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
         "rules",
         "resources",
         "monitored_at_runtime",
+        "inherited_from",
     ]
     assert [r["control"] for r in rows] == [c.control for c in model.controls]
     sc28 = rows[4]
@@ -365,6 +367,47 @@ def test_markdown_control_matrix_lists_every_control_and_abbreviates_rules(model
     au2 = matrix.split("- **AU-2**", 1)[1].split("\n- ", 1)[0]
     assert "and 2 more" in au2
     assert MANY_RULES[5] not in au2
+
+
+# --- inherited controls -------------------------------------------------------------------------
+
+PROVIDER = "AWS Control Tower organization trail (log archive account 999999999999)"
+
+
+@pytest.fixture
+def inheriting(model: ComplianceModel) -> ComplianceModel:
+    """The model with Dev leaving CloudTrail to its landing zone, which gives it AC-7."""
+    return replace(
+        model,
+        controls=[
+            replace(c, status=ControlStatus.INHERITED, inherited_from=(PROVIDER,)) if c.control == "ac-7" else c
+            for c in model.controls
+        ],
+        inheritances=[Inheritance("Dev", "cloudtrail", PROVIDER, ("ac-7",)), Inheritance("Dev", "guardduty", "GD")],
+    )
+
+
+def test_inherited_controls_round_trip_and_read_in_controls_csv(inheriting: ComplianceModel) -> None:
+    assert ComplianceModel.from_json(json.loads(render_findings_json(inheriting))) == inheriting
+    ac7 = next(r for r in csv.DictReader(io.StringIO(render_controls_csv(inheriting))) if r["control"] == "ac-7")
+    assert (ac7["status"], ac7["inherited_from"]) == ("inherited", PROVIDER)
+
+
+def test_markdown_names_each_inherited_service_its_provider_stages_and_controls(
+    model: ComplianceModel, inheriting: ComplianceModel
+) -> None:
+    markdown = render_markdown(inheriting)
+    section = markdown.split("## Inherited", 1)[1].split("\n## ", 1)[0]
+    items = " ".join(section.split()).split(" - ")[1:]
+    assert items == [
+        f"`cloudtrail` from {PROVIDER}, in Dev: AC-7",
+        "`guardduty` from GD, in Dev: no control (every one is evidenced there, or the service evidences none)",
+    ]
+    assert ["inherited", "1"] in _md_table(markdown, "### Controls (6 in the FedRAMP Moderate baseline)")
+    assert _md_table(markdown, "### Controls per family")[0] == ["Access Control", "1", "1", "0", "0", "1", "0", "3"]
+    assert f"Unsuccessful Logon Attempts: inherited from {PROVIDER}" in " ".join(markdown.split())
+    assert "No stage leaves a service of its account baseline to a landing zone." in render_markdown(model)
+    assert [line for line in markdown.splitlines() if len(line) > 100] == []
 
 
 # --- report.sarif -----------------------------------------------------------------------------

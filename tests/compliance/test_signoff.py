@@ -88,6 +88,53 @@ def test_adding_or_removing_an_environment_trips_it(compliance_model: Compliance
     ]
 
 
+def _scope(controls: dict[str, str], inherited: dict[str, tuple[str, list[str]]] | None = None) -> dict[str, object]:
+    """A hand-written scope of a baseline document: statuses, and service -> (provider, controls)."""
+    scope: dict[str, object] = {"controls": controls, "acknowledgments": {}}
+    if inherited:
+        scope["inherited"] = {s: {"from": p, "controls": c} for s, (p, c) in inherited.items()}
+    return scope
+
+
+def _compare(old: dict[str, object], new: dict[str, object]) -> signoff.Comparison:
+    return signoff.compare({"scopes": {"Prod": old}}, {"scopes": {"Prod": new}})
+
+
+def test_into_or_out_of_inherited_and_a_provider_change_are_differences_to_review() -> None:
+    evidenced = _scope({"au-7.1": "evidenced at synth", "si-7": "acknowledged"})
+    tower = _scope({"au-7.1": "inherited", "si-7": "inherited"}, {"cloudtrail": ("Control Tower", ["au-7.1", "si-7"])})
+    assert _compare(evidenced, tower).regressions == [
+        "Prod: cloudtrail is now inherited from Control Tower",
+        "Prod: au-7.1 was evidenced at synth, is now inherited from Control Tower",
+        "Prod: si-7 was acknowledged, is now inherited from Control Tower",
+    ]
+    # Out of inherited, even to evidenced, is reviewed too: the landing zone no longer answers for it.
+    back = _compare(tower, evidenced)
+    assert back.regressions[0] == "Prod: cloudtrail was inherited from Control Tower, is no longer inherited"
+    assert "Prod: au-7.1 was inherited from Control Tower, is now evidenced at synth" in back.regressions
+    assert back.improvements == []
+    org = _scope({"au-7.1": "inherited", "si-7": "inherited"}, {"cloudtrail": ("Org trail", ["au-7.1", "si-7"])})
+    assert _compare(tower, org).regressions == [
+        "Prod: cloudtrail was inherited from Control Tower, is now inherited from Org trail"
+    ]
+    assert _compare(tower, copy.deepcopy(tower)) == signoff.Comparison()
+
+
+def test_a_control_two_inherited_services_give_names_both_providers() -> None:
+    both = {"cloudtrail": ("Trail", ["cp-9.8"]), "config": ("Recorder", ["cp-9.8"])}
+    comparison = _compare(_scope({}), _scope({"cp-9.8": "inherited"}, both))
+    assert "Prod: cp-9.8 was not checked at synth, is now inherited from Trail and Recorder" in comparison.regressions
+
+
+def test_a_provider_is_recorded_without_its_account_or_region() -> None:
+    text = "AWS Control Tower organization trail (log archive account 999999999999, us-gov-west-1)"
+    assert (
+        signoff.deployment_neutral(text)
+        == "AWS Control Tower organization trail (log archive account <account>, <region>)"
+    )
+    assert signoff.deployment_neutral("the Prod stage's trail") == "the Prod stage's trail"  # stage names stay
+
+
 @pytest.mark.parametrize(
     ("text", "neutral"),
     [

@@ -135,6 +135,46 @@ def test_two_environments_may_not_both_create_an_account_singleton() -> None:
     ]
 
 
+def test_an_inherited_service_names_its_provider_and_is_not_deployed() -> None:
+    raw = _default()
+    first, second = list(raw["environments"])[:2]
+    for key in ("account", "region", "availability_zones"):
+        raw["environments"][second][key] = raw["environments"][first][key]
+    raw["environments"][first]["account_baseline"] = {"cloudtrail": True, "config": True, "guardduty": True}
+    # The second inherits what the first deploys in the same account: no second trail or recorder, no conflict.
+    raw["environments"][second]["account_baseline"] = {
+        "cloudtrail": {"inherited_from": "  AWS Control Tower organization trail (log archive account 999999999999) "},
+        "config": {"inherited_from": "AWS Control Tower"},
+        "security_hub": True,
+        "guardduty": False,
+    }
+    baseline = parse_config(raw).environments[1].account_baseline
+    assert baseline.services == {"security_hub"}
+    assert baseline.inherited == {
+        "cloudtrail": "AWS Control Tower organization trail (log archive account 999999999999)",
+        "config": "AWS Control Tower",
+    }
+    shorthand = parse_config(_with("environments.dev.account_baseline", True)).environments[0].account_baseline
+    assert (len(shorthand.services), shorthand.inherited) == (4, {})
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"inherited_from": " "}, "cloudtrail.inherited_from: ' ' must name who runs the service"),
+        ({}, "cloudtrail.inherited_from: (absent) must name who runs the service"),
+        ({"inherited_from": "AWS\nControl Tower"}, "cloudtrail.inherited_from: 'AWS\\nControl Tower' must be one line"),
+        ({"inherited_from": "x" * 201}, "is longer than 200 characters"),
+        ({"inherited_from": "AWS", "by": "me"}, "cloudtrail.by: 'me' is not a setting of an inherited service"),
+        ("inherited", "cloudtrail: 'inherited' must be true, false or who runs it"),
+    ],
+)
+def test_an_inherited_service_is_refused_without_a_one_line_provider(setting: Any, expected: str) -> None:
+    (problem,) = _problems(_with("environments.qa.account_baseline", {"cloudtrail": setting}))
+    assert problem.startswith("environments.qa.account_baseline.cloudtrail")
+    assert expected in problem
+
+
 def test_field_and_cross_field_problems_are_reported_in_one_run() -> None:
     raw = _default()
     name = next(iter(raw["environments"]))
