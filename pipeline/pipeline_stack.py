@@ -29,6 +29,7 @@ from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
 from pipeline import generated
 from pipeline.acknowledgments import BUILD_LOG_RETENTION_DAYS, acknowledge_pipeline
+from pipeline.build_image import BuildImage
 from pipeline.guard import PipelineGuard
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
 from stages import MonitoringStage
@@ -54,6 +55,9 @@ class PipelineStack(cdk.Stack):
     deploys; a smoke test calls the stage's API `/ready` (signed with the step's
     role), which fails the stage unless the service reaches its database, cache
     and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+
+    Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
+    by digest) (CM-2, SA-10).
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class PipelineStack(cdk.Stack):
             config.repository, config.branch, connection_arn=config.connection_arn, trigger_on_push=True
         )
         self._foundation(config)
+        self._build_sources(config)
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -85,7 +90,7 @@ class PipelineStack(cdk.Stack):
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
-                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.MEDIUM
+                    build_image=self.build_image.build_image, compute_type=codebuild.ComputeType.MEDIUM
                 ),
                 logging=codebuild.LoggingOptions(
                     cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
@@ -153,10 +158,15 @@ class PipelineStack(cdk.Stack):
         self.test_reports = codebuild.ReportGroup(self, "TestReports", removal_policy=retain)
         self.compliance_reports = codebuild.ReportGroup(self, "ComplianceReports", removal_policy=retain)
 
+    def _build_sources(self, config: PipelineConfig) -> None:
+        """What the builds run on: the build image."""
+        self.build_image = BuildImage(self, "BuildImage", image=config.ecr_build_image, partition=config.partition)
+
     def _after_build(
         self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
     ) -> None:
-        """The trigger, the guard before self-mutation, hardening of generated resources, notices, acknowledgments."""
+        """The trigger, the guard before self-mutation, hardening of generated resources (their image too), notices,
+        acknowledgments."""
         code_pipeline = self.pipeline.pipeline
         code_pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -186,7 +196,10 @@ class PipelineStack(cdk.Stack):
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
             self_mutation_role=generated.self_mutation_role(self.pipeline),
+            build_image=self.build_image.build_image,
         )
+        for project in self.codebuild_projects():
+            self.build_image.run(project)
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
         cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
@@ -201,6 +214,12 @@ class PipelineStack(cdk.Stack):
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
         )
+
+    def codebuild_projects(self) -> list[codebuild.Project]:
+        """Every CodeBuild project of this stack: its own steps, the guard's check and what CDK Pipelines generates."""
+        return [
+            node for node in self.node.find_all() if isinstance(node, codebuild.Project) and cdk.Stack.of(node) is self
+        ]
 
     def _code_pipeline(
         self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...]
