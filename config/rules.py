@@ -204,6 +204,7 @@ def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
         run(("environments", index), partial(_partition, env, read))
     run(("pipeline",), partial(_connection, read))
     run(("pipeline",), partial(_build_image, read))
+    run(("pipeline",), partial(_package_mirror, read))
     run(("environments",), partial(_waves, read, count))
     run(("environments",), partial(_singletons, read, count))
     return problems
@@ -229,6 +230,16 @@ def _build_image(read: _Reader) -> Iterator[tuple[str, str]]:
             "build_image",
             f"must be in the pipeline's own region ({image.account}.dkr.ecr.{region}.{suffix}/...), where the "
             "CodeBuild projects that pull it run",
+        )
+
+
+def _package_mirror(read: _Reader) -> Iterator[tuple[str, str]]:
+    mirror, region = read("pipeline", "package_mirror", default=None), read("pipeline", "region")
+    if mirror is not None and not aws_facts.resource_type_offered(region, "AWS::CodeArtifact::Domain"):
+        yield (
+            "package_mirror",
+            f"needs AWS CodeArtifact in the pipeline's region, and {region} does not offer it (cfn-lint's list of "
+            "the region's resource types has no AWS::CodeArtifact::Domain)",
         )
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from config import ConfigError, load_config, parse_config
 from config.schema import EcrImage
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, GOVCLOUD
 
 BOUNDARY = FIXTURES / "boundary.yaml"
 DIGEST = "5f0e0d7c8b9a1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9"
@@ -93,6 +93,16 @@ def test_a_bad_domain_owner_is_named(owner: Any, expected: str) -> None:
 def test_a_bad_mirror_is_named(fields: dict[str, Any], expected: str) -> None:
     (problem,) = _problems(_mirror(**fields))
     assert problem.startswith(expected), problem
+
+
+def test_a_mirror_needs_codeartifact_in_the_pipelines_region() -> None:
+    raw: dict[str, Any] = yaml.safe_load(GOVCLOUD.read_text())
+    raw["pipeline"]["package_mirror"] = _boundary()["pipeline"]["package_mirror"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, source="test.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith("pipeline.package_mirror: {'domain': 'fixture-packages'")
+    assert "needs AWS CodeArtifact in the pipeline's region, and us-gov-west-1 does not offer it" in problem
 
 
 def test_one_repository_may_serve_both_pip_and_npm() -> None:
