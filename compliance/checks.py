@@ -617,6 +617,7 @@ class WildcardGrantsOnly(Check):
     actions: tuple[str, ...] = ()
     resource: str = "*"
     condition: str | None = None
+    condition_value: str | None = None  # the value a StringEquals condition on `condition` must require
     subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
 
     @property
@@ -625,8 +626,19 @@ class WildcardGrantsOnly(Check):
 
     @property
     def predicate(self) -> str:
-        condition = f", and only under the condition {self.condition}" if self.condition else ""
+        value = f" = {self.condition_value}" if self.condition_value else ""
+        condition = f", and only under the condition {self.condition}{value}" if self.condition else ""
         return f"grants on {self.resource} only {', '.join(self.actions)}{condition}"
+
+    def _conditioned(self, statement: dict[str, Any]) -> bool:
+        for operator, block in statement.get("Condition", {}).items():
+            if not isinstance(block, dict) or self.condition not in block:
+                continue
+            if self.condition_value is None or (
+                operator == "StringEquals" and _list(block[self.condition]) == [self.condition_value]
+            ):
+                return True
+        return False
 
     def _selects(self, value: Any) -> bool:
         text = render(value)
@@ -645,9 +657,7 @@ class WildcardGrantsOnly(Check):
         granted = sorted({a for s in selected for a in _actions(s)})
         extra = [a for a in granted if a not in self.actions]
         condition = self.condition
-        unconditioned = [
-            s for s in selected if condition and not any(condition in c for c in s.get("Condition", {}).values())
-        ]
+        unconditioned = [s for s in selected if condition and not self._conditioned(s)]
         evidence = f"grants {', '.join(granted)}"
         if unconditioned:
             evidence += f"; {len(unconditioned)} statement(s) without {condition}"
@@ -824,6 +834,33 @@ class RunOnlyByPipeline(Check):
         return holds, f"source {source}, webhook {'on' if webhook else 'off'}, key {key_type or 'not of this app'}"
 
 
+# An Amazon ECR image named by its content: <account>.dkr.ecr.<region>.<suffix>/<repository>@sha256:<64 hex>.
+_ECR_DIGEST_IMAGE = re.compile(
+    r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}"
+)
+
+
+@dataclass(frozen=True)
+class ImagePinnedByDigest(Check):
+    """A CodeBuild project runs on an Amazon ECR image named by its sha256 digest, pulled with its service role."""
+
+    subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+
+    @property
+    def noun(self) -> str:
+        return "the build project"
+
+    @property
+    def predicate(self) -> str:
+        return "runs on an Amazon ECR image named by its sha256 digest, pulled with the project's own service role"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        environment = resource.properties.get("Environment", {})
+        image, credentials = render(environment.get("Image", "absent")), environment.get("ImagePullCredentialsType")
+        holds = bool(_ECR_DIGEST_IMAGE.fullmatch(image)) and credentials == "SERVICE_ROLE"
+        return holds, f"image {image}, pulled with {credentials or 'CODEBUILD'} credentials"
+
+
 _REFERENCE_NOUNS = {KEY: "a KMS key", SUBNET: "subnets", "AWS::EC2::SecurityGroup": "security groups"}
 
 
@@ -893,6 +930,7 @@ __all__ = [
     "FlowLogged",
     "GrantsConfinedToAccount",
     "IamAuthenticationRequired",
+    "ImagePinnedByDigest",
     "InIsolatedSubnets",
     "KeptAtLeast",
     "KeyRotation",

@@ -23,6 +23,7 @@ from config.schema import (
     AccountBaseline,
     CacheConfig,
     DatabaseEngine,
+    EcrImage,
     StreamConfig,
 )
 
@@ -202,6 +203,8 @@ def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
             run(("environments", index), partial(rule, env))
         run(("environments", index), partial(_partition, env, read))
     run(("pipeline",), partial(_connection, read))
+    run(("pipeline",), partial(_build_image, read))
+    run(("pipeline",), partial(_package_mirror, read))
     run(("environments",), partial(_waves, read, count))
     run(("environments",), partial(_singletons, read, count))
     return problems
@@ -214,6 +217,30 @@ def _connection(read: _Reader) -> Iterator[tuple[str, str]]:
     pipeline_region, pipeline_account = read("pipeline", "region"), read("pipeline", "account")
     if (partition, region, account) != (aws_facts.partition_of(pipeline_region), pipeline_region, pipeline_account):
         yield "connection_arn", "must be in the pipeline's own partition, region and account"
+
+
+def _build_image(read: _Reader) -> Iterator[tuple[str, str]]:
+    uri, region = read("pipeline", "build_image", default=None), read("pipeline", "region")
+    if uri is None:
+        return
+    image = EcrImage.parse(uri)  # the field's own check refuses any other shape
+    suffix = "amazonaws.com.cn" if aws_facts.partition_of(region) == "aws-cn" else "amazonaws.com"
+    if (image.region, image.suffix) != (region, suffix):
+        yield (
+            "build_image",
+            f"must be in the pipeline's own region ({image.account}.dkr.ecr.{region}.{suffix}/...), where the "
+            "CodeBuild projects that pull it run",
+        )
+
+
+def _package_mirror(read: _Reader) -> Iterator[tuple[str, str]]:
+    mirror, region = read("pipeline", "package_mirror", default=None), read("pipeline", "region")
+    if mirror is not None and not aws_facts.resource_type_offered(region, "AWS::CodeArtifact::Domain"):
+        yield (
+            "package_mirror",
+            f"needs AWS CodeArtifact in the pipeline's region, and {region} does not offer it (cfn-lint's list of "
+            "the region's resource types has no AWS::CodeArtifact::Domain)",
+        )
 
 
 def _waves(read: _Reader, count: int) -> Iterator[tuple[str, str]]:

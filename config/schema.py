@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -62,12 +62,13 @@ class _Strict(BaseModel):
 AccountId = Annotated[str, Field(description="12-digit AWS account id, quoted in YAML")]
 
 
-def _check_account(value: Any) -> Any:
+def _check_account(value: Any, info: ValidationInfo) -> Any:
+    field = str(info.field_name)
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML reads an unquoted id as a number and drops leading zeros: insist on quotes.
-        raise _problem("account", 'must be quoted, e.g. account: "012345678901"')
+        raise _problem(field, f'must be quoted, e.g. {field}: "012345678901"')
     if isinstance(value, str) and not re.fullmatch(r"\d{12}", value):
-        raise _problem("account", "is not a 12-digit AWS account id")
+        raise _problem(field, "is not a 12-digit AWS account id")
     return value
 
 
@@ -439,8 +440,102 @@ def environment_name_of(stage_id: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", stage_id).lower()
 
 
+# CodeArtifact's own patterns (CreateDomain and CreateRepository in the CodeArtifact API Reference,
+# https://docs.aws.amazon.com/codeartifact/latest/APIReference/API_CreateDomain.html).
+CODEARTIFACT_DOMAIN = re.compile(r"[a-z][a-z0-9\-]{0,48}[a-z0-9]")
+CODEARTIFACT_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")
+
+
+class PackageMirrorConfig(_Strict):
+    """A CodeArtifact domain in the pipeline's region that the pipeline's builds install packages from.
+
+    With it, no CodeBuild step of the pipeline reaches PyPI or the npm registry itself: each one that
+    installs packages first runs `aws codeartifact login` for pip and npm against these repositories
+    (which may proxy the public registries through their upstreams or external connections).
+    """
+
+    domain: str = Field(description="the CodeArtifact domain's name")
+    domain_owner: AccountId | None = Field(
+        default=None, description="12-digit account that owns the domain (default: the pipeline account)"
+    )
+    pypi_repository: str = Field(description="the repository pip installs from")
+    npm_repository: str = Field(description="the repository npm installs from (may be pypi_repository)")
+
+    _owner = field_validator("domain_owner", mode="before")(_check_account)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not CODEARTIFACT_DOMAIN.fullmatch(value):
+            raise _problem(
+                "domain",
+                "is not a CodeArtifact domain name: 2 to 50 lower-case letters, digits and hyphens, starting "
+                "with a letter and ending with a letter or digit",
+            )
+        return value
+
+    @field_validator("pypi_repository", "npm_repository")
+    @classmethod
+    def _repository(cls, value: str, info: ValidationInfo) -> str:
+        if not CODEARTIFACT_REPOSITORY.fullmatch(value):
+            raise _problem(
+                str(info.field_name),
+                "is not a CodeArtifact repository name: 2 to 100 letters, digits, '.', '_' and '-', starting "
+                "with a letter or digit",
+            )
+        return value
+
+
+# An Amazon ECR image by digest: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>@sha256:<64 hex>
+# (repository names as ECR's CreateRepository accepts them).
+ECR_IMAGE = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<suffix>amazonaws\.com(?:\.cn)?)/"
+    r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"@sha256:(?P<digest>[0-9a-f]{64})"
+)
+_ECR_IMAGE_FORM = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex digits>"
+
+
+class EcrImage(NamedTuple):
+    """The parts of an Amazon ECR image URI pinned by digest."""
+
+    account: str
+    region: str
+    suffix: str  # amazonaws.com, or amazonaws.com.cn in the China regions
+    repository: str
+    digest: str  # the 64 hex digits after sha256:
+
+    @classmethod
+    def parse(cls, uri: str) -> EcrImage:
+        match = ECR_IMAGE.fullmatch(uri)
+        if match is None:
+            raise ValueError(f"{uri!r} is not an Amazon ECR image URI pinned by digest ({_ECR_IMAGE_FORM})")
+        return cls(**match.groupdict())
+
+    @property
+    def uri(self) -> str:
+        return f"{self.account}.dkr.ecr.{self.region}.{self.suffix}/{self.repository}@sha256:{self.digest}"
+
+    def repository_arn(self, partition: str) -> str:
+        return f"arn:{partition}:ecr:{self.region}:{self.account}:repository/{self.repository}"
+
+
+def _check_build_image(value: str | None) -> str | None:
+    if value is None or ECR_IMAGE.fullmatch(value):
+        return value
+    if "@sha256:" not in value:
+        raise _problem(
+            "build_image",
+            f"is not pinned by digest: a tag can be moved to other content; write it as {_ECR_IMAGE_FORM}",
+        )
+    digest = value.rsplit("@sha256:", 1)[1]
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise _problem("build_image", "has a digest that is not sha256: followed by 64 lower-case hex digits")
+    raise _problem("build_image", f"is not an Amazon ECR image URI ({_ECR_IMAGE_FORM})")
+
+
 class PipelineConfig(_Strict):
-    """Where the pipeline itself lives and which repository branch drives it."""
+    """Where the pipeline itself lives, which repository branch drives it, and what its builds reach."""
 
     account: AccountId
     region: str
@@ -448,9 +543,20 @@ class PipelineConfig(_Strict):
     branch: str = "main"
     connection_arn: str
     approval_emails: tuple[str, ...] = Field(default=(), strict=False)
+    package_mirror: PackageMirrorConfig | None = Field(
+        default=None,
+        description="a CodeArtifact domain the builds install Python and npm packages from, instead of the "
+        "public registries",
+    )
+    build_image: str | None = Field(
+        default=None,
+        description="an Amazon ECR image in the pipeline's region, by digest, that every CodeBuild project runs on "
+        "(default: CodeBuild's curated aws/codebuild/standard:7.0, by tag)",
+    )
 
     _account = field_validator("account", mode="before")(_check_account)
     _region = field_validator("region")(_check_region)
+    _image = field_validator("build_image")(_check_build_image)
 
     @field_validator("repository")
     @classmethod
@@ -485,6 +591,11 @@ class PipelineConfig(_Strict):
     @property
     def partition(self) -> str:
         return aws_facts.partition_of(self.region)
+
+    @property
+    def ecr_build_image(self) -> EcrImage | None:
+        """`build_image` in its parts, or None for CodeBuild's curated image."""
+        return EcrImage.parse(self.build_image) if self.build_image is not None else None
 
 
 CONNECTION_ARN = re.compile(

@@ -9,6 +9,7 @@ moves it (tests/pipeline/test_generated.py calls each one).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,11 @@ def _child(scope: IConstruct, *path: str) -> IConstruct:
     return node
 
 
-def self_mutation_project(pipeline: pipelines.CodePipeline) -> IConstruct:
+def self_mutation_project(pipeline: pipelines.CodePipeline) -> codebuild.Project:
     """The CodeBuild project of the UpdatePipeline stage."""
-    return _child(pipeline, "UpdatePipeline", "SelfMutation")
+    project = _child(pipeline, "UpdatePipeline", "SelfMutation")
+    assert isinstance(project, codebuild.Project)
+    return project
 
 
 def self_mutation_role(pipeline: pipelines.CodePipeline) -> iam.Role:
@@ -57,6 +60,13 @@ def self_mutation_role(pipeline: pipelines.CodePipeline) -> iam.Role:
 def asset_roles(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
     """The roles of the asset-publishing projects (file and Docker image assets)."""
     return [_child(pipeline, "Assets", name) for name in ("FileRole", "DockerRole")]
+
+
+def asset_projects(pipeline: pipelines.CodePipeline) -> list[codebuild.Project]:
+    """The CodeBuild projects that publish file and container image assets ("FileAsset", "DockerAsset2", ...)."""
+    assets = pipeline.node.try_find_child("Assets")
+    children = assets.node.children if assets is not None else []
+    return [c for c in children if isinstance(c, codebuild.Project) and c.node.id.startswith(("File", "Docker"))]
 
 
 def docker_asset_projects(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
@@ -82,7 +92,7 @@ def security_check(pipeline: pipelines.CodePipeline) -> IConstruct | None:
 class SecurityCheck:
     """What ConfirmPermissionsBroadening builds once per pipeline: the diff project and its approval function."""
 
-    project: IConstruct  # the CodeBuild project (scope of its Role and Resource)
+    project: codebuild.Project  # the CodeBuild project (scope of its Role and Resource)
     project_role: iam.Role
     function: lambda_.CfnFunction
     function_role: iam.Role
@@ -103,11 +113,13 @@ def security_check_parts(pipeline: pipelines.CodePipeline) -> SecurityCheck | No
             ("CDKPipelinesAutoApprove", "LogGroup", "Resource"),
         )
     )
+    project = _child(check, "CDKSecurityCheck")
+    assert isinstance(project, codebuild.Project)
     assert isinstance(project_role, iam.Role)
     assert isinstance(function_role, iam.Role)
     assert isinstance(function, lambda_.CfnFunction)
     assert isinstance(function_logs, logs.CfnLogGroup)
-    return SecurityCheck(_child(check, "CDKSecurityCheck"), project_role, function, function_role, function_logs)
+    return SecurityCheck(project, project_role, function, function_role, function_logs)
 
 
 def harden_security_check(
@@ -162,13 +174,17 @@ def _replaced(value: Any, old: str, new: str, where: str) -> Any:
     return replaced
 
 
-def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str) -> None:
-    """Make the security diff install the pinned CDK CLI: CDK Pipelines writes `npm install -g aws-cdk` there."""
+def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str, *, login: Sequence[str] = ()) -> None:
+    """Make the security diff install the pinned CDK CLI: CDK Pipelines writes `npm install -g aws-cdk` there.
+
+    `login` runs first, in the same command (the buildspec is JSON text in which a command is one string).
+    """
     check = security_check(pipeline)
     if check is None:
         return
     project = _child(check, "CDKSecurityCheck", "Resource")
     assert isinstance(project, codebuild.CfnProject)
     # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
-    old, new = '\\"npm install -g aws-cdk\\"', f'\\"npm install -g aws-cdk@{cli_version}\\"'
+    install = " && ".join([*login, f"npm install -g aws-cdk@{cli_version}"])
+    old, new = '\\"npm install -g aws-cdk\\"', f'\\"{install}\\"'
     project.source = rewritten(project, project.source, lambda value: _replaced(value, old, new, project.node.path))

@@ -97,11 +97,12 @@ class PipelineGuard(Construct):
         telemetry_key: kms.IKey,
         build_logs: logs.ILogGroup,
         self_mutation_role: iam.IRole,
+        build_image: codebuild.IBuildImage,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.function = self._approve_function(pipeline, telemetry_key)
-        self.project = self._check_project(stack, topic, artifact_key, build_logs)
+        self.project = self._check_project(stack, topic, artifact_key, build_logs, build_image)
         pipeline.add_stage(
             stage_name=STAGE_NAME,
             placement=codepipeline.StagePlacement(just_after=after),
@@ -130,7 +131,12 @@ class PipelineGuard(Construct):
         self._acknowledge()
 
     def _check_project(
-        self, stack: cdk.Stack, topic: sns.ITopic, artifact_key: kms.IKey, build_logs: logs.ILogGroup
+        self,
+        stack: cdk.Stack,
+        topic: sns.ITopic,
+        artifact_key: kms.IKey,
+        build_logs: logs.ILogGroup,
+        build_image: codebuild.IBuildImage,
     ) -> codebuild.PipelineProject:
         """The CodeBuild check, with its comparison embedded, allowed to read the running template, invoke the
         approving function and publish to the approvals topic."""
@@ -139,9 +145,7 @@ class PipelineGuard(Construct):
             "Check",
             description="Compares the running pipeline's definition with the one this run would apply",
             encryption_key=artifact_key,
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.SMALL
-            ),
+            environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.SMALL),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
             environment_variables={
                 "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),

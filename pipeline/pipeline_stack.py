@@ -29,7 +29,9 @@ from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
 from pipeline import generated
 from pipeline.acknowledgments import BUILD_LOG_RETENTION_DAYS, acknowledge_pipeline
+from pipeline.build_image import BuildImage
 from pipeline.guard import PipelineGuard
+from pipeline.package_mirror import PackageMirror, Tool
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
 from stages import MonitoringStage
 
@@ -54,6 +56,10 @@ class PipelineStack(cdk.Stack):
     deploys; a smoke test calls the stage's API `/ready` (signed with the step's
     role), which fails the stage unless the service reaches its database, cache
     and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+
+    Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
+    by digest); with a package mirror (`PackageMirror`), every build that installs packages does so
+    from CodeArtifact, never from PyPI or the npm registry directly (CM-2, CM-7, SA-10).
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class PipelineStack(cdk.Stack):
             config.repository, config.branch, connection_arn=config.connection_arn, trigger_on_push=True
         )
         self._foundation(config)
+        self._build_sources(config)
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -85,12 +92,15 @@ class PipelineStack(cdk.Stack):
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(
-                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0, compute_type=codebuild.ComputeType.MEDIUM
+                    build_image=self.build_image.build_image, compute_type=codebuild.ComputeType.MEDIUM
                 ),
                 logging=codebuild.LoggingOptions(
                     cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
                 ),
             ),
+            # What CDK Pipelines installs in these projects is npm's: the CDK CLI and cdk-assets.
+            self_mutation_code_build_defaults=self._logged_in("npm"),
+            asset_publishing_code_build_defaults=self._logged_in("npm"),
             synth=self._synth_step(source),
         )
         self._sign_evidence(source)
@@ -153,10 +163,28 @@ class PipelineStack(cdk.Stack):
         self.test_reports = codebuild.ReportGroup(self, "TestReports", removal_policy=retain)
         self.compliance_reports = codebuild.ReportGroup(self, "ComplianceReports", removal_policy=retain)
 
+    def _build_sources(self, config: PipelineConfig) -> None:
+        """What the builds run on and install from: the build image, and the package mirror if one is configured."""
+        self.build_image = BuildImage(self, "BuildImage", image=config.ecr_build_image, partition=config.partition)
+        mirror = config.package_mirror
+        self.package_mirror = (
+            PackageMirror(
+                self,
+                "PackageMirror",
+                config=mirror,
+                owner=mirror.domain_owner or config.account,
+                region=config.region,
+                partition=config.partition,
+            )
+            if mirror is not None
+            else None
+        )
+
     def _after_build(
         self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
     ) -> None:
-        """The trigger, the guard before self-mutation, hardening of generated resources, notices, acknowledgments."""
+        """The trigger, the guard before self-mutation, hardening of generated resources (their image and package
+        mirror too), notices, acknowledgments."""
         code_pipeline = self.pipeline.pipeline
         code_pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -166,7 +194,7 @@ class PipelineStack(cdk.Stack):
             ),
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
-        generated.pin_security_check_cli(self.pipeline, cli_version)
+        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"))
         security_check = generated.security_check_parts(self.pipeline)
         if security_check is not None:
             generated.harden_security_check(
@@ -186,7 +214,11 @@ class PipelineStack(cdk.Stack):
             telemetry_key=self.telemetry_key,
             build_logs=self.build_logs,
             self_mutation_role=generated.self_mutation_role(self.pipeline),
+            build_image=self.build_image.build_image,
         )
+        for project in self.codebuild_projects():
+            self.build_image.run(project)
+        self._allow_installs(security_check)
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
         cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
@@ -201,6 +233,40 @@ class PipelineStack(cdk.Stack):
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
         )
+
+    def _login(self, *tools: Tool) -> list[str]:
+        """The commands that point `tools` at the package mirror, if there is one, before a step installs anything."""
+        return self.package_mirror.login(*tools) if self.package_mirror is not None else []
+
+    def _logged_in(self, *tools: Tool) -> pipelines.CodeBuildOptions | None:
+        """Defaults for projects CDK Pipelines generates: log `tools` in to the package mirror first."""
+        if self.package_mirror is None:
+            return None
+        install = {"install": {"commands": self._login(*tools)}}
+        return pipelines.CodeBuildOptions(
+            partial_build_spec=codebuild.BuildSpec.from_object({"version": "0.2", "phases": install})
+        )
+
+    def _allow_installs(self, security_check: generated.SecurityCheck | None) -> None:
+        """Let every project that installs packages read the package mirror: each logs in before it installs."""
+        if self.package_mirror is None:
+            return
+        installers: list[codebuild.IProject] = [
+            self.pipeline.synth_project,
+            self.sign_evidence.project,
+            *(step.project for step in self.smoke_steps.values()),
+            generated.self_mutation_project(self.pipeline),
+            *generated.asset_projects(self.pipeline),
+            *([security_check.project] if security_check is not None else []),
+        ]
+        for project in installers:
+            self.package_mirror.allow(project)
+
+    def codebuild_projects(self) -> list[codebuild.Project]:
+        """Every CodeBuild project of this stack: its own steps, the guard's check and what CDK Pipelines generates."""
+        return [
+            node for node in self.node.find_all() if isinstance(node, codebuild.Project) and cdk.Stack.of(node) is self
+        ]
 
     def _code_pipeline(
         self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...]
@@ -289,7 +355,7 @@ class PipelineStack(cdk.Stack):
             f"Smoke{env.stage_id}",
             input=source,
             env_from_cfn_outputs={"API_URL": stage.api_url_output},
-            install_commands=["python3 -m pip install --quiet -r requirements-smoke.txt"],
+            install_commands=[*self._login("pip"), "python3 -m pip install --quiet -r requirements-smoke.txt"],
             commands=["python3 scripts/smoke_test.py"],
             role_policy_statements=[
                 iam.PolicyStatement(
@@ -395,7 +461,7 @@ class PipelineStack(cdk.Stack):
             "SignEvidence",
             input=source,
             additional_inputs={OUTPUT_DIRECTORY: self.pipeline.synth},
-            install_commands=["python3 -m pip install --quiet -r requirements-evidence.txt"],
+            install_commands=[*self._login("pip"), "python3 -m pip install --quiet -r requirements-evidence.txt"],
             commands=[
                 f"python3 scripts/sign_evidence.py --key-id {EVIDENCE_KEY_VARIABLE} --assembly {OUTPUT_DIRECTORY}"
             ],
@@ -416,6 +482,8 @@ class PipelineStack(cdk.Stack):
             "Synth",
             input=source,
             env={"CI": "true", "PYTEST_ADDOPTS": f"--junitxml={PYTEST_JUNIT}"},
+            # `make` installs the Python packages, Node.js (a wheel) and the npm lock file's packages.
+            install_commands=self._login("pip", "npm") or None,
             commands=list(SYNTH_COMMANDS),
             primary_output_directory=OUTPUT_DIRECTORY,
             partial_build_spec=codebuild.BuildSpec.from_object(

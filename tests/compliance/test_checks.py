@@ -19,6 +19,7 @@ from compliance.checks import (
     FlowLogged,
     GrantsConfinedToAccount,
     IamAuthenticationRequired,
+    ImagePinnedByDigest,
     InIsolatedSubnets,
     KeptAtLeast,
     KeyRotation,
@@ -261,6 +262,30 @@ def _task(*, env: str) -> dict[str, dict[str, Any]]:
     return {"Subject": _resource("AWS::ECS::TaskDefinition", {"ContainerDefinitions": [container]})}
 
 
+IMAGE_BY_DIGEST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/build/standard@sha256:{'0123456789abcdef' * 4}"
+IMAGE_BY_TAG = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/build/standard:7.0"
+
+
+CODEARTIFACT = "codeartifact.amazonaws.com"
+
+
+def _bearer(operator: str, service: str) -> dict[str, dict[str, Any]]:
+    statement = {
+        "Effect": "Allow",
+        "Action": "sts:GetServiceBearerToken",
+        "Resource": "*",
+        "Condition": {operator: {"sts:AWSServiceName": service}},
+    }
+    return {"Subject": _resource("AWS::IAM::ManagedPolicy", {"PolicyDocument": {"Statement": [statement]}})}
+
+
+def _build(image: str, credentials: str | None) -> dict[str, dict[str, Any]]:
+    environment = {"Image": image, "Type": "LINUX_CONTAINER", "ComputeType": "BUILD_GENERAL1_MEDIUM"}
+    if credentials is not None:
+        environment["ImagePullCredentialsType"] = credentials
+    return {"Subject": _resource("AWS::CodeBuild::Project", {"Environment": environment})}
+
+
 CASES: list[tuple[Check, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] = [
     (Versioned(), BUCKET_OK, BUCKET_BAD),
     (RetainedOnDelete(), BUCKET_OK, BUCKET_BAD),
@@ -324,6 +349,23 @@ CASES: list[tuple[Check, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] 
         {"Subject": _resource("AWS::KMS::Key", {"KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"})},
         {"Subject": KEY},
     ),
+    (
+        WildcardGrantsOnly(
+            ("sts:GetServiceBearerToken",), condition="sts:AWSServiceName", condition_value=CODEARTIFACT
+        ),
+        _bearer("StringEquals", CODEARTIFACT),
+        _bearer("StringLike", CODEARTIFACT),
+    ),
+    (
+        WildcardGrantsOnly(
+            ("sts:GetServiceBearerToken",), condition="sts:AWSServiceName", condition_value=CODEARTIFACT
+        ),
+        _bearer("StringEquals", CODEARTIFACT),
+        _bearer("StringEquals", "*"),
+    ),
+    (ImagePinnedByDigest(), _build(IMAGE_BY_DIGEST, "SERVICE_ROLE"), _build(IMAGE_BY_DIGEST, "CODEBUILD")),
+    (ImagePinnedByDigest(), _build(IMAGE_BY_DIGEST, "SERVICE_ROLE"), _build(IMAGE_BY_TAG, "SERVICE_ROLE")),
+    (ImagePinnedByDigest(), _build(IMAGE_BY_DIGEST, "SERVICE_ROLE"), _build("aws/codebuild/standard:7.0", None)),
 ]
 
 

@@ -24,6 +24,11 @@ def test_each_lookup_finds_what_cdk_pipelines_generated(pipeline: PipelineStack)
     mutation = generated.self_mutation_project(pipeline.pipeline)
     assert isinstance(mutation.node.find_child("Resource"), codebuild.CfnProject)
     assert [r.node.id for r in generated.asset_roles(pipeline.pipeline)] == ["FileRole", "DockerRole"]
+    assets = generated.asset_projects(pipeline.pipeline)
+    assert sorted(p.node.id.rstrip("0123456789") for p in assets) == ["DockerAsset", "FileAsset"]
+    docker = {p.node.path for p in generated.docker_asset_projects(pipeline.pipeline)}
+    assert docker
+    assert docker <= {p.node.path + "/Resource" for p in assets}
     assert generated.self_mutation_role(pipeline.pipeline).node.id == "Role"
     assert generated.source_role(pipeline.pipeline.pipeline).node.id == "CodePipelineActionRole"
     parts = generated.security_check_parts(pipeline.pipeline)
