@@ -4,21 +4,28 @@
 validated `AppConfig` or raises `ConfigError`, whose lines each name the field
 path and the offending value, e.g.
 `environments.staging.account: '12345' is not a 12-digit AWS account id`.
+The YAML itself is read by `config.yaml_reader`, which refuses keys given twice, alias
+bombs, deep nesting and bytes that are not UTF-8, each in one line.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from config import rules
+from config.display import shown
 from config.schema import AppConfig, environments_from_mapping
+from config.yaml_reader import UnreadableYamlError, YamlDocument, read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "environments.yaml"
+
+# A configuration is a few KB; a file far larger is not one, and reading it whole costs memory.
+MAX_FILE_BYTES = 4 * 2**20
 
 _MISSING = object()
 
@@ -40,18 +47,33 @@ class ConfigError(Exception):
 def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AppConfig:
     """Load, validate and return the configuration in `path`."""
     source = str(path)
+    document = _read(Path(path), source)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        config = parse_config(document.data, source=source)
+    except ConfigError as error:
+        raise ConfigError(source, [*document.duplicate_keys, *error.problems]) from None
+    if document.duplicate_keys:
+        raise ConfigError(source, list(document.duplicate_keys))
+    return config
+
+
+def _read(path: Path, source: str) -> YamlDocument:
+    too_large = f"larger than {MAX_FILE_BYTES // 2**20} MiB: a configuration is a few KB"
+    try:
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ConfigError(source, [too_large])
+            # A pipe or a device has no size: read no further than the limit.
+            data = file.read() if size else file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ConfigError(source, [f"cannot read the file: {error.strerror or error}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(source, [too_large])
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [f"malformed YAML: {where}{problem}"]) from None
-    return parse_config(raw, source=source)
+        return read_yaml(data)
+    except UnreadableYamlError as error:
+        raise ConfigError(source, [str(error)]) from None
 
 
 def parse_config(raw: Any, *, source: str = "<config>") -> AppConfig:
@@ -134,10 +156,7 @@ def _lookup(document: Any, loc: list[Any]) -> Any:
 
 
 def _show(value: Any) -> str:
-    if value is _MISSING:
-        return "(absent)"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return "(absent)" if value is _MISSING else shown(value)
 
 
 def _plain(message: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 
 from config import PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
 from config.schema import PROTECTED_LOG_RETENTION_DAYS, stage_id_of
+from scripts.bench_config import alias_bomb
 from tests.conftest import LAYOUTS
 
 
@@ -296,18 +298,72 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert caught.value.problems == ["cannot read the file: No such file or directory"]
 
 
-def _cross_partition() -> dict[str, Any]:
+def _written(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def _refused(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.problems
+
+
+def _lines_of(text: str, line: str) -> list[int]:
+    """The numbers of the lines of `text` that are exactly `line`."""
+    return [number for number, candidate in enumerate(text.splitlines(), 1) if candidate == line]
+
+
+def _pipeline_twice() -> tuple[str, str]:
+    """The fixture file with a second `pipeline:` block at its end, and the line that names both."""
+    text = LAYOUTS.read_text() + yaml.safe_dump({"pipeline": _default()["pipeline"]}, sort_keys=False)
+    first, second = _lines_of(text, "pipeline:")
+    return text, f"pipeline: key given twice, at lines {first} and {second}"
+
+
+def test_keys_given_twice_are_refused_next_to_the_files_other_problems(tmp_path: Path) -> None:
+    text, _ = _pipeline_twice()
+    staging = yaml.safe_dump({"staging": _default()["environments"]["staging"]}, sort_keys=False)
+    text = text.replace("  qa:\n", "  " + staging.replace("\n", "\n  ").rstrip() + "\n  qa:\n", 1)
+    text = text.replace("backup_retention_days: 3}", "backup_retention_days: 99}", 1)
+    pipelines, stagings = _lines_of(text, "pipeline:"), _lines_of(text, "  staging:")
+    assert _refused(_written(tmp_path, text)) == [
+        f"pipeline: key given twice, at lines {pipelines[0]} and {pipelines[1]}",
+        f"environments.staging: key given twice, at lines {stagings[0]} and {stagings[1]}",
+        "environments.qa.database.backup_retention_days: 99 should be less than or equal to 35",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b'pipeline:\n  account: "2109876543\xd921"\n', "not UTF-8 text: byte 0xd9 at offset 32 (line 2)"),
+        ("pipeline: " + "[" * 100_000 + "]" * 100_000, "nesting deeper than 10 levels at line 1"),
+        (alias_bomb(), "more than 10000 values with aliases expanded, by line 5 (a configuration has a few hundred)"),
+        ("a: 1\n" + "#" * (4 * 2**20), "larger than 4 MiB: a configuration is a few KB"),
+    ],
+    ids=["not-utf8", "deep-nesting", "alias-bomb", "too-large"],
+)
+def test_a_file_that_is_no_configuration_at_all_is_one_line(tmp_path: Path, text: str | bytes, expected: str) -> None:
+    assert _refused(_written(tmp_path, text)) == [expected]
+
+
+def _cross_partition() -> tuple[str, str]:
     raw = _default()
     name = list(raw["environments"])[-1]
     raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
     raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
-    return raw
+    return yaml.safe_dump(raw, sort_keys=False), "is in partition aws-us-gov but the pipeline is in aws"
 
 
 @pytest.mark.parametrize("entry", ["app.py", "scripts/synth.py"])
-def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_path: Path, entry: str) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_cross_partition(), sort_keys=False))
+@pytest.mark.parametrize("case", [_cross_partition, _pipeline_twice], ids=["cross-partition", "key-given-twice"])
+def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(
+    tmp_path: Path, entry: str, case: Callable[[], tuple[str, str]]
+) -> None:
+    text, expected = case()
+    bad = _written(tmp_path, text)
     outdir = tmp_path / "cdk.out"
     outdir.mkdir()
     (outdir / "manifest.json").write_text("{}")  # an earlier run's assembly
@@ -324,5 +380,5 @@ def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_
     assert result.returncode == 2
     header, problem = result.stderr.strip().splitlines()
     assert header == f"{bad}: 1 configuration problem(s)"
-    assert "is in partition aws-us-gov but the pipeline is in aws" in problem
+    assert expected in problem
     assert not outdir.exists()
