@@ -24,8 +24,8 @@ The cases (`hostile_documents`, which the tests refuse one by one):
 The targets: each case within TIME_LIMIT_S (MEGABYTE_TIME_LIMIT_S for the megabyte value, which
 PyYAML's pure-Python scanner reads at about 3 MB/s) and PEAK_LIMIT_MIB. Before the loader's
 budgets, an alias bomb of eight levels as pipeline.approval_emails took 4.5 s to report (each
-level multiplies that by nine). The exit status is 1 when a case misses a
-target or is accepted or refused other than as expected, 0 otherwise.
+level multiplies that by nine). The exit status is 1 when a case misses a target or is accepted
+or refused other than as expected, 0 otherwise.
 """
 
 from __future__ import annotations
