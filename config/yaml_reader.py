@@ -183,7 +183,7 @@ class _StrictLoader(yaml.SafeLoader):
                 self.duplicate_keys.append(f"{where}: key given twice, at lines {first} and {line}")
 
     def construct_yaml_int(self, node: ScalarNode) -> int:
-        digits = sum(c.isdigit() for c in str(node.value))
+        digits = sum("0" <= c <= "9" for c in str(node.value))
         if digits > MAX_INTEGER_DIGITS:
             raise UnreadableYamlError(
                 f"an integer of {digits} digits at line {node.start_mark.line + 1} (no setting takes more than 10)"
