@@ -248,7 +248,7 @@ class ServiceConfig(_Strict):
 
     cpu: int = Field(
         description="Fargate CPU units of a task (1024 units are one vCPU), one of the sizes Fargate offers",
-        json_schema_extra=_one_of(FARGATE_MEMORY_MIB),
+        json_schema_extra={**_one_of(FARGATE_MEMORY_MIB), "unit": "CPU units"},
     )
     memory_mib: int = Field(
         ge=512,
@@ -448,6 +448,7 @@ class EnvironmentConfig(_Strict):
         strict=False,
         description="account- and region-wide services the stage deploys: the four keys below, or true or false "
         "for all four",
+        json_schema_extra={"type": "mapping or boolean"},
     )
     external_prerequisites: tuple[str, ...] = Field(
         default=(),
@@ -645,7 +646,7 @@ class AppConfig(_Strict):
         description="the environments in promotion order (the order of the file), each under its name; at most "
         f"{MAX_ENVIRONMENTS}: each adds a stage to the pipeline (CodePipeline allows 50) and about 25 KB to the "
         "pipeline stack's template (CloudFormation allows 1 MB)",
-        json_schema_extra={"allowed": f"1 to {MAX_ENVIRONMENTS} environments"},
+        json_schema_extra={"allowed": f"1 to {MAX_ENVIRONMENTS} environments", "type": "mapping of names to mappings"},
     )
     control_tower: ControlTowerConfig = Field(
         default=ControlTowerConfig(), description="which AWS Control Tower proactive controls synth checks"
