@@ -128,9 +128,15 @@ def _environments(document: dict[str, Any]) -> tuple[list[str], list[str]]:
         del document["environments"]
         return [], [f"environments: {shown(envs)} is not a mapping of environment names, in promotion order"]
     document["environments"] = environments_from_mapping(envs)
+    names = [cut(str(name)) for name in envs]
+    problems = [
+        f"environments.{name}.name: unknown key (an environment's name is its key under environments)"
+        for name, body in zip(names, envs.values(), strict=True)
+        if isinstance(body, dict) and "name" in body
+    ]
     # Counted here, so that the line comes whether or not each environment is valid.
     too_many = too_many_environments(len(envs))
-    return [cut(str(name)) for name in envs], [f"environments: {too_many}"] if too_many else []
+    return names, problems + ([f"environments: {too_many}"] if too_many else [])
 
 
 def _describe(errors: list[ErrorDetails], document: dict[str, Any], names: list[str]) -> list[str]:
@@ -174,7 +180,8 @@ def _line(item: ErrorDetails, loc: list[str | int], document: dict[str, Any], na
             return "environments: the file names no environment (the pipeline needs at least one)"
         return f"environments: {item['msg']}"
     if kind == "invalid_key":
-        return f"{_path(loc[:-1], names)}: {shown(loc[-1])} is not a key name (keys are text, e.g. region)"
+        where = _path(loc[:-1], names) or "<top>"
+        return f"{where}: {shown(loc[-1])} is not a key name (keys are text, e.g. region)"
     message = item["msg"] if kind.startswith("field:") else _TYPE_MESSAGES.get(kind) or _plain(item["msg"])
     return f"{path}: {_value(document, loc)} {message}"
 

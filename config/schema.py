@@ -273,7 +273,8 @@ class ServiceConfig(_Strict):
 
 def _percent(default: float, what: str) -> Any:
     # Below 100: a rate alarm fires when the value is above the threshold, and no rate exceeds 100 %.
-    return Field(default=default, gt=0, lt=100, strict=False, description=f"percent (0-100) {what}")
+    # Strict, as every field: a whole number is a number, but text ("50") or true is not.
+    return Field(default=default, gt=0, lt=100, description=f"percent (0-100) {what}")
 
 
 def _count(default: int, minimum: int, what: str) -> Any:
@@ -337,7 +338,6 @@ class AlarmThresholds(_Strict):
         default=5.0,
         gt=0,
         le=86400,
-        strict=False,
         description="how far the worst cache replica trails the primary; at most a day, beyond which a replica is "
         "broken rather than behind",
     )
@@ -683,14 +683,15 @@ def environments_from_mapping(raw: Any) -> Any:
     """Turn the YAML mapping `{dev: {...}, ...}` into the ordered list the model holds.
 
     Promotion order is the order of the file. `approval` defaults to true for every
-    environment but the first.
+    environment but the first. The name is the key, whatever the body says (the loader
+    refuses a `name` in it).
     """
     if not isinstance(raw, dict):
         return raw
     listed = []
     for index, (name, body) in enumerate(raw.items()):
         if isinstance(body, dict):
-            body = {"name": name, **body}
+            body = {**body, "name": name}
             body.setdefault("approval", index > 0)
         listed.append(body)
     return listed

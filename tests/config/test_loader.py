@@ -220,6 +220,21 @@ def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> 
         ),
         ("pipeline.repository", "no-slash", "pipeline.repository: 'no-slash' is not of the form owner/name"),
         (
+            "environments.dev.name",
+            "other",
+            "environments.dev.name: unknown key (an environment's name is its key under environments)",
+        ),
+        (
+            "environments.dev.alarms",
+            {"api_5xx_percent": "50"},
+            "environments.dev.alarms.api_5xx_percent: '50' should be a valid number",
+        ),
+        (
+            "environments.dev.alarms",
+            {"cache_replication_lag_seconds": True},
+            "environments.dev.alarms.cache_replication_lag_seconds: True should be a valid number",
+        ),
+        (
             "pipeline.connection_arn",
             "arn:aws:codeconnections:eu-west-1:210987654321:connection/5e6f7a8b-0000-4000-8000-00000000abcd",
             "pipeline.connection_arn: 'arn:aws:codeconnections:eu-west-1:",
