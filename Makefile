@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules bench bench-full test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -84,6 +84,11 @@ bench: setup
 ## bench-full: make bench BENCH_ARGS=--full
 bench-full: setup
 	$(BIN)/python scripts/bench.py --config $(CONFIG) --full $(BENCH_ARGS)
+
+## bench-config: time and memory of the configuration check, on the shipped file and on hostile ones (an alias
+## bomb, deep nesting, a megabyte value, a thousand problems)
+bench-config: setup
+	$(BIN)/python scripts/bench_config.py
 
 ## cdk: the pinned CDK CLI on the venv's Node.js and the same CONFIG, e.g. make cdk ARGS="deploy Pipeline"
 cdk: setup

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from config import aws_facts
+from config.display import shown
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = frozenset(
@@ -43,6 +45,26 @@ FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
 ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 ENVIRONMENT_NAME_MAX_LENGTH = 20
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# ASCII digits only: `\d` and str.isdigit() also take other scripts' digits, such as Arabic-Indic ones.
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+
+# Each environment adds a stage to the pipeline (CodePipeline allows 50 per pipeline, six of them ours)
+# and about 25 KB to the pipeline stack's template (CloudFormation takes at most 1 MB; the pipeline
+# stack is about 100 KB before any environment): 20 make 26 stages and about 600 KB, leaving room on both.
+MAX_ENVIRONMENTS = 20
+# Counts summed over an alarm's 5 minutes: no real period reaches this; a larger number is a typo.
+MAX_COUNT_PER_5_MINUTES = 1_000_000_000
+
+
+def too_many_environments(count: int) -> str | None:
+    """Why `count` environments are too many for one pipeline, or None when they are not."""
+    if count <= MAX_ENVIRONMENTS:
+        return None
+    return (
+        f"names {count} environments, more than {MAX_ENVIRONMENTS}: each adds a stage to the pipeline "
+        "(CodePipeline allows 50 stages per pipeline) and about 25 KB to the pipeline stack's template "
+        "(CloudFormation allows 1 MB); split them over pipelines, one configuration file each"
+    )
 
 
 def _problem(field: str, message: str) -> PydanticCustomError:
@@ -56,10 +78,55 @@ def _problem(field: str, message: str) -> PydanticCustomError:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Numbers are finite: `.inf` or `.nan` would reach a CloudFormation template as null or crash jsii.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    # Keys this section once had, and the key each became: the loader names the new one.
+    renamed_fields: ClassVar[Mapping[str, str]] = {}
 
 
-AccountId = Annotated[str, Field(description="12-digit AWS account id, quoted in YAML")]
+def _one_of(values: Iterable[int]) -> dict[str, JsonValue]:
+    """The values a field's validator accepts, for the reference (which reads no validator)."""
+    return {"allowed": f"one of {', '.join(map(str, sorted(values)))}"}
+
+
+def _from_key(description: str) -> Any:
+    """A field the loader fills in from the key a section is written under (an environment's name)."""
+    return Field(description=description, json_schema_extra={"from_key": True})
+
+
+def user_fields(model: type[BaseModel]) -> list[str]:
+    """The keys a user writes in the section `model` reads, in the schema's order."""
+    return [
+        name
+        for name, field in model.model_fields.items()
+        if not (isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("from_key"))
+    ]
+
+
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The section model a field's type holds (`DatabaseConfig`, or `EnvironmentConfig` in a tuple), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = nested_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model of the section at `loc` (a pydantic location: ('environments', 0, 'database')), if any."""
+    model: type[BaseModel] = AppConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a tuple of sections: the environments
+        field = model.model_fields.get(part)
+        inner = nested_model(field.annotation) if field is not None else None
+        if inner is None:
+            return None
+        model = inner
+    return model
 
 
 def _check_account(value: Any, info: ValidationInfo) -> Any:
@@ -67,7 +134,7 @@ def _check_account(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML reads an unquoted id as a number and drops leading zeros: insist on quotes.
         raise _problem(field, f'must be quoted, e.g. {field}: "012345678901"')
-    if isinstance(value, str) and not re.fullmatch(r"\d{12}", value):
+    if isinstance(value, str) and not ACCOUNT_ID.fullmatch(value):
         raise _problem(field, "is not a 12-digit AWS account id")
     return value
 
@@ -85,13 +152,29 @@ class DatabaseEngine(StrEnum):
 class DatabaseConfig(_Strict):
     """RDS PostgreSQL sizing and resilience for one environment."""
 
-    engine_version: str = Field(description="PostgreSQL version AWS offers for new instances, e.g. '17.9'")
-    instance_type: str = Field(description="RDS instance class, e.g. 'db.t4g.medium'")
-    multi_az: bool
-    allocated_storage_gib: int = Field(ge=20, le=65536)
-    max_allocated_storage_gib: int | None = Field(default=None, ge=21, le=65536)
-    backup_retention_days: int = Field(ge=1, le=35)
-    port: int = Field(default=5433, ge=1150, le=65535)
+    engine_version: str = Field(
+        description="PostgreSQL version RDS offers for new instances, e.g. '17.9' (checked against cfn-lint's list)"
+    )
+    instance_type: str = Field(
+        description="RDS instance class, e.g. 'db.t4g.medium'; it must run the engine version in the region"
+    )
+    multi_az: bool = Field(description="a standby instance in a second zone; must be true with approval")
+    allocated_storage_gib: int = Field(
+        ge=20, le=65536, description="storage at creation; RDS for PostgreSQL allocates 20 to 65,536 GiB"
+    )
+    max_allocated_storage_gib: int | None = Field(
+        default=None,
+        ge=21,
+        le=65536,
+        description="storage autoscaling grows the storage up to this (omit it to turn autoscaling off); larger "
+        "than allocated_storage_gib and at most RDS's 65,536 GiB",
+    )
+    backup_retention_days: int = Field(
+        ge=1, le=35, description="how long RDS keeps automated backups; RDS keeps them at most 35 days"
+    )
+    port: int = Field(
+        default=5433, ge=1150, le=65535, description="port the database listens on; RDS accepts 1150 to 65535"
+    )
 
     @field_validator("engine_version")
     @classmethod
@@ -124,28 +207,62 @@ class CacheEngine(StrEnum):
 class CacheConfig(_Strict):
     """ElastiCache replication group sizing for one environment."""
 
-    engine: CacheEngine = Field(default=CacheEngine.VALKEY, strict=False)
-    engine_version: str = "8.1"
-    node_type: str = Field(description="ElastiCache node type, e.g. 'cache.t4g.small'")
-    replicas: int = Field(ge=0, le=5)
-    snapshot_retention_days: int = Field(default=15, ge=15, le=35)
-    port: int = Field(default=6380, ge=1024, le=65535)
+    engine: CacheEngine = Field(default=CacheEngine.VALKEY, strict=False, description="ElastiCache engine")
+    engine_version: str = Field(
+        default="8.1", description="ElastiCache version of the engine (checked against cfn-lint's list)"
+    )
+    node_type: str = Field(description="ElastiCache node type offered in the region, e.g. 'cache.t4g.small'")
+    replicas: int = Field(
+        ge=0,
+        le=5,
+        description="replicas of the primary node; ElastiCache allows at most 5; at least 1 with approval "
+        "(Multi-AZ failover needs one)",
+    )
+    snapshot_retention_days: int = Field(
+        default=15,
+        ge=15,
+        le=35,
+        description="how long daily snapshots are kept; at least 15 (cdk-nag's NIST 800-53 rule "
+        "ElastiCacheRedisClusterAutomaticBackup), at most ElastiCache's 35",
+    )
+    port: int = Field(default=6380, ge=1024, le=65535, description="port the cache listens on, not a privileged one")
 
 
 class StreamConfig(_Strict):
     """Kinesis data stream capacity and retention for one environment."""
 
-    mode: Literal["on-demand", "provisioned"] = "on-demand"
-    shard_count: int | None = Field(default=None, ge=1, le=500)
-    retention_hours: int = Field(ge=24, le=8760)
+    mode: Literal["on-demand", "provisioned"] = Field(default="on-demand", description="Kinesis capacity mode")
+    shard_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=500,
+        description="shards of a provisioned stream (required then, omitted on demand); at most 500, Kinesis's "
+        "default shard quota per account in its largest regions (200 in the others)",
+    )
+    retention_hours: int = Field(
+        ge=24, le=8760, description="how long the stream keeps records; Kinesis keeps them 24 to 8,760 hours (365 days)"
+    )
 
 
 class ServiceConfig(_Strict):
     """Fargate task size and count for one environment."""
 
-    cpu: int
-    memory_mib: int = Field(ge=512, le=122880)
-    desired_count: int = Field(ge=1, le=100)
+    cpu: int = Field(
+        description="Fargate CPU units of a task (1024 units are one vCPU), one of the sizes Fargate offers",
+        json_schema_extra={**_one_of(FARGATE_MEMORY_MIB), "unit": "CPU units"},
+    )
+    memory_mib: int = Field(
+        ge=512,
+        le=122880,
+        description="memory of a task, one of the sizes Fargate pairs with its cpu; Fargate's sizes run from 512 MiB "
+        "to 122,880 MiB (120 GiB)",
+    )
+    desired_count: int = Field(
+        ge=1,
+        le=100,
+        description="tasks the service runs; at most 100, far more than a monitoring API needs, so an extra digit "
+        "is caught before it is deployed",
+    )
 
     @field_validator("cpu")
     @classmethod
@@ -155,17 +272,19 @@ class ServiceConfig(_Strict):
         return value
 
 
-# Fields renamed so that each name carries its unit; an old name gets a message instead of "extra field".
-_RENAMED_THRESHOLDS = {
-    "database_connections": "database_connections_count",
-    "cache_evictions": "cache_evictions_per_5_minutes",
-    "stream_throttled_records": "stream_throttled_records_per_5_minutes",
-}
-
-
 def _percent(default: float, what: str) -> Any:
     # Below 100: a rate alarm fires when the value is above the threshold, and no rate exceeds 100 %.
-    return Field(default=default, gt=0, lt=100, strict=False, description=f"percent (0-100) {what}")
+    # Strict, as every field: a whole number is a number, but text ("50") or true is not.
+    return Field(default=default, gt=0, lt=100, description=f"percent (0-100) {what}")
+
+
+def _count(default: int, minimum: int, what: str) -> Any:
+    return Field(
+        default=default,
+        ge=minimum,
+        le=MAX_COUNT_PER_5_MINUTES,
+        description=f"{what}; at most {MAX_COUNT_PER_5_MINUTES:,}, which no 5-minute period reaches",
+    )
 
 
 class AlarmThresholds(_Strict):
@@ -176,52 +295,68 @@ class AlarmThresholds(_Strict):
     is a number at one moment, and `_per_5_minutes` a number summed over the alarm's 5-minute period.
     """
 
+    # Fields renamed so that each name carries its unit: an old name is told its new one.
+    renamed_fields: ClassVar[Mapping[str, str]] = {
+        "database_connections": "database_connections_count",
+        "cache_evictions": "cache_evictions_per_5_minutes",
+        "stream_throttled_records": "stream_throttled_records_per_5_minutes",
+    }
+
     api_5xx_percent: float = _percent(1.0, "of the API's requests answered 5xx, over 5 minutes")
     api_4xx_percent: float = _percent(10.0, "of the API's requests answered 4xx, over 5 minutes")
     api_latency_p99_ms: int = Field(
-        default=2000, ge=50, lt=29000, description="milliseconds: the API's p99 latency over 5 minutes"
+        default=2000,
+        ge=50,
+        lt=29000,
+        description="the API's p99 latency over 5 minutes; below 29,000, API Gateway's integration timeout",
     )
     service_cpu_percent: float = _percent(80.0, "CPU of the service's tasks, average over 5 minutes")
     service_memory_percent: float = _percent(80.0, "memory of the service's tasks, average over 5 minutes")
     database_cpu_percent: float = _percent(80.0, "CPU of the database instance, average over 5 minutes")
-    database_free_storage_gib: int = Field(default=5, ge=1, description="GiB: alarm when free storage falls below")
+    database_free_storage_gib: int = Field(
+        default=5,
+        ge=1,
+        le=65536,
+        description="alarm when the database's free storage falls below this; at most RDS's largest storage",
+    )
     database_connections_count: int = Field(
-        default=200, ge=1, description="connections: alarm when more are open at once (maximum over 5 minutes)"
+        default=200,
+        ge=1,
+        le=262143,
+        description="alarm when more connections are open at once (maximum over 5 minutes); at most 262,143, "
+        "PostgreSQL's largest max_connections",
     )
     cache_cpu_percent: float = _percent(80.0, "engine CPU of the busiest cache node, maximum over 5 minutes")
     cache_min_freeable_memory_mib: int = Field(
-        default=256, ge=1, description="MiB: alarm when the fullest cache node has less freeable memory"
+        default=256,
+        ge=1,
+        le=1048576,
+        description="alarm when the fullest cache node has less freeable memory; at most 1 TiB, more than any "
+        "ElastiCache node has",
     )
-    cache_evictions_per_5_minutes: int = Field(
-        default=1000, ge=0, description="keys evicted by the cache in 5 minutes, all nodes together"
-    )
+    cache_evictions_per_5_minutes: int = _count(1000, 0, "keys evicted by the cache in 5 minutes, all nodes together")
     cache_replication_lag_seconds: float = Field(
-        default=5.0, gt=0, strict=False, description="seconds a cache replica trails the primary (worst replica)"
+        default=5.0,
+        gt=0,
+        le=86400,
+        description="how far the worst cache replica trails the primary; at most a day, beyond which a replica is "
+        "broken rather than behind",
     )
     stream_iterator_age_seconds: int = Field(
-        default=300, ge=1, description="seconds: age of the oldest record a stream consumer has not read"
+        default=300,
+        ge=1,
+        le=31536000,
+        description="age of the oldest record a stream consumer has not read; at most 365 days, the longest a "
+        "stream keeps a record",
     )
-    stream_throttled_records_per_5_minutes: int = Field(
-        default=10, ge=0, description="records the stream refused (throttled) in 5 minutes"
-    )
-    service_errors_per_5_minutes: int = Field(
-        default=10, ge=1, description="5xx answers the service logged in 5 minutes"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for old, new in _RENAMED_THRESHOLDS.items():
-                if old in data:
-                    raise _problem(old, f"was renamed to {new}: the unit is now part of the name")
-        return data
+    stream_throttled_records_per_5_minutes: int = _count(10, 0, "records the stream refused (throttled) in 5 minutes")
+    service_errors_per_5_minutes: int = _count(10, 1, "5xx answers the service logged in 5 minutes")
 
 
 def _check_emails(value: tuple[str, ...], field: str) -> tuple[str, ...]:
     for email in value:
         if not EMAIL.fullmatch(email):
-            raise _problem(field, f"contains {email!r}, which is not an e-mail address")
+            raise _problem(field, f"contains {shown(email)}, which is not an e-mail address")
     if len(set(value)) != len(value):
         raise _problem(field, "lists an address twice")
     return value
@@ -274,10 +409,19 @@ class AccountBaseline(_Strict):
     `account_baseline: true` (or `false`) sets all four at once.
     """
 
-    cloudtrail: bool | InheritedService = False
-    config: bool | InheritedService = False
-    security_hub: bool | InheritedService = False
-    guardduty: bool | InheritedService = False
+    cloudtrail: bool | InheritedService = Field(
+        default=False, description="a multi-region CloudTrail trail into an audit bucket (one per account)"
+    )
+    config: bool | InheritedService = Field(
+        default=False,
+        description="an AWS Config recorder with the FedRAMP Moderate conformance pack (one per account and region)",
+    )
+    security_hub: bool | InheritedService = Field(
+        default=False, description="Security Hub with the NIST SP 800-53 Rev 5 standard (one per account and region)"
+    )
+    guardduty: bool | InheritedService = Field(
+        default=False, description="a GuardDuty detector (one per account and region)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -318,29 +462,58 @@ class AccountBaseline(_Strict):
 class EnvironmentConfig(_Strict):
     """One deployment target: where it runs, how big and how protected it is, and how it is promoted."""
 
-    name: str = Field(description="the key under `environments`, e.g. 'prod-east'")
-    account: AccountId
-    region: str
-    availability_zones: tuple[str, ...] = Field(min_length=2, max_length=6, strict=False)
-    vpc_cidr: str
-    database: DatabaseConfig
-    cache: CacheConfig
-    stream: StreamConfig
-    service: ServiceConfig
-    log_retention_days: int
-    protect_data: bool
+    name: str = _from_key(
+        "the environment's name: lower-case letters, digits and single hyphens, starting with a letter, at most "
+        f"{ENVIRONMENT_NAME_MAX_LENGTH} characters; it names the stage ('prod-east' -> ProdEast) and is part of "
+        "stack and resource names"
+    )
+    account: str = Field(description="12-digit AWS account id the environment deploys to, quoted in YAML")
+    region: str = Field(description="AWS region the environment deploys to, in the pipeline's partition")
+    availability_zones: tuple[str, ...] = Field(
+        min_length=2,
+        max_length=6,
+        strict=False,
+        description="zones of the region the VPC's subnets use, e.g. [us-west-2a, us-west-2b]",
+    )
+    vpc_cidr: str = Field(
+        description="the VPC's private (RFC 1918) IPv4 network, a /16 to /20: each zone takes a /22 and a /24"
+    )
+    database: DatabaseConfig = Field(description="the RDS PostgreSQL database")
+    cache: CacheConfig = Field(description="the ElastiCache replication group")
+    stream: StreamConfig = Field(description="the Kinesis data stream")
+    service: ServiceConfig = Field(description="the Fargate service behind the API")
+    log_retention_days: int = Field(
+        description="how long CloudWatch Logs keeps the environment's logs, one of the periods it offers; at "
+        f"least {PROTECTED_LOG_RETENTION_DAYS} with approval",
+        json_schema_extra=_one_of(LOG_RETENTION_DAYS),
+    )
+    protect_data: bool = Field(
+        description="the data stores survive their stack's deletion and the stacks are termination-protected; "
+        "must be true with approval"
+    )
     approval: bool = Field(
-        description="promotion into this environment waits for a person (default: every environment but the first); "
-        "an environment with approval is protected: it keeps its data, a Multi-AZ database and a cache replica"
+        description="promotion into this environment waits for a person; an environment with approval is "
+        "protected: it keeps its data, a Multi-AZ database and a cache replica",
+        json_schema_extra={"default": "false for the first environment, true for the others"},
     )
     wave: str | None = Field(
         default=None,
         description="environments with the same wave deploy in parallel after one approval (e.g. a production "
         "region and its disaster-recovery region); they must stand next to each other in the file",
     )
-    alarm_emails: tuple[str, ...] = Field(default=(), strict=False)
-    alarms: AlarmThresholds = AlarmThresholds()
-    account_baseline: AccountBaseline = Field(default=AccountBaseline(), strict=False)
+    alarm_emails: tuple[str, ...] = Field(
+        default=(), strict=False, description="addresses the environment's alarms notify"
+    )
+    alarms: AlarmThresholds = Field(
+        default=AlarmThresholds(), description="when the on-call engineer is paged; every threshold has a default"
+    )
+    account_baseline: AccountBaseline = Field(
+        default=AccountBaseline(),
+        strict=False,
+        description="account- and region-wide services the stage deploys: the four keys below, or true or false "
+        "for all four",
+        json_schema_extra={"type": "mapping or boolean"},
+    )
     external_prerequisites: tuple[str, ...] = Field(
         default=(),
         strict=False,
@@ -380,7 +553,7 @@ class EnvironmentConfig(_Strict):
             if zone not in known:
                 raise _problem(
                     "availability_zones",
-                    f"contains {zone!r}, which is not a zone of {region} (its zones: {', '.join(known)})",
+                    f"contains {shown(zone)}, which is not a zone of {region} (its zones: {', '.join(known)})",
                 )
         if len(set(value)) != len(value):
             raise _problem("availability_zones", "lists a zone twice")
@@ -455,8 +628,8 @@ class PackageMirrorConfig(_Strict):
     """
 
     domain: str = Field(description="the CodeArtifact domain's name")
-    domain_owner: AccountId | None = Field(
-        default=None, description="12-digit account that owns the domain (default: the pipeline account)"
+    domain_owner: str | None = Field(
+        default=None, description="12-digit account that owns the domain, quoted (default: the pipeline account)"
     )
     pypi_repository: str = Field(description="the repository pip installs from")
     npm_repository: str = Field(description="the repository npm installs from (may be pypi_repository)")
@@ -537,12 +710,16 @@ def _check_build_image(value: str | None) -> str | None:
 class PipelineConfig(_Strict):
     """Where the pipeline itself lives, which repository branch drives it, and what its builds reach."""
 
-    account: AccountId
-    region: str
+    account: str = Field(description="12-digit id of the AWS account that hosts the pipeline, quoted in YAML")
+    region: str = Field(description="AWS region of the pipeline; every environment is in its partition")
     repository: str = Field(description="owner/name of the source repository")
-    branch: str = "main"
-    connection_arn: str
-    approval_emails: tuple[str, ...] = Field(default=(), strict=False)
+    branch: str = Field(default="main", description="the branch whose pushes run the pipeline")
+    connection_arn: str = Field(
+        description="ARN of the CodeConnections connection to the repository, in the pipeline's account and region"
+    )
+    approval_emails: tuple[str, ...] = Field(
+        default=(), strict=False, description="addresses told when a promotion waits for approval"
+    )
     package_mirror: PackageMirrorConfig | None = Field(
         default=None,
         description="a CodeArtifact domain the builds install Python and npm packages from, instead of the "
@@ -599,7 +776,8 @@ class PipelineConfig(_Strict):
 
 
 CONNECTION_ARN = re.compile(
-    r"arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z0-9-]+):(\d{12}):connection/[0-9a-f-]{36}"
+    r"arn:(aws[a-z-]*):(codestar-connections|codeconnections):([a-z0-9-]+):([0-9]{12}):connection/[0-9a-f-]{36}",
+    re.ASCII,
 )
 
 
@@ -619,11 +797,13 @@ class ControlTowerConfig(_Strict):
 
         malformed = [c for c in value if not control_tower.CONTROL_ID.fullmatch(c)]
         if malformed:
-            raise _problem("disabled_controls", f"has {malformed[0]!r}, which is not a control id like 'CT.S3.PR.4'")
+            raise _problem(
+                "disabled_controls", f"has {shown(malformed[0])}, which is not a control id like 'CT.S3.PR.4'"
+            )
         unknown = control_tower.unknown(value)
         if unknown:
             raise _problem(
-                "disabled_controls", f"has {unknown[0]!r}, which is not a control the installed plugin bundles"
+                "disabled_controls", f"has {shown(unknown[0])}, which is not a control the installed plugin bundles"
             )
         if len(set(value)) != len(value):
             raise _problem("disabled_controls", "lists a control twice")
@@ -633,9 +813,27 @@ class ControlTowerConfig(_Strict):
 class AppConfig(_Strict):
     """The whole app: the pipeline and its environments in promotion order (the order of the file)."""
 
-    pipeline: PipelineConfig
-    environments: tuple[EnvironmentConfig, ...] = Field(min_length=1, strict=False)
-    control_tower: ControlTowerConfig = ControlTowerConfig()
+    pipeline: PipelineConfig = Field(description="where the pipeline runs and which repository drives it")
+    environments: tuple[EnvironmentConfig, ...] = Field(
+        min_length=1,
+        strict=False,
+        description="the environments in promotion order (the order of the file), each under its name; at most "
+        f"{MAX_ENVIRONMENTS}: each adds a stage to the pipeline (CodePipeline allows 50) and about 25 KB to the "
+        "pipeline stack's template (CloudFormation allows 1 MB)",
+        json_schema_extra={"allowed": f"1 to {MAX_ENVIRONMENTS} environments", "type": "mapping of names to mappings"},
+    )
+    control_tower: ControlTowerConfig = Field(
+        default=ControlTowerConfig(), description="which AWS Control Tower proactive controls synth checks"
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _within_cap(cls, value: tuple[EnvironmentConfig, ...]) -> tuple[EnvironmentConfig, ...]:
+        # The loader counts them first, so that its line comes whether or not each environment is valid.
+        message = too_many_environments(len(value))
+        if message is not None:
+            raise _problem("environments", message)
+        return value
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:
@@ -659,14 +857,15 @@ def environments_from_mapping(raw: Any) -> Any:
     """Turn the YAML mapping `{dev: {...}, ...}` into the ordered list the model holds.
 
     Promotion order is the order of the file. `approval` defaults to true for every
-    environment but the first.
+    environment but the first. The name is the key, whatever the body says (the loader
+    refuses a `name` in it).
     """
     if not isinstance(raw, dict):
         return raw
     listed = []
     for index, (name, body) in enumerate(raw.items()):
         if isinstance(body, dict):
-            body = {"name": name, **body}
+            body = {**body, "name": name}
             body.setdefault("approval", index > 0)
         listed.append(body)
     return listed

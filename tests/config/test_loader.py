@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 import yaml
 
 from config import PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
-from config.schema import PROTECTED_LOG_RETENTION_DAYS, stage_id_of
+from config.loader import LINE_LIMIT
+from config.schema import MAX_ENVIRONMENTS, PROTECTED_LOG_RETENTION_DAYS, stage_id_of
+from scripts.bench_config import alias_bomb, hostile_documents
 from tests.conftest import LAYOUTS
 
 
@@ -257,6 +260,21 @@ def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> 
         ),
         ("pipeline.repository", "no-slash", "pipeline.repository: 'no-slash' is not of the form owner/name"),
         (
+            "environments.dev.name",
+            "other",
+            "environments.dev.name: unknown key (an environment's name is its key under environments)",
+        ),
+        (
+            "environments.dev.alarms",
+            {"api_5xx_percent": "50"},
+            "environments.dev.alarms.api_5xx_percent: '50' should be a valid number",
+        ),
+        (
+            "environments.dev.alarms",
+            {"cache_replication_lag_seconds": True},
+            "environments.dev.alarms.cache_replication_lag_seconds: True should be a valid number",
+        ),
+        (
             "pipeline.connection_arn",
             "arn:aws:codeconnections:eu-west-1:210987654321:connection/5e6f7a8b-0000-4000-8000-00000000abcd",
             "pipeline.connection_arn: 'arn:aws:codeconnections:eu-west-1:",
@@ -300,7 +318,7 @@ def test_default_versions_are_current_in_cfn_lint_data(fixture_config: AppConfig
 
 def test_unknown_key_is_refused() -> None:
     raw = _with("environments.dev.database.colour", "red")
-    assert _problems(raw) == ["environments.dev.database.colour: unknown key"]
+    assert _problems(raw) == ["environments.dev.database.colour: unknown key (docs/configuration.md lists every key)"]
 
 
 def test_missing_key_is_reported() -> None:
@@ -313,12 +331,191 @@ def test_a_file_without_environments_is_refused() -> None:
     raw = _default()
     raw["environments"] = {}
     assert _problems(raw) == ["environments: the file names no environment (the pipeline needs at least one)"]
+    del raw["environments"]
+    assert _problems(raw) == ["environments: missing (required)"]
 
 
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
     raw = _with("environments.staging.account", "12345")
     raw["pipeline"]["region"] = "mars-1"
     assert len(_problems(raw)) == 2
+
+
+def _moved(path: str, new_key: str) -> dict[str, Any]:
+    """The fixture with the key at `path` written as `new_key` instead, its value unchanged."""
+    raw = copy.deepcopy(_default())
+    *parents, leaf = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[new_key] = node.pop(leaf)
+    return raw
+
+
+def test_a_misspelt_key_a_renamed_one_an_unknown_one_and_bad_values_come_in_one_run(tmp_path: Path) -> None:
+    raw = _moved("environments.dev.log_retention_days", "log_retention_day")
+    dev = raw["environments"]["dev"]
+    dev["colour"] = "red"
+    dev["database"]["backup_retention_days"] = 99
+    dev["alarms"] = {"cache_evictions": 5, "api_latency_p99_ms": 99999}
+    problems = _refused(_written(tmp_path, yaml.safe_dump(raw, sort_keys=False)))
+    assert sorted(problems) == [
+        "environments.dev.alarms.api_latency_p99_ms: 99999 should be less than 29000",
+        "environments.dev.alarms.cache_evictions: was renamed to cache_evictions_per_5_minutes: the unit is now part "
+        "of the name",
+        "environments.dev.colour: unknown key (docs/configuration.md lists every key)",
+        "environments.dev.database.backup_retention_days: 99 should be less than or equal to 35",
+        "environments.dev.log_retention_day: unknown key; did you mean log_retention_days (required, and missing)?",
+    ]
+
+
+_MEANT = "(required, and missing)?"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (_moved("environments", "enviroments"), f"enviroments: unknown key; did you mean environments {_MEANT}"),
+        (_moved("pipeline.region", "regoin"), f"pipeline.regoin: unknown key; did you mean region {_MEANT}"),
+        (_moved("pipeline.branch", "brnach"), "pipeline.brnach: unknown key; did you mean branch?"),
+        (
+            _moved("environments.dev.vpc_cidr", "vpc_cdir"),
+            f"environments.dev.vpc_cdir: unknown key; did you mean vpc_cidr {_MEANT}",
+        ),
+        (
+            _moved("environments.dev.database.multi_az", "multiaz"),
+            f"environments.dev.database.multiaz: unknown key; did you mean multi_az {_MEANT}",
+        ),
+        (
+            _moved("environments.dev.cache.replicas", "replica"),
+            f"environments.dev.cache.replica: unknown key; did you mean replicas {_MEANT}",
+        ),
+        (
+            _moved("environments.dev.stream.retention_hours", "retention_hour"),
+            f"environments.dev.stream.retention_hour: unknown key; did you mean retention_hours {_MEANT}",
+        ),
+        (
+            _moved("environments.dev.service.memory_mib", "memory_mb"),
+            f"environments.dev.service.memory_mb: unknown key; did you mean memory_mib {_MEANT}",
+        ),
+        (
+            _with("environments.dev.alarms", {"api_latency_p99": 900}),
+            "environments.dev.alarms.api_latency_p99: unknown key; did you mean api_latency_p99_ms?",
+        ),
+        (
+            _with("environments.dev.account_baseline", {"guard_duty": True}),
+            "environments.dev.account_baseline.guard_duty: unknown key; did you mean guardduty?",
+        ),
+        (
+            _with("control_tower", {"disabled_control": []}),
+            "control_tower.disabled_control: unknown key; did you mean disabled_controls?",
+        ),
+    ],
+    ids=lambda value: value.split(":")[0] if isinstance(value, str) else "",
+)
+def test_a_misspelt_key_names_the_key_meant_at_every_level(raw: dict[str, Any], expected: str) -> None:
+    assert _problems(raw) == [expected]
+
+
+@pytest.mark.parametrize("path", ["pipeline.account", "environments.dev.account"])
+@pytest.mark.parametrize(
+    "digits",
+    ["\u0662\u0661\u0660\u0669\u0668\u0667\u0666\u0665\u0664\u0663\u0662\u0661", "\uff11" * 12, "\u0967" * 12],
+    ids=["arabic-indic", "fullwidth", "devanagari"],
+)
+def test_an_account_id_is_twelve_ascii_digits(path: str, digits: str) -> None:
+    assert digits.isdigit()  # what let them through before
+    assert _problems(_with(path, digits)) == [f"{path}: {digits!r} is not a 12-digit AWS account id"]
+
+
+def test_a_connection_arn_names_its_account_in_ascii_digits() -> None:
+    arn = _default()["pipeline"]["connection_arn"]
+    account = _default()["pipeline"]["account"]
+    (problem,) = _problems(_with("pipeline.connection_arn", arn.replace(account, "\u0662" * 12)))
+    assert problem.startswith("pipeline.connection_arn: ")
+    assert problem.endswith(
+        "is not a CodeConnections connection ARN (arn:<partition>:codeconnections:<region>:<account>:connection/<uuid>)"
+    )
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1.0e+400"])
+@pytest.mark.parametrize("field", ["api_5xx_percent", "cache_replication_lag_seconds"])
+def test_a_threshold_that_is_not_a_finite_number_is_refused(tmp_path: Path, field: str, value: str) -> None:
+    text = LAYOUTS.read_text().replace("  dev:\n", f"  dev:\n    alarms: {{{field}: {value}}}\n", 1)
+    shown = {"-.inf": "-inf", ".nan": "nan"}.get(value, "inf")
+    assert _refused(_written(tmp_path, text)) == [f"environments.dev.alarms.{field}: {shown} should be a finite number"]
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("environments.dev.database.allocated_storage_gib", 65536),
+        ("environments.dev.service.desired_count", 100),
+        ("environments.dev.stream.retention_hours", 8760),
+        ("environments.dev.alarms.database_connections_count", 262143),
+        ("environments.dev.alarms.cache_evictions_per_5_minutes", 1_000_000_000),
+        ("environments.dev.alarms.stream_iterator_age_seconds", 31_536_000),
+    ],
+)
+def test_a_400_digit_number_is_refused_in_one_short_line(path: str, limit: int) -> None:
+    huge = int("9" * 400)
+    raw = _with(path, huge) if ".alarms." not in path else _with(path.rsplit(".", 1)[0], {path.rsplit(".", 1)[1]: huge})
+    (problem,) = _problems(raw)
+    assert problem == f"{path}: {'9' * 57}... should be less than or equal to {limit}"
+
+
+def test_more_environments_than_a_pipeline_holds_are_refused_with_the_reason_and_every_other_problem() -> None:
+    raw = _default()
+    for index in range(MAX_ENVIRONMENTS + 1 - len(raw["environments"])):
+        raw["environments"][f"qa{index}"] = copy.deepcopy(raw["environments"]["qa"])
+    too_many = (
+        f"environments: names {MAX_ENVIRONMENTS + 1} environments, more than {MAX_ENVIRONMENTS}: each adds a stage "
+        "to the pipeline (CodePipeline allows 50 stages per pipeline) and about 25 KB to the pipeline stack's "
+        "template (CloudFormation allows 1 MB); split them over pipelines, one configuration file each"
+    )
+    assert _problems(raw) == [too_many]
+    raw["environments"]["qa3"]["service"]["desired_count"] = 0
+    assert _problems(raw) == [
+        too_many,
+        "environments.qa3.service.desired_count: 0 should be greater than or equal to 1",
+    ]
+    del raw["environments"]["qa3"]
+    assert len(parse_config(raw).environments) == MAX_ENVIRONMENTS
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "start"),
+    [
+        ("pipeline.repository", "x" * 2**20, "pipeline.repository: 'xxxxxxxxxx"),
+        ("environments.dev.alarm_emails", ["y" * 2**20], "environments.dev.alarm_emails: ['yyyyyyyyy"),
+        ("pipeline." + "z" * 2**20, 1, "pipeline.zzzzzzzzzz"),
+        ("environments.dev.availability_zones", ["us-east-1a"] * 10_000, "environments.dev.availability_zones: ["),
+    ],
+    ids=["value", "item", "key", "list"],
+)
+def test_a_huge_value_is_cut_short_in_its_line(path: str, value: Any, start: str) -> None:
+    (problem,) = _problems(_with(path, value))
+    assert problem.startswith(start)
+    assert "..." in problem
+    assert len(problem) < 250
+
+
+def test_a_thousand_bad_values_are_a_thousand_lines_of_which_the_first_fifty_are_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with("pipeline.approval_emails", list(range(1000))), source="test.yaml")
+    assert len(caught.value.problems) == 1000
+    shown = str(caught.value).splitlines()
+    assert shown[0] == "test.yaml: 1000 configuration problem(s)"
+    assert shown[1] == "  pipeline.approval_emails[0]: 0 should be a valid string"
+    assert shown[-1] == "  ... and 950 more"
+    assert len(shown) == 52
+
+
+def test_every_hostile_document_of_the_benchmark_is_refused_in_short_lines(tmp_path: Path) -> None:
+    for name, text in hostile_documents().items():
+        problems = _refused(_written(tmp_path, text))
+        assert problems, name
+        assert all(len(problem) <= LINE_LIMIT for problem in problems), name
 
 
 def test_malformed_yaml_names_line_and_column(tmp_path: Path) -> None:
@@ -336,18 +533,72 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert caught.value.problems == ["cannot read the file: No such file or directory"]
 
 
-def _cross_partition() -> dict[str, Any]:
+def _written(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def _refused(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.problems
+
+
+def _lines_of(text: str, line: str) -> list[int]:
+    """The numbers of the lines of `text` that are exactly `line`."""
+    return [number for number, candidate in enumerate(text.splitlines(), 1) if candidate == line]
+
+
+def _pipeline_twice() -> tuple[str, str]:
+    """The fixture file with a second `pipeline:` block at its end, and the line that names both."""
+    text = LAYOUTS.read_text() + yaml.safe_dump({"pipeline": _default()["pipeline"]}, sort_keys=False)
+    first, second = _lines_of(text, "pipeline:")
+    return text, f"pipeline: key given twice, at lines {first} and {second}"
+
+
+def test_keys_given_twice_are_refused_next_to_the_files_other_problems(tmp_path: Path) -> None:
+    text, _ = _pipeline_twice()
+    staging = yaml.safe_dump({"staging": _default()["environments"]["staging"]}, sort_keys=False)
+    text = text.replace("  qa:\n", "  " + staging.replace("\n", "\n  ").rstrip() + "\n  qa:\n", 1)
+    text = text.replace("backup_retention_days: 3}", "backup_retention_days: 99}", 1)
+    pipelines, stagings = _lines_of(text, "pipeline:"), _lines_of(text, "  staging:")
+    assert _refused(_written(tmp_path, text)) == [
+        f"pipeline: key given twice, at lines {pipelines[0]} and {pipelines[1]}",
+        f"environments.staging: key given twice, at lines {stagings[0]} and {stagings[1]}",
+        "environments.qa.database.backup_retention_days: 99 should be less than or equal to 35",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b'pipeline:\n  account: "2109876543\xd921"\n', "not UTF-8 text: byte 0xd9 at offset 32 (line 2)"),
+        ("pipeline: " + "[" * 100_000 + "]" * 100_000, "nesting deeper than 10 levels at line 1"),
+        (alias_bomb(), "more than 10000 values with aliases expanded, by line 5 (a configuration has a few hundred)"),
+        ("a: 1\n" + "#" * (4 * 2**20), "larger than 4 MiB: a configuration is a few KB"),
+    ],
+    ids=["not-utf8", "deep-nesting", "alias-bomb", "too-large"],
+)
+def test_a_file_that_is_no_configuration_at_all_is_one_line(tmp_path: Path, text: str | bytes, expected: str) -> None:
+    assert _refused(_written(tmp_path, text)) == [expected]
+
+
+def _cross_partition() -> tuple[str, str]:
     raw = _default()
     name = list(raw["environments"])[-1]
     raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
     raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
-    return raw
+    return yaml.safe_dump(raw, sort_keys=False), "is in partition aws-us-gov but the pipeline is in aws"
 
 
 @pytest.mark.parametrize("entry", ["app.py", "scripts/synth.py"])
-def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_path: Path, entry: str) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(_cross_partition(), sort_keys=False))
+@pytest.mark.parametrize("case", [_cross_partition, _pipeline_twice], ids=["cross-partition", "key-given-twice"])
+def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(
+    tmp_path: Path, entry: str, case: Callable[[], tuple[str, str]]
+) -> None:
+    text, expected = case()
+    bad = _written(tmp_path, text)
     outdir = tmp_path / "cdk.out"
     outdir.mkdir()
     (outdir / "manifest.json").write_text("{}")  # an earlier run's assembly
@@ -364,5 +615,5 @@ def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(tmp_
     assert result.returncode == 2
     header, problem = result.stderr.strip().splitlines()
     assert header == f"{bad}: 1 configuration problem(s)"
-    assert "is in partition aws-us-gov but the pipeline is in aws" in problem
+    assert expected in problem
     assert not outdir.exists()
