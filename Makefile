@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules bench bench-full bench-config test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules cost bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -72,6 +72,11 @@ bootstrap-policy: synth
 ## acknowledgments of make synth's run, for the Security Hub administrator account (HOME_REGION=r: one stack there)
 securityhub-rules: setup
 	$(BIN)/python scripts/securityhub_rules.py --assembly cdk.out --output securityhub.out $(if $(HOME_REGION),--home-region $(HOME_REGION),)
+
+## cost: synthesize, then an approximate monthly cost per stage from the templates and config/prices.yaml
+## (us-east-1 list prices; what is billed by use is listed, not estimated), as Markdown on stdout
+cost: synth
+	$(BIN)/python scripts/cost_estimate.py
 
 ## bench: time and memory of cdk synth against the performance targets, on CONFIG. Quick by default (a few
 ## minutes): the empty-app floor, the full synth, 3 and 12 stages, once each; the test suite's targets are

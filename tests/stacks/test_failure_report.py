@@ -1,6 +1,6 @@
 """Every item of the failure report this project was born from, asserted on every stage's templates.
 
-Each test is numbered after the failure it guards against (see the README's "Why").
+Each test is numbered after the failure it guards against (see "Why" in docs/compliance.md).
 """
 
 from __future__ import annotations
