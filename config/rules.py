@@ -25,6 +25,7 @@ from config.schema import (
     DatabaseEngine,
     EcrImage,
     StreamConfig,
+    stage_id_of,
 )
 
 Loc = tuple[str | int, ...]
@@ -206,6 +207,7 @@ def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
     run(("pipeline",), partial(_build_image, read))
     run(("pipeline",), partial(_package_mirror, read))
     run(("environments",), partial(_waves, read, count))
+    run(("environments",), partial(_pipeline_stages, read, count))
     run(("environments",), partial(_singletons, read, count))
     return problems
 
@@ -260,6 +262,42 @@ def _waves(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
             )
         elif read("environments", index, "approval") != read("environments", first, "approval"):
             yield f"{index}.approval", f"must be the same for every environment of wave {wave!r} (one approval)"
+
+
+# The pipeline's own stages, before and after the environments' (CDK Pipelines names the first four).
+RESERVED_PIPELINE_STAGES = frozenset(
+    {"Source", "Build", "PipelineChange", "UpdatePipeline", "Assets", "Evidence-Signing"}
+)
+
+
+def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
+    """Every stage id, and every pipeline stage an environment or a wave becomes, is a name of its own.
+
+    'prod-2' and 'prod2' are both the stage 'Prod2'; an environment 'build' would be a second pipeline
+    stage 'Build'; a wave 'prod' beside an environment 'prod' would be two pipeline stages 'Prod'. The
+    CDK refuses each at synth with a construct error; here it is one line naming the field.
+    """
+    stages: dict[str, str] = {}
+    pipeline_stages: dict[str, str] = {}
+    for index in range(count):
+        name, wave = read("environments", index, "name"), read("environments", index, "wave", default=None)
+        stage = stage_id_of(name)
+        if stages.setdefault(stage, name) != name:
+            yield f"{index}.name", f"is the stage {stage!r}, as environment {stages[stage]!r} is; choose another name"
+            continue
+        members = [
+            i for i in range(count) if wave is not None and read("environments", i, "wave", default=None) == wave
+        ]
+        # A wave of one deploys as its environment's stage (pipeline/pipeline_stack.py).
+        field, owner = ("wave", f"wave {wave!r}") if len(members) > 1 else ("name", f"environment {name!r}")
+        pipeline_stage = stage_id_of(wave) if len(members) > 1 else stage
+        if pipeline_stage in RESERVED_PIPELINE_STAGES:
+            yield f"{index}.{field}", f"becomes the pipeline stage {pipeline_stage!r}, which the pipeline has already"
+        elif pipeline_stages.setdefault(pipeline_stage, owner) != owner:
+            yield (
+                f"{index}.{field}",
+                f"becomes the pipeline stage {pipeline_stage!r}, as {pipeline_stages[pipeline_stage]} does",
+            )
 
 
 def _singletons(read: _Reader, count: int) -> Iterator[tuple[str, str]]:

@@ -617,3 +617,45 @@ def test_a_refused_configuration_exits_2_in_one_line_and_leaves_no_assembly(
     assert header == f"{bad}: 1 configuration problem(s)"
     assert expected in problem
     assert not outdir.exists()
+
+
+def _renamed(raw: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    raw["environments"] = {new if name == old else name: env for name, env in raw["environments"].items()}
+    return raw
+
+
+def test_two_names_of_one_stage_id_are_refused_in_one_line() -> None:
+    raw = _default()
+    first = next(iter(raw["environments"]))
+    raw["environments"][f"{first}-2"] = copy.deepcopy(raw["environments"][first])
+    raw["environments"][f"{first}2"] = copy.deepcopy(raw["environments"][first])
+    for name in (f"{first}-2", f"{first}2"):
+        raw["environments"][name].update(account_baseline=False, vpc_cidr="10.240.0.0/16", approval=False)
+    stage = stage_id_of(f"{first}2")
+    assert _problems(raw) == [
+        f"environments.{first}2.name: '{first}2' is the stage '{stage}', as environment '{first}-2' is; "
+        "choose another name"
+    ]
+
+
+@pytest.mark.parametrize("reserved", ["build", "source", "assets", "update-pipeline", "pipeline-change"])
+def test_an_environment_named_like_a_stage_of_the_pipeline_itself_is_refused(reserved: str) -> None:
+    raw = _renamed(_default(), list(_default()["environments"])[1], reserved)
+    assert _problems(raw) == [
+        f"environments.{reserved}.name: '{reserved}' becomes the pipeline stage '{stage_id_of(reserved)}', which "
+        "the pipeline has already"
+    ]
+
+
+def test_a_wave_named_like_an_environment_is_refused() -> None:
+    raw = _default()
+    names = list(raw["environments"])
+    wave = next(env["wave"] for env in raw["environments"].values() if env.get("wave"))
+    members = [name for name in names if raw["environments"][name].get("wave") == wave]
+    for name in members:
+        raw["environments"][name]["wave"] = names[0]
+    assert _problems(raw) == [
+        f"environments.{name}.wave: '{names[0]}' becomes the pipeline stage '{stage_id_of(names[0])}', as "
+        f"environment '{names[0]}' does"
+        for name in members
+    ]
