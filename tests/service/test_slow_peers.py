@@ -1,18 +1,26 @@
 """The service under slow peers and load, on 127.0.0.1 only: every test is bounded in count and time.
 
-Dependencies that trickle (`Trickler`: an answer started, then one byte a second, each byte its own
-TLS record where the dependency speaks TLS): a per-read timeout never fires, so only the check's total
-budget ends the check, and the threads the checks used must end with it.
+* dependencies that trickle (`Trickler`: an answer started, then one byte a second, each byte its own
+  TLS record where the dependency speaks TLS): a per-read timeout never fires, so only the check's total
+  budget ends the check, and the threads the checks used must end with it;
+* clients that trickle their request: only the request's total deadline frees the request thread;
+* more concurrent requests than request threads: the others wait in the listen backlog.
 
 Thread ceilings are asserted with `threading.active_count()` and the names the service gives its
-threads (`readiness-<dependency>`); time bounds are generous, the machine is shared.
+threads (`request_*`, `readiness-<dependency>`); time bounds are generous, the machine is shared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
+import socket
 import threading
 import time
+import tracemalloc
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +28,7 @@ import pytest
 import trustme
 from botocore.session import Session
 
-from service import readiness
+from service import app, readiness
 from service.readiness import CacheProbe, CheckResult, DatabaseProbe, ReadinessChecks, StreamProbe
 from tests.servers import LOCALHOST, Trickler
 
@@ -31,6 +39,8 @@ STREAM_ANSWER = b"HTTP/1.1 200 OK\r\nx-trickle: "
 # Generous bounds for a loaded 2-core machine: time over a budget, threads over a baseline.
 MARGIN_SECONDS = 1.5
 SPARE_THREADS = 3
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +110,27 @@ def _eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _serving(httpd: app.ServiceServer) -> Iterator[int]:
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def _get(port: int, path: str) -> tuple[int, dict[str, object]]:
+    try:
+        with _OPENER.open(f"http://{LOCALHOST}:{port}{path}", timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
 # --- dependencies that trickle --------------------------------------------------------------------
 
 
@@ -126,6 +157,39 @@ def test_dependencies_that_trickle_a_byte_a_second_are_cut_off_at_the_budget(
         assert _threads("readiness-stream") <= 1
     assert _eventually(lambda: _threads("readiness-") == 0)
     assert threading.active_count() <= baseline
+
+
+def test_ready_under_load_with_trickling_dependencies_keeps_threads_and_memory_bounded(
+    certificate: trustme.LeafCert, ca_file: str
+) -> None:
+    clients, requests, timeout = 20, 40, 0.5
+    with _trickling(certificate, interval=0.2) as (database, cache, stream):
+        probes = _probes((database.port, cache.port, stream.port), ca_file, timeout)
+        checks = ReadinessChecks(probes, timeout=timeout)
+        httpd = app.make_server(0, env={}, host=LOCALHOST, log_stream=io.StringIO(), readiness=checks)
+        baseline = threading.active_count()
+        tracemalloc.start()
+        try:
+            with _serving(httpd) as port, ThreadPoolExecutor(clients) as pool:
+                answers = list(pool.map(lambda _: (_get(port, "/ready"), threading.active_count()), range(requests)))
+                peak_memory = tracemalloc.get_traced_memory()[1]
+                after_load = _eventually(lambda: _threads("readiness-database") + _threads("readiness-cache") == 0)
+                lingering, request_threads = _threads("readiness-stream"), _threads("request")
+        finally:
+            tracemalloc.stop()
+        # One check (one connection) of a dependency at a time, shared by the requests that came while it ran.
+        assert max(database.accepted, cache.accepted, stream.accepted) <= requests // 4
+    for (status, body), _ in answers:
+        assert status == 503
+        checks_body = body["checks"]
+        assert isinstance(checks_body, dict)
+        assert {check["reason"] for check in checks_body.values()} == {"timeout"}
+    assert max(threads for _, threads in answers) <= baseline + clients + app.REQUEST_WORKERS + 3 + SPARE_THREADS
+    assert after_load
+    assert lingering <= 1
+    assert request_threads <= app.REQUEST_WORKERS
+    assert _eventually(lambda: threading.active_count() <= baseline)
+    assert peak_memory < 64 * 2**20
 
 
 # --- one check of a dependency at a time ----------------------------------------------------------
@@ -159,3 +223,83 @@ def test_a_check_past_its_budget_is_shared_not_repeated() -> None:
     assert _eventually(lambda: _threads("readiness-stuck") == 0)
     assert checks()[0].ready  # once it has ended, the next call checks again
     assert probe.checks == 2
+
+
+# --- slow clients ---------------------------------------------------------------------------------
+
+
+def _trickle_requests(sockets: list[socket.socket], stop: threading.Event) -> None:
+    """Send every socket one more byte of a request every 0.25 s, for at most 8 s."""
+    request = b"GET /health HTTP/1.0\r\nX-Trickle: " + b"a" * 64
+    for index in range(32):
+        if stop.wait(0.25):
+            return
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.send(request[index : index + 1])
+
+
+def _records(log: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.getvalue().splitlines()]
+
+
+def test_slow_clients_are_cut_off_and_a_normal_request_still_gets_through() -> None:
+    workers, head_seconds, slow_clients = 4, 1.0, 8
+    log = io.StringIO()
+    httpd = app.make_server(
+        0,
+        env={},
+        host=LOCALHOST,
+        log_stream=log,
+        readiness=lambda: [],
+        workers=workers,
+        head_seconds=head_seconds,
+    )
+    assert httpd.request_queue_size == app.LISTEN_BACKLOG == 128
+    baseline = threading.active_count()
+    stop = threading.Event()
+    with _serving(httpd) as port:
+        slow = [socket.create_connection((LOCALHOST, port), timeout=5) for _ in range(slow_clients)]
+        driver = threading.Thread(target=_trickle_requests, args=(slow, stop), daemon=True)
+        driver.start()
+        try:
+            time.sleep(0.3)  # every request thread is busy with a slow client; the other clients wait in the backlog
+            started = time.monotonic()
+            status, _ = _get(port, "/health")
+            waited = time.monotonic() - started
+            during = threading.active_count()
+            timed_out = _eventually(lambda: sum(r["status"] == 408 for r in _records(log)) == slow_clients, 8)
+        finally:
+            stop.set()
+            driver.join(5)
+            for sock in slow:
+                sock.close()
+    assert status == 200
+    # Behind two rounds of slow clients, each cut off at the request deadline.
+    assert waited < 2 * head_seconds + 4 * MARGIN_SECONDS
+    assert during <= baseline + workers + 1 + SPARE_THREADS
+    assert timed_out
+    # Cut off at the deadline for the whole request, although a byte came every quarter of a second.
+    for record in _records(log):
+        if record["status"] == 408:
+            assert isinstance(record["duration_ms"], float)
+            assert head_seconds * 1000 * 0.9 <= record["duration_ms"] < (head_seconds + MARGIN_SECONDS) * 1000
+
+
+def test_the_server_gives_the_cache_a_connection_per_request_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    env = {
+        "AWS_REGION": "us-west-2",
+        "REDIS_HOST": LOCALHOST,
+        "REDIS_PORT": "6379",
+        "REDIS_USER": "monitoring-service",
+        "REDIS_REPLICATION_GROUP": "cache",
+    }
+    httpd = app.make_server(0, env=env, host=LOCALHOST, log_stream=io.StringIO(), workers=7)
+    try:
+        assert isinstance(httpd.readiness, ReadinessChecks)
+        (cache,) = [probe for probe in httpd.readiness.probes if isinstance(probe, CacheProbe)]
+        assert cache.max_connections >= httpd.workers == 7
+    finally:
+        httpd.server_close()
