@@ -9,6 +9,11 @@ This module owns the container's HTTP behaviour:
 * the HTTP server itself, its JSON access log on stdout and its clean shutdown on SIGTERM
   (`make_server`, `install_signal_handlers`, `main`).
 
+The server has a fixed number of request threads (`REQUEST_WORKERS`). A connection is accepted only
+when one of them is free; until then it waits in the kernel's listen backlog (`LISTEN_BACKLOG`). A
+client has `REQUEST_HEAD_SECONDS` in all to send its request line and headers, however slowly the
+bytes come, and `/ready` answers within the readiness budget, so no client holds a thread for long.
+
 The routing and payload logic are pure functions of the request and a readiness callable, so tests
 exercise them without sockets; `make_server` lets tests run the real server on an ephemeral
 loopback port against real local dependencies.
@@ -16,21 +21,28 @@ loopback port against real local dependencies.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from service import contract
-from service.readiness import CheckResult, check_all, probes_from_env
+from service.readiness import DEFAULT_TIMEOUT_SECONDS, CheckResult, ReadinessChecks, probes_from_env
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 DEFAULT_PORT = contract.PORT
 # 0.0.0.0 because in awsvpc networking the load balancer reaches the task on
@@ -38,6 +50,17 @@ DEFAULT_PORT = contract.PORT
 DEFAULT_HOST = "0.0.0.0"
 
 ALLOWED_METHODS: tuple[str, ...] = ("GET",)
+
+# Request threads. Each holds a connection for at most REQUEST_HEAD_SECONDS reading the request, the
+# readiness budget answering it and WRITE_TIMEOUT_SECONDS per write of a response of a few hundred bytes.
+REQUEST_WORKERS = 16
+# Connections that wait in the kernel for a free request thread; beyond them the kernel drops new SYNs and TCP retries.
+LISTEN_BACKLOG = 128
+# The request line and headers must arrive within this time in total, not per read.
+REQUEST_HEAD_SECONDS = 5.0
+WRITE_TIMEOUT_SECONDS = 5.0
+# While every request thread is busy, the accept loop looks up this often to notice a shutdown.
+_WORKER_WAIT_SECONDS = 0.1
 
 Readiness = Callable[[], Sequence[CheckResult]]
 
@@ -103,13 +126,16 @@ def access_log_line(method: str, target: str, status: int, duration_ms: float) -
     return json.dumps(record, separators=(",", ":"))
 
 
-class ServiceServer(ThreadingHTTPServer):
-    """Threaded HTTP server carrying the environment and the log stream."""
+class ServiceServer(HTTPServer):
+    """HTTP server with a fixed pool of request threads, carrying the environment, the log stream and the checks.
 
-    # Non-daemon request threads plus block_on_close (the ThreadingMixIn
-    # default) make server_close() wait for in-flight responses, so a SIGTERM
-    # from ECS never cuts a response in half.
-    daemon_threads = False
+    A connection is accepted only when a request thread is free to serve it; until then it waits in
+    the listen backlog, so neither a flood of connections nor slow clients make the process start
+    more threads. `server_close()` waits for the requests in flight, so a SIGTERM from ECS never
+    cuts a response in half.
+    """
+
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(
         self,
@@ -117,12 +143,18 @@ class ServiceServer(ThreadingHTTPServer):
         env: Mapping[str, str],
         log_stream: TextIO,
         readiness: Readiness,
+        *,
+        workers: int = REQUEST_WORKERS,
+        head_seconds: float = REQUEST_HEAD_SECONDS,
     ) -> None:
         self.env = env
         self.log_stream = log_stream
         self.readiness = readiness
+        self.workers, self.head_seconds = workers, head_seconds
         # Request threads share one stream; the lock keeps lines whole.
         self.log_lock = threading.Lock()
+        self._free_workers = threading.BoundedSemaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="request")
         super().__init__(address, ServiceHandler)
 
     def write_log(self, line: str) -> None:
@@ -131,6 +163,67 @@ class ServiceServer(ThreadingHTTPServer):
             self.log_stream.write(line + "\n")
             self.log_stream.flush()
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection once a request thread is free to serve it."""
+        if not self._free_workers.acquire(timeout=_WORKER_WAIT_SECONDS):
+            # socketserver reads an OSError here as "nothing to accept now": its loop checks for a
+            # shutdown and comes back, while the connection waits in the backlog.
+            raise _NoFreeWorkerError
+        try:
+            return super().get_request()
+        except BaseException:
+            self._free_workers.release()
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            self._pool.submit(self._serve, request, client_address)
+        except BaseException:
+            self._free_workers.release()
+            raise
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._free_workers.release()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=True)
+
+
+class _NoFreeWorkerError(OSError):
+    """Every request thread is busy."""
+
+
+class _HeadTimeoutError(Exception):
+    """The request line and headers did not all arrive in time (not a TimeoutError: the base class swallows those)."""
+
+
+class _HeadReader(io.RawIOBase):
+    """Reads a connection's request within one deadline for all reads, however slowly its bytes come."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        super().__init__()
+        self._sock, self._expires = sock, time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        left = self._expires - time.monotonic()
+        if left <= 0:
+            raise _HeadTimeoutError
+        self._sock.settimeout(left)
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            raise _HeadTimeoutError from None
+
 
 class ServiceHandler(BaseHTTPRequestHandler):
     """Adapts HTTP requests to ``route`` and writes one access-log line each."""
@@ -138,8 +231,8 @@ class ServiceHandler(BaseHTTPRequestHandler):
     # HTTP/1.0 closes the connection after every response, so no idle
     # keep-alive connection can hold a thread open and delay shutdown.
     protocol_version = "HTTP/1.0"
-    # Socket timeout: a client that stalls mid-request cannot pin a thread.
-    timeout = 10
+    # Per-operation socket timeout for writing the response; reading the request has a total deadline (setup).
+    timeout = WRITE_TIMEOUT_SECONDS
     # Don't advertise the Python version in the Server header (scanners flag
     # version disclosure); see version_string.
     server_version = "service"
@@ -153,6 +246,25 @@ class ServiceHandler(BaseHTTPRequestHandler):
         if not isinstance(server, ServiceServer):  # pragma: no cover - wiring bug
             raise TypeError("ServiceHandler must be served by ServiceServer")
         return server
+
+    def setup(self) -> None:
+        super().setup()
+        # Read the request under one deadline for the request line and all headers: a per-read
+        # timeout alone lets a client that sends a byte a second hold a request thread forever.
+        self.rfile.close()
+        self.rfile = io.BufferedReader(_HeadReader(self.connection, self.service.head_seconds))
+        # What a response needs when the request line never arrives (see handle_one_request).
+        self.command, self.requestline, self.request_version = "", "", ""
+        self._started = time.perf_counter()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except _HeadTimeoutError:
+            # Answered and logged, so clients that never finish a request show in the access log.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.send_error(HTTPStatus.REQUEST_TIMEOUT)
 
     def parse_request(self) -> bool:
         # Start timing once the request line has been read, so the time a
@@ -178,6 +290,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
         self._send_json(status, body)
 
     def _send_json(self, status: int, body: Mapping[str, object]) -> None:
+        self.connection.settimeout(self.timeout)  # reading may have left less than that
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -229,27 +342,28 @@ def make_server(
     host: str = DEFAULT_HOST,
     log_stream: TextIO | None = None,
     readiness: Readiness | None = None,
+    workers: int = REQUEST_WORKERS,
+    head_seconds: float = REQUEST_HEAD_SECONDS,
 ) -> ServiceServer:
     """Create (bind) the server without starting it.
 
     ``env`` defaults to the live ``os.environ``; tests pass a plain dict.
-    ``readiness`` defaults to the checks ``env`` configures (``service.readiness``).
+    ``readiness`` defaults to the checks ``env`` configures (``service.readiness``), with a cache
+    connection for each of the ``workers`` request threads.
     Tests pass ``host="127.0.0.1"`` and ``port=0`` for an ephemeral loopback
     port, a ``log_stream`` to capture the access log, and probes of local servers.
     """
     env = os.environ if env is None else env
     if readiness is None:
-        probes = probes_from_env(env)
-        timeout = float(env.get("READY_TIMEOUT_SECONDS") or 2.0)
-
-        def readiness() -> Sequence[CheckResult]:
-            return check_all(probes, timeout=timeout)
-
+        timeout = float(env.get("READY_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
+        readiness = ReadinessChecks(probes_from_env(env, cache_connections=workers), timeout=timeout)
     return ServiceServer(
         (host, port),
         env=env,
         log_stream=sys.stdout if log_stream is None else log_stream,
         readiness=readiness,
+        workers=workers,
+        head_seconds=head_seconds,
     )
 
 
@@ -311,7 +425,7 @@ def main() -> int:
     try:
         server.serve_forever()
     finally:
-        # Waits for in-flight request threads (see ServiceServer).
+        # Waits for the requests in flight (see ServiceServer).
         server.server_close()
     server.write_log(_event("shutdown"))
     return 0

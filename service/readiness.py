@@ -1,4 +1,4 @@
-"""Readiness: each dependency checked for real, in parallel, with short timeouts.
+"""Readiness: each dependency checked for real, in parallel, each within a total budget.
 
 * database: a `SELECT 1` as the service's own PostgreSQL user, signed in with an RDS IAM token
   over TLS that verifies the server certificate against the RDS CA bundle of the partition;
@@ -9,6 +9,12 @@ A failed check is reported with one reason word (`timeout`, `refused`, `unreacha
 `authentication`, `not ready`, `configuration`, `error`) and a sentence built only from fixed text,
 error class names, SQLSTATE/AWS error codes and TLS verification messages: never a password, a
 token, a host's credentials or a server's free-text answer.
+
+Each client times out every socket operation after `timeout` seconds, and each check has a total
+budget of `timeout` plus `BUDGET_MARGIN_SECONDS`: a check still running then is reported as a
+timeout and the sockets of the database and cache clients are shut down (`service.deadline`), so a
+peer that trickles bytes cannot keep the check's thread. `ReadinessChecks`, which the service uses,
+runs at most one check of each dependency at a time and shares it among the requests that ask.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service import iam_auth
+from service.deadline import Deadline, guard, running_under
 
 DEFAULT_TIMEOUT_SECONDS = 2.0
+# A check's total budget is its per-operation timeout plus this margin; then its sockets are cut off.
+BUDGET_MARGIN_SECONDS = 0.5
+# Connections the cache probe may hold at once: at least as many as checks that can run at once.
+CACHE_MAX_CONNECTIONS = 16
 # ElastiCache closes IAM-authenticated connections after 12 hours; reconnect (with a fresh token) before.
 CACHE_CONNECTION_MAX_AGE_SECONDS = 11 * 3600
 # Kinesis answers these for a stream the caller may not read, or with credentials it does not accept.
@@ -48,6 +58,10 @@ class MissingCaBundleError(Exception):
 
 class NotReadyError(Exception):
     """The dependency answered, and its answer says it cannot serve yet."""
+
+
+class NoConnectionFreeError(TimeoutError):
+    """Every connection of a pool stayed in use for the whole timeout."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,9 @@ class DatabaseProbe:
         import pg8000.exceptions
         import pg8000.native
 
+        # The socket is opened here, not by pg8000, so the check's deadline can cut it off (service.deadline).
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        guard(sock)
         try:
             connection = pg8000.native.Connection(
                 user=self.user,
@@ -122,9 +139,12 @@ class DatabaseProbe:
                 ssl_context=self._ssl_context,
                 timeout=self.timeout,
                 application_name="readiness",
+                sock=sock,
             )
-        except pg8000.exceptions.DatabaseError as error:
-            if _sqlstate(error).startswith("28") and self._on_rejected:
+        except BaseException as error:
+            sock.close()  # still open if pg8000 failed before wrapping it in TLS
+            rejected = isinstance(error, pg8000.exceptions.DatabaseError) and _sqlstate(error).startswith("28")
+            if rejected and self._on_rejected:
                 self._on_rejected()  # sign a new token next time
             raise
         try:
@@ -137,8 +157,10 @@ class DatabaseProbe:
 class CacheProbe:
     """`PING` as the service's cache user, over TLS that verifies the server.
 
-    The client keeps its connections; they are dropped and re-opened (signing in with a fresh
-    token) before they reach the age at which ElastiCache closes IAM-authenticated connections.
+    The client keeps up to `max_connections` connections, one per check running at once; a check
+    that finds none free within `timeout` fails as a timeout. Each connection is dropped and
+    re-opened (signing in with a fresh token) before it reaches the age at which ElastiCache closes
+    IAM-authenticated connections (`service.cache_connection`).
     """
 
     name = "cache"
@@ -152,6 +174,7 @@ class CacheProbe:
         password: Callable[[], str],
         ca_file: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_connections: int = CACHE_MAX_CONNECTIONS,
         max_connection_age: float = CACHE_CONNECTION_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -160,37 +183,45 @@ class CacheProbe:
         from valkey.credentials import CredentialProvider
         from valkey.retry import Retry
 
+        from service.cache_connection import CacheConnection
+
         class _Credentials(CredentialProvider):
             def get_credentials(self) -> tuple[str, str]:
                 return user, password()
 
-        self.client = valkey.Valkey(
+        pool = valkey.ConnectionPool(
+            connection_class=CacheConnection,
+            max_connections=max_connections,
             host=host,
             port=port,
             credential_provider=_Credentials(),
-            ssl=True,
-            ssl_cert_reqs="required",
-            ssl_ca_certs=ca_file,
-            ssl_check_hostname=True,
-            ssl_min_version=ssl.TLSVersion.TLSv1_2,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
-            max_connections=4,
+            tls=lambda: verifying_context(ca_file),
+            max_age=max_connection_age,
+            clock=clock,
+            on_renewed=self._renewed,
         )
-        self.max_connection_age, self._clock = max_connection_age, clock
+        self.client = valkey.Valkey(connection_pool=pool)
+        self.timeout, self.max_connections = timeout, max_connections
+        # One slot per connection: a check waits for a free one instead of asking the pool for a connection too many.
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
-        self._connections_since = clock()
         self.recycled = 0
 
-    def check(self) -> None:
+    def _renewed(self) -> None:
         with self._lock:
-            if self._clock() - self._connections_since >= self.max_connection_age:
-                self.client.connection_pool.disconnect()
-                self._connections_since = self._clock()
-                self.recycled += 1
-        if self.client.ping() is not True:
-            raise NotReadyError("the cache did not answer PONG")
+            self.recycled += 1
+
+    def check(self) -> None:
+        if not self._slots.acquire(timeout=self.timeout):
+            raise NoConnectionFreeError(f"all {self.max_connections} connections to the cache stayed in use")
+        try:
+            if self.client.ping() is not True:
+                raise NotReadyError("the cache did not answer PONG")
+        finally:
+            self._slots.release()
 
 
 class StreamProbe:
@@ -247,30 +278,81 @@ class ConfigurationError(Exception):
 # --- running them ---------------------------------------------------------------------------
 
 
+class ReadinessChecks:
+    """`/ready`'s checks: every probe in parallel, each within its budget, one check of a dependency at a time.
+
+    A call that comes while a dependency's check is running waits for that check instead of starting
+    another, so any number of concurrent requests costs each dependency one connection at a time and
+    the service one thread per dependency. A check that has not ended when its budget (`timeout` plus
+    `BUDGET_MARGIN_SECONDS`) is spent is reported as a timeout, and its sockets are cut off.
+    """
+
+    def __init__(self, probes: Sequence[Probe], *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.probes = tuple(probes)
+        self.timeout, self.budget = timeout, timeout + BUDGET_MARGIN_SECONDS
+        self._flights = [_Flight(probe) for probe in self.probes]
+
+    def __call__(self) -> list[CheckResult]:
+        running = [flight.join(self.timeout, self.budget) for flight in self._flights]
+        return [run.outcome() for run in running]
+
+
 def check_all(probes: Sequence[Probe], *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> list[CheckResult]:
-    """Run every probe in parallel; a probe still running after `timeout` (plus a margin) counts as a timeout."""
-    deadline = timeout + 0.5
-    executor = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="readiness")
-    try:
-        futures = [executor.submit(_run, probe, timeout) for probe in probes]
-        wait(futures, timeout=deadline)
-        return [
-            future.result()
-            if future.done()
-            else CheckResult(probe.name, False, deadline * 1000, "timeout", f"no answer within {deadline:g} s")
-            for probe, future in zip(probes, futures, strict=True)
-        ]
-    finally:
-        # Never wait for a stuck probe: its own socket timeout ends it.
-        executor.shutdown(wait=False, cancel_futures=True)
+    """Check every probe once, in parallel, each within its budget (see `ReadinessChecks`)."""
+    return ReadinessChecks(probes, timeout=timeout)()
 
 
-def _run(probe: Probe, timeout: float) -> CheckResult:
+class _Flight:
+    """The running check of one probe, shared by every caller that asks while it runs."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self._lock = threading.Lock()
+        self._running: _Run | None = None
+
+    def join(self, timeout: float, budget: float) -> _Run:
+        with self._lock:
+            if self._running is None or self._running.finished.is_set():
+                self._running = _Run(self.probe, timeout, budget)
+            return self._running
+
+
+class _Run:
+    """One check of one probe, in a thread of its own, under a `Deadline` of `budget` seconds."""
+
+    def __init__(self, probe: Probe, timeout: float, budget: float) -> None:
+        self.name, self.deadline, self.started = probe.name, Deadline(budget), time.perf_counter()
+        self.finished = threading.Event()
+        self.result: CheckResult | None = None
+        # A daemon thread: a check past its budget never holds up the process's exit on SIGTERM.
+        thread = threading.Thread(target=self._work, args=(probe, timeout), name=f"readiness-{probe.name}", daemon=True)
+        thread.start()
+
+    def _work(self, probe: Probe, timeout: float) -> None:
+        try:
+            self.result = _run(probe, timeout, self.deadline)
+        finally:
+            self.deadline.close()
+            self.finished.set()
+
+    def outcome(self) -> CheckResult:
+        """The check's result; once its budget is spent, a timeout (and its sockets are cut off)."""
+        if self.finished.wait(self.deadline.remaining()) and self.result is not None:
+            return self.result
+        self.deadline.cut_off()
+        elapsed_ms = (time.perf_counter() - self.started) * 1000
+        return CheckResult(self.name, False, elapsed_ms, "timeout", f"no answer within {self.deadline.seconds:g} s")
+
+
+def _run(probe: Probe, timeout: float, deadline: Deadline) -> CheckResult:
     started = time.perf_counter()
     try:
-        probe.check()
+        with running_under(deadline):
+            probe.check()
     except Exception as error:
-        reason, detail = explain(error, timeout)
+        # An error after the cut-off is the cut-off's doing: the dependency did not answer in time.
+        cut = ("timeout", f"no answer within {deadline.seconds:g} s") if deadline.cut else None
+        reason, detail = cut or explain(error, timeout)
         return CheckResult(probe.name, False, (time.perf_counter() - started) * 1000, reason, detail)
     return CheckResult(probe.name, True, (time.perf_counter() - started) * 1000)
 
@@ -352,6 +434,8 @@ def _handshake_timeout(error: BaseException, timeout: float) -> tuple[str, str] 
 
 def _timeout(error: BaseException, timeout: float) -> tuple[str, str] | None:
     name = type(error).__name__
+    if isinstance(error, NoConnectionFreeError):
+        return "timeout", f"no connection free within {timeout:g} s: {error}"
     if (
         isinstance(error, TimeoutError | socket.timeout)
         or (_module(error) == "valkey" and name == "TimeoutError")
@@ -405,8 +489,16 @@ _RULES: tuple[Callable[[BaseException, float], tuple[str, str] | None], ...] = (
 # --- from the task's environment ------------------------------------------------------------
 
 
-def probes_from_env(env: Mapping[str, str], *, credentials: iam_auth.Credentials | None = None) -> list[Probe]:
-    """The three probes, configured from the task definition's environment variables."""
+def probes_from_env(
+    env: Mapping[str, str],
+    *,
+    credentials: iam_auth.Credentials | None = None,
+    cache_connections: int = CACHE_MAX_CONNECTIONS,
+) -> list[Probe]:
+    """The three probes, configured from the task definition's environment variables.
+
+    `cache_connections` is the most checks that may run at once: the cache probe holds that many connections.
+    """
     timeout = float(env.get("READY_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
     region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
     probes: list[Probe] = []
@@ -457,6 +549,7 @@ def probes_from_env(env: Mapping[str, str], *, credentials: iam_auth.Credentials
                 user=cache_user,
                 password=cache_tokens.token,
                 timeout=timeout,
+                max_connections=cache_connections,
             )
         )
 

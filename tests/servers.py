@@ -396,3 +396,107 @@ class KinesisStub:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Trickler:
+    """A dependency that starts its answer and then sends the rest one byte every `interval` seconds.
+
+    It stands for a peer that keeps every socket read of its client short without ever finishing an
+    answer, which per-read timeouts do not stop. With a `certificate` it speaks TLS first (after
+    PostgreSQL's SSLRequest when `postgres`), and each byte after `answer` is a TLS record of its own.
+    One thread serves every connection on 127.0.0.1: it reads and drops what clients send, notices when
+    they close, and stops by itself after `max_seconds` (or at `stop`).
+    """
+
+    def __init__(
+        self,
+        answer: bytes,
+        *,
+        certificate: Any = None,
+        postgres: bool = False,
+        interval: float = 1.0,
+        max_seconds: float = 30,
+    ) -> None:
+        self.answer, self.postgres, self.interval = answer, postgres, interval
+        self.context: ssl.SSLContext | None = None
+        if certificate is not None:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            certificate.configure_cert(self.context)
+        self.listener = socket.create_server((LOCALHOST, 0))
+        self.listener.setblocking(False)
+        self.port = int(self.listener.getsockname()[1])
+        self.accepted = 0
+        self._connections: list[socket.socket] = []
+        self._stop_at = time.monotonic() + max_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="trickler", daemon=True)
+        self._thread.start()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections the clients have not closed yet."""
+        return len(self._connections)
+
+    def __enter__(self) -> Trickler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        next_byte = time.monotonic() + self.interval
+        try:
+            while not self._stopped.is_set() and time.monotonic() < self._stop_at:
+                for sock in select.select([self.listener, *self._connections], [], [], 0.05)[0]:
+                    if sock is self.listener:
+                        self._accept()
+                    else:
+                        self._drain(sock)
+                if time.monotonic() >= next_byte:
+                    next_byte += self.interval
+                    for sock in list(self._connections):
+                        self._send(sock, b"a")
+        finally:
+            for sock in [self.listener, *self._connections]:
+                sock.close()
+            self._connections.clear()
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self.listener.accept()
+            client.settimeout(2)
+            if self.postgres and _receive_exactly(client, 8):
+                client.sendall(b"S")
+            if self.context is not None:
+                client = self.context.wrap_socket(client, server_side=True)
+        except (BlockingIOError, OSError):
+            return
+        client.settimeout(0.01)
+        self.accepted += 1
+        self._connections.append(client)
+        self._send(client, self.answer)
+
+    def _send(self, sock: socket.socket, data: bytes) -> None:
+        try:
+            sock.sendall(data)
+        except OSError:
+            self._drop(sock)
+
+    def _drain(self, sock: socket.socket) -> None:
+        try:
+            if sock.recv(65536):
+                return
+        except (TimeoutError, ssl.SSLWantReadError):
+            return  # part of a TLS record: the rest comes later
+        except OSError:
+            pass
+        self._drop(sock)
+
+    def _drop(self, sock: socket.socket) -> None:
+        if sock in self._connections:
+            self._connections.remove(sock)
+            sock.close()

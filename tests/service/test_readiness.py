@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,13 @@ def _database(endpoints: Endpoints, port: int, password: str = SERVICE_PASSWORD)
     )
 
 
-def _cache(endpoints: Endpoints, valkey_server: ValkeyServer, port: int, password: str | None = None) -> CacheProbe:
+def _cache(
+    endpoints: Endpoints,
+    valkey_server: ValkeyServer,
+    port: int,
+    password: str | None = None,
+    max_connections: int = readiness.CACHE_MAX_CONNECTIONS,
+) -> CacheProbe:
     secret = valkey_server.password if password is None else password
     return CacheProbe(
         host=LOCALHOST,
@@ -116,6 +123,7 @@ def _cache(endpoints: Endpoints, valkey_server: ValkeyServer, port: int, passwor
         password=lambda: secret,
         ca_file=endpoints.ca_file,
         timeout=TIMEOUT,
+        max_connections=max_connections,
     )
 
 
@@ -265,6 +273,48 @@ def test_cache_connections_are_reopened_with_a_fresh_token_before_12_hours(
     clock[0] = readiness.CACHE_CONNECTION_MAX_AGE_SECONDS
     probe.check()
     assert (len(tokens), probe.recycled) == (2, 1)  # re-opened, signed in again
+
+
+def _concurrent_cache_checks(probe: CacheProbe, count: int) -> list[readiness.CheckResult]:
+    """`count` checks of `probe` at once, each through its own `check_all` (so none shares another's check)."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: readiness.check_all([probe], timeout=TIMEOUT)[0], range(count)))
+
+
+def _closed(probe: CacheProbe, threads_before: int) -> bool:
+    """Close the probe's connections; True once the relay's threads for them have ended."""
+    probe.client.connection_pool.disconnect()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return threading.active_count() <= threads_before
+
+
+@pytest.mark.parametrize("max_connections", [4, readiness.CACHE_MAX_CONNECTIONS])
+def test_fifty_concurrent_cache_checks_wait_for_a_connection_and_never_fail_as_error(
+    endpoints: Endpoints, valkey_server: ValkeyServer, max_connections: int
+) -> None:
+    probe = _cache(endpoints, valkey_server, endpoints.valkey_tls, max_connections=max_connections)
+    threads_before = threading.active_count()
+    results = _concurrent_cache_checks(probe, 50)
+    # A pool of 4 used to answer "Too many connections" (reason "error"); a check now waits for a connection.
+    assert {r.reason for r in results} <= {None, "timeout"}
+    assert any(r.ready for r in results)
+    assert _closed(probe, threads_before)
+
+
+def test_a_cache_check_that_finds_no_connection_free_is_a_timeout(
+    endpoints: Endpoints, valkey_server: ValkeyServer
+) -> None:
+    probe = _cache(endpoints, valkey_server, endpoints.valkey_tls, max_connections=2)
+    threads_before = threading.active_count()
+    with valkey_server.paused():  # the two connections wait for an answer; the other checks wait for them
+        results = _concurrent_cache_checks(probe, 6)
+    assert {r.reason for r in results} == {"timeout"}
+    assert f"no connection free within {TIMEOUT:g} s: all 2 connections to the cache stayed in use" in {
+        r.detail for r in results
+    }
+    assert _closed(probe, threads_before)
 
 
 # --- stream -----------------------------------------------------------------------------------
