@@ -9,7 +9,8 @@ never the pushed commit's. Standard library only; it runs on the build image's P
 prints what differs and exits 0 when the definitions are the same, 3 when they differ (the run
 then waits for a person), 2 when a template cannot be read. Asset hashes (64 hexadecimal digits,
 which change with every image or file asset) and template metadata are not part of a definition:
-a push that only changes the workload's code goes on by itself.
+a push that only changes the workload's code goes on by itself. An image digest (`@sha256:` and 64
+hexadecimal digits: the build image every CodeBuild project runs) is part of it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import sys
 from typing import Any
 
 UNCHANGED, CHANGED, UNREADABLE = 0, 3, 2
-_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+# A digest pins an image's content (a build image by `@sha256:`): a new one is a change, never masked.
+_ASSET_HASH = re.compile(r"(?<!sha256:)\b[0-9a-f]{64}\b")
 _SYNTH_COMMANDS = ("make test", "make synth")
 
 

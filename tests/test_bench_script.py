@@ -439,14 +439,12 @@ def test_a_configuration_the_loader_refuses_stops_the_run_in_one_line(
 def test_a_pipeline_with_two_stages_of_one_id_stops_the_run(
     tmp_path: Path, fixture_config: AppConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # prod-2 and prod2 are both valid names; the loader does not compare their stage ids.
+    # prod-2 and prod2 are both the stage Prod2: the loader refuses the file before anything is timed.
     path = _write(tmp_path, _document(fixture_config, qa="prod-2", staging="prod2"))
     assert bench.main(["--config", str(path), "--cases", "floor"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(
-        f"bench: {path} with 5 environment(s): the pipeline would have two waves or stages named Prod2"
-    )
+    assert err.startswith(f"bench: {path}: 1 configuration problem(s): environments.prod2.name: 'prod2' is the stage")
 
 
 def test_every_scaled_configuration_of_the_plan_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:

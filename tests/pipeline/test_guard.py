@@ -51,6 +51,21 @@ def test_new_asset_hashes_are_not_a_change_of_definition(template: dict[str, Any
     assert definition_check.compare(template, json.loads(text)) == (False, [])
 
 
+def test_a_new_build_image_digest_is_a_change_of_definition(template: dict[str, Any]) -> None:
+    # A commit must not move the pipeline's builds (self-mutation, the guard's own check) to other image
+    # bytes without a person: the digest is not an asset hash.
+    def pinned(digest: str) -> dict[str, Any]:
+        changed = copy.deepcopy(template)
+        for project in resources_of(changed, "AWS::CodeBuild::Project").values():
+            image = f"111111111111.dkr.ecr.us-west-2.amazonaws.com/build@sha256:{digest}"
+            project["Properties"]["Environment"]["Image"] = image
+        return changed
+
+    held, lines = definition_check.compare(pinned("a" * 64), pinned("b" * 64))
+    assert held
+    assert any("AWS::CodeBuild::Project" in line for line in lines), lines
+
+
 def test_a_definition_without_a_promotion_approval_is_held_and_named(
     template: dict[str, Any], fixture_config: AppConfig
 ) -> None:
