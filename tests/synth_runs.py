@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from config import PROJECT_ROOT, aws_facts
+from config.schema import DatabaseConfig, EcrImage, ServiceConfig
 
 # One region per partition that a rewrite tries first (large regions that offer the usual database and cache
 # classes); every other region of the partition follows, so any layout finds somewhere to move.
@@ -34,23 +37,19 @@ _PREFERRED_REGIONS = (
 def rewritten(document: dict[str, Any]) -> dict[str, Any]:
     """The document with everything a team is told to edit changed, and its layout kept.
 
-    Other accounts, other regions, their zones, other e-mails, repository and branch, larger storage
-    and one more task. What the committed compliance baseline records is kept: every region moves to
-    another region of the same partition and every account to another account, one for one, so
-    environments that shared a region or an account with each other or with the pipeline still do,
-    and a stage outside the pipeline's region stays outside it (an added environment or region is a
-    change the baseline notices, by design).
+    Other accounts, other regions, their zones, other e-mails, repository and branch, other storage
+    and task counts (within their bounds). What the committed compliance baseline records is kept:
+    every region moves to another region of the same partition and every account to another account,
+    one for one (the build image and the package mirror's owner with them), so environments that
+    shared a region or an account with each other or with the pipeline still do, and a stage outside
+    the pipeline's region stays outside it (an added environment or region is a change the baseline
+    notices, by design).
     """
     doc = copy.deepcopy(document)
     pipeline, environments = doc["pipeline"], doc["environments"]
-    regions = region_map(pipeline["region"], environments)
+    regions = region_map(pipeline["region"], environments, needs_codeartifact="package_mirror" in pipeline)
     accounts = _account_map([pipeline["account"], *(env["account"] for env in environments.values())])
-    region, account = regions[pipeline["region"]], accounts[pipeline["account"]]
-    pipeline.update(account=account, region=region, repository="rewritten-org/monitoring")
-    pipeline.update(branch="release/rewritten", approval_emails=["approvers@rewritten.example"])
-    pipeline["connection_arn"] = re.sub(
-        r"^arn:([^:]+):([^:]+):[^:]+:\d{12}:", rf"arn:\1:\2:{region}:{account}:", pipeline["connection_arn"]
-    )
+    _rewrite_pipeline(pipeline, regions, accounts)
     for name, env in environments.items():
         zones = aws_facts.availability_zones()[regions[env["region"]]]
         count = max(2, min(len(env["availability_zones"]), len(zones)))
@@ -59,13 +58,47 @@ def rewritten(document: dict[str, Any]) -> dict[str, Any]:
         )
         env["database"]["instance_type"], env["cache"]["node_type"] = _classes(env["region"], env)
         env["alarm_emails"] = [f"{name}-oncall@rewritten.example"]
-        env["database"]["allocated_storage_gib"] += 10
-        env["service"]["desired_count"] += 1
+        database = env["database"]
+        ceiling = database.get("max_allocated_storage_gib")
+        database["allocated_storage_gib"] = _nudged(
+            database["allocated_storage_gib"], DatabaseConfig, "allocated_storage_gib", below=ceiling
+        )
+        env["service"]["desired_count"] = _nudged(env["service"]["desired_count"], ServiceConfig, "desired_count")
     return doc
 
 
-def region_map(pipeline_region: str, environments: dict[str, dict[str, Any]]) -> dict[str, str]:
+def _rewrite_pipeline(pipeline: dict[str, Any], regions: dict[str, str], accounts: dict[str, str]) -> None:
+    region, account = regions[pipeline["region"]], accounts[pipeline["account"]]
+    pipeline.update(account=account, region=region, repository="rewritten-org/monitoring")
+    pipeline.update(branch="release/rewritten", approval_emails=["approvers@rewritten.example"])
+    pipeline["connection_arn"] = re.sub(
+        r"^arn:([^:]+):([^:]+):[^:]+:\d{12}:", rf"arn:\1:\2:{region}:{account}:", pipeline["connection_arn"]
+    )
+    if pipeline.get("build_image"):
+        image = EcrImage.parse(pipeline["build_image"])
+        owner = accounts.setdefault(image.account, _fresh_account(accounts))
+        pipeline["build_image"] = image._replace(account=owner, region=region).uri
+    mirror = pipeline.get("package_mirror")
+    if mirror and mirror.get("domain_owner"):
+        mirror["domain_owner"] = accounts.setdefault(mirror["domain_owner"], _fresh_account(accounts))
+
+
+def _nudged(value: int, model: type[BaseModel], field: str, *, below: int | None = None) -> int:
+    """`value` moved by a step that keeps it within the field's bounds (and under `below`), as a resize would."""
+    low, high = 0, 2**31
+    for bound in model.model_fields[field].metadata:
+        low = int(getattr(bound, "ge", low))
+        high = int(getattr(bound, "le", high))
+    high = min(high, below - 1) if below is not None else high
+    return next((value + step for step in (10, 1, -1, -10) if low <= value + step <= high), value)
+
+
+def region_map(
+    pipeline_region: str, environments: dict[str, dict[str, Any]], *, needs_codeartifact: bool = False
+) -> dict[str, str]:
     """Each region of the layout -> another region of its partition offering what its environments use.
+
+    The pipeline's region stands in for one that offers CodeArtifact where the layout has a package mirror.
 
     Regions the layout does not use are taken first; where the partition has no more (GovCloud's two),
     the layout's own regions trade places.
@@ -79,6 +112,8 @@ def region_map(pipeline_region: str, environments: dict[str, dict[str, Any]]) ->
     for region in used:
         needs = [env for env in environments.values() if env["region"] == region]
         free = [c for c in candidates if c != region and c not in mapping.values() and len(known[c]) >= 2]
+        if region == pipeline_region and needs_codeartifact:
+            free = [c for c in free if aws_facts.resource_type_offered(c, "AWS::CodeArtifact::Domain")]
         # Best a region the layout does not use that offers its classes; then any that offers them; then
         # any, with classes it offers instead (a team's resize, which the baseline does not record).
         ranked = sorted(free, key=lambda c: (not _offers(c, needs), c in used))
@@ -113,8 +148,15 @@ def _same_size(wanted: str, offered: frozenset[str] | None) -> str:
 
 def _account_map(accounts: list[str]) -> dict[str, str]:
     """Each account -> a new one, one for one (shared accounts stay shared)."""
-    fresh = (f"{n:012d}" for n in range(555500000001, 555500001000))
-    return {account: next(fresh) for account in dict.fromkeys(accounts)}
+    mapping: dict[str, str] = {}
+    for account in dict.fromkeys(accounts):
+        mapping[account] = _fresh_account(mapping)
+    return mapping
+
+
+def _fresh_account(mapping: dict[str, str]) -> str:
+    """An account id no account of `mapping` maps to yet."""
+    return f"{555500000001 + len(mapping):012d}"
 
 
 def synth_command(config: Path, outdir: Path, *extra: str) -> list[str]:

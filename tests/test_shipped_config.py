@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import yaml
 from compliance import signoff
 from compliance.model import ComplianceModel
 from config import PROJECT_ROOT, aws_facts, load_config, parse_config
-from tests.conftest import COMMITTED_LAYOUTS, AppRun, ShippedRun
+from tests.conftest import COMMITTED_LAYOUTS, FIXTURES, AppRun, ShippedRun
 from tests.synth_runs import rewritten
 
 
@@ -119,8 +120,39 @@ def test_the_rewritten_copy_keeps_the_layout_and_differs_where_a_user_edits(layo
     for old, new in zip(shipped.environments, copy_.environments, strict=True):
         assert new.region != old.region
         assert set(new.availability_zones).isdisjoint(old.availability_zones)
-        assert new.database.allocated_storage_gib > old.database.allocated_storage_gib
-        assert new.service.desired_count > old.service.desired_count
+        assert new.database.allocated_storage_gib != old.database.allocated_storage_gib
+        assert new.service.desired_count != old.service.desired_count
+
+
+@pytest.mark.parametrize(
+    ("edit", "check"),
+    [
+        # A build image and a package mirror move with the pipeline's region and account.
+        (lambda d: d, lambda d: d["pipeline"]["build_image"].split(".")[3] == d["pipeline"]["region"]),
+        # Sizes at their bounds stay within them.
+        (
+            lambda d: [env["service"].update(desired_count=100) for env in d["environments"].values()],
+            lambda d: all(env["service"]["desired_count"] == 99 for env in d["environments"].values()),
+        ),
+        (
+            lambda d: [
+                env["database"].update(allocated_storage_gib=100, max_allocated_storage_gib=105)
+                for env in d["environments"].values()
+            ],
+            lambda d: all(env["database"]["allocated_storage_gib"] == 101 for env in d["environments"].values()),
+        ),
+    ],
+)
+def test_the_rewrite_of_a_boundary_layout_stays_valid(
+    edit: Callable[[dict[str, Any]], object], check: Callable[[dict[str, Any]], bool]
+) -> None:
+    document = yaml.safe_load((FIXTURES / "boundary.yaml").read_text())
+    edit(document)
+    parse_config(document)
+    after = rewritten(document)
+    parse_config(after)  # valid: the mirror's region offers CodeArtifact, the image is in the pipeline's region
+    assert check(after)
+    assert _topology(after) == _topology(document)
 
 
 def test_the_rewrite_keeps_a_multi_region_team_layout() -> None:
