@@ -268,6 +268,29 @@ def _waves(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
 RESERVED_PIPELINE_STAGES = frozenset(
     {"Source", "Build", "PipelineChange", "UpdatePipeline", "Assets", "Evidence-Signing"}
 )
+# The pipeline stack's own children beside the stages (a test reads them from the fixture and boundary apps):
+# a stage of one of these ids would collide with one. "Pipeline" is also the pipeline stack's compliance scope.
+RESERVED_STAGE_IDS = frozenset(
+    {
+        "ApprovalTopic",
+        "ApprovalWaiting",
+        "ArtifactKey",
+        "ArtifactStore",
+        "BootstrapVersion",
+        "BuildImage",
+        "BuildLogs",
+        "CheckBootstrapVersion",
+        "CodePipeline",
+        "ComplianceReports",
+        "DefinitionGuard",
+        "EvidenceSigningKey",
+        "PackageMirror",
+        "Pipeline",
+        "RunFailed",
+        "TelemetryKey",
+        "TestReports",
+    }
+)
 
 
 def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
@@ -282,6 +305,9 @@ def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
     for index in range(count):
         name, wave = read("environments", index, "name"), read("environments", index, "wave", default=None)
         stage = stage_id_of(name)
+        if stage in RESERVED_STAGE_IDS:
+            yield f"{index}.name", f"is the stage {stage!r}, a name the pipeline stack uses itself; choose another name"
+            continue
         if stages.setdefault(stage, name) != name:
             yield f"{index}.name", f"is the stage {stage!r}, as environment {stages[stage]!r} is; choose another name"
             continue

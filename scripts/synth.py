@@ -71,30 +71,34 @@ def main(argv: list[str] | None = None) -> int:
         env["MONITORING_WRITE_BASELINE"] = "1"
     status = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=False).returncode
     lint_passed: bool | None = None
+    # Why cfn-lint did not run, if it did not: the app's status says whether the synth or the gate failed.
+    lint_state = "not run (--no-lint)" if args.no_lint else {1: "not run (the gate failed)"}.get(status)
+    assembly_problems = 0
     if status == 0:
         if not args.no_lint:
             lint_passed, lint_report = lint(output)
             if not lint_passed:
                 print(lint_report, file=sys.stderr)
             record_lint(output, passed=lint_passed)
-        status = _assembly_rules(output)
+        assembly_problems = _assembly_rules(output)
+        status = 1 if assembly_problems else 0
     if status != 0 and not CloudAssembly(output).exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
         shutil.rmtree(output, ignore_errors=True)
         return status
     if output.is_dir():
-        print(summary(output, lint_passed=lint_passed, lint_skipped=args.no_lint))
+        print(summary(output, lint_passed=lint_passed, lint_state=lint_state, assembly_problems=assembly_problems))
     return status or (1 if lint_passed is False else 0)
 
 
 def _assembly_rules(assembly: Path) -> int:
-    """Run Preflight's assembly rules (what no resource shows, e.g. the asset buildspecs); 1 if any finds a problem."""
+    """Run Preflight's assembly rules (what no resource shows, e.g. the asset buildspecs); how many problems."""
     from compliance.preflight import ASSEMBLY_RULES
 
     problems = [f"Preflight-{rule.rule_id}: {line}" for rule in ASSEMBLY_RULES for line in rule.check(assembly)]
     for problem in problems:
         print(problem, file=sys.stderr)
-    return 1 if problems else 0
+    return len(problems)
 
 
 def record_lint(assembly: Path, *, passed: bool) -> None:
@@ -108,7 +112,9 @@ def record_lint(assembly: Path, *, passed: bool) -> None:
         write_evidence(model, directory, oscal=False)  # the OSCAL documents do not change
 
 
-def summary(assembly: Path, *, lint_passed: bool | None = None, lint_skipped: bool = False) -> str:
+def summary(
+    assembly: Path, *, lint_passed: bool | None = None, lint_state: str | None = None, assembly_problems: int = 0
+) -> str:
     """A short account of the assembly: stages, stacks, resources, findings per pack."""
     lines = ["", "Cloud assembly summary", "======================"]
     reader = CloudAssembly(assembly)
@@ -132,10 +138,8 @@ def summary(assembly: Path, *, lint_passed: bool | None = None, lint_skipped: bo
     lines.append(f"Compliance baseline: {baseline}")
     lines.append(f"Security Hub automation rules: {_automation_rules(reader)}")
     lines.append("")
-    lint_state = {True: "pass (errors and warnings)", False: "FAIL", None: "not run (synth failed)"}[lint_passed]
-    if lint_skipped:
-        lint_state = "not run (--no-lint)"
-    lines.append(f"cfn-lint: {lint_state}")
+    state = {True: "pass (errors and warnings)", False: "FAIL", None: lint_state or "not run (synth failed)"}
+    lines.append(f"cfn-lint: {state[lint_passed]}")
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {reader.validation_report_file}")
     lines.append(
@@ -143,9 +147,10 @@ def summary(assembly: Path, *, lint_passed: bool | None = None, lint_skipped: bo
         "OSCAL, manifest.json)"
     )
     gate = open_findings + failed_claims + (baseline_failures(model) if model is not None else [])
-    failed = bool(gate) or lint_passed is False or drifted
-    lint_failed = ", cfn-lint FAIL" if lint_passed is False else ""
-    lines.append("Result: " + ("FAIL" if failed else "PASS") + f" ({counts(gate)}{lint_failed})")
+    failed = bool(gate) or lint_passed is False or drifted or assembly_problems > 0
+    also = ", cfn-lint FAIL" if lint_passed is False else ""
+    also += f", {assembly_problems} Preflight assembly finding(s)" if assembly_problems else ""
+    lines.append("Result: " + ("FAIL" if failed else "PASS") + f" ({counts(gate)}{also})")
     return "\n".join(lines)
 
 

@@ -659,3 +659,12 @@ def test_a_wave_named_like_an_environment_is_refused() -> None:
         f"environment '{names[0]}' does"
         for name in members
     ]
+
+
+@pytest.mark.parametrize("reserved", ["pipeline", "code-pipeline", "artifact-store", "build-image", "run-failed"])
+def test_an_environment_named_like_a_part_of_the_pipeline_stack_is_refused(reserved: str) -> None:
+    raw = _renamed(_default(), list(_default()["environments"])[1], reserved)
+    assert _problems(raw) == [
+        f"environments.{reserved}.name: '{reserved}' is the stage '{stage_id_of(reserved)}', a name the pipeline "
+        "stack uses itself; choose another name"
+    ]

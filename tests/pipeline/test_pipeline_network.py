@@ -24,9 +24,10 @@ from compliance.evaluation import evaluate
 from compliance.gate import claim_failures
 from compliance.preflight.unpinned_tool_install import buildspec_commands
 from config import AppConfig, load_config
+from config.rules import RESERVED_STAGE_IDS
 from config.schema import EcrImage, PackageMirrorConfig
 from pipeline import PipelineStack
-from tests.conftest import FIXTURES, StackArtifact
+from tests.conftest import FIXTURES, LAYOUTS, StackArtifact
 
 BOUNDARY = FIXTURES / "boundary.yaml"
 # What installs packages: pip and npm, and the make targets, which set up the venv, Node.js and the lock file.
@@ -226,3 +227,15 @@ def test_without_a_mirror_or_an_image_the_builds_are_as_before(
     assert "codeartifact" not in json.dumps(template)
     managed = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
     assert "ecr:" not in json.dumps(managed)
+
+
+def test_no_environment_may_take_the_id_of_a_part_of_the_pipeline_stack(
+    boundary: Boundary, fixture_app: cdk.App
+) -> None:
+    # config/rules.py refuses these ids as stage ids: every child of the pipeline stack that is not a
+    # stage must be one of them, in the main fixture app and in the app with a mirror and an image.
+    for app, config in ((fixture_app, load_config(LAYOUTS)), (boundary.app, boundary.config)):
+        stack = app.node.find_child("Pipeline")
+        stages = {env.stage_id for env in config.environments}
+        children = {child.node.id for child in stack.node.children} - stages
+        assert children <= RESERVED_STAGE_IDS, sorted(children - RESERVED_STAGE_IDS)
