@@ -102,8 +102,9 @@ BASELINE = FailureKind(
     "baseline difference",
     "baseline differences",
     "This run differs from the committed compliance baseline ({file}). Expected after adding, renaming or removing "
-    "an environment, moving a stage to another region, or changing account_baseline: review the lines below, then "
-    "run `make baseline` and commit the baseline together with the change. Not expected: fix the code.",
+    "an environment, moving a stage into or out of the pipeline's region, or changing approval, protect_data or "
+    "account_baseline: review the lines below, then run `make baseline` and commit the baseline together with the "
+    "change. Not expected: fix the code.",
 )
 OPEN = FailureKind(
     "open finding",

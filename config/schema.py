@@ -49,9 +49,11 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
 # Each environment adds a stage to the pipeline (CodePipeline allows 50 per pipeline, six of them ours)
-# and about 25 KB to the pipeline stack's template (CloudFormation takes at most 1 MB; the pipeline
-# stack is about 100 KB before any environment): 20 make 26 stages and about 600 KB, leaving room on both.
-MAX_ENVIRONMENTS = 20
+# and 20 to 40 KB to the pipeline stack's template (a protected one the most: its security diff,
+# approval and termination-protection step), on about 190 KB without any: CloudFormation takes at most
+# 1 MB. 15 make 21 stages and at most about 0.8 MB (tests/pipeline/test_pipeline.py bounds it from the
+# fixture app's template).
+MAX_ENVIRONMENTS = 15
 # Counts summed over an alarm's 5 minutes: no real period reaches this; a larger number is a typo.
 MAX_COUNT_PER_5_MINUTES = 1_000_000_000
 
@@ -62,7 +64,7 @@ def too_many_environments(count: int) -> str | None:
         return None
     return (
         f"names {count} environments, more than {MAX_ENVIRONMENTS}: each adds a stage to the pipeline "
-        "(CodePipeline allows 50 stages per pipeline) and about 25 KB to the pipeline stack's template "
+        "(CodePipeline allows 50 stages per pipeline) and up to about 40 KB to the pipeline stack's template "
         "(CloudFormation allows 1 MB); split them over pipelines, one configuration file each"
     )
 
@@ -818,8 +820,8 @@ class AppConfig(_Strict):
         min_length=1,
         strict=False,
         description="the environments in promotion order (the order of the file), each under its name; at most "
-        f"{MAX_ENVIRONMENTS}: each adds a stage to the pipeline (CodePipeline allows 50) and about 25 KB to the "
-        "pipeline stack's template (CloudFormation allows 1 MB)",
+        f"{MAX_ENVIRONMENTS}: each adds a stage to the pipeline (CodePipeline allows 50) and up to about 40 KB "
+        "to the pipeline stack's template (CloudFormation allows 1 MB)",
         json_schema_extra={"allowed": f"1 to {MAX_ENVIRONMENTS} environments", "type": "mapping of names to mappings"},
     )
     control_tower: ControlTowerConfig = Field(

@@ -398,3 +398,15 @@ def test_the_control_tower_controls_to_request_are_those_of_a_protected_and_an_u
     start = readme.index("as the shipped file has: ")
     stated = set(re.findall(r"`(CT\.[A-Z0-9.]+)`", readme[start : readme.index("Controls that no OU", start)]))
     assert stated == {c.control for c in controls_to_disable(model)}
+
+
+def test_the_conditional_control_tower_controls_are_those_of_an_unprotected_stage_that_keeps_less(
+    compliance_model: ComplianceModel,
+) -> None:
+    # The fixture's qa (no approval) keeps its logs 90 days and its backups 3 days: the README names what
+    # that adds to the list.
+    readme = _flat(README)
+    sentence = readme[readme.index("An environment without approval that keeps its logs") :].split(". Controls")[0]
+    stated = set(re.findall(r"CT\.[A-Z0-9.]*[0-9]", sentence))
+    assert stated == {"CT.CLOUDWATCH.PR.2", "CT.RDS.PR.8"}
+    assert stated <= {c.control for c in controls_to_disable(compliance_model) if c.scope == "Qa"}

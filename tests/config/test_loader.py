@@ -470,7 +470,7 @@ def test_more_environments_than_a_pipeline_holds_are_refused_with_the_reason_and
         raw["environments"][f"qa{index}"] = copy.deepcopy(raw["environments"]["qa"])
     too_many = (
         f"environments: names {MAX_ENVIRONMENTS + 1} environments, more than {MAX_ENVIRONMENTS}: each adds a stage "
-        "to the pipeline (CodePipeline allows 50 stages per pipeline) and about 25 KB to the pipeline stack's "
+        "to the pipeline (CodePipeline allows 50 stages per pipeline) and up to about 40 KB to the pipeline stack's "
         "template (CloudFormation allows 1 MB); split them over pipelines, one configuration file each"
     )
     assert _problems(raw) == [too_many]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from config.schema import AppConfig, EnvironmentConfig, model_at, nested_model, user_fields
+from config.schema import MAX_ENVIRONMENTS, AppConfig, EnvironmentConfig, model_at, nested_model, user_fields
 from scripts import config_reference
 
 
@@ -64,7 +64,7 @@ def test_every_key_a_user_writes_has_a_row() -> None:
             "environments.<name>.service.cpu",
             ["integer", "CPU units", "required", "one of 256, 512, 1024, 2048, 4096, 8192, 16384"],
         ),
-        ("environments", ["mapping of names to mappings", "", "required", "1 to 20 environments"]),
+        ("environments", ["mapping of names to mappings", "", "required", f"1 to {MAX_ENVIRONMENTS} environments"]),
     ],
 )
 def test_a_row_gives_type_unit_default_and_allowed_values(path: str, cells: list[str]) -> None:

@@ -11,7 +11,8 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from app import cli_version
 from config import AppConfig, EnvironmentConfig
-from config.schema import stage_id_of
+from config.rules import RESERVED_PIPELINE_STAGES
+from config.schema import MAX_ENVIRONMENTS, stage_id_of
 from tests.conftest import StackArtifact
 
 
@@ -450,3 +451,15 @@ def test_each_protected_stage_turns_termination_protection_on_after_its_deploy(
         assert f"-deploy-role-{env.account}-{env.region}" in spec
     unprotected = [env for env in fixture_config.environments if not env.protect_data]
     assert all(f"Protect{env.stage_id}" not in json.dumps(pipeline_props) for env in unprotected)
+
+
+def test_the_most_environments_a_pipeline_holds_fit_its_template_and_stages(
+    stack: Callable[[str, str], StackArtifact], fixture_config: AppConfig
+) -> None:
+    # CloudFormation takes a template of at most 1 MB (1,048,576 bytes in S3); CodePipeline at most 50 stages.
+    # Counting the whole fixture template against its environments overstates what each adds (the pipeline's
+    # own resources are in it too), so this bound is on the safe side.
+    size = len(json.dumps(stack("", "Pipeline").template_json, separators=(",", ":")))
+    per_environment = size / len(fixture_config.environments)
+    assert per_environment * MAX_ENVIRONMENTS < 1_000_000
+    assert len(RESERVED_PIPELINE_STAGES) + MAX_ENVIRONMENTS <= 50
