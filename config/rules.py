@@ -208,6 +208,7 @@ def check(document: dict[str, Any], invalid: list[Loc]) -> list[Problem]:
     run(("pipeline",), partial(_package_mirror, read))
     run(("environments",), partial(_waves, read, count))
     run(("environments",), partial(_pipeline_stages, read, count))
+    run(("environments",), partial(_wave_actions, read, count))
     run(("environments",), partial(_singletons, read, count))
     return problems
 
@@ -324,6 +325,52 @@ def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
                 f"{index}.{field}",
                 f"becomes the pipeline stage {pipeline_stage!r}, as {pipeline_stages[pipeline_stage]} does",
             )
+
+
+# CodePipeline's quota of actions in one stage (AWS CodePipeline User Guide, quotas).
+MAX_ACTIONS_PER_STAGE = 50
+# The stacks of a stage without a Baseline stack (Keys, Network, Data, Service, Observability).
+WORKLOAD_STACKS = 5
+
+
+def stage_actions(*, approval: bool, protect_data: bool, baseline: bool) -> int:
+    """The actions one environment adds to its pipeline stage (pipeline/pipeline_stack.py `_add_wave`).
+
+    Two per stack (CDK Pipelines' change set, then its execution), the smoke test, the termination
+    protection step of a stage that keeps its data, and the security diff's check and confirmation
+    before an environment with approval.
+    """
+    return 2 * (WORKLOAD_STACKS + int(baseline)) + 1 + int(protect_data) + 2 * int(approval)
+
+
+def _wave_actions(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
+    """A wave's pipeline stage holds at most MAX_ACTIONS_PER_STAGE actions: its members' and one approval."""
+    index = 0
+    while index < count:
+        wave = read("environments", index, "wave", default=None)
+        end = index + 1
+        while wave is not None and end < count and read("environments", end, "wave", default=None) == wave:
+            end += 1
+        members = range(index, end)
+        approval = bool(read("environments", index, "approval"))
+        actions = int(approval) + sum(_actions_of(read, member) for member in members)
+        if len(members) > 1 and actions > MAX_ACTIONS_PER_STAGE:
+            yield (
+                f"{end - 1}.wave",
+                f"makes its pipeline stage {actions} actions, more than the {MAX_ACTIONS_PER_STAGE} CodePipeline "
+                f"allows in one stage (each environment with approval adds up to "
+                f"{stage_actions(approval=True, protect_data=True, baseline=True)}): split the wave",
+            )
+        index = end
+
+
+def _actions_of(read: _Reader, index: int) -> int:
+    baseline = AccountBaseline.model_validate(read("environments", index, "account_baseline", default=False))
+    return stage_actions(
+        approval=bool(read("environments", index, "approval")),
+        protect_data=bool(read("environments", index, "protect_data")),
+        baseline=bool(baseline.services),
+    )
 
 
 def _singletons(read: _Reader, count: int) -> Iterator[tuple[str, str]]:

@@ -668,3 +668,26 @@ def test_an_environment_named_like_a_part_of_the_pipeline_stack_is_refused(reser
         f"environments.{reserved}.name: '{reserved}' is the stage '{stage_id_of(reserved)}', a name the pipeline "
         "stack uses itself; choose another name"
     ]
+
+
+def _wave_of(size: int) -> dict[str, Any]:
+    """The fixture with its production wave grown to `size` protected environments, each in its own account."""
+    raw = _default()
+    wave = next(env["wave"] for env in raw["environments"].values() if env.get("wave"))
+    member = next(env for env in raw["environments"].values() if env.get("wave") == wave)
+    members = [name for name, env in raw["environments"].items() if env.get("wave") == wave]
+    for index in range(size - len(members)):
+        extra = copy.deepcopy(member)
+        extra.update(account=f"{900000000001 + index:012d}", vpc_cidr=f"10.{200 + index}.0.0/16")
+        raw["environments"][f"{members[-1]}-x{index}"] = extra
+    return raw
+
+
+def test_a_wave_whose_pipeline_stage_passes_fifty_actions_is_refused() -> None:
+    parse_config(_wave_of(3))  # 1 approval and 16 actions each: 49
+    problems = _problems(_wave_of(4))
+    assert len(problems) == 1
+    assert problems[0].endswith(
+        "makes its pipeline stage 65 actions, more than the 50 CodePipeline allows in one "
+        "stage (each environment with approval adds up to 16): split the wave"
+    )

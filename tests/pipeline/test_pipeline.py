@@ -11,7 +11,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from app import cli_version
 from config import AppConfig, EnvironmentConfig
-from config.rules import RESERVED_PIPELINE_STAGES
+from config.rules import RESERVED_PIPELINE_STAGES, stage_actions
 from config.schema import MAX_ENVIRONMENTS, stage_id_of
 from tests.conftest import StackArtifact
 
@@ -463,3 +463,19 @@ def test_the_most_environments_a_pipeline_holds_fit_its_template_and_stages(
     per_environment = size / len(fixture_config.environments)
     assert per_environment * MAX_ENVIRONMENTS < 1_000_000
     assert len(RESERVED_PIPELINE_STAGES) + MAX_ENVIRONMENTS <= 50
+
+
+def test_the_configuration_counts_each_stages_actions_as_the_pipeline_has_them(
+    pipeline_props: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    # config/rules.py refuses a wave whose stage would pass CodePipeline's 50 actions by this count.
+    actual = {stage["Name"]: len(stage["Actions"]) for stage in pipeline_props["Stages"]}
+    for wave in fixture_config.waves:
+        name = wave[0].stage_id if len(wave) == 1 else stage_id_of(wave[0].wave or wave[0].name)
+        counted = int(wave[0].approval) + sum(
+            stage_actions(
+                approval=env.approval, protect_data=env.protect_data, baseline=bool(env.account_baseline.services)
+            )
+            for env in wave
+        )
+        assert actual[name] == counted, name
