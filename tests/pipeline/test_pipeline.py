@@ -450,3 +450,20 @@ def test_each_protected_stage_turns_termination_protection_on_after_its_deploy(
         assert f"-deploy-role-{env.account}-{env.region}" in spec
     unprotected = [env for env in fixture_config.environments if not env.protect_data]
     assert all(f"Protect{env.stage_id}" not in json.dumps(pipeline_props) for env in unprotected)
+
+
+def test_the_source_action_may_use_a_codeconnections_connection(
+    pipeline_template: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    # IAM matches the action's service prefix with the connection ARN's: codestar-connections does not cover it.
+    arn = fixture_config.pipeline.connection_arn
+    assert ":codeconnections:" in arn
+    granted = {
+        action
+        for policy in pipeline_template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy"
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Resource"] == arn
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert "codeconnections:UseConnection" in granted
