@@ -94,6 +94,13 @@ def test_dev_can_be_torn_down(stack: Callable[[str, str], StackArtifact]) -> Non
         "AWS::RDS::DBInstance",
         {"DeletionPolicy": "Delete", "Properties": Match.object_like({"DeletionProtection": False})},
     )
+    # AWS Backup deletes a vault only when it is empty: the stack leaves it behind instead of failing to delete,
+    # and its recovery points expire after the baseline's minimum retention, not after years.
+    data.template.all_resources("AWS::Backup::BackupVault", {"DeletionPolicy": "RetainExceptOnCreate"})
+    (plan,) = data.template.find_resources("AWS::Backup::BackupPlan").values()
+    rules = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rules
+    assert max(rule["Lifecycle"]["DeleteAfterDays"] for rule in rules) <= 35
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
