@@ -50,6 +50,9 @@ SERVICE_SCHEMA = "monitoring"
 # The log types Control Tower's CT.RDS.PR.14 requires of PostgreSQL, and no other (AU-2, AU-12): it refuses
 # `iam-db-auth-error` too. A failed IAM sign-in still reaches the postgresql log as a FATAL authentication error.
 POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade")
+# "Must contain from 1 to 63 letters, numbers, or hyphens" (Amazon RDS API reference, CreateDBInstance,
+# DBInstanceIdentifier).
+RDS_IDENTIFIER_MAX_LENGTH = 63
 
 
 class DataStack(WorkloadStack):
@@ -105,7 +108,7 @@ class DataStack(WorkloadStack):
         self.database_security_group = ec2.SecurityGroup(
             self, "DatabaseSecurityGroup", vpc=network.vpc, description="PostgreSQL", allow_all_outbound=False
         )
-        identifier = self.unique_name(f"{self.config.name}-postgres")
+        identifier = self.unique_name(f"{self.config.name}-postgres", max_length=RDS_IDENTIFIER_MAX_LENGTH)
         log_groups = self._database_log_groups(identifier, telemetry_key)
         self.database = self._database_instance(network, identifier, data_key)
         for log_group in log_groups:
