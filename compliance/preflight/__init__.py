@@ -34,6 +34,7 @@ from compliance.preflight import (
     elasticache_engine_version,
     internet_gateway_route,
     kms_blocked_actions,
+    log_destination_object_lock,
     log_group_retention,
     logs_key_policy,
     multi_region_trail,
@@ -64,6 +65,7 @@ RULES: tuple[PreflightRule, ...] = (
     reserved_concurrency.RULE,
     service_principal_condition.RULE,
     unpinned_tool_install.RULE,
+    log_destination_object_lock.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
