@@ -32,6 +32,7 @@ from compliance.preflight import (
     container_secrets,
     default_security_group_closed,
     elasticache_engine_version,
+    eventbridge_key_condition,
     internet_gateway_route,
     kms_blocked_actions,
     log_destination_object_lock,
@@ -66,6 +67,7 @@ RULES: tuple[PreflightRule, ...] = (
     service_principal_condition.RULE,
     unpinned_tool_install.RULE,
     log_destination_object_lock.RULE,
+    eventbridge_key_condition.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
