@@ -40,6 +40,7 @@ from compliance.preflight import (
     logs_key_policy,
     multi_region_trail,
     rds_engine_version,
+    read_only_event_rule,
     reserved_concurrency,
     retained_physical_name,
     s3_object_lock,
@@ -68,6 +69,7 @@ RULES: tuple[PreflightRule, ...] = (
     unpinned_tool_install.RULE,
     log_destination_object_lock.RULE,
     eventbridge_key_condition.RULE,
+    read_only_event_rule.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
