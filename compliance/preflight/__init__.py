@@ -31,6 +31,7 @@ from compliance.preflight import (
     container_memory_limit,
     container_secrets,
     default_security_group_closed,
+    delete_with_contents,
     elasticache_engine_version,
     eventbridge_key_condition,
     internet_gateway_route,
@@ -70,6 +71,7 @@ RULES: tuple[PreflightRule, ...] = (
     log_destination_object_lock.RULE,
     eventbridge_key_condition.RULE,
     read_only_event_rule.RULE,
+    delete_with_contents.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
