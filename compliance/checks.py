@@ -904,6 +904,72 @@ class ResolvedAtDeploy(Check):
         return True, f"{self.prop} refers to {', '.join(elsewhere)}"
 
 
+def _service_grants(document: Any, service: str) -> list[dict[str, Any]]:
+    """The Allow statements of a policy document whose principal names the AWS service `service`."""
+    found = []
+    for statement in _statements(document):
+        principal = statement.get("Principal")
+        services = principal.get("Service") if isinstance(principal, dict) else None
+        if statement.get("Effect") == "Allow" and service in [render(s) for s in _list(services)]:
+            found.append(statement)
+    return found
+
+
+_SOURCE_KEYS = ("aws:sourceaccount", "aws:sourcearn")
+
+
+def _tied_to_source(statement: dict[str, Any]) -> bool:
+    """A condition (other than a Null test) on aws:SourceAccount or aws:SourceArn."""
+    return any(
+        operator != "Null" and isinstance(values, dict) and any(str(k).lower() in _SOURCE_KEYS for k in values)
+        for operator, values in (statement.get("Condition") or {}).items()
+    )
+
+
+@dataclass(frozen=True)
+class ServiceGrantsOnly(Check):
+    """Every statement of the key policy that allows the AWS service `service` grants it only `actions`."""
+
+    service: str = ""
+    actions: tuple[str, ...] = ()
+    subject_types: ClassVar[tuple[str, ...]] = (KEY,)
+
+    @property
+    def predicate(self) -> str:
+        return f"lets {self.service} use it only for {', '.join(self.actions)}"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        grants = _service_grants(resource.properties.get("KeyPolicy"), self.service)
+        if not grants:
+            return False, f"no statement allows {self.service}"
+        granted = sorted({a for s in grants for a in _actions(s)})
+        extra = [a for a in granted if a not in self.actions]
+        return not extra, f"{len(grants)} statement(s) grant {self.service} {', '.join(granted)}"
+
+
+@dataclass(frozen=True)
+class PublishConfinedToAccount(Check):
+    """The topic's own policy lets the AWS service `service` publish only under aws:SourceAccount or aws:SourceArn."""
+
+    service: str = ""
+    subject_types: ClassVar[tuple[str, ...]] = (TOPIC,)
+
+    @property
+    def predicate(self) -> str:
+        return f"accepts messages from {self.service} only for resources of this account (aws:SourceAccount/Arn)"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        grants = []
+        for policy in index.referrers(resource, "AWS::SNS::TopicPolicy"):
+            governed = [index.resolve(policy.stack, v) for v in _list(policy.properties.get("Topics"))]
+            if any(g is not None and g.path == resource.path for g in governed):
+                grants += _service_grants(policy.properties.get("PolicyDocument"), self.service)
+        if not grants:
+            return False, f"no policy of the topic allows {self.service}"
+        untied = [s for s in grants if not _tied_to_source(s)]
+        return not untied, f"{len(grants)} grant(s) to {self.service}, {len(untied)} without aws:SourceAccount/Arn"
+
+
 def evaluate_checks(checks: Iterable[Check], path: str, index: TemplateIndex) -> list[CheckResult]:
     """Every check of one acknowledgment on its subjects, in the order the checks were given."""
     return [result for check in checks for result in check.evaluate(path, index)]
@@ -938,9 +1004,11 @@ __all__ = [
     "NotInvocableByOthers",
     "NotPublic",
     "PrivateIntegration",
+    "PublishConfinedToAccount",
     "ResolvedAtDeploy",
     "RetainedOnDelete",
     "RunOnlyByPipeline",
+    "ServiceGrantsOnly",
     "SigningOnly",
     "TlsOnly",
     "Versioned",

@@ -8,6 +8,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
+from compliance import acknowledge
+from compliance.checks import PublishConfinedToAccount, ServiceGrantsOnly
+
+# What a service needs of the key to publish to an SNS topic encrypted with it.
+_PUBLISH_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+EVENTBRIDGE_SID = "AllowEventBridgeToPublishToEncryptedTopics"
 # What CloudWatch Logs needs to encrypt and read a log group's data with a CMK.
 _LOGS_ACTIONS = [
     "kms:Encrypt*",
@@ -21,6 +27,9 @@ _LOGS_ACTIONS = [
 class EncryptionKey(Construct):
     """A rotated customer-managed key (SC-12, SC-13, SC-28(1)).
 
+    With `allow_eventbridge`, EventBridge may use the key to publish to topics it encrypts,
+    without a source condition in the key policy, which EventBridge does not support there
+    (the acknowledgment's checks hold the grant to publishing and the topic to this account).
     With `allow_cloudwatch_logs`, the key policy lets the regional CloudWatch Logs
     service principal use the key, but only for log groups of this account and
     region (the `kms:EncryptionContext:aws:logs:arn` condition). Without that
@@ -57,8 +66,11 @@ class EncryptionKey(Construct):
         if allow_cloudtrail:
             self._allow_cloudtrail()
         if allow_eventbridge:
-            # EventBridge rules publish pipeline events to SNS topics encrypted with this key.
-            self._allow_publishing_to_encrypted_topics("AllowEventBridgeToPublishToEncryptedTopics", "events")
+            # EventBridge rules publish pipeline events to SNS topics encrypted with this key. No aws:SourceAccount:
+            # the SNS guide says the source keys are not supported in the key policy for EventBridge-to-encrypted
+            # topics, and every publish would fail; the topic's own policy carries it.
+            self._allow_publishing_to_encrypted_topics(EVENTBRIDGE_SID, "events", confined=False)
+            self._acknowledge_unconfined_eventbridge()
         if allow_cloudwatch_alarms:
             # Alarms publish to SNS topics encrypted with this key.
             self._allow_publishing_to_encrypted_topics("AllowCloudWatchAlarmsToPublishToEncryptedTopics", "cloudwatch")
@@ -109,16 +121,34 @@ class EncryptionKey(Construct):
             )
         )
 
-    def _allow_publishing_to_encrypted_topics(self, sid: str, service: str) -> None:
-        """A service of this account publishes to SNS topics encrypted with this key."""
+    def _allow_publishing_to_encrypted_topics(self, sid: str, service: str, *, confined: bool = True) -> None:
+        """A service (of this account, where `confined`) publishes to SNS topics encrypted with this key."""
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=sid,
                 principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                actions=list(_PUBLISH_ACTIONS),
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}} if confined else None,
             )
+        )
+
+    def _acknowledge_unconfined_eventbridge(self) -> None:
+        acknowledge(
+            self.key.node.default_child,  # type: ignore[arg-type]
+            f"Preflight-ServicePrincipalCondition[{EVENTBRIDGE_SID}:events.amazonaws.com]",
+            reason=(
+                "EventBridge cannot publish to an encrypted SNS topic when the key policy ties its grant with "
+                "aws:SourceAccount, aws:SourceArn or aws:SourceOrgID: the SNS developer guide says these are not "
+                "supported for EventBridge-to-encrypted topics (https://docs.aws.amazon.com/sns/latest/dg/"
+                "sns-key-management.html#compatibility-with-aws-services). EventBridge may only encrypt and decrypt "
+                "messages with the key, and only a topic's policy decides whose rule may publish to it."
+            ),
+            checks=[
+                ServiceGrantsOnly(service="events.amazonaws.com", actions=_PUBLISH_ACTIONS),
+                PublishConfinedToAccount(service="events.amazonaws.com"),
+            ],
+            controls=["AC-3", "AC-6"],
         )
 
 

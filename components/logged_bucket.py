@@ -12,6 +12,7 @@ from constructs import Construct
 from compliance import acknowledge
 from compliance.checks import (
     AccessLogged,
+    Check,
     EncryptedAtRest,
     EncryptedWithCmk,
     KeptAtLeast,
@@ -37,11 +38,14 @@ class LoggedBucket(Construct):
     cannot deliver to a KMS-encrypted bucket. Neither bucket replicates to a second
     region; the caller says why that is acceptable for what it stores
     (`replication_reason`). The encryption key must be retained too, or the records it
-    encrypts become unreadable. Object Lock is on for both (AU-9; Control Tower's
-    CT.S3.PR.9 and Config's s3-bucket-default-lock-enabled ask for it);
-    `object_lock_retention_days` gives the main bucket a governance-mode default retention
-    (server access logging cannot deliver to a bucket with one). Object-level events go to
-    EventBridge. `bucket_name` only where another region's stack must name the bucket
+    encrypts become unreadable. Object Lock is on for the main bucket (AU-9; Control Tower's
+    CT.S3.PR.9 and Config's s3-bucket-default-lock-enabled ask for it), unless the service
+    that writes to it refuses a locked bucket (`unlocked_reason`); `object_lock_retention_days`
+    gives it a governance-mode default retention. The access-log bucket has no Object Lock:
+    S3 refuses a bucket with Object Lock as a destination of server access logs (S3 User
+    Guide, "Object Lock considerations"), so it keeps every version, current and noncurrent,
+    for `access_log_retention_days` instead. Object-level events go to EventBridge.
+    `bucket_name` only where another region's stack must name the bucket
     (`cdk.PhysicalName.GENERATE_IF_NEEDED`).
     """
 
@@ -56,26 +60,11 @@ class LoggedBucket(Construct):
         lifecycle_rules: list[s3.LifecycleRule] | None = None,
         access_log_retention_days: int = 400,
         object_lock_retention_days: int | None = None,
+        unlocked_reason: str | None = None,
         bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        private: dict[str, Any] = {
-            "enforce_ssl": True,
-            "versioned": True,
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-            # Object Lock can only be switched on, never off; on without a default retention it locks nothing
-            # until a retention is set, and it is what Control Tower's CT.S3.PR.9 asks of every bucket.
-            "object_lock_enabled": True,
-        }
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(access_log_retention_days))],
-            **private,
-        )
+        self.access_logs = self._access_log_bucket(access_log_retention_days)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -83,6 +72,9 @@ class LoggedBucket(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,
+            # Object Lock can only be switched on, never off; on without a default retention it locks nothing
+            # until a retention is set, and it is what Control Tower's CT.S3.PR.9 asks of every bucket.
+            object_lock_enabled=True if unlocked_reason is None else None,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=log_prefix,
             lifecycle_rules=[*(lifecycle_rules or []), _ABORT_INCOMPLETE_UPLOADS],
@@ -91,7 +83,7 @@ class LoggedBucket(Construct):
                 if object_lock_retention_days
                 else None
             ),
-            **private,
+            **_private(),
         )
         for bucket in (self.bucket, self.access_logs):
             # Object-level events (a deleted audit record, say) reach EventBridge, where rules can alert on them;
@@ -99,8 +91,24 @@ class LoggedBucket(Construct):
             bucket.node.default_child.add_property_override(  # type: ignore[union-attr]
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
-        self._acknowledge_access_log_bucket()
+        self._acknowledge_access_log_bucket(access_log_retention_days)
         self._acknowledge(replication_reason, access_log_retention_days)
+        if unlocked_reason is not None:
+            _acknowledge_unlocked(
+                self.bucket, unlocked_reason, [Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), AccessLogged()]
+            )
+
+    def _access_log_bucket(self, retention_days: int) -> s3.Bucket:
+        """S3-managed keys and no Object Lock: a bucket S3 server access logging can deliver to."""
+        kept = cdk.Duration.days(retention_days)
+        return s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            # A replaced or deleted record stays as long as a current one, then goes too.
+            lifecycle_rules=[s3.LifecycleRule(expiration=kept, noncurrent_version_expiration=kept)],
+            **_private(),
+        )
 
     def _acknowledge(self, replication_reason: str, access_log_retention_days: int) -> None:
         acknowledge(
@@ -131,7 +139,14 @@ class LoggedBucket(Construct):
             controls=["SC-28(1)", "AU-9"],
         )
 
-    def _acknowledge_access_log_bucket(self) -> None:
+    def _acknowledge_access_log_bucket(self, access_log_retention_days: int) -> None:
+        _acknowledge_unlocked(
+            self.access_logs,
+            "S3 refuses a bucket with Object Lock as the destination of server access logs (S3 User Guide, Object "
+            "Lock considerations: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html); "
+            "this bucket receives only its companion bucket's access records, which only S3's logging service writes.",
+            [Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
+        )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
             "ControlTower::CT.S3.PR.2",
@@ -151,4 +166,27 @@ class LoggedBucket(Construct):
             ),
             checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
+        )
+
+
+def _private() -> dict[str, Any]:
+    """What both buckets share: TLS only, versioned, private, owned by the bucket owner, retained."""
+    return {
+        "enforce_ssl": True,
+        "versioned": True,
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    }
+
+
+def _acknowledge_unlocked(bucket: s3.Bucket, reason: str, checks: list[Check]) -> None:
+    """Acknowledge CT.S3.PR.9 and its Config twin (s3-bucket-default-lock-enabled) on a bucket without Object Lock."""
+    for finding in ("ControlTower::CT.S3.PR.9", "Preflight-S3ObjectLock[disabled]"):
+        acknowledge(
+            bucket.node.default_child,  # type: ignore[arg-type]
+            finding,
+            reason=reason,
+            checks=checks,
+            controls=["AU-9", "AU-11"],
         )

@@ -17,6 +17,10 @@ from components.rewritten import rewritten
 # CDK grants without a condition (EventBridge targets, CloudTrail's bucket grants). Others are left to
 # the Preflight rule ServicePrincipalCondition, which names them.
 CONFINED_SERVICES = frozenset({"events.amazonaws.com", "cloudtrail.amazonaws.com"})
+# Services whose use of a KMS key fails under aws:SourceAccount/aws:SourceArn/aws:SourceOrgID: "not supported for
+# EventBridge-to-encrypted topics" (SNS developer guide, sns-key-management.html#compatibility-with-aws-services).
+# Their topic policies still carry the condition.
+UNCONFINABLE_IN_KEY_POLICIES = frozenset({"events.amazonaws.com"})
 # A statement with any of these keys is already tied to an account or a resource.
 _BINDING_KEYS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "kms:EncryptionContext")
 
@@ -32,10 +36,10 @@ def _bound(statement: dict[str, Any]) -> bool:
     return any(key.startswith(binding) for key in keys for binding in _BINDING_KEYS)
 
 
-def _confined(document: dict[str, Any], account: str) -> dict[str, Any]:
+def _confined(document: dict[str, Any], account: str, services: frozenset[str] = CONFINED_SERVICES) -> dict[str, Any]:
     statements = []
     for statement in document.get("Statement", []):
-        if statement.get("Effect") == "Allow" and _services(statement) & CONFINED_SERVICES and not _bound(statement):
+        if statement.get("Effect") == "Allow" and _services(statement) & services and not _bound(statement):
             conditions = dict(statement.get("Condition", {}))
             conditions["StringEquals"] = {**conditions.get("StringEquals", {}), "aws:SourceAccount": account}
             statement = {**statement, "Condition": conditions}
@@ -49,13 +53,15 @@ class ConfineServicePrincipals:
 
     The CDK grants EventBridge (an SNS target and its topic's key) and CloudTrail (its bucket) with
     no condition, so any account's rule or trail could use them. The documents are rewritten when
-    the template is written, after every grant is made.
+    the template is written, after every grant is made. Key policies leave EventBridge's grant
+    alone (`UNCONFINABLE_IN_KEY_POLICIES`): with the condition, it could not publish to the topic.
     """
 
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, kms.CfnKey):
             account = cdk.Stack.of(node).account
-            node.key_policy = rewritten(node, node.key_policy, lambda d: _confined(d, account))
+            services = CONFINED_SERVICES - UNCONFINABLE_IN_KEY_POLICIES
+            node.key_policy = rewritten(node, node.key_policy, lambda d: _confined(d, account, services))
         elif isinstance(node, sns.CfnTopicPolicy | s3.CfnBucketPolicy):
             account = cdk.Stack.of(node).account
             node.policy_document = rewritten(node, node.policy_document, lambda d: _confined(d, account))

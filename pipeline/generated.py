@@ -83,6 +83,19 @@ def source_role(code_pipeline: codepipeline.Pipeline) -> iam.Role:
     return role
 
 
+def grant_connection_use(code_pipeline: codepipeline.Pipeline, connection_arn: str) -> None:
+    """Let the source action's role use the connection under the service prefix of the connection's own ARN.
+
+    The CDK grants `codestar-connections:UseConnection` whatever the ARN, but connections created since the
+    rename have `arn:...:codeconnections:` ARNs, and "the service prefix must match that of the resource"
+    (Developer Tools console user guide, connections rename: https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html).
+    """
+    prefix = connection_arn.split(":")[2]  # codeconnections, or codestar-connections for older connections
+    source_role(code_pipeline).add_to_principal_policy(
+        iam.PolicyStatement(actions=[f"{prefix}:UseConnection"], resources=[connection_arn])
+    )
+
+
 def security_check(pipeline: pipelines.CodePipeline) -> IConstruct | None:
     """The security diff's CodeBuild project and approval function, where any stage has a security diff."""
     return pipeline.node.try_find_child("PipelinesSecurityCheck")

@@ -27,6 +27,11 @@ STAGE_NAME = "PipelineChange"
 CHECK_ACTION = "CheckDefinition"
 APPROVAL_ACTION = "ApprovePipelineChange"
 _CHECK_SOURCE = Path(__file__).with_name("definition_check.py")
+# A rule in state ENABLED never receives read-only management events delivered through CloudTrail, and
+# AssumeRole is one: such a rule must be ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS (EventBridge user guide,
+# "Receiving read-only management events from AWS services").
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+READ_ONLY_EVENT_RULES = frozenset({"DeployRoleAssumedOutsidePipeline"})
 
 # Approves the waiting approval of this very execution, once it has started. Inline, so the deployed
 # template carries it and a push cannot change what approves.
@@ -256,7 +261,7 @@ class PipelineGuard(Construct):
             },
         }
         for construct_id, pattern in rules.items():
-            events.Rule(
+            rule = events.Rule(
                 self,
                 construct_id,
                 description="Alerts the approvers when the pipeline stack is changed by anyone but the pipeline",
@@ -267,6 +272,8 @@ class PipelineGuard(Construct):
                 ),
                 targets=[targets.SnsTopic(topic, message=message)],
             )
+            if construct_id in READ_ONLY_EVENT_RULES:
+                rule.node.default_child.state = ALL_MANAGEMENT_EVENTS  # type: ignore[union-attr]
 
     def _acknowledge(self) -> None:
         """What cannot change on the approving function, with the checks that hold it."""

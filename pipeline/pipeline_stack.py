@@ -194,6 +194,7 @@ class PipelineStack(cdk.Stack):
             ),
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
+        generated.grant_connection_use(code_pipeline, config.connection_arn)
         generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"))
         security_check = generated.security_check_parts(self.pipeline)
         if security_check is not None:

@@ -10,6 +10,10 @@ from constructs import Construct
 
 from config import EnvironmentConfig
 
+# A stack id's UUID (8-4-4-4-12 hexadecimal digits), and its last group.
+_STACK_UUID_LENGTH = 36
+_STACK_UUID_TAIL_LENGTH = 12
+
 
 class WorkloadStack(cdk.Stack):
     """A stack of one environment, whose availability zones come from configuration.
@@ -36,12 +40,18 @@ class WorkloadStack(cdk.Stack):
         """
         return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if self.config.protect_data else cdk.RemovalPolicy.DESTROY
 
-    def unique_name(self, prefix: str) -> str:
+    def unique_name(self, prefix: str, *, max_length: int | None = None) -> str:
         """A physical name for services that demand one: the stage's prefix plus this stack's id.
 
         The stack id changes whenever the stack is created anew, so a name never collides with
-        a resource an earlier deployment retained.
+        a resource an earlier deployment retained. Where the prefix and the whole id would pass
+        `max_length`, the name carries the id's last 12 digits instead (`short_unique_name`); a
+        name that fits keeps the whole id, so it does not change (and replace its resource).
         """
+        if max_length is not None and len(prefix) + 1 + _STACK_UUID_LENGTH > max_length:
+            if len(prefix) + 1 + _STACK_UUID_TAIL_LENGTH > max_length:
+                raise ValueError(f"{prefix!r} leaves no room for a stack id in a name of {max_length} characters")
+            return self.short_unique_name(prefix)
         stack_uuid = cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID))
         return f"{prefix}-{stack_uuid}"
 

@@ -56,8 +56,9 @@ class BaselineStack(WorkloadStack):
     says which (the compliance report lists them).
 
     Audit records outlive the workload in every environment (AU-9, AU-11): the audit
-    key, the audit bucket pair and the trail's log group are retained when the stack is
-    deleted, whatever `protect_data` says.
+    key, the audit bucket pair, Config's configuration-history bucket pair and the trail's
+    log group are retained when the stack is deleted, whatever `protect_data` says. Config
+    delivers to a bucket of its own without Object Lock, which it does not support.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
@@ -146,7 +147,8 @@ class BaselineStack(WorkloadStack):
         trail.log_all_s3_data_events()
 
     def _config(self, key: Any) -> None:
-        """The Config recorder and its delivery to the audit bucket, and AWS's FedRAMP Moderate conformance pack."""
+        """The Config recorder and its delivery to a bucket of its own, and AWS's FedRAMP Moderate conformance pack."""
+        self.config_bucket = self._config_bucket(key)
         role = self._config_role(key)
         recorder = config_service.CfnConfigurationRecorder(
             self,
@@ -159,11 +161,14 @@ class BaselineStack(WorkloadStack):
         channel = config_service.CfnDeliveryChannel(
             self,
             "Delivery",
-            s3_bucket_name=self.audit_bucket.bucket_name,
+            s3_bucket_name=self.config_bucket.bucket_name,
             s3_key_prefix="config",
             s3_kms_key_arn=key.key_arn,
         )
         channel.node.add_dependency(role)
+        # "Before you can create a delivery channel, you must create a configuration recorder" (CloudFormation
+        # reference, AWS::Config::DeliveryChannel).
+        channel.node.add_dependency(recorder)
         pack = config_service.CfnConformancePack(
             self,
             "FedRampModerate",
@@ -173,6 +178,26 @@ class BaselineStack(WorkloadStack):
         pack.node.add_dependency(recorder)
         pack.node.add_dependency(channel)
         cdk.Tags.of(pack).add("compliance:framework", "FedRAMP Moderate")
+
+    def _config_bucket(self, key: Any) -> s3.Bucket:
+        """Where Config delivers: a bucket pair of its own, since Config refuses a bucket with Object Lock."""
+        return LoggedBucket(
+            self,
+            "ConfigHistory",
+            encryption_key=key,
+            replication_reason=(
+                "Configuration history stays in the account's home region, where the FedRAMP boundary is documented; "
+                "copying it to a second region is the organisation's log-archive decision."
+            ),
+            log_prefix="config-history/",
+            unlocked_reason=(
+                "AWS Config does not support a delivery channel to an S3 bucket where Object Lock is enabled "
+                "(CloudFormation reference, AWS::Config::DeliveryChannel: https://docs.aws.amazon.com/"
+                "AWSCloudFormation/latest/TemplateReference/aws-resource-config-deliverychannel.html; AWS Config "
+                "developer guide, Managing the delivery channel), so configuration history has a bucket of its own "
+                "beside the Object-Locked audit bucket, written only by the recorder's role."
+            ),
+        ).bucket
 
     def _config_role(self, key: Any) -> iam.Role:
         """The recorder's role: AWS's Config policy, and exactly what delivery needs."""
@@ -195,21 +220,22 @@ class BaselineStack(WorkloadStack):
         # Exactly what delivery needs: write under config/, read the bucket's ACL, encrypt with the key.
         prefix = f"config/AWSLogs/{cdk.Aws.ACCOUNT_ID}/*"  # the pseudo-parameter: the same finding in every stage
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.audit_bucket.arn_for_objects(prefix)])
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self.config_bucket.arn_for_objects(prefix)])
         )
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[self.audit_bucket.bucket_arn])
+            iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[self.config_bucket.bucket_arn])
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
         )
-        bucket_id = self.resolve(self.get_logical_id(self.audit_bucket.node.default_child))  # type: ignore[arg-type]
+        bucket_id = self.resolve(self.get_logical_id(self.config_bucket.node.default_child))  # type: ignore[arg-type]
         acknowledge(
             role.node.find_child("DefaultPolicy").node.default_child,  # type: ignore[arg-type]
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/config/AWSLogs/<AWS::AccountId>/*]",
             reason=(
                 "AWS Config writes one object per delivery under a key it chooses; the grant is limited to the "
-                "config/AWSLogs/<account>/ prefix of the audit bucket, and the role only writes there, never reads."
+                "config/AWSLogs/<account>/ prefix of the configuration-history bucket, and the role only writes "
+                "there, never reads."
             ),
             checks=[
                 WildcardGrantsOnly(("s3:PutObject",), resource="<ref>/*"),

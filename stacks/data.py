@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -32,6 +33,8 @@ from compliance.checks import (
     ResolvedAtDeploy,
     TlsOnly,
 )
+from compliance.preflight.backup_plan_frequency import CONFIG_RULE as BACKUP_PLAN_RULE
+from compliance.runtime import pack_parameters
 from components import EncryptedLogGroup
 from components.database_user import DatabaseUser
 from config import EnvironmentConfig
@@ -47,6 +50,9 @@ SERVICE_SCHEMA = "monitoring"
 # The log types Control Tower's CT.RDS.PR.14 requires of PostgreSQL, and no other (AU-2, AU-12): it refuses
 # `iam-db-auth-error` too. A failed IAM sign-in still reaches the postgresql log as a FATAL authentication error.
 POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade")
+# "Must contain from 1 to 63 letters, numbers, or hyphens" (Amazon RDS API reference, CreateDBInstance,
+# DBInstanceIdentifier).
+RDS_IDENTIFIER_MAX_LENGTH = 63
 
 
 class DataStack(WorkloadStack):
@@ -68,7 +74,9 @@ class DataStack(WorkloadStack):
 
     With `protect_data`, the database has deletion protection, the pipeline turns on the
     stack's termination protection after each deploy, and the database, cache, stream,
-    secrets, vault and log groups survive deletion (snapshot or retain).
+    secrets, vault and log groups survive deletion (snapshot or retain). Without it, the
+    stack deletes cleanly: the backup vault, which AWS Backup deletes only when empty, is
+    left behind, and its recovery points expire after the account baseline's minimum.
     """
 
     def __init__(
@@ -100,7 +108,7 @@ class DataStack(WorkloadStack):
         self.database_security_group = ec2.SecurityGroup(
             self, "DatabaseSecurityGroup", vpc=network.vpc, description="PostgreSQL", allow_all_outbound=False
         )
-        identifier = self.unique_name(f"{self.config.name}-postgres")
+        identifier = self.unique_name(f"{self.config.name}-postgres", max_length=RDS_IDENTIFIER_MAX_LENGTH)
         log_groups = self._database_log_groups(identifier, telemetry_key)
         self.database = self._database_instance(network, identifier, data_key)
         for log_group in log_groups:
@@ -297,17 +305,25 @@ class DataStack(WorkloadStack):
         )
 
     def _backup_plan(self, data_key: kms.IKey) -> None:
-        """Daily, weekly and monthly recovery points of the database in a CMK-encrypted vault (CP-9, CP-10)."""
-        # Backup demands a vault name; a protected stage retains its vault, so the name carries this stack's id
-        # and a re-created stack never collides with the vault an earlier one left behind.
+        """Recovery points of the database in a CMK-encrypted vault (CP-9, CP-10): daily, weekly and monthly kept
+        five years where the stage protects its data, daily kept as long as the account baseline asks elsewhere."""
+        # AWS Backup deletes a vault only once it holds no recovery points (AWS Backup developer guide, "Delete a
+        # backup vault"), so every stage keeps its vault when the stack is deleted, and an unprotected stage's
+        # recovery points expire soon after. Backup demands a vault name; it carries this stack's id, so a
+        # re-created stack never collides with the vault an earlier one left behind.
         vault = backup.BackupVault(
             self,
             "BackupVault",
             backup_vault_name=self.short_unique_name(self.config.name),  # at most 20 + 13 of Backup's 50 characters
             encryption_key=data_key,
-            removal_policy=self.removal_policy,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "BackupPlan", backup_vault=vault)
+        if self.config.protect_data:
+            plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "BackupPlan", backup_vault=vault)
+        else:
+            plan = backup.BackupPlan(
+                self, "BackupPlan", backup_vault=vault, backup_plan_rules=[_daily_rule_the_baseline_asks_for()]
+            )
         selection = plan.add_selection(
             "Database", resources=[backup.BackupResource.from_rds_database_instance(self.database)]
         )
@@ -450,6 +466,16 @@ class DataStack(WorkloadStack):
                 checks=[ResolvedAtDeploy(prop=prop, to=KEY), EncryptedWithCmk(), KeyRotation()],
                 controls=["SC-12", "SC-28(1)"],
             )
+
+
+def _daily_rule_the_baseline_asks_for() -> backup.BackupPlanRule:
+    """Daily recovery points, kept as long as the account baseline's backup-plan rule asks and no longer."""
+    days = int(pack_parameters(BACKUP_PLAN_RULE).get("requiredRetentionDays", "35"))
+    return backup.BackupPlanRule(
+        rule_name="Daily",
+        schedule_expression=events.Schedule.cron(minute="0", hour="5"),
+        delete_after=cdk.Duration.days(days),
+    )
 
 
 def _cache_log_delivery(

@@ -27,7 +27,9 @@ from compliance.checks import (
     NotInvocableByOthers,
     NotPublic,
     PrivateIntegration,
+    PublishConfinedToAccount,
     RetainedOnDelete,
+    ServiceGrantsOnly,
     SigningOnly,
     TlsOnly,
     Versioned,
@@ -286,6 +288,25 @@ def _build(image: str, credentials: str | None) -> dict[str, dict[str, Any]]:
     return {"Subject": _resource("AWS::CodeBuild::Project", {"Environment": environment})}
 
 
+def _events_grant(actions: list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": actions}
+    return {**statement, "Condition": condition} if condition else statement
+
+
+def _encrypted_topic(*, confined: bool) -> dict[str, dict[str, Any]]:
+    """A topic encrypted with a key that EventBridge may use, and the topic's policy for EventBridge."""
+    source = {"StringEquals": {"aws:SourceAccount": ACCOUNT}} if confined else None
+    actions = ["kms:Decrypt", "kms:GenerateDataKey*"] if confined else ["kms:Decrypt", "kms:*"]
+    return {
+        "Subject": _resource("AWS::KMS::Key", {"KeyPolicy": {"Statement": [_events_grant(actions)]}}),
+        "Topic": _resource("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": ["Subject", "Arn"]}}),
+        "TopicPolicy": _resource(
+            "AWS::SNS::TopicPolicy",
+            {"Topics": [{"Ref": "Topic"}], "PolicyDocument": {"Statement": [_events_grant(["sns:Publish"], source)]}},
+        ),
+    }
+
+
 CASES: list[tuple[Check, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] = [
     (Versioned(), BUCKET_OK, BUCKET_BAD),
     (RetainedOnDelete(), BUCKET_OK, BUCKET_BAD),
@@ -344,6 +365,16 @@ CASES: list[tuple[Check, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] 
     (BackedUp(), DATABASE_OK, {"Subject": _resource("AWS::RDS::DBInstance", {})}),
     (CredentialsOnlyAsSecrets(), _task(env="DATABASE_HOST"), _task(env="DATABASE_PASSWORD")),
     (NotInvocableByOthers(), FUNCTION_OK, FUNCTION_BAD),
+    (
+        ServiceGrantsOnly(service="events.amazonaws.com", actions=("kms:Decrypt", "kms:GenerateDataKey*")),
+        _encrypted_topic(confined=True),
+        _encrypted_topic(confined=False),
+    ),
+    (
+        PublishConfinedToAccount(service="events.amazonaws.com"),
+        _encrypted_topic(confined=True),
+        _encrypted_topic(confined=False),
+    ),
     (
         SigningOnly(),
         {"Subject": _resource("AWS::KMS::Key", {"KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256"})},

@@ -151,3 +151,13 @@ def test_changes_outside_the_pipeline_alert_the_approvers(stack: Callable[[str, 
                 "Targets": [Match.object_like({"Arn": {"Ref": topic}})],
             },
         )
+
+
+def test_the_deploy_role_alert_receives_read_only_management_events(template: dict[str, Any]) -> None:
+    # AssumeRole is a read-only management event: a rule in state ENABLED never sees it.
+    (rule,) = [
+        r
+        for r in resources_of(template, "AWS::Events::Rule").values()
+        if "AssumeRole" in r["Properties"]["EventPattern"].get("detail", {}).get("eventName", [])
+    ]
+    assert rule["Properties"]["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"

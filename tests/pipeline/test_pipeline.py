@@ -479,3 +479,20 @@ def test_the_configuration_counts_each_stages_actions_as_the_pipeline_has_them(
             for env in wave
         )
         assert actual[name] == counted, name
+
+
+def test_the_source_action_may_use_a_codeconnections_connection(
+    pipeline_template: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    # IAM matches the action's service prefix with the connection ARN's: codestar-connections does not cover it.
+    arn = fixture_config.pipeline.connection_arn
+    assert ":codeconnections:" in arn
+    granted = {
+        action
+        for policy in pipeline_template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy"
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Resource"] == arn
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert "codeconnections:UseConnection" in granted

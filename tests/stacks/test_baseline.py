@@ -9,9 +9,11 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk.assertions import Capture, Match, Template
 
+from app import cdk_context
 from compliance.runtime import config_rules, conformance_pack_template
 from config import AppConfig
 from config.schema import AccountBaseline
+from stacks import BaselineStack
 from stages import MonitoringStage
 from tests.conftest import StackArtifact
 
@@ -118,3 +120,24 @@ def test_audit_records_are_retained_in_every_stage(stacks: dict[str, StackArtifa
                 kind, {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
             )
     assert complete, "a stage of the fixture configuration records a trail"
+
+
+def test_config_delivers_to_a_bucket_it_accepts_after_the_recorder_exists(fixture_config: AppConfig) -> None:
+    # AWS Config refuses a delivery bucket with Object Lock, and a delivery channel needs its recorder first.
+    env = next(e for e in fixture_config.environments if "config" in e.account_baseline.services)
+    stack = BaselineStack(
+        cdk.App(context=cdk_context()),
+        "Baseline",
+        config=env,
+        env=cdk.Environment(account=env.account, region=env.region),
+    )
+    template = Template.from_stack(stack).to_json()["Resources"]
+    (channel,) = [r for r in template.values() if r["Type"] == "AWS::Config::DeliveryChannel"]
+    (recorder,) = [k for k, r in template.items() if r["Type"] == "AWS::Config::ConfigurationRecorder"]
+    assert recorder in channel["DependsOn"]
+    delivered_to = template[channel["Properties"]["S3BucketName"]["Ref"]]["Properties"]
+    assert "ObjectLockEnabled" not in delivered_to
+    assert "ObjectLockConfiguration" not in delivered_to
+    (trail,) = [r for r in template.values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    audit = template[trail["Properties"]["S3BucketName"]["Ref"]]["Properties"]
+    assert audit["ObjectLockEnabled"] is True  # the audit bucket keeps its write-once retention

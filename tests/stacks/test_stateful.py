@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Capture, Match
+from aws_cdk.assertions import Capture, Match, Template
 
+from app import cdk_context
+from config import AppConfig
+from config.schema import ENVIRONMENT_NAME_MAX_LENGTH
+from stacks import DataStack, KeysStack, NetworkStack
+from stacks.data import RDS_IDENTIFIER_MAX_LENGTH
 from tests.conftest import StackArtifact
 
 # The contract with every deployed stack: renaming one of these logical IDs replaces the resource
@@ -94,6 +101,13 @@ def test_dev_can_be_torn_down(stack: Callable[[str, str], StackArtifact]) -> Non
         "AWS::RDS::DBInstance",
         {"DeletionPolicy": "Delete", "Properties": Match.object_like({"DeletionProtection": False})},
     )
+    # AWS Backup deletes a vault only when it is empty: the stack leaves it behind instead of failing to delete,
+    # and its recovery points expire after the baseline's minimum retention, not after years.
+    data.template.all_resources("AWS::Backup::BackupVault", {"DeletionPolicy": "RetainExceptOnCreate"})
+    (plan,) = data.template.find_resources("AWS::Backup::BackupPlan").values()
+    rules = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rules
+    assert max(rule["Lifecycle"]["DeleteAfterDays"] for rule in rules) <= 35
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
@@ -152,3 +166,39 @@ def test_database_is_encrypted_authenticated_and_observed(
             )
         },
     )
+
+
+# A stack ARN as CloudFormation writes it: the stack's id is the UUID after the last slash.
+STACK_ARN = "arn:aws:cloudformation:us-west-2:123456789012:stack/Long-Data/6a8f1c40-1234-11ef-9b2a-0a1b2c3d4e5f"
+
+
+def _evaluated(value: Any) -> Any:
+    """A resolved name with the stack id's intrinsics evaluated against `STACK_ARN`."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and argument == "AWS::StackId":
+            return STACK_ARN
+        if function == "Fn::Join":
+            return argument[0].join(str(_evaluated(v)) for v in argument[1])
+        if function == "Fn::Split":
+            return str(_evaluated(argument[1])).split(argument[0])
+        if function == "Fn::Select":
+            return _evaluated(argument[1])[int(argument[0])]
+    return value
+
+
+def test_the_database_identifier_fits_the_longest_environment_name(fixture_config: AppConfig) -> None:
+    # RDS allows 63 characters; the identifier carries the environment's name and its stack's id.
+    base = fixture_config.environment("dev")
+    env = base.model_copy(update={"name": "e" * ENVIRONMENT_NAME_MAX_LENGTH})
+    app = cdk.App(context=cdk_context())
+    where = cdk.Environment(account=env.account, region=env.region)
+    keys = KeysStack(app, "Keys", config=env, env=where)
+    network = NetworkStack(app, "Network", config=env, telemetry_key=keys.telemetry_key, env=where)
+    data = DataStack(
+        app, "Data", config=env, network=network, data_key=keys.data_key, telemetry_key=keys.telemetry_key, env=where
+    )
+    (database,) = Template.from_stack(data).find_resources("AWS::RDS::DBInstance").values()
+    identifier = _evaluated(database["Properties"]["DBInstanceIdentifier"])
+    assert identifier.startswith(f"{env.name}-postgres-")
+    assert len(identifier) <= RDS_IDENTIFIER_MAX_LENGTH, identifier
