@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules cost bench bench-full bench-config test lint typecheck unit cdk clean
+.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -72,6 +72,12 @@ bootstrap-policy: synth
 ## acknowledgments of make synth's run, for the Security Hub administrator account (HOME_REGION=r: one stack there)
 securityhub-rules: setup
 	$(BIN)/python scripts/securityhub_rules.py --assembly cdk.out --output securityhub.out $(if $(HOME_REGION),--home-region $(HOME_REGION),)
+
+## destroy: delete the stacks of ENV, an environment without protect_data, through the pinned CDK CLI with the
+## stage account's credentials (WITH_BASELINE=1 adds its Baseline stack where no other environment shares its
+## account; DRY_RUN=1 prints the command); a protected environment is refused: docs/operations.md
+destroy: setup
+	$(BIN)/python scripts/destroy.py --config $(CONFIG) --env "$(ENV)" $(if $(WITH_BASELINE),--with-baseline,) $(if $(DRY_RUN),--dry-run,)
 
 ## cost: synthesize, then an approximate monthly cost per stage from the templates and config/prices.yaml
 ## (us-east-1 list prices; what is billed by use is listed, not estimated), as Markdown on stdout
