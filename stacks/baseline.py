@@ -32,7 +32,7 @@ SERVICES = {
 # the recorder alike. compliance/data/inherited-controls.tsv names them; a test holds every resource to one.
 CONSTRUCTS = {
     "cloudtrail": ("AuditKey", "Audit", "TrailLogs", "Trail"),
-    "config": ("AuditKey", "Audit", "ConfigRole", "Recorder", "Delivery", "FedRampModerate"),
+    "config": ("AuditKey", "Audit", "ConfigHistory", "ConfigRole", "Recorder", "Delivery", "FedRampModerate"),
     "security_hub": ("SecurityHub", "Nist80053Rev5"),
     "guardduty": ("GuardDuty",),
 }

@@ -354,10 +354,10 @@ def test_stream_slow_and_down(kinesis_stub: KinesisStub) -> None:
 @pytest.fixture
 def serve(
     endpoints: Endpoints, valkey_server: ValkeyServer, kinesis_stub: KinesisStub
-) -> Iterator[Callable[[dict[str, int]], tuple[int, dict[str, object], float]]]:
+) -> Iterator[Callable[..., tuple[int, dict[str, object], float]]]:
     servers: list[app.ServiceServer] = []
 
-    def run(ports: dict[str, int]) -> tuple[int, dict[str, object], float]:
+    def run(ports: dict[str, int], budget: float = TIMEOUT) -> tuple[int, dict[str, object], float]:
         probes: list[Probe] = [
             _database(endpoints, ports.get("database", endpoints.postgres_tls)),
             _cache(endpoints, valkey_server, ports.get("cache", endpoints.valkey_tls)),
@@ -368,7 +368,7 @@ def serve(
             env={"ENVIRONMENT": "dev"},
             host=LOCALHOST,
             log_stream=io.StringIO(),
-            readiness=lambda: readiness.check_all(probes, timeout=TIMEOUT),
+            readiness=lambda: readiness.check_all(probes, timeout=budget),
         )
         servers.append(httpd)
         threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
@@ -388,9 +388,11 @@ def serve(
 
 
 def test_ready_when_every_dependency_works(
-    serve: Callable[[dict[str, int]], tuple[int, dict[str, object], float]],
+    serve: Callable[..., tuple[int, dict[str, object], float]],
 ) -> None:
-    status, body, _ = serve({})
+    # A whole check (TLS through the relay, sign-in, query) may take longer than its half-second budget on a
+    # loaded test machine; the probes' own per-read timeouts stay at TIMEOUT.
+    status, body, _ = serve({}, budget=10 * TIMEOUT)
     assert status == 200
     assert body["status"] == "ready"
     checks = body["checks"]
