@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     output = Path(args.output)
-    # Never leave an earlier run's assembly behind to be mistaken for this run's result.
+    # Never leave an earlier run's assembly behind to be mistaken for this run's result; but a folder that
+    # holds anything else is not ours to delete.
+    if output.exists() and not CloudAssembly(output).exists() and any(output.iterdir()):
+        print(f"synth: {output} is not an assembly and not empty; give --output a folder of its own", file=sys.stderr)
+        return 2
     shutil.rmtree(output, ignore_errors=True)
     # Fail fast, before jsii starts.
     try:
