@@ -148,6 +148,30 @@ def _managed_policies(stacks: list[StackView], partition: str) -> list[str]:
     return sorted(arns)
 
 
+# IAM types and properties through which a template reaches users or groups.
+_USER_AND_GROUP_TYPES = frozenset({"AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::UserToGroupAddition"})
+_USER_AND_GROUP_PROPERTIES = ("Users", "Groups")
+
+
+def names_users_or_groups(stacks: list[StackView]) -> bool:
+    """Whether any template creates an IAM user or group, or attaches a policy to one."""
+    return any(
+        resource["Type"] in _USER_AND_GROUP_TYPES
+        or any(resource.get("Properties", {}).get(key) for key in _USER_AND_GROUP_PROPERTIES)
+        for stack in stacks
+        for resource in stack.resources.values()
+        if resource["Type"].startswith("AWS::IAM::")
+    )
+
+
+def user_or_group_write(action: str) -> bool:
+    """`iam:PutUserPolicy`, `iam:AttachGroupPolicy`, ...: a change to a user or a group (reads stay)."""
+    if not action.startswith("iam:"):
+        return False
+    name = action.removeprefix("iam:")
+    return ("User" in name or "Group" in name) and not name.startswith(("Get", "List"))
+
+
 def _literal(value: Any, partition: str, account: str) -> str:
     """A policy ARN from a template value: `Fn::Join` of literals and the partition/account pseudo-parameters."""
     if isinstance(value, str):
@@ -182,6 +206,10 @@ def account_statements(account: str, stacks: list[StackView]) -> list[dict[str, 
     iam_writes = sorted(a for a in actions if a in IAM_ROLE_WRITES)
     service_linked = sorted(a for a in actions if a == "iam:CreateServiceLinkedRole")
     iam_other = sorted(a for a in actions if a.startswith("iam:") and a not in IAM_ROLE_WRITES | {*service_linked})
+    if not names_users_or_groups(stacks):
+        # The handlers of AWS::IAM::Policy and ManagedPolicy can also write users' and groups' policies; templates
+        # that attach nothing to a user or a group need none of that.
+        iam_other = [a for a in iam_other if not user_or_group_write(a)]
     regional = sorted(a for a in actions if not a.startswith("iam:"))
     statements: list[dict[str, Any]] = [
         {

@@ -45,6 +45,8 @@ def test_every_resource_type_deployed_has_its_handler_actions(
                 assert "lambda:InvokeFunction" in granted
                 continue
             assert needed is not None, resource["Type"]
+            # The fixture's templates attach nothing to a user or a group: those writes are left out.
+            needed = tuple(a for a in needed if not bootstrap_policy.user_or_group_write(a))
             assert set(needed) <= granted, (stack.path, resource["Type"], set(needed) - granted)
 
 
@@ -102,3 +104,31 @@ def test_the_commands_name_the_policy_files_where_they_were_written(assembly_dir
     for path in named:
         assert path.is_file(), path
         assert json.loads(path.read_text())["Statement"]
+
+
+def _policy_stack(like: StackView, properties: dict[str, Any]) -> StackView:
+    document = {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    resource = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": document, **properties}}
+    return StackView(
+        path="Fake",
+        stack_name="Fake",
+        region=like.region,
+        stage="",
+        template={"Resources": {"Policy": resource}},
+        account=like.account,
+    )
+
+
+def test_no_account_may_change_users_or_groups_unless_its_templates_name_one(
+    assembly_dir: Path, documents: dict[str, list[dict[str, Any]]]
+) -> None:
+    # iam:PutUserPolicy, AttachGroupPolicy, ... on every user and group would let the execution role widen any
+    # person's access in the account; the app creates no user or group.
+    for account, docs in documents.items():
+        writes = {a for s in _statements(docs) for a in _actions(s) if bootstrap_policy.user_or_group_write(a)}
+        assert writes == set(), account
+    (stack, *_) = CloudAssembly(assembly_dir).stacks
+    for properties, expected in (({"Roles": ["r"]}, False), ({"Users": ["someone"]}, True)):
+        statements = bootstrap_policy.account_statements(stack.account, [_policy_stack(stack, properties)])
+        granted = {a for s in statements for a in _actions(s)}
+        assert ("iam:PutUserPolicy" in granted or "iam:AttachUserPolicy" in granted) is expected, properties
