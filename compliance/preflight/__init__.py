@@ -49,6 +49,7 @@ from compliance.preflight import (
     service_principal_condition,
     stack_property_ignored_by_pipeline,
     trail_s3_data_events,
+    trust_outside_accounts,
     unique_physical_name,
     unpinned_tool_install,
 )
@@ -72,6 +73,7 @@ RULES: tuple[PreflightRule, ...] = (
     eventbridge_key_condition.RULE,
     read_only_event_rule.RULE,
     delete_with_contents.RULE,
+    trust_outside_accounts.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
