@@ -117,7 +117,7 @@ def _stack(
     (directory / f"{name}.template.json").write_text(json.dumps({"Resources": resources}))
     return name, {
         "type": "aws:cloudformation:stack",
-        "environment": f"aws://111111111111/{region}",
+        "environment": f"aws://123456789012/{region}",
         "displayName": display,
         "properties": {"templateFile": f"{name}.template.json"},
     }

@@ -26,7 +26,7 @@ def notices(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.Stack, Templa
     """A rule that publishes to a topic encrypted with a key that allows EventBridge, as the pipeline has."""
     context = {"aws:cdk:enable-path-metadata": True, **cdk_context()}
     app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("notices")))
-    stack = cdk.Stack(app, "Notices", env=cdk.Environment(account="111111111111", region="us-west-2"))
+    stack = cdk.Stack(app, "Notices", env=cdk.Environment(account="123456789012", region="us-west-2"))
     key = EncryptionKey(
         stack, "TelemetryKey", description="notices", removal_policy=cdk.RemovalPolicy.RETAIN, allow_eventbridge=True
     ).key

@@ -57,7 +57,7 @@ def test_a_new_build_image_digest_is_a_change_of_definition(template: dict[str, 
     def pinned(digest: str) -> dict[str, Any]:
         changed = copy.deepcopy(template)
         for project in resources_of(changed, "AWS::CodeBuild::Project").values():
-            image = f"111111111111.dkr.ecr.us-west-2.amazonaws.com/build@sha256:{digest}"
+            image = f"123456789012.dkr.ecr.us-west-2.amazonaws.com/build@sha256:{digest}"
             project["Properties"]["Environment"]["Image"] = image
         return changed
 

@@ -10,7 +10,7 @@ from compliance.preflight.trust_outside_accounts import trust_outside_accounts
 from compliance.references import TemplateIndex
 from tests.compliance.preflight.support import assert_fails, assert_not_applicable, assert_passes
 
-PIPELINE, STAGE, OUTSIDE = "111111111111", "222222222222", "999999999999"
+PIPELINE, STAGE, OUTSIDE = "123456789012", "210987654321", "999999999999"
 
 
 def _verdict(principal: Any, *, accounts: tuple[str, str] = (PIPELINE, STAGE)) -> Verdict:
