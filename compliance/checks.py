@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from compliance.assembly import ResourceView
 from compliance.references import TemplateIndex, intrinsics, render
+from config.schema import ECR_IMAGE  # the configuration's own form of an image pinned by digest
 
 BUCKET = "AWS::S3::Bucket"
 KEY = "AWS::KMS::Key"
@@ -834,12 +835,6 @@ class RunOnlyByPipeline(Check):
         return holds, f"source {source}, webhook {'on' if webhook else 'off'}, key {key_type or 'not of this app'}"
 
 
-# An Amazon ECR image named by its content: <account>.dkr.ecr.<region>.<suffix>/<repository>@sha256:<64 hex>.
-_ECR_DIGEST_IMAGE = re.compile(
-    r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}"
-)
-
-
 @dataclass(frozen=True)
 class ImagePinnedByDigest(Check):
     """A CodeBuild project runs on an Amazon ECR image named by its sha256 digest, pulled with its service role."""
@@ -857,7 +852,7 @@ class ImagePinnedByDigest(Check):
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
         environment = resource.properties.get("Environment", {})
         image, credentials = render(environment.get("Image", "absent")), environment.get("ImagePullCredentialsType")
-        holds = bool(_ECR_DIGEST_IMAGE.fullmatch(image)) and credentials == "SERVICE_ROLE"
+        holds = bool(ECR_IMAGE.fullmatch(image)) and credentials == "SERVICE_ROLE"
         return holds, f"image {image}, pulled with {credentials or 'CODEBUILD'} credentials"
 
 

@@ -294,6 +294,20 @@ RESERVED_STAGE_IDS = frozenset(
 )
 
 
+def _groups(read: _Reader, count: int) -> list[range]:
+    """The environments as the pipeline deploys them: neighbours of one wave together, every other one alone."""
+    groups: list[range] = []
+    index = 0
+    while index < count:
+        wave = read("environments", index, "wave", default=None)
+        end = index + 1
+        while wave is not None and end < count and read("environments", end, "wave", default=None) == wave:
+            end += 1
+        groups.append(range(index, end))
+        index = end
+    return groups
+
+
 def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
     """Every stage id, and every pipeline stage an environment or a wave becomes, is a name of its own.
 
@@ -302,29 +316,32 @@ def _pipeline_stages(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
     CDK refuses each at synth with a construct error; here it is one line naming the field.
     """
     stages: dict[str, str] = {}
-    pipeline_stages: dict[str, str] = {}
+    named: set[int] = set()  # environments whose stage id is refused already: not named twice
     for index in range(count):
-        name, wave = read("environments", index, "name"), read("environments", index, "wave", default=None)
+        name = read("environments", index, "name")
         stage = stage_id_of(name)
         if stage in RESERVED_STAGE_IDS:
+            named.add(index)
             yield f"{index}.name", f"is the stage {stage!r}, a name the pipeline stack uses itself; choose another name"
-            continue
-        if stages.setdefault(stage, name) != name:
+        elif stages.setdefault(stage, name) != name:
+            named.add(index)
             yield f"{index}.name", f"is the stage {stage!r}, as environment {stages[stage]!r} is; choose another name"
-            continue
-        members = [
-            i for i in range(count) if wave is not None and read("environments", i, "wave", default=None) == wave
-        ]
+    owners: dict[str, str] = {}
+    for group in _groups(read, count):
         # A wave of one deploys as its environment's stage (pipeline/pipeline_stack.py).
-        field, owner = ("wave", f"wave {wave!r}") if len(members) > 1 else ("name", f"environment {name!r}")
-        pipeline_stage = stage_id_of(wave) if len(members) > 1 else stage
+        name, wave = read("environments", group[0], "name"), read("environments", group[0], "wave", default=None)
+        field, owner = ("wave", f"wave {wave!r}") if len(group) > 1 else ("name", f"environment {name!r}")
+        pipeline_stage = stage_id_of(wave if len(group) > 1 else name)
+        if field == "name" and group[0] in named:
+            continue
         if pipeline_stage in RESERVED_PIPELINE_STAGES:
-            yield f"{index}.{field}", f"becomes the pipeline stage {pipeline_stage!r}, which the pipeline has already"
-        elif pipeline_stages.setdefault(pipeline_stage, owner) != owner:
-            yield (
-                f"{index}.{field}",
-                f"becomes the pipeline stage {pipeline_stage!r}, as {pipeline_stages[pipeline_stage]} does",
-            )
+            problem = f"becomes the pipeline stage {pipeline_stage!r}, which the pipeline has already"
+        elif owners.setdefault(pipeline_stage, owner) != owner:
+            problem = f"becomes the pipeline stage {pipeline_stage!r}, as {owners[pipeline_stage]} does"
+        else:
+            continue
+        for index in group:
+            yield f"{index}.{field}", problem
 
 
 # CodePipeline's quota of actions in one stage (AWS CodePipeline User Guide, quotas).
@@ -345,23 +362,16 @@ def stage_actions(*, approval: bool, protect_data: bool, baseline: bool) -> int:
 
 def _wave_actions(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
     """A wave's pipeline stage holds at most MAX_ACTIONS_PER_STAGE actions: its members' and one approval."""
-    index = 0
-    while index < count:
-        wave = read("environments", index, "wave", default=None)
-        end = index + 1
-        while wave is not None and end < count and read("environments", end, "wave", default=None) == wave:
-            end += 1
-        members = range(index, end)
-        approval = bool(read("environments", index, "approval"))
-        actions = int(approval) + sum(_actions_of(read, member) for member in members)
-        if len(members) > 1 and actions > MAX_ACTIONS_PER_STAGE:
+    for group in _groups(read, count):
+        approval = bool(read("environments", group[0], "approval"))
+        actions = int(approval) + sum(_actions_of(read, member) for member in group)
+        if len(group) > 1 and actions > MAX_ACTIONS_PER_STAGE:
             yield (
-                f"{end - 1}.wave",
+                f"{group[-1]}.wave",
                 f"makes its pipeline stage {actions} actions, more than the {MAX_ACTIONS_PER_STAGE} CodePipeline "
                 f"allows in one stage (each environment with approval adds up to "
                 f"{stage_actions(approval=True, protect_data=True, baseline=True)}): split the wave",
             )
-        index = end
 
 
 def _actions_of(read: _Reader, index: int) -> int:
