@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from config import AppConfig
@@ -62,3 +64,12 @@ def test_a_refusal_is_one_line_and_exit_2(fixture_config: AppConfig, capsys: pyt
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"destroy: {env.name} keeps its data")
+
+
+def test_the_stacks_it_deletes_are_a_stages_stacks_but_its_baseline(
+    fixture_config: AppConfig, stacks: dict[str, Any]
+) -> None:
+    # The fixture app's stages: what `make destroy` names must be what a stage has, so none is left behind.
+    for env in fixture_config.environments:
+        names = {path.rsplit("/", 1)[-1] for path in stacks if path.startswith(f"Pipeline/{env.stage_id}/")}
+        assert names - {"Baseline"} == set(WORKLOAD_STACKS), env.name
