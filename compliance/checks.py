@@ -670,9 +670,11 @@ _ARN = re.compile(r"^arn:[^:]*:([^:]*):([^:]*):([^:]*):")
 
 @dataclass(frozen=True)
 class GrantsConfinedToAccount(Check):
-    """Every ARN of the given services that the policy names is in the stack's own account and region."""
+    """Every ARN of the given services that the policy names is in the stack's own account, and in its own region or
+    one of `regions`."""
 
     services: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
 
     @property
@@ -681,7 +683,8 @@ class GrantsConfinedToAccount(Check):
 
     @property
     def predicate(self) -> str:
-        return f"names {' and '.join(self.services)} resources only of its own account and region"
+        where = f"its own region or {', '.join(self.regions)}" if self.regions else "its own region"
+        return f"names {' and '.join(self.services)} resources only of its own account and {where}"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
         stack, outside, named = resource.stack, [], 0
@@ -693,7 +696,7 @@ class GrantsConfinedToAccount(Check):
                 if match is None or match.group(1) not in self.services:
                     continue
                 named += 1
-                if match.group(2) not in (stack.region, "<AWS::Region>") or match.group(3) not in (
+                if match.group(2) not in (stack.region, "<AWS::Region>", *self.regions) or match.group(3) not in (
                     stack.account,
                     "<AWS::AccountId>",
                 ):

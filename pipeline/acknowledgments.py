@@ -239,16 +239,16 @@ def _guard_role(names: _FindingNames, guard: PipelineGuard) -> _Role:
     """The definition check, which reads the running pipeline stack's template."""
     check_role = guard.project.role
     assert check_role is not None
-    stack_arn = names.arn("cloudformation", f"stack/{names.stack.stack_name}/*")
+    stack_arns = tuple(names.arn("cloudformation", f"stack/{name}/*", region=region) for name, region in guard.stacks)
     return (
         check_role,
         [
             *names.project(guard.project, write=False),
             (
-                (stack_arn,),
-                "The definition check reads the running pipeline stack's template; the stack's id suffix "
-                "is assigned by CloudFormation when the stack is created.",
-                (GrantsConfinedToAccount(("cloudformation",)),),
+                stack_arns,
+                "The definition check reads the running templates of the pipeline stack and its region support "
+                "stacks; a stack's id suffix is assigned by CloudFormation when the stack is created.",
+                (GrantsConfinedToAccount(("cloudformation",), regions=tuple(r for _, r in guard.stacks)),),
             ),
         ],
     )

@@ -187,17 +187,55 @@ def _replaced(value: Any, old: str, new: str, where: str) -> Any:
     return replaced
 
 
-def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str, *, login: Sequence[str] = ()) -> None:
-    """Make the security diff install the pinned CDK CLI: CDK Pipelines writes `npm install -g aws-cdk` there.
+def _in_buildspec(command: str) -> str:
+    """`command` as it reads inside a buildspec that is JSON text inside a template value (escaped twice)."""
+    return json.dumps(json.dumps(command)[1:-1])[1:-1]
 
-    `login` runs first, in the same command (the buildspec is JSON text in which a command is one string).
+
+def pin_security_check_cli(
+    pipeline: pipelines.CodePipeline, cli_version: str, *, login: Sequence[str] = (), check: str = ""
+) -> None:
+    """Make the security diff check the assembly, then install the pinned CDK CLI and run it from an empty directory.
+
+    CDK Pipelines writes `npm install -g aws-cdk` (unpinned) and `cdk diff -a .`, which runs the CLI in the
+    assembly, where a `cdk.json` the commit wrote would have it run a `build` command with the diff's role.
+    `check` (the deployed pipeline's assembly check), then `login`, run first, in the same command (the
+    buildspec is JSON text in which a command is one string); the directory change lasts for the commands
+    after it (buildspec version 0.2 runs them in one shell).
     """
-    check = security_check(pipeline)
-    if check is None:
+    check_construct = security_check(pipeline)
+    if check_construct is None:
         return
-    project = _child(check, "CDKSecurityCheck", "Resource")
+    project = _child(check_construct, "CDKSecurityCheck", "Resource")
     assert isinstance(project, codebuild.CfnProject)
     # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
-    install = " && ".join([*login, f"npm install -g aws-cdk@{cli_version}"])
-    old, new = '\\"npm install -g aws-cdk\\"', f'\\"{install}\\"'
+    install = " && ".join(
+        [*([check, 'cd "$(mktemp -d)"'] if check else []), *login, f"npm install -g aws-cdk@{cli_version}"]
+    )
+    old, new = '\\"npm install -g aws-cdk\\"', f'\\"{_in_buildspec(install)}\\"'
+    diff_in_assembly, diff_from_outside = "cdk diff -a . ", _in_buildspec('cdk diff -a "$CODEBUILD_SRC_DIR" ')
+
+    def rewrite(value: Any) -> Any:
+        pinned = _replaced(value, old, new, project.node.path)
+        return _replaced(pinned, diff_in_assembly, diff_from_outside, project.node.path) if check else pinned
+
+    project.source = rewritten(project, project.source, rewrite)
+
+
+def check_before_self_mutation(pipeline: pipelines.CodePipeline, *, stack_name: str, check: str, stacks: str) -> None:
+    """Make self-mutation check the assembly, then deploy from an empty directory exactly the stacks it admitted.
+
+    CDK Pipelines writes `cdk -a . deploy <pipeline stack>`: the CLI would run in the assembly (a `cdk.json`
+    there is a `build` command run with the deploy role) and deploy every stack the assembly's manifest makes a
+    dependency of the pipeline stack. `check` is the deployed pipeline's assembly check; `stacks` the command
+    that prints the pipeline-account stacks it admitted (the stacks the definition check compared).
+    """
+    project = _child(self_mutation_project(pipeline), "Resource")
+    assert isinstance(project, codebuild.CfnProject)
+    old = f"cdk -a . deploy {stack_name} --require-approval=never --verbose"
+    new = _in_buildspec(
+        f'{check} && {stacks} > /tmp/pipeline-stacks.txt && cd "$(mktemp -d)"'
+        ' && cdk -a "$CODEBUILD_SRC_DIR" deploy $(cat /tmp/pipeline-stacks.txt) --exclusively'
+        " --require-approval=never --verbose"
+    )
     project.source = rewritten(project, project.source, lambda value: _replaced(value, old, new, project.node.path))

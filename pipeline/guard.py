@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -26,7 +29,11 @@ from pipeline.generated import deploy_role_arn
 STAGE_NAME = "PipelineChange"
 CHECK_ACTION = "CheckDefinition"
 APPROVAL_ACTION = "ApprovePipelineChange"
-_CHECK_SOURCE = Path(__file__).with_name("definition_check.py")
+# The checks the deployed pipeline runs on each run's assembly, carried in the buildspecs that run them.
+CHECKS = tuple(Path(__file__).with_name(name) for name in ("assembly_check.py", "definition_check.py"))
+CHECK_DIRECTORY = "/tmp/pipeline-checks"
+ASSEMBLY_CHECK = f"{CHECK_DIRECTORY}/assembly_check.py"
+DEFINITION_CHECK = f"{CHECK_DIRECTORY}/definition_check.py"
 # A rule in state ENABLED never receives read-only management events delivered through CloudTrail, and
 # AssumeRole is one: such a rule must be ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS (EventBridge user guide,
 # "Receiving read-only management events from AWS services").
@@ -103,11 +110,16 @@ class PipelineGuard(Construct):
         build_logs: logs.ILogGroup,
         self_mutation_role: iam.IRole,
         build_image: codebuild.IBuildImage,
+        stacks: Sequence[tuple[str, str]],
+        asset_install: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        # The pipeline-account stacks of this definition, (name, region): the pipeline stack first.
+        self.stacks = tuple(stacks)
+        environment = check_environment(pipeline_account=stack.account, stacks=stacks, asset_install=asset_install)
         self.function = self._approve_function(pipeline, telemetry_key)
-        self.project = self._check_project(stack, topic, artifact_key, build_logs, build_image)
+        self.project = self._check_project(stack, topic, artifact_key, build_logs, build_image, environment)
         pipeline.add_stage(
             stage_name=STAGE_NAME,
             placement=codepipeline.StagePlacement(just_after=after),
@@ -142,9 +154,10 @@ class PipelineGuard(Construct):
         artifact_key: kms.IKey,
         build_logs: logs.ILogGroup,
         build_image: codebuild.IBuildImage,
+        check_environment: dict[str, str],
     ) -> codebuild.PipelineProject:
-        """The CodeBuild check, with its comparison embedded, allowed to read the running template, invoke the
-        approving function and publish to the approvals topic."""
+        """The CodeBuild check, with its comparison embedded, allowed to read the running templates of the
+        pipeline-account stacks, invoke the approving function and publish to the approvals topic."""
         project = codebuild.PipelineProject(
             self,
             "Check",
@@ -154,7 +167,7 @@ class PipelineGuard(Construct):
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
             environment_variables={
                 "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),
-                "TEMPLATE": codebuild.BuildEnvironmentVariable(value=f"{stack.artifact_id}.template.json"),
+                **{name: codebuild.BuildEnvironmentVariable(value=value) for name, value in check_environment.items()},
                 "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name),
                 "TOPIC_ARN": codebuild.BuildEnvironmentVariable(value=topic.topic_arn),
             },
@@ -167,8 +180,13 @@ class PipelineGuard(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:GetTemplate"],
+                # The pipeline stack and its region support stacks; a stack this definition does not list is new
+                # to it, whatever CloudFormation holds, and is not read.
                 resources=[
-                    stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*")
+                    stack.format_arn(
+                        service="cloudformation", region=region, resource="stack", resource_name=f"{name}/*"
+                    )
+                    for name, region in self.stacks
                 ],
             )
         )
@@ -315,17 +333,41 @@ class PipelineGuard(Construct):
         )
 
 
+def unpack_checks() -> str:
+    """The command that writes the deployed pipeline's own checks into a directory the commit never writes.
+
+    Each check travels gzip-compressed and base64-encoded in the buildspec (gzip without a timestamp, so the
+    same check gives the same template).
+    """
+    written = [
+        f"echo {base64.b64encode(gzip.compress(path.read_bytes(), mtime=0)).decode('ascii')}"
+        f" | base64 -d | gunzip > {CHECK_DIRECTORY}/{path.name}"
+        for path in CHECKS
+    ]
+    return " && ".join([f"mkdir -p {CHECK_DIRECTORY}", *written])
+
+
+def check_environment(
+    *, pipeline_account: str, stacks: Sequence[tuple[str, str]], asset_install: Sequence[str]
+) -> dict[str, str]:
+    """What the checks compare the assembly with, fixed by the deployed definition: the pipeline's account, its own
+    stacks (`name@region`) and the install commands of the asset projects' buildspecs."""
+    return {
+        "PIPELINE_ACCOUNT": pipeline_account,
+        "PIPELINE_STACKS": " ".join(f"{name}@{region}" for name, region in stacks),
+        "ASSET_INSTALL_COMMANDS": json.dumps(list(asset_install)),
+    }
+
+
 def _check_commands() -> list[str]:
-    """Compare the running template with this run's; approve if equal, publish the difference if not."""
-    script = base64.b64encode(_CHECK_SOURCE.read_bytes()).decode("ascii")
+    """Check the assembly and compare the running templates with this run's; approve if equal, publish the
+    difference if not, fail if the assembly is refused."""
     return [
-        f"echo {script} | base64 -d > /tmp/definition_check.py",
+        unpack_checks(),
         # The pipeline's name, from CodeBuild (naming it here would make the pipeline
         # and this project depend on each other).
         'PIPELINE="${CODEBUILD_INITIATOR#codepipeline/}"',
-        'aws cloudformation get-template --stack-name "$STACK_NAME" --template-stage Original'
-        " --query TemplateBody --output json > /tmp/running.json",
-        'set +e; python3 /tmp/definition_check.py /tmp/running.json "$TEMPLATE"'
+        f'set +e; python3 {DEFINITION_CHECK} "$CODEBUILD_SRC_DIR"'
         " > /tmp/difference.txt; status=$?; set -e; cat /tmp/difference.txt;"
         " if [ $status -eq 0 ]; then"
         ' aws lambda invoke --function-name "$APPROVE_FUNCTION" --invocation-type Event'

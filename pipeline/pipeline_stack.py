@@ -30,7 +30,7 @@ from config.schema import stage_id_of
 from pipeline import generated
 from pipeline.acknowledgments import BUILD_LOG_RETENTION_DAYS, acknowledge_pipeline
 from pipeline.build_image import BuildImage
-from pipeline.guard import PipelineGuard
+from pipeline.guard import ASSEMBLY_CHECK, PipelineGuard, unpack_checks
 from pipeline.package_mirror import PackageMirror, Tool
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
 from stages import MonitoringStage
@@ -112,7 +112,7 @@ class PipelineStack(cdk.Stack):
             self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
         # Build now so the V2 trigger can name the source action and the guard can join the pipeline.
         self.pipeline.build_pipeline()
-        self._after_build(config, environments, cli_version)
+        self._after_build(config, environments, cli_version, cdk_assets_version)
 
     def _foundation(self, config: PipelineConfig) -> None:
         """Keys, the artifact store, build logs, the approvals topic and the report groups."""
@@ -181,10 +181,15 @@ class PipelineStack(cdk.Stack):
         )
 
     def _after_build(
-        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
+        self,
+        config: PipelineConfig,
+        environments: tuple[EnvironmentConfig, ...],
+        cli_version: str,
+        cdk_assets_version: str,
     ) -> None:
-        """The trigger, the guard before self-mutation, hardening of generated resources (their image and package
-        mirror too), notices, acknowledgments."""
+        """The trigger, the guard before self-mutation, the checks before every step that reads the assembly with
+        privileges, hardening of generated resources (their image and package mirror too), notices,
+        acknowledgments."""
         code_pipeline = self.pipeline.pipeline
         code_pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -195,7 +200,16 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.grant_connection_use(code_pipeline, config.connection_arn)
-        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"))
+        # Self-mutation and the security diffs check the assembly themselves too (the same check the guard ran)
+        # and run the CLI from an empty directory: they read the assembly with the pipeline's own privileges.
+        check = f'{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR"'
+        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"), check=check)
+        generated.check_before_self_mutation(
+            self.pipeline,
+            stack_name=self.stack_name,
+            check=check,
+            stacks=f'PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR" --stacks',
+        )
         security_check = generated.security_check_parts(self.pipeline)
         if security_check is not None:
             generated.harden_security_check(
@@ -216,6 +230,8 @@ class PipelineStack(cdk.Stack):
             build_logs=self.build_logs,
             self_mutation_role=generated.self_mutation_role(self.pipeline),
             build_image=self.build_image.build_image,
+            stacks=[(self.stack_name, self.region), *((s.stack_name, s.region) for s in self.region_supports)],
+            asset_install=[*self._login("npm"), f"npm install -g cdk-assets@{cdk_assets_version}"],
         )
         for project in self.codebuild_projects():
             self.build_image.run(project)

@@ -201,7 +201,7 @@ def test_synth_step_runs_the_developer_make_targets(pipeline_template: dict[str,
 
 def test_self_mutation_uses_the_cli_version_package_json_pins(pipeline_template: dict[str, Any]) -> None:
     specs = _projects(pipeline_template).values()
-    mutation = [s for s in specs if any("deploy Pipeline" in c for c in s["phases"]["build"]["commands"])]
+    mutation = [s for s in specs if any("--exclusively" in c for c in s["phases"]["build"]["commands"])]
     assert len(mutation) == 1, "exactly one self-mutation project"
     assert f"npm install -g aws-cdk@{cli_version()}" in mutation[0]["phases"]["install"]["commands"]
 
