@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def compare(running: dict[str, Any], proposed: dict[str, Any]) -> tuple[bool, li
 
 
 def compare_stacks(
-    running: dict[str, dict[str, Any] | None], proposed: dict[str, dict[str, Any]], *, pipeline_stack: str
+    running: Mapping[str, dict[str, Any] | None], proposed: Mapping[str, dict[str, Any]], *, pipeline_stack: str
 ) -> tuple[bool, list[str]]:
     """(changed, the lines a person reads) over every pipeline-account stack.
 

@@ -223,19 +223,28 @@ def pin_security_check_cli(
 
 
 def check_before_self_mutation(pipeline: pipelines.CodePipeline, *, stack_name: str, check: str, stacks: str) -> None:
-    """Make self-mutation check the assembly, then deploy from an empty directory exactly the stacks it admitted.
+    """Make self-mutation check the assembly before it installs anything, then deploy from an empty directory
+    exactly the stacks the check admitted.
 
-    CDK Pipelines writes `cdk -a . deploy <pipeline stack>`: the CLI would run in the assembly (a `cdk.json`
-    there is a `build` command run with the deploy role) and deploy every stack the assembly's manifest makes a
+    CDK Pipelines writes `npm install -g aws-cdk@...` and `cdk -a . deploy <pipeline stack>`, both run in the
+    assembly: npm would read an `.npmrc` there (another registry, another CLI), the CLI a `cdk.json` (a `build`
+    command run with the deploy role), and the CLI deploys every stack the assembly's manifest makes a
     dependency of the pipeline stack. `check` is the deployed pipeline's assembly check; `stacks` the command
     that prints the pipeline-account stacks it admitted (the stacks the definition check compared).
     """
     project = _child(self_mutation_project(pipeline), "Resource")
     assert isinstance(project, codebuild.CfnProject)
-    old = f"cdk -a . deploy {stack_name} --require-approval=never --verbose"
-    new = _in_buildspec(
+    install_in_assembly = '\\"npm install -g aws-cdk@'
+    install_outside = '\\"' + _in_buildspec(f'{check} && cd "$(mktemp -d)" && ') + "npm install -g aws-cdk@"
+    deploy_in_assembly = f"cdk -a . deploy {stack_name} --require-approval=never --verbose"
+    deploy_outside = _in_buildspec(
         f'{check} && {stacks} > /tmp/pipeline-stacks.txt && cd "$(mktemp -d)"'
         ' && cdk -a "$CODEBUILD_SRC_DIR" deploy $(cat /tmp/pipeline-stacks.txt) --exclusively'
         " --require-approval=never --verbose"
     )
-    project.source = rewritten(project, project.source, lambda value: _replaced(value, old, new, project.node.path))
+
+    def rewrite(value: Any) -> Any:
+        installed = _replaced(value, install_in_assembly, install_outside, project.node.path)
+        return _replaced(installed, deploy_in_assembly, deploy_outside, project.node.path)
+
+    project.source = rewritten(project, project.source, rewrite)

@@ -367,6 +367,8 @@ def _check_commands() -> list[str]:
         # The pipeline's name, from CodeBuild (naming it here would make the pipeline
         # and this project depend on each other).
         'PIPELINE="${CODEBUILD_INITIATOR#codepipeline/}"',
+        # Nothing below reads the assembly but the checks, which are given its path.
+        'cd "$(mktemp -d)"',
         f'set +e; python3 {DEFINITION_CHECK} "$CODEBUILD_SRC_DIR"'
         " > /tmp/difference.txt; status=$?; set -e; cat /tmp/difference.txt;"
         " if [ $status -eq 0 ]; then"

