@@ -59,10 +59,15 @@ baseline: setup
 report: setup
 	$(BIN)/python scripts/report.py
 
-## verify-evidence: check an assembly's templates and reports against its manifest, and its signature if present
-## (ASSEMBLY=path for another assembly than cdk.out; PUBLIC_KEY=path pins the pipeline's evidence key)
+## verify-evidence: check a run's assembly (ASSEMBLY=path, default cdk.out) file by file against the attestation
+## the pipeline signed (ENVELOPE=path, default ASSEMBLY/compliance/evidence.intoto.jsonl) and its signature against
+## the pinned evidence key (PUBLIC_KEY=pem or der, required); EXECUTION_ID=, REVISION=, PIPELINE_ARN= must match
+## the run it names. ALLOW_UNSIGNED=1 checks a local synth against its unsigned manifest, and says so
 verify-evidence: setup
-	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),)
+	$(BIN)/python scripts/verify_evidence.py $(ASSEMBLY) $(if $(ENVELOPE),--envelope $(ENVELOPE),) \
+		$(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),) $(if $(EXECUTION_ID),--execution-id $(EXECUTION_ID),) \
+		$(if $(REVISION),--revision $(REVISION),) $(if $(PIPELINE_ARN),--pipeline-arn $(PIPELINE_ARN),) \
+		$(if $(ALLOW_UNSIGNED),--allow-unsigned,)
 
 ## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
 bootstrap-policy: synth

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import pipelines
 from constructs import Construct
 
+from compliance import attestation
 from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY
 from compliance.report import JUNIT, MARKDOWN
 from components import EncryptedLogGroup, EncryptionKey
@@ -41,7 +43,6 @@ PYTEST_JUNIT = "reports/pytest.xml"
 # Where the synth leaves the compliance reports, and the one a person reads first.
 REPORTS = f"{OUTPUT_DIRECTORY}/{REPORT_DIRECTORY}"
 REPORT_TO_READ = f"{REPORTS}/{MARKDOWN}"
-EVIDENCE_KEY_VARIABLE = "$EVIDENCE_KEY_ARN"
 
 
 class PipelineStack(cdk.Stack):
@@ -103,7 +104,7 @@ class PipelineStack(cdk.Stack):
             asset_publishing_code_build_defaults=self._logged_in("npm"),
             synth=self._synth_step(source),
         )
-        self._sign_evidence(source)
+        self._sign_evidence(source, config)
         self.stages: list[MonitoringStage] = []
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
         self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
@@ -270,7 +271,6 @@ class PipelineStack(cdk.Stack):
             return
         installers: list[codebuild.IProject] = [
             self.pipeline.synth_project,
-            self.sign_evidence.project,
             *(step.project for step in self.smoke_steps.values()),
             generated.self_mutation_project(self.pipeline),
             *generated.asset_projects(self.pipeline),
@@ -459,34 +459,44 @@ class PipelineStack(cdk.Stack):
                 targets=[targets.SnsTopic(self.approval_topic, message=events.RuleTargetInput.from_text(message))],
             )
 
-    def _sign_evidence(self, source: pipelines.IFileSetProducer) -> None:
-        """After Synth, sign the run's evidence manifest with an asymmetric KMS key (AU-10, SI-7).
+    def _sign_evidence(self, source: pipelines.CodePipelineSource, config: PipelineConfig) -> None:
+        """After Synth, attest every file of the run's assembly, bound to the run, with an asymmetric KMS key
+        (AU-10, SI-7, CM-3, CM-5).
 
-        The step's output artifact (the compliance reports with `manifest.sig.json`) stays with
-        the run's artifacts; `make verify-evidence` checks it. Only this step may use the key, and only
-        to sign and to read its public key.
+        What signs is `compliance/attestation.py` as this pipeline was synthesized, embedded in the step's
+        buildspec: a commit changes it only by changing the pipeline's definition, which the guard holds for a
+        person. The step's only input is the Synth output; it installs nothing and runs nothing of it. The run
+        it attests comes from CodePipeline and CodeBuild (the execution id, the source action's commit id, the
+        build's initiator and ARN) and from the configuration (repository and branch). Its output artifact, the
+        reports with the signed envelope (`compliance/evidence.intoto.jsonl`), stays with the run's artifacts;
+        `make verify-evidence` checks it. Only this step may use the key, and only to sign.
         """
         self.evidence_key = kms.Key(
             self,
             "EvidenceSigningKey",
-            description="Signs each pipeline run's compliance evidence manifest",
+            description="Signs each pipeline run's attestation of its cloud assembly",
             key_spec=kms.KeySpec.ECC_NIST_P256,
             key_usage=kms.KeyUsage.SIGN_VERIFY,
             removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
+        signer = base64.b64encode(Path(attestation.__file__).read_bytes()).decode("ascii")
         sign = pipelines.CodeBuildStep(
             "SignEvidence",
-            input=source,
-            additional_inputs={OUTPUT_DIRECTORY: self.pipeline.synth},
-            install_commands=[*self._login("pip"), "python3 -m pip install --quiet -r requirements-evidence.txt"],
+            input=self.pipeline.synth,
             commands=[
-                f"python3 scripts/sign_evidence.py --key-id {EVIDENCE_KEY_VARIABLE} --assembly {OUTPUT_DIRECTORY}"
+                f"echo {signer} | base64 -d > /tmp/attestation.py",
+                # Isolated: neither the environment nor a file of the assembly can put a module on its path.
+                'python3 -I /tmp/attestation.py --assembly . --key-id "$EVIDENCE_KEY_ARN"',
             ],
-            env={"EVIDENCE_KEY_ARN": self.evidence_key.key_arn},
-            primary_output_directory=REPORTS,
-            role_policy_statements=[
-                iam.PolicyStatement(actions=["kms:Sign", "kms:GetPublicKey"], resources=[self.evidence_key.key_arn])
-            ],
+            env={
+                "EVIDENCE_KEY_ARN": self.evidence_key.key_arn,
+                "EXECUTION_ID": "#{codepipeline.PipelineExecutionId}",
+                "SOURCE_REVISION": source.source_attribute("CommitId"),
+                "REPOSITORY": config.repository,
+                "BRANCH": config.branch,
+            },
+            primary_output_directory=REPORT_DIRECTORY,
+            role_policy_statements=[iam.PolicyStatement(actions=["kms:Sign"], resources=[self.evidence_key.key_arn])],
         )
         # A hyphen no environment's stage id can have, so the wave never collides with one.
         self.pipeline.add_wave("Evidence-Signing", post=[sign])

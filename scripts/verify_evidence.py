@@ -1,9 +1,13 @@
-"""`make verify-evidence`: check a cloud assembly against its evidence manifest, and the signature if present.
+"""`make verify-evidence`: check a pipeline run's cloud assembly against the attestation the pipeline signed.
 
-Exit 0 when every template and report file matches the manifest (and the signature, when
-there is one, verifies); 1 otherwise, with one line per problem. `--public-key` pins the
-signing key (the DER or PEM public key of the pipeline's evidence key, from
-`aws kms get-public-key`); without it, the key that signed is printed for comparison.
+Every file of the assembly must be in the signed statement with the same sha256 (a file added,
+removed or changed fails, by name), and the envelope's signature must verify with the pinned
+public key of the pipeline's evidence key (`--public-key`, PEM or DER, from
+`aws kms get-public-key`). `--execution-id`, `--revision` and `--pipeline-arn` must match the run
+the statement names, when given. Exit 0 when all holds, printing what was verified; 1 otherwise,
+one line per problem. Without a public key or an attestation it fails, unless `--allow-unsigned`:
+then it checks the files against the statement unsigned, or against the synth's own manifest,
+and says so.
 """
 
 from __future__ import annotations
@@ -16,34 +20,61 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY  # noqa: E402
-from compliance.evidence import verify  # noqa: E402
+from compliance.attestation import ENVELOPE  # noqa: E402
+from compliance.evidence import Expected, Verification, verify  # noqa: E402
 
 
-def _public_key(path: Path) -> bytes:
-    data = path.read_bytes()
-    if b"-----BEGIN" not in data:
-        return data
-    from cryptography.hazmat.primitives import serialization
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assembly", nargs="?", default=str(ROOT / OUTPUT_DIRECTORY), help="the Synth output")
+    parser.add_argument("--envelope", help=f"the SignEvidence output's envelope (default: ASSEMBLY/{ENVELOPE})")
+    parser.add_argument("--public-key", help="the pipeline's evidence key, PEM or DER (aws kms get-public-key)")
+    parser.add_argument("--execution-id", help="the CodePipeline execution the evidence must be of")
+    parser.add_argument("--revision", help="the commit the evidence must be of")
+    parser.add_argument("--pipeline-arn", help="the pipeline the evidence must be of")
+    parser.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept evidence whose signature is not checked (a local synth): the hashes only",
+    )
+    return parser.parse_args(argv)
 
-    key = serialization.load_pem_public_key(data)
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+def _report(result: Verification) -> None:
+    for warning in result.warnings:
+        print(f"WARNING: {warning}; nothing proves which pipeline run, if any, produced these files")
+    if result.run is None:
+        print(f"Evidence: OK, UNSIGNED ({result.files} files match)")
+        return
+    run = result.run
+    print(f"Evidence: {'OK' if result.key else 'OK, UNSIGNED'} ({result.files} files, each as the statement lists it)")
+    print(f"  pipeline   {run.pipeline}")
+    print(f"  execution  {run.execution}")
+    print(f"  revision   {run.revision} ({run.repository}, branch {run.branch})")
+    print(f"  signed     {run.time} by {run.build}")
+    print(f"  key        {result.key or 'NOT CHECKED'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("assembly", nargs="?", default=str(ROOT / OUTPUT_DIRECTORY))
-    parser.add_argument("--public-key", help="the expected signing key (DER or PEM); requires a signature")
-    parser.add_argument("--require-signature", action="store_true", help="fail when the manifest is not signed")
-    args = parser.parse_args(argv)
-    pinned = _public_key(Path(args.public_key)) if args.public_key else None
-    result = verify(Path(args.assembly), public_key_der=pinned, require_signature=args.require_signature)
-    for problem in result.problems:
-        print(problem, file=sys.stderr)
+    args = _arguments(argv)
+    try:
+        public_key = Path(args.public_key).read_bytes() if args.public_key else None
+    except OSError as error:
+        print(f"{args.public_key}: cannot read the public key ({error.strerror})", file=sys.stderr)
+        return 1
+    result = verify(
+        Path(args.assembly),
+        envelope=Path(args.envelope) if args.envelope else None,
+        public_key=public_key,
+        allow_unsigned=args.allow_unsigned,
+        expected=Expected(execution=args.execution_id, revision=args.revision, pipeline=args.pipeline_arn),
+    )
     if not result.ok:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
         print(f"Evidence: FAIL ({len(result.problems)} problem(s))", file=sys.stderr)
         return 1
-    signature = f"signed by {result.signed_by}" if result.signed_by else "not signed"
-    print(f"Evidence: OK ({result.files} files match the manifest; {signature})")
+    _report(result)
     return 0
 
 

@@ -151,10 +151,10 @@ def test_every_project_role_may_pull_that_repository_and_no_other(boundary: Boun
 
 def test_each_build_that_installs_packages_logs_in_to_codeartifact_first(boundary: Boundary) -> None:
     installers = _installers(boundary)
-    # Synth (make: pip and npm), smoke test and signing (pip), self-mutation, asset publishing and the
-    # security diff (npm: the CDK CLI and cdk-assets).
+    # Synth (make: pip and npm), smoke test (pip), self-mutation, asset publishing and the security diff (npm:
+    # the CDK CLI and cdk-assets). The evidence signing installs nothing.
     assert sorted(map(sorted, installers.values())) == sorted(
-        [["npm", "pip"], ["pip"], ["pip"], ["npm"], ["npm"], ["npm"], ["npm"]]
+        [["npm", "pip"], ["pip"], ["npm"], ["npm"], ["npm"], ["npm"]]
     )
     projects = boundary.resources("AWS::CodeBuild::Project")
     for logical_id, tools in installers.items():
@@ -163,7 +163,7 @@ def test_each_build_that_installs_packages_logs_in_to_codeartifact_first(boundar
             login = commands.index(_login(tool, boundary))
             first_install = min(i for i, c in enumerate(commands) if _INSTALLS[tool].search(c))
             assert login < first_install, (logical_id, commands)
-    for logical_id in set(projects) - set(installers):  # the protection step and the definition check
+    for logical_id in set(projects) - set(installers):  # the protection step, the definition check, the signing
         assert not [c for c in _buildspec(projects[logical_id], boundary.assembly) if "codeartifact" in c]
 
 
