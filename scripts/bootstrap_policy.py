@@ -173,12 +173,19 @@ def user_or_group_write(action: str) -> bool:
 
 
 def _literal(value: Any, partition: str, account: str) -> str:
-    """A policy ARN from a template value: `Fn::Join` of literals and the partition/account pseudo-parameters."""
+    """A policy ARN from a template value: a literal, or `Fn::Join` or `Fn::Sub` of literals and the
+    partition/account pseudo-parameters (custom-resource providers write `Fn::Sub`)."""
+    pseudo = {"AWS::Partition": partition, "AWS::AccountId": account}
     if isinstance(value, str):
         return value
-    (parts,) = value.values()
-    pseudo = {"AWS::Partition": partition, "AWS::AccountId": account}
-    return "".join(p if isinstance(p, str) else pseudo[p["Ref"]] for p in parts[1])
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        text: str = value["Fn::Sub"]
+        for name, literal in pseudo.items():
+            text = text.replace(f"${{{name}}}", literal)
+        return text
+    if isinstance(value, dict) and isinstance(value.get("Fn::Join"), list):
+        return "".join(p if isinstance(p, str) else pseudo[p["Ref"]] for p in value["Fn::Join"][1])
+    raise SystemExit(f"a managed policy ARN this script cannot read: {json.dumps(value)}")
 
 
 def account_statements(account: str, stacks: list[StackView]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -132,3 +133,33 @@ def test_no_account_may_change_users_or_groups_unless_its_templates_name_one(
         statements = bootstrap_policy.account_statements(stack.account, [_policy_stack(stack, properties)])
         granted = {a for s in statements for a in _actions(s)}
         assert ("iam:PutUserPolicy" in granted or "iam:AttachUserPolicy" in granted) is expected, properties
+
+
+def test_every_managed_policy_a_template_attaches_is_named_literally(assembly_dir: Path) -> None:
+    # Custom-resource providers write their managed policy as Fn::Sub, the CDK's own roles as Fn::Join.
+    stacks = list(CloudAssembly(assembly_dir).stacks)
+    for account in {s.account for s in stacks}:
+        own = [s for s in stacks if s.account == account]
+        statements = bootstrap_policy.account_statements(account, own)
+        (attach,) = [s for s in statements if s["Sid"] == "AttachOnlyTheManagedPoliciesTheTemplatesName"]
+        allowed = attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
+        assert all(re.fullmatch(r"arn:aws[a-z-]*:iam::aws:policy/[\w/+=,.@-]+", arn) for arn in allowed), allowed
+    with pytest.raises(SystemExit, match="cannot read"):
+        bootstrap_policy.account_statements(
+            stacks[0].account, [_role_stack(stacks[0], {"Fn::GetAtt": ["Policy", "Arn"]})]
+        )
+
+
+def _role_stack(like: StackView, managed_policy: Any) -> StackView:
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"AssumeRolePolicyDocument": {}, "ManagedPolicyArns": [managed_policy]},
+    }
+    return StackView(
+        path="Fake",
+        stack_name="Fake",
+        region=like.region,
+        stage="",
+        template={"Resources": {"Role": role}},
+        account=like.account,
+    )
