@@ -50,6 +50,7 @@ from compliance.preflight import (
     stack_property_ignored_by_pipeline,
     trail_s3_data_events,
     trust_outside_accounts,
+    trust_outside_services,
     unique_physical_name,
     unpinned_tool_install,
 )
@@ -74,6 +75,7 @@ RULES: tuple[PreflightRule, ...] = (
     read_only_event_rule.RULE,
     delete_with_contents.RULE,
     trust_outside_accounts.RULE,
+    trust_outside_services.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
