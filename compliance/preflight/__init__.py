@@ -39,6 +39,7 @@ from compliance.preflight import (
     log_destination_object_lock,
     log_group_retention,
     logs_key_policy,
+    master_secret_grant,
     multi_region_trail,
     rds_engine_version,
     read_only_event_rule,
@@ -76,6 +77,7 @@ RULES: tuple[PreflightRule, ...] = (
     delete_with_contents.RULE,
     trust_outside_accounts.RULE,
     trust_outside_services.RULE,
+    master_secret_grant.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
