@@ -1,4 +1,5 @@
-"""The permissions boundary every IAM role of the app carries: one customer managed policy per account.
+"""The permissions boundary every IAM role of the app carries: one customer managed policy per account
+(AC-6, AC-6(10), CM-5: no role the templates create can act beyond it or lift it).
 
 The app names it once, through the CDK's own context key (`@aws-cdk/core:permissionsBoundary`):
 every stack then sets it on every `AWS::IAM::Role` and `AWS::IAM::User` it synthesizes, library
