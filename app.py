@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config import PROJECT_ROOT, AppConfig, ConfigError, load_config
+from config import PROJECT_ROOT, AppConfig, ConfigError, load_config, permissions_boundary
 from config.jsii_environment import jsii_environment
 
 # Before the first `import aws_cdk` (in `build_app`): a deprecated CDK API fails the synth, and jsii runs on
@@ -54,6 +54,7 @@ def build_app(
 ) -> Any:
     """The whole app: the pipeline stack, its stages, and the compliance packs over all of it.
 
+    Every IAM role of every stack carries the account's permissions boundary (AC-6, AC-6(10), CM-5).
     `validate=False` leaves the packs out; only the benchmark uses it, to show what compliance costs.
     """
     import aws_cdk as cdk
@@ -63,8 +64,9 @@ def build_app(
     from pipeline import PipelineStack
 
     # Path metadata as the CLI writes it: templates are the same whether or not the CLI runs the app,
-    # and cfn-lint recognises them as CDK output.
-    defaults = {"aws:cdk:enable-path-metadata": True}
+    # and cfn-lint recognises them as CDK output. The permissions boundary goes on every role of every
+    # stack (AC-6(10)): a template cannot give a role more than the boundary allows.
+    defaults = {"aws:cdk:enable-path-metadata": True, **permissions_boundary.cdk_context()}
     app = cdk.App(outdir=outdir, context={**defaults, **cdk_context(), **COMPLIANCE_CONTEXT, **(context or {})})
     PipelineStack(
         app,

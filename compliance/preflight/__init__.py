@@ -39,6 +39,7 @@ from compliance.preflight import (
     log_destination_object_lock,
     log_group_retention,
     logs_key_policy,
+    master_secret_grant,
     multi_region_trail,
     rds_engine_version,
     read_only_event_rule,
@@ -50,6 +51,7 @@ from compliance.preflight import (
     stack_property_ignored_by_pipeline,
     trail_s3_data_events,
     trust_outside_accounts,
+    trust_outside_services,
     unique_physical_name,
     unpinned_tool_install,
 )
@@ -74,6 +76,8 @@ RULES: tuple[PreflightRule, ...] = (
     read_only_event_rule.RULE,
     delete_with_contents.RULE,
     trust_outside_accounts.RULE,
+    trust_outside_services.RULE,
+    master_secret_grant.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,
