@@ -188,9 +188,8 @@ class PipelineStack(cdk.Stack):
         cli_version: str,
         cdk_assets_version: str,
     ) -> None:
-        """The trigger, the guard before self-mutation, the checks before every step that reads the assembly with
-        privileges, hardening of generated resources (their image and package mirror too), notices,
-        acknowledgments."""
+        """The trigger, the guard, the checks of privileged steps, hardening of generated resources (their image and
+        package mirror too), notices, acknowledgments."""
         code_pipeline = self.pipeline.pipeline
         code_pipeline.add_trigger(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -201,16 +200,7 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.grant_connection_use(code_pipeline, config.connection_arn)
-        # Self-mutation and the security diffs check the assembly themselves too (the same check the guard ran)
-        # and run the CLI from an empty directory: they read the assembly with the pipeline's own privileges.
-        check = f'{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR"'
-        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"), check=check)
-        generated.check_before_self_mutation(
-            self.pipeline,
-            stack_name=self.stack_name,
-            check=check,
-            stacks=f'PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR" --stacks',
-        )
+        self._check_the_assembly_first(config, cli_version)
         security_check = generated.security_check_parts(self.pipeline)
         if security_check is not None:
             generated.harden_security_check(
@@ -250,6 +240,18 @@ class PipelineStack(cdk.Stack):
             protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
+        )
+
+    def _check_the_assembly_first(self, config: PipelineConfig, cli_version: str) -> None:
+        """Self-mutation and the security diffs check the assembly themselves (the check the guard ran first) and run
+        the CDK CLI from an empty directory: they read the assembly with the pipeline's own privileges (CM-5)."""
+        check = f'{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR"'
+        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"), check=check)
+        generated.check_before_self_mutation(
+            self.pipeline,
+            stack_name=self.stack_name,
+            check=check,
+            stacks=f'PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR" --stacks',
         )
 
     def _login(self, *tools: Tool) -> list[str]:
