@@ -288,6 +288,7 @@ RESERVED_STAGE_IDS = frozenset(
         "PackageMirror",
         "Pipeline",
         "RunFailed",
+        "SecurityDiff",
         "TelemetryKey",
         "TestReports",
     }

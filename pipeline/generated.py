@@ -1,29 +1,19 @@
 """What CDK Pipelines generates, found in one place.
 
-CDK Pipelines offers no handle on some of what it builds (the self-mutation project, the
-security-check project and function, the source action's role). Every construct path into
-its internals lives here, and each lookup fails loudly, naming the path, if a CDK upgrade
-moves it (tests/pipeline/test_generated.py calls each one).
+CDK Pipelines offers no handle on some of what it builds (the self-mutation project and role,
+the asset-publishing roles, the source action's role). Every construct path into its internals
+lives here, and each lookup fails loudly, naming the path, if a CDK upgrade moves it
+(tests/pipeline/test_generated.py calls each one).
 """
 
 from __future__ import annotations
-
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import IConstruct
-
-from components.rewritten import rewritten
 
 
 class GeneratedConstructMovedError(LookupError):
@@ -96,69 +86,24 @@ def grant_connection_use(code_pipeline: codepipeline.Pipeline, connection_arn: s
     )
 
 
-def security_check(pipeline: pipelines.CodePipeline) -> IConstruct | None:
-    """The security diff's CodeBuild project and approval function, where any stage has a security diff."""
-    return pipeline.node.try_find_child("PipelinesSecurityCheck")
+def bootstrap_role_arn(kind: str, partition: str, account: str, region: str) -> str:
+    """A role the CDK bootstrap creates in an account and region (default qualifier).
 
-
-@dataclass(frozen=True)
-class SecurityCheck:
-    """What ConfirmPermissionsBroadening builds once per pipeline: the diff project and its approval function."""
-
-    project: codebuild.Project  # the CodeBuild project (scope of its Role and Resource)
-    project_role: iam.Role
-    function: lambda_.CfnFunction
-    function_role: iam.Role
-    function_logs: logs.CfnLogGroup
-
-
-def security_check_parts(pipeline: pipelines.CodePipeline) -> SecurityCheck | None:
-    """The security check's parts, or None where no stage has a security diff."""
-    check = security_check(pipeline)
-    if check is None:
-        return None
-    project_role, function, function_role, function_logs = (
-        _child(check, *path)
-        for path in (
-            ("CDKSecurityCheck", "Role"),
-            ("CDKPipelinesAutoApprove", "Resource"),
-            ("CDKPipelinesAutoApprove", "ServiceRole"),
-            ("CDKPipelinesAutoApprove", "LogGroup", "Resource"),
-        )
-    )
-    project = _child(check, "CDKSecurityCheck")
-    assert isinstance(project, codebuild.Project)
-    assert isinstance(project_role, iam.Role)
-    assert isinstance(function_role, iam.Role)
-    assert isinstance(function, lambda_.CfnFunction)
-    assert isinstance(function_logs, logs.CfnLogGroup)
-    return SecurityCheck(project, project_role, function, function_role, function_logs)
-
-
-def harden_security_check(
-    parts: SecurityCheck, *, telemetry_key: kms.IKey, build_logs: logs.ILogGroup, retention_days: int
-) -> None:
-    """Encrypt and retain the security check's logs, which CDK Pipelines builds outside `code_build_defaults`.
-
-    Without this, the diff project's logs would go to an unencrypted default group and the approval
-    function's log group would be unencrypted and kept forever.
+    `kind` is deploy, lookup, file-publishing or image-publishing: the bootstrap template names each
+    cdk-<qualifier>-<kind>-role-<account>-<region>.
     """
-    project = _child(parts.project, "Resource")
-    assert isinstance(project, codebuild.CfnProject)
-    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
-        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
-            status="ENABLED", group_name=build_logs.log_group_name
-        )
-    )
-    build_logs.grant_write(parts.project_role)
-    parts.function_logs.kms_key_id = telemetry_key.key_arn
-    parts.function_logs.retention_in_days = retention_days
+    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
 
 
 def deploy_role_arn(partition: str, account: str, region: str) -> str:
     """The CDK bootstrap's deploy role of an account and region (default qualifier)."""
-    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
+    return bootstrap_role_arn("deploy", partition, account, region)
+
+
+def lookup_role_arn(partition: str, account: str, region: str) -> str:
+    """The CDK bootstrap's lookup role of an account and region: read-only, and it may not decrypt with KMS."""
+    return bootstrap_role_arn("lookup", partition, account, region)
 
 
 def stage_named(code_pipeline: codepipeline.Pipeline, name: str) -> codepipeline.IStage:
@@ -177,27 +122,3 @@ def synth_output(code_pipeline: codepipeline.Pipeline) -> codepipeline.Artifact:
     if len(outputs) != 1:
         raise GeneratedConstructMovedError("the Synth action no longer has exactly one output artifact")
     return outputs[0]
-
-
-def _replaced(value: Any, old: str, new: str, where: str) -> Any:
-    """`value` with `old` replaced by `new` in every string of it; refuses a value without `old`."""
-    replaced = json.loads(json.dumps(value).replace(old, new))
-    if replaced == value:
-        raise GeneratedConstructMovedError(f"{where} no longer contains {old!r}")
-    return replaced
-
-
-def pin_security_check_cli(pipeline: pipelines.CodePipeline, cli_version: str, *, login: Sequence[str] = ()) -> None:
-    """Make the security diff install the pinned CDK CLI: CDK Pipelines writes `npm install -g aws-cdk` there.
-
-    `login` runs first, in the same command (the buildspec is JSON text in which a command is one string).
-    """
-    check = security_check(pipeline)
-    if check is None:
-        return
-    project = _child(check, "CDKSecurityCheck", "Resource")
-    assert isinstance(project, codebuild.CfnProject)
-    # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
-    install = " && ".join([*login, f"npm install -g aws-cdk@{cli_version}"])
-    old, new = '\\"npm install -g aws-cdk\\"', f'\\"{install}\\"'
-    project.source = rewritten(project, project.source, lambda value: _replaced(value, old, new, project.node.path))

@@ -33,6 +33,7 @@ from pipeline.build_image import BuildImage
 from pipeline.guard import PipelineGuard
 from pipeline.package_mirror import PackageMirror, Tool
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
+from pipeline.security_diff import SecurityDiff
 from stages import MonitoringStage
 
 # The same targets a developer runs: the suite, then synth with compliance gating.
@@ -45,7 +46,7 @@ EVIDENCE_KEY_VARIABLE = "$EVIDENCE_KEY_ARN"
 
 
 class PipelineStack(cdk.Stack):
-    """CDK Pipelines on CodePipeline V2 (CM-3, CM-3(2), CM-4, CM-5, SA-10, SI-6).
+    """CDK Pipelines on CodePipeline V2 (CM-3, CM-3(2), CM-4, CM-5, SA-10, SI-6, AC-6).
 
     A push to the configured branch starts the pipeline. It runs the tests and the
     gated synth (publishing both JUnit reports to CodeBuild report groups and
@@ -55,7 +56,8 @@ class PipelineStack(cdk.Stack):
     and a manual approval waits, both announced on the approvals topic; the stage
     deploys; a smoke test calls the stage's API `/ready` (signed with the step's
     role), which fails the stage unless the service reaches its database, cache
-    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs. The security diff is ours
+    (`SecurityDiff`), with grants narrower than CDK Pipelines'.
 
     Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
     by digest); with a package mirror (`PackageMirror`), every build that installs packages does so
@@ -104,6 +106,7 @@ class PipelineStack(cdk.Stack):
             synth=self._synth_step(source),
         )
         self._sign_evidence(source)
+        self.security_diff = self._security_diff(config, environments, cli_version)
         self.stages: list[MonitoringStage] = []
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
         self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
@@ -112,7 +115,7 @@ class PipelineStack(cdk.Stack):
             self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
         # Build now so the V2 trigger can name the source action and the guard can join the pipeline.
         self.pipeline.build_pipeline()
-        self._after_build(config, environments, cli_version)
+        self._after_build(config, environments)
 
     def _foundation(self, config: PipelineConfig) -> None:
         """Keys, the artifact store, build logs, the approvals topic and the report groups."""
@@ -163,6 +166,24 @@ class PipelineStack(cdk.Stack):
         self.test_reports = codebuild.ReportGroup(self, "TestReports", removal_policy=retain)
         self.compliance_reports = codebuild.ReportGroup(self, "ComplianceReports", removal_policy=retain)
 
+    def _security_diff(
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
+    ) -> SecurityDiff:
+        """The security diff every stage runs before it deploys, with the pinned CDK CLI."""
+        return SecurityDiff(
+            self,
+            "SecurityDiff",
+            environments=environments,
+            topic=self.approval_topic,
+            artifact_key=self.artifact_key,
+            telemetry_key=self.telemetry_key,
+            build_logs=self.build_logs,
+            build_image=self.build_image.build_image,
+            cli_version=cli_version,
+            login=self._login("npm"),
+            console_host=_console_host(config.partition),
+        )
+
     def _build_sources(self, config: PipelineConfig) -> None:
         """What the builds run on and install from: the build image, and the package mirror if one is configured."""
         self.build_image = BuildImage(self, "BuildImage", image=config.ecr_build_image, partition=config.partition)
@@ -180,9 +201,7 @@ class PipelineStack(cdk.Stack):
             else None
         )
 
-    def _after_build(
-        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
-    ) -> None:
+    def _after_build(self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...]) -> None:
         """The trigger, the guard before self-mutation, hardening of generated resources (their image and package
         mirror too), notices, acknowledgments."""
         code_pipeline = self.pipeline.pipeline
@@ -195,15 +214,7 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.grant_connection_use(code_pipeline, config.connection_arn)
-        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"))
-        security_check = generated.security_check_parts(self.pipeline)
-        if security_check is not None:
-            generated.harden_security_check(
-                security_check,
-                telemetry_key=self.telemetry_key,
-                build_logs=self.build_logs,
-                retention_days=BUILD_LOG_RETENTION_DAYS,
-            )
+        self.security_diff.confirm_only(code_pipeline)
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
@@ -219,7 +230,7 @@ class PipelineStack(cdk.Stack):
         )
         for project in self.codebuild_projects():
             self.build_image.run(project)
-        self._allow_installs(security_check)
+        self._allow_installs()
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
         cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
@@ -233,6 +244,7 @@ class PipelineStack(cdk.Stack):
             protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
+            security_diff=self.security_diff,
         )
 
     def _login(self, *tools: Tool) -> list[str]:
@@ -248,7 +260,7 @@ class PipelineStack(cdk.Stack):
             partial_build_spec=codebuild.BuildSpec.from_object({"version": "0.2", "phases": install})
         )
 
-    def _allow_installs(self, security_check: generated.SecurityCheck | None) -> None:
+    def _allow_installs(self) -> None:
         """Let every project that installs packages read the package mirror: each logs in before it installs."""
         if self.package_mirror is None:
             return
@@ -258,7 +270,7 @@ class PipelineStack(cdk.Stack):
             *(step.project for step in self.smoke_steps.values()),
             generated.self_mutation_project(self.pipeline),
             *generated.asset_projects(self.pipeline),
-            *([security_check.project] if security_check is not None else []),
+            self.security_diff.project,
         ]
         for project in installers:
             self.package_mirror.allow(project)
@@ -317,12 +329,7 @@ class PipelineStack(cdk.Stack):
         pre: list[pipelines.Step] = []
         if first.approval:
             # Any IAM or security-group broadening stops here and notifies the approvers first.
-            diffs = [
-                pipelines.ConfirmPermissionsBroadening(
-                    f"SecurityDiff{stage.node.id}", stage=stage, notification_topic=self.approval_topic
-                )
-                for stage in stages
-            ]
+            diffs = [self.security_diff.step(f"SecurityDiff{stage.node.id}", stage=stage) for stage in stages]
             approval = pipelines.ManualApprovalStep(
                 f"Approve{name}",
                 comment=(

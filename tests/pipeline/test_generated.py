@@ -31,10 +31,6 @@ def test_each_lookup_finds_what_cdk_pipelines_generated(pipeline: PipelineStack)
     assert docker <= {p.node.path + "/Resource" for p in assets}
     assert generated.self_mutation_role(pipeline.pipeline).node.id == "Role"
     assert generated.source_role(pipeline.pipeline.pipeline).node.id == "CodePipelineActionRole"
-    parts = generated.security_check_parts(pipeline.pipeline)
-    assert parts is not None
-    assert parts.function.cfn_resource_type == "AWS::Lambda::Function"
-    assert parts.function_logs.cfn_resource_type == "AWS::Logs::LogGroup"
     assert generated.synth_output(pipeline.pipeline.pipeline).artifact_name
     assert generated.stage_named(pipeline.pipeline.pipeline, "UpdatePipeline").stage_name == "UpdatePipeline"
 
@@ -44,6 +40,16 @@ def test_a_moved_construct_fails_loudly_naming_the_path(pipeline: PipelineStack)
         generated._child(pipeline.pipeline, "Renamed", "SelfMutation")
     with pytest.raises(generated.GeneratedConstructMovedError, match="no stage 'Deploy'"):
         generated.stage_named(pipeline.pipeline.pipeline, "Deploy")
+
+
+def test_bootstrap_roles_are_named_as_the_cdk_bootstrap_template_names_them() -> None:
+    # cdk-<qualifier>-<kind>-role-<account>-<region> (the CDK CLI's bootstrap-template.yaml, RoleName of each role).
+    assert generated.lookup_role_arn("aws-us-gov", "123456789012", "us-gov-west-1") == (
+        "arn:aws-us-gov:iam::123456789012:role/cdk-hnb659fds-lookup-role-123456789012-us-gov-west-1"
+    )
+    assert generated.deploy_role_arn("aws", "123456789012", "us-east-1") == (
+        "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-us-east-1"
+    )
 
 
 def _sources() -> list[Path]:
