@@ -51,12 +51,13 @@ class PipelineStack(cdk.Stack):
     A push to the configured branch starts the pipeline. It runs the tests and the
     gated synth (publishing both JUnit reports to CodeBuild report groups and
     keeping the compliance report with the run's artifacts), updates itself, and
-    publishes assets. Then, per environment in promotion order: before every stage
-    after the first, a security diff stops on any IAM or security-group broadening
-    and a manual approval waits, both announced on the approvals topic; the stage
-    deploys; a smoke test calls the stage's API `/ready` (signed with the step's
-    role), which fails the stage unless the service reaches its database, cache
-    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs. The security diff is ours
+    publishes assets. Then, per environment in promotion order: before every stage,
+    a security diff stops on any IAM or security-group broadening until a person
+    confirms it, and, where the configuration asks for one, a manual approval waits,
+    both announced on the approvals topic; the stage deploys; a smoke test calls the
+    stage's API `/ready` (signed with the step's role), which fails the stage unless
+    the service reaches its database, cache and stream. Artifacts, build logs and
+    notifications are encrypted with rotated CMKs. The security diff is ours
     (`SecurityDiff`), with grants narrower than CDK Pipelines'.
 
     Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
@@ -316,8 +317,8 @@ class PipelineStack(cdk.Stack):
         image_directory: Path,
         pipeline_account: str,
     ) -> None:
-        """One wave: its approval (security diff per stage, then one manual approval) if it asks for one,
-        then each stage deploys, in parallel, followed by its own smoke test."""
+        """One wave: a security diff per stage, then one manual approval if the wave asks for one, then each
+        stage deploys, in parallel, followed by its own smoke test."""
         first = wave[0]
         name = first.stage_id if len(wave) == 1 else stage_id_of(first.wave or first.name)
         stages = [
@@ -326,10 +327,11 @@ class PipelineStack(cdk.Stack):
             )
             for env in wave
         ]
-        pre: list[pipelines.Step] = []
+        # Any IAM or security-group broadening stops here and notifies the approvers first, approval or not.
+        pre: list[pipelines.Step] = [
+            self.security_diff.step(f"SecurityDiff{stage.node.id}", stage=stage) for stage in stages
+        ]
         if first.approval:
-            # Any IAM or security-group broadening stops here and notifies the approvers first.
-            diffs = [self.security_diff.step(f"SecurityDiff{stage.node.id}", stage=stage) for stage in stages]
             approval = pipelines.ManualApprovalStep(
                 f"Approve{name}",
                 comment=(
@@ -339,9 +341,9 @@ class PipelineStack(cdk.Stack):
                     f"output artifact, {REPORT_TO_READ}, and the ComplianceReports report group."
                 ),
             )
-            for diff in diffs:
+            for diff in pre:
                 approval.add_step_dependency(diff)
-            pre += [*diffs, approval]
+            pre.append(approval)
             self.approval_actions.append(f"Approve{name}")
         pipeline_wave = self.pipeline.add_wave(name, pre=pre)
         for env, stage in zip(wave, stages, strict=True):
