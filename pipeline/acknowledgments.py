@@ -143,13 +143,10 @@ class _FindingNames:
         grants: list[_Grant] = [((*actions, self.bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
         return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
 
-    def build_logs_of(self, project_scope: IConstruct | None) -> _Grant:
-        """The log and report groups CodeBuild names after a project (any project's, for `None`)."""
-        if project_scope is None:
-            log_group, report_group = "log-group:/aws/codebuild/*", "report-group/*"
-        else:
-            project = _logical_id(self.stack, project_scope.node.default_child)
-            log_group, report_group = f"log-group:/aws/codebuild/<{project}>:*", f"report-group/<{project}>-*"
+    def build_logs_of(self, project_scope: IConstruct) -> _Grant:
+        """The log and report groups CodeBuild names after a project."""
+        project = _logical_id(self.stack, project_scope.node.default_child)
+        log_group, report_group = f"log-group:/aws/codebuild/<{project}>:*", f"report-group/<{project}>-*"
         return (
             (self.arn("logs", log_group), self.arn("codebuild", report_group)),
             _BUILD_LOG_REASON,
@@ -257,15 +254,15 @@ def _security_diff_role(names: _FindingNames, security_diff: SecurityDiff) -> _R
 
 
 def _asset_roles(names: _FindingNames, pipeline: pipelines.CodePipeline) -> list[_Role]:
-    """The asset-publishing roles, which start and watch their own CodeBuild builds."""
-    grant: _Grant = (
-        ("Resource::*",),
-        "Asset publishing starts and watches its own CodeBuild builds, which CDK Pipelines "
-        "grants on every project; the publishing roles it assumes are named in full.",
-        (WildcardGrantsOnly(("codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild")),),
-    )
+    """The asset-publishing roles: the artifacts they read, and the build logs of the projects they serve."""
     return [
-        (role, [*names.artifacts(write=False, key=False), names.build_logs_of(None), grant])
+        (
+            role,
+            [
+                *names.artifacts(write=False, key=False),
+                *(names.build_logs_of(p) for p in generated.asset_projects_of(pipeline, role)),
+            ],
+        )
         for role in generated.asset_roles(pipeline)
     ]
 

@@ -3,10 +3,15 @@
 CDK Pipelines offers no handle on some of what it builds (the self-mutation project and role,
 the asset-publishing roles, the source action's role). Every construct path into its internals
 lives here, and each lookup fails loudly, naming the path, if a CDK upgrade moves it
-(tests/pipeline/test_generated.py calls each one).
+(tests/pipeline/test_generated.py calls each one); so does each rewrite of a policy it generates
+when the statement it narrows is no longer there.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -14,6 +19,8 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 from constructs import IConstruct
+
+from components.rewritten import rewritten
 
 
 class GeneratedConstructMovedError(LookupError):
@@ -57,6 +64,16 @@ def asset_projects(pipeline: pipelines.CodePipeline) -> list[codebuild.Project]:
     assets = pipeline.node.try_find_child("Assets")
     children = assets.node.children if assets is not None else []
     return [c for c in children if isinstance(c, codebuild.Project) and c.node.id.startswith(("File", "Docker"))]
+
+
+def asset_projects_of(pipeline: pipelines.CodePipeline, role: IConstruct) -> list[codebuild.Project]:
+    """The asset-publishing projects that run as `role` (one of `asset_roles`); fails if none does."""
+    served = [p for p in asset_projects(pipeline) if p.role is not None and p.role.node.path == role.node.path]
+    if not served:
+        raise GeneratedConstructMovedError(
+            f"no asset-publishing project of {pipeline.node.path} runs as {role.node.path}"
+        )
+    return served
 
 
 def docker_asset_projects(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
@@ -122,3 +139,94 @@ def synth_output(code_pipeline: codepipeline.Pipeline) -> codepipeline.Artifact:
     if len(outputs) != 1:
         raise GeneratedConstructMovedError("the Synth action no longer has exactly one output artifact")
     return outputs[0]
+
+
+# The statements CDK Pipelines' asset-publishing role (AssetSingletonRole) grants itself for every project
+# it might serve, by their actions; a project's own grants of the same actions are dropped as duplicates.
+_BUILD_LOGS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
+_REPORTS = frozenset(
+    {
+        "codebuild:BatchPutCodeCoverages",
+        "codebuild:BatchPutTestCases",
+        "codebuild:CreateReport",
+        "codebuild:CreateReportGroup",
+        "codebuild:UpdateReport",
+    }
+)
+_BUILDS = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
+
+
+def _actions(statement: dict[str, Any]) -> frozenset[str]:
+    action = statement.get("Action", [])
+    return frozenset([action] if isinstance(action, str) else action)
+
+
+def narrowed(
+    document: dict[str, Any], replacements: Mapping[frozenset[str], Sequence[dict[str, Any]]], where: str
+) -> dict[str, Any]:
+    """`document` with each statement that grants exactly the actions of a key of `replacements` on a wildcard
+    resource replaced by that key's statements; fails, naming `where`, if one of them is not there."""
+    statements: list[dict[str, Any]] = []
+    found: set[frozenset[str]] = set()
+    for statement in document["Statement"]:
+        actions = _actions(statement)
+        if actions in replacements and "*" in json.dumps(statement.get("Resource")):
+            found.add(actions)
+            statements += replacements[actions]
+        else:
+            statements.append(statement)
+    missing = sorted(sorted(actions) for actions in replacements if actions not in found)
+    if missing:
+        raise GeneratedConstructMovedError(f"{where} no longer grants {missing} on a wildcard: update {__name__}")
+    return {**document, "Statement": statements}
+
+
+def _narrow(role: IConstruct, replacements: Mapping[frozenset[str], Sequence[iam.PolicyStatement]]) -> None:
+    """Narrow `role`'s default policy (see `narrowed`) at synthesis, when every grant is in place."""
+    policy = _child(role, "DefaultPolicy", "Resource")
+    assert isinstance(policy, iam.CfnPolicy)
+    stack, where = cdk.Stack.of(policy), policy.node.path
+
+    def rewrite(document: dict[str, Any]) -> dict[str, Any]:
+        resolved = {k: [stack.resolve(s.to_statement_json()) for s in v] for k, v in replacements.items()}
+        return narrowed(document, resolved, where)
+
+    policy.policy_document = rewritten(policy, policy.policy_document, rewrite)
+
+
+def narrow_asset_roles(pipeline: pipelines.CodePipeline) -> None:
+    """Confine the asset-publishing roles to their own projects (AC-6).
+
+    CDK Pipelines shares one role per asset type among the projects that publish assets and grants
+    it, for any project, CloudWatch Logs and report groups under `/aws/codebuild/*` and
+    `codebuild:StartBuild`, `BatchGetBuilds` and `StopBuild` on `*`. The logs and reports are narrowed
+    to this pipeline's publishing projects (their builds log to the pipeline's build log group,
+    granted apart). The build actions are removed: a project's own role never starts builds, and the
+    pipeline's asset actions start theirs with CDK Pipelines' CodeBuild action role, which may start
+    only this pipeline's projects.
+    """
+    for role in asset_roles(pipeline):
+        served = asset_projects_of(pipeline, role)
+        stack = cdk.Stack.of(role)
+        logs_arns = [
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                resource_name=f"/aws/codebuild/{p.project_name}{suffix}",
+            )
+            for p in served
+            for suffix in (":*", "")
+        ]
+        reports = [
+            stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{p.project_name}-*")
+            for p in served
+        ]
+        _narrow(
+            role,
+            {
+                _BUILD_LOGS: [iam.PolicyStatement(actions=sorted(_BUILD_LOGS), resources=logs_arns)],
+                _REPORTS: [iam.PolicyStatement(actions=sorted(_REPORTS), resources=reports)],
+                _BUILDS: [],
+            },
+        )

@@ -57,8 +57,9 @@ class PipelineStack(cdk.Stack):
     both announced on the approvals topic; the stage deploys; a smoke test calls the
     stage's API `/ready` (signed with the step's role), which fails the stage unless
     the service reaches its database, cache and stream. Artifacts, build logs and
-    notifications are encrypted with rotated CMKs. The security diff is ours
-    (`SecurityDiff`), with grants narrower than CDK Pipelines'.
+    notifications are encrypted with rotated CMKs. The roles CDK Pipelines generates
+    are narrowed to what their steps need (`generated.narrow_asset_roles`) and the
+    security diff is ours (`SecurityDiff`), with grants narrower than CDK Pipelines'.
 
     Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
     by digest); with a package mirror (`PackageMirror`), every build that installs packages does so
@@ -216,6 +217,7 @@ class PipelineStack(cdk.Stack):
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.grant_connection_use(code_pipeline, config.connection_arn)
         self.security_diff.confirm_only(code_pipeline)
+        generated.narrow_asset_roles(self.pipeline)
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",

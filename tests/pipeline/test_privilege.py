@@ -19,6 +19,8 @@ from config import AppConfig
 from pipeline import generated, security_diff
 from tests.conftest import StackArtifact, resources_of
 
+ASSET_BUILD_ACTIONS = {"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"}
+
 
 @pytest.fixture(scope="module")
 def template(stack: Callable[[str, str], StackArtifact]) -> dict[str, Any]:
@@ -264,3 +266,34 @@ def test_the_diff_compares_templates_from_an_empty_directory(template: dict[str,
     # No cdk.json of the commit's assembly is read (it could load a plug-in), and no change set is made.
     assert 'cd "$(mktemp -d)" && cdk diff --app "$CODEBUILD_SRC_DIR" --method=template' in diff
     assert spec["phases"]["install"]["commands"][-1].startswith("npm install -g aws-cdk@2.")
+
+
+# --- the asset-publishing roles --------------------------------------------------------------------
+
+
+def _asset_roles(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Each asset-publishing role with the projects that run as it."""
+    roles: dict[str, list[str]] = {}
+    for logical_id in resources_of(template, "AWS::CodeBuild::Project"):
+        if logical_id.startswith(("PipelineAssetsFileAsset", "PipelineAssetsDockerAsset")):
+            roles.setdefault(_role_of(template, logical_id), []).append(logical_id)
+    return roles
+
+
+def test_asset_roles_start_no_builds_and_log_only_as_their_own_projects(
+    template: dict[str, Any], stages: list[dict[str, Any]]
+) -> None:
+    roles = _asset_roles(template)
+    assert len(roles) == 2
+    for role, projects in roles.items():
+        statements = _statements(template, role)
+        assert not ASSET_BUILD_ACTIONS & {a for s in statements for a in _list(s["Action"])}, role
+        for action in ("logs:CreateLogGroup", "codebuild:CreateReport"):
+            granted = _granted(statements, action)
+            assert granted, (role, action)
+            assert all(any(f"<Ref:{p}>" in r for p in projects) for r in granted), granted
+        wildcards = [r for s in statements for r in map(_text, _list(s["Resource"])) if r.endswith("*")]
+        assert not [r for r in wildcards if r == "*" or r.endswith(("/aws/codebuild/*", "report-group/*"))]
+    # The pipeline starts asset builds with a role of its own, which may start only this pipeline's projects.
+    (assets,) = [s for s in stages if s["Name"] == "Assets"]
+    assert {a["RoleArn"]["Fn::GetAtt"][0] for a in assets["Actions"]}.isdisjoint(roles)
