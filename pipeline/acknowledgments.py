@@ -61,7 +61,6 @@ _BUILD_LOG_CHECKS: tuple[Check, ...] = (
     EncryptedWithCmk(on=LOG_GROUP),
     KeptAtLeast(BUILD_LOG_RETENTION_DAYS, on=LOG_GROUP),
 )
-_BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
 
 _BUCKET_REASON = (
     "CDK Pipelines generates this role and grants it the artifact bucket's object-level actions; the "
@@ -184,16 +183,16 @@ def _pipeline_roles(
             [
                 *names.project(self_mutation, write=False),
                 (
-                    (f"Resource::arn:*:iam::{account}:role/*",),
-                    "Self-mutation assumes the CDK bootstrap roles of this account, whose names carry the "
-                    "bootstrap qualifier and are not known to this stack.",
-                    (WildcardGrantsOnly(("sts:AssumeRole",), "arn:*:iam::*:role/*", _BOOTSTRAP_ROLE_TAG),),
-                ),
-                (
-                    ("Resource::*",),
-                    "Self-mutation reads the state of CloudFormation stacks and lists buckets before it updates "
-                    "the pipeline; neither read names a resource known before the run.",
-                    (WildcardGrantsOnly(("cloudformation:DescribeStacks", "s3:ListBucket")),),
+                    tuple(
+                        f"Resource::{arn}"
+                        for arn in generated.self_mutation_stack_arns(
+                            names.partition, account, [names.stack, *region_supports]
+                        )
+                    ),
+                    "Self-mutation may read the state of the pipeline's own stacks and of the CDK bootstrap stack "
+                    "of their regions, each by its name; CloudFormation appends an id of its own to a stack's ARN "
+                    "when it creates the stack.",
+                    (WildcardGrantsOnly(("cloudformation:DescribeStacks",), "arn:*:cloudformation:*:stack/*/*"),),
                 ),
             ],
         ),

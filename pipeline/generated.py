@@ -154,6 +154,9 @@ _REPORTS = frozenset(
     }
 )
 _BUILDS = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
+# Self-mutation's grants beside its project's own.
+_ASSUME = frozenset({"sts:AssumeRole"})
+_DESCRIBE_AND_LIST = frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"})
 
 
 def _actions(statement: dict[str, Any]) -> frozenset[str]:
@@ -230,3 +233,47 @@ def narrow_asset_roles(pipeline: pipelines.CodePipeline) -> None:
                 _BUILDS: [],
             },
         )
+
+
+def self_mutation_stack_arns(partition: str, account: str, stacks: Sequence[cdk.Stack]) -> list[str]:
+    """The stacks self-mutation may describe: the pipeline's `stacks` and the bootstrap stack of each of their
+    regions, each by its name (CloudFormation appends an id of its own to a stack's ARN)."""
+    return [
+        f"arn:{partition}:cloudformation:{region}:{account}:stack/{name}/*"
+        for region in sorted({s.region for s in stacks})
+        for name in ("CDKToolkit", *(s.stack_name for s in stacks if s.region == region))
+    ]
+
+
+def narrow_self_mutation_role(pipeline: pipelines.CodePipeline, *, stacks: Sequence[cdk.Stack]) -> None:
+    """Confine self-mutation to what `cdk deploy` of the pipeline's own `stacks` needs (AC-6, CM-5).
+
+    CDK Pipelines lets self-mutation assume any bootstrap role of the pipeline account
+    (`arn:*:iam::<account>:role/*` tagged deploy, file-publishing or image-publishing) and call
+    `cloudformation:DescribeStacks` and `s3:ListBucket` on `*`. `cdk deploy` publishes each stack's
+    template with the file-publishing role and deploys it with the deploy role of its region; the
+    pipeline's stacks have no image asset, so image publishing is not granted. The two reads, which
+    the CLI makes with the project's own credentials only where it falls back from an assumed role,
+    are confined to the bootstrap stack, the pipeline's stacks and the bootstrap asset buckets of
+    those regions.
+    """
+    account, partition = cdk.Stack.of(pipeline).account, cdk.Stack.of(pipeline).partition
+    regions = sorted({s.region for s in stacks})
+    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    assumed = [
+        bootstrap_role_arn(kind, partition, account, region)
+        for region in regions
+        for kind in ("deploy", "file-publishing")
+    ]
+    described = self_mutation_stack_arns(partition, account, stacks)
+    buckets = [f"arn:{partition}:s3:::cdk-{qualifier}-assets-{account}-{region}" for region in regions]
+    _narrow(
+        self_mutation_role(pipeline),
+        {
+            _ASSUME: [iam.PolicyStatement(actions=["sts:AssumeRole"], resources=assumed)],
+            _DESCRIBE_AND_LIST: [
+                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=described),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
+            ],
+        },
+    )

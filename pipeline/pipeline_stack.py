@@ -58,8 +58,8 @@ class PipelineStack(cdk.Stack):
     stage's API `/ready` (signed with the step's role), which fails the stage unless
     the service reaches its database, cache and stream. Artifacts, build logs and
     notifications are encrypted with rotated CMKs. The roles CDK Pipelines generates
-    are narrowed to what their steps need (`generated.narrow_asset_roles`) and the
-    security diff is ours (`SecurityDiff`), with grants narrower than CDK Pipelines'.
+    are narrowed to what their steps need (`generated.narrow_asset_roles`,
+    `generated.narrow_self_mutation_role`) and the security diff is ours (`SecurityDiff`).
 
     Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
     by digest); with a package mirror (`PackageMirror`), every build that installs packages does so
@@ -218,6 +218,7 @@ class PipelineStack(cdk.Stack):
         generated.grant_connection_use(code_pipeline, config.connection_arn)
         self.security_diff.confirm_only(code_pipeline)
         generated.narrow_asset_roles(self.pipeline)
+        generated.narrow_self_mutation_role(self.pipeline, stacks=[self, *self.region_supports])
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",

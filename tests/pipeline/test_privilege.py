@@ -297,3 +297,50 @@ def test_asset_roles_start_no_builds_and_log_only_as_their_own_projects(
     # The pipeline starts asset builds with a role of its own, which may start only this pipeline's projects.
     (assets,) = [s for s in stages if s["Name"] == "Assets"]
     assert {a["RoleArn"]["Fn::GetAtt"][0] for a in assets["Actions"]}.isdisjoint(roles)
+
+
+# --- self-mutation ---------------------------------------------------------------------------------
+
+
+def test_self_mutation_assumes_only_the_bootstrap_roles_it_deploys_with(
+    template: dict[str, Any], fixture_config: AppConfig
+) -> None:
+    (project,) = [k for k in resources_of(template, "AWS::CodeBuild::Project") if "SelfMutation" in k]
+    statements = _statements(template, _role_of(template, project))
+    account, pipeline_region = fixture_config.pipeline.account, fixture_config.pipeline.region
+    regions = {pipeline_region} | {e.region for e in fixture_config.environments}  # support stacks' regions
+    assert len(regions) == 3
+    assert _granted(statements, "sts:AssumeRole") == sorted(
+        generated.bootstrap_role_arn(kind, "aws", account, region)
+        for region in regions
+        for kind in ("deploy", "file-publishing")
+    )
+    supports = regions - {pipeline_region}
+    stacks = [(r, "CDKToolkit") for r in regions] + [(pipeline_region, "Pipeline")]
+    stacks += [(r, f"PipelineSupport-{r}") for r in supports]
+    assert _granted(statements, "cloudformation:DescribeStacks") == sorted(
+        f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*" for region, name in stacks
+    )
+    assert _granted(statements, "s3:ListBucket") == sorted(
+        f"arn:aws:s3:::cdk-hnb659fds-assets-{account}-{region}" for region in regions
+    )
+    assert all(s.get("Condition") is None for s in statements)
+
+
+def _artifact_bucket(template: dict[str, Any]) -> str:
+    (logical_id,) = [k for k in resources_of(template, "AWS::S3::Bucket") if k.startswith("ArtifactStoreBucket")]
+    return logical_id
+
+
+# --- the whole stack -------------------------------------------------------------------------------
+
+
+def test_no_grant_of_the_pipeline_stack_is_on_every_resource(template: dict[str, Any]) -> None:
+    everywhere = [
+        (logical_id, s["Action"])
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for logical_id, policy in resources_of(template, kind).items()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "*" in _list(s["Resource"])
+    ]
+    assert everywhere == []
