@@ -20,6 +20,7 @@ from pipeline import generated, security_diff
 from tests.conftest import StackArtifact, resources_of
 
 ASSET_BUILD_ACTIONS = {"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"}
+ARTIFACT_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:Abort")
 
 
 @pytest.fixture(scope="module")
@@ -344,3 +345,27 @@ def test_no_grant_of_the_pipeline_stack_is_on_every_resource(template: dict[str,
         if "*" in _list(s["Resource"])
     ]
     assert everywhere == []
+
+
+def test_a_step_without_an_output_artifact_writes_nothing_to_the_artifact_bucket(
+    template: dict[str, Any], stages: list[dict[str, Any]]
+) -> None:
+    outputs: dict[str, bool] = {}
+    for _, action in _actions(stages):
+        project = action["Configuration"].get("ProjectName")
+        if isinstance(project, dict):
+            outputs[project["Ref"]] = outputs.get(project["Ref"], False) or bool(action.get("OutputArtifacts"))
+    assert sum(outputs.values()) == 2, "Synth and SignEvidence"
+    bucket = f"<{_artifact_bucket(template)}.Arn>"
+    for project, writes in outputs.items():
+        if writes:
+            continue
+        statements = _statements(template, _role_of(template, project))
+        written = [
+            a
+            for s in statements
+            if any(_text(r).startswith(bucket) for r in _list(s["Resource"]))
+            for a in _list(s["Action"])
+            if a.startswith(ARTIFACT_WRITES)
+        ]
+        assert written == [], project
