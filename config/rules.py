@@ -288,6 +288,7 @@ RESERVED_STAGE_IDS = frozenset(
         "PackageMirror",
         "Pipeline",
         "RunFailed",
+        "SecurityDiff",
         "TelemetryKey",
         "TestReports",
     }
@@ -350,14 +351,14 @@ MAX_ACTIONS_PER_STAGE = 50
 WORKLOAD_STACKS = 5
 
 
-def stage_actions(*, approval: bool, protect_data: bool, baseline: bool) -> int:
+def stage_actions(*, protect_data: bool, baseline: bool) -> int:
     """The actions one environment adds to its pipeline stage (pipeline/pipeline_stack.py `_add_wave`).
 
     Two per stack (CDK Pipelines' change set, then its execution), the smoke test, the termination
-    protection step of a stage that keeps its data, and the security diff's check and confirmation
-    before an environment with approval.
+    protection step of a stage that keeps its data, and the security diff's check and confirmation,
+    which every environment has, with or without an approval. A wave's approval is one more.
     """
-    return 2 * (WORKLOAD_STACKS + int(baseline)) + 1 + int(protect_data) + 2 * int(approval)
+    return 2 * (WORKLOAD_STACKS + int(baseline)) + 1 + int(protect_data) + 2
 
 
 def _wave_actions(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
@@ -369,15 +370,14 @@ def _wave_actions(read: _Reader, count: int) -> Iterator[tuple[str, str]]:
             yield (
                 f"{group[-1]}.wave",
                 f"makes its pipeline stage {actions} actions, more than the {MAX_ACTIONS_PER_STAGE} CodePipeline "
-                f"allows in one stage (each environment with approval adds up to "
-                f"{stage_actions(approval=True, protect_data=True, baseline=True)}): split the wave",
+                f"allows in one stage (each environment adds up to "
+                f"{stage_actions(protect_data=True, baseline=True)}): split the wave",
             )
 
 
 def _actions_of(read: _Reader, index: int) -> int:
     baseline = AccountBaseline.model_validate(read("environments", index, "account_baseline", default=False))
     return stage_actions(
-        approval=bool(read("environments", index, "approval")),
         protect_data=bool(read("environments", index, "protect_data")),
         baseline=bool(baseline.services),
     )

@@ -49,8 +49,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
 # Each environment adds a stage to the pipeline (CodePipeline allows 50 per pipeline, six of them ours)
-# and 20 to 40 KB to the pipeline stack's template (a protected one the most: its security diff,
-# approval and termination-protection step), on about 190 KB without any: CloudFormation takes at most
+# and 20 to 40 KB to the pipeline stack's template (each its security diff; a protected one the most:
+# its approval and termination-protection step), on about 190 KB without any: CloudFormation takes at most
 # 1 MB. 15 make 21 stages and at most about 0.8 MB (tests/pipeline/test_pipeline.py bounds it from the
 # fixture app's template).
 MAX_ENVIRONMENTS = 15

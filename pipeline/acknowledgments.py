@@ -20,13 +20,11 @@ from constructs import IConstruct
 from compliance import acknowledge, acknowledge_generated_inline_policies
 from compliance.checks import (
     AccessLogged,
-    AssumableOnlyBy,
     Check,
     EncryptedWithCmk,
     GrantsConfinedToAccount,
     KeptAtLeast,
     KeyRotation,
-    NotInvocableByOthers,
     RetainedOnDelete,
     RunOnlyByPipeline,
     TlsOnly,
@@ -38,6 +36,7 @@ from config import EnvironmentConfig
 from pipeline import generated
 from pipeline.guard import PipelineGuard
 from pipeline.region_support import RegionSupportStack
+from pipeline.security_diff import SecurityDiff
 
 # The read/write actions CodePipeline grants on its artifact bucket and key, as cdk-nag names them.
 _ARTIFACT_READ = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
@@ -62,7 +61,6 @@ _BUILD_LOG_CHECKS: tuple[Check, ...] = (
     EncryptedWithCmk(on=LOG_GROUP),
     KeptAtLeast(BUILD_LOG_RETENTION_DAYS, on=LOG_GROUP),
 )
-_BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
 
 _BUCKET_REASON = (
     "CDK Pipelines generates this role and grants it the artifact bucket's object-level actions; the "
@@ -101,22 +99,20 @@ def acknowledge_pipeline(
     protect_projects: dict[str, codebuild.IProject],
     guard: PipelineGuard | None = None,
     evidence_project: codebuild.IProject | None = None,
+    security_diff: SecurityDiff | None = None,
 ) -> None:
     """Acknowledge the findings on the roles CDK Pipelines generates. Call after `build_pipeline()`."""
     names = _FindingNames.of(stack, artifact_bucket)
-    security_check = generated.security_check_parts(pipeline)
     roles = [
         *_pipeline_roles(names, pipeline, region_supports),
         *([(_role(evidence_project), names.project(evidence_project))] if evidence_project is not None else []),
         *_stage_roles(names, stages, smoke_projects, protect_projects),
         *([_guard_role(names, guard)] if guard is not None else []),
-        *(_security_check_roles(names, security_check) if security_check is not None else []),
+        *([_security_diff_role(names, security_diff)] if security_diff is not None else []),
         *_asset_roles(names, pipeline),
     ]
     _acknowledge_grants(roles)
     _acknowledge_docker_asset_projects(pipeline)
-    if security_check is not None:
-        _acknowledge_security_check_function(security_check)
     _acknowledge_replication_key_decrypt(pipeline.pipeline.role, region_supports)
     _acknowledge_replication_bucket_names(stack, region_supports)
     acknowledge_generated_inline_policies(stack)
@@ -146,13 +142,10 @@ class _FindingNames:
         grants: list[_Grant] = [((*actions, self.bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
         return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
 
-    def build_logs_of(self, project_scope: IConstruct | None) -> _Grant:
-        """The log and report groups CodeBuild names after a project (any project's, for `None`)."""
-        if project_scope is None:
-            log_group, report_group = "log-group:/aws/codebuild/*", "report-group/*"
-        else:
-            project = _logical_id(self.stack, project_scope.node.default_child)
-            log_group, report_group = f"log-group:/aws/codebuild/<{project}>:*", f"report-group/<{project}>-*"
+    def build_logs_of(self, project_scope: IConstruct) -> _Grant:
+        """The log and report groups CodeBuild names after a project."""
+        project = _logical_id(self.stack, project_scope.node.default_child)
+        log_group, report_group = f"log-group:/aws/codebuild/<{project}>:*", f"report-group/<{project}>-*"
         return (
             (self.arn("logs", log_group), self.arn("codebuild", report_group)),
             _BUILD_LOG_REASON,
@@ -190,16 +183,16 @@ def _pipeline_roles(
             [
                 *names.project(self_mutation, write=False),
                 (
-                    (f"Resource::arn:*:iam::{account}:role/*",),
-                    "Self-mutation assumes the CDK bootstrap roles of this account, whose names carry the "
-                    "bootstrap qualifier and are not known to this stack.",
-                    (WildcardGrantsOnly(("sts:AssumeRole",), "arn:*:iam::*:role/*", _BOOTSTRAP_ROLE_TAG),),
-                ),
-                (
-                    ("Resource::*",),
-                    "Self-mutation reads the state of CloudFormation stacks and lists buckets before it updates "
-                    "the pipeline; neither read names a resource known before the run.",
-                    (WildcardGrantsOnly(("cloudformation:DescribeStacks", "s3:ListBucket")),),
+                    tuple(
+                        f"Resource::{arn}"
+                        for arn in generated.self_mutation_stack_arns(
+                            names.partition, account, [names.stack, *region_supports]
+                        )
+                    ),
+                    "Self-mutation may read the state of the pipeline's own stacks and of the CDK bootstrap stack "
+                    "of their regions, each by its name; CloudFormation appends an id of its own to a stack's ARN "
+                    "when it creates the stack.",
+                    (WildcardGrantsOnly(("cloudformation:DescribeStacks",), "arn:*:cloudformation:*:stack/*/*"),),
                 ),
             ],
         ),
@@ -254,56 +247,21 @@ def _guard_role(names: _FindingNames, guard: PipelineGuard) -> _Role:
     )
 
 
-def _security_check_roles(names: _FindingNames, security_check: generated.SecurityCheck) -> list[_Role]:
-    """The security diff's project, which reads every stage account's stacks, and its approval function."""
-    approve_arn = _logical_id(names.stack, security_check.function)
-    return [
-        (
-            security_check.project_role,
-            [
-                *names.project(security_check.project, write=False),
-                (
-                    (f"Resource::<{approve_arn}.Arn>:*",),
-                    "The security diff invokes its own approval function, in any of its versions.",
-                    (WildcardGrantsOnly(("lambda:InvokeFunction",), "<ref>:*"),),
-                ),
-                (
-                    ("Resource::*",),
-                    "The security diff reads the stacks of every stage account through their bootstrap "
-                    "lookup roles, whose ARNs are not known to this stack.",
-                    (WildcardGrantsOnly(("sts:AssumeRole",), condition=_BOOTSTRAP_ROLE_TAG),),
-                ),
-            ],
-        ),
-        (
-            security_check.function_role,
-            [
-                (
-                    ("Resource::*",),
-                    "The function that approves a security diff with no broadening calls "
-                    "codepipeline:PutApprovalResult, which does not support resource-level permissions.",
-                    (
-                        WildcardGrantsOnly(
-                            ("codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"),
-                            condition="aws:ResourceTag/SECURITY_CHECK",
-                        ),
-                    ),
-                )
-            ],
-        ),
-    ]
+def _security_diff_role(names: _FindingNames, security_diff: SecurityDiff) -> _Role:
+    """The security diff's project, which reads the stage accounts' stacks through their lookup roles."""
+    return (_role(security_diff.project), names.project(security_diff.project, write=False))
 
 
 def _asset_roles(names: _FindingNames, pipeline: pipelines.CodePipeline) -> list[_Role]:
-    """The asset-publishing roles, which start and watch their own CodeBuild builds."""
-    grant: _Grant = (
-        ("Resource::*",),
-        "Asset publishing starts and watches its own CodeBuild builds, which CDK Pipelines "
-        "grants on every project; the publishing roles it assumes are named in full.",
-        (WildcardGrantsOnly(("codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild")),),
-    )
+    """The asset-publishing roles: the artifacts they read, and the build logs of the projects they serve."""
     return [
-        (role, [*names.artifacts(write=False, key=False), names.build_logs_of(None), grant])
+        (
+            role,
+            [
+                *names.artifacts(write=False, key=False),
+                *(names.build_logs_of(p) for p in generated.asset_projects_of(pipeline, role)),
+            ],
+        )
         for role in generated.asset_roles(pipeline)
     ]
 
@@ -376,52 +334,6 @@ def _acknowledge_docker_asset_projects(pipeline: pipelines.CodePipeline) -> None
             checks=[RunOnlyByPipeline()],
             controls=["CM-7", "SA-10"],
         )
-
-
-def _acknowledge_security_check_function(parts: generated.SecurityCheck) -> None:
-    """Accept what cannot change on the function CDK Pipelines builds to approve an unbroadened diff."""
-    function = parts.function
-    for rule, reason, checks in (
-        (
-            "NIST.800.53.R5-LambdaDLQ",
-            "CodeBuild invokes this function synchronously to approve a security diff; a failed call fails the "
-            "pipeline action, which is where the error is seen and retried, so there is no event to dead-letter.",
-            (
-                NotInvocableByOthers(),
-                EncryptedWithCmk(on=LOG_GROUP),
-                KeptAtLeast(BUILD_LOG_RETENTION_DAYS, on=LOG_GROUP),
-            ),
-        ),
-        (
-            "NIST.800.53.R5-LambdaInsideVPC",
-            "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
-            "and placing it in a VPC would add a network path without protecting anything.",
-            (NotInvocableByOthers(),),
-        ),
-        (
-            "ControlTower::CT.LAMBDA.PR.3",
-            "The function calls only the CodePipeline API to record an approval; it reaches no private resource "
-            "and placing it in a VPC would add a network path without protecting anything.",
-            (NotInvocableByOthers(),),
-        ),
-        (
-            "NIST.800.53.R5-LambdaConcurrency",
-            "It runs once per security diff; a reserved concurrency would take from the account's unreserved pool, "
-            "and Lambda refuses any reservation that leaves less than the minimum, which new accounts are at.",
-            (NotInvocableByOthers(),),
-        ),
-    ):
-        acknowledge(function, rule, reason=reason, checks=checks, controls=["SC-7", "SI-2"])
-    acknowledge(
-        parts.function_role.node.default_child,  # type: ignore[arg-type]
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        reason=(
-            "CDK Pipelines attaches AWS's basic execution policy to its approval function so it can write its "
-            "own logs (it grants only log-stream creation and log writes); the construct offers no way to replace it."
-        ),
-        checks=[AssumableOnlyBy("lambda.amazonaws.com")],
-        controls=["AC-6"],
-    )
 
 
 def _role(project: codebuild.IProject) -> iam.IRole:

@@ -185,7 +185,7 @@ class Assembly:
             if kind == "aws:cloudformation:stack":
                 self._check_stack(artifact_id, artifact, artifacts, directory, label, top_level=top_level)
             elif kind == "cdk:asset-manifest":
-                self._check_asset_manifest_entry(artifact_id, artifact, directory, label)
+                self._check_asset_manifest_entry(artifact_id, artifact, directory, label, top_level=top_level)
             elif kind == "cdk:cloud-assembly":
                 self._check_nested(artifact_id, artifact, label, top_level=top_level)
             elif kind == "cdk:tree" and artifact.get("properties", {}).get("file") != "tree.json":
@@ -268,7 +268,7 @@ class Assembly:
             self.refuse(f"{label}: its template would be uploaded to {props.get('stackTemplateAssetObjectUrl')!r}")
 
     def _check_asset_manifest_entry(
-        self, artifact_id: str, artifact: dict[str, Any], directory: Path, label: str
+        self, artifact_id: str, artifact: dict[str, Any], directory: Path, label: str, *, top_level: bool
     ) -> None:
         file = artifact.get("properties", {}).get("file")
         if file != f"{artifact_id}.json":
@@ -279,7 +279,21 @@ class Assembly:
         if manifest is None:
             self.refuse(f"{label}: its asset manifest {file!r} cannot be read")
             return
-        self._check_assets(manifest, directory, f"{path.relative_to(self.root).as_posix()}" if path else file)
+        where = path.relative_to(self.root).as_posix() if path else file
+        if top_level:
+            self._only_the_template(artifact_id.removesuffix(".assets"), manifest, where)
+        self._check_assets(manifest, directory, where)
+
+    def _only_the_template(self, stack: str, manifest: dict[str, Any], where: str) -> None:
+        """A pipeline-account stack publishes its own template and nothing else: no code of the commit's synth runs
+        in the pipeline's account (its functions are inline in the template the definition check compares)."""
+        for asset_id, asset in manifest.get("files", {}).items():
+            if asset.get("source") != {"path": f"{stack}.template.json", "packaging": "file"}:
+                self.refuse(
+                    f"{where}: file asset {asset_id} is not {stack}'s template; the pipeline account runs no asset"
+                )
+        for asset_id in manifest.get("dockerImages", {}):
+            self.refuse(f"{where}: image asset {asset_id}; the pipeline account runs no asset")
 
     def _check_assets(self, manifest: dict[str, Any], directory: Path, where: str) -> None:
         """Every asset's source stays in the assembly and runs nothing; every destination is a bootstrap one."""

@@ -1,25 +1,22 @@
 """What CDK Pipelines generates, found in one place.
 
-CDK Pipelines offers no handle on some of what it builds (the self-mutation project, the
-security-check project and function, the source action's role). Every construct path into
-its internals lives here, and each lookup fails loudly, naming the path, if a CDK upgrade
-moves it (tests/pipeline/test_generated.py calls each one).
+CDK Pipelines offers no handle on some of what it builds (the self-mutation project and role,
+the asset-publishing roles, the source action's role). Every construct path into its internals
+lives here, and each lookup fails loudly, naming the path, if a CDK upgrade moves it
+(tests/pipeline/test_generated.py calls each one); so does each rewrite of a policy it generates
+when the statement it narrows is no longer there.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import IConstruct
 
@@ -69,6 +66,16 @@ def asset_projects(pipeline: pipelines.CodePipeline) -> list[codebuild.Project]:
     return [c for c in children if isinstance(c, codebuild.Project) and c.node.id.startswith(("File", "Docker"))]
 
 
+def asset_projects_of(pipeline: pipelines.CodePipeline, role: IConstruct) -> list[codebuild.Project]:
+    """The asset-publishing projects that run as `role` (one of `asset_roles`); fails if none does."""
+    served = [p for p in asset_projects(pipeline) if p.role is not None and p.role.node.path == role.node.path]
+    if not served:
+        raise GeneratedConstructMovedError(
+            f"no asset-publishing project of {pipeline.node.path} runs as {role.node.path}"
+        )
+    return served
+
+
 def docker_asset_projects(pipeline: pipelines.CodePipeline) -> list[IConstruct]:
     """The CodeBuild projects that build and publish container image assets ("DockerAsset", "DockerAsset2", ...)."""
     assets = pipeline.node.try_find_child("Assets")
@@ -96,69 +103,24 @@ def grant_connection_use(code_pipeline: codepipeline.Pipeline, connection_arn: s
     )
 
 
-def security_check(pipeline: pipelines.CodePipeline) -> IConstruct | None:
-    """The security diff's CodeBuild project and approval function, where any stage has a security diff."""
-    return pipeline.node.try_find_child("PipelinesSecurityCheck")
+def bootstrap_role_arn(kind: str, partition: str, account: str, region: str) -> str:
+    """A role the CDK bootstrap creates in an account and region (default qualifier).
 
-
-@dataclass(frozen=True)
-class SecurityCheck:
-    """What ConfirmPermissionsBroadening builds once per pipeline: the diff project and its approval function."""
-
-    project: codebuild.Project  # the CodeBuild project (scope of its Role and Resource)
-    project_role: iam.Role
-    function: lambda_.CfnFunction
-    function_role: iam.Role
-    function_logs: logs.CfnLogGroup
-
-
-def security_check_parts(pipeline: pipelines.CodePipeline) -> SecurityCheck | None:
-    """The security check's parts, or None where no stage has a security diff."""
-    check = security_check(pipeline)
-    if check is None:
-        return None
-    project_role, function, function_role, function_logs = (
-        _child(check, *path)
-        for path in (
-            ("CDKSecurityCheck", "Role"),
-            ("CDKPipelinesAutoApprove", "Resource"),
-            ("CDKPipelinesAutoApprove", "ServiceRole"),
-            ("CDKPipelinesAutoApprove", "LogGroup", "Resource"),
-        )
-    )
-    project = _child(check, "CDKSecurityCheck")
-    assert isinstance(project, codebuild.Project)
-    assert isinstance(project_role, iam.Role)
-    assert isinstance(function_role, iam.Role)
-    assert isinstance(function, lambda_.CfnFunction)
-    assert isinstance(function_logs, logs.CfnLogGroup)
-    return SecurityCheck(project, project_role, function, function_role, function_logs)
-
-
-def harden_security_check(
-    parts: SecurityCheck, *, telemetry_key: kms.IKey, build_logs: logs.ILogGroup, retention_days: int
-) -> None:
-    """Encrypt and retain the security check's logs, which CDK Pipelines builds outside `code_build_defaults`.
-
-    Without this, the diff project's logs would go to an unencrypted default group and the approval
-    function's log group would be unencrypted and kept forever.
+    `kind` is deploy, lookup, file-publishing or image-publishing: the bootstrap template names each
+    cdk-<qualifier>-<kind>-role-<account>-<region>.
     """
-    project = _child(parts.project, "Resource")
-    assert isinstance(project, codebuild.CfnProject)
-    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
-        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
-            status="ENABLED", group_name=build_logs.log_group_name
-        )
-    )
-    build_logs.grant_write(parts.project_role)
-    parts.function_logs.kms_key_id = telemetry_key.key_arn
-    parts.function_logs.retention_in_days = retention_days
+    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
 
 
 def deploy_role_arn(partition: str, account: str, region: str) -> str:
     """The CDK bootstrap's deploy role of an account and region (default qualifier)."""
-    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
+    return bootstrap_role_arn("deploy", partition, account, region)
+
+
+def lookup_role_arn(partition: str, account: str, region: str) -> str:
+    """The CDK bootstrap's lookup role of an account and region: read-only, and it may not decrypt with KMS."""
+    return bootstrap_role_arn("lookup", partition, account, region)
 
 
 def stage_named(code_pipeline: codepipeline.Pipeline, name: str) -> codepipeline.IStage:
@@ -179,6 +141,144 @@ def synth_output(code_pipeline: codepipeline.Pipeline) -> codepipeline.Artifact:
     return outputs[0]
 
 
+# The statements CDK Pipelines' asset-publishing role (AssetSingletonRole) grants itself for every project
+# it might serve, by their actions; a project's own grants of the same actions are dropped as duplicates.
+_BUILD_LOGS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
+_REPORTS = frozenset(
+    {
+        "codebuild:BatchPutCodeCoverages",
+        "codebuild:BatchPutTestCases",
+        "codebuild:CreateReport",
+        "codebuild:CreateReportGroup",
+        "codebuild:UpdateReport",
+    }
+)
+_BUILDS = frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"})
+# Self-mutation's grants beside its project's own.
+_ASSUME = frozenset({"sts:AssumeRole"})
+_DESCRIBE_AND_LIST = frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"})
+
+
+def _actions(statement: dict[str, Any]) -> frozenset[str]:
+    action = statement.get("Action", [])
+    return frozenset([action] if isinstance(action, str) else action)
+
+
+def narrowed(
+    document: dict[str, Any], replacements: Mapping[frozenset[str], Sequence[dict[str, Any]]], where: str
+) -> dict[str, Any]:
+    """`document` with each statement that grants exactly the actions of a key of `replacements` on a wildcard
+    resource replaced by that key's statements; fails, naming `where`, if one of them is not there."""
+    statements: list[dict[str, Any]] = []
+    found: set[frozenset[str]] = set()
+    for statement in document["Statement"]:
+        actions = _actions(statement)
+        if actions in replacements and "*" in json.dumps(statement.get("Resource")):
+            found.add(actions)
+            statements += replacements[actions]
+        else:
+            statements.append(statement)
+    missing = sorted(sorted(actions) for actions in replacements if actions not in found)
+    if missing:
+        raise GeneratedConstructMovedError(f"{where} no longer grants {missing} on a wildcard: update {__name__}")
+    return {**document, "Statement": statements}
+
+
+def _narrow(role: IConstruct, replacements: Mapping[frozenset[str], Sequence[iam.PolicyStatement]]) -> None:
+    """Narrow `role`'s default policy (see `narrowed`) at synthesis, when every grant is in place."""
+    policy = _child(role, "DefaultPolicy", "Resource")
+    assert isinstance(policy, iam.CfnPolicy)
+    stack, where = cdk.Stack.of(policy), policy.node.path
+
+    def rewrite(document: dict[str, Any]) -> dict[str, Any]:
+        resolved = {k: [stack.resolve(s.to_statement_json()) for s in v] for k, v in replacements.items()}
+        return narrowed(document, resolved, where)
+
+    policy.policy_document = rewritten(policy, policy.policy_document, rewrite)
+
+
+def narrow_asset_roles(pipeline: pipelines.CodePipeline) -> None:
+    """Confine the asset-publishing roles to their own projects (AC-6).
+
+    CDK Pipelines shares one role per asset type among the projects that publish assets and grants
+    it, for any project, CloudWatch Logs and report groups under `/aws/codebuild/*` and
+    `codebuild:StartBuild`, `BatchGetBuilds` and `StopBuild` on `*`. The logs and reports are narrowed
+    to this pipeline's publishing projects (their builds log to the pipeline's build log group,
+    granted apart). The build actions are removed: a project's own role never starts builds, and the
+    pipeline's asset actions start theirs with CDK Pipelines' CodeBuild action role, which may start
+    only this pipeline's projects.
+    """
+    for role in asset_roles(pipeline):
+        served = asset_projects_of(pipeline, role)
+        stack = cdk.Stack.of(role)
+        logs_arns = [
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                resource_name=f"/aws/codebuild/{p.project_name}{suffix}",
+            )
+            for p in served
+            for suffix in (":*", "")
+        ]
+        reports = [
+            stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{p.project_name}-*")
+            for p in served
+        ]
+        _narrow(
+            role,
+            {
+                _BUILD_LOGS: [iam.PolicyStatement(actions=sorted(_BUILD_LOGS), resources=logs_arns)],
+                _REPORTS: [iam.PolicyStatement(actions=sorted(_REPORTS), resources=reports)],
+                _BUILDS: [],
+            },
+        )
+
+
+def self_mutation_stack_arns(partition: str, account: str, stacks: Sequence[cdk.Stack]) -> list[str]:
+    """The stacks self-mutation may describe: the pipeline's `stacks` and the bootstrap stack of each of their
+    regions, each by its name (CloudFormation appends an id of its own to a stack's ARN)."""
+    return [
+        f"arn:{partition}:cloudformation:{region}:{account}:stack/{name}/*"
+        for region in sorted({s.region for s in stacks})
+        for name in ("CDKToolkit", *(s.stack_name for s in stacks if s.region == region))
+    ]
+
+
+def narrow_self_mutation_role(pipeline: pipelines.CodePipeline, *, stacks: Sequence[cdk.Stack]) -> None:
+    """Confine self-mutation to what `cdk deploy` of the pipeline's own `stacks` needs (AC-6, CM-5).
+
+    CDK Pipelines lets self-mutation assume any bootstrap role of the pipeline account
+    (`arn:*:iam::<account>:role/*` tagged deploy, file-publishing or image-publishing) and call
+    `cloudformation:DescribeStacks` and `s3:ListBucket` on `*`. `cdk deploy` publishes each stack's
+    template with the file-publishing role and deploys it with the deploy role of its region; the
+    pipeline's stacks have no image asset, so image publishing is not granted. The two reads, which
+    the CLI makes with the project's own credentials only where it falls back from an assumed role,
+    are confined to the bootstrap stack, the pipeline's stacks and the bootstrap asset buckets of
+    those regions.
+    """
+    account, partition = cdk.Stack.of(pipeline).account, cdk.Stack.of(pipeline).partition
+    regions = sorted({s.region for s in stacks})
+    qualifier = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    assumed = [
+        bootstrap_role_arn(kind, partition, account, region)
+        for region in regions
+        for kind in ("deploy", "file-publishing")
+    ]
+    described = self_mutation_stack_arns(partition, account, stacks)
+    buckets = [f"arn:{partition}:s3:::cdk-{qualifier}-assets-{account}-{region}" for region in regions]
+    _narrow(
+        self_mutation_role(pipeline),
+        {
+            _ASSUME: [iam.PolicyStatement(actions=["sts:AssumeRole"], resources=assumed)],
+            _DESCRIBE_AND_LIST: [
+                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=described),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
+            ],
+        },
+    )
+
+
 def _replaced(value: Any, old: str, new: str, where: str) -> Any:
     """`value` with `old` replaced by `new` in every string of it; refuses a value without `old`."""
     replaced = json.loads(json.dumps(value).replace(old, new))
@@ -190,36 +290,6 @@ def _replaced(value: Any, old: str, new: str, where: str) -> Any:
 def _in_buildspec(command: str) -> str:
     """`command` as it reads inside a buildspec that is JSON text inside a template value (escaped twice)."""
     return json.dumps(json.dumps(command)[1:-1])[1:-1]
-
-
-def pin_security_check_cli(
-    pipeline: pipelines.CodePipeline, cli_version: str, *, login: Sequence[str] = (), check: str = ""
-) -> None:
-    """Make the security diff check the assembly, then install the pinned CDK CLI and run it from an empty directory.
-
-    CDK Pipelines writes `npm install -g aws-cdk` (unpinned) and `cdk diff -a .`, which runs the CLI in the
-    assembly, where a `cdk.json` the commit wrote would have it run a `build` command with the diff's role.
-    `check` (the deployed pipeline's assembly check), then `login`, run first, in the same command (the
-    buildspec is JSON text in which a command is one string); the directory change lasts for the commands
-    after it (buildspec version 0.2 runs them in one shell).
-    """
-    check_construct = security_check(pipeline)
-    if check_construct is None:
-        return
-    project = _child(check_construct, "CDKSecurityCheck", "Resource")
-    assert isinstance(project, codebuild.CfnProject)
-    # The command is a JSON string inside the buildspec's JSON text: match it with its closing quotes.
-    install = " && ".join(
-        [*([check, 'cd "$(mktemp -d)"'] if check else []), *login, f"npm install -g aws-cdk@{cli_version}"]
-    )
-    old, new = '\\"npm install -g aws-cdk\\"', f'\\"{_in_buildspec(install)}\\"'
-    diff_in_assembly, diff_from_outside = "cdk diff -a . ", _in_buildspec('cdk diff -a "$CODEBUILD_SRC_DIR" ')
-
-    def rewrite(value: Any) -> Any:
-        pinned = _replaced(value, old, new, project.node.path)
-        return _replaced(pinned, diff_in_assembly, diff_from_outside, project.node.path) if check else pinned
-
-    project.source = rewritten(project, project.source, rewrite)
 
 
 def check_before_self_mutation(pipeline: pipelines.CodePipeline, *, stack_name: str, check: str, stacks: str) -> None:

@@ -35,6 +35,7 @@ from pipeline.build_image import BuildImage
 from pipeline.guard import ASSEMBLY_CHECK, PipelineGuard, unpack_checks
 from pipeline.package_mirror import PackageMirror, Tool
 from pipeline.region_support import RegionSupportStack, narrow_replication_key_grants
+from pipeline.security_diff import SecurityDiff
 from stages import MonitoringStage
 
 # The same targets a developer runs: the suite, then synth with compliance gating.
@@ -46,17 +47,20 @@ REPORT_TO_READ = f"{REPORTS}/{MARKDOWN}"
 
 
 class PipelineStack(cdk.Stack):
-    """CDK Pipelines on CodePipeline V2 (CM-3, CM-3(2), CM-4, CM-5, SA-10, SI-6).
+    """CDK Pipelines on CodePipeline V2 (CM-3, CM-3(2), CM-4, CM-5, SA-10, SI-6, AC-6).
 
     A push to the configured branch starts the pipeline. It runs the tests and the
     gated synth (publishing both JUnit reports to CodeBuild report groups and
     keeping the compliance report with the run's artifacts), updates itself, and
-    publishes assets. Then, per environment in promotion order: before every stage
-    after the first, a security diff stops on any IAM or security-group broadening
-    and a manual approval waits, both announced on the approvals topic; the stage
-    deploys; a smoke test calls the stage's API `/ready` (signed with the step's
-    role), which fails the stage unless the service reaches its database, cache
-    and stream. Artifacts, build logs and notifications are encrypted with rotated CMKs.
+    publishes assets. Then, per environment in promotion order: before every stage,
+    a security diff stops on any IAM or security-group broadening until a person
+    confirms it, and, where the configuration asks for one, a manual approval waits,
+    both announced on the approvals topic; the stage deploys; a smoke test calls the
+    stage's API `/ready` (signed with the step's role), which fails the stage unless
+    the service reaches its database, cache and stream. Artifacts, build logs and
+    notifications are encrypted with rotated CMKs. The roles CDK Pipelines generates
+    are narrowed to what their steps need (`generated.narrow_asset_roles`,
+    `generated.narrow_self_mutation_role`) and the security diff is ours (`SecurityDiff`).
 
     Every CodeBuild project runs on one image (`BuildImage`: CodeBuild's curated image, or one pinned
     by digest); with a package mirror (`PackageMirror`), every build that installs packages does so
@@ -105,6 +109,7 @@ class PipelineStack(cdk.Stack):
             synth=self._synth_step(source),
         )
         self._sign_evidence(source, config)
+        self.security_diff = self._security_diff(config, environments, cli_version)
         self.stages: list[MonitoringStage] = []
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
         self.protect_steps: dict[str, pipelines.CodeBuildStep] = {}
@@ -113,7 +118,7 @@ class PipelineStack(cdk.Stack):
             self._add_wave(wave, source, image_directory=image_directory, pipeline_account=config.account)
         # Build now so the V2 trigger can name the source action and the guard can join the pipeline.
         self.pipeline.build_pipeline()
-        self._after_build(config, environments, cli_version, cdk_assets_version)
+        self._after_build(config, environments, cdk_assets_version)
 
     def _foundation(self, config: PipelineConfig) -> None:
         """Keys, the artifact store, build logs, the approvals topic and the report groups."""
@@ -164,6 +169,25 @@ class PipelineStack(cdk.Stack):
         self.test_reports = codebuild.ReportGroup(self, "TestReports", removal_policy=retain)
         self.compliance_reports = codebuild.ReportGroup(self, "ComplianceReports", removal_policy=retain)
 
+    def _security_diff(
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cli_version: str
+    ) -> SecurityDiff:
+        """The security diff every stage runs before it deploys, with the pinned CDK CLI."""
+        return SecurityDiff(
+            self,
+            "SecurityDiff",
+            environments=environments,
+            topic=self.approval_topic,
+            artifact_key=self.artifact_key,
+            telemetry_key=self.telemetry_key,
+            build_logs=self.build_logs,
+            build_image=self.build_image.build_image,
+            cli_version=cli_version,
+            login=self._login("npm"),
+            console_host=_console_host(config.partition),
+            check=self._assembly_check(config),
+        )
+
     def _build_sources(self, config: PipelineConfig) -> None:
         """What the builds run on and install from: the build image, and the package mirror if one is configured."""
         self.build_image = BuildImage(self, "BuildImage", image=config.ecr_build_image, partition=config.partition)
@@ -182,11 +206,7 @@ class PipelineStack(cdk.Stack):
         )
 
     def _after_build(
-        self,
-        config: PipelineConfig,
-        environments: tuple[EnvironmentConfig, ...],
-        cli_version: str,
-        cdk_assets_version: str,
+        self, config: PipelineConfig, environments: tuple[EnvironmentConfig, ...], cdk_assets_version: str
     ) -> None:
         """The trigger, the guard, the checks of privileged steps, hardening of generated resources (their image and
         package mirror too), notices, acknowledgments."""
@@ -200,15 +220,10 @@ class PipelineStack(cdk.Stack):
         )
         narrow_replication_key_grants(code_pipeline.role, self.region_supports)
         generated.grant_connection_use(code_pipeline, config.connection_arn)
-        self._check_the_assembly_first(config, cli_version)
-        security_check = generated.security_check_parts(self.pipeline)
-        if security_check is not None:
-            generated.harden_security_check(
-                security_check,
-                telemetry_key=self.telemetry_key,
-                build_logs=self.build_logs,
-                retention_days=BUILD_LOG_RETENTION_DAYS,
-            )
+        self.security_diff.confirm_only(code_pipeline)
+        generated.narrow_asset_roles(self.pipeline)
+        generated.narrow_self_mutation_role(self.pipeline, stacks=[self, *self.region_supports])
+        self._check_before_self_mutation(config)
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
@@ -226,7 +241,7 @@ class PipelineStack(cdk.Stack):
         )
         for project in self.codebuild_projects():
             self.build_image.run(project)
-        self._allow_installs(security_check)
+        self._allow_installs()
         self._notify_approvers(config)
         cdk.Aspects.of(self).add(ConfineServicePrincipals())
         cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
@@ -240,17 +255,23 @@ class PipelineStack(cdk.Stack):
             protect_projects={stage_id: step.project for stage_id, step in self.protect_steps.items()},
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
+            security_diff=self.security_diff,
         )
 
-    def _check_the_assembly_first(self, config: PipelineConfig, cli_version: str) -> None:
-        """Self-mutation and the security diffs check the assembly themselves (the check the guard ran first) and run
-        the CDK CLI from an empty directory: they read the assembly with the pipeline's own privileges (CM-5)."""
-        check = f'{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR"'
-        generated.pin_security_check_cli(self.pipeline, cli_version, login=self._login("npm"), check=check)
+    def _assembly_check(self, config: PipelineConfig, *options: str) -> str:
+        """The command that writes the deployed pipeline's checks and runs its assembly check on this step's input."""
+        return (
+            f"{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK}"
+            f' "$CODEBUILD_SRC_DIR"{"".join(" " + o for o in options)}'
+        )
+
+    def _check_before_self_mutation(self, config: PipelineConfig) -> None:
+        """Self-mutation checks the assembly itself (the check the guard ran first) and runs the CDK CLI from an empty
+        directory: it reads the assembly with the pipeline account's deploy role (CM-5)."""
         generated.check_before_self_mutation(
             self.pipeline,
             stack_name=self.stack_name,
-            check=check,
+            check=self._assembly_check(config),
             stacks=f'PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR" --stacks',
         )
 
@@ -267,7 +288,7 @@ class PipelineStack(cdk.Stack):
             partial_build_spec=codebuild.BuildSpec.from_object({"version": "0.2", "phases": install})
         )
 
-    def _allow_installs(self, security_check: generated.SecurityCheck | None) -> None:
+    def _allow_installs(self) -> None:
         """Let every project that installs packages read the package mirror: each logs in before it installs."""
         if self.package_mirror is None:
             return
@@ -276,7 +297,7 @@ class PipelineStack(cdk.Stack):
             *(step.project for step in self.smoke_steps.values()),
             generated.self_mutation_project(self.pipeline),
             *generated.asset_projects(self.pipeline),
-            *([security_check.project] if security_check is not None else []),
+            self.security_diff.project,
         ]
         for project in installers:
             self.package_mirror.allow(project)
@@ -322,8 +343,8 @@ class PipelineStack(cdk.Stack):
         image_directory: Path,
         pipeline_account: str,
     ) -> None:
-        """One wave: its approval (security diff per stage, then one manual approval) if it asks for one,
-        then each stage deploys, in parallel, followed by its own smoke test."""
+        """One wave: a security diff per stage, then one manual approval if the wave asks for one, then each
+        stage deploys, in parallel, followed by its own smoke test."""
         first = wave[0]
         name = first.stage_id if len(wave) == 1 else stage_id_of(first.wave or first.name)
         stages = [
@@ -332,15 +353,11 @@ class PipelineStack(cdk.Stack):
             )
             for env in wave
         ]
-        pre: list[pipelines.Step] = []
+        # Any IAM or security-group broadening stops here and notifies the approvers first, approval or not.
+        pre: list[pipelines.Step] = [
+            self.security_diff.step(f"SecurityDiff{stage.node.id}", stage=stage) for stage in stages
+        ]
         if first.approval:
-            # Any IAM or security-group broadening stops here and notifies the approvers first.
-            diffs = [
-                pipelines.ConfirmPermissionsBroadening(
-                    f"SecurityDiff{stage.node.id}", stage=stage, notification_topic=self.approval_topic
-                )
-                for stage in stages
-            ]
             approval = pipelines.ManualApprovalStep(
                 f"Approve{name}",
                 comment=(
@@ -350,9 +367,9 @@ class PipelineStack(cdk.Stack):
                     f"output artifact, {REPORT_TO_READ}, and the ComplianceReports report group."
                 ),
             )
-            for diff in diffs:
+            for diff in pre:
                 approval.add_step_dependency(diff)
-            pre += [*diffs, approval]
+            pre.append(approval)
             self.approval_actions.append(f"Approve{name}")
         pipeline_wave = self.pipeline.add_wave(name, pre=pre)
         for env, stage in zip(wave, stages, strict=True):

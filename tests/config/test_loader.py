@@ -689,5 +689,5 @@ def test_a_wave_whose_pipeline_stage_passes_fifty_actions_is_refused() -> None:
     assert len(problems) == 1
     assert problems[0].endswith(
         "makes its pipeline stage 65 actions, more than the 50 CodePipeline allows in one "
-        "stage (each environment with approval adds up to 16): split the wave"
+        "stage (each environment adds up to 16): split the wave"
     )

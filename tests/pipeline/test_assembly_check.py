@@ -148,6 +148,18 @@ def test_an_asset_published_elsewhere_is_refused(assembly: Path) -> None:
     _refused(assembly, "bucketName is 'attacker-bucket'")
 
 
+def test_code_published_in_the_pipeline_account_is_refused(assembly: Path) -> None:
+    # The pipeline account's stacks carry their functions inline: an asset there is code the commit's synth wrote,
+    # which self-mutation would publish under a name the compared template may already use.
+    path = assembly / "Pipeline.assets.json"
+    manifest = _json(path)
+    template = next(iter(manifest["files"].values()))
+    code = {**template, "source": {"path": "asset." + "a" * 64, "packaging": "zip"}}
+    manifest["files"]["a" * 64] = code
+    _write(path, manifest)
+    _refused(assembly, f"file asset {'a' * 64} is not Pipeline's template")
+
+
 def _buildspec(root: Path) -> Path:
     return sorted(root.glob("buildspec-*.yaml"))[0]
 
@@ -265,7 +277,7 @@ def test_the_security_diff_checks_the_assembly_and_runs_the_cli_outside_it(
 ) -> None:
     commands = _project_running(pipeline_template, "cdk diff")
     (diff,) = [c for c in commands if "cdk diff" in c]
-    assert 'cdk diff -a "$CODEBUILD_SRC_DIR" --security-only' in diff
+    assert 'cd "$(mktemp -d)" && cdk diff --app "$CODEBUILD_SRC_DIR" ' in diff
     (install,) = [c for c in commands if "npm install -g aws-cdk@" in c]
     prefix = install.split(" && npm install")[0]  # the check and the move to an empty directory
     assert prefix.endswith('&& cd "$(mktemp -d)"')

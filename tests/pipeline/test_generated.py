@@ -31,10 +31,13 @@ def test_each_lookup_finds_what_cdk_pipelines_generated(pipeline: PipelineStack)
     assert docker <= {p.node.path + "/Resource" for p in assets}
     assert generated.self_mutation_role(pipeline.pipeline).node.id == "Role"
     assert generated.source_role(pipeline.pipeline.pipeline).node.id == "CodePipelineActionRole"
-    parts = generated.security_check_parts(pipeline.pipeline)
-    assert parts is not None
-    assert parts.function.cfn_resource_type == "AWS::Lambda::Function"
-    assert parts.function_logs.cfn_resource_type == "AWS::Logs::LogGroup"
+    served = {
+        role.node.id: sorted(
+            p.node.id.rstrip("0123456789") for p in generated.asset_projects_of(pipeline.pipeline, role)
+        )
+        for role in generated.asset_roles(pipeline.pipeline)
+    }
+    assert served == {"FileRole": ["FileAsset"], "DockerRole": ["DockerAsset"]}
     assert generated.synth_output(pipeline.pipeline.pipeline).artifact_name
     assert generated.stage_named(pipeline.pipeline.pipeline, "UpdatePipeline").stage_name == "UpdatePipeline"
 
@@ -44,6 +47,42 @@ def test_a_moved_construct_fails_loudly_naming_the_path(pipeline: PipelineStack)
         generated._child(pipeline.pipeline, "Renamed", "SelfMutation")
     with pytest.raises(generated.GeneratedConstructMovedError, match="no stage 'Deploy'"):
         generated.stage_named(pipeline.pipeline.pipeline, "Deploy")
+
+
+def test_an_asset_role_that_serves_no_project_fails_loudly(pipeline: PipelineStack) -> None:
+    with pytest.raises(generated.GeneratedConstructMovedError, match="runs as Pipeline/Pipeline/UpdatePipeline"):
+        generated.asset_projects_of(pipeline.pipeline, generated.self_mutation_role(pipeline.pipeline))
+
+
+_WILDCARD = {"Action": ["codebuild:StartBuild", "codebuild:StopBuild"], "Effect": "Allow", "Resource": "*"}
+_NAMED = {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": "arn:aws:iam::123456789012:role/named"}
+
+
+def test_a_narrowed_statement_replaces_only_the_wildcard_grant_of_its_actions() -> None:
+    narrow = {"Action": "codebuild:StartBuild", "Effect": "Allow", "Resource": "arn:aws:codebuild:::project/p"}
+    document = {"Version": "2012-10-17", "Statement": [_NAMED, _WILDCARD]}
+    replacements = {frozenset({"codebuild:StartBuild", "codebuild:StopBuild"}): [narrow]}
+    assert generated.narrowed(document, replacements, "Role")["Statement"] == [_NAMED, narrow]
+    assert generated.narrowed(document, {frozenset(_WILDCARD["Action"]): []}, "Role")["Statement"] == [_NAMED]
+
+
+def test_a_narrowed_statement_that_is_no_longer_generated_fails_loudly() -> None:
+    # A statement that names its resource is not the generated wildcard: it is kept, and the wildcard is missing.
+    document = {"Version": "2012-10-17", "Statement": [_NAMED]}
+    with pytest.raises(generated.GeneratedConstructMovedError, match=r"Role/DefaultPolicy no longer grants"):
+        generated.narrowed(document, {frozenset({"sts:AssumeRole"}): []}, "Role/DefaultPolicy")
+    with pytest.raises(generated.GeneratedConstructMovedError, match=r"codebuild:StartBuild"):
+        generated.narrowed(document, {frozenset({"codebuild:StartBuild"}): []}, "Role/DefaultPolicy")
+
+
+def test_bootstrap_roles_are_named_as_the_cdk_bootstrap_template_names_them() -> None:
+    # cdk-<qualifier>-<kind>-role-<account>-<region> (the CDK CLI's bootstrap-template.yaml, RoleName of each role).
+    assert generated.lookup_role_arn("aws-us-gov", "123456789012", "us-gov-west-1") == (
+        "arn:aws-us-gov:iam::123456789012:role/cdk-hnb659fds-lookup-role-123456789012-us-gov-west-1"
+    )
+    assert generated.deploy_role_arn("aws", "123456789012", "us-east-1") == (
+        "arn:aws:iam::123456789012:role/cdk-hnb659fds-deploy-role-123456789012-us-east-1"
+    )
 
 
 def _sources() -> list[Path]:

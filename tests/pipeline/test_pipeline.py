@@ -131,28 +131,34 @@ def _actions(pipeline_props: dict[str, Any], stage: str) -> list[tuple[str, str,
     return sorted(((a["Name"], a["ActionTypeId"]["Category"], a["RunOrder"]) for a in actions), key=lambda a: a[2])
 
 
-def test_a_security_diff_per_stage_then_one_approval_before_each_wave_that_asks(
+def test_a_security_diff_per_stage_and_one_approval_before_each_wave_that_asks(
     pipeline_props: dict[str, Any], fixture_config: AppConfig
 ) -> None:
-    approvals = 0
+    approvals = unapproved = 0
     for wave in fixture_config.waves:
         actions = _actions(pipeline_props, _wave_name(wave))
-        gates = [a for a in actions if a[1] == "Approval" or a[0].startswith("SecurityDiff")]
-        if not wave[0].approval:
-            assert gates == []
-            continue
-        approvals += 1
         first_deploy = min(a[2] for a in actions if a[1] == "Deploy")
-        (approve,) = [a for a in actions if a[0] == f"Approve{_wave_name(wave)}"]
-        assert approve[1] == "Approval"
+        diffs = []
         for env in wave:
             check, confirm = (
                 next(a for a in actions if a[0] == f"SecurityDiff{env.stage_id}.{s}") for s in ("Check", "Confirm")
             )
             assert (check[1], confirm[1]) == ("Build", "Approval")
-            assert check[2] < confirm[2] < approve[2] < first_deploy
-        assert len(gates) == 2 * len(wave) + 1
+            assert check[2] < confirm[2] < first_deploy
+            diffs.append(confirm)
+        promotions = [a for a in actions if a[1] == "Approval" and not a[0].startswith("SecurityDiff")]
+        if wave[0].approval:
+            approvals += 1
+            (approve,) = promotions
+            assert approve[0] == f"Approve{_wave_name(wave)}"
+            assert max(d[2] for d in diffs) < approve[2] < first_deploy
+        else:  # the diff still runs, and a broadening still waits for a person; no promotion approval
+            unapproved += 1
+            assert promotions == []
+        gates = [a for a in actions if a[1] == "Approval" or a[0].startswith("SecurityDiff")]
+        assert len(gates) == 2 * len(wave) + int(wave[0].approval)
     assert approvals == sum(1 for wave in fixture_config.waves if wave[0].approval) >= 2
+    assert unapproved >= 2, "the fixture has a first stage and a later one without approval"
 
 
 def test_a_smoke_test_runs_after_each_stage_with_its_api_url(
@@ -494,10 +500,7 @@ def test_the_configuration_counts_each_stages_actions_as_the_pipeline_has_them(
     for wave in fixture_config.waves:
         name = wave[0].stage_id if len(wave) == 1 else stage_id_of(wave[0].wave or wave[0].name)
         counted = int(wave[0].approval) + sum(
-            stage_actions(
-                approval=env.approval, protect_data=env.protect_data, baseline=bool(env.account_baseline.services)
-            )
-            for env in wave
+            stage_actions(protect_data=env.protect_data, baseline=bool(env.account_baseline.services)) for env in wave
         )
         assert actual[name] == counted, name
 
