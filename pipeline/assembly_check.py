@@ -31,6 +31,7 @@ to deploy, one per line), 4 when it is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -82,11 +83,35 @@ _STACK_PROPERTIES = frozenset(
 _ARTIFACT_TYPES = frozenset(
     {"aws:cloudformation:stack", "cdk:asset-manifest", "cdk:tree", "cdk:cloud-assembly", "cdk:feature-flag-report"}
 )
+# Metadata the CLI reads and does nothing with but report (`aws:cdk:error` stops a deployment, which is safe).
+# Any other type, `aws:cdk:asset` (assets packaged from any path, passed as parameters) or
+# `aws:cdk:stack-tags` (tags on every resource) among them, is refused.
+_METADATA_TYPES = frozenset(
+    {
+        "aws:cdk:logicalId",
+        "aws:cdk:creationStack",
+        "aws:cdk:templateFile",
+        "aws:cdk:acknowledged-rules",
+        "aws:cdk:info",
+        "aws:cdk:warning",
+        "aws:cdk:error",
+    }
+)
+_METADATA_PREFIXES = ("aws:cdk:analytics:", "aws:cdk:is-custom-resource-handler-")
 _DOCKER_SOURCE = frozenset({"directory", "dockerFile", "dockerBuildArgs", "platform"})
 _PUBLISH = re.compile(
     rf'cdk-assets --path "(assembly-{_ID}/{_ID}\.assets\.json)" --verbose publish '
     rf'"({_HASH}):({_ACCOUNT}-{_REGION}-[0-9a-f]{{8}})"'
 )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: parsers disagree on which of two equal keys counts."""
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"repeated keys {repeated}")
+    return dict(pairs)
 
 
 def _role(account: str, region: str, kind: str) -> str:
@@ -101,6 +126,11 @@ class Assembly:
         self.problems: list[str] = []
         self.top_level_stacks: list[str] = []
         self.regions: dict[str, str] = {}
+        # What the CLI selects a stack by (`displayName`, else the artifact id), where each was seen: a pattern
+        # (`deploy Pipeline`, `diff "Pipeline/Dev/*"`) must select exactly the stacks the checks mean.
+        self.selected_as: dict[str, str] = {}
+        # Each stage stack's template (path in the assembly) and the stack it deploys as.
+        self.stage_stacks: dict[str, str] = {}
 
     def refuse(self, what: str) -> None:
         self.problems.append(what)
@@ -112,8 +142,9 @@ class Assembly:
         self._check_files()
         manifest = self._read_json(self.root / "manifest.json")
         if manifest is not None:
-            self._check_manifest(manifest, self.root, top_level=True)
+            self._check_manifest(manifest, self.root, display=None)
         self._check_buildspecs()
+        self._check_deployments()
         return self.problems
 
     # --- files ------------------------------------------------------------------------------------
@@ -136,17 +167,14 @@ class Assembly:
                 elif (
                     here.parent == self.root
                     and here.name.startswith("assembly-")
-                    and not any(p.fullmatch(name) for p in _NESTED)
+                    and (not any(p.fullmatch(name) for p in _NESTED) or not stat.S_ISREG(mode))
                 ):
                     self.refuse(f"{relative} is not a file CDK synthesis writes in a stage's assembly")
-            # Nothing nests inside a stage's assembly.
-            if here.parent == self.root and here.name.startswith("assembly-"):
-                subdirectories.clear()
 
     def _read_json(self, path: Path) -> dict[str, Any] | None:
         relative = path.relative_to(self.root).as_posix()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
         except (OSError, ValueError) as error:
             self.refuse(f"{relative} cannot be read: {error}")
             return None
@@ -160,7 +188,7 @@ class Assembly:
         if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name:
             self.refuse(f"{what} names {name!r}, not a relative path")
             return None
-        path = Path(os.path.normpath(base / name))
+        path = Path(os.path.realpath(base / name))
         if path != self.root and self.root not in path.parents:
             self.refuse(f"{what} names {name!r}, outside the assembly")
             return None
@@ -168,7 +196,9 @@ class Assembly:
 
     # --- manifests --------------------------------------------------------------------------------
 
-    def _check_manifest(self, manifest: dict[str, Any], directory: Path, *, top_level: bool) -> None:
+    def _check_manifest(self, manifest: dict[str, Any], directory: Path, *, display: str | None) -> None:
+        """`display` is the stage assembly's display name (`Pipeline/Dev`), None for the top level."""
+        top_level = display is None
         where = directory.relative_to(self.root).as_posix()
         where = "manifest.json" if where == "." else f"{where}/manifest.json"
         artifacts = manifest.get("artifacts", {})
@@ -182,8 +212,10 @@ class Assembly:
             if kind not in _ARTIFACT_TYPES:
                 self.refuse(f"{label} is of type {kind!r}, which this app never synthesizes")
                 continue
+            for entry in artifact.get("metadata", {}).values():
+                self._check_metadata(entry, label)
             if kind == "aws:cloudformation:stack":
-                self._check_stack(artifact_id, artifact, artifacts, directory, label, top_level=top_level)
+                self._check_stack(artifact_id, artifact, artifacts, directory, label, display=display)
             elif kind == "cdk:asset-manifest":
                 self._check_asset_manifest_entry(artifact_id, artifact, directory, label, top_level=top_level)
             elif kind == "cdk:cloud-assembly":
@@ -192,15 +224,24 @@ class Assembly:
                 self.refuse(f"{label} names a tree file other than tree.json")
 
     def _check_nested(self, artifact_id: str, artifact: dict[str, Any], label: str, *, top_level: bool) -> None:
-        """A stage's assembly: a top-level directory of its own name, whose manifest is checked the same way."""
-        if not top_level or artifact.get("properties", {}).get("directoryName") != artifact_id:
+        """A stage's assembly: a top-level directory of its own name (`assembly-<pipeline>-<stage>`, displayed as
+        `<pipeline>/<stage>`), whose manifest is checked the same way."""
+        props = artifact.get("properties", {})
+        found = re.fullmatch(r"assembly-([A-Za-z][A-Za-z0-9]*)-([A-Za-z][A-Za-z0-9]*)", artifact_id)
+        if not top_level or props.get("directoryName") != artifact_id or found is None:
             self.refuse(f"{label}: a stage's assembly must be a top-level directory of its own name")
-        elif re.fullmatch(rf"assembly-{_ID}", artifact_id) is None:
-            self.refuse(f"{label}: not a stage assembly's name")
+        elif props.get("displayName") != "/".join(found.groups()):
+            self.refuse(f"{label} is displayed as {props.get('displayName')!r}, not {'/'.join(found.groups())!r}")
         else:
             nested = self._read_json(self.root / artifact_id / "manifest.json")
             if nested is not None:
-                self._check_manifest(nested, self.root / artifact_id, top_level=False)
+                self._check_manifest(nested, self.root / artifact_id, display=props["displayName"])
+
+    def _check_metadata(self, entries: object, label: str) -> None:
+        for entry in entries if isinstance(entries, list) else [entries]:
+            kind = entry.get("type") if isinstance(entry, dict) else None
+            if not (isinstance(kind, str) and (kind in _METADATA_TYPES or kind.startswith(_METADATA_PREFIXES))):
+                self.refuse(f"{label} carries metadata of type {kind!r}, which the CLI would act on")
 
     def _check_stack(
         self,
@@ -210,7 +251,7 @@ class Assembly:
         directory: Path,
         label: str,
         *,
-        top_level: bool,
+        display: str | None,
     ) -> None:
         environment = re.fullmatch(rf"aws://({_ACCOUNT})/({_REGION})", str(artifact.get("environment")))
         if environment is None:
@@ -218,19 +259,25 @@ class Assembly:
             return
         account, region = environment.groups()
         props = artifact.get("properties", {})
-        self._check_stack_properties(artifact_id, props, account, region, label)
-        if artifact.get("additionalMetadataFile", f"{artifact_id}.metadata.json") != f"{artifact_id}.metadata.json":
-            self.refuse(f"{label} reads its metadata from {artifact.get('additionalMetadataFile')!r}")
-        for dependency in artifact.get("dependencies", []):
-            target = artifacts.get(dependency, {}).get("type")
-            if target not in ("aws:cloudformation:stack", "cdk:asset-manifest"):
-                self.refuse(f"{label} depends on {dependency!r}, which is no stack or asset manifest of its assembly")
-            elif target == "cdk:asset-manifest" and dependency != f"{artifact_id}.assets":
-                self.refuse(f"{label} depends on another stack's asset manifest, {dependency!r}")
+        self._check_stack_properties(artifact_id, props, account, region, label, top_level=display is None)
+        self._check_selection(artifact_id, artifact, label, display=display)
+        metadata_file = artifact.get("additionalMetadataFile", f"{artifact_id}.metadata.json")
+        if metadata_file != f"{artifact_id}.metadata.json":
+            self.refuse(f"{label} reads its metadata from {metadata_file!r}")
+        elif (directory / metadata_file).is_file():
+            for entries in (self._read_json(directory / metadata_file) or {}).values():
+                self._check_metadata(entries, f"{label} ({metadata_file})")
+        self._check_dependencies(artifact_id, artifact, artifacts, label)
         template = self._inside(directory, props.get("templateFile"), f"{label}'s templateFile")
-        if template is not None and not template.is_file():
+        if template is None or not template.is_file():
             self.refuse(f"{label}: its template {props.get('templateFile')!r} does not exist")
-        if top_level:
+        else:
+            self._check_template_upload(artifact_id, props, template, directory, label)
+        if display is not None:
+            self.stage_stacks[template.relative_to(self.root).as_posix() if template else ""] = str(
+                props.get("stackName")
+            )
+        else:
             pipeline_account = os.environ.get("PIPELINE_ACCOUNT")
             if pipeline_account and account != pipeline_account:
                 self.refuse(
@@ -242,26 +289,83 @@ class Assembly:
             self.top_level_stacks.append(artifact_id)
             self.regions[artifact_id] = region
 
+    def _check_dependencies(
+        self, artifact_id: str, artifact: dict[str, Any], artifacts: dict[str, Any], label: str
+    ) -> None:
+        for dependency in artifact.get("dependencies", []):
+            target = artifacts.get(dependency, {}).get("type")
+            if target not in ("aws:cloudformation:stack", "cdk:asset-manifest"):
+                self.refuse(f"{label} depends on {dependency!r}, which is no stack or asset manifest of its assembly")
+            elif target == "cdk:asset-manifest" and dependency != f"{artifact_id}.assets":
+                self.refuse(f"{label} depends on another stack's asset manifest, {dependency!r}")
+
+    def _check_selection(self, artifact_id: str, artifact: dict[str, Any], label: str, *, display: str | None) -> None:
+        """How the CLI selects the stack: a top-level stack by its id, a stage's stack as `<stage display>/<name>`,
+        each by a name no other stack has."""
+        shown = artifact.get("displayName", artifact_id)
+        name = artifact.get("properties", {}).get("stackName")
+        if display is None and shown != artifact_id:
+            self.refuse(f"{label} is displayed as {shown!r}: a pipeline-account stack is selected by its id")
+        if display is not None:
+            if re.fullmatch(rf"{re.escape(display)}/{_ID}", str(shown)) is None:
+                self.refuse(f"{label} is displayed as {shown!r}, not as a stack of {display}")
+            if not isinstance(name, str) or re.fullmatch(_ID, name) is None:
+                self.refuse(f"{label} deploys as {name!r}, not a stack name")
+        if shown in self.selected_as:
+            self.refuse(f"{label} is displayed as {shown!r}, like {self.selected_as[shown]}")
+        self.selected_as[str(shown)] = label
+
+    def _check_template_upload(
+        self, artifact_id: str, props: dict[str, Any], template: Path, directory: Path, label: str
+    ) -> None:
+        """The template the CLI uploads and deploys (`stackTemplateAssetObjectUrl`) is the file the checks read."""
+        digest = hashlib.sha256(template.read_bytes()).hexdigest()
+        url = str(props.get("stackTemplateAssetObjectUrl"))
+        if not url.endswith(f"/{digest}.json"):
+            self.refuse(f"{label}: its template would be deployed from {url!r}, not from its own file ({digest})")
+        assets = (
+            self._read_json(directory / f"{artifact_id}.assets.json")
+            if (directory / f"{artifact_id}.assets.json").is_file()
+            else None
+        )
+        entry = (assets or {}).get("files", {}).get(digest, {})
+        if entry.get("source", {}).get("path") != props.get("templateFile") or any(
+            d.get("objectKey") != f"{digest}.json" for d in entry.get("destinations", {}).values()
+        ):
+            self.refuse(f"{label}: its asset manifest does not publish its template as {digest}.json")
+
     def _check_stack_properties(
-        self, artifact_id: str, props: dict[str, Any], account: str, region: str, label: str
+        self, artifact_id: str, props: dict[str, Any], account: str, region: str, label: str, *, top_level: bool
     ) -> None:
         """Every property is the one CDK writes for a stack of this account and region, and no other is set."""
         unexpected = sorted(set(props) - _STACK_PROPERTIES)
         if unexpected:
             # tags, parameters, notificationArns...: none is in the template the definition check compares.
             self.refuse(f"{label} sets {', '.join(unexpected)}, which CDK does not write for this app's stacks")
-        expected = {
+        expected: dict[str, Any] = {
+            "requiresBootstrapStackVersion": 6,
             "templateFile": f"{artifact_id}.template.json",
             "assumeRoleArn": _role(account, region, "deploy"),
             "cloudFormationExecutionRoleArn": _role(account, region, "cfn-exec"),
             "bootstrapStackVersionSsmParameter": f"/cdk-bootstrap/{QUALIFIER}/version",
             "additionalDependencies": [f"{artifact_id}.assets"],
         }
+        if top_level:
+            # The CLI applies these to the pipeline's own stacks; the app sets neither.
+            expected |= {"terminationProtection": False, "validateOnSynth": False}
         for key, value in expected.items():
             if props.get(key) != value:
                 self.refuse(f"{label}: {key} is {props.get(key)!r}, not {value!r}")
+        for key in ("terminationProtection", "validateOnSynth"):
+            if not isinstance(props.get(key, False), bool):
+                self.refuse(f"{label}: {key} is {props.get(key)!r}, not true or false")
         lookup = props.get("lookupRole", {})
-        if not isinstance(lookup, dict) or lookup.get("arn") != _role(account, region, "lookup"):
+        expected_lookup = {
+            "arn": _role(account, region, "lookup"),
+            "requiresBootstrapStackVersion": 8,
+            "bootstrapStackVersionSsmParameter": f"/cdk-bootstrap/{QUALIFIER}/version",
+        }
+        if lookup != expected_lookup:
             self.refuse(f"{label}: lookupRole is {lookup!r}, not the bootstrap lookup role of {account}/{region}")
         bucket = f"cdk-{QUALIFIER}-assets-{account}-{region}"
         if re.fullmatch(rf"s3://{bucket}/{_HASH}\.json", str(props.get("stackTemplateAssetObjectUrl"))) is None:
@@ -343,6 +447,32 @@ class Assembly:
             if destination.get(key) != value:
                 self.refuse(f"{label}: destination {destination_id}'s {key} is {destination.get(key)!r}, not {value!r}")
 
+    # --- what the pipeline deploys ------------------------------------------------------------------
+
+    def _check_deployments(self) -> None:
+        """The stage stacks the pipeline's CloudFormation actions deploy (template path, stack name), as the pipeline
+        stack of this assembly names them, are exactly the stage stacks of the assembly: so the security diff, which
+        selects a stage's stacks from the assembly, sees every stack that stage deploys, under its name."""
+        deployed: dict[str, str] = {}
+        for name in self.top_level_stacks:
+            template = self._read_json(self.root / f"{name}.template.json") or {}
+            for action in _pipeline_actions(template):
+                configuration = action.get("Configuration", {})
+                if action.get("ActionTypeId", {}).get("Provider") == "CloudFormation" and isinstance(
+                    configuration.get("TemplatePath"), str
+                ):
+                    deployed[configuration["TemplatePath"].split("::", 1)[-1]] = str(configuration.get("StackName"))
+        for path in sorted(deployed.keys() - self.stage_stacks.keys()):
+            self.refuse(f"the pipeline deploys {path}, which no stage stack of the assembly names as its template")
+        for path in sorted(self.stage_stacks.keys() - deployed.keys()):
+            self.refuse(f"{path} is a stage stack's template that no action of the pipeline deploys")
+        for path in sorted(deployed.keys() & self.stage_stacks.keys()):
+            if deployed[path] != self.stage_stacks[path]:
+                self.refuse(
+                    f"{path} is deployed as {deployed[path]!r}, but its stack in the assembly is "
+                    f"{self.stage_stacks[path]!r}"
+                )
+
     # --- asset buildspecs -------------------------------------------------------------------------
 
     def _check_buildspecs(self) -> None:
@@ -373,6 +503,17 @@ class Assembly:
                 assets = {**(manifest or {}).get("files", {}), **(manifest or {}).get("dockerImages", {})}
                 if destination not in assets.get(asset_id, {}).get("destinations", {}):
                     self.refuse(f"{name} publishes {asset_id}:{destination}, which {manifest_path} does not list")
+
+
+def _pipeline_actions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action of every CodePipeline pipeline of `template`."""
+    return [
+        action
+        for resource in template.get("Resources", {}).values()
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::CodePipeline::Pipeline"
+        for stage in resource.get("Properties", {}).get("Stages", [])
+        for action in stage.get("Actions", [])
+    ]
 
 
 def check(root: Path) -> Assembly:

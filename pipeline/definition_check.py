@@ -101,6 +101,10 @@ def invariants(template: dict[str, Any]) -> set[str]:
             if name == "CheckDefinition":
                 kept.add(f"the pipeline-definition check in stage {stage}")
     for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::CodePipeline::Pipeline" and (
+            resource.get("Properties", {}).get("ExecutionMode") == "QUEUED"
+        ):
+            kept.add("one execution at a time (QUEUED): no run's synth writes while another run waits for approval")
         if resource.get("Type") != "AWS::CodeBuild::Project":
             continue
         spec = json.dumps(resource.get("Properties", {}).get("Source", {}).get("BuildSpec", ""))
@@ -227,7 +231,7 @@ def main(argv: list[str]) -> int:
             name: json.loads((assembly.root / f"{name}.template.json").read_text(encoding="utf-8"))
             for name in assembly.top_level_stacks
         }
-        running = {name: running_template(name, region) for name, region in {**listed, **assembly.regions}.items()}
+        running = {name: running_template(name, region) for name, region in listed.items()}
     except (OSError, ValueError) as error:
         print(f"cannot read the templates to compare: {error}", file=sys.stderr)
         return UNREADABLE

@@ -7,6 +7,7 @@ import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -263,7 +264,7 @@ class PipelineGuard(Construct):
                     "eventSource": ["cloudformation.amazonaws.com"],
                     "eventName": ["UpdateStack", "DeleteStack", "CreateChangeSet", "ExecuteChangeSet"],
                     "requestParameters": {"stackName": [{"wildcard": f"*{stack.stack_name}*"}]},
-                    "userIdentity": {"sessionContext": {"sessionIssuer": {"arn": [{"anything-but": deploy_role}]}}},
+                    "$or": _caller_other_than(deploy_role),
                 },
             },
             "DeployRoleAssumedOutsidePipeline": {
@@ -272,9 +273,7 @@ class PipelineGuard(Construct):
                     "eventSource": ["sts.amazonaws.com"],
                     "eventName": ["AssumeRole"],
                     "requestParameters": {"roleArn": [deploy_role]},
-                    "userIdentity": {
-                        "sessionContext": {"sessionIssuer": {"arn": [{"anything-but": self_mutation_role.role_arn}]}}
-                    },
+                    "$or": _caller_other_than(self_mutation_role.role_arn),
                 },
             },
         }
@@ -333,6 +332,20 @@ class PipelineGuard(Construct):
         )
 
 
+def _caller_other_than(role_arn: str) -> list[dict[str, Any]]:
+    """Event-pattern alternatives: a call by a session of any role but `role_arn`, or by a principal with no role
+    session at all (an IAM user, the root user), whose events carry no `sessionIssuer` for `anything-but` to match."""
+    issuer = ("userIdentity", "sessionContext", "sessionIssuer", "arn")
+
+    def nested(value: list[dict[str, Any]]) -> dict[str, Any]:
+        pattern: Any = value
+        for key in reversed(issuer):
+            pattern = {key: pattern}
+        return dict(pattern)
+
+    return [nested([{"anything-but": role_arn}]), nested([{"exists": False}])]
+
+
 def unpack_checks() -> str:
     """The command that writes the deployed pipeline's own checks into a directory the commit never writes.
 
@@ -380,8 +393,10 @@ def _check_commands() -> list[str]:
         + APPROVAL_ACTION
         + '\\",\\"execution\\":\\"$EXECUTION_ID\\"}" /dev/null;'
         " elif [ $status -eq 3 ]; then"
+        # One argument may not exceed 128 KiB (Linux); SNS takes 256 KB: the message is read from a file.
+        " head -c 120000 /tmp/difference.txt > /tmp/message.txt;"
         ' aws sns publish --topic-arn "$TOPIC_ARN"'
         ' --subject "Pipeline change waits for approval"'
-        ' --message "$(head -c 200000 /tmp/difference.txt)" > /dev/null;'
+        " --message file:///tmp/message.txt > /dev/null;"
         " else exit $status; fi",
     ]

@@ -104,7 +104,7 @@ class PipelineStack(cdk.Stack):
                 ),
             ),
             # What CDK Pipelines installs in these projects is npm's: the CDK CLI and cdk-assets.
-            self_mutation_code_build_defaults=self._logged_in("npm"),
+            self_mutation_code_build_defaults=self._logged_in("npm", leave_assembly=True),
             asset_publishing_code_build_defaults=self._logged_in("npm"),
             synth=self._synth_step(source),
         )
@@ -279,11 +279,12 @@ class PipelineStack(cdk.Stack):
         """The commands that point `tools` at the package mirror, if there is one, before a step installs anything."""
         return self.package_mirror.login(*tools) if self.package_mirror is not None else []
 
-    def _logged_in(self, *tools: Tool) -> pipelines.CodeBuildOptions | None:
-        """Defaults for projects CDK Pipelines generates: log `tools` in to the package mirror first."""
+    def _logged_in(self, *tools: Tool, leave_assembly: bool = False) -> pipelines.CodeBuildOptions | None:
+        """Defaults for projects CDK Pipelines generates: log `tools` in to the package mirror first (from an empty
+        directory with `leave_assembly`: npm's login reads an .npmrc in its working directory)."""
         if self.package_mirror is None:
             return None
-        install = {"install": {"commands": self._login(*tools)}}
+        install = {"install": {"commands": [*(['cd "$(mktemp -d)"'] if leave_assembly else []), *self._login(*tools)]}}
         return pipelines.CodeBuildOptions(
             partial_build_spec=codebuild.BuildSpec.from_object({"version": "0.2", "phases": install})
         )
@@ -331,6 +332,11 @@ class PipelineStack(cdk.Stack):
             self,
             "CodePipeline",
             pipeline_type=codepipeline.PipelineType.V2,
+            # One execution at a time: in the default SUPERSEDED mode a newer run's Synth (the commit's code, which
+            # may write the artifact bucket) runs while an older run waits for its approval, and could replace the
+            # artifacts that run's checks and approvers saw before its later steps read them (AWS CodePipeline
+            # user guide, "How pipeline executions work"). A push waits behind a run that waits for approval.
+            execution_mode=codepipeline.ExecutionMode.QUEUED,
             cross_region_replication_buckets=buckets,
             restart_execution_on_update=True,
         )

@@ -160,6 +160,72 @@ def test_code_published_in_the_pipeline_account_is_refused(assembly: Path) -> No
     _refused(assembly, f"file asset {'a' * 64} is not Pipeline's template")
 
 
+def _dev(root: Path) -> tuple[Path, dict[str, Any], str]:
+    """The Dev stage's manifest, parsed, and the id of its Service stack."""
+    path = root / "assembly-Pipeline-Dev" / "manifest.json"
+    manifest = _json(path)
+    service = next(k for k, v in manifest["artifacts"].items() if v.get("displayName") == "Pipeline/Dev/Service")
+    return path, manifest, service
+
+
+def test_a_stage_stack_displayed_as_a_pipeline_stack_is_refused(assembly: Path) -> None:
+    # `cdk deploy Pipeline --exclusively` selects every stack displayed as "Pipeline", nested ones included:
+    # a stage stack so displayed would be deployed by self-mutation without the definition check seeing it.
+    path, manifest, service = _dev(assembly)
+    manifest["artifacts"][service]["displayName"] = "Pipeline"
+    _write(path, manifest)
+    _refused(assembly, "is displayed as 'Pipeline', not as a stack of Pipeline/Dev", "is displayed as 'Pipeline', like")
+
+
+def test_a_stage_stack_hidden_from_its_security_diff_is_refused(assembly: Path) -> None:
+    # The diff selects "Pipeline/Dev/*": a stack displayed otherwise would deploy unseen by it.
+    path, manifest, service = _dev(assembly)
+    manifest["artifacts"][service]["displayName"] = "Service"
+    _write(path, manifest)
+    _refused(assembly, "is displayed as 'Service', not as a stack of Pipeline/Dev")
+
+
+def test_a_stage_stack_under_another_name_than_the_pipeline_deploys_is_refused(assembly: Path) -> None:
+    # The diff compares a stack by the name in the assembly; the pipeline deploys the name in its definition.
+    path, manifest, service = _dev(assembly)
+    manifest["artifacts"][service]["properties"]["stackName"] = "Dev-Keys"
+    _write(path, manifest)
+    _refused(assembly, "is deployed as 'Dev-Service', but its stack in the assembly is 'Dev-Keys'")
+
+
+def test_a_template_deployed_from_another_object_is_refused(assembly: Path) -> None:
+    # The CLI deploys from stackTemplateAssetObjectUrl, not from the file the checks read.
+    manifest = _json(assembly / "manifest.json")
+    props = manifest["artifacts"]["Pipeline"]["properties"]
+    props["stackTemplateAssetObjectUrl"] = re.sub(r"[0-9a-f]{64}", "b" * 64, props["stackTemplateAssetObjectUrl"])
+    props["terminationProtection"] = True
+    _write(assembly / "manifest.json", manifest)
+    _refused(assembly, "its template would be deployed from", "terminationProtection is True, not False")
+
+
+@pytest.mark.parametrize("kind", ["aws:cdk:asset", "aws:cdk:stack-tags"])
+def test_metadata_the_cli_acts_on_is_refused(assembly: Path, kind: str) -> None:
+    path = assembly / "Pipeline.metadata.json"
+    metadata = _json(path)
+    metadata["/Pipeline"].append({"type": kind, "data": {"path": "/", "id": "x"}})
+    _write(path, metadata)
+    _refused(assembly, f"carries metadata of type {kind!r}")
+
+
+def test_a_repeated_key_is_refused(assembly: Path) -> None:
+    # Parsers disagree on which of two equal keys counts: the check and the CLI must read the same manifest.
+    text = (assembly / "manifest.json").read_text()
+    _write(assembly / "manifest.json", text.replace('"version":', '"version": "1.0.0", "version":', 1))
+    _refused(assembly, "repeated keys ['version']")
+
+
+def test_a_directory_in_a_stage_assembly_is_refused(assembly: Path) -> None:
+    hidden = assembly / "assembly-Pipeline-Dev" / "Hidden.template.json"
+    hidden.mkdir()
+    _write(hidden / "cdk.json", {})
+    _refused(assembly, "Hidden.template.json is not a file CDK synthesis writes", "Hidden.template.json/cdk.json")
+
+
 def _buildspec(root: Path) -> Path:
     return sorted(root.glob("buildspec-*.yaml"))[0]
 

@@ -298,6 +298,31 @@ def test_changes_outside_the_pipeline_alert_the_approvers(stack: Callable[[str, 
         )
 
 
+def test_changes_by_principals_without_a_role_session_alert_too(template: dict[str, Any]) -> None:
+    # `anything-but` matches only a field that exists: an IAM user's or the root user's call has no sessionIssuer.
+    rules = [
+        r["Properties"]["EventPattern"]["detail"]
+        for r in resources_of(template, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"].get("detail-type") == ["AWS API Call via CloudTrail"]
+    ]
+    assert len(rules) == 2
+    for detail in rules:
+        issuers = [
+            alternative["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for alternative in detail["$or"]
+        ]
+        assert [{"exists": False}] in issuers
+        assert any("anything-but" in condition for issuer in issuers for condition in issuer)
+
+
+def test_one_execution_at_a_time_is_an_invariant(template: dict[str, Any]) -> None:
+    # A newer run's synth must not run, and write the artifact bucket, while an older run waits for approval.
+    assert _pipeline(template)["ExecutionMode"] == "QUEUED"
+    changed = copy.deepcopy(template)
+    _pipeline(changed)["ExecutionMode"] = "SUPERSEDED"
+    _, lines = definition_check.compare(template, changed)
+    assert lines[0].startswith("LOST: one execution at a time (QUEUED)")
+
+
 def test_the_deploy_role_alert_receives_read_only_management_events(template: dict[str, Any]) -> None:
     # AssumeRole is a read-only management event: a rule in state ENABLED never sees it.
     (rule,) = [
