@@ -224,6 +224,7 @@ class PipelineStack(cdk.Stack):
         generated.narrow_asset_roles(self.pipeline)
         generated.narrow_self_mutation_role(self.pipeline, stacks=[self, *self.region_supports])
         self._check_before_self_mutation(config)
+        self._only_the_signer_signs()
         self.guard = PipelineGuard(
             self,
             "DefinitionGuard",
@@ -256,6 +257,21 @@ class PipelineStack(cdk.Stack):
             guard=self.guard,
             evidence_project=self.sign_evidence.project,
             security_diff=self.security_diff,
+        )
+
+    def _only_the_signer_signs(self) -> None:
+        """The evidence key signs for the SignEvidence step's role alone (AU-10): its key policy denies `kms:Sign` to
+        every other principal, the account's administrators included, whatever their IAM policies grant."""
+        role = self.sign_evidence.project.role
+        assert role is not None
+        self.evidence_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Sign"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
         )
 
     def _assembly_check(self, config: PipelineConfig, *options: str) -> str:

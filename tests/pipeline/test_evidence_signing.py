@@ -85,3 +85,17 @@ def test_the_steps_role_may_only_sign_with_the_evidence_key(template: dict[str, 
     assert evidence_key == [{"Action": "kms:Sign", "Effect": "Allow", "Resource": {"Fn::GetAtt": [key, "Arn"]}}]
     # What else it holds on keys is the artifact key's, which every CDK Pipelines action role has.
     assert all("ArtifactKey" in json.dumps(s["Resource"]) for s in kms if s not in evidence_key)
+
+
+def test_the_evidence_key_signs_for_the_step_alone(template: dict[str, Any], project: dict[str, Any]) -> None:
+    # The account's administrators may use any key their key policy lets the account use: the key policy itself
+    # must refuse every other signer.
+    (key,) = [k for k in resources_of(template, "AWS::KMS::Key").values() if k["Properties"].get("KeySpec")]
+    denials = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    (denial,) = [s for s in denials if s["Action"] == "kms:Sign"]
+    assert denial["Principal"] == {"AWS": "*"}
+    assert denial["Condition"] == {
+        "ArnNotEquals": {
+            "aws:PrincipalArn": {"Fn::GetAtt": [project["Properties"]["ServiceRole"]["Fn::GetAtt"][0], "Arn"]}
+        }
+    }
