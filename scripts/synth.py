@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     # Fail fast, before jsii starts.
     try:
-        with progress.phase("config", f"checking {args.config}") as phase:
+        with progress.phase("config", "checking the configuration") as phase:
             config = load_config(args.config)
             phase.result = f"{args.config}: the pipeline and {len(config.environments)} environment(s)"
     except ConfigError as error:
