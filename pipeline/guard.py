@@ -22,9 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from compliance import acknowledge
-from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
-from components import EncryptedLogGroup
+from pipeline.approving_function import acknowledge_approving_function, allow_approvals, approving_function
 from pipeline.generated import deploy_role_arn
 
 STAGE_NAME = "PipelineChange"
@@ -198,52 +196,15 @@ class PipelineGuard(Construct):
         return project
 
     def _approve_function(self, pipeline: codepipeline.Pipeline, telemetry_key: kms.IKey) -> lambda_.Function:
-        log_group = EncryptedLogGroup(
-            self,
-            "ApproveLogs",
-            encryption_key=telemetry_key,
-            retention_days=365,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        ).log_group
-        # Its own role, with exactly the log group it writes to, instead of AWS's basic execution policy.
-        role = iam.Role(
-            self,
-            "ApproveRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Approves the pipeline-change approval of an unchanged definition",
-        )
-        log_group.grant_write(role)
-        function = lambda_.Function(
+        function = approving_function(
             self,
             "Approve",
+            code=_APPROVE_FUNCTION,
             description="Approves the pipeline-change approval of an execution whose definition is unchanged",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(_APPROVE_FUNCTION),
-            timeout=cdk.Duration.minutes(5),
-            log_group=log_group,
-            role=role,
+            telemetry_key=telemetry_key,
         )
-        stack = cdk.Stack.of(self)
-        # A managed policy of its own, not the role's default one: the function must not depend on the
-        # pipeline, which depends on the check project, which names the function.
-        iam.ManagedPolicy(
-            self,
-            "ApprovePipelineChange",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["codepipeline:GetPipelineState"], resources=[pipeline.pipeline_arn]),
-                iam.PolicyStatement(
-                    actions=["codepipeline:PutApprovalResult"],
-                    resources=[
-                        stack.format_arn(
-                            service="codepipeline",
-                            resource=pipeline.pipeline_name,
-                            resource_name=f"{STAGE_NAME}/{APPROVAL_ACTION}",
-                        )
-                    ],
-                ),
-            ],
+        allow_approvals(
+            self, "ApprovePipelineChange", function=function, pipeline=pipeline, actions=[(STAGE_NAME, APPROVAL_ACTION)]
         )
         return function
 
@@ -294,41 +255,8 @@ class PipelineGuard(Construct):
 
     def _acknowledge(self) -> None:
         """What cannot change on the approving function, with the checks that hold it."""
-        acknowledge(
-            self.function.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-LambdaDLQ",
-            reason=(
-                "The check invokes this function asynchronously to approve an unchanged definition; if it fails, "
-                "the approval simply keeps waiting for a person, which is the safe outcome, so there is no event "
-                "to dead-letter."
-            ),
-            checks=[
-                NotInvocableByOthers(),
-                EncryptedWithCmk(on="AWS::Logs::LogGroup"),
-                KeptAtLeast(365, on="AWS::Logs::LogGroup"),
-            ],
-            controls=["SI-2", "CM-3"],
-        )
-        for finding in ("NIST.800.53.R5-LambdaInsideVPC", "ControlTower::CT.LAMBDA.PR.3"):
-            acknowledge(
-                self.function.node.default_child,  # type: ignore[arg-type]
-                finding,
-                reason=(
-                    "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, "
-                    "and a VPC would add a network path without protecting anything."
-                ),
-                checks=[NotInvocableByOthers()],
-                controls=["SC-7", "AC-6"],
-            )
-        acknowledge(
-            self.function.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-LambdaConcurrency",
-            reason=(
-                "One invocation per pipeline run at most; a reserved concurrency would take from the account's "
-                "unreserved pool, which new accounts keep at the minimum Lambda allows."
-            ),
-            checks=[NotInvocableByOthers()],
-            controls=["SC-5", "AC-6"],
+        acknowledge_approving_function(
+            self.function, invoked_by="The definition check", invocations="One invocation per pipeline run"
         )
 
 

@@ -19,13 +19,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from constructs import Construct
 
-from compliance import acknowledge
-from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
-from components import EncryptedLogGroup
 from config import EnvironmentConfig
+from pipeline.approving_function import acknowledge_approving_function, allow_approvals, approving_function
 from pipeline.generated import lookup_role_arn
 
-LOG_RETENTION_DAYS = 365
 # What the approval says when nothing broadens: CDK Pipelines' own summary, which approvers know.
 APPROVED_SUMMARY = "No security changes detected. Automatically approved by Lambda."
 CONFIRMATIONS_VARIABLE = "CONFIRMATIONS"
@@ -219,30 +216,11 @@ class SecurityDiff(Construct):
         if self._sealed:
             raise ValueError(f"{self.node.path}: confirm_only() was called already")
         self._sealed = True
-        stack = cdk.Stack.of(self)
         self.function.add_environment(
             CONFIRMATIONS_VARIABLE, json.dumps(sorted(f"{stage}/{action}" for stage, action in self._confirmations))
         )
-        role = self.function.role
-        assert role is not None
-        # A managed policy of its own, not the role's default one: the function must not depend on the
-        # pipeline, which depends on the diff project, which names the function.
-        iam.ManagedPolicy(
-            self,
-            "ConfirmOnly",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(actions=["codepipeline:GetPipelineState"], resources=[pipeline.pipeline_arn]),
-                iam.PolicyStatement(
-                    actions=["codepipeline:PutApprovalResult"],
-                    resources=[
-                        stack.format_arn(
-                            service="codepipeline", resource=pipeline.pipeline_name, resource_name=f"{stage}/{action}"
-                        )
-                        for stage, action in sorted(self._confirmations)
-                    ],
-                ),
-            ],
+        allow_approvals(
+            self, "ConfirmOnly", function=self.function, pipeline=pipeline, actions=sorted(self._confirmations)
         )
 
     def _record(self, stage_name: str, action_name: str) -> None:
@@ -251,72 +229,18 @@ class SecurityDiff(Construct):
         self._confirmations.append((stage_name, action_name))
 
     def _confirm_function(self, telemetry_key: kms.IKey) -> lambda_.Function:
-        log_group = EncryptedLogGroup(
-            self,
-            "ConfirmLogs",
-            encryption_key=telemetry_key,
-            retention_days=LOG_RETENTION_DAYS,
-            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        ).log_group
-        # Its own role, with exactly the log group it writes to, instead of AWS's basic execution policy.
-        role = iam.Role(
-            self,
-            "ConfirmRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Approves a security diff's confirmation when the diff finds no broadening",
-        )
-        log_group.grant_write(role)
-        return lambda_.Function(
+        return approving_function(
             self,
             "Confirm",
+            code=_CONFIRM_FUNCTION,
             description="Approves a security diff's confirmation when the diff finds no broadening",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(_CONFIRM_FUNCTION),
-            timeout=cdk.Duration.minutes(5),
-            log_group=log_group,
-            role=role,
+            telemetry_key=telemetry_key,
         )
 
     def _acknowledge(self) -> None:
         """What cannot change on the confirming function, with the checks that hold it."""
-        function = self.function.node.default_child
-        assert isinstance(function, lambda_.CfnFunction)
-        acknowledge(
-            function,
-            "NIST.800.53.R5-LambdaDLQ",
-            reason=(
-                "The diff invokes this function asynchronously to approve a confirmation; if it fails, the "
-                "confirmation keeps waiting for a person, which is the safe outcome, so there is no event to "
-                "dead-letter."
-            ),
-            checks=[
-                NotInvocableByOthers(),
-                EncryptedWithCmk(on="AWS::Logs::LogGroup"),
-                KeptAtLeast(LOG_RETENTION_DAYS, on="AWS::Logs::LogGroup"),
-            ],
-            controls=["SI-2", "CM-3"],
-        )
-        for finding in ("NIST.800.53.R5-LambdaInsideVPC", "ControlTower::CT.LAMBDA.PR.3"):
-            acknowledge(
-                function,
-                finding,
-                reason=(
-                    "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, "
-                    "and a VPC would add a network path without protecting anything."
-                ),
-                checks=[NotInvocableByOthers()],
-                controls=["SC-7", "AC-6"],
-            )
-        acknowledge(
-            function,
-            "NIST.800.53.R5-LambdaConcurrency",
-            reason=(
-                "One invocation per security diff at most; a reserved concurrency would take from the account's "
-                "unreserved pool, which new accounts keep at the minimum Lambda allows."
-            ),
-            checks=[NotInvocableByOthers()],
-            controls=["SC-5", "AC-6"],
+        acknowledge_approving_function(
+            self.function, invoked_by="The security diff", invocations="One invocation per security diff"
         )
 
 
