@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from compliance.assembly import ResourceView
+from compliance.model import CheckResult
 from compliance.references import TemplateIndex, intrinsics, render
+from config import aws_facts  # cfn-lint's region data, read only when a check asks
 from config.schema import ECR_IMAGE  # the configuration's own form of an image pinned by digest
 
 BUCKET = "AWS::S3::Bucket"
@@ -70,17 +72,6 @@ _NOUNS = {
     TASK_DEFINITION: "the task definition",
     STREAM: "the stream",
 }
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check on one subject: what was claimed, of which resource, and whether it holds."""
-
-    check: str  # "Versioned"
-    claim: str  # "the S3 bucket is versioned"
-    subject: str  # construct path of the resource judged ("" when no subject was found)
-    holds: bool
-    evidence: str  # what was found, e.g. "VersioningConfiguration.Status is Enabled"
 
 
 @dataclass(frozen=True)
@@ -735,8 +726,6 @@ class ZonesOfRegion(Check):
         return "is placed in a named availability zone of its stack's region"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
-        from config import aws_facts  # cfn-lint's region data, read only when this check runs
-
         zone = resource.properties.get("AvailabilityZone")
         known = aws_facts.availability_zones().get(resource.stack.region, ())
         return isinstance(zone, str) and zone in known, f"AvailabilityZone {render(zone)} in {resource.stack.region}"
@@ -987,7 +976,6 @@ __all__ = [
     "AttachedToOneRole",
     "BackedUp",
     "Check",
-    "CheckResult",
     "CredentialsOnlyAsSecrets",
     "EncryptedAtRest",
     "EncryptedWithCmk",

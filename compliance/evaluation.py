@@ -19,7 +19,7 @@ import aws_cdk as cdk
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.assembly import CloudAssembly, Violation
-from compliance.catalogue import all_rules
+from compliance.catalogue import all_rules, runtime_coverage
 from compliance.checks import evaluate_checks
 from compliance.inheritance import inheritable, service_controls
 from compliance.model import (
@@ -38,7 +38,7 @@ from compliance.nag_adapter import every_finding
 from compliance.outlook import runtime_outlook
 from compliance.packs import PACKS, Pack, PackOptions
 from compliance.references import TemplateIndex
-from compliance.runtime import config_rules, runtime_coverage
+from compliance.runtime import config_rules
 from compliance.twins import classification
 from config.schema import environment_name_of
 

@@ -18,8 +18,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from compliance.checks import CheckResult
-
 
 class Status(StrEnum):
     COMPLIANT = "compliant"
@@ -61,6 +59,17 @@ class Rule:
     description: str
     cited: tuple[str, ...]  # labels as cited, e.g. "SC-7(4)(b)", "CP-9d"
     resource_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one subject: what was claimed, of which resource, and whether it holds."""
+
+    check: str  # "Versioned"
+    claim: str  # "the S3 bucket is versioned"
+    subject: str  # construct path of the resource judged ("" when no subject was found)
+    holds: bool
+    evidence: str  # what was found, e.g. "VersioningConfiguration.Status is Enabled"
 
 
 @dataclass(frozen=True)

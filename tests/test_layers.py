@@ -67,7 +67,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 # Imports of a project module inside a function, each with why it waits: none may be there to break a cycle.
-DEFERRED: dict[tuple[str, str], str] = {}
+DEFERRED: dict[tuple[str, str], str] = {
+    ("compliance.packs", "compliance.preflight.pack"): "a cdk-nag NagPack: imported when the app registers it, "
+    "so the synth driver, the gate and the reports read the list of packs without starting jsii",
+    ("compliance.packs", "compliance.control_tower_validator"): "a jsii plugin: imported when the app registers it, "
+    "for the same reason",
+    ("compliance.evidence", "compliance.oscal"): "compliance-trestle's OSCAL models take seconds to import; "
+    "verifying evidence never needs them",
+    ("compliance.report", "compliance.checks"): "which claims resolve at deploy is read from the claims' classes "
+    "until the model records it with each check's result",
+}
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,7 @@ def _cycles() -> list[list[str]]:
     return sorted(list(g) for g in groups)
 
 
-pytestmark = pytest.mark.xfail(reason="compliance/ is being moved into layers", strict=False)
+pytestmark: list[pytest.MarkDecorator] = []
 
 
 def test_the_project_imports_have_no_cycle() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from compliance.checks import CheckResult
 from compliance.model import (
     AcknowledgmentRecord,
+    CheckResult,
     ComplianceModel,
     Control,
     ControlStatus,
