@@ -115,11 +115,24 @@ class Check:
         found = granted(path, self.via, self.types, index) if self.via else subjects(path, self.types, index)
         if not found:
             wanted = " or ".join(self.types)
-            return [CheckResult(self.name, self.claim, "", False, f"no {wanted} at or referenced from {path}")]
+            return [
+                CheckResult(
+                    self.name,
+                    self.claim,
+                    "",
+                    False,
+                    f"no {wanted} at or referenced from {path}",
+                    resolves_at_deploy=self.resolves_at_deploy,
+                )
+            ]
         results = []
         for resource in found:
             holds, evidence = self.judge(resource, index)
-            results.append(CheckResult(self.name, self.claim, resource.path, holds, evidence))
+            results.append(
+                CheckResult(
+                    self.name, self.claim, resource.path, holds, evidence, resolves_at_deploy=self.resolves_at_deploy
+                )
+            )
         return results
 
 

@@ -70,6 +70,9 @@ class CheckResult:
     subject: str  # construct path of the resource judged ("" when no subject was found)
     holds: bool
     evidence: str  # what was found, e.g. "VersioningConfiguration.Status is Enabled"
+    # Whether the claim is that a deploy-time hook sees the resource differently from the template (a cross-stack
+    # reference that resolves at deploy): its check's `resolves_at_deploy`.
+    resolves_at_deploy: bool = False
 
 
 @dataclass(frozen=True)

@@ -501,15 +501,12 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     An acknowledgment whose compensating control includes a check that the resource reads differently at deploy
     (`ResolvedAtDeploy`, a cross-stack reference) and holds is not listed: the hook sees the resolved value.
     """
-    resolved = {c.__name__ for c in _check_classes() if c.resolves_at_deploy}
-    passes_at_deploy = {
-        (a.finding, a.path) for a in model.acknowledgments if any(c.check in resolved and c.holds for c in a.checks)
-    }
+    passes_at_deploy = [a for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)]
     grouped: dict[tuple[str, str], list[Evaluation]] = {}
     for e in model.evaluations:
         if e.pack != control_tower.PACK or e.status is not Status.ACKNOWLEDGED:
             continue
-        if any(e.finding == f and (e.path == p or e.path.startswith(p + "/")) for f, p in passes_at_deploy):
+        if any(_accepts(a, e) for a in passes_at_deploy):
             continue
         grouped.setdefault((e.finding.removeprefix(control_tower.FINDING_PREFIX), e.scope), []).append(e)
     stages = model.run.stages if model.run else {}
@@ -520,7 +517,7 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
             scope=scope,
             where=pipeline if scope == "Pipeline" else stages.get(scope, ""),
             paths=tuple(e.path for e in items),
-            reasons=tuple(dict.fromkeys(e.reason.split(" Compensating control")[0] for e in items)),
+            reasons=tuple(dict.fromkeys(_reason(model, e) for e in items)),
         )
         for (control, scope), items in sorted(
             grouped.items(), key=lambda kv: (kv[0][0], _scopes(model).index(kv[0][1]))
@@ -528,16 +525,17 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     ]
 
 
-def _check_classes() -> list[type[Any]]:
-    from compliance.checks import Check
+def _accepts(acknowledgment: AcknowledgmentRecord, evaluation: Evaluation) -> bool:
+    """Whether `acknowledgment` is the one that accepted `evaluation`: its finding, on its construct or below."""
+    path = acknowledgment.path
+    return evaluation.finding == acknowledgment.finding and (
+        evaluation.path == path or evaluation.path.startswith(path + "/")
+    )
 
-    found: list[type[Any]] = []
-    pending: list[type[Any]] = [Check]
-    while pending:
-        cls = pending.pop()
-        found.append(cls)
-        pending += cls.__subclasses__()
-    return found
+
+def _reason(model: ComplianceModel, evaluation: Evaluation) -> str:
+    """The reason of the acknowledgment that accepted `evaluation`, as it was written."""
+    return next((a.reason for a in model.acknowledgments if _accepts(a, evaluation)), evaluation.reason)
 
 
 def _control_tower_section(model: ComplianceModel) -> list[str]:

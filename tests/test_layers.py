@@ -74,8 +74,6 @@ DEFERRED: dict[tuple[str, str], str] = {
     "for the same reason",
     ("compliance.evidence", "compliance.oscal"): "compliance-trestle's OSCAL models take seconds to import; "
     "verifying evidence never needs them",
-    ("compliance.report", "compliance.checks"): "which claims resolve at deploy is read from the claims' classes "
-    "until the model records it with each check's result",
 }
 
 
