@@ -1,7 +1,7 @@
 """The compliance report's data: what was evaluated, where, with what result, and what it means per control.
 
 Plain data, no CDK: `compliance.evaluation` builds it from a synthesized app, the
-renderers in `compliance.report` turn it into findings.json, controls.csv,
+renderers in `compliance.outputs` turn it into findings.json, controls.csv,
 report.md, report.sarif and junit.xml, and `make report` rebuilds the files from
 the JSON alone.
 """

@@ -212,3 +212,14 @@ def test_the_graph_reader_sees_both_kinds_of_import() -> None:
     edges = {(i.module, i.target) for i in imports()}
     assert ("compliance.evidence", "compliance.attestation") in edges
     assert ("stages.monitoring_stage", "compliance") in edges
+
+
+def test_no_output_format_imports_another() -> None:
+    crossing = [
+        f"{i.module} imports {i.target}"
+        for i in imports()
+        if i.module.startswith("compliance.outputs.")
+        and i.target.startswith("compliance.outputs")
+        and i.target != "compliance.outputs.common"
+    ]
+    assert crossing == []

@@ -24,9 +24,9 @@ from compliance.catalogue import control_tower_rules
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
 from compliance.control_tower_validator import validator
 from compliance.model import ComplianceModel, Status
+from compliance.outputs.markdown import controls_to_disable, render_markdown
 from compliance.packs import CONTEXT, record_acknowledgments_in_templates
 from compliance.references import TemplateIndex
-from compliance.report import controls_to_disable, render_markdown
 from components.encryption_key import GrantsOnlyForAwsResources
 from config import PROJECT_ROOT, ConfigError, parse_config
 from config.jsii_environment import jsii_environment
