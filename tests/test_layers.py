@@ -223,3 +223,14 @@ def test_no_output_format_imports_another() -> None:
         and i.target != "compliance.outputs.common"
     ]
     assert crossing == []
+
+
+def test_no_claim_module_imports_another_but_the_engine() -> None:
+    crossing = [
+        f"{i.module} imports {i.target}"
+        for i in imports()
+        if i.module.startswith("compliance.claims.")
+        and i.target.startswith("compliance.claims")
+        and i.target != "compliance.claims.engine"
+    ]
+    assert crossing == []
