@@ -20,7 +20,11 @@ Two differences from the hooks matter, and this module is where they are handled
   of resource, and the report does not count it among the controls to disable.
 
 The catalogue of controls (id, Guard rule, resource types, description) is read from
-the Guard files bundled in the installed plugin, so it is the list that actually ran.
+the Guard files bundled in the installed plugin (`config.control_tower_controls` finds
+them, and checks configuration's ids against them), so it is the list that actually ran.
+The plugin itself is built by `compliance.control_tower_validator`, and the controls as
+rules citing NIST controls by `compliance.catalogue.control_tower_rules`. Standard library
+only: nothing here starts jsii.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The rule packs every synth is checked against: one list, `PACKS`, and their registration on the app.
 
 Registration, the evaluation (which packs it re-runs blind, whose findings it reads from the CDK's
-validation report, which rules it counts as passed), the gate, the rule catalogue, the finding ids
-`acknowledge` accepts and the synth summary all read `PACKS`: a pack is added by appending it here.
-The module imports neither the CDK nor cdk-nag until a pack is registered, so the synth driver reads
-the list without starting jsii.
+validation report, which rules it counts as passed), the gate, the finding ids `acknowledge` accepts
+and the synth summary all read `PACKS`: a pack is added by appending it here (cdk-nag's own packs are
+named in `compliance.catalogue`, which reads their rules). The module imports neither the CDK nor
+cdk-nag until a pack is registered, so the synth driver reads the list without starting jsii.
 """
 
 from __future__ import annotations

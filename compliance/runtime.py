@@ -4,8 +4,9 @@ AWS's "Operational Best Practices for FedRAMP(Moderate)" conformance pack is a l
 of AWS Config managed rules with default parameters (`data/config-rules-fedramp-
 moderate.tsv`); the pack's template is built from that list. Which NIST controls a
 Config rule monitors is read from its twin in cdk-nag's NIST 800-53 R5 pack (the twin
-table, `compliance.twins`: S3_BUCKET_LOGGING_ENABLED is S3BucketLoggingEnabled): a
-Config rule without a NIST twin monitors controls this report does not claim.
+table, `compliance.twins`: S3_BUCKET_LOGGING_ENABLED is S3BucketLoggingEnabled), by
+`compliance.catalogue.config_rule_controls`, which reads the pack: a Config rule without a
+NIST twin monitors controls this report does not claim. This module is the table alone.
 """
 
 from __future__ import annotations
