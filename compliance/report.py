@@ -3,7 +3,7 @@
 Each renderer owns one file and reads nothing but the model (`compliance.outputs`: one module per
 format), so `make report` can rebuild every file from findings.json without synthesizing the app;
 the Security Hub automation rules that carry the acknowledgments into Security Hub are
-`compliance.securityhub.render_document`'s.
+`compliance.outputs.securityhub_rules`'s.
 
 Standard library only: this module must import without the CDK or jsii.
 """
@@ -21,7 +21,7 @@ from compliance.outputs.findings_json import FINDINGS, render_findings_json
 from compliance.outputs.junit import JUNIT, render_junit
 from compliance.outputs.markdown import MARKDOWN, render_markdown
 from compliance.outputs.sarif import SARIF, render_sarif
-from compliance.securityhub import DOCUMENT_FILE, render_document
+from compliance.outputs.securityhub_rules import DOCUMENT_FILE, render_document
 
 
 def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:

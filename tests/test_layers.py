@@ -72,7 +72,7 @@ DEFERRED: dict[tuple[str, str], str] = {
     "so the synth driver, the gate and the reports read the list of packs without starting jsii",
     ("compliance.packs", "compliance.control_tower_validator"): "a jsii plugin: imported when the app registers it, "
     "for the same reason",
-    ("compliance.evidence", "compliance.oscal"): "compliance-trestle's OSCAL models take seconds to import; "
+    ("compliance.evidence", "compliance.oscal"): "compliance-trestle's OSCAL models take most of a second to import; "
     "verifying evidence never needs them",
 }
 
@@ -214,6 +214,10 @@ def test_the_graph_reader_sees_both_kinds_of_import() -> None:
     assert ("stages.monitoring_stage", "compliance") in edges
 
 
+# report.md's summary counts the automation rules, per region, that the Security Hub document holds.
+_SHARED_FORMATS = {("compliance.outputs.markdown", "compliance.outputs.securityhub_rules")}
+
+
 def test_no_output_format_imports_another() -> None:
     crossing = [
         f"{i.module} imports {i.target}"
@@ -221,6 +225,7 @@ def test_no_output_format_imports_another() -> None:
         if i.module.startswith("compliance.outputs.")
         and i.target.startswith("compliance.outputs")
         and i.target != "compliance.outputs.common"
+        and (i.module, i.target) not in _SHARED_FORMATS
     ]
     assert crossing == []
 

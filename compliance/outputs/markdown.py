@@ -17,7 +17,8 @@ from compliance.model import (
     Status,
 )
 from compliance.outputs.common import scope_counts, scopes
-from compliance.securityhub import DOCUMENT_FILE, RULES_PER_REGION, automation_rules_document
+from compliance.outputs.securityhub_rules import DOCUMENT_FILE, automation_rules_document
+from compliance.securityhub import RULES_PER_REGION
 
 MARKDOWN = "report.md"
 
