@@ -1,4 +1,4 @@
-"""The rules each pack evaluates, read from the installed packs themselves.
+"""The rules each pack evaluates, read from the installed packs themselves, and what they cite.
 
 cdk-nag's packs are JavaScript classes whose `checkResource` applies each rule with
 its description (which cites the NIST controls) and a rule function that tests the
@@ -11,14 +11,23 @@ and lives in `compliance.nag_adapter`.
 from __future__ import annotations
 
 import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from compliance.model import Rule
+from compliance import control_tower, preflight
+from compliance.model import Rule, control_id
 from compliance.nag_adapter import CATALOGUE_READER, pack_rules
-from compliance.packs import PACKS
+from compliance.runtime import config_rules
+from compliance.twins import twins_of
+
+# The packs cdk-nag ships that every synth runs, by name (the prefix of their finding ids) and cdk-nag class.
+NIST_800_53_R5 = "NIST.800.53.R5"
+NAG_PACKS = {NIST_800_53_R5: "NIST80053R5Checks", "AwsSolutions": "AwsSolutionsChecks"}
 
 # Reading the packs means unpacking cdk-nag's bundle and importing CDK modules (most of a second); the result
 # depends only on the two installed versions and on how they are read, so it is kept on disk per version pair.
@@ -45,24 +54,87 @@ def nag_rules() -> tuple[Rule, ...]:
 
 
 def _read_packs() -> tuple[Rule, ...]:
-    return tuple(rule for pack in PACKS if pack.cdk_nag_class for rule in pack_rules(pack.name, pack.cdk_nag_class))
+    return tuple(rule for name, nag_class in NAG_PACKS.items() for rule in pack_rules(name, nag_class))
 
 
 def preflight_rules() -> tuple[Rule, ...]:
     """Our own pack's rules, from the pack's definitions."""
-    from compliance.preflight import PACK, RULES
-
     return tuple(
         Rule(
-            pack=PACK,
-            rule=f"{PACK}-{r.rule_id}",
+            pack=preflight.PACK,
+            rule=f"{preflight.PACK}-{r.rule_id}",
             description=r.explanation + (f" (Control IDs: {', '.join(r.controls)})." if r.controls else ""),
             cited=r.controls,
             resource_types=tuple(sorted(r.resource_types)),
         )
-        for r in RULES
+        for r in preflight.RULES
     )
 
 
 def all_rules() -> tuple[Rule, ...]:
     return nag_rules() + preflight_rules()
+
+
+# --- what the rules cite, through their twins ---------------------------------------------------
+
+
+def _normal(name: str) -> str:
+    """'s3_bucket_logging_enabled_check' and 'S3BucketLoggingEnabled' -> 's3bucketloggingenabled'."""
+    return re.sub(r"check$", "", re.sub(r"[^a-z0-9]", "", name.lower()))
+
+
+def control_tower_rules(disabled_controls: Iterable[str] = ()) -> list[Rule]:
+    """The enabled controls as rules of the compliance model, each citing the NIST controls of its twin.
+
+    The plugin's metadata cites no NIST control. Many Guard rules are named after the AWS Config
+    rule they mirror (`s3_bucket_logging_enabled_check`), and cdk-nag's NIST 800-53 R5 pack names
+    its rules after the same Config rules (`S3BucketLoggingEnabled`) and cites their controls: a
+    control with such a twin cites what the twin cites; one without cites nothing.
+    """
+    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == NIST_800_53_R5}
+    off = set(disabled_controls)
+    found = []
+    for control in control_tower.controls():
+        if control.control_id in off:
+            continue
+        twin = twins.get(_normal(control.rule))
+        found.append(
+            Rule(
+                pack=control_tower.PACK,
+                rule=control.finding,
+                description=f"[{control.control_id}] {control.description}" + (f" (as {twin.rule})" if twin else ""),
+                cited=twin.cited if twin else (),
+                resource_types=control.resource_types,
+            )
+        )
+    return found
+
+
+@cache
+def config_rule_controls() -> dict[str, tuple[str, ...]]:
+    """Config rule -> baseline control ids it monitors, through its synth-time twins in the NIST pack."""
+    nist = {r.rule: r for r in nag_rules() if r.pack == NIST_800_53_R5}
+    mapping: dict[str, tuple[str, ...]] = {}
+    for rule in config_rules():
+        cited = [nist[t.twin] for t in twins_of(rule.source_identifier) if t.twin in nist]
+        if cited:
+            ids = {cid for twin in cited for label in twin.cited if (cid := control_id(label))}
+            mapping[rule.source_identifier] = tuple(sorted(ids))
+    return mapping
+
+
+def runtime_coverage(services: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """Control id -> the runtime monitors that cover it, given each scope's deployed services.
+
+    `services` maps a scope to what its baseline deploys ("config", "security_hub",
+    "guardduty", "cloudtrail"). Only the conformance pack's rules carry per-control
+    claims here; the other services are listed by the report but claim no control.
+    """
+    covered: dict[str, set[str]] = defaultdict(set)
+    for scope, deployed in services.items():
+        if "config" not in deployed:
+            continue
+        for rule, controls in config_rule_controls().items():
+            for cid in controls:
+                covered[cid].add(f"AWS Config {rule} ({scope})")
+    return {cid: tuple(sorted(monitors)) for cid, monitors in covered.items()}

@@ -20,26 +20,29 @@ Two differences from the hooks matter, and this module is where they are handled
   of resource, and the report does not count it among the controls to disable.
 
 The catalogue of controls (id, Guard rule, resource types, description) is read from
-the Guard files bundled in the installed plugin, so it is the list that actually ran.
+the Guard files bundled in the installed plugin (`config.control_tower_controls` finds
+them, and checks configuration's ids against them), so it is the list that actually ran.
+The plugin itself is built by `compliance.control_tower_validator`, and the controls as
+rules citing NIST controls by `compliance.catalogue.control_tower_rules`. Standard library
+only: nothing here starts jsii.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import tarfile
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
+
+from config.control_tower_controls import CONTROL_DESCRIPTION, guard_files
+from config.control_tower_controls import CONTROL_ID as CONTROL_ID  # the id's form, as configuration checks it
+from config.control_tower_controls import CONTROL_ID_PATTERN as CONTROL_ID_PATTERN
 
 if TYPE_CHECKING:
-    from aws_cdk import IPolicyValidationPlugin
-
     from compliance.assembly import Violation
-    from compliance.model import Rule
 
 PLUGIN_NAME = "cdk-validator-cfnguard"  # pluginName in the CDK's validation report
 PACK = "ControlTower"
@@ -48,11 +51,8 @@ FINDING_PREFIX = f"{PACK}::"
 # truncates it on templates of our size, and the plugin then reports nothing for them.
 MAX_BUFFER_BYTES = 256 * 1024 * 1024
 
-CONTROL_ID_PATTERN = r"CT\.[A-Z0-9-]+\.PR\.\d+"
-CONTROL_ID = re.compile(f"^{CONTROL_ID_PATTERN}$")
-_DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*$", re.MULTILINE)
+_DESCRIPTION = CONTROL_DESCRIPTION
 _HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
-_RULES_DIRECTORY = "package/rules/control-tower/cfn-guard/"
 _TYPE_LITERAL = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
 # The rule that judges a CloudFormation template; the plugin names its violations after it.
 _TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\(", re.MULTILINE)
@@ -86,26 +86,7 @@ class Control:
 @cache
 def controls() -> tuple[Control, ...]:
     """Every Control Tower control bundled with the installed plugin, from its Guard files."""
-    bundle = next(_jsii_directory().glob("*.tgz"))
-    found: list[Control] = []
-    with tarfile.open(str(Path(str(bundle))), "r:gz") as archive:
-        for member in archive.getmembers():
-            if not (member.isfile() and member.name.startswith(_RULES_DIRECTORY) and member.name.endswith(".guard")):
-                continue
-            extracted = archive.extractfile(member)
-            if extracted is not None:
-                found.append(_parse(Path(member.name).stem, extracted.read().decode("utf-8")))
-    return tuple(sorted(found, key=lambda c: c.control_id))
-
-
-def _jsii_directory() -> Path:
-    """The plugin's jsii bundle directory, found without importing the plugin (which would start jsii)."""
-    spec = importlib.util.find_spec("cdklabs")
-    for location in spec.submodule_search_locations or [] if spec else []:
-        candidate = Path(location) / "cdk_validator_cfnguard" / "_jsii"
-        if candidate.is_dir():
-            return candidate
-    raise ModuleNotFoundError("cdklabs.cdk-validator-cfnguard is not installed (requirements.txt pins it)")
+    return tuple(sorted((_parse(stem, text) for stem, text in guard_files()), key=lambda c: c.control_id))
 
 
 def _parse(stem: str, text: str) -> Control:
@@ -187,51 +168,3 @@ def unknown(control_ids: Iterable[str]) -> list[str]:
     """The ids among `control_ids` that name no control the installed plugin bundles."""
     known = by_id()
     return [c for c in control_ids if c not in known]
-
-
-def validator(disabled_controls: Iterable[str] = ()) -> IPolicyValidationPlugin:
-    """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids).
-
-    It runs over groups of templates with only the controls they can fail
-    (`compliance.control_tower_validator`); the findings are the plugin's own.
-    """
-    from compliance.control_tower_validator import ControlTowerValidator
-
-    # Written against the CDK's Beta1 plugin interface, which `Validations.add_plugins` still runs.
-    return cast("IPolicyValidationPlugin", ControlTowerValidator(disabled_controls))
-
-
-def _normal(name: str) -> str:
-    """'s3_bucket_logging_enabled_check' and 'S3BucketLoggingEnabled' -> 's3bucketloggingenabled'."""
-    return re.sub(r"check$", "", re.sub(r"[^a-z0-9]", "", name.lower()))
-
-
-def rules(disabled_controls: Iterable[str] = ()) -> list[Rule]:
-    """The enabled controls as rules of the compliance model, each citing the NIST controls of its twin.
-
-    The plugin's metadata cites no NIST control. Many Guard rules are named after the AWS Config
-    rule they mirror (`s3_bucket_logging_enabled_check`), and cdk-nag's NIST 800-53 R5 pack names
-    its rules after the same Config rules (`S3BucketLoggingEnabled`) and cites their controls: a
-    control with such a twin cites what the twin cites; one without cites nothing.
-    """
-    from compliance.catalogue import nag_rules
-    from compliance.model import Rule
-    from compliance.packs import NIST_800_53_R5
-
-    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == NIST_800_53_R5.name}
-    off = set(disabled_controls)
-    found = []
-    for control in controls():
-        if control.control_id in off:
-            continue
-        twin = twins.get(_normal(control.rule))
-        found.append(
-            Rule(
-                pack=PACK,
-                rule=control.finding,
-                description=f"[{control.control_id}] {control.description}" + (f" (as {twin.rule})" if twin else ""),
-                cited=twin.cited if twin else (),
-                resource_types=control.resource_types,
-            )
-        )
-    return found

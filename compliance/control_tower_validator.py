@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import jsii
@@ -269,3 +269,12 @@ def _runs(relevant: Sequence[Control], templates: Sequence[_Template], run_cost_
             break
         runs[i] = runs[i].merged(runs.pop(j))
     return runs
+
+
+def validator(disabled_controls: Iterable[str] = ()) -> cdk.IPolicyValidationPlugin:
+    """The plugin with every bundled control enabled except `disabled_controls` (Control Tower ids).
+
+    It runs over groups of templates with only the controls they can fail; the findings are the plugin's own.
+    """
+    # Written against the CDK's Beta1 plugin interface, which `Validations.add_plugins` still runs.
+    return cast("cdk.IPolicyValidationPlugin", ControlTowerValidator(disabled_controls))

@@ -19,7 +19,7 @@ import aws_cdk as cdk
 
 from compliance.acknowledgments import Acknowledgment, acknowledgments_in
 from compliance.assembly import CloudAssembly, Violation
-from compliance.catalogue import all_rules
+from compliance.catalogue import all_rules, runtime_coverage
 from compliance.checks import evaluate_checks
 from compliance.inheritance import inheritable, service_controls
 from compliance.model import (
@@ -38,7 +38,7 @@ from compliance.nag_adapter import every_finding
 from compliance.outlook import runtime_outlook
 from compliance.packs import PACKS, Pack, PackOptions
 from compliance.references import TemplateIndex
-from compliance.runtime import config_rules, runtime_coverage
+from compliance.runtime import config_rules
 from compliance.twins import classification
 from config.schema import environment_name_of
 
@@ -124,6 +124,8 @@ class _Matcher:
         self.acks = acknowledgments_in(app)
         self.checked = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in self.acks}
         self.matched: dict[int, int] = defaultdict(int)
+        # The reason of the acknowledgment that accepted each (finding, path), as it was written.
+        self.reasons: dict[tuple[str, str], str] = {}
         self.noncompliant: set[tuple[str, str]] = set()  # (rule, path) of every finding, accepted or not
 
     def scope(self, path: str) -> str:
@@ -144,6 +146,7 @@ class _Matcher:
         ack = _matching_ack(self.acks, finding, path)
         if ack is not None:
             self.matched[id(ack)] += 1
+            self.reasons[(finding, path)] = ack.reason
         self.noncompliant.add((rule, path))
         if ack is not None:
             status = Status.ACKNOWLEDGED if self.accepted(ack) else Status.NON_COMPLIANT
@@ -263,7 +266,9 @@ def evaluate(
     rules, evaluations, plain, not_run = _evaluations(matcher, app, reader, options)
     evaluations.sort(key=lambda e: (scopes.index(e.scope), e.pack, e.rule, e.path))
     records = matcher.records(not_run)
-    runtime_results, suppressions = runtime_outlook(evaluations, index, {p: matcher.scope(p) for p in plain})
+    runtime_results, suppressions = runtime_outlook(
+        evaluations, index, {p: matcher.scope(p) for p in plain}, matcher.reasons
+    )
     inheritances = _inheritances(rules, evaluations, inherited or {})
     return ComplianceModel(
         scopes=scopes,

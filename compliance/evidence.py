@@ -30,6 +30,7 @@ from compliance.attestation import (
     read_statement,
 )
 from compliance.model import ComplianceModel
+from compliance.report import write_reports
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "fedramp-monitoring/evidence-manifest/2"
@@ -40,8 +41,6 @@ def write_evidence(model: ComplianceModel, directory: Path, *, oscal: bool = Tru
     """Write the reports and the OSCAL documents into `directory`; then, if it is an assembly's report
     directory (`cdk.out/compliance`), the manifest of the assembly's files.
     """
-    from compliance.report import write_reports
-
     paths = write_reports(model, directory)
     if oscal:
         from compliance.oscal import write_oscal  # compliance-trestle is imported only here

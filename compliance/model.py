@@ -1,7 +1,7 @@
 """The compliance report's data: what was evaluated, where, with what result, and what it means per control.
 
 Plain data, no CDK: `compliance.evaluation` builds it from a synthesized app, the
-renderers in `compliance.report` turn it into findings.json, controls.csv,
+renderers in `compliance.outputs` turn it into findings.json, controls.csv,
 report.md, report.sarif and junit.xml, and `make report` rebuilds the files from
 the JSON alone.
 """
@@ -17,8 +17,6 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
-
-from compliance.checks import CheckResult
 
 
 class Status(StrEnum):
@@ -61,6 +59,20 @@ class Rule:
     description: str
     cited: tuple[str, ...]  # labels as cited, e.g. "SC-7(4)(b)", "CP-9d"
     resource_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one subject: what was claimed, of which resource, and whether it holds."""
+
+    check: str  # "Versioned"
+    claim: str  # "the S3 bucket is versioned"
+    subject: str  # construct path of the resource judged ("" when no subject was found)
+    holds: bool
+    evidence: str  # what was found, e.g. "VersioningConfiguration.Status is Enabled"
+    # Whether the claim is that a deploy-time hook sees the resource differently from the template (a cross-stack
+    # reference that resolves at deploy): its check's `resolves_at_deploy`.
+    resolves_at_deploy: bool = False
 
 
 @dataclass(frozen=True)

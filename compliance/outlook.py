@@ -43,11 +43,15 @@ _PSEUDO = re.compile(r"<AWS::(Region|AccountId|Partition|URLSuffix)>|\$\{AWS::(R
 
 
 def runtime_outlook(
-    evaluations: Iterable[Evaluation], index: TemplateIndex, unread: Mapping[str, str]
+    evaluations: Iterable[Evaluation],
+    index: TemplateIndex,
+    unread: Mapping[str, str],
+    reasons: Mapping[tuple[str, str], str],
 ) -> tuple[list[RuntimeResult], list[Suppression]]:
     """The Config results and Security Hub suppressions the acknowledged findings imply, and what no rule read.
 
-    `unread` maps the path of each resource no cdk-nag rule reads (a plain CfnResource) to its scope.
+    `unread` maps the path of each resource no cdk-nag rule reads (a plain CfnResource) to its scope; `reasons`
+    the (finding, path) of each evaluation one of our acknowledgments accepted to that acknowledgment's reason.
     """
     views = {r.path: r for r in index.all_resources()}
     packs = {(s.account, s.region) for s in index.stacks if _holds(s, CONFORMANCE_PACK)}
@@ -56,7 +60,7 @@ def runtime_outlook(
         where = (view.stack.account, view.stack.region)
         return where in packs or (view.type in GLOBAL_TYPES and any(a == view.stack.account for a, _ in packs))
 
-    results, suppressions = _acknowledged(evaluations, views, index, monitored)
+    results, suppressions = _acknowledged(evaluations, views, index, monitored, reasons)
     for path, scope in sorted(unread.items()):
         view = views.get(path)
         if view is not None:
@@ -71,6 +75,7 @@ def _acknowledged(
     views: Mapping[str, ResourceView],
     index: TemplateIndex,
     monitored: Callable[[ResourceView], bool],
+    reasons: Mapping[tuple[str, str], str],
 ) -> tuple[dict[tuple[str, str], RuntimeResult], list[Suppression]]:
     """Per (Config rule, path) the result an acknowledged twin finding implies; and the Security Hub suppressions."""
     in_pack = {r.source_identifier for r in config_rules()}
@@ -81,11 +86,14 @@ def _acknowledged(
         view = views.get(evaluation.path)
         if evaluation.status is not Status.ACKNOWLEDGED or view is None:
             continue
+        # Acknowledged by one of ours: its reason as written; by the construct that creates it: what the CDK says.
+        reason = reasons.get((evaluation.finding, evaluation.path), evaluation.reason)
         for row in (r for r in by_twin.get(evaluation.rule, ()) if r.covers(view.type, view.properties)):
             if row.config_rule in in_pack:
-                results.setdefault((row.config_rule, view.path), _result(row, evaluation, view, monitored(view)))
+                result = _result(row, evaluation, view, monitored(view), reason)
+                results.setdefault((row.config_rule, view.path), result)
             for control in controls_of(row.config_rule):
-                for suppression in _suppressions(control, row, evaluation, view, index):
+                for suppression in _suppressions(control, row, evaluation, view, index, reason):
                     key = (suppression.control, suppression.resource_ids or (view.path,))
                     suppressions.setdefault(key, suppression)
     return results, list(suppressions.values())
@@ -112,7 +120,7 @@ def _holds(stack: StackView, resource_type: str) -> bool:
     return any(r.get("Type") == resource_type for r in stack.resources.values())
 
 
-def _result(row: Twin, evaluation: Evaluation, view: ResourceView, monitored: bool) -> RuntimeResult:
+def _result(row: Twin, evaluation: Evaluation, view: ResourceView, monitored: bool, reason: str) -> RuntimeResult:
     outcome = RuntimeOutcome.MAY_BE_NON_COMPLIANT if row.relation == "stricter" else RuntimeOutcome.NON_COMPLIANT
     return RuntimeResult(
         config_rule=row.config_rule,
@@ -123,14 +131,9 @@ def _result(row: Twin, evaluation: Evaluation, view: ResourceView, monitored: bo
         path=view.path,
         resource_type=view.type,
         finding=evaluation.finding,
-        reason=_reason(evaluation.reason),
+        reason=reason,
         monitored=monitored,
     )
-
-
-def _reason(text: str) -> str:
-    """The acknowledgment's own reason, without the compensating-control sentence the evaluation appends."""
-    return text.split(" Compensating control (checked at synth):", 1)[0].strip()
 
 
 def _unread_rules(view: ResourceView, in_pack: set[str]) -> list[str]:
@@ -146,7 +149,12 @@ def _unread_rules(view: ResourceView, in_pack: set[str]) -> list[str]:
 
 
 def _suppressions(
-    control: SecurityHubControl, row: Twin, evaluation: Evaluation, view: ResourceView, index: TemplateIndex
+    control: SecurityHubControl,
+    row: Twin,
+    evaluation: Evaluation,
+    view: ResourceView,
+    index: TemplateIndex,
+    reason: str,
 ) -> list[Suppression]:
     """One suppression per resource the control's finding names: the acknowledged one, or what it belongs to."""
     if ACCOUNT_TYPE in control.resource_types:
@@ -173,7 +181,7 @@ def _suppressions(
                 region=view.stack.region,
                 path=view.path,
                 resource_type=ACCOUNT_TYPE if subject is None else subject.type,
-                reason=_reason(evaluation.reason),
+                reason=reason,
                 resource_ids=ids,
                 parameter=parameter,
                 stack_name=stack_name,

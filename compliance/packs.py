@@ -1,10 +1,10 @@
 """The rule packs every synth is checked against: one list, `PACKS`, and their registration on the app.
 
 Registration, the evaluation (which packs it re-runs blind, whose findings it reads from the CDK's
-validation report, which rules it counts as passed), the gate, the rule catalogue, the finding ids
-`acknowledge` accepts and the synth summary all read `PACKS`: a pack is added by appending it here.
-The module imports neither the CDK nor cdk-nag until a pack is registered, so the synth driver reads
-the list without starting jsii.
+validation report, which rules it counts as passed), the gate, the finding ids `acknowledge` accepts
+and the synth summary all read `PACKS`: a pack is added by appending it here (cdk-nag's own packs are
+named in `compliance.catalogue`, which reads their rules). The module imports neither the CDK nor
+cdk-nag until a pack is registered, so the synth driver reads the list without starting jsii.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from compliance import control_tower
+from compliance.catalogue import NAG_PACKS, control_tower_rules
+from compliance.nag_adapter import nag_pack
+from compliance.preflight.base import PACK as PREFLIGHT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -104,35 +107,37 @@ class Pack:
     def plugin(self, options: PackOptions) -> Any:
         """A new instance of its validation plugin; None for one the CDK runs by itself."""
         if self.cdk_nag_class:
-            from compliance.nag_adapter import nag_pack
-
             return nag_pack(self.cdk_nag_class)
         return self.create(options) if self.create is not None else None
 
 
+# The two plugins below are cdk-nag and jsii classes: their modules are imported only when the app registers them.
+
+
 def _preflight(options: PackOptions) -> Any:
-    from compliance.preflight import PreflightChecks
+    from compliance.preflight.pack import PreflightChecks
 
     return PreflightChecks(external_prerequisites=options.external_prerequisites)
 
 
-NIST_800_53_R5 = Pack("NIST.800.53.R5", cdk_nag_class="NIST80053R5Checks")
-# Our own pack's name, which its rules (`compliance.preflight`) take from here.
-PREFLIGHT = "Preflight"
+def _control_tower(options: PackOptions) -> Any:
+    from compliance.control_tower_validator import validator
+
+    return validator(options.disabled_controls)
+
 
 PACKS: tuple[Pack, ...] = (
-    NIST_800_53_R5,
-    Pack("AwsSolutions", cdk_nag_class="AwsSolutionsChecks"),
+    *(Pack(name, cdk_nag_class=nag_class) for name, nag_class in NAG_PACKS.items()),
     Pack(PREFLIGHT, create=_preflight),
     # The CDK's template checks (cfn-lint's rules), run when the app synthesizes itself (`validateAgainstDefaultRules`).
     Pack("CloudFormation-Validate", report_plugin="CloudFormation Validate"),
     # Control Tower's proactive controls; the CDK suppresses a violation under the plugin's rule name (`validation_id`).
     Pack(
         control_tower.PACK,
-        create=lambda options: control_tower.validator(options.disabled_controls),
+        create=_control_tower,
         report_plugin=control_tower.PLUGIN_NAME,
         read=control_tower.read_violation,
-        rules=lambda options: control_tower.rules(options.disabled_controls),
+        rules=lambda options: control_tower_rules(options.disabled_controls),
         rule_pattern=control_tower.CONTROL_ID_PATTERN,
         validation_id=control_tower.validation_id,
         ran_on=control_tower.ran_on,

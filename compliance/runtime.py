@@ -4,23 +4,18 @@ AWS's "Operational Best Practices for FedRAMP(Moderate)" conformance pack is a l
 of AWS Config managed rules with default parameters (`data/config-rules-fedramp-
 moderate.tsv`); the pack's template is built from that list. Which NIST controls a
 Config rule monitors is read from its twin in cdk-nag's NIST 800-53 R5 pack (the twin
-table, `compliance.twins`: S3_BUCKET_LOGGING_ENABLED is S3BucketLoggingEnabled): a
-Config rule without a NIST twin monitors controls this report does not claim.
+table, `compliance.twins`: S3_BUCKET_LOGGING_ENABLED is S3BucketLoggingEnabled), by
+`compliance.catalogue.config_rule_controls`, which reads the pack: a Config rule without a
+NIST twin monitors controls this report does not claim. This module is the table alone.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-
-from compliance.catalogue import nag_rules
-from compliance.model import control_id
-from compliance.packs import NIST_800_53_R5
-from compliance.twins import twins_of
 
 CONFORMANCE_PACK = "FedRAMP(Moderate)"
 
@@ -73,33 +68,3 @@ def conformance_pack_template() -> str:
         }
     }
     return json.dumps(body, separators=(",", ":"))
-
-
-@cache
-def config_rule_controls() -> dict[str, tuple[str, ...]]:
-    """Config rule -> baseline control ids it monitors, through its synth-time twins in the NIST pack."""
-    nist = {r.rule: r for r in nag_rules() if r.pack == NIST_800_53_R5.name}
-    mapping: dict[str, tuple[str, ...]] = {}
-    for rule in config_rules():
-        cited = [nist[t.twin] for t in twins_of(rule.source_identifier) if t.twin in nist]
-        if cited:
-            ids = {cid for twin in cited for label in twin.cited if (cid := control_id(label))}
-            mapping[rule.source_identifier] = tuple(sorted(ids))
-    return mapping
-
-
-def runtime_coverage(services: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
-    """Control id -> the runtime monitors that cover it, given each scope's deployed services.
-
-    `services` maps a scope to what its baseline deploys ("config", "security_hub",
-    "guardduty", "cloudtrail"). Only the conformance pack's rules carry per-control
-    claims here; the other services are listed by the report but claim no control.
-    """
-    covered: dict[str, set[str]] = defaultdict(set)
-    for scope, deployed in services.items():
-        if "config" not in deployed:
-            continue
-        for rule, controls in config_rule_controls().items():
-            for cid in controls:
-                covered[cid].add(f"AWS Config {rule} ({scope})")
-    return {cid: tuple(sorted(monitors)) for cid, monitors in covered.items()}

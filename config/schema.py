@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, NamedTuple, get_args
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from config import aws_facts
+from config import aws_facts, control_tower_controls
 from config.display import shown
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -795,14 +795,12 @@ class ControlTowerConfig(_Strict):
     @field_validator("disabled_controls")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from compliance import control_tower  # standard library only: reads the plugin's bundled rule files
-
-        malformed = [c for c in value if not control_tower.CONTROL_ID.fullmatch(c)]
+        malformed = [c for c in value if not control_tower_controls.CONTROL_ID.fullmatch(c)]
         if malformed:
             raise _problem(
                 "disabled_controls", f"has {shown(malformed[0])}, which is not a control id like 'CT.S3.PR.4'"
             )
-        unknown = control_tower.unknown(value)
+        unknown = control_tower_controls.unknown(value)
         if unknown:
             raise _problem(
                 "disabled_controls", f"has {shown(unknown[0])}, which is not a control the installed plugin bundles"

@@ -21,7 +21,8 @@ from constructs import Construct
 
 from compliance import attestation
 from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY
-from compliance.report import JUNIT, MARKDOWN
+from compliance.outputs.junit import JUNIT
+from compliance.outputs.markdown import MARKDOWN
 from components import EncryptedLogGroup, EncryptionKey
 from components.encryption_key import GrantsOnlyForAwsResources
 from components.logged_bucket import LoggedBucket

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 from compliance.evidence import write_evidence  # noqa: E402
-from compliance.report import FINDINGS, read_model  # noqa: E402
+from compliance.outputs.findings_json import FINDINGS, read_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

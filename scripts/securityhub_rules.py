@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
-from compliance.securityhub import DOCUMENT_FILE, FIRST_RULE_ORDER, RULES_PER_REGION  # noqa: E402
+from compliance.outputs.securityhub_rules import DOCUMENT_FILE  # noqa: E402
+from compliance.securityhub import FIRST_RULE_ORDER, RULES_PER_REGION  # noqa: E402
 
 STACK_PREFIX = "SecurityHubAutomation"
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
 from compliance.gate import Finding, baseline_failures, claim_failures, counts, findings  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
+from compliance.outputs.findings_json import read_model  # noqa: E402
+from compliance.outputs.securityhub_rules import DOCUMENT_FILE  # noqa: E402
 from compliance.packs import PACKS  # noqa: E402
-from compliance.report import read_model  # noqa: E402
-from compliance.securityhub import DOCUMENT_FILE  # noqa: E402
 from config import ConfigError, load_config  # noqa: E402
 from config.jsii_environment import jsii_environment  # noqa: E402
 from scripts.lint_templates import lint, templates_by_region  # noqa: E402

@@ -24,9 +24,9 @@ import pytest
 
 from compliance import control_tower, securityhub
 from compliance.model import ComplianceModel, baseline
+from compliance.outputs.markdown import WIDTH, controls_to_disable
 from compliance.preflight import ASSEMBLY_RULES, PACK, RULES
 from compliance.preflight.log_group_retention import MINIMUM_DAYS
-from compliance.report import WIDTH, controls_to_disable
 from compliance.runtime import config_rules, pack_parameters
 from compliance.twins import classification, twins
 from config import load_config

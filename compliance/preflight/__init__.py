@@ -9,18 +9,17 @@ of those at synth. Each rule is a pure function of one synthesized resource (plu
 facts from cfn-lint's data and a read-only index of the app) that returns a `Verdict`
 whose message says what is wrong and what to write instead.
 
-`RULES` is what the pack (`PreflightChecks`, a cdk-nag 3 `NagPack`) evaluates and the
-compliance catalogue lists. `AssemblyRule`s read what no resource holds (a stack's manifest entry, the buildspec
-files CDK Pipelines writes); the synth driver runs them on the assembly directory.
+`RULES` is what the pack (`compliance.preflight.pack.PreflightChecks`, a cdk-nag 3 `NagPack`)
+evaluates and the compliance catalogue lists. `AssemblyRule`s read what no resource holds (a
+stack's manifest entry, the buildspec files CDK Pipelines writes); the synth driver runs them on
+the assembly directory.
 
-`PreflightChecks` is loaded on first use, so reading or testing rules does not start
-the jsii runtime.
+Nothing here imports the CDK or cdk-nag: the pack that registers the rules with cdk-nag
+(`compliance.preflight.pack`) imports this registry, never the other way round, so
+reading or testing rules does not start the jsii runtime.
 """
 
 from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from compliance.preflight import (
     alarm_actions,
@@ -56,9 +55,6 @@ from compliance.preflight import (
     unpinned_tool_install,
 )
 from compliance.preflight.base import PACK, AssemblyRule, Context, PreflightRule, Verdict
-
-if TYPE_CHECKING:
-    from compliance.preflight.pack import PreflightChecks
 
 RULES: tuple[PreflightRule, ...] = (
     rds_engine_version.RULE,
@@ -106,13 +102,6 @@ __all__ = [
     "RULES",
     "AssemblyRule",
     "Context",
-    "PreflightChecks",
     "PreflightRule",
     "Verdict",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "PreflightChecks":
-        return import_module("compliance.preflight.pack").PreflightChecks
-    raise AttributeError(f"module 'compliance.preflight' has no attribute {name!r}")

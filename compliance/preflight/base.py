@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.assembly import ResourceView
-from compliance.packs import PREFLIGHT
 from compliance.references import TemplateIndex
 
-PACK = PREFLIGHT  # its name in the list of packs (`compliance.packs`)
+PACK = "Preflight"  # its name in the list of packs (`compliance.packs`) and the prefix of its finding ids
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import aws_cdk as cdk
 import cdk_nag
 import jsii
 
+from compliance.preflight import RULES
 from compliance.preflight.base import PACK, Context, PreflightRule, Verdict
 from compliance.references import TemplateIndex
 
@@ -80,7 +81,7 @@ class PreflightChecks(cdk_nag.NagPack):
 
     @property
     def rule_ids(self) -> list[str]:
-        return [f"{PACK}-{rule.rule_id}" for rule in _rules()]
+        return [f"{PACK}-{rule.rule_id}" for rule in RULES]
 
     def _check_resource(self, node: cdk.CfnResource) -> None:
         index = self._index
@@ -99,7 +100,7 @@ class PreflightChecks(cdk_nag.NagPack):
         if resource is None:
             return  # not in a template (e.g. removed by an override): nothing deploys, nothing to check
         context = Context(index=index, external_prerequisites=self._external.get(resource.stack.stage, frozenset()))
-        for rule in _rules():
+        for rule in RULES:
             if rule.reads(resource.type):
                 verdict = rule.check(resource, context)
                 if not verdict.applies:
@@ -113,10 +114,3 @@ class PreflightChecks(cdk_nag.NagPack):
         self.plain_resources = set()
         self.not_applicable = set()
         return super().validate_scope(scope)
-
-
-def _rules() -> tuple[PreflightRule, ...]:
-    """The registered rules (the package imports this module on first use, so it is complete by then)."""
-    from compliance.preflight import RULES
-
-    return RULES

@@ -20,11 +20,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 
 from compliance import acknowledge, control_tower, findings
+from compliance.catalogue import control_tower_rules
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
+from compliance.control_tower_validator import validator
 from compliance.model import ComplianceModel, Status
+from compliance.outputs.markdown import controls_to_disable, render_markdown
 from compliance.packs import CONTEXT, record_acknowledgments_in_templates
 from compliance.references import TemplateIndex
-from compliance.report import controls_to_disable, render_markdown
 from components.encryption_key import GrantsOnlyForAwsResources
 from config import PROJECT_ROOT, ConfigError, parse_config
 from config.jsii_environment import jsii_environment
@@ -319,12 +321,12 @@ def test_the_reads_the_copies_keep_are_not_named() -> None:
 
 
 def test_a_control_cites_nist_controls_only_through_its_cdk_nag_twin() -> None:
-    rules = {r.rule: r for r in control_tower.rules()}
+    rules = {r.rule: r for r in control_tower_rules()}
     log_groups = rules["ControlTower::CT.CLOUDWATCH.PR.3"]
     assert "SC-28" in {c.split("(")[0] for c in log_groups.cited}
     assert "CloudWatchLogGroupEncrypted" in log_groups.description
     assert any(not r.cited for r in rules.values()), "controls without a twin cite nothing"
-    assert "ControlTower::CT.S3.PR.4" not in {r.rule for r in control_tower.rules(["CT.S3.PR.4"])}
+    assert "ControlTower::CT.S3.PR.4" not in {r.rule for r in control_tower_rules(["CT.S3.PR.4"])}
 
 
 def test_a_finding_id_comes_from_the_violation_description() -> None:
@@ -385,7 +387,7 @@ def _small_app(
     CT.CLOUDWATCH.PR.3; `other_group` adds a second log group of the same key, never acknowledged.
     """
     app = cdk.App(outdir=str(tmp_path), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
-    cdk.Validations.of(app).add_plugins(control_tower.validator(disabled))
+    cdk.Validations.of(app).add_plugins(validator(disabled))
     cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())  # as on every stage: the log groups are the findings
     record_acknowledgments_in_templates(app)
     env = cdk.Environment(account="700000000007", region="us-east-1")
@@ -471,7 +473,7 @@ def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_pat
 
     assembly = tmp_path / "unencrypted"
     app = cdk.App(outdir=str(assembly), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
-    cdk.Validations.of(app).add_plugins(control_tower.validator())
+    cdk.Validations.of(app).add_plugins(validator())
     stack = cdk.Stack(app, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
     group = logs.LogGroup(stack, "Group")  # no key at all: the claim that another stack's key is used is false
     acknowledge(
@@ -502,7 +504,7 @@ def test_a_clean_run_still_counts_as_run(tmp_path: Path) -> None:
 
     assembly = tmp_path / "clean"
     app = cdk.App(outdir=str(assembly), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
-    cdk.Validations.of(app).add_plugins(control_tower.validator())
+    cdk.Validations.of(app).add_plugins(validator())
     cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())
     stack = cdk.Stack(app, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
     logs.LogGroup(stack, "Group", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))

@@ -27,7 +27,7 @@ from compliance.model import (
     controls_from,
 )
 from compliance.oscal import COMPONENT_DEFINITION, FEDRAMP_NS, write_oscal
-from compliance.report import render_markdown
+from compliance.outputs.markdown import render_markdown
 from config import AppConfig
 from config.schema import BASELINE_SERVICES
 from stacks.baseline import CONSTRUCTS

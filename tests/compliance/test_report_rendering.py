@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from compliance.checks import CheckResult
 from compliance.model import (
     AcknowledgmentRecord,
+    CheckResult,
     ComplianceModel,
     Control,
     ControlStatus,
@@ -28,15 +28,12 @@ from compliance.model import (
     cited_controls,
     control_id,
 )
-from compliance.report import (
-    findings_by_scope,
-    render_controls_csv,
-    render_findings_json,
-    render_junit,
-    render_markdown,
-    render_sarif,
-    write_reports,
-)
+from compliance.outputs.controls_csv import render_controls_csv
+from compliance.outputs.findings_json import findings_by_scope, render_findings_json
+from compliance.outputs.junit import render_junit
+from compliance.outputs.markdown import render_markdown
+from compliance.outputs.sarif import render_sarif
+from compliance.report import write_reports
 
 NIST = "NIST.800.53.R5"
 AWS = "AwsSolutions"

@@ -13,8 +13,8 @@ import pytest
 
 from compliance.model import ComplianceModel, RuntimeOutcome, Status
 from compliance.outlook import GLOBAL_TYPES
+from compliance.outputs.markdown import render_markdown
 from compliance.references import TemplateIndex
-from compliance.report import render_markdown
 from compliance.runtime import config_rules
 from compliance.twins import twins_by_synth_rule
 

@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from compliance.model import ComplianceModel, Status, Suppression
+from compliance.outputs.securityhub_rules import automation_rules, automation_rules_document
 from compliance.references import TemplateIndex
 from compliance.securityhub import (
     ARN_FORMATS,
@@ -19,8 +20,6 @@ from compliance.securityhub import (
     NOTE_MAX,
     RESOURCE_IDS_PER_RULE,
     RULES_PER_REGION,
-    automation_rules,
-    automation_rules_document,
     controls,
 )
 from compliance.twins import twins

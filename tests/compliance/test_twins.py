@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from compliance.catalogue import all_rules
+from compliance.catalogue import all_rules, config_rule_controls
 from compliance.model import ComplianceModel, Status
 from compliance.references import TemplateIndex
-from compliance.runtime import config_rule_controls, config_rules
+from compliance.runtime import config_rules
 from compliance.twins import NO_TWIN_RELATIONS, ResourceSelector, classification, twins, twins_of
 
 PACK_RULES = tuple(rule.source_identifier for rule in config_rules())

@@ -1,0 +1,81 @@
+"""Claims about what runs: container task definitions and the pipeline's build projects."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from compliance.assembly import ResourceView
+from compliance.claims.engine import KEY, TASK_DEFINITION, Check, as_list
+from compliance.references import TemplateIndex, render
+from config.schema import ECR_IMAGE
+
+_CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CredentialsOnlyAsSecrets(Check):
+    subject_types: ClassVar[tuple[str, ...]] = (TASK_DEFINITION,)
+
+    @property
+    def predicate(self) -> str:
+        return "passes no credential in an environment variable (any credential comes as an ECS secret)"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        suspicious, secrets = [], 0
+        for container in as_list(resource.properties.get("ContainerDefinitions")):
+            suspicious += [
+                str(e.get("Name"))
+                for e in as_list(container.get("Environment"))
+                if _CREDENTIAL_NAME.search(str(e.get("Name")))
+            ]
+            secrets += len(as_list(container.get("Secrets")))
+        if suspicious:
+            return False, f"credential-like environment variables: {', '.join(suspicious)}"
+        return True, f"{secrets} ECS secret(s), no credential-like environment variable"
+
+
+@dataclass(frozen=True)
+class RunOnlyByPipeline(Check):
+    """A CodeBuild project with a CODEPIPELINE source and no webhook: nothing but a pipeline action starts it."""
+
+    subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+
+    @property
+    def noun(self) -> str:
+        return "the build project"
+
+    @property
+    def predicate(self) -> str:
+        return "runs only as a pipeline action (CODEPIPELINE source, no webhook) with a customer-managed key"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        props = resource.properties
+        source = props.get("Source", {}).get("Type")
+        webhook = bool(props.get("Triggers", {}).get("Webhook"))
+        key = index.resolve(resource.stack, props.get("EncryptionKey"))
+        key_type = key.type if key is not None else None
+        holds = source == "CODEPIPELINE" and not webhook and key_type in (KEY, "AWS::KMS::Alias")
+        return holds, f"source {source}, webhook {'on' if webhook else 'off'}, key {key_type or 'not of this app'}"
+
+
+@dataclass(frozen=True)
+class ImagePinnedByDigest(Check):
+    """A CodeBuild project runs on an Amazon ECR image named by its sha256 digest, pulled with its service role."""
+
+    subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+
+    @property
+    def noun(self) -> str:
+        return "the build project"
+
+    @property
+    def predicate(self) -> str:
+        return "runs on an Amazon ECR image named by its sha256 digest, pulled with the project's own service role"
+
+    def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
+        environment = resource.properties.get("Environment", {})
+        image, credentials = render(environment.get("Image", "absent")), environment.get("ImagePullCredentialsType")
+        holds = bool(ECR_IMAGE.fullmatch(image)) and credentials == "SERVICE_ROLE"
+        return holds, f"image {image}, pulled with {credentials or 'CODEBUILD'} credentials"

@@ -1,0 +1,11 @@
+"""The compliance report files, one module per format, each rendered from a `ComplianceModel` alone.
+
+- `findings_json` -> findings.json: the model itself, plus a summary and a nested view (and the model read back).
+- `controls_csv` -> controls.csv: one row per baseline control, for spreadsheets.
+- `markdown` -> report.md: the human summary, for a browser or a pull request.
+- `sarif` -> report.sarif: open and acknowledged findings, for code-scanning viewers.
+- `junit` -> junit.xml: one test case per scope and rule, for CI test tabs.
+
+Each reads fields of the model, never prose another module wrote, and none imports another format's module
+(`common` holds what they share). Standard library only: they import without the CDK or jsii.
+"""
