@@ -174,9 +174,11 @@ class SecurityDiff(Construct):
                     "version": "0.2",
                     "phases": {
                         # The deployed pipeline's assembly check runs before anything reads the assembly, and
-                        # npm installs from an empty directory (it reads an .npmrc in its working directory).
+                        # npm logs in and installs from an empty directory (it reads an .npmrc in its working
+                        # directory).
                         "install": {
                             "commands": [
+                                *(['cd "$(mktemp -d)"'] if login else []),
                                 *login,
                                 f'{check} && cd "$(mktemp -d)" && npm install -g aws-cdk@{cli_version}',
                             ]

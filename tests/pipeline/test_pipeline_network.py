@@ -239,3 +239,16 @@ def test_no_environment_may_take_the_id_of_a_part_of_the_pipeline_stack(
         stages = {env.stage_id for env in config.environments}
         children = {child.node.id for child in stack.node.children} - stages
         assert children <= RESERVED_STAGE_IDS, sorted(children - RESERVED_STAGE_IDS)
+
+
+def test_the_steps_with_privileges_log_in_outside_the_assembly(boundary: Boundary) -> None:
+    # npm's login and install read an .npmrc in the working directory: self-mutation and the security diff, which
+    # hold deploy or lookup roles, leave the commit's assembly before either.
+    projects = boundary.resources("AWS::CodeBuild::Project")
+    privileged = [k for k in projects if k.startswith(("PipelineUpdatePipelineSelfMutation", "SecurityDiffCheck"))]
+    assert len(privileged) == 2, privileged
+    for logical_id in privileged:
+        commands = _buildspec(projects[logical_id], boundary.assembly)
+        login = commands.index(_login("npm", boundary))
+        assert 'cd "$(mktemp -d)"' in commands[:login], (logical_id, commands[:login])
+        assert not [c for c in commands[:login] if "npm" in c or "aws " in c], (logical_id, commands[:login])
