@@ -23,7 +23,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup lock synth baseline report golden verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
+.PHONY: setup lock synth baseline report golden docs verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -100,6 +100,11 @@ report: setup
 ## review the diff and commit it with the change
 golden: setup
 	$(BIN)/python scripts/golden.py $(if $(FROM),--from $(FROM),)
+
+## docs: write the tables of Preflight's rules and of the claims in docs/compliance.md again from the rules' own
+## metadata (what each catches or holds when, its NIST controls, its AWS documentation); commit the diff
+docs: setup
+	$(BIN)/python scripts/rule_tables.py
 
 ## verify-evidence: check a run's assembly (ASSEMBLY=path, default cdk.out) file by file against the attestation
 ## the pipeline signed (ENVELOPE=path, default ASSEMBLY/compliance/evidence.intoto.jsonl) and its signature against

@@ -16,6 +16,8 @@ from compliance.references import TemplateIndex
 @dataclass(frozen=True)
 class IamAuthenticationRequired(Check):
     subject_types: ClassVar[tuple[str, ...]] = (METHOD, STAGE, DATABASE, CACHE)
+    shortdesc: ClassVar[str] = "every method is AWS_IAM, the database or cache admits only IAM users (no default user)"
+    controls: ClassVar[tuple[str, ...]] = ("IA-2", "AC-3")
 
     @property
     def predicate(self) -> str:
@@ -64,6 +66,8 @@ def _methods_of_stage(stage: ResourceView, index: TemplateIndex) -> list[Resourc
 @dataclass(frozen=True)
 class PrivateIntegration(Check):
     subject_types: ClassVar[tuple[str, ...]] = (STAGE,)
+    shortdesc: ClassVar[str] = "every integration goes through a VPC link"
+    controls: ClassVar[tuple[str, ...]] = ("SC-7",)
 
     @property
     def predicate(self) -> str:
@@ -80,6 +84,8 @@ class PrivateIntegration(Check):
 @dataclass(frozen=True)
 class NotCached(Check):
     subject_types: ClassVar[tuple[str, ...]] = (STAGE,)
+    shortdesc: ClassVar[str] = "no response cache"
+    controls: ClassVar[tuple[str, ...]] = ("SC-28",)
 
     @property
     def predicate(self) -> str:

@@ -17,6 +17,8 @@ _CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_
 @dataclass(frozen=True)
 class CredentialsOnlyAsSecrets(Check):
     subject_types: ClassVar[tuple[str, ...]] = (TASK_DEFINITION,)
+    shortdesc: ClassVar[str] = "no credential-like environment variable"
+    controls: ClassVar[tuple[str, ...]] = ("IA-5", "SC-28")
 
     @property
     def predicate(self) -> str:
@@ -41,6 +43,8 @@ class RunOnlyByPipeline(Check):
     """A CodeBuild project with a CODEPIPELINE source and no webhook: nothing but a pipeline action starts it."""
 
     subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+    shortdesc: ClassVar[str] = "a CodeBuild project with a CODEPIPELINE source, no webhook and a KMS key of this app"
+    controls: ClassVar[tuple[str, ...]] = ("CM-3", "CM-5")
 
     @property
     def noun(self) -> str:
@@ -65,6 +69,10 @@ class ImagePinnedByDigest(Check):
     """A CodeBuild project runs on an Amazon ECR image named by its sha256 digest, pulled with its service role."""
 
     subject_types: ClassVar[tuple[str, ...]] = ("AWS::CodeBuild::Project",)
+    shortdesc: ClassVar[str] = (
+        "a CodeBuild project on an Amazon ECR image named by its sha256 digest, pulled with its service role"
+    )
+    controls: ClassVar[tuple[str, ...]] = ("CM-2", "CM-14", "SI-7")
 
     @property
     def noun(self) -> str:

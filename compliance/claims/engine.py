@@ -105,6 +105,11 @@ class Check:
     on: str | None = field(default=None, kw_only=True)
     via: str | None = field(default=None, kw_only=True)  # on a policy: only what it grants this action on
     subject_types: ClassVar[tuple[str, ...]] = ()
+    # What each claim documents of itself (the claims table of docs/compliance.md): when it holds, in a phrase;
+    # the AWS documentation it rests on ("" where it cites none); the NIST 800-53 controls it evidences.
+    shortdesc: ClassVar[str] = ""
+    source_url: ClassVar[str] = ""
+    controls: ClassVar[tuple[str, ...]] = ()
     # True where the claim is that a deploy-time hook sees the resource differently from the template.
     resolves_at_deploy: ClassVar[bool] = False
 

@@ -38,6 +38,8 @@ class AssumableOnlyBy(Check):
 
     service: str = ""
     subject_types: ClassVar[tuple[str, ...]] = (ROLE,)
+    shortdesc: ClassVar[str] = "the trust policy admits only that service"
+    controls: ClassVar[tuple[str, ...]] = ("AC-3", "AC-6")
 
     @property
     def predicate(self) -> str:
@@ -76,6 +78,8 @@ class WildcardGrantsOnly(Check):
     condition: str | None = None
     condition_value: str | None = None  # the value a StringEquals condition on `condition` must require
     subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
+    shortdesc: ClassVar[str] = "a wildcard resource is granted only those actions (under that condition)"
+    controls: ClassVar[tuple[str, ...]] = ("AC-6",)
 
     @property
     def noun(self) -> str:
@@ -132,6 +136,8 @@ class GrantsConfinedToAccount(Check):
     services: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     subject_types: ClassVar[tuple[str, ...]] = (POLICY, MANAGED_POLICY)
+    shortdesc: ClassVar[str] = "those services' ARNs are all of its own account and region"
+    controls: ClassVar[tuple[str, ...]] = ("AC-3", "AC-6")
 
     @property
     def noun(self) -> str:
@@ -165,6 +171,8 @@ class GrantsConfinedToAccount(Check):
 @dataclass(frozen=True)
 class AttachedToOneRole(Check):
     subject_types: ClassVar[tuple[str, ...]] = (POLICY,)
+    shortdesc: ClassVar[str] = "the policy belongs to one role of its template"
+    controls: ClassVar[tuple[str, ...]] = ("AC-2", "AC-6")
 
     @property
     def predicate(self) -> str:
@@ -185,6 +193,8 @@ class AttachedToOneRole(Check):
 @dataclass(frozen=True)
 class NotInvocableByOthers(Check):
     subject_types: ClassVar[tuple[str, ...]] = (FUNCTION,)
+    shortdesc: ClassVar[str] = "no Lambda permission or URL"
+    controls: ClassVar[tuple[str, ...]] = ("AC-3", "AC-6")
 
     @property
     def predicate(self) -> str:
@@ -224,6 +234,8 @@ class ServiceGrantsOnly(Check):
     service: str = ""
     actions: tuple[str, ...] = ()
     subject_types: ClassVar[tuple[str, ...]] = (KEY,)
+    shortdesc: ClassVar[str] = "every statement of the key policy that allows `service` grants it only `actions`"
+    controls: ClassVar[tuple[str, ...]] = ("AC-6", "SC-12")
 
     @property
     def predicate(self) -> str:
@@ -244,6 +256,10 @@ class PublishConfinedToAccount(Check):
 
     service: str = ""
     subject_types: ClassVar[tuple[str, ...]] = (TOPIC,)
+    shortdesc: ClassVar[str] = (
+        "the topic's own policy lets `service` publish only under `aws:SourceAccount` or `aws:SourceArn`"
+    )
+    controls: ClassVar[tuple[str, ...]] = ("AC-3", "AC-6")
 
     @property
     def predicate(self) -> str:

@@ -13,6 +13,8 @@ from compliance.references import TemplateIndex
 @dataclass(frozen=True)
 class KeyRotation(Check):
     subject_types: ClassVar[tuple[str, ...]] = (KEY,)
+    shortdesc: ClassVar[str] = "key rotation on"
+    controls: ClassVar[tuple[str, ...]] = ("SC-12",)
 
     @property
     def predicate(self) -> str:
@@ -26,6 +28,8 @@ class KeyRotation(Check):
 @dataclass(frozen=True)
 class SigningOnly(Check):
     subject_types: ClassVar[tuple[str, ...]] = (KEY,)
+    shortdesc: ClassVar[str] = "a sign/verify key"
+    controls: ClassVar[tuple[str, ...]] = ("SC-12", "SC-13")
 
     @property
     def predicate(self) -> str:

@@ -49,6 +49,8 @@ def _subnets_of(resource: ResourceView, index: TemplateIndex) -> list[ResourceVi
 @dataclass(frozen=True)
 class InIsolatedSubnets(Check):
     subject_types: ClassVar[tuple[str, ...]] = (LOAD_BALANCER, DATABASE, CACHE, FUNCTION, "AWS::ECS::Service", SUBNET)
+    shortdesc: ClassVar[str] = "no default, internet-gateway or NAT route and no public IPs in its subnets"
+    controls: ClassVar[tuple[str, ...]] = ("SC-7", "AC-4")
 
     @property
     def predicate(self) -> str:
@@ -79,6 +81,8 @@ class InIsolatedSubnets(Check):
 @dataclass(frozen=True)
 class FlowLogged(Check):
     subject_types: ClassVar[tuple[str, ...]] = (LOAD_BALANCER, DATABASE, CACHE, FUNCTION, "AWS::ECS::Service", VPC)
+    shortdesc: ClassVar[str] = "the VPC has an ALL-traffic flow log"
+    controls: ClassVar[tuple[str, ...]] = ("AU-12", "SI-4")
 
     @property
     def predicate(self) -> str:
@@ -105,6 +109,8 @@ class FlowLogged(Check):
 @dataclass(frozen=True)
 class ZonesOfRegion(Check):
     subject_types: ClassVar[tuple[str, ...]] = (SUBNET,)
+    shortdesc: ClassVar[str] = "every subnet is in a zone of its region"
+    controls: ClassVar[tuple[str, ...]] = ("CM-6",)
 
     @property
     def predicate(self) -> str:
@@ -133,6 +139,11 @@ class ResolvedAtDeploy(Check):
     prop: str = ""  # dotted property path, e.g. "KmsKeyId", "VpcConfig.SubnetIds"
     to: str = KEY
     subject_types: ClassVar[tuple[str, ...]] = (LOG_GROUP, DATABASE, STREAM, FUNCTION)
+    shortdesc: ClassVar[str] = (
+        "the property refers only to resources of type `to`, at least one in another stack (resolved before a"
+        " deploy-time hook runs)"
+    )
+    controls: ClassVar[tuple[str, ...]] = ("CM-2",)
     resolves_at_deploy: ClassVar[bool] = True
 
     @property

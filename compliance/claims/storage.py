@@ -31,6 +31,8 @@ from compliance.references import TemplateIndex, intrinsics, render
 @dataclass(frozen=True)
 class Versioned(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET,)
+    shortdesc: ClassVar[str] = "versioning enabled"
+    controls: ClassVar[tuple[str, ...]] = ("CP-9", "CP-10")
 
     @property
     def predicate(self) -> str:
@@ -46,6 +48,8 @@ class RetainedOnDelete(Check):
     """DeletionPolicy Retain, or RetainExceptOnCreate (kept unless the stack's very first create rolls back)."""
 
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET, KEY, LOG_GROUP, STREAM, SECRET, "AWS::CodeBuild::ReportGroup")
+    shortdesc: ClassVar[str] = "DeletionPolicy Retain or RetainExceptOnCreate"
+    controls: ClassVar[tuple[str, ...]] = ("CP-9", "SI-12")
 
     @property
     def predicate(self) -> str:
@@ -59,6 +63,11 @@ class RetainedOnDelete(Check):
 @dataclass(frozen=True)
 class TlsOnly(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET, TOPIC, CACHE, DATABASE)
+    shortdesc: ClassVar[str] = (
+        "the resource's own policy denies `aws:SecureTransport: false` (or TLS is required by the cache or "
+        "the database's parameter group)"
+    )
+    controls: ClassVar[tuple[str, ...]] = ("SC-8", "SC-8(1)")
 
     @property
     def predicate(self) -> str:
@@ -118,6 +127,8 @@ def _key_reference(resource: ResourceView) -> Any:
 @dataclass(frozen=True)
 class EncryptedWithCmk(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET, STREAM, LOG_GROUP, TOPIC, CACHE, DATABASE, SECRET)
+    shortdesc: ClassVar[str] = "the key is a KMS key of this app"
+    controls: ClassVar[tuple[str, ...]] = ("SC-12", "SC-28")
 
     @property
     def predicate(self) -> str:
@@ -141,6 +152,8 @@ class EncryptedWithCmk(Check):
 @dataclass(frozen=True)
 class EncryptedAtRest(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET,)
+    shortdesc: ClassVar[str] = "default encryption on"
+    controls: ClassVar[tuple[str, ...]] = ("SC-28",)
 
     @property
     def predicate(self) -> str:
@@ -156,6 +169,8 @@ class EncryptedAtRest(Check):
 @dataclass(frozen=True)
 class AccessLogged(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET, STAGE)
+    shortdesc: ClassVar[str] = "S3 server access logs or API access logs"
+    controls: ClassVar[tuple[str, ...]] = ("AU-2", "AU-12")
 
     @property
     def predicate(self) -> str:
@@ -177,6 +192,8 @@ class AccessLogged(Check):
 @dataclass(frozen=True)
 class NotPublic(Check):
     subject_types: ClassVar[tuple[str, ...]] = (BUCKET, DATABASE, LOAD_BALANCER)
+    shortdesc: ClassVar[str] = "public access blocked, internal scheme, not publicly accessible"
+    controls: ClassVar[tuple[str, ...]] = ("AC-3", "AC-4", "SC-7")
 
     @property
     def predicate(self) -> str:
@@ -205,6 +222,8 @@ class KeptAtLeast(Check):
 
     days: int = 365
     subject_types: ClassVar[tuple[str, ...]] = (LOG_GROUP, BUCKET)
+    shortdesc: ClassVar[str] = "log retention or object expiry of at least `days`"
+    controls: ClassVar[tuple[str, ...]] = ("AU-11", "SI-12")
 
     @property
     def predicate(self) -> str:
@@ -229,6 +248,8 @@ class KeptAtLeast(Check):
 @dataclass(frozen=True)
 class BackedUp(Check):
     subject_types: ClassVar[tuple[str, ...]] = (DATABASE, CACHE, "AWS::DynamoDB::Table", "AWS::EFS::FileSystem")
+    shortdesc: ClassVar[str] = "an AWS Backup plan selects it"
+    controls: ClassVar[tuple[str, ...]] = ("CP-9",)
 
     @property
     def predicate(self) -> str:

@@ -11,6 +11,7 @@ from compliance.model import (
     Status,
 )
 from compliance.outputs.common import TOOL_NAME
+from compliance.preflight import ASSEMBLY_RULES, PACK, RULES, AssemblyRule, PreflightRule
 
 SARIF = "report.sarif"
 
@@ -34,6 +35,15 @@ def _first_sentence(description: str) -> str:
     return _SENTENCE_END.split(text, maxsplit=1)[0]
 
 
+def _preflight_metadata() -> dict[str, PreflightRule | AssemblyRule]:
+    """Preflight's rules by finding rule id ("Preflight-RDSEngineVersion"): what each says of itself."""
+    found: dict[str, PreflightRule | AssemblyRule] = {}
+    every: list[PreflightRule | AssemblyRule] = [*RULES, *ASSEMBLY_RULES]
+    for rule in every:
+        found.setdefault(f"{PACK}-{rule.rule_id}", rule)
+    return found
+
+
 def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     """report.sarif as a SARIF 2.1.0 log: a result per non-compliant or acknowledged evaluation.
 
@@ -41,6 +51,8 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     stay in, as accepted in-source suppressions, so a viewer shows them without counting them as open.
     """
     rules_by_id = {(r.pack, r.rule): r for r in model.rules}
+    # Our own rules document themselves: a short description, and the AWS documentation they rest on.
+    preflight = _preflight_metadata()
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
 
     descriptors: list[dict[str, Any]] = []
@@ -56,8 +68,13 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
             "id": rule.rule,
             "shortDescription": {"text": _first_sentence(rule.description) or rule.rule},
         }
+        own = preflight.get(rule.rule) if evaluation.pack == PACK else None
+        if own is not None and own.shortdesc:
+            descriptor["shortDescription"] = {"text": own.shortdesc}
         if rule.description:
             descriptor["fullDescription"] = {"text": rule.description}
+        if own is not None and own.source_url:
+            descriptor["helpUri"] = own.source_url
         descriptor["properties"] = {"tags": list(rule.cited)}
         descriptors.append(descriptor)
 

@@ -47,4 +47,8 @@ RULE = PreflightRule(
     "An alarm without the actions the account baseline's cloudwatch-alarm-action-check requires is NON_COMPLIANT "
     "with the pack the baseline deploys, and its state change reaches nobody.",
     ("SI-4", "IR-6"),
+    shortdesc=(
+        "an alarm without the alarm and insufficient-data actions the pack's parameters require (cdk-nag asks for "
+        "any one action)"
+    ),
 )

@@ -79,4 +79,5 @@ RULE = PreflightRule(
     "A backup plan without a rule as frequent and as long-kept as the account baseline's "
     "backup-plan-min-frequency-and-min-retention-check asks is NON_COMPLIANT with the pack the baseline deploys.",
     ("CP-9",),
+    shortdesc="a backup plan with no rule at least daily and kept 35 days",
 )

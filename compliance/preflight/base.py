@@ -64,7 +64,10 @@ class PreflightRule:
     resource_types: frozenset[str]
     check: RuleFunction
     explanation: str
-    controls: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()  # the NIST 800-53 controls it evidences
+    # What it catches, in a phrase (the rule tables of docs/compliance.md, SARIF's shortDescription).
+    shortdesc: str = ""
+    source_url: str = ""  # the AWS documentation the rule rests on (SARIF's helpUri); "" where it cites none
 
     def reads(self, resource_type: str) -> bool:
         return resource_type in self.resource_types or "*" in self.resource_types
@@ -81,6 +84,8 @@ class AssemblyRule:
     check: Callable[[Path], list[str]]
     explanation: str
     controls: tuple[str, ...] = ()
+    shortdesc: str = ""  # as `PreflightRule`'s
+    source_url: str = ""
 
 
 def failures(

@@ -35,4 +35,5 @@ RULE = PreflightRule(
     "A CodeBuild project with every log disabled leaves no record of what its builds ran, and is NON_COMPLIANT "
     "with the account baseline's codebuild-project-logging-enabled.",
     ("AU-2", "AU-12"),
+    shortdesc="a build project with every log disabled",
 )

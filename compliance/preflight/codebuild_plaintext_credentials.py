@@ -40,4 +40,5 @@ RULE = PreflightRule(
     "AWS credentials in a CodeBuild project's plaintext environment are readable by anyone who can read the "
     "project, and NON_COMPLIANT with the account baseline's codebuild-project-envvar-awscred-check.",
     ("IA-5", "SC-28"),
+    shortdesc="AWS credentials as plaintext build variables",
 )

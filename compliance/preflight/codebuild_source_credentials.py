@@ -43,4 +43,5 @@ RULE = PreflightRule(
     "A repository URL with credentials in it exposes them to anyone who can read the project, and is "
     "NON_COMPLIANT with the account baseline's codebuild-project-source-repo-url-check.",
     ("IA-5",),
+    shortdesc="a source URL with sign-in credentials in it",
 )

@@ -38,4 +38,5 @@ RULE = PreflightRule(
     "A container without a hard memory limit makes its task definition NON_COMPLIANT with AWS Config's "
     "ecs-task-definition-memory-hard-limit, a rule of the pack the account baseline deploys.",
     ("SC-5", "SC-6"),
+    shortdesc="a container without its own hard memory limit (a Fargate task's memory does not count)",
 )

@@ -96,4 +96,5 @@ RULE = PreflightRule(
     "Tasks fail to start when a secret lacks the key they read; endpoints passed as secrets hide "
     "configuration and break when the secret rotates.",
     ("IA-5(7)", "SC-28"),
+    shortdesc="an endpoint or name passed as an ECS secret, or a JSON key the generated secret does not contain",
 )

@@ -38,4 +38,5 @@ RULE = PreflightRule(
     "A VPC whose default security group keeps its rules is NON_COMPLIANT with the account baseline's "
     "vpc-default-security-group-closed, and lets anything placed in that group talk to anything else in it.",
     ("SC-7", "AC-4"),
+    shortdesc="a VPC whose default security group keeps its rules",
 )

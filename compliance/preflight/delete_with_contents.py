@@ -50,4 +50,9 @@ RULE = PreflightRule(
     "the stack's deletion fails (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DeleteBackupVault.html, "
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html).",
     ("CP-9", "CM-3"),
+    shortdesc=(
+        "a backup vault, or a bucket with S3 Object Lock, that its stack deletes (DeletionPolicy Delete): AWS "
+        "Backup deletes only an empty vault and S3 only an empty bucket, so the stack's deletion fails"
+    ),
+    source_url="https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DeleteBackupVault.html",
 )

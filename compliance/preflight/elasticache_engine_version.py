@@ -39,4 +39,5 @@ RULE = PreflightRule(
     elasticache_engine_version,
     "ElastiCache refuses versions and node types it does not offer in the region.",
     ("CM-6", "SI-2"),
+    shortdesc="a cache version or node type ElastiCache does not offer",
 )

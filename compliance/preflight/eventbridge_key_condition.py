@@ -76,4 +76,10 @@ RULE = PreflightRule(
     "aws:SourceOrgID, which is not supported for EventBridge-to-encrypted topics: no notice is published "
     "(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).",
     ("SI-4", "AU-6"),
+    shortdesc=(
+        "a key of an SNS topic whose policy ties `events.amazonaws.com` to "
+        "`aws:SourceAccount`/`aws:SourceArn`/`aws:SourceOrgID`, which SNS does not support for EventBridge-to-"
+        "encrypted topics: no notice would be published"
+    ),
+    source_url="https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
 )

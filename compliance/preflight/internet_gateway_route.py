@@ -47,4 +47,5 @@ RULE = PreflightRule(
     "A route of all traffic to an internet gateway is NON_COMPLIANT with the account baseline's "
     "no-unrestricted-route-to-igw and opens the subnet to the internet.",
     ("SC-7",),
+    shortdesc="a route of 0.0.0.0/0 or ::/0 to an internet gateway",
 )

@@ -76,4 +76,7 @@ RULE = PreflightRule(
     "A policy that allows kms:Decrypt or kms:ReEncryptFrom on every key is NON_COMPLIANT with the account "
     "baseline's iam-*-policy-blocked-kms-actions rules, and lets its principal decrypt with any key that trusts it.",
     ("AC-6", "SC-12"),
+    shortdesc=(
+        "a policy allowing `kms:Decrypt` or `kms:ReEncryptFrom` on a wildcard key ARN (AWS Config reads no conditions)"
+    ),
 )

@@ -80,4 +80,9 @@ RULE = PreflightRule(
     "Config does not support it (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/"
     "aws-resource-config-deliverychannel.html).",
     ("AU-9", "AU-12"),
+    shortdesc=(
+        "a bucket with S3 Object Lock (or a default retention) that receives S3 server access logs or AWS Config's "
+        "deliveries, which S3 refuses and AWS Config does not support"
+    ),
+    source_url="https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html",
 )

@@ -46,4 +46,5 @@ RULE = PreflightRule(
     f"A log group that keeps its events less than {MINIMUM_DAYS} days is NON_COMPLIANT with AWS Config's "
     "cw-loggroup-retention-period-check, a rule of the pack the account baseline deploys.",
     ("AU-11",),
+    shortdesc=f"a log group kept less than the rule's default {MINIMUM_DAYS} days (cdk-nag asks only for a retention)",
 )

@@ -80,4 +80,8 @@ RULE = PreflightRule(
     "CloudWatch Logs creates an encrypted log group only if the key policy lets its regional principal use "
     "the key for this account's log groups.",
     ("SC-12", "SC-28(1)", "AU-9"),
+    shortdesc=(
+        "an encrypted log group whose key is not in the app, or whose policy does not let `logs.<region>` use it "
+        "for this account, or writes the partition literally"
+    ),
 )

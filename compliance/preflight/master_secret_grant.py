@@ -284,4 +284,10 @@ RULE = PreflightRule(
     "A policy that lets a principal other than the database-user function or the rotation function read a "
     "database's master secret (secretsmanager:GetSecretValue, directly or by wildcard).",
     ("AC-3", "AC-6", "IA-5"),
+    shortdesc=(
+        "a policy (inline, managed, a role's own, an AWS managed policy that reads every secret, or the secret's "
+        "resource policy) that lets a principal other than the database-user function or the secret's rotation "
+        "function read a database's master secret (`secretsmanager:GetSecretValue`, directly or through `*`, "
+        "`secretsmanager:*` or a wildcard ARN)"
+    ),
 )

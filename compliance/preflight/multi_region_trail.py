@@ -63,4 +63,5 @@ RULE = PreflightRule(
     "leaves the account NON_COMPLIANT with AWS Config's multi-region-cloudtrail-enabled, a rule of the pack "
     "the baseline deploys.",
     ("AU-2", "AU-12"),
+    shortdesc="a trail that is single-region or misses read or write management events",
 )

@@ -66,4 +66,8 @@ RULE = PreflightRule(
     rds_engine_version,
     "RDS refuses to create an instance at a version it no longer offers; the stack fails minutes in.",
     ("CM-6", "SI-2"),
+    shortdesc=(
+        "an engine version RDS does not offer or has deprecated for new instances (judged on cfn-lint's current "
+        "data), or an instance class that does not run it in the region"
+    ),
 )

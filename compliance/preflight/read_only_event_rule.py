@@ -74,4 +74,9 @@ RULE = PreflightRule(
     "ENABLED, which never receives them: it needs ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS "
     "(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html).",
     ("SI-4", "AU-6"),
+    shortdesc=(
+        "an EventBridge rule on read-only CloudTrail API calls (`AssumeRole`, `Get*`, `Describe*`, `List*`) in "
+        "state `ENABLED`, which never receives them (`ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` does)"
+    ),
+    source_url="https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html",
 )

@@ -42,4 +42,8 @@ RULE = PreflightRule(
     "Lambda refuses a concurrency reservation that would leave the account less than its minimum unreserved "
     "concurrency, which depends on the account's quota.",
     ("CM-2", "SC-5"),
+    shortdesc=(
+        "a Lambda reservation, which an account we do not size refuses (Lambda keeps a minimum unreserved; new "
+        "accounts often have a total of 10)"
+    ),
 )

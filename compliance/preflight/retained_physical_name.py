@@ -88,4 +88,8 @@ RULE = PreflightRule(
     "A resource kept on delete under a name that is the same on every create of its stack makes the next "
     "create of the stack fail with 'already exists'.",
     ("CM-2", "CP-10"),
+    shortdesc=(
+        "a resource kept on delete whose name is the same on every create of its stack, so the next create collides"
+        " with the one left behind (the report's Kinesis collision, again)"
+    ),
 )

@@ -33,4 +33,5 @@ RULE = PreflightRule(
     s3_object_lock,
     "A bucket without S3 Object Lock is NON_COMPLIANT with the account baseline's s3-bucket-default-lock-enabled.",
     ("AU-9", "SI-12"),
+    shortdesc="a bucket without S3 Object Lock",
 )

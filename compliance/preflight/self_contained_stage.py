@@ -66,4 +66,8 @@ RULE = PreflightRule(
     self_contained_stage,
     "A stage that reads a secret or parameter it does not create cannot deploy into a fresh account.",
     ("CM-2", "CP-10"),
+    shortdesc=(
+        "a secret or SSM parameter the stage reads but does not create (unless listed under "
+        "`external_prerequisites` in the configuration)"
+    ),
 )

@@ -115,4 +115,8 @@ RULE = PreflightRule(
     "A resource policy that allows an AWS service principal without aws:SourceArn or aws:SourceAccount lets "
     "the service act for any account's resource (confused deputy).",
     ("AC-3", "AC-6"),
+    shortdesc=(
+        "a grant to an AWS service principal in a resource policy without `aws:SourceAccount`/`aws:SourceArn` (or "
+        "the service's equivalent), which any account's resource of that service could use"
+    ),
 )

@@ -61,4 +61,8 @@ ASSEMBLY_RULE = AssemblyRule(
     "CDK Pipelines' CloudFormation actions do not apply a stack's termination protection: a stack that asks "
     "for it is deployed unprotected.",
     ("CM-2", "CP-9", "SC-28"),
+    shortdesc=(
+        "a stage stack that sets `terminationProtection`, which CDK Pipelines' deploy actions never apply (aws-"
+        "cdk#17871)"
+    ),
 )

@@ -61,4 +61,5 @@ RULE = PreflightRule(
     "A trail of the account baseline that does not log S3 data events for every bucket leaves the account "
     "NON_COMPLIANT with AWS Config's cloudtrail-s3-dataevents-enabled, a rule of the pack the baseline deploys.",
     ("AU-2", "AU-12"),
+    shortdesc="a trail that does not log S3 data events of every bucket",
 )

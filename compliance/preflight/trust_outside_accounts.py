@@ -58,4 +58,8 @@ RULE = PreflightRule(
     "A role whose trust policy names an AWS account that is none of the app's (the pipeline's and its "
     "environments'), so it can be assumed from outside the configuration.",
     ("AC-3", "AC-6"),
+    shortdesc=(
+        "a role whose trust policy names an AWS account that is none of the app's (the pipeline's and its "
+        "environments', read from the synthesized stacks), so it can be assumed from outside the configuration"
+    ),
 )

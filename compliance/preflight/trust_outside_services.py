@@ -81,4 +81,9 @@ RULE = PreflightRule(
     "A role whose trust policy names an AWS service principal that none of the app's roles needs, so that "
     "service could act with the role's permissions.",
     ("AC-3", "AC-6"),
+    shortdesc=(
+        "a role whose trust policy names an AWS service principal (in any partition's form) that is none of the "
+        "services the app runs its roles in, listed with their reasons in `compliance/data/trusted-service-"
+        "principals.tsv`"
+    ),
 )

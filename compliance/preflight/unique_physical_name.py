@@ -62,4 +62,5 @@ RULE = PreflightRule(
     unique_physical_name,
     "A fixed physical name collides with the same resource of another deployment or a leftover one.",
     ("CM-2",),
+    shortdesc="a fixed name of a resource that must be unique per account and region, not derived from the stage",
 )

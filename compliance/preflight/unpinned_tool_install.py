@@ -232,6 +232,10 @@ RULE = PreflightRule(
     unpinned_tool_install,
     "A build that installs the newest release of a tool changes (or breaks) with no change to the repository.",
     ("CM-2", "CM-14", "SA-10"),
+    shortdesc=(
+        "a build step that installs a tool without an exact version (`npm install -g aws-cdk`, `cdk-assets@latest`,"
+        " `pip install x`), in the templates and in the buildspec files CDK Pipelines writes into the assembly"
+    ),
 )
 
 ASSEMBLY_RULE = AssemblyRule(
@@ -239,4 +243,5 @@ ASSEMBLY_RULE = AssemblyRule(
     check_assembly_buildspecs,
     "The asset-publishing buildspecs CDK Pipelines writes into the assembly install tools at exact versions.",
     ("CM-2", "CM-14", "SA-10"),
+    shortdesc=RULE.shortdesc,
 )

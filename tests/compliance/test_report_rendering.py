@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from compliance import preflight
 from compliance.model import (
     AcknowledgmentRecord,
     CheckResult,
@@ -455,6 +456,23 @@ def test_sarif_describes_only_rules_with_results(model: ComplianceModel) -> None
     assert logging["shortDescription"]["text"] == "The S3 Buckets do not have server access logs enabled."
     assert logging["properties"]["tags"] == ["AC-2(4)", "AU-2b", "SC-7(4)(b)"]
     assert rules[1]["properties"]["tags"] == []
+
+
+def test_sarif_describes_preflight_rules_from_their_own_metadata(model: ComplianceModel) -> None:
+    """A Preflight rule's descriptor takes its short description and its AWS documentation from the rule itself."""
+    cited = next(r for r in preflight.RULES if r.source_url)
+    uncited = next(r for r in preflight.RULES if not r.source_url)
+    ids = [f"{preflight.PACK}-{r.rule_id}" for r in (cited, uncited)]
+    evaluations = [
+        _evaluation("Dev", preflight.PACK, rule, Status.NON_COMPLIANT, f"Dev/R{n}") for n, rule in enumerate(ids)
+    ]
+    rendered = render_sarif(replace(model, evaluations=evaluations))
+    rules = {r["id"]: r for r in rendered["runs"][0]["tool"]["driver"]["rules"]}
+
+    assert rules[ids[0]]["shortDescription"]["text"] == cited.shortdesc
+    assert rules[ids[0]]["helpUri"] == cited.source_url
+    assert rules[ids[1]]["shortDescription"]["text"] == uncited.shortdesc
+    assert "helpUri" not in rules[ids[1]]
 
 
 # --- junit.xml --------------------------------------------------------------------------------
