@@ -11,7 +11,6 @@ and lives in `compliance.nag_adapter`.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -75,39 +74,25 @@ def all_rules() -> tuple[Rule, ...]:
     return nag_rules() + preflight_rules()
 
 
-# --- what the rules cite, through their twins ---------------------------------------------------
-
-
-def _normal(name: str) -> str:
-    """'s3_bucket_logging_enabled_check' and 'S3BucketLoggingEnabled' -> 's3bucketloggingenabled'."""
-    return re.sub(r"check$", "", re.sub(r"[^a-z0-9]", "", name.lower()))
+# --- what the rules cite ------------------------------------------------------------------------
 
 
 def control_tower_rules(disabled_controls: Iterable[str] = ()) -> list[Rule]:
-    """The enabled controls as rules of the compliance model, each citing the NIST controls of its twin.
-
-    The plugin's metadata cites no NIST control. Many Guard rules are named after the AWS Config
-    rule they mirror (`s3_bucket_logging_enabled_check`), and cdk-nag's NIST 800-53 R5 pack names
-    its rules after the same Config rules (`S3BucketLoggingEnabled`) and cites their controls: a
-    control with such a twin cites what the twin cites; one without cites nothing.
-    """
-    twins = {_normal(r.rule.split("-", 1)[1]): r for r in nag_rules() if r.pack == NIST_800_53_R5}
+    """The enabled controls as rules of the compliance model, each citing the NIST 800-53 Rev 5 controls
+    Control Tower maps it to in the plugin's metadata (`compliance.control_tower`); one the metadata maps
+    to none cites nothing."""
     off = set(disabled_controls)
-    found = []
-    for control in control_tower.controls():
-        if control.control_id in off:
-            continue
-        twin = twins.get(_normal(control.rule))
-        found.append(
-            Rule(
-                pack=control_tower.PACK,
-                rule=control.finding,
-                description=f"[{control.control_id}] {control.description}" + (f" (as {twin.rule})" if twin else ""),
-                cited=twin.cited if twin else (),
-                resource_types=control.resource_types,
-            )
+    return [
+        Rule(
+            pack=control_tower.PACK,
+            rule=control.finding,
+            description=f"[{control.control_id}] {control.description}",
+            cited=control.nist,
+            resource_types=control.resource_types,
         )
-    return found
+        for control in control_tower.controls()
+        if control.control_id not in off
+    ]
 
 
 @cache

@@ -19,12 +19,14 @@ Two differences from the hooks matter, and this module is where they are handled
   acknowledgment carries a check that proves the reference resolves to the right kind
   of resource, and the report does not count it among the controls to disable.
 
-The catalogue of controls (id, Guard rule, resource types, description) is read from
-the Guard files bundled in the installed plugin (`config.control_tower_controls` finds
-them, and checks configuration's ids against them), so it is the list that actually ran.
+The catalogue of controls is read from the files bundled in the installed plugin, so it is
+the list that actually ran (`config.control_tower_controls` reads them, and checks
+configuration's ids against them): from each control's metadata file its id, title,
+evaluated resource types and the NIST 800-53 Rev 5 controls Control Tower maps it to; from
+its Guard file the rule the plugin names violations after and every type the rule reads.
 The plugin itself is built by `compliance.control_tower_validator`, and the controls as
-rules citing NIST controls by `compliance.catalogue.control_tower_rules`. Standard library
-only: nothing here starts jsii.
+rules citing their NIST controls by `compliance.catalogue.control_tower_rules`. Standard
+library only: nothing here starts jsii.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.control_tower_controls import CONTROL_DESCRIPTION, guard_files
+from config.control_tower_controls import CONTROL_DESCRIPTION, ControlMetadata, guard_files, metadata
 from config.control_tower_controls import CONTROL_ID as CONTROL_ID  # the id's form, as configuration checks it
 from config.control_tower_controls import CONTROL_ID_PATTERN as CONTROL_ID_PATTERN
 
@@ -52,7 +54,6 @@ FINDING_PREFIX = f"{PACK}::"
 MAX_BUFFER_BYTES = 256 * 1024 * 1024
 
 _DESCRIPTION = CONTROL_DESCRIPTION
-_HEADER = re.compile(r"^#\s+(Rule Identifier|Rule Name|Reports on):\s*\n#\s+(.+?)\s*$", re.MULTILINE)
 _TYPE_LITERAL = re.compile(r"[\"'](AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)[\"']")
 # The rule that judges a CloudFormation template; the plugin names its violations after it.
 _TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\(", re.MULTILINE)
@@ -60,13 +61,14 @@ _TEMPLATE_RULE = re.compile(r"^rule\s+(\w+)\s+when\s+is_cfn_template\(", re.MULT
 
 @dataclass(frozen=True)
 class Control:
-    """One proactive control: its Control Tower id, the Guard rule that implements it, what it reads."""
+    """One proactive control: its Control Tower id, the Guard rule that implements it, what it reads and maps to."""
 
     control_id: str  # "CT.S3.PR.1", the id Control Tower's console and API use
     rule: str  # "s3_bucket_level_public_access_prohibited_check", the rule name in the plugin's findings
     file_stem: str  # "ct-s3-pr-1", what the plugin's `disabledRules` takes
-    resource_types: tuple[str, ...]  # what it reports on
-    description: str
+    resource_types: tuple[str, ...]  # what it reports on: the metadata's evaluated resource types
+    description: str  # its title, as the metadata and its violations' messages give it
+    nist: tuple[str, ...] = ()  # the NIST 800-53 Rev 5 controls its metadata maps it to: "AC-6(10)"
     # Every resource type its Guard rule names, reported on or only referenced (a log group's key): a template
     # with none of them cannot fail the control, and the rule reads the properties of resources of these only
     # (so its run's copies of a template keep those; `compliance.control_tower_validator`).
@@ -85,30 +87,28 @@ class Control:
 
 @cache
 def controls() -> tuple[Control, ...]:
-    """Every Control Tower control bundled with the installed plugin, from its Guard files."""
-    return tuple(sorted((_parse(stem, text) for stem, text in guard_files()), key=lambda c: c.control_id))
+    """Every Control Tower control bundled with the installed plugin, from its metadata and Guard files."""
+    guards = dict(guard_files())
+    missing = [m.file_stem for m in metadata() if m.file_stem not in guards]
+    if missing:
+        raise ValueError(f"the plugin bundles metadata but no Guard file for {', '.join(missing)}")
+    return tuple(_control(m, guards[m.file_stem]) for m in metadata())
 
 
-def _parse(stem: str, text: str) -> Control:
-    headers = dict(_HEADER.findall(text))
-    described = _DESCRIPTION.search(text)
-    if described is None or not ({"Rule Identifier", "Rule Name"} & headers.keys()) or "Reports on" not in headers:
-        raise ValueError(f"{stem}.guard: no control id, rule name or resource types in the plugin's Guard file")
+def _control(described: ControlMetadata, text: str) -> Control:
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    queried = set(_TYPE_LITERAL.findall(code))
-    # The header is prose: two files report on 'AWS::AutoScaling::AutoscalingGroup' while their rule matches
-    # 'AWS::AutoScaling::AutoScalingGroup'. The type the rule matches is the one CloudFormation uses.
-    spelled = {t.lower(): t for t in queried}
-    reported = tuple(spelled.get(t.lower(), t) for t in (t.strip() for t in headers["Reports on"].split(",")) if t)
-    # The header's rule name is prose too (ct-elasticache-pr-3 names another rule than its code's).
+    # The plugin names a violation after the rule that judges the template; its comments' "Rule Name" is prose.
     named = _TEMPLATE_RULE.findall(code)
+    if not named:
+        raise ValueError(f"{described.file_stem}.guard: no rule of the form `rule <name> when is_cfn_template(...)`")
     return Control(
-        control_id=described.group(1),
-        rule=named[0] if named else headers.get("Rule Identifier") or headers["Rule Name"],
-        file_stem=stem,
-        resource_types=reported,
-        description=described.group(2),
-        queried_types=frozenset(queried | set(reported)),
+        control_id=described.control_id,
+        rule=named[0],
+        file_stem=described.file_stem,
+        resource_types=described.resource_types,
+        description=described.title,
+        nist=described.nist,
+        queried_types=frozenset(_TYPE_LITERAL.findall(code)) | set(described.resource_types),
         code=code,
     )
 

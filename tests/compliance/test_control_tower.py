@@ -23,38 +23,69 @@ from compliance import acknowledge, control_tower, findings
 from compliance.catalogue import control_tower_rules
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
 from compliance.control_tower_validator import validator
-from compliance.model import ComplianceModel, Status
+from compliance.model import ComplianceModel, Status, control_id
 from compliance.outputs.markdown import controls_to_disable, render_markdown
 from compliance.packs import CONTEXT, record_acknowledgments_in_templates
 from compliance.references import TemplateIndex
 from components.encryption_key import GrantsOnlyForAwsResources
 from config import PROJECT_ROOT, ConfigError, parse_config
+from config.control_tower_controls import NIST_FRAMEWORK, guard_files, metadata
 from config.jsii_environment import jsii_environment
 from tests.conftest import LAYOUTS, StackArtifact
 
-# --- the catalogue: a canary for the plugin's bundled rule files -----------------------------------
+# --- the catalogue: a canary for the plugin's bundled metadata and Guard files ----------------------
+
+# The pinned plugin (0.0.62) bundles 237 controls; all but three map to NIST 800-53 Rev 5 controls.
+_BUNDLED_AT_LEAST = 230
+_MAPPED_TO_NIST_AT_LEAST = 230
 
 
 def test_the_catalogue_is_read_from_the_installed_plugin() -> None:
+    """Canary: the layout of the plugin's bundle is what `config.control_tower_controls` reads.
+
+    rules/control-tower/metadata/<service>/ct-*.metadata.json, each with `Id`, `DisplayName`,
+    `EvaluatedResourceTypes` and a "NIST 800-53 Rev 5" entry in `ComplianceFrameworkMappings`, next to
+    rules/control-tower/cfn-guard/<service>/ct-*.guard with a `rule <name> when is_cfn_template(...)`.
+    A file whose fields are renamed or missing fails `metadata()` itself, naming the file and the field.
+    """
+    stems = {stem for stem, _ in guard_files()}
+    described = metadata()
+    assert len(described) >= _BUNDLED_AT_LEAST, (
+        f"the plugin bundles {len(described)} control metadata files, expected at least {_BUNDLED_AT_LEAST}: "
+        "has the layout of rules/control-tower/metadata/ changed?"
+    )
+    assert {m.file_stem for m in described} == stems, (
+        "the plugin's metadata files and Guard files no longer pair up by name: "
+        f"metadata only {sorted({m.file_stem for m in described} - stems)}, "
+        f"Guard only {sorted(stems - {m.file_stem for m in described})}"
+    )
+    mapped = [m for m in described if m.nist]
+    assert len(mapped) >= _MAPPED_TO_NIST_AT_LEAST, (
+        f"only {len(mapped)} controls' metadata map them to {NIST_FRAMEWORK!r} controls, expected at least "
+        f"{_MAPPED_TO_NIST_AT_LEAST}: has `ComplianceFrameworkMappings` or the framework's name changed?"
+    )
     controls = control_tower.controls()
-    # Canary: the layout of the plugin's bundle (rules/control-tower/cfn-guard/<service>/ct-*.guard, each with a
-    # "Rule Identifier"/"Rule Name" and "Reports on" header and a "[CT.X.PR.N]:" message) is what this reads.
-    assert len(controls) >= 200, "the plugin bundles far fewer Guard files than expected: has its layout changed?"
+    assert [c.control_id for c in controls] == [m.control_id for m in described]
     for control in controls:
         assert control_tower.CONTROL_ID.fullmatch(control.control_id), control
         assert control.file_stem == control.control_id.lower().replace(".", "-"), control
         assert re.fullmatch(r"[a-z0-9_]+", control.rule), control
-        assert control.resource_types, control
+        assert control.resource_types, f"{control.control_id} evaluates no resource type"
         assert all(re.fullmatch(r"AWS::\w+::\w+", t) for t in control.resource_types), control
+        assert set(control.resource_types) <= control.queried_types, control
     assert len({c.rule for c in controls}) == len(controls), "two controls share a Guard rule name"
 
 
-def test_the_guard_files_own_spelling_wins_over_their_headers() -> None:
+def test_a_control_is_what_its_metadata_says_and_its_guard_rule_names() -> None:
     by_id = control_tower.by_id()
-    # Two Guard files report on 'AWS::AutoScaling::AutoscalingGroup' in their header; the rule matches the real type.
+    s3 = by_id["CT.S3.PR.1"]
+    assert s3.resource_types == ("AWS::S3::Bucket",)
+    assert s3.description == "Require an Amazon S3 bucket to have block public access settings configured"
+    assert {"AC-3", "AC-6", "SC-7(3)", "SC-7(21)"} <= set(s3.nist)
+    # The metadata spells the type as CloudFormation does (some Guard headers write 'AutoscalingGroup').
     assert by_id["CT.AUTOSCALING.PR.6"].resource_types == ("AWS::AutoScaling::AutoScalingGroup",)
     assert by_id["CT.AUTOSCALING.PR.6"].applies_to({"AWS::AutoScaling::AutoScalingGroup"})
-    # One names another rule in its header than in its code; the plugin names violations after the code's.
+    # The plugin names violations after the Guard code's template rule, not the rule its comments name.
     assert by_id["CT.ELASTICACHE.PR.3"].rule == "elasticache_repl_grp_auto_failover_enabled_check"
     # A control applies to a template with a type its rule names (the log group's also names the key's type,
     # which only widens where it runs), and to no other.
@@ -320,12 +351,15 @@ def test_the_reads_the_copies_keep_are_not_named() -> None:
     assert _reads_beyond_its_types(code) == []
 
 
-def test_a_control_cites_nist_controls_only_through_its_cdk_nag_twin() -> None:
+def test_a_control_cites_the_nist_controls_its_metadata_maps_it_to() -> None:
     rules = {r.rule: r for r in control_tower_rules()}
     log_groups = rules["ControlTower::CT.CLOUDWATCH.PR.3"]
-    assert "SC-28" in {c.split("(")[0] for c in log_groups.cited}
-    assert "CloudWatchLogGroupEncrypted" in log_groups.description
-    assert any(not r.cited for r in rules.values()), "controls without a twin cite nothing"
+    assert log_groups.cited == control_tower.by_id()["CT.CLOUDWATCH.PR.3"].nist
+    assert {"SC-28", "SC-28(1)", "SC-13"} <= set(log_groups.cited)
+    assert log_groups.description.startswith("[CT.CLOUDWATCH.PR.3] Require an Amazon CloudWatch log group")
+    assert all(control_id(c) for r in rules.values() for c in r.cited), "every citation is a control the model reads"
+    # Three bundled controls map to no NIST control: they cite nothing.
+    assert rules["ControlTower::CT.SQS.PR.1"].cited == ()
     assert "ControlTower::CT.S3.PR.4" not in {r.rule for r in control_tower_rules(["CT.S3.PR.4"])}
 
 

@@ -67,7 +67,8 @@ def test_a_stage_inherits_the_table_rows_of_each_service_it_leaves_to_a_provider
     providers = inheritable({"cloudtrail": "Control Tower trail", "config": "Control Tower", "guardduty": "GuardDuty"})
     assert providers["au-7.1"] == ("Control Tower trail",)
     assert providers["cp-9.8"] == ("Control Tower trail", "Control Tower")  # the audit bucket serves both
-    assert set(providers) == service_controls()["cloudtrail"] | service_controls()["config"]
+    assert providers["ac-2.12"] == ("GuardDuty",)  # the detector, through CT.GUARDDUTY.PR.1's NIST mapping
+    assert set(providers) == service_controls()["cloudtrail"] | service_controls()["config"] | {"ac-2.12"}
     assert inheritable({}) == {}
 
 
