@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
+from config import AppConfig
 from pipeline import assembly_check, guard
 from tests.conftest import StackArtifact, resources_of
-
-PIPELINE_ACCOUNT = "210987654321"  # the fixture layout's pipeline account
 
 
 @pytest.fixture
@@ -117,9 +116,13 @@ def test_another_deploy_role_is_refused(assembly: Path) -> None:
     _refused(assembly, "artifact Pipeline: cloudFormationExecutionRoleArn is")
 
 
-def test_a_top_level_stack_of_another_account_is_refused(assembly: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIPELINE_ACCOUNT", "111111111111")
-    _refused(assembly, "only the pipeline's account 111111111111 is deployed by self-mutation")
+def test_a_top_level_stack_of_another_account_is_refused(
+    assembly: Path, monkeypatch: pytest.MonkeyPatch, fixture_config: AppConfig
+) -> None:
+    other = "123456789012"  # AWS's documented example account, none of the fixture's
+    assert other != fixture_config.pipeline.account
+    monkeypatch.setenv("PIPELINE_ACCOUNT", other)
+    _refused(assembly, f"only the pipeline's account {other} is deployed by self-mutation")
 
 
 def test_an_asset_built_by_a_command_is_refused(assembly: Path) -> None:
