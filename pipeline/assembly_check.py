@@ -202,8 +202,9 @@ class Assembly:
         where = directory.relative_to(self.root).as_posix()
         where = "manifest.json" if where == "." else f"{where}/manifest.json"
         artifacts = manifest.get("artifacts", {})
-        if set(manifest) - {"version", "minimumCliVersion", "artifacts", "missing", "runtime"}:
-            self.refuse(f"{where} has keys CDK does not write: {sorted(set(manifest) - {'version', 'artifacts'})}")
+        unexpected = sorted(set(manifest) - {"version", "minimumCliVersion", "artifacts", "missing", "runtime"})
+        if unexpected:
+            self.refuse(f"{where} has keys CDK does not write: {unexpected}")
         if manifest.get("missing"):
             self.refuse(f"{where} lists missing context: synthesis here never looks anything up")
         for artifact_id, artifact in artifacts.items():
@@ -272,7 +273,7 @@ class Assembly:
         if template is None or not template.is_file():
             self.refuse(f"{label}: its template {props.get('templateFile')!r} does not exist")
         else:
-            self._check_template_upload(artifact_id, props, template, directory, label)
+            self._check_template_upload(artifact_id, props, template, directory, label, account, region)
         if display is not None:
             self.stage_stacks[template.relative_to(self.root).as_posix() if template else ""] = str(
                 props.get("stackName")
@@ -316,13 +317,15 @@ class Assembly:
         self.selected_as[str(shown)] = label
 
     def _check_template_upload(
-        self, artifact_id: str, props: dict[str, Any], template: Path, directory: Path, label: str
+        self, artifact_id: str, props: dict[str, Any], template: Path, directory: Path, label: str, *where: str
     ) -> None:
-        """The template the CLI uploads and deploys (`stackTemplateAssetObjectUrl`) is the file the checks read."""
+        """The template the CLI uploads and deploys (`stackTemplateAssetObjectUrl`) is the file the checks read, in
+        the bootstrap bucket of the stack's account and region (`where`)."""
         digest = hashlib.sha256(template.read_bytes()).hexdigest()
-        url = str(props.get("stackTemplateAssetObjectUrl"))
-        if not url.endswith(f"/{digest}.json"):
-            self.refuse(f"{label}: its template would be deployed from {url!r}, not from its own file ({digest})")
+        url = props.get("stackTemplateAssetObjectUrl")
+        expected = f"s3://cdk-{QUALIFIER}-assets-{'-'.join(where)}/{digest}.json"
+        if url != expected:
+            self.refuse(f"{label}: its template would be deployed from {url!r}, not from its own file ({expected})")
         assets = (
             self._read_json(directory / f"{artifact_id}.assets.json")
             if (directory / f"{artifact_id}.assets.json").is_file()
@@ -367,9 +370,6 @@ class Assembly:
         }
         if lookup != expected_lookup:
             self.refuse(f"{label}: lookupRole is {lookup!r}, not the bootstrap lookup role of {account}/{region}")
-        bucket = f"cdk-{QUALIFIER}-assets-{account}-{region}"
-        if re.fullmatch(rf"s3://{bucket}/{_HASH}\.json", str(props.get("stackTemplateAssetObjectUrl"))) is None:
-            self.refuse(f"{label}: its template would be uploaded to {props.get('stackTemplateAssetObjectUrl')!r}")
 
     def _check_asset_manifest_entry(
         self, artifact_id: str, artifact: dict[str, Any], directory: Path, label: str, *, top_level: bool
@@ -527,7 +527,12 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0].startswith("-"):
         print("usage: assembly_check.py ASSEMBLY [--stacks]", file=sys.stderr)
         return REFUSED
-    assembly = check(Path(argv[0]))
+    try:
+        assembly = check(Path(argv[0]))
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        # Fail closed, in one line: a manifest of another shape than the CDK's is not followed.
+        print(f"The cloud assembly is refused: it cannot be read as one CDK writes: {error!r}", file=sys.stderr)
+        return REFUSED
     problems, stacks = assembly.problems, assembly.top_level_stacks
     if problems:
         print(

@@ -216,7 +216,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: definition_check.py ASSEMBLY", file=sys.stderr)
         return UNREADABLE
-    assembly = check(Path(argv[0]))
+    try:
+        assembly = check(Path(argv[0]))
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        print(f"The cloud assembly is refused: it cannot be read as one CDK writes: {error!r}")
+        return REFUSED
     if assembly.problems:
         print(
             f"The cloud assembly is refused: it holds {len(assembly.problems)} thing(s) no privileged step may follow:"

@@ -307,8 +307,9 @@ def check_before_self_mutation(pipeline: pipelines.CodePipeline, *, stack_name: 
     install_in_assembly = '\\"npm install -g aws-cdk@'
     install_outside = '\\"' + _in_buildspec(f'{check} && cd "$(mktemp -d)" && ') + "npm install -g aws-cdk@"
     deploy_in_assembly = f"cdk -a . deploy {stack_name} --require-approval=never --verbose"
+    # The install phase checked the assembly and unpacked the checks; `stacks` checks it again as it lists them.
     deploy_outside = _in_buildspec(
-        f'{check} && {stacks} > /tmp/pipeline-stacks.txt && cd "$(mktemp -d)"'
+        f'{stacks} > /tmp/pipeline-stacks.txt && cd "$(mktemp -d)"'
         ' && cdk -a "$CODEBUILD_SRC_DIR" deploy $(cat /tmp/pipeline-stacks.txt) --exclusively'
         " --require-approval=never --verbose"
     )

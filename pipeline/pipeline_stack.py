@@ -186,7 +186,7 @@ class PipelineStack(cdk.Stack):
             cli_version=cli_version,
             login=self._login("npm"),
             console_host=_console_host(config.partition),
-            check=self._assembly_check(config),
+            check=f"{unpack_checks()} && {self._assembly_check(config)}",
         )
 
     def _build_sources(self, config: PipelineConfig) -> None:
@@ -276,10 +276,10 @@ class PipelineStack(cdk.Stack):
         )
 
     def _assembly_check(self, config: PipelineConfig, *options: str) -> str:
-        """The command that writes the deployed pipeline's checks and runs its assembly check on this step's input."""
-        return (
-            f"{unpack_checks()} && PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK}"
-            f' "$CODEBUILD_SRC_DIR"{"".join(" " + o for o in options)}'
+        """The command that runs the deployed pipeline's assembly check on this step's input (`unpack_checks()` has
+        written it first)."""
+        return " ".join(
+            [f"PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK}", '"$CODEBUILD_SRC_DIR"', *options]
         )
 
     def _check_before_self_mutation(self, config: PipelineConfig) -> None:
@@ -288,8 +288,8 @@ class PipelineStack(cdk.Stack):
         generated.check_before_self_mutation(
             self.pipeline,
             stack_name=self.stack_name,
-            check=self._assembly_check(config),
-            stacks=f'PIPELINE_ACCOUNT={config.account} python3 {ASSEMBLY_CHECK} "$CODEBUILD_SRC_DIR" --stacks',
+            check=f"{unpack_checks()} && {self._assembly_check(config)}",
+            stacks=self._assembly_check(config, "--stacks"),
         )
 
     def _login(self, *tools: Tool) -> list[str]:

@@ -292,11 +292,13 @@ def _project_running(template: dict[str, Any], text: str) -> list[str]:
 
 
 def _run(command: str, source_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`command` as CodeBuild would run it, with the CDK CLI replaced by a stand-in that prints its arguments."""
+    """`command` as CodeBuild would run it (one shell), with the CDK CLI and npm replaced by stand-ins that print
+    their arguments."""
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    (fake / "cdk").write_text('#!/bin/sh\necho "cdk run in $(pwd): $*"\n')
-    (fake / "cdk").chmod(0o755)
+    for tool in ("cdk", "npm"):
+        (fake / tool).write_text(f'#!/bin/sh\necho "{tool} run in $(pwd): $*"\n')
+        (fake / tool).chmod(0o755)
     if not (fake / "python3").exists():
         (fake / "python3").symlink_to(sys.executable)
     environment = {**os.environ, "CODEBUILD_SRC_DIR": str(source_dir), "PATH": f"{fake}:{os.environ['PATH']}"}
@@ -306,8 +308,8 @@ def _run(command: str, source_dir: Path, tmp_path: Path) -> subprocess.Completed
 def test_self_mutation_deploys_exactly_the_admitted_stacks_from_an_empty_directory(
     pipeline_template: dict[str, Any], assembly_dir: Path, tmp_path: Path
 ) -> None:
-    (command,) = [c for c in _project_running(pipeline_template, "--exclusively") if "--exclusively" in c]
-    ran = _run(command, assembly_dir, tmp_path)
+    # The whole build, install phase first (it checks the assembly and unpacks the checks the build runs).
+    ran = _run(" && ".join(_project_running(pipeline_template, "--exclusively")), assembly_dir, tmp_path)
     assert ran.returncode == 0, ran.stderr
     (line,) = [line for line in ran.stdout.splitlines() if line.startswith("cdk run in")]
     directory, arguments = re.fullmatch(r"cdk run in (\S+): (.*)", line).groups()  # type: ignore[union-attr]
@@ -320,11 +322,11 @@ def test_self_mutation_deploys_exactly_the_admitted_stacks_from_an_empty_directo
 def test_self_mutation_refuses_a_crafted_assembly_before_running_the_cli(
     pipeline_template: dict[str, Any], assembly: Path, tmp_path: Path
 ) -> None:
-    (command,) = [c for c in _project_running(pipeline_template, "--exclusively") if "--exclusively" in c]
     _write(assembly / "cdk.json", {"build": "touch /tmp/attacker-ran"})
-    ran = _run(command, assembly, tmp_path)
+    ran = _run(" && ".join(_project_running(pipeline_template, "--exclusively")), assembly, tmp_path)
     assert ran.returncode == assembly_check.REFUSED
     assert "cdk.json: the CDK CLI runs and reads" in ran.stderr
+    assert "npm run in" not in ran.stdout
     assert "cdk run in" not in ran.stdout
 
 
