@@ -505,15 +505,19 @@ class Assembly:
                     self.refuse(f"{name} publishes {asset_id}:{destination}, which {manifest_path} does not list")
 
 
-def _pipeline_actions(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every action of every CodePipeline pipeline of `template`."""
+def pipeline_stages(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stage of every CodePipeline pipeline of `template`, in order."""
     return [
-        action
+        stage
         for resource in template.get("Resources", {}).values()
         if isinstance(resource, dict) and resource.get("Type") == "AWS::CodePipeline::Pipeline"
         for stage in resource.get("Properties", {}).get("Stages", [])
-        for action in stage.get("Actions", [])
     ]
+
+
+def _pipeline_actions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action of every CodePipeline pipeline of `template`."""
+    return [action for stage in pipeline_stages(template) for action in stage.get("Actions", [])]
 
 
 def check(root: Path) -> Assembly:

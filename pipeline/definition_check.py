@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from pipeline.assembly_check import REFUSED, check
+    from pipeline.assembly_check import REFUSED, check, pipeline_stages
 else:  # run as a script in the pipeline's build, beside assembly_check.py
-    from assembly_check import REFUSED, check  # type: ignore[import-not-found,no-redef]
+    from assembly_check import REFUSED, check, pipeline_stages  # type: ignore[import-not-found,no-redef]
 
 UNCHANGED, CHANGED, UNREADABLE = 0, 3, 2
 _SYNTH_COMMANDS = ("make test", "make synth")
@@ -71,12 +71,10 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
 
 def stages(template: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, str, int]]]]:
     """Each stage of the template's pipeline with its actions: (name, category, provider, run order)."""
-    found: list[tuple[str, list[tuple[str, str, str, int]]]] = []
-    for resource in template.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::CodePipeline::Pipeline":
-            continue
-        for stage in resource.get("Properties", {}).get("Stages", []):
-            actions = [
+    return [
+        (
+            str(stage.get("Name")),
+            [
                 (
                     str(a.get("Name")),
                     str(a.get("ActionTypeId", {}).get("Category")),
@@ -84,9 +82,10 @@ def stages(template: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, str
                     int(a.get("RunOrder", 1)),
                 )
                 for a in stage.get("Actions", [])
-            ]
-            found.append((str(stage.get("Name")), actions))
-    return found
+            ],
+        )
+        for stage in pipeline_stages(template)
+    ]
 
 
 def invariants(template: dict[str, Any]) -> set[str]:
