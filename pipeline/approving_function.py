@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from compliance import acknowledge
@@ -51,6 +54,42 @@ def approving_function(
         log_group=log_group,
         role=role,
     )
+
+
+def checking_project(
+    scope: Construct,
+    *,
+    description: str,
+    function: lambda_.Function,
+    topic: sns.ITopic,
+    artifact_key: kms.IKey,
+    build_image: codebuild.IBuildImage,
+    build_logs: logs.ILogGroup,
+    variables: dict[str, str],
+    build_spec: dict[str, object],
+) -> codebuild.PipelineProject:
+    """The CodeBuild project `Check` in `scope` that decides whether `function` approves: it may invoke that function
+    (named to it as APPROVE_FUNCTION) and publish to the approvals `topic` when a person must decide."""
+    project = codebuild.PipelineProject(
+        scope,
+        "Check",
+        description=description,
+        encryption_key=artifact_key,
+        environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.SMALL),
+        logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
+        environment_variables={
+            name: codebuild.BuildEnvironmentVariable(value=value)
+            for name, value in {**variables, "APPROVE_FUNCTION": function.function_name}.items()
+        },
+        build_spec=codebuild.BuildSpec.from_object(build_spec),
+    )
+    role = project.role
+    assert role is not None
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
+    )
+    topic.grant_publish(role)
+    return project
 
 
 def allow_approvals(

@@ -22,7 +22,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from pipeline.approving_function import acknowledge_approving_function, allow_approvals, approving_function
+from pipeline.approving_function import (
+    acknowledge_approving_function,
+    allow_approvals,
+    approving_function,
+    checking_project,
+)
 from pipeline.generated import deploy_role_arn
 
 STAGE_NAME = "PipelineChange"
@@ -157,22 +162,16 @@ class PipelineGuard(Construct):
     ) -> codebuild.PipelineProject:
         """The CodeBuild check, with its comparison embedded, allowed to read the running templates of the
         pipeline-account stacks, invoke the approving function and publish to the approvals topic."""
-        project = codebuild.PipelineProject(
+        project = checking_project(
             self,
-            "Check",
             description="Compares the running pipeline's definition with the one this run would apply",
-            encryption_key=artifact_key,
-            environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.SMALL),
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
-            environment_variables={
-                "STACK_NAME": codebuild.BuildEnvironmentVariable(value=stack.stack_name),
-                **{name: codebuild.BuildEnvironmentVariable(value=value) for name, value in check_environment.items()},
-                "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name),
-                "TOPIC_ARN": codebuild.BuildEnvironmentVariable(value=topic.topic_arn),
-            },
-            build_spec=codebuild.BuildSpec.from_object(
-                {"version": "0.2", "phases": {"build": {"commands": _check_commands()}}}
-            ),
+            function=self.function,
+            topic=topic,
+            artifact_key=artifact_key,
+            build_image=build_image,
+            build_logs=build_logs,
+            variables={"STACK_NAME": stack.stack_name, **check_environment, "TOPIC_ARN": topic.topic_arn},
+            build_spec={"version": "0.2", "phases": {"build": {"commands": _check_commands()}}},
         )
         role = project.role
         assert role is not None
@@ -189,10 +188,6 @@ class PipelineGuard(Construct):
                 ],
             )
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
-        )
-        topic.grant_publish(role)
         return project
 
     def _approve_function(self, pipeline: codepipeline.Pipeline, telemetry_key: kms.IKey) -> lambda_.Function:

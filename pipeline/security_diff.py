@@ -20,7 +20,12 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from config import EnvironmentConfig
-from pipeline.approving_function import acknowledge_approving_function, allow_approvals, approving_function
+from pipeline.approving_function import (
+    acknowledge_approving_function,
+    allow_approvals,
+    approving_function,
+    checking_project,
+)
 from pipeline.generated import lookup_role_arn
 
 # What the approval says when nothing broadens: CDK Pipelines' own summary, which approvers know.
@@ -159,44 +164,37 @@ class SecurityDiff(Construct):
         self._confirmations: list[tuple[str, str]] = []
         self._sealed = False
         self.function = self._confirm_function(telemetry_key)
-        self.project = codebuild.PipelineProject(
+        self.project = checking_project(
             self,
-            "Check",
             description="Stops a stage's deployment on any IAM or security-group broadening until a person confirms",
-            encryption_key=artifact_key,
-            environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.SMALL),
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
-            environment_variables={
-                "APPROVE_FUNCTION": codebuild.BuildEnvironmentVariable(value=self.function.function_name)
-            },
-            build_spec=codebuild.BuildSpec.from_object(
-                {
-                    "version": "0.2",
-                    "phases": {
-                        # The deployed pipeline's assembly check runs before anything reads the assembly, and
-                        # npm logs in and installs from an empty directory (it reads an .npmrc in its working
-                        # directory).
-                        "install": {
-                            "commands": [
-                                *(['cd "$(mktemp -d)"'] if login else []),
-                                *login,
-                                f'{check} && cd "$(mktemp -d)" && npm install -g aws-cdk@{cli_version}',
-                            ]
-                        },
-                        "build": {"commands": diff_commands(console_host)},
+            function=self.function,
+            topic=topic,
+            artifact_key=artifact_key,
+            build_image=build_image,
+            build_logs=build_logs,
+            variables={},
+            build_spec={
+                "version": "0.2",
+                "phases": {
+                    # The deployed pipeline's assembly check runs before anything reads the assembly, and
+                    # npm logs in and installs from an empty directory (it reads an .npmrc in its working
+                    # directory).
+                    "install": {
+                        "commands": [
+                            *(['cd "$(mktemp -d)"'] if login else []),
+                            *login,
+                            f'{check} && cd "$(mktemp -d)" && npm install -g aws-cdk@{cli_version}',
+                        ]
                     },
-                    "env": {"exported-variables": ["LINK", "MESSAGE"]},
-                }
-            ),
+                    "build": {"commands": diff_commands(console_host)},
+                },
+                "env": {"exported-variables": ["LINK", "MESSAGE"]},
+            },
         )
         role = self.project.role
         assert role is not None
         lookup_roles = sorted({lookup_role_arn(env.partition, env.account, env.region) for env in environments})
         role.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=lookup_roles))
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
-        )
-        topic.grant_publish(role)
         self._acknowledge()
 
     def step(self, construct_id: str, *, stage: cdk.Stage) -> pipelines.Step:
