@@ -84,7 +84,8 @@ def _services(model: ComplianceModel) -> dict[str, list[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     for evaluation in model.evaluations:
         parts = evaluation.resource_type.split("::")
-        if len(parts) == 3 and parts[0] == "AWS":
+        # AWS::Serverless is SAM's transform, not a service: what it expands to is evaluated under its own type.
+        if len(parts) == 3 and parts[0] == "AWS" and parts[1] != "Serverless":
             found[parts[1]].add(evaluation.resource_type)
     return {service: sorted(types) for service, types in sorted(found.items())}
 
@@ -166,7 +167,7 @@ def _boundary(model: ComplianceModel, stamp: Stamp) -> str:
     account, region = stamp.pipeline
     stages = "; ".join(f"{name} in account {a}, {r}" for name, (a, r) in stamp.stages.items()) or "none recorded"
     providers = sorted({i.provider for i in model.inheritances})
-    outside = f" Services a stage inherits from a landing zone are outside it: {'; '.join(providers)}."
+    outside = f" What a stage inherits instead of deploying it is provided by: {'; '.join(providers)}."
     clouds = ", ".join(map(_partition_title, _partitions(stamp)))
     return (
         f"The boundary holds the delivery pipeline (account {account or '?'}, {region or '?'}) and every stage of the "
