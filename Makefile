@@ -23,7 +23,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup lock synth baseline report golden docs verify-evidence bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
+.PHONY: setup lock synth baseline report golden docs verify-evidence merge-results bootstrap-policy securityhub-rules destroy cost bench bench-full bench-config test lint typecheck unit cdk clean
 
 # The database-user function's Lambda asset: its handler, pg8000 (pure Python, hash-pinned wheels) and
 # the RDS CA bundles, vendored here so synth needs neither Docker nor a download.
@@ -115,6 +115,11 @@ verify-evidence: setup
 		$(if $(PUBLIC_KEY),--public-key $(PUBLIC_KEY),) $(if $(EXECUTION_ID),--execution-id $(EXECUTION_ID),) \
 		$(if $(REVISION),--revision $(REVISION),) $(if $(PIPELINE_ARN),--pipeline-arn $(PIPELINE_ARN),) \
 		$(if $(ALLOW_UNSIGNED),--allow-unsigned,)
+
+## merge-results: fold the OSCAL assessment results of several runs into one document (RESULTS="a.json b.json",
+## oldest first; OUT=path): each run's result once, refused where a uuid would name two things
+merge-results: setup
+	$(BIN)/python scripts/merge_results.py $(RESULTS) --output $(OUT)
 
 ## bootstrap-policy: least-privilege CloudFormation execution policies per account, and the bootstrap commands
 bootstrap-policy: synth

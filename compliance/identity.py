@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from compliance.model import RunIdentity
+from compliance.model import UNCOMMITTED, RunIdentity
 
 # The distributions whose versions decide what the gate checks, as the report names them.
 TOOLS = {
@@ -56,7 +56,7 @@ def commit_of(directory: Path) -> tuple[str, str]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown", "no git checkout and no CODEBUILD_RESOLVED_SOURCE_VERSION"
-    return head, "git, with uncommitted changes" if status else "git"
+    return head, UNCOMMITTED if status else "git"
 
 
 def sha256_of(path: Path) -> str:

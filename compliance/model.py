@@ -179,12 +179,16 @@ class Suppression:
     logical_id: str = ""
 
 
+# How `RunIdentity.commit_source` names a working tree whose tracked files differ from the commit.
+UNCOMMITTED = "git, with uncommitted changes"
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """What a report is evidence of: the commit, the configuration, where it deploys, the tools, the time."""
 
     commit: str
-    commit_source: str  # "git", "git, with uncommitted changes", "CODEBUILD_RESOLVED_SOURCE_VERSION"
+    commit_source: str  # "git", UNCOMMITTED, "CODEBUILD_RESOLVED_SOURCE_VERSION"
     config_file: str
     config_sha256: str
     pipeline_account: str
@@ -192,6 +196,11 @@ class RunIdentity:
     stages: dict[str, str]  # stage -> "account region", in promotion order
     tools: dict[str, str]  # tool -> version, or "not installed"
     time: str  # UTC, ISO 8601
+
+    @property
+    def uncommitted(self) -> bool:
+        """Whether the files built differ from the commit named: evidence of no commit, and said so."""
+        return self.commit_source == UNCOMMITTED
 
 
 @dataclass

@@ -355,6 +355,21 @@ def test_a_signed_assembly_needs_the_pinned_key_unless_unsigned_is_allowed(
     assert "key        NOT CHECKED" in out
 
 
+def test_without_an_execution_or_revision_any_runs_signed_evidence_verifies_and_names_that_run(
+    assembly: Path, signer: Signer, sign: Sign, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EXECUTION_ID and REVISION are optional: without them the signature and the files decide, and the output
+    names the run the evidence is of, for the reader to compare with the one meant."""
+    other_execution, other_revision = "9b1a0000-0000-4000-8000-00000000a003", "c" * 40
+    assert sign(assembly, EXECUTION_ID=other_execution, SOURCE_REVISION=other_revision) == 0
+    capsys.readouterr()
+    assert _verify(assembly, signer) == 0
+    out = capsys.readouterr().out
+    assert f"execution  {other_execution}" in out
+    assert f"revision   {other_revision}" in out
+    assert _verify(assembly, signer, "--execution-id", EXECUTION) == 1
+
+
 @pytest.mark.parametrize(
     ("flag", "wanted", "line"),
     [

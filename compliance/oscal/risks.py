@@ -1,0 +1,230 @@
+"""The risks of a synth, as the assessment results and the POA&M carry them: acknowledgments and open findings.
+
+An acknowledgment is a deviation: `deviation-requested` while its compensating control holds and
+no approval is recorded, `deviation-approved` only with one, `open` where its checks fail. An open
+finding is an `open` risk whose remediation is the rule's own advice. Each risk carries its
+likelihood and impact as the tool rates them at synth (initial values for the assessor to adjust),
+its remediations, and, where the acknowledgment has a review date, that date as its deadline and
+as the milestone of its planned remediation.
+
+`approval` and `review_by` are read from an acknowledgment record where it has them: the first
+decides `deviation-approved` and becomes a risk-log entry, the second the deadline and milestone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, Evaluation, Status, control_id
+from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, prop, timestamp, tool_of
+from compliance.oscal.base import as_datetime as _as_datetime
+
+APPROVED, REQUESTED, OPEN = "deviation-approved", "deviation-requested", "open"
+
+
+def approval_of(ack: AcknowledgmentRecord) -> object:
+    """The approval recorded for the acknowledgment (who and when), where the record carries one."""
+    return getattr(ack, "approval", None)
+
+
+def review_by(ack: AcknowledgmentRecord) -> datetime | None:
+    """The date by which the acknowledgment is reviewed again, where the record carries one."""
+    return _as_datetime(getattr(ack, "review_by", None))
+
+
+def risk_status(ack: AcknowledgmentRecord) -> str:
+    """Approved only where an approval is recorded; requested while the compensating control holds; else open."""
+    if not ack.holds:
+        return OPEN
+    return APPROVED if approval_of(ack) else REQUESTED
+
+
+@dataclass(frozen=True)
+class Rating:
+    """Likelihood and impact (NIST SP 800-30 levels) as the tool rates a risk at synth, and why."""
+
+    likelihood: str
+    impact: str
+    basis: str
+
+    @property
+    def risk(self) -> str:
+        """SP 800-30 Table I-2, for the levels used here: the lower of the two where one is low."""
+        levels = ("low", "moderate", "high")
+        return levels[min(levels.index(self.likelihood), levels.index(self.impact))]
+
+
+# A FedRAMP Moderate system's FIPS 199 categorization bounds the impact; the tool does not rate it lower
+# without a person's review.
+_IMPACT = "moderate"
+
+
+def rating(*, compensated: bool) -> Rating:
+    if compensated:
+        return Rating("low", _IMPACT, "a compensating control, checked against the template at synth, holds")
+    return Rating("moderate", _IMPACT, "no compensating control holds at synth")
+
+
+def _characterization(stamp: Stamp, tools: list[str], rated: Rating) -> dict[str, Any]:
+    initial = [prop("state", "initial", ns=FEDRAMP_NS)]
+    return {
+        "origin": origins(stamp, tools)[0],
+        "facets": [
+            {"name": "likelihood", "system": NIST_NS, "value": rated.likelihood, "remarks": rated.basis},
+            {"name": "impact", "system": NIST_NS, "value": rated.impact, "remarks": "the system's FIPS 199 level"},
+            {"name": "risk", "system": FEDRAMP_NS, "value": rated.risk, "props": initial},
+        ],
+    }
+
+
+def _controls(labels: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    ids = dict.fromkeys(cid for label in labels if (cid := control_id(label)))
+    return [prop("impacted-control-id", cid, ns=FEDRAMP_NS) for cid in ids]
+
+
+def _milestone(stamp: Stamp, key: tuple[str, ...], due: datetime | None) -> dict[str, Any]:
+    """The planned response: review the deviation by its date (a milestone), or set a date where none is."""
+    planned: dict[str, Any] = {
+        "uuid": stamp.uuid("remediation", "planned", *key),
+        "lifecycle": "planned",
+        "title": "Review the deviation",
+        "description": "Review the acknowledgment: approve it (recorded), fix the resource, or narrow the finding.",
+    }
+    if due is None:
+        planned["remarks"] = "No review date is recorded for this acknowledgment: set one."
+        return planned
+    planned["tasks"] = [
+        {
+            "uuid": stamp.uuid("milestone", *key),
+            "type": "milestone",
+            "title": f"Reviewed by {due.date().isoformat()}",
+            "timing": {"on-date": {"date": timestamp(due)}},
+        }
+    ]
+    return planned
+
+
+def packs_of_findings(model: ComplianceModel) -> dict[str, str]:
+    """Finding id -> the pack that reported it (what names the tool behind an acknowledgment)."""
+    return {e.finding: e.pack for e in model.evaluations}
+
+
+def acknowledgment_key(ack: AcknowledgmentRecord) -> tuple[str, ...]:
+    """What names an acknowledged deviation: the finding on its resource (the scope is in the path)."""
+    return ("acknowledgment", ack.path, ack.finding)
+
+
+def risk_uuid(stamp: Stamp, key: tuple[str, ...]) -> str:
+    return stamp.uuid("risk", *key)
+
+
+def acknowledgment_risk(stamp: Stamp, ack: AcknowledgmentRecord, pack: str) -> dict[str, Any]:
+    key = acknowledgment_key(ack)
+    tools = [tool_of(pack)]
+    due, approval = review_by(ack), approval_of(ack)
+    risk: dict[str, Any] = {
+        "uuid": risk_uuid(stamp, key),
+        "title": f"{ack.finding} on {ack.path}",
+        "description": ack.reason,
+        "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
+        "props": [prop("scope", ack.scope), *_controls(ack.controls), *(prop("nist-control", c) for c in ack.controls)],
+        "status": risk_status(ack),
+        "origins": origins(stamp, tools),
+        "characterizations": [_characterization(stamp, tools, rating(compensated=ack.holds))],
+        "mitigating-factors": [
+            {
+                "uuid": stamp.uuid("mitigating-factor", *key, str(n)),
+                "description": f"{check.check}: {check.claim}; {'holds' if check.holds else 'does not hold'} on "
+                f"{check.subject or 'no resource'} ({check.evidence})",
+            }
+            for n, check in enumerate(ack.checks)
+        ]
+        or None,
+        "deadline": timestamp(due) if due else None,
+        "remediations": [
+            {
+                "uuid": stamp.uuid("remediation", "recommendation", *key),
+                "lifecycle": "recommendation",
+                "title": "Fix the resource",
+                "description": f"Change {ack.path} so that {ack.finding} no longer applies, then remove the "
+                "acknowledgment.",
+            },
+            _milestone(stamp, key, due),
+        ],
+    }
+    if approval:
+        risk["risk-log"] = {
+            "entries": [
+                {
+                    "uuid": stamp.uuid("risk-log", *key),
+                    "title": "Deviation approved",
+                    "start": timestamp(stamp.time),
+                    "status-change": APPROVED,
+                    "remarks": str(approval),
+                }
+            ]
+        }
+    return risk
+
+
+def finding_key(evaluation: Evaluation) -> tuple[str, ...]:
+    return ("open-finding", evaluation.scope, evaluation.pack, evaluation.finding, evaluation.path)
+
+
+def finding_risk(stamp: Stamp, model: ComplianceModel, evaluation: Evaluation) -> dict[str, Any]:
+    key = finding_key(evaluation)
+    cited = next((r.cited for r in model.rules if r.rule == evaluation.rule), ())
+    tools = [tool_of(evaluation.pack)]
+    advice = evaluation.message or f"{evaluation.rule} fails on this resource."
+    return {
+        "uuid": risk_uuid(stamp, key),
+        "title": f"{evaluation.finding} on {evaluation.path}",
+        "description": advice,
+        "statement": f"Open at synth: {evaluation.rule} fails on {evaluation.path} ({evaluation.resource_type}); "
+        "the gate fails until it is fixed or acknowledged.",
+        "props": [prop("scope", evaluation.scope), *_controls(list(cited))],
+        "status": OPEN,
+        "origins": origins(stamp, tools),
+        "characterizations": [_characterization(stamp, tools, rating(compensated=False))],
+        "remediations": [
+            {
+                "uuid": stamp.uuid("remediation", "recommendation", *key),
+                "lifecycle": "recommendation",
+                "title": "Fix the resource",
+                "description": advice,
+            }
+        ],
+    }
+
+
+def open_findings(model: ComplianceModel) -> list[Evaluation]:
+    """The non-compliant evaluations, each once."""
+    seen: dict[tuple[str, ...], Evaluation] = {}
+    for evaluation in model.evaluations:
+        if evaluation.status is Status.NON_COMPLIANT:
+            seen.setdefault(finding_key(evaluation), evaluation)
+    return list(seen.values())
+
+
+def related_acknowledgments(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
+    """The acknowledgments that accepted a finding of one of the control's rules, on one of its resources."""
+    resources = [r.split(":", 1)[1] for r in control.resources]
+    return [
+        a
+        for a in acks
+        if a.finding.split("[")[0] in control.rules
+        and any(path == a.path or path.startswith(a.path + "/") for path in resources)
+    ]
+
+
+def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluation]:
+    """The open findings of one of the control's rules."""
+    resources = set(control.resources)
+    return [e for e in found if e.rule in control.rules and f"{e.scope}:{e.path}" in resources]
+
+
+def is_open(ack: AcknowledgmentRecord) -> bool:
+    """Whether the acknowledgment is an open deviation: it accepted a finding, and no approval is recorded."""
+    return ack.matched != 0 and risk_status(ack) != APPROVED
