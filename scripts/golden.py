@@ -50,6 +50,8 @@ def cut_down(findings: dict[str, Any]) -> dict[str, Any]:
             evaluations.append(evaluation)
             seen.add(rule)
     findings["evaluations"] = evaluations
+    paths = {evaluation["path"] for evaluation in evaluations}
+    findings["locations"] = [location for location in findings.get("locations", []) if location["path"] in paths]
     return findings
 
 

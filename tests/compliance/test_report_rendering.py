@@ -430,8 +430,10 @@ def test_sarif_has_required_fields_and_one_result_per_open_or_acknowledged_evalu
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["level"] in {"error", "note"}
         (location,) = result["locations"]
+        # This model records no resource's location, nor the run's configuration to fall back on.
         assert "physicalLocation" not in location
         assert location["logicalLocations"][0]["kind"] == "resource"
+        assert len(result["partialFingerprints"]["primaryLocationLineHash"]) == len("0123456789abcdef:1")
 
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
     assert len(run["results"]) == len(reported) == 5
