@@ -225,9 +225,9 @@ def test_a_browser_shows_the_verdict_the_open_items_and_a_controls_trace(
     assert second["rule"] == f"#{rule_anchor(failed.rules[0])}"
 
     # The control's first resource, reached by its link: its path, scope and where it is defined.
-    scope, _, path = failed.resources[0].partition(":")
-    assert second["resource"]["hash"] == f"#{resource_anchor(scope, path)}"
-    assert second["resource"]["text"].startswith(path)
+    scope, _, construct_path = failed.resources[0].partition(":")
+    assert second["resource"]["hash"] == f"#{resource_anchor(scope, construct_path)}"
+    assert second["resource"]["text"].startswith(construct_path)
     assert f"{scope}, " in second["resource"]["text"]
     assert "synthesized as" in second["resource"]["text"]
 

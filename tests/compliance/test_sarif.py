@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs are installed
 import pytest
 
 from compliance.assembly import CloudAssembly
