@@ -168,15 +168,18 @@ def _read_in_browser(pages: list[tuple[Path, str]], tmp: Path) -> dict[str, Any]
     # Chromium unpacks itself into TMPDIR and keeps its profile there: a fresh folder, nothing shared.
     environment = {**os.environ, "TMPDIR": str(tmp), "HOME": str(tmp)}
     started = time.monotonic()
-    finished = subprocess.run(
-        [_node(), str(SCRIPT), *arguments],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=BROWSER_TIMEOUT_SECONDS,
-        check=False,
-    )
+    try:
+        finished = subprocess.run(
+            [_node(), str(SCRIPT), *arguments],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=BROWSER_TIMEOUT_SECONDS,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the unpacked browser takes about 200 MB
     if finished.returncode == 3:
         wanted = ", ".join(f"{name}@{version}" for name, version in BROWSER_PACKAGES.items())
         pytest.fail(
