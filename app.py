@@ -188,6 +188,7 @@ def report_and_gate(
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
     from compliance.gate import baseline_failures, claim_failures
+    from compliance.locations import resource_locations
 
     model = evaluate(
         app,
@@ -200,13 +201,15 @@ def report_and_gate(
         inherited=inherited,
         run=run,
     )
+    reader = CloudAssembly(assembly_dir)
+    model.locations = resource_locations(app, reader, (e.path for e in model.evaluations), root=PROJECT_ROOT)
     if baseline is not None:
         shown = _shown(baseline)
         if write_baseline:
             signoff.write(model, baseline)
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
         signoff.apply(model, baseline, shown_as=shown)
-    write_evidence(model, CloudAssembly(assembly_dir).report_directory)
+    write_evidence(model, reader.report_directory)
     open_findings = findings(assembly_dir)
     return open_findings + claim_failures(model) + baseline_failures(model)
 

@@ -184,6 +184,27 @@ UNCOMMITTED = "git, with uncommitted changes"
 
 
 @dataclass(frozen=True)
+class Place:
+    """A span of one line of a file, where a report points its reader (a SARIF physical location)."""
+
+    file: str  # "/"-separated, relative to the repository root (a source) or to the cloud assembly (a template)
+    line: int  # 1-based
+    column: int  # 1-based, of the span's first character
+    end_column: int  # 1-based, of the character after its last
+
+
+@dataclass(frozen=True)
+class ResourceLocation:
+    """Where one evaluated resource comes from: its line in the synthesized template and, where exactly one line
+    of this repository's stack class names its construct, that line (`compliance.locations`)."""
+
+    path: str  # construct path of the resource
+    logical_id: str
+    template: Place  # the resource's key under "Resources"
+    source: Place | None = None  # the construct id's string literal, as the stack passes it
+
+
+@dataclass(frozen=True)
 class RunIdentity:
     """What a report is evidence of: the commit, the configuration, where it deploys, the tools, the time."""
 
@@ -227,6 +248,7 @@ class ComplianceModel:
     suppressions: list[Suppression] = field(default_factory=list)  # what Security Hub automation rules suppress
     twin_classification: dict[str, int] = field(default_factory=dict)  # the pack's Config rules by synth twin
     inheritances: list[Inheritance] = field(default_factory=list)  # services stages leave to a landing zone
+    locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -303,6 +325,15 @@ class ComplianceModel:
             ],
             twin_classification=dict(data.get("twin_classification", {})),
             inheritances=[Inheritance(**{**i, "controls": tuple(i["controls"])}) for i in data.get("inheritances", [])],
+            locations=[
+                ResourceLocation(
+                    path=r["path"],
+                    logical_id=r["logical_id"],
+                    template=Place(**r["template"]),
+                    source=Place(**r["source"]) if r.get("source") else None,
+                )
+                for r in data.get("locations", [])
+            ],
         )
 
 

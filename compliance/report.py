@@ -18,6 +18,7 @@ from compliance.model import (
 )
 from compliance.outputs.controls_csv import CONTROLS, render_controls_csv
 from compliance.outputs.findings_json import FINDINGS, render_findings_json
+from compliance.outputs.html import HTML, render_html
 from compliance.outputs.junit import JUNIT, render_junit
 from compliance.outputs.markdown import MARKDOWN, render_markdown
 from compliance.outputs.sarif import SARIF, render_sarif
@@ -31,6 +32,7 @@ def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
         FINDINGS: render_findings_json(model) + "\n",
         CONTROLS: render_controls_csv(model),
         MARKDOWN: render_markdown(model),
+        HTML: render_html(model),
         SARIF: json.dumps(render_sarif(model), indent=2) + "\n",
         JUNIT: render_junit(model),
         DOCUMENT_FILE: render_document(model),

@@ -2,7 +2,7 @@
 
 `tests/fixtures/golden/findings.json` is a compliance model, cut down from a synth of the fixture
 layout (`tests/fixtures/layouts.yaml`). Every other file of that folder is what the project's own
-renderers make of it (`compliance.evidence.write_evidence`: report.md, report.sarif, junit.xml,
+renderers make of it (`compliance.evidence.write_evidence`: report.md, report.html, report.sarif, junit.xml,
 controls.csv, the Security Hub automation rules and the OSCAL documents), and findings.json itself is
 rendered back from the model it holds. `tests/compliance/test_golden.py` renders them afresh and
 compares byte for byte, so a change that moves code without meaning to change the evidence is shown
@@ -50,6 +50,8 @@ def cut_down(findings: dict[str, Any]) -> dict[str, Any]:
             evaluations.append(evaluation)
             seen.add(rule)
     findings["evaluations"] = evaluations
+    paths = {evaluation["path"] for evaluation in evaluations}
+    findings["locations"] = [location for location in findings.get("locations", []) if location["path"] in paths]
     return findings
 
 

@@ -176,7 +176,8 @@ def summary(
     lines.append(f"Assembly: {assembly}")
     lines.append(f"Validation report: {reader.validation_report_file}")
     lines.append(
-        f"Compliance reports: {reader.report_directory} (report.md, controls.csv, findings.json, SARIF, JUnit, "
+        f"Compliance reports: {reader.report_directory} (report.md, report.html, controls.csv, findings.json, "
+        "SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
     gate = open_findings + failed_claims + (baseline_failures(model) if model is not None else [])

@@ -55,8 +55,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("acknowledge: what stacks and components import", ("compliance.acknowledgments",)),
     (
-        "evaluation: findings, checks and the runtime outlook into one model",
-        ("compliance.evaluation", "compliance.outlook"),
+        "evaluation: findings, checks, the runtime outlook and the resources' locations into one model",
+        ("compliance.evaluation", "compliance.outlook", "compliance.locations"),
     ),
     ("outputs: one renderer per format", ("compliance.report", "compliance.outputs", "compliance.oscal")),
     (

@@ -3,6 +3,8 @@
 - `findings_json` -> findings.json: the model itself, plus a summary and a nested view (and the model read back).
 - `controls_csv` -> controls.csv: one row per baseline control, for spreadsheets.
 - `markdown` -> report.md: the human summary, for a browser or a pull request.
+- `html` -> report.html: the same model for people, one static page readable offline, each control traced to its
+  rules and resources.
 - `sarif` -> report.sarif: open and acknowledged findings, for code-scanning viewers.
 - `junit` -> junit.xml: one test case per scope and rule, for CI test tabs.
 

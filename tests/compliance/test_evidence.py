@@ -164,7 +164,15 @@ def test_the_manifest_lists_every_file_of_the_assembly_but_itself(assembly: Path
     manifest = json.loads((assembly / REPORT_DIRECTORY / MANIFEST).read_text())
     on_disk = {p.relative_to(assembly).as_posix() for p in assembly.rglob("*") if p.is_file()}
     assert set(manifest["files"]) == on_disk - {f"{REPORT_DIRECTORY}/{MANIFEST}"}
-    for name in ("report.md", "findings.json", "controls.csv", "junit.xml", "report.sarif", "assessment-results.json"):
+    for name in (
+        "report.md",
+        "report.html",
+        "findings.json",
+        "controls.csv",
+        "junit.xml",
+        "report.sarif",
+        "assessment-results.json",
+    ):
         assert f"compliance/{name}" in manifest["files"]
     assert manifest["commit"] == RUN.commit
     assert all(len(digest) == 64 for digest in manifest["files"].values())

@@ -31,6 +31,7 @@ from compliance.model import (
 )
 from compliance.outputs.controls_csv import render_controls_csv
 from compliance.outputs.findings_json import findings_by_scope, render_findings_json
+from compliance.outputs.html import render_html
 from compliance.outputs.junit import render_junit
 from compliance.outputs.markdown import render_markdown
 from compliance.outputs.sarif import render_sarif
@@ -430,8 +431,10 @@ def test_sarif_has_required_fields_and_one_result_per_open_or_acknowledged_evalu
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
         assert result["level"] in {"error", "note"}
         (location,) = result["locations"]
+        # This model records no resource's location, nor the run's configuration to fall back on.
         assert "physicalLocation" not in location
         assert location["logicalLocations"][0]["kind"] == "resource"
+        assert len(result["partialFingerprints"]["primaryLocationLineHash"]) == len("0123456789abcdef:1")
 
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
     assert len(run["results"]) == len(reported) == 5
@@ -521,22 +524,24 @@ def test_junit_acknowledged_only_pairs_pass_with_their_reasons(model: Compliance
 # --- write_reports ----------------------------------------------------------------------------
 
 
-def test_write_reports_writes_the_six_files(model: ComplianceModel, tmp_path: Path) -> None:
+def test_write_reports_writes_the_seven_files(model: ComplianceModel, tmp_path: Path) -> None:
     directory = tmp_path / "reports" / "compliance"
     paths = write_reports(model, directory)
     assert [p.name for p in paths] == [
         "findings.json",
         "controls.csv",
         "report.md",
+        "report.html",
         "report.sarif",
         "junit.xml",
         "securityhub-automation-rules.json",
     ]
     assert all(p.parent == directory and p.stat().st_size > 0 for p in paths)
-    findings, controls, markdown, sarif, junit, automation = paths
+    findings, controls, markdown, page, sarif, junit, automation = paths
     assert json.loads(automation.read_text("utf-8"))["schema"] == "fedramp-monitoring/securityhub-automation-rules/1"
     assert ComplianceModel.from_json(json.loads(findings.read_text("utf-8"))) == model
     assert controls.read_text("utf-8") == render_controls_csv(model)
     assert markdown.read_text("utf-8") == render_markdown(model)
+    assert page.read_text("utf-8") == render_html(model)
     assert json.loads(sarif.read_text("utf-8")) == render_sarif(model)
     assert ET.parse(junit).getroot().tag == "testsuites"
