@@ -11,13 +11,18 @@ from the checks, so it cannot drift from what was checked.
 This module is the index of the claims that stacks, components and the pipeline name in their
 acknowledgments: the engine that finds a claim's subjects and builds its sentence is
 `compliance.claims.engine`, the claims are in `compliance.claims`, one module per domain
-(storage, keys, IAM, network, API, compute).
+(storage, keys, IAM, scope, credentials, network, API, compute, transit).
 """
 
 from __future__ import annotations
 
 from compliance.claims.api import IamAuthenticationRequired, NotCached, PrivateIntegration
 from compliance.claims.compute import CredentialsOnlyAsSecrets, ImagePinnedByDigest, RunOnlyByPipeline
+from compliance.claims.credentials import (
+    GivenNoCredential,
+    IamDatabaseAuthentication,
+    MasterSecretReadOnlyByAdministrators,
+)
 from compliance.claims.engine import (
     BUCKET,
     CACHE,
@@ -52,6 +57,7 @@ from compliance.claims.iam import (
 )
 from compliance.claims.keys import KeyRotation, SigningOnly
 from compliance.claims.network import FlowLogged, InIsolatedSubnets, ResolvedAtDeploy, ZonesOfRegion
+from compliance.claims.scope import GrantedOnlyOn
 from compliance.claims.storage import (
     AccessLogged,
     BackedUp,
@@ -63,6 +69,7 @@ from compliance.claims.storage import (
     TlsOnly,
     Versioned,
 )
+from compliance.claims.transit import EncryptedEndToEnd
 
 __all__ = [
     "BUCKET",
@@ -90,14 +97,19 @@ __all__ = [
     "Check",
     "CredentialsOnlyAsSecrets",
     "EncryptedAtRest",
+    "EncryptedEndToEnd",
     "EncryptedWithCmk",
     "FlowLogged",
+    "GivenNoCredential",
+    "GrantedOnlyOn",
     "GrantsConfinedToAccount",
     "IamAuthenticationRequired",
+    "IamDatabaseAuthentication",
     "ImagePinnedByDigest",
     "InIsolatedSubnets",
     "KeptAtLeast",
     "KeyRotation",
+    "MasterSecretReadOnlyByAdministrators",
     "NotCached",
     "NotInvocableByOthers",
     "NotPublic",

@@ -1,4 +1,4 @@
-"""A hardened container service: Fargate tasks behind an internal Network Load Balancer."""
+"""A hardened container service: Fargate tasks behind an internal Network Load Balancer, TLS on every hop."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from components.encrypted_log_group import EncryptedLogGroup
 
 
 class HardenedFargateService(Construct):
-    """One hardened container on Fargate behind an internal NLB (AC-6, AU-9, AU-11, AU-12, CM-7, SC-7, SI-4).
+    """One hardened container on Fargate behind an internal NLB (AC-6, AU-9, AU-11, AU-12, CM-7, SC-7, SC-8(1), SI-4).
 
     It owns the cluster (Container Insights on), the task log group (encrypted with `log_key`, kept
     for `log_retention_days`), the task definition and its one container, the tasks' security group,
-    the Fargate service, and the internal load balancer with its security group, TCP listener and
-    HTTP health check, meant for an API Gateway VPC link (`PrivateRestApi`). The container runs as
+    the Fargate service, and the internal load balancer with its security group, meant for an API
+    Gateway VPC link (`PrivateRestApi`). The load balancer's listener is TLS, with the ACM certificate
+    `certificate_arn` and a FIPS security policy, and it speaks TLS to the tasks too, checking their
+    health over HTTPS: the container must serve TLS on `container_port` (with any certificate: the load
+    balancer does not validate a target's). The container runs as
     `user`, which must be a numeric non-root `UID:GID`, on a read-only root filesystem without any
     Linux capability, and logs through awslogs. The tasks get no public address, ECS Exec is off,
     and a deployment circuit breaker rolls back a deployment whose tasks never become healthy. The
@@ -43,6 +46,7 @@ class HardenedFargateService(Construct):
         user: str,
         container_port: int,
         listener_port: int,
+        certificate_arn: str,
         environment: Mapping[str, str],
         cpu: int,
         memory_mib: int,
@@ -69,7 +73,7 @@ class HardenedFargateService(Construct):
         self._task_definition(image, user, container_port, environment, cpu, memory_mib)
         self._service(vpc, subnets, desired_count, description)
         self._load_balancer(vpc, subnets, container_port, listener_port, vpc_cidr, deletion_protection)
-        self._route_to_tasks(container_port, listener_port, health_check_path)
+        self._route_to_tasks(container_port, listener_port, certificate_arn, health_check_path)
         self._acknowledge()
 
     def _task_definition(
@@ -171,15 +175,28 @@ class HardenedFargateService(Construct):
             self.load_balancer_security_group, ec2.Port.tcp(container_port), "Internal NLB"
         )
 
-    def _route_to_tasks(self, container_port: int, listener_port: int, health_check_path: str) -> None:
-        self.listener = self.load_balancer.add_listener("Listener", port=listener_port, protocol=elbv2.Protocol.TCP)
+    def _route_to_tasks(
+        self, container_port: int, listener_port: int, certificate_arn: str, health_check_path: str
+    ) -> None:
+        """TLS in, with the certificate API Gateway verifies, and TLS on to the tasks (SC-8, SC-8(1), SC-13)."""
+        self.listener = self.load_balancer.add_listener(
+            "Listener",
+            port=listener_port,
+            protocol=elbv2.Protocol.TLS,
+            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
+            # TLS 1.2 and 1.3 with FIPS 140-3 validated cryptography at the listener (Network Load Balancer guide,
+            # "Security policies": https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html).
+            ssl_policy=elbv2.SslPolicy.FIPS_TLS13_12_RES,
+        )
         self.listener.add_targets(
             "Service",
             port=container_port,
-            protocol=elbv2.Protocol.TCP,
+            # The load balancer opens a TLS connection to each task and "does not validate these certificates"
+            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html).
+            protocol=elbv2.Protocol.TLS,
             targets=[self.service],
             health_check=elbv2.HealthCheck(
-                protocol=elbv2.Protocol.HTTP,
+                protocol=elbv2.Protocol.HTTPS,
                 path=health_check_path,
                 healthy_http_codes="200",
                 interval=cdk.Duration.seconds(15),

@@ -28,6 +28,10 @@ _ABORT_INCOMPLETE_UPLOADS = s3.LifecycleRule(
 )
 
 
+# How long an access-log bucket keeps its records unless the caller asks for longer (more than a year).
+DEFAULT_ACCESS_LOG_RETENTION_DAYS = 400
+
+
 class LoggedBucket(Construct):
     """A private, TLS-only, versioned bucket encrypted with a CMK, with S3 server access logs (AU-2, AU-9, SC-28(1)).
 
@@ -58,7 +62,7 @@ class LoggedBucket(Construct):
         replication_reason: str,
         log_prefix: str,
         lifecycle_rules: list[s3.LifecycleRule] | None = None,
-        access_log_retention_days: int = 400,
+        access_log_retention_days: int = DEFAULT_ACCESS_LOG_RETENTION_DAYS,
         object_lock_retention_days: int | None = None,
         unlocked_reason: str | None = None,
         bucket_name: str | None = None,

@@ -15,6 +15,7 @@ from compliance import acknowledge
 from compliance.checks import (
     AccessLogged,
     AssumableOnlyBy,
+    EncryptedEndToEnd,
     IamAuthenticationRequired,
     NotCached,
     PrivateIntegration,
@@ -30,13 +31,16 @@ _MANAGED_RULE_GROUPS = (
 
 
 class PrivateRestApi(Construct):
-    """API Gateway in front of a VPC-internal NLB (AC-3, AC-17, AU-2, AU-12, SC-5, SC-7, SI-4).
+    """API Gateway in front of a VPC-internal NLB (AC-3, AC-17, AU-2, AU-12, SC-5, SC-7, SC-8(1), SI-4).
 
     Every method requires SigV4 (IAM) authorisation and validated request
     parameters; the stage has X-Ray tracing, execution logging, metrics and JSON
     access logs to an encrypted log group; a WAFv2 web ACL with AWS managed rules
     and a rate limit sits in front of the stage. Traffic reaches the service only
-    through a VPC link: the load balancer has no public address.
+    through a VPC link (the load balancer has no public address), over HTTPS to
+    `https://<backend_domain_name>:<listener_port>`: API Gateway verifies that the
+    load balancer's certificate is issued by a certificate authority it trusts for
+    that name, so the load balancer's TLS listener must present such a certificate.
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class PrivateRestApi(Construct):
         construct_id: str,
         *,
         load_balancer: elbv2.INetworkLoadBalancer,
+        backend_domain_name: str,
         listener_port: int,
         stage_name: str,
         log_key: kms.IKey,
@@ -66,7 +71,11 @@ class PrivateRestApi(Construct):
         ).log_group
         self.vpc_link = apigw.VpcLink(self, "VpcLink", targets=[load_balancer])
         self._rest_api(access_logs, health_check_account)
-        self._routes(f"http://{load_balancer.load_balancer_dns_name}:{listener_port}")
+        # "To use HTTPS, specify an uri that contains a secure server name"; the VPC link, not the name, picks the
+        # load balancer (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-private-integration.html).
+        # A name the certificate does not cover fails every call: "Host name ... does not match the certificate
+        # subject" (https://repost.aws/knowledge-center/api-gateway-500-error-vpc).
+        self._routes(f"https://{backend_domain_name}:{listener_port}")
         self._web_acl(rate_limit_per_5_min)
         self._waf_logging(waf_log_group_name)
         self._execution_logs()
@@ -217,11 +226,13 @@ class PrivateRestApi(Construct):
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-APIGWSSLEnabled",
             reason=(
-                "A client certificate proves API Gateway's identity only to an HTTPS backend; this API reaches "
-                "its backend over the VPC link on plain HTTP inside isolated subnets, where the certificate "
-                "would be presented to nobody."
+                "A client certificate proves API Gateway's identity to a backend that asks for one. This API's "
+                "backend is the internal load balancer, reached only through its own VPC link over HTTPS; the "
+                "load balancer's TLS listener asks no client for a certificate, so API Gateway's would be checked "
+                "by nobody. Callers are authenticated at the stage instead (SigV4), and the requests are "
+                "encrypted on every hop to the tasks."
             ),
-            checks=[PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
+            checks=[EncryptedEndToEnd(), PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
             controls=["SC-8", "IA-3"],
         )
         role = self.api.node.find_child("CloudWatchRole").node.default_child

@@ -17,8 +17,10 @@ from typing import Any
 
 from config import aws_facts
 from config.schema import (
+    ACM_CERTIFICATE_ARN,
     CONNECTION_ARN,
     FARGATE_MEMORY_MIB,
+    M_21_31_LOG_RETENTION_DAYS,
     PROTECTED_LOG_RETENTION_DAYS,
     AccountBaseline,
     CacheConfig,
@@ -140,6 +142,35 @@ def _protected(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
         )
 
 
+def _protected_logs(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    # OMB M-21-31 (FedRAMP's AU-11 parameter): 12 months of logs in active storage and 18 more in cold storage.
+    # CloudWatch Logs keeps them searchable the whole time, which is more than cold storage, for about $0.03 per
+    # GB-month (https://aws.amazon.com/cloudwatch/pricing/): no second, archived copy is needed to reach 30 months.
+    if env("protect_data") and env("log_retention_days") < M_21_31_LOG_RETENTION_DAYS:
+        yield (
+            "log_retention_days",
+            f"must be at least {M_21_31_LOG_RETENTION_DAYS} (30 months; CloudWatch Logs offers 1096) for an "
+            "environment with protect_data: OMB M-21-31, FedRAMP's log retention, asks for 12 months in active "
+            "and 18 in cold storage",
+        )
+
+
+def _certificate(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    # ACM certificates are regional, and a load balancer uses one of its own region ("Supported Regions",
+    # https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html) and of its own account, where it was
+    # requested or imported.
+    match = ACM_CERTIFICATE_ARN.fullmatch(env("load_balancer_tls", "certificate_arn"))
+    assert match is not None  # the field's own check refuses any other shape
+    partition, region, account = match.groups()
+    mine = (aws_facts.partition_of(env("region")), env("region"), env("account"))
+    if (partition, region, account) != mine:
+        yield (
+            "load_balancer_tls.certificate_arn",
+            f"is in partition {partition}, region {region}, account {account}; the load balancer can use only a "
+            f"certificate of its own ({mine[0]}, {mine[1]}, {mine[2]}): request or import one there",
+        )
+
+
 def _subnets(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
     # One /22 application and one /24 data subnet per zone (see stacks/network.py).
     zones = len(env("availability_zones"))
@@ -171,6 +202,8 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     _stream,
     _fargate,
     _protected,
+    _protected_logs,
+    _certificate,
     _subnets,
 )
 

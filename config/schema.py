@@ -29,6 +29,10 @@ LOG_RETENTION_DAYS = frozenset(
 # An environment with approval keeps its logs at least this long (the account baseline's AWS Config
 # cw-loggroup-retention-period-check asks for a year when given no other minimum).
 PROTECTED_LOG_RETENTION_DAYS = 365
+# An environment that protects its data keeps its logs as OMB M-21-31 asks (FedRAMP's AU-11 parameter): 12 months in
+# active storage and 18 in cold storage, 30 months in all. CloudWatch Logs keeps them the whole time: its first
+# retention period of at least 30 months (913 days) is 1096 days.
+M_21_31_LOG_RETENTION_DAYS = 913
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) it accepts.
 FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
@@ -139,6 +143,19 @@ def _check_account(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, str) and not ACCOUNT_ID.fullmatch(value):
         raise _problem(field, "is not a 12-digit AWS account id")
     return value
+
+
+# An ACM certificate's ARN (ACM API Reference, Certificate: "arn:aws:acm:region:123456789012:certificate/12345678-1234-
+# 1234-1234-123456789012"); the partition, region and account are compared with the environment's by config.rules.
+ACM_CERTIFICATE_ARN = re.compile(
+    r"arn:(aws[a-z-]*):acm:([a-z0-9-]+):([0-9]{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+    r"[0-9a-f]{12}",
+    re.ASCII,
+)
+# A host name as DNS writes it: lower-case labels of letters, digits and inner hyphens, at least two of them.
+DOMAIN_NAME = re.compile(
+    r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?", re.ASCII
+)
 
 
 def _check_region(value: str) -> str:
@@ -271,6 +288,46 @@ class ServiceConfig(_Strict):
     def _fargate_cpu(cls, value: int) -> int:
         if value not in FARGATE_MEMORY_MIB:
             raise _problem("cpu", f"is not a Fargate CPU size; use one of {', '.join(map(str, FARGATE_MEMORY_MIB))}")
+        return value
+
+
+class LoadBalancerTlsConfig(_Strict):
+    """The certificate the service's load balancer presents to API Gateway, and the name API Gateway checks it for.
+
+    API Gateway reaches the load balancer through its VPC link over HTTPS and verifies its certificate as an HTTPS
+    client does: issued by a certificate authority it trusts (a public ACM certificate is; one from a private CA is
+    not), valid now, and for the host name of the integration's URL, which is `domain_name`. The VPC link, not DNS,
+    carries the connection: the name needs no DNS record, only a certificate that covers it.
+    """
+
+    certificate_arn: str = Field(
+        description="ARN of an issued public ACM certificate in the environment's own account and region that "
+        "covers domain_name (arn:<partition>:acm:<region>:<account>:certificate/<id>)"
+    )
+    domain_name: str = Field(
+        description="the host name API Gateway calls the load balancer by and checks the certificate for, e.g. "
+        "'monitoring-backend.prod.example.com'; it needs no DNS record"
+    )
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_shape(cls, value: str) -> str:
+        if not ACM_CERTIFICATE_ARN.fullmatch(value):
+            raise _problem(
+                "certificate_arn",
+                "is not an ACM certificate ARN (arn:<partition>:acm:<region>:<account>:certificate/<uuid>)",
+            )
+        return value
+
+    @field_validator("domain_name")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not DOMAIN_NAME.fullmatch(value):
+            raise _problem(
+                "domain_name",
+                "is not a host name: lower-case labels of letters, digits and hyphens joined by dots, e.g. "
+                "'monitoring-backend.prod.example.com' (no wildcard: API Gateway calls one name)",
+            )
         return value
 
 
@@ -484,14 +541,18 @@ class EnvironmentConfig(_Strict):
     cache: CacheConfig = Field(description="the ElastiCache replication group")
     stream: StreamConfig = Field(description="the Kinesis data stream")
     service: ServiceConfig = Field(description="the Fargate service behind the API")
+    load_balancer_tls: LoadBalancerTlsConfig = Field(
+        description="the certificate of the service's load balancer, to which API Gateway connects over HTTPS only"
+    )
     log_retention_days: int = Field(
         description="how long CloudWatch Logs keeps the environment's logs, one of the periods it offers; at "
-        f"least {PROTECTED_LOG_RETENTION_DAYS} with approval",
+        f"least {PROTECTED_LOG_RETENTION_DAYS} with approval, and at least {M_21_31_LOG_RETENTION_DAYS} (30 months, "
+        "OMB M-21-31) with protect_data",
         json_schema_extra=_one_of(LOG_RETENTION_DAYS),
     )
     protect_data: bool = Field(
         description="the data stores survive their stack's deletion and the stacks are termination-protected; "
-        "must be true with approval"
+        "the logs are kept as OMB M-21-31 asks (log_retention_days); must be true with approval"
     )
     approval: bool = Field(
         description="promotion into this environment waits for a person; an environment with approval is "

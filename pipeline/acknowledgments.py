@@ -22,6 +22,7 @@ from compliance.checks import (
     AccessLogged,
     Check,
     EncryptedWithCmk,
+    GrantedOnlyOn,
     GrantsConfinedToAccount,
     KeptAtLeast,
     KeyRotation,
@@ -48,11 +49,14 @@ _REPLICATION_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "km
 
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
 BUILD_LOG_RETENTION_DAYS = 365
-# What stands behind each kind of wildcard: the bucket it is confined to, the keys, the build logs.
-_BUCKET_CHECKS: tuple[Check, ...] = tuple(
-    check(via="s3:GetObject*") for check in (Versioned, RetainedOnDelete, TlsOnly, EncryptedWithCmk, AccessLogged)
+# What stands behind each kind of wildcard: first its scope (the statements that carry it name only this app's own
+# bucket and its objects, or its own keys), then what that bucket or key is like.
+_BUCKET_CHECKS: tuple[Check, ...] = (
+    GrantedOnlyOn(tuple(finding.removeprefix("Action::") for finding in (*_ARTIFACT_READ, *_ARTIFACT_WRITE))),
+    *(check(via="s3:GetObject*") for check in (Versioned, RetainedOnDelete, TlsOnly, EncryptedWithCmk, AccessLogged)),
 )
 _KEY_CHECKS: tuple[Check, ...] = (
+    GrantedOnlyOn(tuple(finding.removeprefix("Action::") for finding in _ARTIFACT_KEY), resource_type=KEY),
     KeyRotation(via="kms:ReEncrypt*"),
     RetainedOnDelete(on=KEY, via="kms:ReEncrypt*"),
 )

@@ -33,7 +33,7 @@ from compliance.twins import twins_by_synth_rule  # noqa: E402
 DOCUMENTS = (ROOT / "docs" / "compliance.md",)
 
 # The claims' modules, in the order the table lists their domains.
-DOMAINS = ("storage", "keys", "network", "api", "iam", "compute")
+DOMAINS = ("storage", "keys", "network", "transit", "api", "iam", "scope", "credentials", "compute")
 
 
 def preflight_rules() -> list[PreflightRule | AssemblyRule]:

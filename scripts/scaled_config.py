@@ -11,6 +11,9 @@ unique is made unique in each copy:
   account     a fresh account for each account of the environments copied: the copies share accounts
               the way the originals do, so no account-wide singleton (`account_baseline`) is on twice
   vpc_cidr    a free private network of the same size, overlapping no other environment's
+  load_balancer_tls.certificate_arn
+              the original's certificate id in the copy's account: a load balancer uses a certificate
+              of its own account
 
 Everything else is the original's (a staging copy stays protected like staging), so every extra stage
 is as large as a real one.
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import AppConfig, parse_config
-from config.schema import ENVIRONMENT_NAME_MAX_LENGTH, stage_id_of
+from config.schema import ACM_CERTIFICATE_ARN, ENVIRONMENT_NAME_MAX_LENGTH, stage_id_of
 
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 # Accounts for the copies count down from here, skipping any the file uses.
@@ -77,9 +80,18 @@ def _copies(originals: list[dict[str, Any]], number: int, taken: _Taken) -> list
             "wave": waves.get(env["wave"]),
             "account": accounts[env["account"]],
             "vpc_cidr": taken.network(env["vpc_cidr"]),
+            "load_balancer_tls": _certificate_of(env["load_balancer_tls"], accounts[env["account"]]),
         }
         for env in originals
     ]
+
+
+def _certificate_of(tls: dict[str, Any], account: str) -> dict[str, Any]:
+    """`tls` with its certificate ARN moved to `account` (the same partition, region and certificate id)."""
+    match = ACM_CERTIFICATE_ARN.fullmatch(tls["certificate_arn"])
+    assert match is not None  # the configuration this copies passed the loader
+    start, end = match.span(3)
+    return {**tls, "certificate_arn": tls["certificate_arn"][:start] + account + tls["certificate_arn"][end:]}
 
 
 def _numbered(name: str, number: int, limit: int | None = None) -> str:

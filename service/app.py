@@ -6,13 +6,18 @@ This module owns the container's HTTP behaviour:
   balancer never replaces tasks in a loop because a dependency is down;
 * `/ready` checks the database, the cache and the stream for real (`service.readiness`) and answers
   200, or 503 naming each dependency that failed and why, in words;
-* the HTTP server itself, its JSON access log on stdout and its clean shutdown on SIGTERM
+* the HTTPS server itself, its JSON access log on stdout and its clean shutdown on SIGTERM
   (`make_server`, `install_signal_handlers`, `main`).
+
+`main` serves TLS only, with a key the process makes when it starts (`service.tls`): the load
+balancer's target group speaks TLS to the tasks and checks their health over HTTPS. Tests may run
+the same server without TLS (`make_server(..., tls=None)`) where TLS is not what they test.
 
 The server has a fixed number of request threads (`REQUEST_WORKERS`). A connection is accepted only
 when one of them is free; until then it waits in the kernel's listen backlog (`LISTEN_BACKLOG`). A
-client has `REQUEST_HEAD_SECONDS` in all to send its request line and headers, however slowly the
-bytes come, and `/ready` answers within the readiness budget, so no client holds a thread for long.
+client has `REQUEST_HEAD_SECONDS` in all to complete the TLS handshake and send its request line and
+headers, however slowly the bytes come, and `/ready` answers within the readiness budget, so no client
+holds a thread for long. The handshake runs on the request thread, never in the accept loop.
 
 The routing and payload logic are pure functions of the request and a readiness callable, so tests
 exercise them without sockets; `make_server` lets tests run the real server on an ephemeral
@@ -27,6 +32,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -38,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from service import contract
+from service import contract, tls
 from service.readiness import DEFAULT_TIMEOUT_SECONDS, CheckResult, ReadinessChecks, probes_from_env
 
 if TYPE_CHECKING:
@@ -146,6 +152,7 @@ class ServiceServer(HTTPServer):
         *,
         workers: int = REQUEST_WORKERS,
         head_seconds: float = REQUEST_HEAD_SECONDS,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.env = env
         self.log_stream = log_stream
@@ -156,6 +163,13 @@ class ServiceServer(HTTPServer):
         self._free_workers = threading.BoundedSemaphore(workers)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="request")
         super().__init__(address, ServiceHandler)
+        if tls_context is not None:
+            # Accepted connections are TLS sockets whose handshake the request thread runs (ServiceHandler.setup).
+            self.socket = tls_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    @property
+    def serves_tls(self) -> bool:
+        return isinstance(self.socket, ssl.SSLSocket)
 
     def write_log(self, line: str) -> None:
         """Write one log line to the server's log stream."""
@@ -185,6 +199,8 @@ class ServiceServer(HTTPServer):
     def _serve(self, request: Any, client_address: Any) -> None:
         try:
             self.finish_request(request, client_address)
+        except _HandshakeFailedError:
+            pass  # logged where it failed; there is no HTTP to answer on a connection without TLS
         except Exception:
             self.handle_error(request, client_address)
         finally:
@@ -200,16 +216,20 @@ class _NoFreeWorkerError(OSError):
     """Every request thread is busy."""
 
 
+class _HandshakeFailedError(Exception):
+    """The client did not complete a TLS handshake in time, or spoke something other than TLS."""
+
+
 class _HeadTimeoutError(Exception):
     """The request line and headers did not all arrive in time (not a TimeoutError: the base class swallows those)."""
 
 
 class _HeadReader(io.RawIOBase):
-    """Reads a connection's request within one deadline for all reads, however slowly its bytes come."""
+    """Reads a connection's request by one deadline (a `time.monotonic()` instant), however slowly its bytes come."""
 
-    def __init__(self, sock: socket.socket, seconds: float) -> None:
+    def __init__(self, sock: socket.socket, expires: float) -> None:
         super().__init__()
-        self._sock, self._expires = sock, time.monotonic() + seconds
+        self._sock, self._expires = sock, expires
 
     def readable(self) -> bool:
         return True
@@ -249,13 +269,34 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # Read the request under one deadline for the request line and all headers: a per-read
-        # timeout alone lets a client that sends a byte a second hold a request thread forever.
+        self._started = time.perf_counter()
+        # The handshake, the request line and all headers share one deadline: a per-read timeout alone
+        # lets a client that sends a byte a second hold a request thread forever.
+        expires = time.monotonic() + self.service.head_seconds
+        if isinstance(self.connection, ssl.SSLSocket):
+            self._handshake(self.connection, expires)
         self.rfile.close()
-        self.rfile = io.BufferedReader(_HeadReader(self.connection, self.service.head_seconds))
+        self.rfile = io.BufferedReader(_HeadReader(self.connection, expires))
         # What a response needs when the request line never arrives (see handle_one_request).
         self.command, self.requestline, self.request_version = "", "", ""
-        self._started = time.perf_counter()
+
+    def _handshake(self, connection: ssl.SSLSocket, expires: float) -> None:
+        """Complete the TLS handshake by `expires`, or log why not and give up the connection."""
+        try:
+            # CPython's do_handshake keeps one deadline over all its reads and writes, unlike recv.
+            connection.settimeout(max(expires - time.monotonic(), 0.001))
+            connection.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            started = self._started if self._started is not None else time.perf_counter()
+            self.service.write_log(
+                _event(
+                    "tls_handshake_failed",
+                    reason=_handshake_failure(error),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
+            )
+            self.rfile.close()  # so closing the connection frees its descriptor at once
+            raise _HandshakeFailedError from error
 
     def handle_one_request(self) -> None:
         try:
@@ -335,6 +376,15 @@ class ServiceHandler(BaseHTTPRequestHandler):
         return
 
 
+def _handshake_failure(error: Exception) -> str:
+    """Why a handshake failed, in OpenSSL's or the socket's own words (never bytes the client sent)."""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return str(error.reason)  # e.g. HTTP_REQUEST: plain HTTP sent to the TLS port
+    return type(error).__name__
+
+
 def make_server(
     port: int,
     env: Mapping[str, str] | None = None,
@@ -344,8 +394,9 @@ def make_server(
     readiness: Readiness | None = None,
     workers: int = REQUEST_WORKERS,
     head_seconds: float = REQUEST_HEAD_SECONDS,
+    tls_context: ssl.SSLContext | None = None,
 ) -> ServiceServer:
-    """Create (bind) the server without starting it.
+    """Create (bind) the server without starting it; it speaks TLS with `tls_context`, plain HTTP without.
 
     ``env`` defaults to the live ``os.environ``; tests pass a plain dict.
     ``readiness`` defaults to the checks ``env`` configures (``service.readiness``), with a cache
@@ -364,6 +415,7 @@ def make_server(
         readiness=readiness,
         workers=workers,
         head_seconds=head_seconds,
+        tls_context=tls_context,
     )
 
 
@@ -412,13 +464,14 @@ def _event(name: str, **fields: object) -> str:
 
 
 def main() -> int:
-    """Run the service until SIGTERM or SIGINT; return the exit status."""
-    server = make_server(port_from_env(os.environ))
+    """Serve HTTPS until SIGTERM or SIGINT; return the exit status."""
+    server = make_server(port_from_env(os.environ), tls_context=tls.server_context())
     install_signal_handlers(server)
     server.write_log(
         _event(
             "startup",
             port=server.server_address[1],
+            tls=server.serves_tls,
             environment=os.environ.get("ENVIRONMENT") or None,
         )
     )

@@ -1,4 +1,4 @@
-"""What the service and the platform that runs it agree on: the port it serves and the user it runs as.
+"""What the service and the platform that runs it agree on: the port it serves (HTTPS only) and its user.
 
 The service reads its default port from here (`service.app`), the image build receives these as build
 arguments of `service/Dockerfile`, and the Fargate service maps the port and runs the container as this
@@ -7,7 +7,8 @@ user. Standard library only: the image carries this module with the service.
 
 from __future__ import annotations
 
-# The HTTP port the service listens on inside its task (awsvpc: the task's own address).
+# The port the service serves HTTPS on inside its task (awsvpc: the task's own address); the load balancer's
+# target group speaks TLS to it (service/tls.py).
 PORT = 8080
 # A numeric non-root UID and GID, so the orchestrator can verify "not root" without resolving a name.
 USER_ID = 10001

@@ -14,10 +14,10 @@ from aws_cdk import aws_securityhub as securityhub
 from constructs import Construct
 
 from compliance import acknowledge
-from compliance.checks import AssumableOnlyBy, NotPublic, RetainedOnDelete, Versioned, WildcardGrantsOnly
+from compliance.checks import AssumableOnlyBy, GrantedOnlyOn, NotPublic, RetainedOnDelete, Versioned, WildcardGrantsOnly
 from compliance.runtime import conformance_pack_template
 from components import EncryptedLogGroup, EncryptionKey
-from components.logged_bucket import LoggedBucket
+from components.logged_bucket import DEFAULT_ACCESS_LOG_RETENTION_DAYS, LoggedBucket
 from config import EnvironmentConfig, aws_facts
 from stacks.base import WorkloadStack
 
@@ -58,7 +58,10 @@ class BaselineStack(WorkloadStack):
     Audit records outlive the workload in every environment (AU-9, AU-11): the audit
     key, the audit bucket pair, Config's configuration-history bucket pair and the trail's
     log group are retained when the stack is deleted, whatever `protect_data` says. Config
-    delivers to a bucket of its own without Object Lock, which it does not support.
+    delivers to a bucket of its own without Object Lock, which it does not support. The audit
+    bucket expires nothing; the buckets of S3 access records keep them `log_retention_days`
+    with `protect_data` (OMB M-21-31's 30 months: the configuration refuses less), 400 days
+    otherwise.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
@@ -109,6 +112,12 @@ class BaselineStack(WorkloadStack):
                 ),
             )
 
+    @property
+    def _access_log_retention_days(self) -> int:
+        """S3 access records are logs too: with protect_data, kept as long as the environment's other logs."""
+        config = self.config
+        return max(DEFAULT_ACCESS_LOG_RETENTION_DAYS, config.log_retention_days if config.protect_data else 0)
+
     def _audit_bucket(self, key: Any) -> s3.Bucket:
         return LoggedBucket(
             self,
@@ -120,6 +129,7 @@ class BaselineStack(WorkloadStack):
             ),
             log_prefix="audit/",
             object_lock_retention_days=AUDIT_OBJECT_LOCK_DAYS,
+            access_log_retention_days=self._access_log_retention_days,
         ).bucket
 
     def _trail(self, key: Any) -> None:
@@ -190,6 +200,7 @@ class BaselineStack(WorkloadStack):
                 "copying it to a second region is the organisation's log-archive decision."
             ),
             log_prefix="config-history/",
+            access_log_retention_days=self._access_log_retention_days,
             unlocked_reason=(
                 "AWS Config does not support a delivery channel to an S3 bucket where Object Lock is enabled "
                 "(CloudFormation reference, AWS::Config::DeliveryChannel: https://docs.aws.amazon.com/"
@@ -239,6 +250,7 @@ class BaselineStack(WorkloadStack):
             ),
             checks=[
                 WildcardGrantsOnly(("s3:PutObject",), resource="<ref>/*"),
+                GrantedOnlyOn(("s3:PutObject",)),
                 Versioned(),
                 NotPublic(),
                 RetainedOnDelete(on="AWS::S3::Bucket"),

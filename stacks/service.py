@@ -15,10 +15,12 @@ from constructs import Construct
 
 from compliance import acknowledge
 from compliance.checks import (
-    CredentialsOnlyAsSecrets,
     FlowLogged,
+    GivenNoCredential,
     IamAuthenticationRequired,
+    IamDatabaseAuthentication,
     InIsolatedSubnets,
+    MasterSecretReadOnlyByAdministrators,
     NotPublic,
 )
 from components.fargate_service import HardenedFargateService
@@ -29,7 +31,8 @@ from stacks.base import WorkloadStack
 from stacks.data import DATABASE_NAME, SERVICE_DATABASE_USER, DataStack
 from stacks.network import NetworkStack
 
-LISTENER_PORT = 80
+# HTTPS: API Gateway calls the load balancer's TLS listener here, through the VPC link.
+LISTENER_PORT = 443
 
 
 class ServiceStack(WorkloadStack):
@@ -74,6 +77,7 @@ class ServiceStack(WorkloadStack):
             user=contract.container_user(),
             container_port=contract.PORT,
             listener_port=LISTENER_PORT,
+            certificate_arn=config.load_balancer_tls.certificate_arn,
             environment=self._environment(data, self._ca_bundle(image_directory)),
             cpu=config.service.cpu,
             memory_mib=config.service.memory_mib,
@@ -91,6 +95,7 @@ class ServiceStack(WorkloadStack):
             self,
             "Api",
             load_balancer=self.fargate.load_balancer,
+            backend_domain_name=config.load_balancer_tls.domain_name,
             listener_port=LISTENER_PORT,
             stage_name=config.name,
             log_key=telemetry_key,
@@ -215,12 +220,15 @@ class ServiceStack(WorkloadStack):
             reason=(
                 "Only endpoints and names (database host, port, name and user, cache host, port and user, stream "
                 "name, environment) are environment variables; they are not secret and change with each deployment. "
-                "The task holds no credential: it signs in to the database and the cache with short-lived IAM "
-                "tokens signed by its task role."
+                "The task is given no credential and may fetch none: it signs in to the database as its own IAM "
+                "database user and to the cache as its own IAM user, with short-lived tokens signed by its task "
+                "role. The database also has a master user, which signs in with a password: that password is a "
+                "Secrets Manager secret, which only the functions that administer the database may read."
             ),
             checks=[
-                CredentialsOnlyAsSecrets(),
-                IamAuthenticationRequired(on="AWS::RDS::DBInstance"),
+                GivenNoCredential(),
+                IamDatabaseAuthentication(),
+                MasterSecretReadOnlyByAdministrators(),
                 IamAuthenticationRequired(on="AWS::ElastiCache::ReplicationGroup"),
             ],
             controls=["IA-5(7)", "SC-28"],
@@ -238,24 +246,15 @@ class ServiceStack(WorkloadStack):
                 load_balancer,  # type: ignore[arg-type]
                 rule,
                 reason=(
-                    "Network Load Balancers write access logs only for TLS listeners; this internal TCP listener "
-                    "is reached only through the API Gateway VPC link, whose stage logs every request (access "
-                    "logs, execution logs and WAF logs)."
+                    "A Network Load Balancer's access logs record TLS connections: who connected, when, and the "
+                    "handshake, not the caller or the request. Only the API Gateway VPC link reaches this internal "
+                    "load balancer, and the API's stage logs every request with its signed caller, method, path "
+                    "and status (access logs, execution logs and WAF logs); the VPC's flow logs record every "
+                    "connection."
                 ),
                 checks=[NotPublic(), InIsolatedSubnets(), FlowLogged()],
                 controls=["AU-2", "AU-12"],
             )
-        acknowledge(
-            self.fargate.listener.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-ELBv2ACMCertificateRequired",
-            reason=(
-                "Client TLS terminates at API Gateway. The hop from the VPC link through this internal load "
-                "balancer to the tasks is plain HTTP: a TLS listener needs an ACM certificate for a domain the "
-                "default configuration does not have; add a certificate and a TLS listener once a domain exists."
-            ),
-            checks=[NotPublic(on="AWS::ElasticLoadBalancingV2::LoadBalancer"), InIsolatedSubnets(), FlowLogged()],
-            controls=["SC-8", "SC-8(1)"],
-        )
         for rule in ("NIST.800.53.R5-ELBDeletionProtectionEnabled", "ControlTower::CT.ELASTICLOADBALANCING.PR.5"):
             if config.protect_data:
                 break

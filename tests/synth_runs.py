@@ -37,7 +37,8 @@ _PREFERRED_REGIONS = (
 def rewritten(document: dict[str, Any]) -> dict[str, Any]:
     """The document with everything a team is told to edit changed, and its layout kept.
 
-    Other accounts, other regions, their zones, other e-mails, repository and branch, other storage
+    Other accounts, other regions, their zones, other e-mails, repository and branch, certificates (each of its
+    environment's new account and region) and the names they cover, other storage
     and task counts (within their bounds). What the committed compliance baseline records is kept:
     every region moves to another region of the same partition and every account to another account,
     one for one (the build image and the package mirror's owner with them), so environments that
@@ -58,6 +59,11 @@ def rewritten(document: dict[str, Any]) -> dict[str, Any]:
         )
         env["database"]["instance_type"], env["cache"]["node_type"] = _classes(env["region"], env)
         env["alarm_emails"] = [f"{name}-oncall@rewritten.example"]
+        tls = env["load_balancer_tls"]
+        tls["certificate_arn"] = re.sub(
+            r"^arn:([^:]+):acm:[^:]+:\d{12}:", rf"arn:\1:acm:{env['region']}:{env['account']}:", tls["certificate_arn"]
+        )
+        tls["domain_name"] = f"backend.{name}.rewritten.example"
         database = env["database"]
         ceiling = database.get("max_allocated_storage_gib")
         database["allocated_storage_gib"] = _nudged(

@@ -365,10 +365,14 @@ def test_copies_keep_their_template_settings_and_how_they_share_accounts(fixture
     originals = fixture_config.environments
     config = scaled_config(fixture_config, 3 * len(originals))
     first, second = (config.environments[n * len(originals) : (n + 1) * len(originals)] for n in (1, 2))
-    unique = ("name", "wave", "account", "vpc_cidr")
+    unique = ("name", "wave", "account", "vpc_cidr", "load_balancer_tls")
     for original, copy in zip(originals, first, strict=True):
         assert copy.model_copy(update={key: getattr(original, key) for key in unique}) == original
         assert ipaddress.IPv4Network(copy.vpc_cidr).prefixlen == ipaddress.IPv4Network(original.vpc_cidr).prefixlen
+        # The same certificate id and name, in the copy's own account (a load balancer uses its account's).
+        moved = original.load_balancer_tls.certificate_arn.replace(f":{original.account}:", f":{copy.account}:")
+        assert copy.load_balancer_tls.certificate_arn == moved != original.load_balancer_tls.certificate_arn
+        assert copy.load_balancer_tls.domain_name == original.load_balancer_tls.domain_name
     # qa shares dev's account and prod-dr prod's: so do their copies, in accounts no other environment uses.
     for block in (first, second):
         accounts = {env.name.rstrip("23"): env.account for env in block}

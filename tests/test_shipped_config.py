@@ -172,6 +172,12 @@ def test_the_rewrite_keeps_a_multi_region_team_layout() -> None:
         env.update(account=account, region=region, vpc_cidr=f"10.{60 + index}.0.0/16")
         env["availability_zones"] = list(aws_facts.availability_zones()[region][:2])
         env.update({"approval": index > 0, "protect_data": index > 0} | ({"wave": wave} if wave else {}))
+        if env["protect_data"]:
+            env["log_retention_days"] = max(env["log_retention_days"], 1096)  # OMB M-21-31: 30 months
+        env["load_balancer_tls"] = {
+            "certificate_arn": f"arn:aws:acm:{region}:{account}:certificate/{index:08d}-0000-4000-8000-000000000000",
+            "domain_name": f"backend.{name}.team.example",
+        }
         env["account_baseline"] = name != "prod-west"  # the account's singletons are prod's
         env["database"]["multi_az"] = index > 0
         env["cache"]["replicas"] = max(1, env["cache"]["replicas"])

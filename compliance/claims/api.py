@@ -15,8 +15,14 @@ from compliance.references import TemplateIndex
 
 @dataclass(frozen=True)
 class IamAuthenticationRequired(Check):
-    subject_types: ClassVar[tuple[str, ...]] = (METHOD, STAGE, DATABASE, CACHE)
-    shortdesc: ClassVar[str] = "every method is AWS_IAM, the database or cache admits only IAM users (no default user)"
+    """Every method is AWS_IAM, or every enabled user of the cache authenticates with IAM.
+
+    Not a database's: RDS always gives it a master user that signs in with a password, so it admits more than
+    IAM callers (`compliance.claims.credentials` says what a database admits).
+    """
+
+    subject_types: ClassVar[tuple[str, ...]] = (METHOD, STAGE, CACHE)
+    shortdesc: ClassVar[str] = "every method is AWS_IAM, the cache admits only IAM users (no default user)"
     controls: ClassVar[tuple[str, ...]] = ("IA-2", "AC-3")
 
     @property
@@ -24,10 +30,8 @@ class IamAuthenticationRequired(Check):
         return "admits only callers that authenticate with IAM (SigV4 or IAM tokens)"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
-        props = resource.properties
         if resource.type == DATABASE:
-            enabled = is_true(props.get("EnableIAMDatabaseAuthentication"))
-            return enabled, f"EnableIAMDatabaseAuthentication is {enabled}"
+            return False, "a database's master user signs in with a password: use IamDatabaseAuthentication"
         if resource.type == CACHE:
             return _cache_users_use_iam(resource, index)
         methods = [resource] if resource.type == METHOD else _methods_of_stage(resource, index)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 from compliance.assembly import ResourceView
-from compliance.claims.engine import KEY, TASK_DEFINITION, Check, as_list
+from compliance.claims.engine import KEY, TASK_DEFINITION, Check, as_list, credential_like_variables
 from compliance.references import TemplateIndex, render
 from config.schema import ECR_IMAGE
-
-_CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -25,14 +22,9 @@ class CredentialsOnlyAsSecrets(Check):
         return "passes no credential in an environment variable (any credential comes as an ECS secret)"
 
     def judge(self, resource: ResourceView, index: TemplateIndex) -> tuple[bool, str]:
-        suspicious, secrets = [], 0
-        for container in as_list(resource.properties.get("ContainerDefinitions")):
-            suspicious += [
-                str(e.get("Name"))
-                for e in as_list(container.get("Environment"))
-                if _CREDENTIAL_NAME.search(str(e.get("Name")))
-            ]
-            secrets += len(as_list(container.get("Secrets")))
+        suspicious = credential_like_variables(resource)
+        containers = as_list(resource.properties.get("ContainerDefinitions"))
+        secrets = sum(len(as_list(container.get("Secrets"))) for container in containers)
         if suspicious:
             return False, f"credential-like environment variables: {', '.join(suspicious)}"
         return True, f"{secrets} ECS secret(s), no credential-like environment variable"

@@ -231,6 +231,19 @@ def is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+_CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
+
+
+def credential_like_variables(task_definition: ResourceView) -> list[str]:
+    """The names of the task definition's environment variables that look like credentials (PASSWORD, TOKEN, ...)."""
+    return [
+        str(variable.get("Name"))
+        for container in as_list(task_definition.properties.get("ContainerDefinitions"))
+        for variable in as_list(container.get("Environment"))
+        if _CREDENTIAL_NAME.search(str(variable.get("Name")))
+    ]
+
+
 def evaluate_checks(checks: Iterable[Check], path: str, index: TemplateIndex) -> list[CheckResult]:
     """Every check of one acknowledgment on its subjects, in the order the checks were given."""
     return [result for check in checks for result in check.evaluate(path, index)]

@@ -40,6 +40,7 @@ from compliance.preflight import (
     logs_key_policy,
     master_secret_grant,
     multi_region_trail,
+    plaintext_hop,
     rds_engine_version,
     read_only_event_rule,
     reserved_concurrency,
@@ -74,6 +75,7 @@ RULES: tuple[PreflightRule, ...] = (
     trust_outside_accounts.RULE,
     trust_outside_services.RULE,
     master_secret_grant.RULE,
+    plaintext_hop.RULE,
     # Twins of the account baseline's AWS Config rules that no other pack checks (compliance/twins.py).
     trail_s3_data_events.RULE,
     multi_region_trail.RULE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,15 +14,32 @@ import pytest
 import yaml
 
 from config import PROJECT_ROOT, AppConfig, ConfigError, aws_facts, load_config, parse_config
+from config.display import shown
 from config.loader import LINE_LIMIT
-from config.schema import MAX_ENVIRONMENTS, PROTECTED_LOG_RETENTION_DAYS, stage_id_of
+from config.schema import (
+    LOG_RETENTION_DAYS,
+    M_21_31_LOG_RETENTION_DAYS,
+    MAX_ENVIRONMENTS,
+    PROTECTED_LOG_RETENTION_DAYS,
+    stage_id_of,
+)
 from scripts.bench_config import alias_bomb, hostile_documents
 from tests.conftest import LAYOUTS
+
+# The shortest CloudWatch Logs retention period that meets OMB M-21-31's 30 months.
+_M_21_31_PERIOD = min(d for d in LOG_RETENTION_DAYS if d >= M_21_31_LOG_RETENTION_DAYS)
 
 
 def _default() -> dict[str, Any]:
     raw: dict[str, Any] = yaml.safe_load(LAYOUTS.read_text())
     return raw
+
+
+def _own_certificate(body: dict[str, Any]) -> None:
+    """Give an environment moved to another region or account a certificate of its new place."""
+    tls = body["load_balancer_tls"]
+    place = f"arn:{aws_facts.partition_of(body['region'])}:acm:{body['region']}:{body['account']}:"
+    tls["certificate_arn"] = re.sub(r"^arn:[^:]+:acm:[^:]+:[0-9]{12}:", place, tls["certificate_arn"])
 
 
 def _problems(raw: Any) -> list[str]:
@@ -50,7 +68,7 @@ def test_promotion_order_is_the_order_of_the_file(fixture_config: AppConfig) -> 
         body.update(approval=True, protect_data=True, account_baseline=False)
         body["database"]["multi_az"] = True
         body["cache"]["replicas"] = max(body["cache"]["replicas"], 1)
-        body["log_retention_days"] = max(body["log_retention_days"], PROTECTED_LOG_RETENTION_DAYS)
+        body["log_retention_days"] = max(body["log_retention_days"], _M_21_31_PERIOD)
     assert [e.name for e in parse_config(raw).environments] == list(reversed(names))
 
 
@@ -91,6 +109,80 @@ def test_a_protected_environment_keeps_its_logs_a_year_and_an_unprotected_one_ma
     assert parse_config(raw).environments[[e.name for e in fixture_config.environments].index(unprotected)]
 
 
+def test_an_environment_that_protects_its_data_keeps_its_logs_as_m_21_31_asks(fixture_config: AppConfig) -> None:
+    protecting = next(env.name for env in fixture_config.environments if env.protect_data)
+    raw = _default()
+    raw["environments"][protecting]["log_retention_days"] = 731
+    assert _problems(raw) == [
+        f"environments.{protecting}.log_retention_days: 731 must be at least {M_21_31_LOG_RETENTION_DAYS} (30 months; "
+        "CloudWatch Logs offers 1096) for an environment with protect_data: OMB M-21-31, FedRAMP's log retention, "
+        "asks for 12 months in active and 18 in cold storage"
+    ]
+    raw["environments"][protecting]["log_retention_days"] = _M_21_31_PERIOD
+    assert parse_config(raw).environment(protecting).log_retention_days == 1096
+    # Without protect_data (and approval) the year the account baseline asks for is enough.
+    loose = next(env.name for env in fixture_config.environments if not env.protect_data and not env.approval)
+    raw["environments"][loose]["log_retention_days"] = PROTECTED_LOG_RETENTION_DAYS
+    assert parse_config(raw).environment(loose).log_retention_days == PROTECTED_LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize(
+    ("arn", "place"),
+    [
+        ("arn:aws:acm:us-east-2:{account}:certificate/{id}", "partition aws, region us-east-2, account {account}"),
+        ("arn:aws:acm:{region}:123456789012:certificate/{id}", "partition aws, region {region}, account 123456789012"),
+        (
+            "arn:aws-us-gov:acm:us-gov-west-1:{account}:certificate/{id}",
+            "partition aws-us-gov, region us-gov-west-1, account {account}",
+        ),
+    ],
+    ids=["other-region", "other-account", "other-partition"],
+)
+def test_the_load_balancer_certificate_must_be_of_the_environment_s_own_account_and_region(
+    fixture_config: AppConfig, arn: str, place: str
+) -> None:
+    env = fixture_config.environments[0]
+    values = {"account": env.account, "region": env.region, "id": "11111111-2222-4333-8444-555555555555"}
+    raw = _with(f"environments.{env.name}.load_balancer_tls.certificate_arn", arn.format(**values))
+    given = arn.format(**values)
+    assert _problems(raw) == [
+        f"environments.{env.name}.load_balancer_tls.certificate_arn: {shown(given)} is in {place.format(**values)}; "
+        f"the load balancer can use only a certificate of its own (aws, {env.region}, {env.account}): request or "
+        "import one there"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "certificate_arn",
+            "arn:aws:acm:us-east-1:100000000001:certificate/not-an-id",
+            "is not an ACM certificate ARN (arn:<partition>:acm:<region>:<account>:certificate/<uuid>)",
+        ),
+        (
+            "certificate_arn",
+            "arn:aws:iam::100000000001:server-certificate/backend",
+            "is not an ACM certificate ARN (arn:<partition>:acm:<region>:<account>:certificate/<uuid>)",
+        ),
+        ("domain_name", "*.fixture.example", "is not a host name"),
+        ("domain_name", "Backend.Fixture.Example", "is not a host name"),
+        ("domain_name", "localhost", "is not a host name"),
+    ],
+)
+def test_a_malformed_certificate_or_name_is_refused_naming_the_field(field: str, value: str, message: str) -> None:
+    raw = _with(f"environments.dev.load_balancer_tls.{field}", value)
+    (problem,) = _problems(raw)
+    assert problem.startswith(f"environments.dev.load_balancer_tls.{field}: ")
+    assert message in problem
+
+
+def test_an_environment_without_a_load_balancer_certificate_is_refused() -> None:
+    raw = _default()
+    del raw["environments"]["dev"]["load_balancer_tls"]
+    assert _problems(raw) == ["environments.dev.load_balancer_tls: missing (required)"]
+
+
 def test_an_unprotected_environment_may_run_its_cache_without_a_replica() -> None:
     raw = _default()
     first = next(iter(raw["environments"]))
@@ -120,6 +212,7 @@ def test_a_stage_in_another_partition_is_refused_in_one_line() -> None:
     name = list(raw["environments"])[-1]
     raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
     raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
+    _own_certificate(raw["environments"][name])
     (problem,) = _problems(raw)
     assert problem.startswith(f"environments.{name}.region: 'us-gov-west-1' is in partition aws-us-gov")
     assert "a pipeline cannot deploy across partitions" in problem
@@ -589,6 +682,7 @@ def _cross_partition() -> tuple[str, str]:
     name = list(raw["environments"])[-1]
     raw["environments"][name].update(region="us-gov-west-1", availability_zones=["us-gov-west-1a", "us-gov-west-1b"])
     raw["environments"][name]["database"]["instance_type"] = "db.m6g.large"
+    _own_certificate(raw["environments"][name])
     return yaml.safe_dump(raw, sort_keys=False), "is in partition aws-us-gov but the pipeline is in aws"
 
 
@@ -679,6 +773,7 @@ def _wave_of(size: int) -> dict[str, Any]:
     for index in range(size - len(members)):
         extra = copy.deepcopy(member)
         extra.update(account=f"{900000000001 + index:012d}", vpc_cidr=f"10.{200 + index}.0.0/16")
+        _own_certificate(extra)
         raw["environments"][f"{members[-1]}-x{index}"] = extra
     return raw
 

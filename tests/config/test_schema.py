@@ -49,6 +49,7 @@ def test_the_walk_finds_every_section() -> None:
         "environments.cache",
         "environments.stream",
         "environments.service",
+        "environments.load_balancer_tls",
         "environments.alarms",
         "environments.account_baseline",
         *(

@@ -1,30 +1,40 @@
 """Tests for the ECS health/readiness service in service/app.py.
 
-The routing tests call the pure functions; the server tests run the real
-HTTP server on an ephemeral loopback port (127.0.0.1, port 0) only.
+The routing tests call the pure functions; the server tests run the real server, over TLS with a
+key it made as the task does (`service.tls`), on an ephemeral loopback port (127.0.0.1, port 0)
+only, and one test runs the service's own entry point as a process. Clients do not verify the
+server's certificate, as the load balancer does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import signal
 import socket
+import ssl
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from service import app, contract
+from service import app, contract, tls
 from service.readiness import CheckResult
 from tests.requirements_files import locked
+from tests.servers import LOCALHOST, free_port
 
 SERVICE_DIR = Path(app.__file__).resolve().parent
 
@@ -59,8 +69,20 @@ def _body(status_and_body: tuple[int, object]) -> dict[str, object]:
     return body
 
 
+def _unverified(maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED) -> ssl.SSLContext:
+    """A client that, like the load balancer, checks neither the task's certificate nor its name."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.maximum_version = maximum
+    return context
+
+
 # Never let an HTTP(S)_PROXY in the environment route loopback test traffic.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=_unverified())
+)
+_PLAIN_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --- pure routing ----------------------------------------------------------
@@ -157,7 +179,7 @@ class RunningServer:
 
     def request(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         self.requests_sent += 1
-        url = f"http://127.0.0.1:{self.port}{path}"
+        url = f"https://127.0.0.1:{self.port}{path}"
         req = urllib.request.Request(url, method=method)
         try:
             with _OPENER.open(req, timeout=2) as resp:
@@ -182,9 +204,17 @@ class RunningServer:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
+def tls_context() -> ssl.SSLContext:
+    return tls.server_context()
+
+
+@pytest.fixture(scope="module")
+def server(tls_context: ssl.SSLContext) -> Iterator[RunningServer]:
     log = io.StringIO()
-    httpd = app.make_server(0, env=FULL_ENV, host="127.0.0.1", log_stream=log, readiness=_ready)
+    httpd = app.make_server(
+        0, env=FULL_ENV, host="127.0.0.1", log_stream=log, readiness=_ready, tls_context=tls_context
+    )
+    assert httpd.serves_tls
     host, port = httpd.server_address[:2]
     assert host == "127.0.0.1"
     assert port != 0
@@ -200,7 +230,7 @@ def server() -> Iterator[RunningServer]:
     assert not thread.is_alive()
 
 
-def test_server_serves_health_over_http(server: RunningServer) -> None:
+def test_server_serves_health_over_https(server: RunningServer) -> None:
     status, headers, raw = server.request("/health")
 
     assert status == 200
@@ -230,11 +260,15 @@ def test_server_ready_404_and_405(server: RunningServer) -> None:
 def test_server_answers_protocol_errors_in_json(server: RunningServer) -> None:
     # The base class would answer with an HTML page echoing the bad input.
     server.requests_sent += 1  # sent by hand below, so count it for the log
-    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as sock:
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=2) as raw_socket,
+        _unverified().wrap_socket(raw_socket) as sock,
+    ):
         sock.sendall(b"GET /health?k=v extra HTTP/1.1\r\n\r\n")
         response = b""
-        while chunk := sock.recv(4096):
-            response += chunk
+        with contextlib.suppress(ssl.SSLEOFError):  # the server ends the connection without a close_notify
+            while chunk := sock.recv(4096):
+                response += chunk
 
     head, _, raw = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 400 ")
@@ -277,6 +311,117 @@ def test_server_writes_one_json_access_log_line_per_request(
     for record in records:
         assert isinstance(record["duration_ms"], float)
         assert record["duration_ms"] >= 0
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_health_and_ready_answer_over_tls_1_2_and_1_3(server: RunningServer, version: ssl.TLSVersion) -> None:
+    """The load balancer's HTTPS health checks fail on a target that speaks only TLS 1.3: both must work."""
+    for path, body in (("/health", {"status": "ok", "environment": "prod"}), ("/ready", None)):
+        server.requests_sent += 1
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=2) as raw_socket,
+            _unverified(maximum=version).wrap_socket(raw_socket) as sock,
+        ):
+            assert sock.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 10.0.0.1:443\r\n\r\n".encode())
+            response = b""
+            with contextlib.suppress(ssl.SSLEOFError):
+                while chunk := sock.recv(4096):
+                    response += chunk
+        head, _, raw = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 "), (path, head)
+        payload = json.loads(raw)
+        assert payload == body if body is not None else payload["status"] == "ready"
+
+
+def test_plain_http_to_the_tls_port_gets_no_answer_and_is_logged(server: RunningServer) -> None:
+    before = len(server.log.getvalue().splitlines())
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        _PLAIN_OPENER.open(f"http://127.0.0.1:{server.port}/health", timeout=2).close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in server.log.getvalue().splitlines()[before:]]
+        if any(record["event"] == "tls_handshake_failed" for record in lines):
+            break
+        time.sleep(0.01)
+    failed = [record for record in lines if record["event"] == "tls_handshake_failed"]
+    assert [record["reason"] for record in failed] == ["HTTP_REQUEST"]
+    assert all(record["event"] != "access" for record in lines)
+
+
+def test_the_key_is_made_at_start_for_a_self_signed_server_certificate() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=tls.RSA_KEY_BITS)
+    now = datetime.now(UTC)
+    certificate = tls.self_signed_certificate(key, now=now)
+    assert certificate.issuer == certificate.subject
+    certificate.verify_directly_issued_by(certificate)  # signed by its own key: raises otherwise
+    assert certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc
+    assert certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert certificate.public_key() == key.public_key()
+    # Each process makes its own key: two contexts never share one.
+    first, second = (_served_certificate(tls.server_context()) for _ in range(2))
+    assert isinstance(first.public_key(), rsa.RSAPublicKey)
+    assert first.public_key() != second.public_key()
+
+
+def _served_certificate(context: ssl.SSLContext) -> x509.Certificate:
+    httpd = app.make_server(
+        0, env={}, host="127.0.0.1", log_stream=io.StringIO(), readiness=_ready, tls_context=context
+    )
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        with (
+            socket.create_connection((LOCALHOST, int(httpd.server_address[1])), timeout=2) as raw_socket,
+            _unverified().wrap_socket(raw_socket) as sock,
+        ):
+            der = sock.getpeercert(binary_form=True)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=2)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def test_the_service_process_serves_health_and_ready_over_https(tmp_path: Path) -> None:
+    """`python -m service.app` as the image runs it: HTTPS on PORT, /ready naming what is not configured."""
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PORT": str(port), "ENVIRONMENT": "dev"}
+    log = tmp_path / "service.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.app"], cwd=SERVICE_DIR.parent, env=env, stdout=out, stderr=out
+        )
+    try:
+        health = _eventually_get(f"https://{LOCALHOST}:{port}/health")
+        ready = _eventually_get(f"https://{LOCALHOST}:{port}/ready")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    assert health == (200, {"status": "ok", "environment": "dev"})
+    status, body = ready
+    assert status == 503
+    assert body["failed"] == ["database", "cache", "stream"]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[0]["event"] == "startup"
+    assert records[0]["tls"] is True
+    assert records[-1]["event"] == "shutdown"
+
+
+def _eventually_get(url: str) -> tuple[int, dict[str, object]]:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with _OPENER.open(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read())
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_sigterm_stops_serve_forever() -> None:

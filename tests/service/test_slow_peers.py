@@ -3,7 +3,8 @@
 * dependencies that trickle (`Trickler`: an answer started, then one byte a second, each byte its own
   TLS record where the dependency speaks TLS): a per-read timeout never fires, so only the check's total
   budget ends the check, and the threads the checks used must end with it;
-* clients that trickle their request: only the request's total deadline frees the request thread;
+* clients that trickle their request, or never start the TLS handshake: only the request's total
+  deadline frees the request thread;
 * more concurrent requests than request threads: the others wait in the listen backlog.
 
 Thread ceilings are asserted with `threading.active_count()` and the names the service gives its
@@ -16,6 +17,7 @@ import contextlib
 import io
 import json
 import socket
+import ssl
 import threading
 import time
 import tracemalloc
@@ -28,7 +30,7 @@ import pytest
 import trustme
 from botocore.session import Session
 
-from service import app, readiness
+from service import app, readiness, tls
 from service.readiness import CacheProbe, CheckResult, DatabaseProbe, ReadinessChecks, StreamProbe
 from tests.servers import LOCALHOST, Trickler
 
@@ -307,3 +309,46 @@ def test_the_server_gives_the_cache_a_connection_per_request_thread(monkeypatch:
         assert cache.max_connections >= httpd.workers == 7
     finally:
         httpd.server_close()
+
+
+def test_clients_that_stall_the_tls_handshake_are_cut_off_and_a_normal_request_still_gets_through() -> None:
+    """The handshake runs on a request thread under the request's deadline, never in the accept loop."""
+    workers, head_seconds, stalled = 2, 1.0, 6
+    log = io.StringIO()
+    httpd = app.make_server(
+        0,
+        env={},
+        host=LOCALHOST,
+        log_stream=log,
+        readiness=lambda: [],
+        workers=workers,
+        head_seconds=head_seconds,
+        tls_context=tls.server_context(),
+    )
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=client))
+    with _serving(httpd) as port:
+        # Connections that never send a ClientHello: each holds a request thread until the deadline.
+        silent = [socket.create_connection((LOCALHOST, port), timeout=5) for _ in range(stalled)]
+        try:
+            time.sleep(0.3)
+            started = time.monotonic()
+            with opener.open(f"https://{LOCALHOST}:{port}/health", timeout=15) as response:
+                status = response.status
+            waited = time.monotonic() - started
+            cut_off = _eventually(
+                lambda: sum(r["event"] == "tls_handshake_failed" for r in _records(log)) == stalled, 8
+            )
+        finally:
+            for sock in silent:
+                sock.close()
+    assert status == 200
+    # Behind three rounds of stalled clients (six of them, two threads), each cut off at the deadline.
+    assert waited < 3 * head_seconds + 4 * MARGIN_SECONDS
+    assert cut_off
+    for record in _records(log):
+        if record["event"] == "tls_handshake_failed":
+            assert record["reason"] == "timeout"
+            assert isinstance(record["duration_ms"], float)
+            assert head_seconds * 1000 * 0.9 <= record["duration_ms"] < (head_seconds + MARGIN_SECONDS) * 1000

@@ -33,7 +33,7 @@ def test_container_serves_the_contract_port_as_the_contract_user(
         },
     )
     template.has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::TargetGroup", {"Port": contract.PORT, "Protocol": "TCP"}
+        "AWS::ElasticLoadBalancingV2::TargetGroup", {"Port": contract.PORT, "Protocol": "TLS"}
     )
 
 
