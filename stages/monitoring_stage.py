@@ -9,8 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
-from components.encryption_key import GrantsOnlyForAwsResources
-from components.service_principal_conditions import ConfineServicePrincipals
+from components.resource_policies import harden_resource_policies
 from config import EnvironmentConfig
 from stacks import BaselineStack, DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
@@ -69,6 +68,7 @@ class MonitoringStage(cdk.Stage):
             stacks.append(self.baseline)
         for stack in stacks:
             acknowledge_generated_inline_policies(stack)
-        cdk.Aspects.of(self).add(ConfineServicePrincipals())
-        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
+        # Every key, topic and bucket policy of the stage and every grant on its keys exist now: CDK Pipelines
+        # synthesizes the stage as the pipeline adds it, and nothing is added to it in between.
+        self.hardened = harden_resource_policies(self)
         record_acknowledgments_in_templates(self)
