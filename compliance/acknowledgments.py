@@ -19,7 +19,9 @@ _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref
 # A finding id of one of the packs: `AwsSolutions-IAM5[Resource::*]`, `ControlTower::CT.S3.PR.4`.
 _FINDING = re.compile("^(?:" + "|".join(f"{re.escape(p.finding_prefix)}(?:{p.rule_pattern})" for p in PACKS) + ")$")
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
-# The CloudFormation type of each L1 class `_resource_type` has met.
+# Each attribute read is a call across the jsii bridge, and callers often acknowledge several findings on one
+# construct: what `_read` has read of each construct (while the caller keeps it), and each L1 class's type.
+_READ: weakref.WeakKeyDictionary[IConstruct, tuple[str, IConstruct, cdk.Validations]] = weakref.WeakKeyDictionary()
 _CLASS_TYPES: dict[type, str] = {}
 
 
@@ -74,20 +76,26 @@ def acknowledge(
     # A check of a type the acknowledged resource has judges that resource: say so in its claim.
     own_type = _resource_type(construct)
     bound = tuple(replace(c, on=own_type) if c.on is None and own_type in c.subject_types else c for c in checks)
-    # Each attribute read is a call across the jsii bridge: the node, its path and its root are read once.
-    node = construct.node
-    path = node.path
+    path, root, validations = _read(construct)
     if not path:
         raise ValueError(f"acknowledgment of {finding} on the app itself would accept it everywhere")
     record = Acknowledgment(path, finding, reason.strip(), checks=bound, controls=tuple(controls))
     # Under the id the CDK matches against its plugin's violations, and (where that differs) under ours as well,
     # which no plugin matches but which keeps the finding's own name in the template's metadata; in one call.
     ids = dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding))
-    cdk.Validations.of(construct).acknowledge(*(cdk.Acknowledgment(id=i, reason=record.text) for i in ids))
+    validations.acknowledge(*(cdk.Acknowledgment(id=i, reason=record.text) for i in ids))
     # Kept in a registry per app, so the report does not read anything back through jsii; the validation
     # report and each template's metadata carry the reason, the compliance reports all of it.
-    _REGISTRY.setdefault(node.root, []).append(record)
+    _REGISTRY.setdefault(root, []).append(record)
     return record
+
+
+def _read(construct: IConstruct) -> tuple[str, IConstruct, cdk.Validations]:
+    """The construct's path, its root and its `Validations`, read across jsii once for each construct."""
+    if construct not in _READ:
+        node = construct.node
+        _READ[construct] = (node.path, node.root, cdk.Validations.of(construct))
+    return _READ[construct]
 
 
 def _resource_type(construct: IConstruct) -> str | None:

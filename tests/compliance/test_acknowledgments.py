@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 
-from compliance import acknowledge, acknowledgments_in
+from compliance import acknowledge, acknowledgments_in, control_tower
 from compliance.checks import Versioned
 
 _REASON = "A fixture acknowledgment, whose reason is long enough to be read by an auditor."
@@ -39,3 +42,23 @@ def test_each_app_keeps_its_own_acknowledgments_by_path() -> None:
     _acknowledge(s3.CfnBucket(cdk.Stack(second, "Fixture"), "Other"))
     assert [(a.path, a.finding) for a in acknowledgments_in(first)] == [("Fixture/Bucket", "AwsSolutions-S1")]
     assert [a.path for a in acknowledgments_in(second)] == ["Fixture/Other"]
+
+
+def test_several_findings_on_one_construct_are_each_recorded_and_written(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    bucket = s3.Bucket(cdk.Stack(app, "Fixture"), "Bucket").node.default_child
+    assert isinstance(bucket, s3.CfnBucket)
+    for finding in ("AwsSolutions-S1", "ControlTower::CT.S3.PR.4"):
+        acknowledge(bucket, finding, reason=_REASON, checks=[Versioned()], controls=["AU-2"])
+    assert [(a.path, a.finding) for a in acknowledgments_in(app)] == [
+        ("Fixture/Bucket/Resource", "AwsSolutions-S1"),
+        ("Fixture/Bucket/Resource", "ControlTower::CT.S3.PR.4"),
+    ]
+    app.synth()
+    metadata = json.loads((tmp_path / "Fixture.metadata.json").read_text(encoding="utf-8"))
+    entries = metadata["/Fixture/Bucket/Resource"]
+    assert {rule for e in entries if e["type"] == "aws:cdk:acknowledged-rules" for rule in e["data"]} == {
+        "Annotation::AwsSolutions-S1",  # the CDK's namespace for an id without a plugin's
+        control_tower.validation_id("ControlTower::CT.S3.PR.4"),
+        "ControlTower::CT.S3.PR.4",
+    }
