@@ -20,7 +20,10 @@ class MonitoringStage(cdk.Stage):
     Keys outlive everything they encrypt; the network outlives what runs in it;
     stateful data has termination protection where `protect_data` is set; the
     stateless service and the observability stack can be replaced at will. The
-    stage knows which environment it is only through `config`.
+    stage knows which environment it is only through `config`. Once all of it is
+    built, one pass hardens every key and resource policy of it (`hardened`: only
+    AWS services create grants on its keys, and grants to EventBridge and CloudTrail
+    are tied to its account; AC-3, AC-6, CT.KMS.PR.3).
     """
 
     def __init__(
