@@ -19,6 +19,10 @@ _REGISTRY: weakref.WeakKeyDictionary[IConstruct, list[Acknowledgment]] = weakref
 # A finding id of one of the packs: `AwsSolutions-IAM5[Resource::*]`, `ControlTower::CT.S3.PR.4`.
 _FINDING = re.compile("^(?:" + "|".join(f"{re.escape(p.finding_prefix)}(?:{p.rule_pattern})" for p in PACKS) + ")$")
 _CONTROL = re.compile(r"^[A-Z]{2}-\d+(\(\d+\))?$")
+# Each attribute read is a call across the jsii bridge, and callers often acknowledge several findings on one
+# construct: what `_read` has read of each construct (while the caller keeps it), and each L1 class's type.
+_READ: weakref.WeakKeyDictionary[IConstruct, tuple[str, IConstruct, cdk.Validations]] = weakref.WeakKeyDictionary()
+_CLASS_TYPES: dict[type, str] = {}
 
 
 @dataclass(frozen=True)
@@ -70,21 +74,44 @@ def acknowledge(
     if not controls or not all(_CONTROL.match(c) for c in controls):
         raise ValueError(f"acknowledgment of {finding} needs NIST control ids such as 'AC-6', got {controls!r}")
     # A check of a type the acknowledged resource has judges that resource: say so in its claim.
-    own_type = construct.cfn_resource_type if isinstance(construct, cdk.CfnResource) else None
+    own_type = _resource_type(construct)
     bound = tuple(replace(c, on=own_type) if c.on is None and own_type in c.subject_types else c for c in checks)
-    node = construct.node  # each attribute read is a call across the jsii bridge: read it once
-    if not node.path:
+    path, root, validations = _read(construct)
+    if not path:
         raise ValueError(f"acknowledgment of {finding} on the app itself would accept it everywhere")
-    record = Acknowledgment(node.path, finding, reason.strip(), checks=bound, controls=tuple(controls))
-    validations = cdk.Validations.of(construct)
+    record = Acknowledgment(path, finding, reason.strip(), checks=bound, controls=tuple(controls))
     # Under the id the CDK matches against its plugin's violations, and (where that differs) under ours as well,
-    # which no plugin matches but which keeps the finding's own name in the template's metadata.
-    for acknowledgment_id in dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding)):
-        validations.acknowledge(cdk.Acknowledgment(id=acknowledgment_id, reason=record.text))
+    # which no plugin matches but which keeps the finding's own name in the template's metadata; in one call.
+    ids = dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding))
+    validations.acknowledge(*(cdk.Acknowledgment(id=i, reason=record.text) for i in ids))
     # Kept in a registry per app, so the report does not read anything back through jsii; the validation
     # report and each template's metadata carry the reason, the compliance reports all of it.
-    _REGISTRY.setdefault(node.root, []).append(record)
+    _REGISTRY.setdefault(root, []).append(record)
     return record
+
+
+def _read(construct: IConstruct) -> tuple[str, IConstruct, cdk.Validations]:
+    """The construct's path, its root and its `Validations`, read across jsii once for each construct."""
+    if construct not in _READ:
+        node = construct.node
+        _READ[construct] = (node.path, node.root, cdk.Validations.of(construct))
+    return _READ[construct]
+
+
+def _resource_type(construct: IConstruct) -> str | None:
+    """The CloudFormation type of an L1 resource, None for any other construct.
+
+    An L1 class of the CDK has its resource's type as a constant, read across jsii once per class; the generic
+    `CfnResource` (a custom resource's, say) and a class of our own fall back to the instance's type.
+    """
+    if not isinstance(construct, cdk.CfnResource):
+        return None
+    cls = type(construct)
+    if "CFN_RESOURCE_TYPE_NAME" not in vars(cls):
+        return construct.cfn_resource_type
+    if cls not in _CLASS_TYPES:
+        _CLASS_TYPES[cls] = cls.CFN_RESOURCE_TYPE_NAME  # type: ignore[attr-defined]
+    return _CLASS_TYPES[cls]
 
 
 def acknowledgments_in(scope: IConstruct) -> list[Acknowledgment]:
@@ -102,20 +129,25 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
     """
     from aws_cdk import aws_iam as iam
 
-    return [
-        acknowledge(
-            policy.node.default_child,  # type: ignore[arg-type]
-            "NIST.800.53.R5-IAMNoInlinePolicy",
-            reason=(
-                "The CDK writes each role's least-privilege grants into a policy that belongs to that role alone "
-                "and is created, changed and deleted with it; no other principal can attach it. Policies are "
-                "versioned in git and reach every protected environment only through the pipeline's approvals."
-            ),
-            checks=[AttachedToOneRole()],
-            controls=["AC-6", "CM-3", "CM-5"],
-        )
-        for policy in scope.node.find_all()
-        if isinstance(policy, iam.Policy)
-        and policy.node.id == "DefaultPolicy"
-        and cdk.Stage.of(policy) is cdk.Stage.of(scope)  # a nested stage acknowledges its own
-    ]
+    stage = cdk.Stage.of(scope)  # a nested stage acknowledges its own
+    acknowledged: list[Acknowledgment] = []
+    for policy in scope.node.find_all():
+        if not isinstance(policy, iam.Policy):
+            continue
+        node = policy.node
+        if node.id == "DefaultPolicy" and cdk.Stage.of(policy) is stage:
+            acknowledged.append(
+                acknowledge(
+                    node.default_child,  # type: ignore[arg-type]
+                    "NIST.800.53.R5-IAMNoInlinePolicy",
+                    reason=(
+                        "The CDK writes each role's least-privilege grants into a policy that belongs to that role "
+                        "alone and is created, changed and deleted with it; no other principal can attach it. "
+                        "Policies are versioned in git and reach every protected environment only through the "
+                        "pipeline's approvals."
+                    ),
+                    checks=[AttachedToOneRole()],
+                    controls=["AC-6", "CM-3", "CM-5"],
+                )
+            )
+    return acknowledged

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from compliance import acknowledge
 from compliance.checks import PublishConfinedToAccount, ServiceGrantsOnly
@@ -157,27 +156,22 @@ class EncryptionKey(Construct):
 GRANTS_ONLY_FOR_AWS_RESOURCES_SID = "DenyGrantsExceptForAwsResources"
 
 
-@jsii.implements(cdk.IAspect)
-class GrantsOnlyForAwsResources:
-    """Lets only AWS services create grants on every KMS key in scope (AC-3, AC-6; Control Tower CT.KMS.PR.3).
+def deny_grants_except_for_aws_resources(key: kms.Key) -> None:
+    """Lets only AWS services create grants on `key` (AC-3, AC-6; Control Tower CT.KMS.PR.3).
 
     RDS, ElastiCache and AWS Backup create grants on the data key for the resources they
     encrypt, with `kms:GrantIsForAWSResource` true; no principal of ours ever needs a grant
-    of its own, so a grant anyone else creates would be a way around the key policy. Added
-    to generated keys (CDK Pipelines' artifact key) as to ours, which is why it is an aspect.
+    of its own, so a grant anyone else creates would be a way around the key policy.
+    `harden_resource_policies` adds it to every key of a stage or stack, generated ones
+    as ours.
     """
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, kms.Key):
-            node.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=GRANTS_ONLY_FOR_AWS_RESOURCES_SID,
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["kms:CreateGrant"],
-                    resources=["*"],
-                    conditions={
-                        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
-                    },
-                )
-            )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=GRANTS_ONLY_FOR_AWS_RESOURCES_SID,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )

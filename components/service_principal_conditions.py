@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from constructs import IConstruct
 
 from components.rewritten import rewritten
 
@@ -47,21 +44,23 @@ def _confined(document: dict[str, Any], account: str, services: frozenset[str] =
     return {**document, "Statement": statements}
 
 
-@jsii.implements(cdk.IAspect)
-class ConfineServicePrincipals:
-    """Adds `aws:SourceAccount` of the stack's account to unconditioned grants to `CONFINED_SERVICES`.
+# The resources whose policy documents `confine_service_principals` rewrites: key, topic and bucket policies.
+CONFINABLE = (kms.CfnKey, sns.CfnTopicPolicy, s3.CfnBucketPolicy)
+Confinable = kms.CfnKey | sns.CfnTopicPolicy | s3.CfnBucketPolicy
+
+
+def confine_service_principals(resource: Confinable, account: str) -> None:
+    """Adds `aws:SourceAccount` of `account` (its stack's) to `resource`'s unconditioned grants to `CONFINED_SERVICES`.
 
     The CDK grants EventBridge (an SNS target and its topic's key) and CloudTrail (its bucket) with
-    no condition, so any account's rule or trail could use them. The documents are rewritten when
-    the template is written, after every grant is made. Key policies leave EventBridge's grant
-    alone (`UNCONFINABLE_IN_KEY_POLICIES`): with the condition, it could not publish to the topic.
+    no condition, so any account's rule or trail could use them (AC-3, AC-6). The document is rewritten
+    when the template is written, after every grant is made, so this may run before the last grant. Key
+    policies leave EventBridge's grant alone (`UNCONFINABLE_IN_KEY_POLICIES`): with the condition, it
+    could not publish to the topic. `harden_resource_policies` applies it to every such resource of a
+    stage or stack.
     """
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, kms.CfnKey):
-            account = cdk.Stack.of(node).account
-            services = CONFINED_SERVICES - UNCONFINABLE_IN_KEY_POLICIES
-            node.key_policy = rewritten(node, node.key_policy, lambda d: _confined(d, account, services))
-        elif isinstance(node, sns.CfnTopicPolicy | s3.CfnBucketPolicy):
-            account = cdk.Stack.of(node).account
-            node.policy_document = rewritten(node, node.policy_document, lambda d: _confined(d, account))
+    if isinstance(resource, kms.CfnKey):
+        services = CONFINED_SERVICES - UNCONFINABLE_IN_KEY_POLICIES
+        resource.key_policy = rewritten(resource, resource.key_policy, lambda d: _confined(d, account, services))
+    else:
+        resource.policy_document = rewritten(resource, resource.policy_document, lambda d: _confined(d, account))

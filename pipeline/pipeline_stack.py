@@ -24,10 +24,9 @@ from compliance.assembly import OUTPUT_DIRECTORY, REPORT_DIRECTORY
 from compliance.outputs.junit import JUNIT
 from compliance.outputs.markdown import MARKDOWN
 from components import EncryptedLogGroup, EncryptionKey
-from components.encryption_key import GrantsOnlyForAwsResources
 from components.logged_bucket import LoggedBucket
 from components.private_api import HEALTH_CHECK_ROUTE
-from components.service_principal_conditions import ConfineServicePrincipals
+from components.resource_policies import harden_resource_policies
 from config import EnvironmentConfig, PipelineConfig
 from config.schema import stage_id_of
 from pipeline import generated
@@ -245,8 +244,7 @@ class PipelineStack(cdk.Stack):
             self.build_image.run(project)
         self._allow_installs()
         self._notify_approvers(config)
-        cdk.Aspects.of(self).add(ConfineServicePrincipals())
-        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
+        self._harden_resource_policies()
         acknowledge_pipeline(
             self,
             self.pipeline,
@@ -259,6 +257,18 @@ class PipelineStack(cdk.Stack):
             evidence_project=self.sign_evidence.project,
             security_diff=self.security_diff,
         )
+
+    def _harden_resource_policies(self) -> None:
+        """Every KMS key and resource policy of this stack and of its region supports, now that CDK Pipelines has
+        built the pipeline and made its grants on them (the stages harden their own).
+
+        A support stack's keys only: no resource policy of it grants a service that `confine_service_principals`
+        ties to the account.
+        """
+        self.hardened = [
+            harden_resource_policies(self),
+            *(harden_resource_policies(support, confine=False) for support in self.region_supports),
+        ]
 
     def _only_the_signer_signs(self) -> None:
         """The evidence key signs for the SignEvidence step's role alone (AU-10): its key policy denies `kms:Sign` to

@@ -11,7 +11,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from components import EncryptionKey, LoggedBucket
-from components.encryption_key import GrantsOnlyForAwsResources
 from components.rewritten import rewritten
 
 
@@ -35,7 +34,6 @@ class RegionSupportStack(cdk.Stack):
             description=f"Pipeline artifacts replicated to {self.region}, readable by the stage deployment roles",
             removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         ).key
-        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
         self.alias = kms.Alias(
             self,
             "ReplicationKeyAlias",

@@ -9,8 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from compliance import acknowledge_generated_inline_policies, record_acknowledgments_in_templates
-from components.encryption_key import GrantsOnlyForAwsResources
-from components.service_principal_conditions import ConfineServicePrincipals
+from components.resource_policies import harden_resource_policies
 from config import EnvironmentConfig
 from stacks import BaselineStack, DataStack, KeysStack, NetworkStack, ObservabilityStack, ServiceStack
 
@@ -21,7 +20,10 @@ class MonitoringStage(cdk.Stage):
     Keys outlive everything they encrypt; the network outlives what runs in it;
     stateful data has termination protection where `protect_data` is set; the
     stateless service and the observability stack can be replaced at will. The
-    stage knows which environment it is only through `config`.
+    stage knows which environment it is only through `config`. Once all of it is
+    built, one pass hardens every key and resource policy of it (`hardened`: only
+    AWS services create grants on its keys, and grants to EventBridge and CloudTrail
+    are tied to its account; AC-3, AC-6, CT.KMS.PR.3).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class MonitoringStage(cdk.Stage):
             stacks.append(self.baseline)
         for stack in stacks:
             acknowledge_generated_inline_policies(stack)
-        cdk.Aspects.of(self).add(ConfineServicePrincipals())
-        cdk.Aspects.of(self).add(GrantsOnlyForAwsResources())
+        # Every key, topic and bucket policy of the stage and every grant on its keys exist now: CDK Pipelines
+        # synthesizes the stage as the pipeline adds it, and nothing is added to it in between.
+        self.hardened = harden_resource_policies(self)
         record_acknowledgments_in_templates(self)

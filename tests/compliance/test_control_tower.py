@@ -27,7 +27,7 @@ from compliance.model import ComplianceModel, Status, control_id
 from compliance.outputs.markdown import controls_to_disable, render_markdown
 from compliance.packs import CONTEXT, record_acknowledgments_in_templates
 from compliance.references import TemplateIndex
-from components.encryption_key import GrantsOnlyForAwsResources
+from components.resource_policies import harden_resource_policies
 from config import PROJECT_ROOT, ConfigError, parse_config
 from config.control_tower_controls import NIST_FRAMEWORK, guard_files, metadata
 from config.jsii_environment import jsii_environment
@@ -422,7 +422,6 @@ def _small_app(
     """
     app = cdk.App(outdir=str(tmp_path), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
     cdk.Validations.of(app).add_plugins(validator(disabled))
-    cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())  # as on every stage: the log groups are the findings
     record_acknowledgments_in_templates(app)
     env = cdk.Environment(account="700000000007", region="us-east-1")
     keys = cdk.Stack(app, "Keys", env=env)
@@ -439,6 +438,8 @@ def _small_app(
             checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
             controls=["SC-28"],
         )
+    for stack in (keys, logs_stack):
+        harden_resource_policies(stack)  # as every stage does: the log groups are the findings
     app.synth()
     return tmp_path
 
@@ -539,9 +540,9 @@ def test_a_clean_run_still_counts_as_run(tmp_path: Path) -> None:
     assembly = tmp_path / "clean"
     app = cdk.App(outdir=str(assembly), context={"aws:cdk:enable-path-metadata": True, **CONTEXT})
     cdk.Validations.of(app).add_plugins(validator())
-    cdk.Aspects.of(app).add(GrantsOnlyForAwsResources())
     stack = cdk.Stack(app, "Logs", env=cdk.Environment(account="700000000007", region="us-east-1"))
     logs.LogGroup(stack, "Group", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))
+    harden_resource_policies(stack)
     app.synth()
     assert _plugin_report_or_none(assembly) is None  # what the CDK writes for a clean plugin
     model = evaluate(app, assembly, stages=[])

@@ -16,7 +16,7 @@ from compliance import acknowledgments_in
 from compliance.checks import evaluate_checks
 from compliance.references import TemplateIndex
 from components import EncryptionKey
-from components.service_principal_conditions import ConfineServicePrincipals
+from components.resource_policies import harden_resource_policies
 
 _SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid"}
 
@@ -37,7 +37,7 @@ def notices(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.Stack, Templa
         event_pattern=events.EventPattern(source=["aws.codepipeline"]),
         targets=[targets.SnsTopic(topic)],
     )
-    cdk.Aspects.of(stack).add(ConfineServicePrincipals())
+    harden_resource_policies(stack)
     app.synth()
     return stack, TemplateIndex.load(Path(app.outdir))
 
