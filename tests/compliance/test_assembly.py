@@ -127,8 +127,7 @@ def test_metadata_is_read_from_the_manifest_and_its_files(assembly: CloudAssembl
 def test_acknowledgments_and_logical_ids_are_read_by_construct_path(assembly: CloudAssembly) -> None:
     """Each stack's manifest holds its constructs' metadata; the app's own and that of a construct between the app and
     a stack are in none: those are named for a reader to ask the constructs."""
-    manifest = json.loads((assembly.directory / "manifest.json").read_text())
-    manifest["artifacts"]["Pipeline"]["metadata"] = {
+    metadata = {
         "/Pipeline/Key": [
             {"type": "aws:cdk:logicalId", "data": "Key"},
             {"type": "aws:cdk:acknowledged-rules", "data": {"Annotation::AwsSolutions-KMS5": "rotated elsewhere"}},
@@ -136,7 +135,7 @@ def test_acknowledgments_and_logical_ids_are_read_by_construct_path(assembly: Cl
         ],
         "/Pipeline/Prod": [{"type": "aws:cdk:acknowledged-rules", "data": {"Preflight-S3ObjectLock[disabled]": "r"}}],
     }
-    _write(assembly.directory / "manifest.json", manifest)
+    _write(assembly.directory / "Pipeline.metadata.json", metadata)
     read = CloudAssembly(assembly.directory)
     assert read.acknowledged_ids == {
         "Pipeline/Key": ("Annotation::AwsSolutions-KMS5", "AwsSolutions-IAM5[Resource::*]"),
