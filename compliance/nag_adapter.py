@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # imported where used: reading the rules needs no jsii
 ADAPTER = "compliance/nag_adapter.py"
 # Raised whenever the rules are read differently, so a catalogue cached on disk by an older reading is not reused.
 CATALOGUE_READER = 2
-# The pack-name prefix of the blind re-run: no acknowledgment names a rule id that starts with it.
+# The pack-name prefix of the blind run: no acknowledgment names a rule id that starts with it.
 _BLIND = "Unacknowledged."
 
 _CLASS = re.compile(r"\bclass (\w+) extends ")
