@@ -4,8 +4,9 @@ The one reader of an assembly for everything that looks at it after synth: the c
 evaluation and gate, Preflight, the synth summary, cfn-lint, the bootstrap policies and the
 tests. It follows `manifest.json` into the nested assemblies CDK Pipelines writes for its
 stages, and reads each stack's template (once), where it deploys and its manifest metadata;
-every resource by its construct path; the buildspec files CDK Pipelines writes beside the
-templates; and the CDK's validation report, one `PluginReport` per plugin, whatever the plugin.
+every resource by its construct path; the app's construct tree (`tree.json`), in the order a
+walk of the tree visits it; the buildspec files CDK Pipelines writes beside the templates; and
+the CDK's validation report, one `PluginReport` per plugin, whatever the plugin.
 
 It lives in `compliance/` because compliance is what reads an assembly: the package imports
 neither the CDK nor cdk-nag until a pack is loaded, so scripts and tests use the reader without
@@ -28,6 +29,12 @@ VALIDATION_REPORT = "validation-report.json"
 REPORT_DIRECTORY = "compliance"
 _STACK = "aws:cloudformation:stack"
 _NESTED_ASSEMBLY = "cdk:cloud-assembly"
+_TREE = "cdk:tree"
+# The construct metadata `Validations.acknowledge` writes ({finding id: reason}), and that of an element's logical id.
+ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
+_LOGICAL_ID = "aws:cdk:logicalId"
+# The class the tree names for a resource written as a plain CfnResource (a library's custom-resource provider).
+PLAIN_RESOURCE_FQN = "aws-cdk-lib.CfnResource"
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,19 @@ class ResourceView:
         """The resource's DeletionPolicy as synthesized; CloudFormation's default is Delete."""
         entry = self.stack.resources.get(self.logical_id, {})
         return str(entry.get("DeletionPolicy", "Delete"))
+
+
+@dataclass(frozen=True)
+class ConstructNode:
+    """One construct of the app as the assembly's tree records it: its path, and the class it was made from."""
+
+    path: str  # "" for the app itself
+    fqn: str  # its jsii class, or its nearest jsii base's: "aws-cdk-lib.aws_s3.CfnBucket", "constructs.Construct"
+
+    @property
+    def plain_resource(self) -> bool:
+        """Whether it is a resource written as a plain CfnResource, of no L1 class of its type."""
+        return self.fqn == PLAIN_RESOURCE_FQN
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,62 @@ class CloudAssembly:
     def metadata(self) -> Iterator[tuple[str, str, Any]]:
         """(construct path, type, data) of every metadata entry of every stack: warnings, errors, template files."""
         yield from self._metadata(self.manifest, self.directory)
+
+    @cached_property
+    def _construct_metadata(self) -> tuple[tuple[str, str, Any], ...]:
+        """(construct path without its leading "/", type, data) of every metadata entry, read once."""
+        return tuple((path.removeprefix("/"), kind, data) for path, kind, data in self.metadata())
+
+    @cached_property
+    def acknowledged_ids(self) -> dict[str, tuple[str, ...]]:
+        """Per construct path, the ids acknowledged on that construct (`Validations.acknowledge`), as written.
+
+        A stack's manifest records the metadata of every construct in the stack and in the stages inside it
+        (a pipeline's), not of the app or of a construct between the app and its stacks.
+        """
+        found: dict[str, list[str]] = {}
+        for path, kind, data in self._construct_metadata:
+            if kind == ACKNOWLEDGED_RULES and isinstance(data, dict):
+                found.setdefault(path, []).extend(str(key) for key in data)
+        return {path: tuple(ids) for path, ids in found.items()}
+
+    @cached_property
+    def logical_ids(self) -> dict[str, str]:
+        """The logical id of every CloudFormation element (resource, parameter, output...) by its construct path."""
+        return {path: str(data) for path, kind, data in self._construct_metadata if kind == _LOGICAL_ID}
+
+    def outside_stacks(self) -> list[str]:
+        """The paths of the constructs above the stacks that no stack's manifest covers: the app ("") and, say, a
+        stage directly under it (a stage inside a pipeline's stack is the stack's)."""
+        stacks = [stack.path for stack in self.stacks]
+        above = {"/".join(parts[:n]) for parts in (s.split("/") for s in stacks) for n in range(len(parts))}
+        return sorted(p for p in above if not any(p == s or p.startswith(s + "/") for s in stacks))
+
+    @cached_property
+    def constructs(self) -> tuple[ConstructNode, ...] | None:
+        """Every construct of the app, in the order a walk of its tree visits them; None where no tree was written.
+
+        The CDK writes the tree (`tree.json`, with subtrees in `trees-<n>.json` past 500,000 constructs) with
+        each construct's children in the order of its `node.children`: depth first, each construct before its
+        children, is the order in which cdk-nag's packs walk the tree and find their findings.
+        """
+        artifact = next((a for a in self.manifest.get("artifacts", {}).values() if a.get("type") == _TREE), None)
+        tree_file = self.directory / str((artifact or {}).get("properties", {}).get("file", ""))
+        if artifact is None or not tree_file.is_file():
+            return None
+        forests: dict[str, dict[str, Any]] = {}
+        found: list[ConstructNode] = []
+        pending: list[dict[str, Any]] = [_read_json(tree_file)["tree"]]
+        while pending:
+            node = pending.pop()
+            if "fileName" in node:  # a subtree the CDK wrote to a file of its own
+                name = str(node["fileName"])
+                if name not in forests:
+                    forests[name] = _read_json(self.directory / name)["forest"]
+                node = forests[name][str(node["treeId"])]
+            found.append(ConstructNode(str(node.get("path", "")), str(node.get("constructInfo", {}).get("fqn", ""))))
+            pending.extend(reversed(list((node.get("children") or {}).values())))
+        return tuple(found)
 
     def _metadata(self, manifest: dict[str, Any], directory: Path) -> Iterator[tuple[str, str, Any]]:
         for artifact in manifest.get("artifacts", {}).values():

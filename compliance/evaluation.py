@@ -3,9 +3,9 @@
 The validation report the CDK writes lists only what is still open: cdk-nag drops
 an acknowledged finding before the CDK sees it. The report needs more — what passed,
 what was accepted and why, and which acknowledgments no longer accept anything. So
-each pack runs once more over the same construct tree, blind to acknowledgments
-(`compliance.nag_adapter.every_finding`); every finding then comes back, and is matched
-here against the acknowledgments recorded by `compliance.acknowledge`.
+cdk-nag's packs and Preflight run blind to acknowledgments in the synth and keep every
+finding (`compliance.nag_adapter.kept`), which is matched here against the acknowledgments
+recorded by `compliance.acknowledge`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from compliance.model import (
     controls_from,
     inherited_controls,
 )
-from compliance.nag_adapter import every_finding
+from compliance.nag_adapter import kept
 from compliance.outlook import runtime_outlook
 from compliance.packs import PACKS, Pack, PackOptions
 from compliance.references import TemplateIndex
@@ -64,24 +64,27 @@ def scope_of(path: str, stages: frozenset[str] | set[str] | list[str]) -> str:
 
 @dataclass
 class _BlindRun:
-    """What the packs re-run blind found: every finding, acknowledged or not, and what a rule-by-rule pass needs."""
+    """What the packs run blind found: every finding, acknowledged or not, and what a rule-by-rule pass needs."""
 
     findings: list[tuple[str, str, str]] = field(default_factory=list)  # (finding id, construct path, message)
-    # Paths of the plain CfnResources, which a pack that walks the tree notes (`plain_resources`).
+    # Paths of the plain CfnResources, which a pack that reads the tree notes (Preflight, from the assembly's tree).
     plain: set[str] = field(default_factory=set)
     # (rule, path) of each resource a rule found it does not apply to, where the pack says so (`not_applicable`).
     not_applicable: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _all_findings(app: cdk.App, options: PackOptions) -> _BlindRun:
-    """Every finding of the packs re-run blind, acknowledged or not, with what those packs note on the way."""
+    """Every finding of the packs run blind, acknowledged or not, with what those packs note on the way.
+
+    Each kept them in `app`'s synth; for an app whose synth did not run one of them, it runs now.
+    """
     run = _BlindRun()
     for pack in PACKS:
-        if pack.rerun_blind:
-            plugin = pack.plugin(options)
-            run.findings += [(f.finding, f.path, f.message) for f in every_finding(plugin, app)]
-            run.plain |= set(getattr(plugin, "plain_resources", ()))
-            run.not_applicable |= set(getattr(plugin, "not_applicable", ()))
+        if pack.keeps_findings:
+            found = kept(app, pack.name) or pack.plugin(options).run_blind(app)
+            run.findings += [(f.finding, f.path, f.message) for f in found.findings]
+            run.plain |= found.plain
+            run.not_applicable |= found.not_applicable
     return run
 
 
@@ -222,7 +225,7 @@ def _evaluations(
     """(rules, evaluations, paths of plain CfnResources, finding-id prefixes of packs that did not run)."""
     rules = list(all_rules())
     blind = _all_findings(app, options)
-    # The findings of the packs re-run blind (cdk-nag's and Preflight).
+    # The findings of the packs run blind (cdk-nag's and Preflight).
     evaluations = []
     for finding, path, message in blind.findings:
         rule = finding.split("[")[0]  # "AwsSolutions-IAM5[Resource::*]" -> "AwsSolutions-IAM5"

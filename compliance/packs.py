@@ -1,7 +1,7 @@
 """The rule packs every synth is checked against: one list, `PACKS`, and their registration on the app.
 
-Registration, the evaluation (which packs it re-runs blind, whose findings it reads from the CDK's
-validation report, which rules it counts as passed), the gate, the finding ids `acknowledge` accepts
+Registration, the evaluation (which packs keep their findings for it, whose findings it reads from the
+CDK's validation report, which rules it counts as passed), the gate, the finding ids `acknowledge` accepts
 and the synth summary all read `PACKS`: a pack is added by appending it here (cdk-nag's own packs are
 named in `compliance.catalogue`, which reads their rules). The module imports neither the CDK nor
 cdk-nag until a pack is registered, so the synth driver reads the list without starting jsii.
@@ -50,12 +50,14 @@ class Pack:
     """One pack of rules: how the app registers it, and where the evaluation finds its findings.
 
     A pack cdk-nag ships names its class (`cdk_nag_class`): its rules are read from cdk-nag's sources,
-    and since cdk-nag drops an acknowledged finding before the CDK sees it, the evaluation re-runs it
-    blind to acknowledgments. A pack of our own, or of another library, builds its validation plugin
-    (`create`). A pack whose findings, open and acknowledged, the evaluation reads from the CDK's
-    validation report names its plugin there (`report_plugin`); `read` gives the rule and message of
-    one of its violations, and `rules` the rules it evaluates, which pass where it reports nothing.
-    The CDK's own template checks are such a pack, which the CDK runs without being asked.
+    and since cdk-nag drops an acknowledged finding before the CDK sees it, it is registered wrapped
+    (`compliance.nag_plugin`): run once, blind to acknowledgments, it keeps every finding for the
+    evaluation. A pack of our own, or of another library, builds its validation plugin (`create`);
+    Preflight's keeps its findings the same way. A pack whose findings, open and acknowledged, the
+    evaluation reads from the CDK's validation report names its plugin there (`report_plugin`); `read`
+    gives the rule and message of one of its violations, and `rules` the rules it evaluates, which pass
+    where it reports nothing. The CDK's own template checks are such a pack, which the CDK runs without
+    being asked.
     """
 
     name: str  # the prefix of its finding ids, and its name in every report
@@ -77,8 +79,12 @@ class Pack:
         return bool(self.cdk_nag_class or self.create)
 
     @property
-    def rerun_blind(self) -> bool:
-        """Whether the evaluation finds its findings by running it again, blind to acknowledgments."""
+    def keeps_findings(self) -> bool:
+        """Whether the evaluation reads its findings, acknowledged or not, from what its plugin kept in the synth.
+
+        Such a plugin runs blind to acknowledgments and can run so again (`run_blind`) for an app whose synth
+        did not run it.
+        """
         return self.registered and not self.report_plugin
 
     @property
@@ -107,11 +113,13 @@ class Pack:
     def plugin(self, options: PackOptions) -> Any:
         """A new instance of its validation plugin; None for one the CDK runs by itself."""
         if self.cdk_nag_class:
-            return nag_pack(self.cdk_nag_class)
+            from compliance.nag_plugin import NagPackPlugin
+
+            return NagPackPlugin(nag_pack(self.cdk_nag_class))
         return self.create(options) if self.create is not None else None
 
 
-# The two plugins below are cdk-nag and jsii classes: their modules are imported only when the app registers them.
+# The plugins are jsii classes: their modules are imported only when the app registers them.
 
 
 def _preflight(options: PackOptions) -> Any:

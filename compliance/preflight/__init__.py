@@ -9,12 +9,12 @@ of those at synth. Each rule is a pure function of one synthesized resource (plu
 facts from cfn-lint's data and a read-only index of the app) that returns a `Verdict`
 whose message says what is wrong and what to write instead.
 
-`RULES` is what the pack (`compliance.preflight.pack.PreflightChecks`, a cdk-nag 3 `NagPack`)
+`RULES` is what the pack (`compliance.preflight.pack.PreflightChecks`, a CDK validation plugin)
 evaluates and the compliance catalogue lists. `AssemblyRule`s read what no resource holds (a
 stack's manifest entry, the buildspec files CDK Pipelines writes); the synth driver runs them on
 the assembly directory.
 
-Nothing here imports the CDK or cdk-nag: the pack that registers the rules with cdk-nag
+Nothing here imports the CDK or cdk-nag: the pack that runs the rules in the synth
 (`compliance.preflight.pack`) imports this registry, never the other way round, so
 reading or testing rules does not start the jsii runtime.
 """

@@ -77,7 +77,8 @@ class PreflightRule:
 class AssemblyRule:
     """A deployability check of what no single resource shows: a stack's manifest entry, a file of the assembly.
 
-    cdk-nag walks resources, so these run on the assembly directory after synth and return one line per problem.
+    The pack reads resources one at a time, so these run on the assembly directory after synth and return one line
+    per problem.
     """
 
     rule_id: str

@@ -124,6 +124,73 @@ def test_metadata_is_read_from_the_manifest_and_its_files(assembly: CloudAssembl
     }
 
 
+def test_acknowledgments_and_logical_ids_are_read_by_construct_path(assembly: CloudAssembly) -> None:
+    """Each stack's manifest holds its constructs' metadata; the app's own and that of a construct between the app and
+    a stack are in none: those are named for a reader to ask the constructs."""
+    metadata = {
+        "/Pipeline/Key": [
+            {"type": "aws:cdk:logicalId", "data": "Key"},
+            {"type": "aws:cdk:acknowledged-rules", "data": {"Annotation::AwsSolutions-KMS5": "rotated elsewhere"}},
+            {"type": "aws:cdk:acknowledged-rules", "data": {"AwsSolutions-IAM5[Resource::*]": "scoped by condition"}},
+        ],
+        "/Pipeline/Prod": [{"type": "aws:cdk:acknowledged-rules", "data": {"Preflight-S3ObjectLock[disabled]": "r"}}],
+    }
+    _write(assembly.directory / "Pipeline.metadata.json", metadata)
+    read = CloudAssembly(assembly.directory)
+    assert read.acknowledged_ids == {
+        "Pipeline/Key": ("Annotation::AwsSolutions-KMS5", "AwsSolutions-IAM5[Resource::*]"),
+        "Pipeline/Prod": ("Preflight-S3ObjectLock[disabled]",),
+    }
+    assert read.logical_ids == {"Pipeline/Key": "Key"}
+    assert read.outside_stacks() == [""]  # the stage is the pipeline stack's
+
+
+def test_stacks_of_a_stage_under_the_app_leave_the_stage_outside_every_stack(tmp_path: Path) -> None:
+    _write(tmp_path / "Fixture.template.json", {"Resources": {}})
+    stack = _stack("Fixture.template.json", "Fixture/Store", STAGE_ACCOUNT, "us-east-1")
+    _write(tmp_path / "manifest.json", {"artifacts": {"FixtureStore": stack}})
+    assert CloudAssembly(tmp_path).outside_stacks() == ["", "Fixture"]
+
+
+def test_the_construct_tree_is_read_depth_first_with_its_subtree_files(tmp_path: Path) -> None:
+    """Each construct before its children, in the order the tree lists them, subtrees from their own files."""
+    assert CloudAssembly(tmp_path).constructs is None
+
+    def node(path: str, fqn: str = "constructs.Construct", **children: Any) -> dict[str, Any]:
+        return {
+            "id": path.rsplit("/", 1)[-1] or "App",
+            "path": path,
+            "constructInfo": {"fqn": fqn},
+            "children": children,
+        }
+
+    provider = node("Stack/Provider", "aws-cdk-lib.CfnResource")
+    stack = node("Stack", "aws-cdk-lib.Stack", Bucket=node("Stack/Bucket", "aws-cdk-lib.aws_s3.CfnBucket"))
+    stack["children"]["Provider"] = {
+        "id": "Provider",
+        "path": "Stack/Provider",
+        "fileName": "trees-1.json",
+        "treeId": "t0",
+    }
+    _write(
+        tmp_path / "tree.json",
+        {"version": "tree-0.1", "tree": node("", "aws-cdk-lib.App", Stack=stack, Tree=node("Tree"))},
+    )
+    _write(tmp_path / "trees-1.json", {"version": "forest-0.1", "forest": {"t0": provider}})
+    _write(
+        tmp_path / "manifest.json", {"artifacts": {"Tree": {"type": "cdk:tree", "properties": {"file": "tree.json"}}}}
+    )
+    constructs = CloudAssembly(tmp_path).constructs
+    assert constructs is not None
+    assert [(c.path, c.plain_resource) for c in constructs] == [
+        ("", False),
+        ("Stack", False),
+        ("Stack/Bucket", False),
+        ("Stack/Provider", True),
+        ("Tree", False),
+    ]
+
+
 def test_buildspec_files_are_found_beside_the_templates(assembly: CloudAssembly) -> None:
     names = [p.relative_to(assembly.directory).as_posix() for p in assembly.buildspec_files()]
     assert names == ["assembly-Pipeline-Prod/buildspec-def-DockerAsset.yml", "buildspec-abc-FileAsset.yaml"]

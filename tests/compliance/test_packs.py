@@ -1,4 +1,4 @@
-"""One list of packs: what registers them, what re-runs them, what reads their findings and ids."""
+"""One list of packs: what registers them, which keep their findings, what reads their findings and ids."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from compliance.packs import PACKS, Pack
 
 
 def test_each_pack_is_registered_and_evaluated_its_way() -> None:
-    kinds = {p.name: (p.registered, p.rerun_blind, p.finding_prefix) for p in PACKS}
+    kinds = {p.name: (p.registered, p.keeps_findings, p.finding_prefix) for p in PACKS}
     assert kinds["NIST.800.53.R5"] == (True, True, "NIST.800.53.R5-")
     assert kinds["AwsSolutions"] == (True, True, "AwsSolutions-")
     assert kinds["Preflight"] == (True, True, "Preflight-")
@@ -57,4 +57,4 @@ def test_a_pack_read_from_the_validation_report_needs_no_code_of_its_own(tmp_pat
     (tmp_path / "validation-report.json").write_text(json.dumps(report))
     found = _reported_findings(cdk.App(), CloudAssembly(tmp_path), guard)
     assert found == [(Status.NON_COMPLIANT, "Guard::CT.S3.PR.1", "App/B", "d")]
-    assert (guard.registered, guard.rerun_blind, guard.finding_prefix) == (True, False, "Guard::")
+    assert (guard.registered, guard.keeps_findings, guard.finding_prefix) == (True, False, "Guard::")
