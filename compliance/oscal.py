@@ -10,8 +10,10 @@
   to import a system security plan; the organisation owns the SSP, so the plan imports
   the component definition the SSP is built from, and says so.
 - `assessment-results.json`: this run, importing the plan: one observation and one
-  finding per control assessed at synth (status as in controls.csv), and each
-  acknowledgment as a risk with its reason and the results of its compensating checks.
+  finding per control assessed at synth (status as in controls.csv: satisfied only where
+  evidenced at synth with no deviation), and each acknowledgment as a risk with its reason and
+  the results of its compensating checks, `deviation-approved` only where the signed-off
+  baseline records it and `deviation-requested` until then.
 
 Built and validated with compliance-trestle's OSCAL models, imported only here so
 nothing else pays for them. Every uuid is a uuid5 of a stable name (the commit and
@@ -31,7 +33,8 @@ from trestle.oscal import assessment_plan as ap
 from trestle.oscal import assessment_results as ar
 from trestle.oscal import component as cd
 
-from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, ControlStatus, Status, control_id
+from compliance import mapping
+from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, ControlStatus, Status
 
 COMPONENT_DEFINITION = "component-definition.json"
 ASSESSMENT_PLAN = "assessment-plan.json"
@@ -56,7 +59,7 @@ _COMPONENTS = {
     PIPELINE: "Delivery pipeline: CodePipeline, its builds, artifact store, keys and approvals",
     WORKLOAD: "Monitoring workload: every stage's network, data, service, observability and account baseline",
 }
-_ASSESSED = (ControlStatus.EVIDENCED, ControlStatus.ACKNOWLEDGED, ControlStatus.FAILING)
+_ASSESSED = tuple(s for s in ControlStatus if s not in (ControlStatus.NOT_CHECKED, ControlStatus.INHERITED))
 
 
 def _uuid(*parts: str) -> str:
@@ -100,12 +103,12 @@ def _document_id(model: ComplianceModel, kind: str) -> str:
 
 
 def _evidence(model: ComplianceModel) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
-    """(component, control) -> (rules, resources) of the passing or acknowledged evaluations behind it."""
+    """(component, control) -> (rules, resources) of the passing or acknowledged evaluations behind it, through the
+    rules the reviewed mapping says evidence it (never a citation alone)."""
     citing: dict[str, set[str]] = defaultdict(set)
     for rule in model.rules:
-        for label in rule.cited:
-            if cid := control_id(label):
-                citing[rule.rule].add(cid)
+        for target in mapping.evidence().get(rule.rule, ()):
+            citing[rule.rule].add(mapping.control_of(target))
     found: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     for evaluation in model.evaluations:
         if evaluation.status is Status.NON_COMPLIANT:
@@ -262,14 +265,13 @@ def assessment_plan(model: ComplianceModel) -> ap.AssessmentPlan:
 
 
 def _risk(ack: AcknowledgmentRecord) -> common.Risk:
-    holds = ack.holds
     return common.Risk(
         uuid=_uuid("risk", ack.path, ack.finding),
         title=f"{ack.finding} on {ack.path}",
         description=ack.reason,
         statement=f"Compensating control, checked at synth: {ack.compensating_control}.",
         props=[_prop("scope", ack.scope), *(_prop("nist-control", c) for c in ack.controls)],
-        status=common.RiskStatus(root="deviation-approved" if holds else "open"),
+        status=common.RiskStatus(root=_risk_status(ack)),
         mitigating_factors=[
             common.MitigatingFactor(
                 uuid=_uuid("mitigating-factor", ack.path, ack.finding, str(n)),
@@ -284,15 +286,26 @@ def _risk(ack: AcknowledgmentRecord) -> common.Risk:
     )
 
 
+def _risk_status(ack: AcknowledgmentRecord) -> str:
+    """A deviation is approved only where the signed-off baseline records it; open where its checks fail."""
+    if not ack.holds:
+        return "open"
+    return "deviation-approved" if ack.approved else "deviation-requested"
+
+
 def _related_risks(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
-    """The acknowledgments that accepted a finding of one of the control's rules, on one of its resources."""
-    resources = [r.split(":", 1)[1] for r in control.resources]
-    return [
-        a
-        for a in acks
-        if a.finding.split("[")[0] in control.rules
-        and any(path == a.path or path.startswith(a.path + "/") for path in resources)
-    ]
+    """The acknowledgments behind the control's deviation status."""
+    names = set(control.deviations)
+    return [a for a in acks if a.name in names]
+
+
+def _objective_status(control: Control, risks: list[AcknowledgmentRecord]) -> tuple[str, str, str | None]:
+    """(state, reason, remarks) of a control's finding: satisfied only where evidenced at synth with no deviation."""
+    if control.status is ControlStatus.EVIDENCED:
+        return "satisfied", "pass", None
+    if control.status is ControlStatus.FAILING:
+        return "not-satisfied", "fail", None
+    return "not-satisfied", "other", f"{control.status}: {len(risks)} deviation(s), see the related risks"
 
 
 def assessment_results(model: ComplianceModel) -> ar.AssessmentResults:
@@ -311,7 +324,11 @@ def assessment_results(model: ComplianceModel) -> ar.AssessmentResults:
                 f"{len(control.rules)} rule(s) on {len(control.resources)} resource(s) "
                 f"give {control.label} the status '{control.status}' at synth."
             ),
-            props=[*(_prop("rule", r) for r in control.rules), *(_prop("resource", r) for r in control.resources)],
+            props=[
+                *(_prop("rule", r) for r in control.rules),
+                *(_prop("resource", r) for r in control.resources),
+                *(_prop("deviation", d) for d in control.deviations),
+            ],
             methods=["TEST"],
             subjects=[
                 common.SubjectReference(subject_uuid=_uuid("component", name), type="component", title=name)
@@ -321,10 +338,8 @@ def assessment_results(model: ComplianceModel) -> ar.AssessmentResults:
             collected=now,
         )
         observations.append(observation)
-        risks = _related_risks(control, acks) if control.status is ControlStatus.ACKNOWLEDGED else []
-        state, reason = ("not-satisfied", "fail") if control.status is ControlStatus.FAILING else ("satisfied", "pass")
-        if control.status is ControlStatus.ACKNOWLEDGED:
-            reason = "other"
+        risks = _related_risks(control, acks) if control.status.deviation else []
+        state, reason, remarks = _objective_status(control, risks)
         findings.append(
             common.Finding(
                 uuid=_uuid("finding", control.control),
@@ -334,13 +349,7 @@ def assessment_results(model: ComplianceModel) -> ar.AssessmentResults:
                 target=common.FindingTarget(
                     type="objective-id",
                     target_id=f"{control.control}_obj",
-                    status=common.ObjectiveStatus(
-                        state=state,
-                        reason=reason,
-                        remarks=f"satisfied with {len(risks)} accepted deviation(s); see the related risks"
-                        if risks
-                        else None,
-                    ),
+                    status=common.ObjectiveStatus(state=state, reason=reason, remarks=remarks),
                 ),
                 related_observations=[common.RelatedObservation(observation_uuid=observation.uuid)],
                 related_risks=[common.AssociatedRisk(risk_uuid=_uuid("risk", a.path, a.finding)) for a in risks]

@@ -55,6 +55,7 @@ class EncryptedLogGroup(Construct):
                 ),
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
+                review_by="2027-11-30",
             )
         for finding in (f"Preflight-LogGroupRetention[{retention_days}-days]", "ControlTower::CT.CLOUDWATCH.PR.2"):
             if retention_days >= MINIMUM_DAYS:
@@ -71,6 +72,7 @@ class EncryptedLogGroup(Construct):
                 ),
                 checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
                 controls=["AU-11"],
+                review_by="2027-06-30",
             )
 
 

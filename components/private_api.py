@@ -201,6 +201,7 @@ class PrivateRestApi(Construct):
                 ),
                 checks=[IamAuthenticationRequired()],
                 controls=["AC-3", "IA-2"],
+                review_by="2027-11-30",
             )
         acknowledge(
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
@@ -212,6 +213,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[NotCached()],
             controls=["SC-28(1)", "AC-4"],
+            review_by="2027-11-30",
         )
         acknowledge(
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
@@ -223,6 +225,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
             controls=["SC-8", "IA-3"],
+            review_by="2027-03-31",
         )
         role = self.api.node.find_child("CloudWatchRole").node.default_child
         assert role is not None
@@ -235,6 +238,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[AssumableOnlyBy("apigateway.amazonaws.com")],
             controls=["AC-6", "AU-12"],
+            review_by="2027-11-30",
         )
 
     def _integration(self, uri: str, *, proxy: bool = False) -> apigw.Integration:

@@ -145,6 +145,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             KeptAtLeast(LOG_RETENTION_DAYS, on="AWS::Logs::LogGroup"),
         ],
         controls=["SI-2", "CM-3"],
+        review_by="2027-09-30",
     )
     for finding in ("NIST.800.53.R5-LambdaInsideVPC", "ControlTower::CT.LAMBDA.PR.3"):
         acknowledge(
@@ -156,6 +157,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             ),
             checks=[NotInvocableByOthers()],
             controls=["SC-7", "AC-6"],
+            review_by="2027-09-30",
         )
     acknowledge(
         resource,
@@ -166,4 +168,5 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
         ),
         checks=[NotInvocableByOthers()],
         controls=["SC-5", "AC-6"],
+        review_by="2027-09-30",
     )

@@ -224,6 +224,7 @@ class ServiceStack(WorkloadStack):
                 IamAuthenticationRequired(on="AWS::ElastiCache::ReplicationGroup"),
             ],
             controls=["IA-5(7)", "SC-28"],
+            review_by="2027-03-31",
         )
 
     def _acknowledge_load_balancer(self) -> None:
@@ -244,6 +245,7 @@ class ServiceStack(WorkloadStack):
                 ),
                 checks=[NotPublic(), InIsolatedSubnets(), FlowLogged()],
                 controls=["AU-2", "AU-12"],
+                review_by="2027-03-31",
             )
         acknowledge(
             self.fargate.listener.node.default_child,  # type: ignore[arg-type]
@@ -255,6 +257,7 @@ class ServiceStack(WorkloadStack):
             ),
             checks=[NotPublic(on="AWS::ElasticLoadBalancingV2::LoadBalancer"), InIsolatedSubnets(), FlowLogged()],
             controls=["SC-8", "SC-8(1)"],
+            review_by="2027-03-31",
         )
         for rule in ("NIST.800.53.R5-ELBDeletionProtectionEnabled", "ControlTower::CT.ELASTICLOADBALANCING.PR.5"):
             if config.protect_data:
@@ -269,4 +272,5 @@ class ServiceStack(WorkloadStack):
                 ),
                 checks=[NotPublic(), InIsolatedSubnets()],
                 controls=["CM-3", "SC-5"],
+                review_by="2027-06-30",
             )
