@@ -132,11 +132,16 @@ def _protected(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
         yield "database.multi_az", f"must be true {why}"
     if env("cache", "replicas") < 1:
         yield "cache.replicas", f"must be at least 1 {why}: Multi-AZ failover needs a replica"
-    if env("log_retention_days") < PROTECTED_LOG_RETENTION_DAYS:
+
+
+def _retained(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+    # What protects its data keeps its logs as FedRAMP's AU-11 asks: OMB M-21-31's 30 months, in CloudWatch's periods.
+    if env("protect_data") and env("log_retention_days") < PROTECTED_LOG_RETENTION_DAYS:
         yield (
             "log_retention_days",
-            f"must be at least {PROTECTED_LOG_RETENTION_DAYS} {why}: the account baseline's AWS Config rule "
-            "cw-loggroup-retention-period-check asks for a year",
+            f"must be at least {PROTECTED_LOG_RETENTION_DAYS} for an environment that protects its data "
+            "(protect_data: true): FedRAMP's AU-11 asks for OMB M-21-31's 12 months of active and 18 months of cold "
+            f"storage, and {PROTECTED_LOG_RETENTION_DAYS} days is the shortest CloudWatch Logs period that holds both",
         )
 
 
@@ -171,6 +176,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     _stream,
     _fargate,
     _protected,
+    _retained,
     _subnets,
 )
 

@@ -26,9 +26,10 @@ LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 
-# An environment with approval keeps its logs at least this long (the account baseline's AWS Config
-# cw-loggroup-retention-period-check asks for a year when given no other minimum).
-PROTECTED_LOG_RETENTION_DAYS = 365
+# An environment that protects its data keeps its logs at least this long: FedRAMP's AU-11 retention is OMB
+# M-21-31's 12 months of active and 18 months of cold storage (913 days), and CloudWatch Logs keeps both in one
+# tier, whose shortest period that holds 913 days is 1096.
+PROTECTED_LOG_RETENTION_DAYS = 1096
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) it accepts.
 FARGATE_MEMORY_MIB: dict[int, range | tuple[int, ...]] = {
@@ -486,7 +487,7 @@ class EnvironmentConfig(_Strict):
     service: ServiceConfig = Field(description="the Fargate service behind the API")
     log_retention_days: int = Field(
         description="how long CloudWatch Logs keeps the environment's logs, one of the periods it offers; at "
-        f"least {PROTECTED_LOG_RETENTION_DAYS} with approval",
+        f"least {PROTECTED_LOG_RETENTION_DAYS} where the environment protects its data (FedRAMP's AU-11: OMB M-21-31)",
         json_schema_extra=_one_of(LOG_RETENTION_DAYS),
     )
     protect_data: bool = Field(

@@ -47,7 +47,8 @@ _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 _REPLICATION_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
-BUILD_LOG_RETENTION_DAYS = 365
+# FedRAMP's AU-11 retention (OMB M-21-31: 12 months active, 18 cold) in CloudWatch Logs' next period.
+BUILD_LOG_RETENTION_DAYS = 1096
 # What stands behind each kind of wildcard: the bucket it is confined to, the keys, the build logs.
 _BUCKET_CHECKS: tuple[Check, ...] = tuple(
     check(via="s3:GetObject*") for check in (Versioned, RetainedOnDelete, TlsOnly, EncryptedWithCmk, AccessLogged)

@@ -24,7 +24,8 @@ from compliance import acknowledge
 from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
 from components import EncryptedLogGroup
 
-LOG_RETENTION_DAYS = 365
+# FedRAMP's AU-11 retention (OMB M-21-31: 12 months active, 18 cold) in CloudWatch Logs' next period.
+LOG_RETENTION_DAYS = 1096
 
 
 def approving_function(

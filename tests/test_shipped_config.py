@@ -172,6 +172,7 @@ def test_the_rewrite_keeps_a_multi_region_team_layout() -> None:
         env.update(account=account, region=region, vpc_cidr=f"10.{60 + index}.0.0/16")
         env["availability_zones"] = list(aws_facts.availability_zones()[region][:2])
         env.update({"approval": index > 0, "protect_data": index > 0} | ({"wave": wave} if wave else {}))
+        env["log_retention_days"] = 1096 if index > 0 else 365  # what protects its data keeps logs as AU-11 asks
         env["account_baseline"] = name != "prod-west"  # the account's singletons are prod's
         env["database"]["multi_az"] = index > 0
         env["cache"]["replicas"] = max(1, env["cache"]["replicas"])

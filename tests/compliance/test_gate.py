@@ -108,6 +108,7 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         "ELBDeletion",
         "AEC4",
         "LogGroupRetention",  # log_retention_days under a year, which only an unprotected environment may set
+        "LogRetentionFedRAMP",  # and under FedRAMP's AU-11 retention (OMB M-21-31)
         # Control Tower's twins of the same settings, and of backups kept under a week.
         "CT.RDS.PR.1",
         "CT.RDS.PR.13",
