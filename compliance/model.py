@@ -527,7 +527,10 @@ def controls_from(
         status = _status(len(passes), bool(failing), list(deviations.values()))
         shown = failing or passes + accepted
         providers = (inherited or {}).get(base.control, ()) if status is ControlStatus.NOT_CHECKED else ()
-        rule_ids = sorted({e.rule for e in shown}) if shown else sorted(r for r in mapped if r in known)
+        # Behind the status, the rules that evaluated something; where none did, those that would (the documentation
+        # of a control not checked), never those of a status that only acknowledgments give.
+        documented = sorted(r for r in mapped if r in known) if status is ControlStatus.NOT_CHECKED else []
+        rule_ids = sorted({e.rule for e in shown}) if shown else documented
         controls.append(
             Control(
                 control=base.control,
