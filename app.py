@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,19 +176,23 @@ def report_and_gate(
     run: Any = None,
     baseline: Path | None = None,
     write_baseline: bool = False,
+    today: date | None = None,
 ) -> list[Any]:
     """Write the compliance reports of a synthesized app, then return its open findings.
 
     Open findings are the packs' unacknowledged findings, every check of an acknowledgment's
-    compensating control that does not hold, and every regression from the compliance baseline at
+    compensating control that does not hold, every acknowledgment past its review date on `today`
+    (the run's date, `run_date()` when None), and every regression from the compliance baseline at
     `baseline` (none compared when it is None; `write_baseline` records this run there instead).
-    The reports are written whether or not the gate passes: a failed run is evidence too.
+    The baseline also approves the deviations it records. The reports are written whether or not the
+    gate passes: a failed run is evidence too.
     """
     from compliance import findings, signoff
     from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import baseline_failures, claim_failures
+    from compliance.gate import baseline_failures, claim_failures, review_failures
+    from compliance.identity import baseline_approval
     from compliance.locations import resource_locations
 
     model = evaluate(
@@ -203,15 +208,29 @@ def report_and_gate(
     )
     reader = CloudAssembly(assembly_dir)
     model.locations = resource_locations(app, reader, (e.path for e in model.evaluations), root=PROJECT_ROOT)
+    today = today or run_date()
     if baseline is not None:
         shown = _shown(baseline)
         if write_baseline:
             signoff.write(model, baseline)
             print(f"{shown}: compliance baseline recorded from this run; review and commit it", file=sys.stderr)
-        signoff.apply(model, baseline, shown_as=shown)
+        signoff.apply(model, baseline, shown_as=shown, today=today)
+        model.approval = baseline_approval(PROJECT_ROOT, baseline, shown_as=shown)
+    else:
+        signoff.approve(model, None, today=today)
+    signoff.review(model, today=today)
     write_evidence(model, reader.report_directory)
     open_findings = findings(assembly_dir)
-    return open_findings + claim_failures(model) + baseline_failures(model)
+    return open_findings + claim_failures(model) + review_failures(model) + baseline_failures(model)
+
+
+def run_date() -> date:
+    """The date the gate judges review dates on: `MONITORING_TODAY` (an ISO date) where set, else today in UTC.
+
+    The variable lets a test, or a re-run of an old commit, judge on a date of its choosing.
+    """
+    fixed = os.environ.get("MONITORING_TODAY", "").strip()
+    return date.fromisoformat(fixed) if fixed else datetime.now(UTC).date()
 
 
 def _packs() -> str:

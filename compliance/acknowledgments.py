@@ -6,6 +6,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 import aws_cdk as cdk
 from constructs import IConstruct
@@ -34,6 +35,7 @@ class Acknowledgment:
     reason: str
     checks: tuple[Check, ...]
     controls: tuple[str, ...]
+    review_by: str = ""  # ISO date of its next review (its POA&M milestone); past it, the gate fails
 
     @property
     def compensating_control(self) -> str:
@@ -56,6 +58,7 @@ def acknowledge(
     reason: str,
     checks: Sequence[Check],
     controls: Sequence[str],
+    review_by: str,
 ) -> Acknowledgment:
     """Accept `finding` (e.g. `AwsSolutions-IAM5[Resource::*]`) on `construct` and its children.
 
@@ -63,10 +66,17 @@ def acknowledge(
     risk is acceptable. `checks` are the compensating control: claims about the
     acknowledged resource or the resources it references (`[Versioned(), TlsOnly()]`),
     evaluated against the synthesized templates; one that does not hold fails the
-    gate. `controls` lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`).
+    gate. `controls` lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`):
+    the deviation counts against their status until the signed-off baseline approves it.
+    `review_by` is the ISO date (`2027-06-30`) by which it is reviewed again, the POA&M
+    milestone: past it, or more than a year ahead, the gate fails.
     """
     if not _FINDING.match(finding):
         raise ValueError(f"{finding!r} is not a finding id such as 'AwsSolutions-IAM5[Resource::*]'")
+    try:
+        date.fromisoformat(review_by)
+    except (TypeError, ValueError):
+        raise ValueError(f"acknowledgment of {finding} needs review_by, an ISO date such as '2027-06-30'") from None
     if len(reason.split()) < 8:
         raise ValueError(f"acknowledgment of {finding} needs a full reason")
     if not checks or not all(isinstance(c, Check) for c in checks):
@@ -79,7 +89,7 @@ def acknowledge(
     path, root, validations = _read(construct)
     if not path:
         raise ValueError(f"acknowledgment of {finding} on the app itself would accept it everywhere")
-    record = Acknowledgment(path, finding, reason.strip(), checks=bound, controls=tuple(controls))
+    record = Acknowledgment(path, finding, reason.strip(), checks=bound, controls=tuple(controls), review_by=review_by)
     # Under the id the CDK matches against its plugin's violations, and (where that differs) under ours as well,
     # which no plugin matches but which keeps the finding's own name in the template's metadata; in one call.
     ids = dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding))
@@ -121,7 +131,7 @@ def acknowledgments_in(scope: IConstruct) -> list[Acknowledgment]:
     return [r for r in records if not prefix or r.path == prefix or r.path.startswith(prefix + "/")]
 
 
-def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgment]:
+def acknowledge_generated_inline_policies(scope: IConstruct, *, review_by: str) -> list[Acknowledgment]:
     """Accept NIST's IAMNoInlinePolicy on each policy the CDK generated for one role under `scope`.
 
     The CDK's grant methods write the exact permissions a role needs into that
@@ -148,6 +158,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct) -> list[Acknowledgm
                     ),
                     checks=[AttachedToOneRole()],
                     controls=["AC-6", "CM-3", "CM-5"],
+                    review_by=review_by,
                 )
             )
     return acknowledged

@@ -214,6 +214,7 @@ class _Matcher:
                 controls=a.controls,
                 matched=-1 if a.finding.startswith(not_run) else self.matched[id(a)],
                 checks=self.checked[id(a)],
+                review_by=a.review_by,
             )
             for a in self.acks
         ]
@@ -272,14 +273,18 @@ def evaluate(
     runtime_results, suppressions = runtime_outlook(
         evaluations, index, {p: matcher.scope(p) for p in plain}, matcher.reasons
     )
-    inheritances = _inheritances(rules, evaluations, inherited or {})
+    inheritances = _inheritances(rules, evaluations, records, inherited or {})
     return ComplianceModel(
         scopes=scopes,
         rules=rules,
         evaluations=evaluations,
         acknowledgments=records,
         controls=controls_from(
-            rules, evaluations, runtime_coverage(runtime_services or {}), inherited_controls(inheritances)
+            rules,
+            evaluations,
+            runtime_coverage(runtime_services or {}),
+            inherited_controls(inheritances),
+            acknowledgments=records,
         ),
         resources_per_scope={name: sum(1 for p in matcher.resources if matcher.scope(p) == name) for name in scopes},
         config_differences=_config_differences(records, stages),
@@ -296,15 +301,20 @@ def evaluate(
 
 
 def _inheritances(
-    rules: list[Rule], evaluations: list[Evaluation], inherited: dict[str, dict[str, str]]
+    rules: list[Rule],
+    evaluations: list[Evaluation],
+    records: list[AcknowledgmentRecord],
+    inherited: dict[str, dict[str, str]],
 ) -> list[Inheritance]:
-    """Per stage and inherited service, the controls of its table that no rule evidences in that stage."""
+    """Per stage and inherited service, the controls of its table that no rule evidences in that stage (and no
+    acknowledgment of the stage makes a deviation)."""
     result: list[Inheritance] = []
     for scope, services in inherited.items():
         if not services:
             continue
         evaluated = [e for e in evaluations if e.scope == scope]
-        controls = controls_from(rules, evaluated, inherited=inheritable(services))
+        own = [r for r in records if r.scope == scope]
+        controls = controls_from(rules, evaluated, inherited=inheritable(services), acknowledgments=own)
         taken = [c.control for c in controls if c.status is ControlStatus.INHERITED]
         result += [
             Inheritance(scope, service, provider, tuple(c for c in taken if c in service_controls().get(service, ())))

@@ -86,9 +86,18 @@ def baseline_failures(model: ComplianceModel) -> list[Finding]:
     ]
 
 
+def review_failures(model: ComplianceModel) -> list[Finding]:
+    """One finding per acknowledgment past its review date (or without one, or dated more than a year ahead)."""
+    # Each line starts "<finding> on <construct path>: "; the finding is named again in the message.
+    return [
+        Finding("compliance", "ReviewDate", "error", line.split(": ", 1)[0].split(" on ", 1)[-1], line)
+        for line in model.review_overdue
+    ]
+
+
 @dataclass(frozen=True)
 class FailureKind:
-    """One of the three ways the gate fails, with what to do about it."""
+    """One of the four ways the gate fails, with what to do about it."""
 
     singular: str
     plural: str
@@ -118,22 +127,32 @@ CLAIM = FailureKind(
     "Acknowledgments whose compensating control does not hold in the synthesized templates: fix the resource, or "
     "correct the acknowledgment.",
 )
-KINDS = (BASELINE, OPEN, CLAIM)  # the order the gate prints them in
+REVIEW = FailureKind(
+    "acknowledgment due for review",
+    "acknowledgments due for review",
+    "Acknowledgments whose review date has passed (or that have none, or one more than a year ahead): review each "
+    "deviation, then fix the resource or set a new review_by on the acknowledgment, and record it with `make "
+    "baseline` so the reviewed baseline approves it again.",
+)
+KINDS = (BASELINE, OPEN, CLAIM, REVIEW)  # the order the gate prints them in
 
 
 def kind_of(finding: Finding) -> FailureKind:
-    """Which of the three kinds a finding is."""
+    """Which of the four kinds a finding is."""
     if finding.rule == "Baseline":
         return BASELINE
     if finding.rule.startswith("CompensatingControl"):
         return CLAIM
+    if finding.rule == "ReviewDate":
+        return REVIEW
     return OPEN
 
 
 def counts(items: list[Finding]) -> str:
-    """Each kind counted, e.g. '0 open findings, 0 compensating controls that do not hold, 86 baseline differences'."""
+    """Each kind counted, e.g. '0 open findings, 0 compensating controls that do not hold, 0 acknowledgments due for
+    review, 86 baseline differences'."""
     kinds = [kind_of(f) for f in items]
-    return ", ".join(kind.count(kinds.count(kind)) for kind in (OPEN, CLAIM, BASELINE))
+    return ", ".join(kind.count(kinds.count(kind)) for kind in (OPEN, CLAIM, REVIEW, BASELINE))
 
 
 def format_findings(items: list[Finding]) -> str:
@@ -144,6 +163,6 @@ def format_findings(items: list[Finding]) -> str:
     for kind in present:
         found = by_kind[kind]
         lines += ["", kind.advice.format(file=found[0].path)]
-        lines += [f"  {f.message}" if kind is BASELINE else f"  {f.line()}" for f in found]
+        lines += [f"  {f.message}" if kind in (BASELINE, REVIEW) else f"  {f.line()}" for f in found]
     lines += ["", f"Compliance gate: FAIL ({counts(items)})"]
     return "\n".join(lines)

@@ -1,12 +1,15 @@
-"""Which run a report describes: the commit, the configuration, where it deploys, the tools, the time.
+"""Which run a report describes: the commit, the configuration, where it deploys, the tools, the time; and what
+approves its deviations.
 
 A report an auditor signs must say what it is evidence of. The commit comes from git
 on a developer's machine and from CodeBuild's resolved source version in the
-pipeline, whose source artifact has no `.git`. Standard library only.
+pipeline, whose source artifact has no `.git`. The approval record is the compliance
+baseline's own commit and the code owners CODEOWNERS names for it. Standard library only.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import subprocess
@@ -14,7 +17,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from compliance.model import UNCOMMITTED, RunIdentity
+from compliance.model import UNCOMMITTED, Approval, RunIdentity
 
 # The distributions whose versions decide what the gate checks, as the report names them.
 TOOLS = {
@@ -88,3 +91,67 @@ def run_identity(
         tools=tool_versions(),
         time=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+
+
+# Where GitHub looks for CODEOWNERS, in its order (GitLab and Bitbucket read the same places).
+CODEOWNERS_FILES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+def code_owners(project: Path, path: str) -> tuple[str, ...]:
+    """The owners CODEOWNERS gives `path` (relative to `project`): the last pattern that matches wins, as on GitHub."""
+    for name in CODEOWNERS_FILES:
+        file = project / name
+        if file.is_file():
+            owners: tuple[str, ...] = ()
+            for line in file.read_text(encoding="utf-8").splitlines():
+                fields = line.split("#", 1)[0].split()
+                if fields and _owns(fields[0], path):
+                    owners = tuple(fields[1:])
+            return owners
+    return ()
+
+
+def _owns(pattern: str, path: str) -> bool:
+    """Whether a CODEOWNERS pattern matches `path`, as gitignore reads it: a leading or inner "/" anchors it to the
+    root, a trailing "/" makes it a directory, "*" stays within a name, and a directory owns everything under it."""
+    directory = pattern.endswith("/")
+    core = pattern.strip("/").split("/")
+    parts = path.split("/")
+    anchored = pattern.startswith("/") or len(core) > 1
+    for start in range(1 if anchored else len(parts)):
+        rest = parts[start:]
+        if len(rest) < len(core) or not all(fnmatch.fnmatchcase(p, c) for p, c in zip(rest, core, strict=False)):
+            continue
+        if len(rest) > len(core) or not directory:
+            return True
+    return False
+
+
+def baseline_approval(project: Path, baseline: Path, *, shown_as: str) -> Approval:
+    """The approval record of a run: the baseline's last commit, when and by whom, and its code owners.
+
+    In the pipeline (`CODEBUILD_RESOLVED_SOURCE_VERSION`, no `.git`) the record is the baseline as of the
+    revision the pipeline built, which reached the branch only through its protection.
+    """
+    try:
+        relative = str(baseline.resolve().relative_to(project.resolve()))
+    except ValueError:
+        return Approval(shown_as, "", "", "", (), "unknown: the baseline is outside the project")
+    reviewers = code_owners(project, relative)
+    resolved = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION", "").strip()
+    if resolved:
+        return Approval(shown_as, resolved, "", "", reviewers, "the source revision CODEBUILD_RESOLVED_SOURCE_VERSION")
+    try:
+        log = _git(project, "log", "-1", "--format=%H%x1f%cI%x1f%an", "--", relative)
+        changed = _git(project, "status", "--porcelain", "--", relative)
+    except (OSError, subprocess.SubprocessError):
+        return Approval(shown_as, "", "", "", reviewers, "unknown: no git checkout")
+    commit, committed, author = [*log.split("\x1f"), "", "", ""][:3]
+    source = "git, with uncommitted changes to the baseline" if changed or not commit else "git"
+    return Approval(shown_as, commit, committed, author, reviewers, source)
+
+
+def _git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=project, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()

@@ -13,10 +13,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from compliance import mapping
 
 
 class Status(StrEnum):
@@ -25,14 +28,64 @@ class Status(StrEnum):
     ACKNOWLEDGED = "acknowledged"
 
 
+class Assessment(StrEnum):
+    """What a control's status at synth says, in an assessor's words (the counts a report gives per scope)."""
+
+    SATISFIED = "satisfied"
+    PARTIAL = "partial"
+    NOT_SATISFIED = "not satisfied"
+    NOT_ASSESSED = "not assessed"
+    INHERITED = "inherited"
+
+
 class ControlStatus(StrEnum):
+    """A control's status at synth, from the rules `compliance.mapping` says evidence it and the acknowledgments.
+
+    Satisfied only where a rule of the table evidences the control's technical part on a resource and
+    nothing of the control fails or is acknowledged. An acknowledged finding, or an acknowledgment that
+    declares the control, is a deviation: requested until the signed-off baseline records it (approved).
+    A deviation never satisfies a control; with passes beside it, the control is partial.
+    """
+
     EVIDENCED = "evidenced at synth"
-    ACKNOWLEDGED = "acknowledged"
+    PARTIAL_APPROVED = "partial, deviation approved"
+    PARTIAL_REQUESTED = "partial, deviation requested"
+    DEVIATION_APPROVED = "not satisfied, deviation approved"
+    DEVIATION_REQUESTED = "not satisfied, deviation requested"
     FAILING = "failing"
     NOT_CHECKED = "not checked at synth"
     # No rule evidences it at synth, and a service whose own resources would is run by a landing zone: the
     # provider's responsibility (leveraged), never "evidenced". `Control.inherited_from` names the provider.
     INHERITED = "inherited"
+
+    @property
+    def assessment(self) -> Assessment:
+        return _ASSESSMENT[self]
+
+    @property
+    def deviation(self) -> bool:
+        """Whether an acknowledged finding or an acknowledgment's declaration stands behind the status."""
+        return self in _DEVIATIONS
+
+
+_ASSESSMENT = {
+    ControlStatus.EVIDENCED: Assessment.SATISFIED,
+    ControlStatus.PARTIAL_APPROVED: Assessment.PARTIAL,
+    ControlStatus.PARTIAL_REQUESTED: Assessment.PARTIAL,
+    ControlStatus.DEVIATION_APPROVED: Assessment.NOT_SATISFIED,
+    ControlStatus.DEVIATION_REQUESTED: Assessment.NOT_SATISFIED,
+    ControlStatus.FAILING: Assessment.NOT_SATISFIED,
+    ControlStatus.NOT_CHECKED: Assessment.NOT_ASSESSED,
+    ControlStatus.INHERITED: Assessment.INHERITED,
+}
+_DEVIATIONS = frozenset(
+    {
+        ControlStatus.PARTIAL_APPROVED,
+        ControlStatus.PARTIAL_REQUESTED,
+        ControlStatus.DEVIATION_APPROVED,
+        ControlStatus.DEVIATION_REQUESTED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -87,11 +140,25 @@ class AcknowledgmentRecord:
     controls: tuple[str, ...]
     matched: int  # findings it accepted; 0 means stale; -1 means its check did not run in this synth
     checks: tuple[CheckResult, ...] = ()  # every check of its compensating control, on every subject
+    # The date (ISO 8601) by which it is reviewed again: its POA&M milestone. Past it, the gate fails.
+    review_by: str = ""
+    # Whether the signed-off baseline the run was compared with records it, on every resource it accepts a
+    # finding on and with this review date, and the date has not passed (`compliance.signoff.approve`).
+    approved: bool = False
 
     @property
     def holds(self) -> bool:
         """Whether its compensating control holds: it has checks, and every one holds."""
         return bool(self.checks) and all(c.holds for c in self.checks)
+
+    @property
+    def name(self) -> str:
+        """How a control's deviations and the reports name it: "<finding> on <construct path>"."""
+        return f"{self.finding} on {self.path}"
+
+    def overdue(self, today: date) -> bool:
+        """Whether its review date has passed on `today` (an acknowledgment without one is overdue)."""
+        return not self.review_by or date.fromisoformat(self.review_by) < today
 
     @property
     def failed_checks(self) -> tuple[CheckResult, ...]:
@@ -111,6 +178,10 @@ class Control:
     resources: tuple[str, ...] = ()  # "<scope>:<path>" of the resources behind the status
     runtime: tuple[str, ...] = ()  # the runtime monitors (an account baseline's Config rules) that watch it
     inherited_from: tuple[str, ...] = ()  # the providers, when its status is inherited
+    # The control or objective ids (`sc-7_obj.a-2`) the rules behind its status evidence (`compliance.mapping`).
+    objectives: tuple[str, ...] = ()
+    # The acknowledgments behind a deviation status, each as `AcknowledgmentRecord.name`.
+    deviations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +248,29 @@ class Suppression:
     parameter: str = ""  # that name, when there is one
     stack_name: str = ""  # where the parameter's value is read after the deploy
     logical_id: str = ""
+    # Whether the acknowledgment is approved (`AcknowledgmentRecord.approved`): only then does a rule suppress it.
+    approved: bool = False
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What approves a deviation: the signed-off baseline the run was compared with, and who reviews it.
+
+    The record is the baseline file as committed (`commit`, when it was committed and by whom, as git
+    says) and the reviewers CODEOWNERS requires for it. It is not a signature: git records who committed,
+    not who approved the pull request; the repository's branch protection with required code-owner review
+    is what makes a committed baseline a reviewed one, and the hosting service keeps that review.
+    """
+
+    baseline: str  # the file, as the report shows it ("compliance/baseline.json")
+    commit: str  # the commit that last changed it ("" where git's history is not at hand)
+    committed: str  # that commit's date, ISO 8601 ("" where unknown)
+    author: str  # who committed it ("" where unknown)
+    reviewers: tuple[str, ...]  # its code owners in CODEOWNERS (the reviewers branch protection requires)
+    # Where the record comes from: "git"; "git, with uncommitted changes to the baseline" (its acknowledgments are not
+    # reviewed yet); "the source revision CODEBUILD_RESOLVED_SOURCE_VERSION" (the pipeline, whose source has no
+    # history); "unknown".
+    source: str
 
 
 # How `RunIdentity.commit_source` names a working tree whose tracked files differ from the commit.
@@ -249,6 +343,8 @@ class ComplianceModel:
     twin_classification: dict[str, int] = field(default_factory=dict)  # the pack's Config rules by synth twin
     inheritances: list[Inheritance] = field(default_factory=list)  # services stages leave to a landing zone
     locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
+    approval: Approval | None = None  # the signed-off baseline that approves deviations (None: none compared)
+    review_overdue: list[str] = field(default_factory=list)  # acknowledgments past their review date, one line each
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -270,6 +366,7 @@ class ComplianceModel:
             or self.failed_checks
             or unchecked
             or self.baseline_differences
+            or self.review_overdue
             or self.cfn_lint == "fail"
         )
 
@@ -288,6 +385,8 @@ class ComplianceModel:
                     "resources": tuple(c["resources"]),
                     "runtime": tuple(c.get("runtime", ())),
                     "inherited_from": tuple(c.get("inherited_from", ())),
+                    "objectives": tuple(c.get("objectives", ())),
+                    "deviations": tuple(c.get("deviations", ())),
                 }
             )
 
@@ -334,6 +433,10 @@ class ComplianceModel:
                 )
                 for r in data.get("locations", [])
             ],
+            approval=Approval(**{**data["approval"], "reviewers": tuple(data["approval"]["reviewers"])})
+            if data.get("approval")
+            else None,
+            review_overdue=list(data.get("review_overdue", [])),
         )
 
 
@@ -377,17 +480,36 @@ def cited_controls(description: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(labels))
 
 
-def _status(results: list[Evaluation]) -> tuple[ControlStatus, list[Evaluation]]:
-    """A control's status from the evaluations of the rules that cite it, and the evaluations behind it."""
-    failing = [e for e in results if e.status is Status.NON_COMPLIANT]
-    acknowledged = [e for e in results if e.status is Status.ACKNOWLEDGED]
+def acknowledgment_of(
+    evaluation: Evaluation, records: Mapping[str, list[AcknowledgmentRecord]]
+) -> AcknowledgmentRecord | None:
+    """The acknowledgment that accepted an evaluation: of its scope and finding, on its resource or the nearest
+    ancestor (`records`: the acknowledgments by finding id)."""
+    candidates = [
+        a
+        for a in records.get(evaluation.finding, ())
+        if a.scope == evaluation.scope and (evaluation.path == a.path or evaluation.path.startswith(a.path + "/"))
+    ]
+    return max(candidates, key=lambda a: len(a.path), default=None)
+
+
+@dataclass(frozen=True)
+class _Deviation:
+    """An acknowledgment behind a control's status, or an acknowledged finding no acknowledgment of ours recorded."""
+
+    name: str
+    approved: bool
+
+
+def _status(passes: int, failing: bool, deviations: list[_Deviation]) -> ControlStatus:
     if failing:
-        return ControlStatus.FAILING, failing
-    if acknowledged:
-        return ControlStatus.ACKNOWLEDGED, acknowledged
-    if results:
-        return ControlStatus.EVIDENCED, results
-    return ControlStatus.NOT_CHECKED, []
+        return ControlStatus.FAILING
+    if deviations:
+        approved = all(d.approved for d in deviations)
+        if passes:
+            return ControlStatus.PARTIAL_APPROVED if approved else ControlStatus.PARTIAL_REQUESTED
+        return ControlStatus.DEVIATION_APPROVED if approved else ControlStatus.DEVIATION_REQUESTED
+    return ControlStatus.EVIDENCED if passes else ControlStatus.NOT_CHECKED
 
 
 def controls_from(
@@ -395,24 +517,60 @@ def controls_from(
     evaluations: list[Evaluation],
     runtime: dict[str, tuple[str, ...]] | None = None,
     inherited: Mapping[str, tuple[str, ...]] | None = None,
+    acknowledgments: Iterable[AcknowledgmentRecord] = (),
+    evidence: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Control]:
-    """The FedRAMP Moderate baseline, each control with the status its citing rules give it.
+    """The FedRAMP Moderate baseline, each control with the status the reviewed mapping and the acknowledgments give it.
 
-    `inherited` maps a control id to the providers a scope inherits it from: a control no rule
-    evaluated is inherited from them rather than not checked; one a rule evaluated keeps its status.
+    A control's rules are those `evidence` (rule -> control or objective ids; the reviewed table of
+    `compliance.mapping` by default) says evidence it, never those that only cite it. Its status:
+    failing where one of them has an open finding; else a deviation where one of them has an acknowledged
+    finding, or an acknowledgment that accepted a finding among `evaluations` declares the control
+    (partial if the rules also passed somewhere, not satisfied if not; approved only if every such
+    acknowledgment is); else evidenced at synth where they passed on a resource; else not checked.
+    `inherited` maps a control id to the providers a scope inherits it from: a control not checked is
+    inherited from them instead.
     """
-    citing: dict[str, set[str]] = defaultdict(set)
-    for rule in rules:
-        for cid in filter(None, map(control_id, rule.cited)):
-            citing[cid].add(rule.rule)
+    table = mapping.evidence() if evidence is None else evidence
+    known = {rule.rule for rule in rules}
+    targets: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # control -> rule -> ids
+    for rule_id, ids in table.items():
+        for target in ids:
+            targets[mapping.control_of(target)][rule_id].append(target)
     by_rule: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in evaluations:
         by_rule[evaluation.rule].append(evaluation)
+    records: dict[str, list[AcknowledgmentRecord]] = defaultdict(list)
+    for record in acknowledgments:
+        records[record.finding].append(record)
+    behind: dict[tuple[str, str], _Deviation] = {}  # (finding, path) of an acknowledged evaluation -> its deviation
+    declared: dict[str, dict[str, _Deviation]] = defaultdict(dict)  # control -> the acknowledgments declaring it
+    for evaluation in evaluations:
+        if evaluation.status is not Status.ACKNOWLEDGED:
+            continue
+        found = acknowledgment_of(evaluation, records)
+        name = found.name if found else f"{evaluation.finding} on {evaluation.path}"
+        deviation = _Deviation(name, found.approved if found else False)
+        behind[(evaluation.finding, evaluation.path)] = deviation
+        for label in found.controls if found else ():
+            if cid := control_id(label):
+                declared[cid][name] = deviation
     controls: list[Control] = []
     for base in baseline():
-        rule_ids = sorted(citing.get(base.control, ()))
-        status, behind = _status([e for r in rule_ids for e in by_rule.get(r, [])])
+        mapped = targets.get(base.control, {})
+        evaluated = [e for r in sorted(mapped) for e in by_rule.get(r, [])]
+        failing = [e for e in evaluated if e.status is Status.NON_COMPLIANT]
+        passes = [e for e in evaluated if e.status is Status.COMPLIANT]
+        accepted = [e for e in evaluated if e.status is Status.ACKNOWLEDGED]
+        deviations = {d.name: d for d in (behind[(e.finding, e.path)] for e in accepted)}
+        deviations.update(declared.get(base.control, {}))
+        status = _status(len(passes), bool(failing), list(deviations.values()))
+        shown = failing or passes + accepted
         providers = (inherited or {}).get(base.control, ()) if status is ControlStatus.NOT_CHECKED else ()
+        # Behind the status, the rules that evaluated something; where none did, those that would (the documentation
+        # of a control not checked), never those of a status that only acknowledgments give.
+        documented = sorted(r for r in mapped if r in known) if status is ControlStatus.NOT_CHECKED else []
+        rule_ids = sorted({e.rule for e in shown}) if shown else documented
         controls.append(
             Control(
                 control=base.control,
@@ -420,10 +578,12 @@ def controls_from(
                 title=base.title,
                 family=base.family,
                 status=ControlStatus.INHERITED if providers else status,
-                rules=tuple(sorted({e.rule for e in behind})) if behind else tuple(rule_ids),
-                resources=tuple(sorted({f"{e.scope}:{e.path}" for e in behind})),
+                rules=tuple(rule_ids),
+                resources=tuple(sorted({f"{e.scope}:{e.path}" for e in shown})),
                 runtime=(runtime or {}).get(base.control, ()),
                 inherited_from=providers,
+                objectives=tuple(sorted({t for r in rule_ids for t in mapped.get(r, ())})),
+                deviations=tuple(sorted(deviations)) if not failing else (),
             )
         )
     return controls

@@ -2,33 +2,42 @@
 
 `compliance/baseline.json` is committed. Per scope (the pipeline and each stage, by
 name), it records the status at synth of every control that synth assesses and the
-set of acknowledgments, each with the resources it accepts a finding on; a stage that
-leaves services of its account baseline to a landing zone also records them under
+set of acknowledgments, each with its review date and the resources it accepts a finding on;
+a stage that leaves services of its account baseline to a landing zone also records them under
 `inherited`, each with its provider and the controls the stage inherits from it. Paths are
 stage-relative and stage-neutral, and account ids, regions, partitions and the
 source repository's name are written as placeholders, so editing what a team is
 told to edit (accounts, regions, zones, sizes, e-mails) never changes it; adding or
 removing an environment does, because that is a change to review.
 
+The committed baseline is also the record of approval: an acknowledgment it records, on every
+resource it accepts a finding on and with the same review date, is an approved deviation
+(`approve`); any other is a deviation requested. A control's status recorded here is the one it
+has once this run's acknowledgments are approved, so a new acknowledgment shows as one line, its
+own, rather than as a line per control it touches.
+
 A run regresses when a scope disappears or appears, a control's status drops
-(evidenced -> acknowledged -> not checked -> failing), a control becomes or stops being
+(evidenced -> partial -> not checked -> not satisfied -> failing), a control becomes or stops being
 inherited, a service is inherited from another provider (or newly, or no longer), or an
-acknowledgment is added or accepts more resources than recorded. Each regression is one
-line, and fails the gate unless the baseline committed with the change records it (`make baseline`
-rewrites the file from a synth; the diff is then part of the review). Improvements
+acknowledgment is added, accepts more resources than recorded, or has another review date. Each
+regression is one line, and fails the gate unless the baseline committed with the change records it
+(`make baseline` rewrites the file from a synth; the diff is then part of the review). Improvements
 (a control evidenced, an acknowledgment removed) pass, and the report lists them
-until the baseline records them too. Standard library only.
+until the baseline records them too. An acknowledgment past its review date fails the gate whatever
+the baseline says (`review`). Standard library only.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from compliance.model import (
+    AcknowledgmentRecord,
     ComplianceModel,
     ControlStatus,
     Evaluation,
@@ -38,15 +47,22 @@ from compliance.model import (
     inherited_controls,
 )
 
-SCHEMA = "fedramp-monitoring/compliance-baseline/1"
+SCHEMA = "fedramp-monitoring/compliance-baseline/2"
 DEFAULT_PATH = Path(__file__).resolve().parent / "baseline.json"
-# Higher is better: losing rank is a regression.
+# Higher is better: losing rank is a regression. Not satisfied ranks below not checked: an acknowledgment that
+# declares a control nothing else evidences is a deviation to review, and removing it is an improvement.
 _RANK = {
-    ControlStatus.EVIDENCED: 3,
-    ControlStatus.ACKNOWLEDGED: 2,
-    ControlStatus.NOT_CHECKED: 1,
+    ControlStatus.EVIDENCED: 7,
+    ControlStatus.PARTIAL_APPROVED: 6,
+    ControlStatus.PARTIAL_REQUESTED: 5,
+    ControlStatus.NOT_CHECKED: 4,
+    ControlStatus.DEVIATION_APPROVED: 3,
+    ControlStatus.DEVIATION_REQUESTED: 2,
     ControlStatus.FAILING: 0,
 }
+# The longest an acknowledgment may wait for its next review, in days from the run: FedRAMP reviews a deviation
+# request at least yearly, with the annual assessment.
+MAX_REVIEW_DAYS = 366
 _ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _REGION = re.compile(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?![0-9])")
 _PARTITION = re.compile(r"\barn:aws(?:-[a-z-]+)?:")
@@ -76,12 +92,15 @@ def neutral(text: str, scope: str) -> str:
 
 
 def snapshot(model: ComplianceModel) -> dict[str, Any]:
-    """The baseline document of a run."""
+    """The baseline document of a run: what it records once this run's acknowledgments are approved."""
     scopes: dict[str, Any] = {}
     for scope in model.scopes:
         evaluations = [e for e in model.evaluations if e.scope == scope]
         inheritances = [i for i in model.inheritances if i.scope == scope]
-        controls = controls_from(model.rules, evaluations, inherited=inherited_controls(inheritances))
+        records = [replace(a, approved=True) for a in model.acknowledgments if a.scope == scope]
+        controls = controls_from(
+            model.rules, evaluations, inherited=inherited_controls(inheritances), acknowledgments=records
+        )
         scopes[scope] = {
             "controls": {c.control: str(c.status) for c in controls if c.status is not ControlStatus.NOT_CHECKED},
             "acknowledgments": _acknowledgments(model, scope, evaluations),
@@ -91,19 +110,38 @@ def snapshot(model: ComplianceModel) -> dict[str, Any]:
     return {"schema": SCHEMA, "scopes": scopes}
 
 
-def _acknowledgments(model: ComplianceModel, scope: str, evaluations: list[Evaluation]) -> dict[str, list[str]]:
-    """Each acknowledgment of the scope ("<finding> on <path>") with the resources it accepts a finding on."""
-    accepted = [e for e in evaluations if e.status is Status.ACKNOWLEDGED]
-    acknowledgments: dict[str, list[str]] = {}
+def _key(ack: AcknowledgmentRecord) -> str:
+    """How the baseline names an acknowledgment: "<finding> on <path>", stage-neutral."""
+    return f"{neutral(ack.finding, ack.scope)} on {neutral(ack.path, ack.scope)}"
+
+
+def _acknowledged(evaluations: list[Evaluation]) -> dict[str, list[Evaluation]]:
+    """The acknowledged evaluations, by finding id."""
+    found: dict[str, list[Evaluation]] = {}
+    for evaluation in evaluations:
+        if evaluation.status is Status.ACKNOWLEDGED:
+            found.setdefault(evaluation.finding, []).append(evaluation)
+    return found
+
+
+def _accepted_on(ack: AcknowledgmentRecord, acknowledged: dict[str, list[Evaluation]]) -> set[str]:
+    """The stage-neutral paths of the resources where `ack` accepted a finding (`acknowledged`: by finding id)."""
+    return {
+        neutral(e.path, ack.scope)
+        for e in acknowledged.get(ack.finding, [])
+        if e.scope == ack.scope and (e.path == ack.path or e.path.startswith(ack.path + "/"))
+    }
+
+
+def _acknowledgments(model: ComplianceModel, scope: str, evaluations: list[Evaluation]) -> dict[str, dict[str, Any]]:
+    """Each acknowledgment of the scope ("<finding> on <path>"): its review date and the resources it accepts a
+    finding on."""
+    acknowledgments: dict[str, dict[str, Any]] = {}
+    acknowledged = _acknowledged(evaluations)
     for ack in (a for a in model.acknowledgments if a.scope == scope):
-        resources = {
-            neutral(e.path, scope)
-            for e in accepted
-            if e.finding == ack.finding and (e.path == ack.path or e.path.startswith(ack.path + "/"))
-        }
-        key = f"{neutral(ack.finding, scope)} on {neutral(ack.path, scope)}"
-        entry = acknowledgments.setdefault(key, [])
-        entry[:] = sorted(set(entry) | resources)
+        entry = acknowledgments.setdefault(_key(ack), {"review_by": ack.review_by, "resources": []})
+        entry["review_by"] = min(entry["review_by"], ack.review_by)
+        entry["resources"] = sorted(set(entry["resources"]) | _accepted_on(ack, acknowledged))
     return dict(sorted(acknowledgments.items()))
 
 
@@ -121,6 +159,13 @@ class Comparison:
 def compare(committed: dict[str, Any], current: dict[str, Any]) -> Comparison:
     """One line per difference between the committed baseline and this run, regressions apart from improvements."""
     result = Comparison()
+    recorded, recording = committed.get("schema", SCHEMA), current.get("schema", SCHEMA)
+    if recorded != recording:
+        result.regressions.append(
+            f"the baseline is of schema {recorded!r}; this run records {recording!r}: "
+            "record it again (`make baseline`) and review the diff"
+        )
+        return result
     old_scopes, new_scopes = committed.get("scopes", {}), current.get("scopes", {})
     for scope in old_scopes.keys() - new_scopes.keys():
         result.regressions.append(f"{scope}: in the baseline but not in this run (an environment was removed)")
@@ -171,7 +216,7 @@ def _compare_controls(scope: str, old: dict[str, Any], new: dict[str, Any], resu
 
 
 def _compare_acknowledgments(
-    scope: str, old: dict[str, list[str]], new: dict[str, list[str]], result: Comparison
+    scope: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], result: Comparison
 ) -> None:
     for ack in sorted(old.keys() | new.keys()):
         if ack not in old:
@@ -179,11 +224,18 @@ def _compare_acknowledgments(
         elif ack not in new:
             result.improvements.append(f"{scope}: acknowledgment removed: {ack}")
         else:
-            wider, narrower = sorted(set(new[ack]) - set(old[ack])), sorted(set(old[ack]) - set(new[ack]))
+            before, after = old[ack], new[ack]
+            wider = sorted(set(after["resources"]) - set(before["resources"]))
+            narrower = sorted(set(before["resources"]) - set(after["resources"]))
             if wider:
                 result.regressions.append(f"{scope}: acknowledgment of {ack} widened to {', '.join(wider)}")
             if narrower:
                 result.improvements.append(f"{scope}: acknowledgment of {ack} no longer needed on {len(narrower)}")
+            if before["review_by"] != after["review_by"]:
+                result.regressions.append(
+                    f"{scope}: acknowledgment of {ack} is to be reviewed by {after['review_by']}, "
+                    f"not {before['review_by']}"
+                )
 
 
 def render(document: dict[str, Any]) -> str:
@@ -196,12 +248,75 @@ def write(model: ComplianceModel, path: Path) -> Path:
     return path
 
 
-def apply(model: ComplianceModel, path: Path, *, shown_as: str) -> None:
-    """Compare the run with the baseline at `path` and record the outcome in the model (for the reports)."""
+def apply(model: ComplianceModel, path: Path, *, shown_as: str, today: date) -> None:
+    """Compare the run with the baseline at `path`, record the outcome in the model (for the reports), and
+    approve what the baseline records (`approve`); `today` is the run's date."""
     model.baseline_file = shown_as
     if not path.exists():
         model.baseline_differences = [f"{shown_as}: no compliance baseline; run `make baseline` and commit it"]
+        approve(model, None, today=today)
         return
-    comparison = compare(json.loads(path.read_text(encoding="utf-8")), snapshot(model))
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    comparison = compare(committed, snapshot(model))
     model.baseline_differences = comparison.regressions
     model.baseline_improvements = comparison.improvements
+    approve(model, committed, today=today)
+
+
+def approve(model: ComplianceModel, committed: dict[str, Any] | None, *, today: date) -> None:
+    """Mark each acknowledgment approved where the committed baseline records it, on every resource it accepts a
+    finding on and with its review date, and the date has not passed on `today`; then give the controls and the
+    Security Hub suppressions the statuses that follow. With no baseline (`None`), nothing is approved."""
+    scopes = (committed or {}).get("scopes", {}) if (committed or {}).get("schema") == SCHEMA else {}
+    acknowledged = _acknowledged(model.evaluations)
+    records = []
+    for ack in model.acknowledgments:
+        recorded = scopes.get(ack.scope, {}).get("acknowledgments", {}).get(_key(ack))
+        approved = (
+            recorded is not None
+            and recorded.get("review_by") == ack.review_by
+            and _accepted_on(ack, acknowledged) <= set(recorded.get("resources", []))
+            and not ack.overdue(today)
+        )
+        records.append(replace(ack, approved=approved))
+    model.acknowledgments = records
+    by_finding: dict[str, list[AcknowledgmentRecord]] = {}
+    for record in records:
+        by_finding.setdefault(record.finding, []).append(record)
+    model.suppressions = [
+        replace(s, approved=_approved(s.finding, s.scope, s.path, by_finding)) for s in model.suppressions
+    ]
+    model.controls = controls_from(
+        model.rules,
+        model.evaluations,
+        {c.control: c.runtime for c in model.controls if c.runtime},
+        inherited_controls(model.inheritances),
+        acknowledgments=records,
+    )
+
+
+def _approved(finding: str, scope: str, path: str, records: dict[str, list[AcknowledgmentRecord]]) -> bool:
+    """Whether the acknowledgment that accepts `finding` on the resource at `path` is approved."""
+    candidates = [
+        a for a in records.get(finding, []) if a.scope == scope and (path == a.path or path.startswith(a.path + "/"))
+    ]
+    nearest = max(candidates, key=lambda a: len(a.path), default=None)
+    return nearest is not None and nearest.approved
+
+
+def review(model: ComplianceModel, *, today: date) -> None:
+    """Record in the model, one line each, the acknowledgments whose review date has passed on `today`, has none,
+    or lies more than `MAX_REVIEW_DAYS` ahead: each fails the gate."""
+    latest = today + timedelta(days=MAX_REVIEW_DAYS)
+    lines: list[str] = []
+    for ack in model.acknowledgments:
+        if not ack.review_by:
+            lines.append(f"{ack.name}: no review date")
+        elif ack.overdue(today):
+            lines.append(f"{ack.name}: to be reviewed by {ack.review_by}, which has passed ({today.isoformat()})")
+        elif date.fromisoformat(ack.review_by) > latest:
+            lines.append(
+                f"{ack.name}: to be reviewed by {ack.review_by}, more than {MAX_REVIEW_DAYS} days after "
+                f"{today.isoformat()}: review a deviation at least yearly"
+            )
+    model.review_overdue = lines

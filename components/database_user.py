@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from compliance import acknowledge
 from compliance.checks import (
@@ -232,7 +232,12 @@ class DatabaseUser(Construct):
                 AssumableOnlyBy("lambda.amazonaws.com"),
             ],
             controls=["AC-6"],
+            review_by="2027-03-31",
         )
+        self._acknowledge_deployment_invocation(function)
+
+    def _acknowledge_deployment_invocation(self, function: IConstruct) -> None:
+        """What follows from CloudFormation invoking the function once per deployment, in the stage's subnets."""
         acknowledge(
             function,
             "NIST.800.53.R5-LambdaDLQ",
@@ -243,6 +248,7 @@ class DatabaseUser(Construct):
             ),
             checks=[NotInvocableByOthers(), EncryptedWithCmk(on="AWS::Logs::LogGroup")],
             controls=["SI-2", "CP-10"],
+            review_by="2027-09-30",
         )
         acknowledge(
             function,
@@ -254,6 +260,7 @@ class DatabaseUser(Construct):
             ),
             checks=[ResolvedAtDeploy(prop="VpcConfig.SubnetIds", to=SUBNET)],
             controls=["SC-7"],
+            review_by="2027-11-30",
         )
         acknowledge(
             function,
@@ -265,4 +272,5 @@ class DatabaseUser(Construct):
             ),
             checks=[NotInvocableByOthers()],
             controls=["SC-5", "AC-6"],
+            review_by="2027-09-30",
         )

@@ -10,6 +10,7 @@ from constructs import Construct
 from compliance import acknowledge
 from compliance.checks import KEY, EncryptedWithCmk, KeptAtLeast, ResolvedAtDeploy
 from compliance.preflight.log_group_retention import MINIMUM_DAYS
+from compliance.preflight.log_retention_fedramp import M_21_31_DAYS, SHORTEST_PERIOD_DAYS
 from config.schema import LOG_RETENTION_DAYS
 
 
@@ -19,8 +20,9 @@ class EncryptedLogGroup(Construct):
     The key must allow CloudWatch Logs (see `EncryptionKey(allow_cloudwatch_logs=True)`).
     `log_group_name` is only for the few services that demand a fixed name (RDS log
     exports, WAF logging); callers derive it from the stage so deployments never collide.
-    A retention shorter than the account baseline's year is acknowledged here, in the
-    environments the configuration lets keep logs shorter (those without approval).
+    A retention shorter than FedRAMP's AU-11 value (OMB M-21-31, 913 days) or the account
+    baseline's year is acknowledged here, in the environments the configuration lets keep logs
+    shorter (those that do not protect their data).
     """
 
     def __init__(
@@ -55,7 +57,12 @@ class EncryptedLogGroup(Construct):
                 ),
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
+                review_by="2027-11-30",
             )
+        self._acknowledge_retention(retention_days)
+
+    def _acknowledge_retention(self, retention_days: int) -> None:
+        """A retention shorter than AWS Config's year or FedRAMP's AU-11 value: what the configuration allows."""
         for finding in (f"Preflight-LogGroupRetention[{retention_days}-days]", "ControlTower::CT.CLOUDWATCH.PR.2"):
             if retention_days >= MINIMUM_DAYS:
                 break
@@ -65,12 +72,28 @@ class EncryptedLogGroup(Construct):
                 reason=(
                     f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
                     f"less than the {MINIMUM_DAYS} days AWS Config's cw-loggroup-retention-period-check and Control "
-                    "Tower's CT.CLOUDWATCH.PR.2 ask for; only an "
-                    "environment without approval may, because the configuration check refuses an environment with "
-                    "approval that keeps its logs less than a year."
+                    "Tower's CT.CLOUDWATCH.PR.2 ask for; only an environment that does not protect its data may, "
+                    f"because the configuration check refuses one that does and keeps its logs less than "
+                    f"{SHORTEST_PERIOD_DAYS} days."
                 ),
                 checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
                 controls=["AU-11"],
+                review_by="2027-06-30",
+            )
+        if retention_days < M_21_31_DAYS:
+            acknowledge(
+                self.log_group.node.default_child,  # type: ignore[arg-type]
+                f"Preflight-LogRetentionFedRAMP[{retention_days}-days]",
+                reason=(
+                    f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
+                    f"less than the {M_21_31_DAYS} days (12 months active and 18 months cold storage) FedRAMP's AU-11 "
+                    "asks for through OMB M-21-31; only an environment that does not protect its data (protect_data: "
+                    f"false) may, because the configuration check refuses one that does and keeps its logs less than "
+                    f"{SHORTEST_PERIOD_DAYS} days."
+                ),
+                checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
+                controls=["AU-11"],
+                review_by="2027-06-30",
             )
 
 

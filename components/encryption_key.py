@@ -148,6 +148,7 @@ class EncryptionKey(Construct):
                 PublishConfinedToAccount(service="events.amazonaws.com"),
             ],
             controls=["AC-3", "AC-6"],
+            review_by="2027-09-30",
         )
 
 

@@ -216,6 +216,7 @@ class HardenedFargateService(Construct):
             ),
             checks=[WildcardGrantsOnly(("ecr:GetAuthorizationToken",)), AssumableOnlyBy("ecs-tasks.amazonaws.com")],
             controls=["AC-6"],
+            review_by="2027-03-31",
         )
 
 

@@ -121,6 +121,7 @@ class LoggedBucket(Construct):
             reason=replication_reason,
             checks=[Versioned(), RetainedOnDelete(), TlsOnly(), EncryptedWithCmk(), AccessLogged(), NotPublic()],
             controls=["CP-9", "CP-6"],
+            review_by="2027-09-30",
         )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
@@ -131,6 +132,7 @@ class LoggedBucket(Construct):
             ),
             checks=[Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
             controls=["AU-9", "CP-9"],
+            review_by="2027-09-30",
         )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
@@ -141,6 +143,7 @@ class LoggedBucket(Construct):
             ),
             checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
+            review_by="2027-09-30",
         )
 
     def _acknowledge_access_log_bucket(self, access_log_retention_days: int) -> None:
@@ -160,6 +163,7 @@ class LoggedBucket(Construct):
             ),
             checks=[NotPublic(), TlsOnly(), Versioned(), RetainedOnDelete()],
             controls=["AU-2", "AU-9"],
+            review_by="2027-09-30",
         )
         acknowledge(
             self.access_logs.node.default_child,  # type: ignore[arg-type]
@@ -170,6 +174,7 @@ class LoggedBucket(Construct):
             ),
             checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
+            review_by="2027-09-30",
         )
 
 
@@ -193,4 +198,5 @@ def _acknowledge_unlocked(bucket: s3.Bucket, reason: str, checks: list[Check]) -
             reason=reason,
             checks=checks,
             controls=["AU-9", "AU-11"],
+            review_by="2027-09-30",
         )

@@ -210,6 +210,7 @@ class PrivateRestApi(Construct):
                 ),
                 checks=[IamAuthenticationRequired()],
                 controls=["AC-3", "IA-2"],
+                review_by="2027-11-30",
             )
         acknowledge(
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
@@ -221,6 +222,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[NotCached()],
             controls=["SC-28(1)", "AC-4"],
+            review_by="2027-11-30",
         )
         acknowledge(
             self.api.deployment_stage.node.default_child,  # type: ignore[arg-type]
@@ -234,6 +236,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[EncryptedEndToEnd(), PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
             controls=["SC-8", "IA-3"],
+            review_by="2027-03-31",
         )
         role = self.api.node.find_child("CloudWatchRole").node.default_child
         assert role is not None
@@ -246,6 +249,7 @@ class PrivateRestApi(Construct):
             ),
             checks=[AssumableOnlyBy("apigateway.amazonaws.com")],
             controls=["AC-6", "AU-12"],
+            review_by="2027-11-30",
         )
 
     def _integration(self, uri: str, *, proxy: bool = False) -> apigw.Integration:

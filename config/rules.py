@@ -21,7 +21,6 @@ from config.schema import (
     CONNECTION_ARN,
     FARGATE_MEMORY_MIB,
     M_21_31_LOG_RETENTION_DAYS,
-    PROTECTED_LOG_RETENTION_DAYS,
     AccountBaseline,
     CacheConfig,
     DatabaseEngine,
@@ -134,12 +133,6 @@ def _protected(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:
         yield "database.multi_az", f"must be true {why}"
     if env("cache", "replicas") < 1:
         yield "cache.replicas", f"must be at least 1 {why}: Multi-AZ failover needs a replica"
-    if env("log_retention_days") < PROTECTED_LOG_RETENTION_DAYS:
-        yield (
-            "log_retention_days",
-            f"must be at least {PROTECTED_LOG_RETENTION_DAYS} {why}: the account baseline's AWS Config rule "
-            "cw-loggroup-retention-period-check asks for a year",
-        )
 
 
 def _protected_logs(env: Callable[..., Any]) -> Iterator[tuple[str, str]]:

@@ -48,7 +48,8 @@ _ARTIFACT_KEY = ("Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*")
 _REPLICATION_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 BUCKET, KEY, LOG_GROUP = "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"
-BUILD_LOG_RETENTION_DAYS = 365
+# FedRAMP's AU-11 retention (OMB M-21-31: 12 months active, 18 cold) in CloudWatch Logs' next period.
+BUILD_LOG_RETENTION_DAYS = 1096
 # What stands behind each kind of wildcard: first its scope (the statements that carry it name only this app's own
 # bucket and its objects, or its own keys), then what that bucket or key is like.
 _BUCKET_CHECKS: tuple[Check, ...] = (
@@ -119,7 +120,8 @@ def acknowledge_pipeline(
     _acknowledge_docker_asset_projects(pipeline)
     _acknowledge_replication_key_decrypt(pipeline.pipeline.role, region_supports)
     _acknowledge_replication_bucket_names(stack, region_supports)
-    acknowledge_generated_inline_policies(stack)
+    # Reviewed with each CDK upgrade, which can change what the grant methods write.
+    acknowledge_generated_inline_policies(stack, review_by="2027-06-30")
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ def _acknowledge_grants(roles: list[_Role]) -> None:
                     reason=reason,
                     checks=checks,
                     controls=["AC-6", "CM-5"],
+                    review_by="2027-03-31",
                 )
 
 
@@ -303,6 +306,7 @@ def _acknowledge_replication_key_decrypt(role: iam.IRole, region_supports: list[
         ),
         checks=[WildcardGrantsOnly(_REPLICATION_KEY_ACTIONS, "arn:*:kms:*:key/*", "kms:ResourceAliases")],
         controls=["AC-6", "SC-12"],
+        review_by="2027-06-30",
     )
 
 
@@ -321,6 +325,7 @@ def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: lis
             ),
             checks=[Versioned(), RetainedOnDelete(), EncryptedWithCmk()],
             controls=["CM-2", "CP-9"],
+            review_by="2027-06-30",
         )
 
 
@@ -337,6 +342,7 @@ def _acknowledge_docker_asset_projects(pipeline: pipelines.CodePipeline) -> None
             ),
             checks=[RunOnlyByPipeline()],
             controls=["CM-7", "SA-10"],
+            review_by="2027-06-30",
         )
 
 

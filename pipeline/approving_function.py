@@ -24,7 +24,8 @@ from compliance import acknowledge
 from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
 from components import EncryptedLogGroup
 
-LOG_RETENTION_DAYS = 365
+# FedRAMP's AU-11 retention (OMB M-21-31: 12 months active, 18 cold) in CloudWatch Logs' next period.
+LOG_RETENTION_DAYS = 1096
 
 
 def approving_function(
@@ -145,6 +146,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             KeptAtLeast(LOG_RETENTION_DAYS, on="AWS::Logs::LogGroup"),
         ],
         controls=["SI-2", "CM-3"],
+        review_by="2027-09-30",
     )
     for finding in ("NIST.800.53.R5-LambdaInsideVPC", "ControlTower::CT.LAMBDA.PR.3"):
         acknowledge(
@@ -156,6 +158,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             ),
             checks=[NotInvocableByOthers()],
             controls=["SC-7", "AC-6"],
+            review_by="2027-09-30",
         )
     acknowledge(
         resource,
@@ -166,4 +169,5 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
         ),
         checks=[NotInvocableByOthers()],
         controls=["SC-5", "AC-6"],
+        review_by="2027-09-30",
     )

@@ -61,6 +61,7 @@ class BuildImage(Construct):
             ),
             checks=[WildcardGrantsOnly((TOKEN_ACTION,))],
             controls=["AC-6", "CM-2"],
+            review_by="2027-03-31",
         )
 
     def run(self, project: codebuild.Project) -> None:
@@ -85,6 +86,7 @@ class BuildImage(Construct):
             ),
             checks=[ImagePinnedByDigest()],
             controls=["CM-2", "CM-14", "SA-10"],
+            review_by="2027-06-30",
         )
 
     def _on_image(self, environment: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,7 @@ class PackageMirror(Construct):
                 )
             ],
             controls=["AC-6", "CM-7"],
+            review_by="2027-03-31",
         )
 
     def login(self, *tools: Tool) -> list[str]:

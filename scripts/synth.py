@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compliance.assembly import OUTPUT_DIRECTORY, CloudAssembly  # noqa: E402
-from compliance.gate import Finding, baseline_failures, claim_failures, counts, findings  # noqa: E402
+from compliance.gate import Finding, baseline_failures, claim_failures, counts, findings, review_failures  # noqa: E402
 from compliance.model import ComplianceModel, Status  # noqa: E402
 from compliance.outputs.findings_json import read_model  # noqa: E402
 from compliance.outputs.securityhub_rules import DOCUMENT_FILE  # noqa: E402
@@ -180,7 +180,8 @@ def summary(
         "SARIF, JUnit, "
         "OSCAL, manifest.json)"
     )
-    gate = open_findings + failed_claims + (baseline_failures(model) if model is not None else [])
+    recorded = baseline_failures(model) + review_failures(model) if model is not None else []
+    gate = open_findings + failed_claims + recorded
     failed = bool(gate) or lint_passed is False or drifted or assembly_problems > 0
     also = ", cfn-lint FAIL" if lint_passed is False else ""
     also += f", {assembly_problems} Preflight assembly finding(s)" if assembly_problems else ""

@@ -227,6 +227,7 @@ class BaselineStack(WorkloadStack):
             ),
             checks=[AssumableOnlyBy("config.amazonaws.com")],
             controls=["AC-6", "CM-8"],
+            review_by="2027-11-30",
         )
         # Exactly what delivery needs: write under config/, read the bucket's ACL, encrypt with the key.
         prefix = f"config/AWSLogs/{cdk.Aws.ACCOUNT_ID}/*"  # the pseudo-parameter: the same finding in every stage
@@ -256,5 +257,6 @@ class BaselineStack(WorkloadStack):
                 RetainedOnDelete(on="AWS::S3::Bucket"),
             ],
             controls=["AC-6", "AU-9"],
+            review_by="2027-03-31",
         )
         return role

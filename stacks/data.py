@@ -337,6 +337,7 @@ class DataStack(WorkloadStack):
             ),
             checks=[AssumableOnlyBy("backup.amazonaws.com")],
             controls=["AC-6", "CP-9"],
+            review_by="2027-11-30",
         )
 
     def _literal_database_ports(self) -> None:
@@ -360,6 +361,7 @@ class DataStack(WorkloadStack):
             ),
             checks=[AssumableOnlyBy("monitoring.rds.amazonaws.com")],
             controls=["AC-6", "SI-4"],
+            review_by="2027-11-30",
         )
         if not config.database.multi_az:
             for rule in ("AwsSolutions-RDS3", "NIST.800.53.R5-RDSMultiAZSupport", "ControlTower::CT.RDS.PR.1"):
@@ -373,6 +375,7 @@ class DataStack(WorkloadStack):
                     ),
                     checks=[BackedUp()],
                     controls=["CP-10", "SC-5"],
+                    review_by="2027-06-30",
                 )
         if not config.protect_data:
             for rule in (
@@ -390,6 +393,7 @@ class DataStack(WorkloadStack):
                     ),
                     checks=[BackedUp()],
                     controls=["CP-9", "CM-3"],
+                    review_by="2027-06-30",
                 )
 
     def _acknowledge_cache_and_stream(self) -> None:
@@ -405,6 +409,7 @@ class DataStack(WorkloadStack):
                 ),
                 checks=[BackedUp()],
                 controls=["CP-10", "SC-5"],
+                review_by="2027-06-30",
             )
         acknowledge(
             self.cache,
@@ -417,6 +422,7 @@ class DataStack(WorkloadStack):
             ),
             checks=[IamAuthenticationRequired(), TlsOnly(), EncryptedWithCmk()],
             controls=["IA-2", "IA-5(1)", "AC-3"],
+            review_by="2027-11-30",
         )
         acknowledge(
             self.stream.node.default_child,  # type: ignore[arg-type]
@@ -427,6 +433,7 @@ class DataStack(WorkloadStack):
             ),
             checks=[EncryptedWithCmk(), KeyRotation()],
             controls=["SC-12", "SC-28(1)"],
+            review_by="2027-11-30",
         )
         self._acknowledge_keys_of_other_stacks()
         self._acknowledge_short_backup_retention()
@@ -446,6 +453,7 @@ class DataStack(WorkloadStack):
             ),
             checks=[BackedUp()],
             controls=["CP-9"],
+            review_by="2027-06-30",
         )
 
     def _acknowledge_keys_of_other_stacks(self) -> None:
@@ -465,6 +473,7 @@ class DataStack(WorkloadStack):
                 reason=reason.format(what=what),
                 checks=[ResolvedAtDeploy(prop=prop, to=KEY), EncryptedWithCmk(), KeyRotation()],
                 controls=["SC-12", "SC-28(1)"],
+                review_by="2027-11-30",
             )
 
 

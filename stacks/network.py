@@ -114,6 +114,7 @@ class NetworkStack(WorkloadStack):
             ),
             checks=[ZonesOfRegion()],
             controls=["CM-2", "CM-6"],
+            review_by="2027-11-30",
         )
         self._acknowledge_default_group_provider()
 
@@ -133,4 +134,5 @@ class NetworkStack(WorkloadStack):
             ),
             checks=[NotInvocableByOthers()],
             controls=["SC-7", "AC-6"],
+            review_by="2027-11-30",
         )

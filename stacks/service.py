@@ -232,6 +232,7 @@ class ServiceStack(WorkloadStack):
                 IamAuthenticationRequired(on="AWS::ElastiCache::ReplicationGroup"),
             ],
             controls=["IA-5(7)", "SC-28"],
+            review_by="2027-03-31",
         )
 
     def _acknowledge_load_balancer(self) -> None:
@@ -254,6 +255,7 @@ class ServiceStack(WorkloadStack):
                 ),
                 checks=[NotPublic(), InIsolatedSubnets(), FlowLogged()],
                 controls=["AU-2", "AU-12"],
+                review_by="2027-03-31",
             )
         for rule in ("NIST.800.53.R5-ELBDeletionProtectionEnabled", "ControlTower::CT.ELASTICLOADBALANCING.PR.5"):
             if config.protect_data:
@@ -268,4 +270,5 @@ class ServiceStack(WorkloadStack):
                 ),
                 checks=[NotPublic(), InIsolatedSubnets()],
                 controls=["CM-3", "SC-5"],
+                review_by="2027-06-30",
             )

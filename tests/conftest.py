@@ -11,6 +11,7 @@ by the last ones: see `BACKGROUND` and tests/background.py.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -33,6 +34,7 @@ import yaml
 from aws_cdk.assertions import Template
 
 from app import build_app
+from compliance import signoff
 from compliance.assembly import CloudAssembly
 from compliance.evaluation import evaluate
 from compliance.model import ComplianceModel
@@ -40,7 +42,7 @@ from config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, AppConfig, EnvironmentConf
 from pipeline import PipelineStack
 from tests.background import Finished, Lanes
 from tests.servers import KinesisStub, PostgresServer, ValkeyServer
-from tests.synth_runs import hermetic_env, rewritten, synth_command
+from tests.synth_runs import RUN_DATE, hermetic_env, rewritten, synth_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Five environments: dev, qa (no approval), staging, and prod with prod-dr in one wave, in three regions.
@@ -179,6 +181,14 @@ def compliance_model(fixture_app: cdk.App, assembly_dir: Path, fixture_config: A
     )
 
 
+@pytest.fixture(scope="session")
+def approved_model(compliance_model: ComplianceModel) -> ComplianceModel:
+    """The fixture app's evaluation as it reads once a baseline recorded from it approves its acknowledgments."""
+    approved = copy.deepcopy(compliance_model)
+    signoff.approve(approved, signoff.snapshot(approved), today=RUN_DATE)
+    return approved
+
+
 # --- the GovCloud app -------------------------------------------------------------------------------
 
 GOVCLOUD = FIXTURES / "govcloud.yaml"
@@ -218,6 +228,7 @@ def govcloud_run(lanes: Lanes, tmp_path_factory: pytest.TempPathFactory) -> AppR
         "CDK_OUTDIR": str(root / "cdk.out"),
         "MONITORING_CONFIG": str(config),
         "MONITORING_BASELINE": str(COMMITTED_LAYOUTS["govcloud"][1]),
+        "MONITORING_TODAY": RUN_DATE.isoformat(),
     }
     env.pop("CDK_CONTEXT_JSON", None)
     finished = lanes.synths.run([sys.executable, str(PROJECT_ROOT / "app.py")], cwd=PROJECT_ROOT, env=env)

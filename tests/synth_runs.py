@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ from pydantic import BaseModel
 
 from config import PROJECT_ROOT, aws_facts
 from config.schema import DatabaseConfig, EcrImage, ServiceConfig
+
+# The date the tests' synths judge acknowledgments' review dates on (`app.run_date`), so no test depends on today:
+# one the shipped acknowledgments' review dates are within a year of.
+RUN_DATE = date(2026, 12, 7)
 
 # One region per partition that a rewrite tries first (large regions that offer the usual database and cache
 # classes); every other region of the partition follows, so any layout finds somewhere to move.
@@ -177,10 +182,11 @@ def synth_command(config: Path, outdir: Path, *extra: str) -> list[str]:
 
 def hermetic_env(home: Path) -> dict[str, str]:
     """No AWS configuration (`home` is empty), no instance metadata, the venv's Python and Node.js; `CI` set, as
-    the pipeline's Synth step sets it."""
+    the pipeline's Synth step sets it; the gate judges review dates on `RUN_DATE`."""
     return {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
         "HOME": str(home),
         "AWS_EC2_METADATA_DISABLED": "true",
         "CI": "true",
+        "MONITORING_TODAY": RUN_DATE.isoformat(),
     }

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "compliance.data",
             "compliance.model",
+            "compliance.mapping",
             "compliance.attestation",
             "compliance.inheritance",
             "compliance.twins",

@@ -30,7 +30,7 @@ from compliance.preflight.log_group_retention import MINIMUM_DAYS
 from compliance.runtime import config_rules, pack_parameters
 from compliance.twins import classification, twins
 from config import load_config
-from config.schema import ENVIRONMENT_NAME_MAX_LENGTH
+from config.schema import ENVIRONMENT_NAME_MAX_LENGTH, PROTECTED_LOG_RETENTION_DAYS
 from scripts import bootstrap_policy, smoke_test
 from service import iam_auth, readiness
 from tests.conftest import AppRun
@@ -292,7 +292,7 @@ FIGURES: dict[str, tuple[str, str, Callable[[], str]]] = {
     "log retention of a protected environment": (
         "README.md",
         r"its logs at least (\d+) days",
-        lambda: str(MINIMUM_DAYS),
+        lambda: str(PROTECTED_LOG_RETENTION_DAYS),
     ),
     "backup retention the pack asks": (
         "docs/compliance.md",

@@ -49,8 +49,8 @@ def test_layout_synthesizes_and_passes_the_gate_and_cfn_lint(shipped_runs: dict[
     lint = "cfn-lint: not run (--no-lint)" if name == "fixture/rewritten" else "cfn-lint: pass"
     assert lint in finished.output
     assert (
-        "Result: PASS (0 open findings, 0 compensating controls that do not hold, 0 baseline differences)"
-        in finished.output
+        "Result: PASS (0 open findings, 0 compensating controls that do not hold, 0 acknowledgments due for review, "
+        "0 baseline differences)" in finished.output
     )
     manifest = json.loads((run.assembly / "manifest.json").read_text())
     stages = {f"assembly-Pipeline-{env.stage_id}" for env in load_config(run.config).environments}

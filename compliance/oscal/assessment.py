@@ -186,7 +186,12 @@ def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: 
         "title": f"{control.label}: {control.status}",
         "description": f"{len(control.rules)} rule(s) on {len(control.resources)} resource(s) give {control.label} "
         f"the status '{control.status}' at synth.",
-        "props": [*(prop("rule", r) for r in control.rules), *(prop("resource", r) for r in control.resources)] or None,
+        "props": [
+            *(prop("rule", r) for r in control.rules),
+            *(prop("resource", r) for r in control.resources),
+            *(prop("deviation", d) for d in control.deviations),
+        ]
+        or None,
         "methods": [METHOD],
         "origins": origins(stamp, rule_tools(model.rules, control.rules)),
         "subjects": [
@@ -244,7 +249,7 @@ def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> 
         related = [risk_uuid(stamp, acknowledgment_key(a)) for a in related_acknowledgments(control, acks)]
         related += [risk_uuid(stamp, finding_key(e)) for e in related_findings(control, found)]
         findings.append(_finding(stamp, model, control, related))
-    risks = [acknowledgment_risk(stamp, a, packs.get(a.finding, "")) for a in acks]
+    risks = [acknowledgment_risk(stamp, a, packs.get(a.finding, ""), model.approval) for a in acks]
     risks += [finding_risk(stamp, model, e) for e in found]
     result = {
         "uuid": stamp.uuid("result"),

@@ -92,11 +92,16 @@ class Outcome:
 
 
 # The one table from a control's status at synth to OSCAL. A status it does not name is not assessed at synth (no
-# finding; the SSP leaves its implementation status to the team): not checked, inherited from a landing zone. A
-# control only acknowledged is not satisfied: its deviations wait for approval as risks and POA&M items.
+# finding; the SSP leaves its implementation status to the team): not checked, inherited from a landing zone. Only a
+# control evidenced at synth is satisfied; a deviation, requested or approved, never is: beside passes it is a partial
+# implementation, alone an alternative one (the acknowledgment's compensating control), and its deviations are risks
+# and POA&M items.
 OUTCOMES: dict[ControlStatus, Outcome] = {
     ControlStatus.EVIDENCED: Outcome("satisfied", "pass", "implemented"),
-    ControlStatus.ACKNOWLEDGED: Outcome("not-satisfied", "other", "partial"),
+    ControlStatus.PARTIAL_APPROVED: Outcome("not-satisfied", "other", "partial"),
+    ControlStatus.PARTIAL_REQUESTED: Outcome("not-satisfied", "other", "partial"),
+    ControlStatus.DEVIATION_APPROVED: Outcome("not-satisfied", "other", "alternative"),
+    ControlStatus.DEVIATION_REQUESTED: Outcome("not-satisfied", "other", "alternative"),
     ControlStatus.FAILING: Outcome("not-satisfied", "fail", "partial"),
 }
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from trestle.oscal import component as cd
 
-from compliance.model import ComplianceModel, Control, Status, control_id
+from compliance import mapping
+from compliance.model import ComplianceModel, Control, Status
 from compliance.oscal.base import (
     BASELINE_PROFILE,
     COMPONENTS,
@@ -37,10 +38,10 @@ Evidence = dict[tuple[str, str], tuple[list[str], list[str]]]
 def evidence(model: ComplianceModel) -> Evidence:
     """(component, control) -> (rules, resources) of the passing or acknowledged evaluations behind it."""
     citing: dict[str, set[str]] = defaultdict(set)
+    # Through the rules the reviewed mapping says evidence a control, never a citation alone.
     for rule in model.rules:
-        for label in rule.cited:
-            if cid := control_id(label):
-                citing[rule.rule].add(cid)
+        for target in mapping.evidence().get(rule.rule, ()):
+            citing[rule.rule].add(mapping.control_of(target))
     found: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     for evaluation in model.evaluations:
         if evaluation.status is Status.NON_COMPLIANT:

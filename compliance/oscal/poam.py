@@ -1,8 +1,9 @@
 """`plan-of-action-and-milestones.json`: the open deviations of a synth, each a POA&M item with its risk.
 
-Open: an acknowledgment that accepted a finding and has no recorded approval (its risk is
-`deviation-requested`, or `open` where its compensating control fails), and every open finding (a
-failing control). Each item's risk carries the milestone of its review: the acknowledgment's review
+Open: an acknowledgment that accepted a finding, approved or not (its risk is `deviation-requested`
+until the signed-off baseline approves it, then `deviation-approved`, and `open` where its compensating
+control fails: approval accepts a risk and does not close it), and every open finding (a failing
+control). Each item's risk carries the milestone of its review: the acknowledgment's review
 date where the record has one (`compliance.oscal.risks`), else a remark that none is set. An item's
 uuid is its deviation's (the acknowledged finding on its resource): the same in every run, so a
 deviation keeps its POA&M identity from month to month; its risk is this run's. Nothing open, no
@@ -55,7 +56,7 @@ def plan_of_action_and_milestones(model: ComplianceModel) -> poam.PlanOfActionAn
     stamp, packs = Stamp.of(model), packs_of_findings(model)
     risks, items = [], []
     for ack in filter(is_open, model.acknowledgments):
-        risk = acknowledgment_risk(stamp, ack, packs.get(ack.finding, ""))
+        risk = acknowledgment_risk(stamp, ack, packs.get(ack.finding, ""), model.approval)
         due = review_by(ack)
         when = f"Review by {due.date().isoformat()} (the milestone)." if due else "No review date is recorded: set one."
         risks.append(risk)

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, Evaluation, Status, control_id
+from compliance.model import AcknowledgmentRecord, Approval, ComplianceModel, Control, Evaluation, Status, control_id
 from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, prop, timestamp, tool_of
 from compliance.oscal.base import as_datetime as _as_datetime
 
 APPROVED, REQUESTED, OPEN = "deviation-approved", "deviation-requested", "open"
 
 
-def approval_of(ack: AcknowledgmentRecord) -> object:
-    """The approval recorded for the acknowledgment (who and when), where the record carries one."""
-    return getattr(ack, "approval", None)
+def approved(ack: AcknowledgmentRecord) -> bool:
+    """Whether the signed-off baseline approves the acknowledgment (`compliance.signoff`)."""
+    return ack.approved
 
 
 def review_by(ack: AcknowledgmentRecord) -> datetime | None:
@@ -38,7 +38,7 @@ def risk_status(ack: AcknowledgmentRecord) -> str:
     """Approved only where an approval is recorded; requested while the compensating control holds; else open."""
     if not ack.holds:
         return OPEN
-    return APPROVED if approval_of(ack) else REQUESTED
+    return APPROVED if approved(ack) else REQUESTED
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,13 @@ def risk_uuid(stamp: Stamp, key: tuple[str, ...]) -> str:
     return stamp.uuid("risk", *key)
 
 
-def acknowledgment_risk(stamp: Stamp, ack: AcknowledgmentRecord, pack: str) -> dict[str, Any]:
+def acknowledgment_risk(
+    stamp: Stamp, ack: AcknowledgmentRecord, pack: str, approval: Approval | None = None
+) -> dict[str, Any]:
+    """The acknowledgment as a risk; `approval` is the model's record of the baseline that approves deviations."""
     key = acknowledgment_key(ack)
     tools = [tool_of(pack)]
-    due, approval = review_by(ack), approval_of(ack)
+    due = review_by(ack)
     risk: dict[str, Any] = {
         "uuid": risk_uuid(stamp, key),
         "title": f"{ack.finding} on {ack.path}",
@@ -154,7 +157,7 @@ def acknowledgment_risk(stamp: Stamp, ack: AcknowledgmentRecord, pack: str) -> d
             _milestone(stamp, key, due),
         ],
     }
-    if approval:
+    if approved(ack) and approval is not None:
         risk["risk-log"] = {
             "entries": [
                 {
@@ -162,7 +165,9 @@ def acknowledgment_risk(stamp: Stamp, ack: AcknowledgmentRecord, pack: str) -> d
                     "title": "Deviation approved",
                     "start": timestamp(stamp.time),
                     "status-change": APPROVED,
-                    "remarks": str(approval),
+                    "remarks": f"recorded in {approval.baseline} as of commit {approval.commit or 'unknown'} "
+                    f"({approval.committed or 'date unknown'}, by {approval.author or 'unknown'}); code owners: "
+                    f"{', '.join(approval.reviewers) or 'none named'}; source: {approval.source}",
                 }
             ]
         }
@@ -209,14 +214,9 @@ def open_findings(model: ComplianceModel) -> list[Evaluation]:
 
 
 def related_acknowledgments(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
-    """The acknowledgments that accepted a finding of one of the control's rules, on one of its resources."""
-    resources = [r.split(":", 1)[1] for r in control.resources]
-    return [
-        a
-        for a in acks
-        if a.finding.split("[")[0] in control.rules
-        and any(path == a.path or path.startswith(a.path + "/") for path in resources)
-    ]
+    """The acknowledgments behind the control's deviation status (`Control.deviations` names them)."""
+    names = set(control.deviations)
+    return [a for a in acks if a.name in names]
 
 
 def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluation]:
@@ -226,5 +226,7 @@ def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluati
 
 
 def is_open(ack: AcknowledgmentRecord) -> bool:
-    """Whether the acknowledgment is an open deviation: it accepted a finding, and no approval is recorded."""
-    return ack.matched != 0 and risk_status(ack) != APPROVED
+    """Whether the acknowledgment is an open deviation: it accepted a finding. Approval accepts the risk and does not
+    close it: FedRAMP keeps an approved operational requirement or risk adjustment on the POA&M, where its risk
+    status (`deviation-approved`) says so, until the finding itself is fixed."""
+    return ack.matched != 0

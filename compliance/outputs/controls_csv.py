@@ -12,15 +12,20 @@ from compliance.model import (
 CONTROLS = "controls.csv"
 
 
-# `inherited_from`: the providers of an inherited control.
+# `assessment`: satisfied, partial, not satisfied, not assessed or inherited (what the status says);
+# `objectives`: the control or objective ids the rules evidence (compliance/data/control-evidence.tsv);
+# `deviations`: the acknowledgments behind a deviation status; `inherited_from`: the providers of an inherited control.
 CSV_COLUMNS = (
     "control",
     "label",
     "title",
     "family",
     "status",
+    "assessment",
     "rules",
+    "objectives",
     "resources",
+    "deviations",
     "monitored_at_runtime",
     "inherited_from",
 )
@@ -40,8 +45,11 @@ def render_controls_csv(model: ComplianceModel) -> str:
                 control.title,
                 control.family,
                 str(control.status),
+                str(control.status.assessment),
                 "; ".join(control.rules),
+                "; ".join(control.objectives),
                 "; ".join(control.resources),
+                "; ".join(control.deviations),
                 "; ".join(control.runtime),
                 "; ".join(control.inherited_from),
             ]

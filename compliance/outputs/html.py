@@ -151,14 +151,15 @@ def _changed(model: ComplianceModel) -> str:
 
 
 def awaiting_approval(model: ComplianceModel) -> list[AcknowledgmentRecord]:
-    """The acknowledged deviations that await approval: every acknowledgment that accepts a finding, since the
-    model records no approval of any."""
-    return [a for a in model.acknowledgments if a.matched != 0]
+    """The acknowledged deviations that await approval: every acknowledgment that accepts a finding and that the
+    signed-off baseline does not approve (`AcknowledgmentRecord.approved`)."""
+    return [a for a in model.acknowledgments if a.matched != 0 and not a.approved]
 
 
 def _open(model: ComplianceModel) -> str:
     failing = [c for c in model.controls if c.status is ControlStatus.FAILING]
-    acknowledged = [c for c in model.controls if c.status is ControlStatus.ACKNOWLEDGED]
+    # A deviation stays open (a POA&M item) whether or not it is approved: approval accepts it, it does not close it.
+    acknowledged = [c for c in model.controls if c.status.deviation]
     awaiting = awaiting_approval(model)
     stale = [a for a in model.acknowledgments if a.matched == 0]
     unchecked = [a for a in model.acknowledgments if not a.checks]
@@ -185,10 +186,11 @@ def _open(model: ComplianceModel) -> str:
         parts.append(_list(f"{_code(a.finding)} on {_code(a.path)}" for a in unchecked))
     parts.append(f'<h3 id="awaiting-approval">Acknowledged deviations awaiting approval ({len(awaiting)})</h3>')
     parts.append(
-        f"<p>This run records no approval: each of the {len(awaiting)} acknowledgments accepting a finding is a "
-        f"deviation for the authorizing official to approve or reject (listed by pack and rule under "
-        f'<a href="#acknowledgments">Acknowledgments</a>). They leave {len(acknowledged)} control(s) '
-        f"{_e(ControlStatus.ACKNOWLEDGED)}:</p>"
+        f"<p>{len(awaiting)} acknowledgment(s) accept a finding that the signed-off baseline does not approve yet: "
+        f"each a deviation for the authorizing official to approve or reject (every acknowledgment is listed by pack "
+        f'and rule under <a href="#acknowledgments">Acknowledgments</a>). Approved or not, a deviation stays open '
+        f"on the plan of action and milestones; {len(acknowledged)} control(s) have one, and none of them is "
+        f"satisfied:</p>"
     )
     parts.append(_folded([_control_line(c) for c in acknowledged], "controls"))
     if stale:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from compliance import control_tower
 from compliance.model import (
     AcknowledgmentRecord,
+    Assessment,
     ComplianceModel,
     ControlStatus,
     Evaluation,
@@ -31,14 +32,26 @@ MAX_RULES_SHOWN = 5
 WIDTH = 100
 
 
-# The summary's column per control status, in the order of the statuses.
-STATUS_COLUMNS = {
-    ControlStatus.EVIDENCED: "Evidenced",
-    ControlStatus.ACKNOWLEDGED: "Acknowledged",
-    ControlStatus.FAILING: "Failing",
-    ControlStatus.NOT_CHECKED: "Not checked",
-    ControlStatus.INHERITED: "Inherited",
+# The per-family summary's column per assessment, in the order of the assessments.
+ASSESSMENT_COLUMNS = {
+    Assessment.SATISFIED: "Satisfied",
+    Assessment.PARTIAL: "Partial",
+    Assessment.NOT_SATISFIED: "Not satisfied",
+    Assessment.NOT_ASSESSED: "Not assessed",
+    Assessment.INHERITED: "Inherited",
 }
+
+
+# What each status means, as the summary says it under the table.
+STATUS_MEANINGS = (
+    "Satisfied (evidenced at synth): a rule the reviewed mapping (compliance/data/control-evidence.tsv) says "
+    "evidences the control's technical part passed on a resource, and nothing of the control fails or is "
+    "acknowledged. Partial: such a rule passed, and an acknowledged finding or an acknowledgment that names the "
+    "control stands beside it. Not satisfied: only acknowledged findings or acknowledgments (a deviation), or an "
+    "open finding (failing). A deviation is requested until the signed-off baseline records its acknowledgment, "
+    "approved once it does. Not assessed: no rule of the mapping evaluated anything; policies, plans, training, "
+    "personnel and physical controls are never evidenced at synth."
+)
 
 
 def _cell(text: str) -> str:
@@ -90,6 +103,8 @@ def verdict_line(model: ComplianceModel) -> str:
         f"{len(model.acknowledgments)} acknowledgment(s) with {len(checks)} compensating check(s), "
         + ("all hold" if not failed else f"{failed} do not hold"),
     ]
+    if model.review_overdue:
+        parts.append(f"{len(model.review_overdue)} acknowledgment(s) due for review")
     if model.baseline_file:
         changes = len(model.baseline_differences)
         parts.append("compliance baseline as committed" if not changes else f"{changes} change(s) from the baseline")
@@ -151,33 +166,34 @@ def _summary_section(model: ComplianceModel) -> list[str]:
     beyond = [c for c in runtime if c.status is ControlStatus.NOT_CHECKED]
     lines += ["", f"### Controls ({len(model.controls)} in the FedRAMP Moderate baseline)", ""]
     lines += _table(
-        ["Status at synth", "Controls"],
-        ([str(status), str(count)] for status, count in by_status.items()),
-        ["l", "r"],
+        ["Status at synth", "Assessment", "Controls"],
+        ([str(status), str(status.assessment), str(count)] for status, count in by_status.items()),
+        ["l", "l", "r"],
     )
-    lines += [""]
+    lines += ["", *_wrap(STATUS_MEANINGS), ""]
     lines += _wrap(
         f"Monitored at runtime, counted apart from the statuses above: {len(runtime)} control(s) watched by "
         f"AWS Config rules of an account baseline, {len(beyond)} of them not checked at synth."
     )
 
+    assessments = tuple(dict.fromkeys(s.assessment for s in statuses))
     families: dict[str, dict[str, int]] = {}
     for control in model.controls:
-        tally = families.setdefault(control.family, dict.fromkeys((*statuses, "runtime", "total"), 0))
-        tally[control.status] += 1
+        tally = families.setdefault(control.family, dict.fromkeys((*assessments, "runtime", "total"), 0))
+        tally[control.status.assessment] += 1
         tally["runtime"] += bool(control.runtime)
         tally["total"] += 1
     lines += ["", "### Controls per family", ""]
     lines += _table(
-        ["Family", *(STATUS_COLUMNS[s] for s in statuses), "Runtime", "Total"],
+        ["Family", *(ASSESSMENT_COLUMNS[a] for a in assessments), "Runtime", "Total"],
         (
             [
                 _cell(family),
-                *(str(t[k]) for k in (*statuses, "runtime", "total")),
+                *(str(t[k]) for k in (*assessments, "runtime", "total")),
             ]
             for family, t in families.items()
         ),
-        ["l", *("r" for _ in statuses), "r", "r"],
+        ["l", *("r" for _ in assessments), "r", "r"],
     )
     lines += _baseline_lines(model)
     if model.runtime_services:
@@ -223,11 +239,44 @@ def _inherited_section(model: ComplianceModel) -> list[str]:
     return lines
 
 
+def _approval_lines(model: ComplianceModel) -> list[str]:
+    """What approves this run's deviations, and what that record is not."""
+    approval = model.approval
+    approved = sum(a.approved for a in model.acknowledgments)
+    lines = []
+    if model.review_overdue:
+        lines += ["", "### Acknowledgments due for review", ""]
+        lines += _wrap("Each fails the gate until it is reviewed and given a new date (review_by), or removed:")
+        lines += [""]
+        for line in model.review_overdue:
+            lines += _wrap(line, first="- ", indent="  ")
+    lines += ["", "### Approval of deviations", ""]
+    if approval is None:
+        return [
+            *lines,
+            *_wrap(
+                f"No signed-off baseline was compared: none of the {len(model.acknowledgments)} acknowledgment(s) "
+                "is an approved deviation."
+            ),
+        ]
+    commit = f"commit {_code(approval.commit)}" if approval.commit else "no commit known"
+    when = f", committed {approval.committed} by {approval.author}" if approval.committed else ""
+    reviewers = ", ".join(approval.reviewers) or "none (CODEOWNERS names no owner for it)"
+    lines += _wrap(
+        f"{approved} of {len(model.acknowledgments)} acknowledgment(s) are approved deviations: the signed-off "
+        f"baseline {_code(approval.baseline)} records each, on every resource it accepts a finding on and with its "
+        f"review date. The record is {commit}{when} ({approval.source}); its code owners, whose review branch "
+        f"protection requires: {reviewers}. It is not a signature: git records who committed, not who approved "
+        "the pull request, which the repository's host keeps."
+    )
+    return lines
+
+
 def _baseline_lines(model: ComplianceModel) -> list[str]:
     """How this run compares with the committed compliance baseline."""
     if not model.baseline_file:
-        return []
-    lines = ["", "### Compliance baseline", ""]
+        return _approval_lines(model)
+    lines = [*_approval_lines(model), "", "### Compliance baseline", ""]
     if not model.baseline_differences and not model.baseline_improvements:
         return [
             *lines,
@@ -287,8 +336,18 @@ def _acknowledgments_section(model: ComplianceModel) -> list[str]:
         lines += [""]
         # The finding id is never split (an auditor copies it), so it stands alone on its line.
         lines += [f"**{number}.** {_code(group.finding)}", ""]
+        approved = sum(m.approved for m in group.members)
+        review = min((m.review_by for m in group.members), default="") or "not set"
+        state = (
+            "deviation approved"
+            if approved == count
+            else f"deviation requested ({approved} of {count} approved)"
+            if approved
+            else "deviation requested"
+        )
         lines += _wrap(
-            f"In {where}, {count} resource{'s' if count > 1 else ''}; NIST 800-53 {', '.join(group.controls)}."
+            f"In {where}, {count} resource{'s' if count > 1 else ''}; NIST 800-53 {', '.join(group.controls)}; "
+            f"{state}; review by {review}."
         )
         lines += [""]
         lines += _wrap(f"Reason: {group.reason}")
@@ -484,15 +543,21 @@ def _config_results_lines(model: ComplianceModel) -> list[str]:
 def _securityhub_lines(model: ComplianceModel) -> list[str]:
     document = automation_rules_document(model)
     lines = [f"### Security Hub automation rules ({document['count']})", ""]
-    written = [s for s in model.suppressions if s.resource_ids]
+    written = [s for s in model.suppressions if s.resource_ids and s.approved]
     per_region = "; ".join(f"{region}: {entry['count']}" for region, entry in document["regions"].items())
     lines += _wrap(
         f"{document['count']} automation rule(s) in {_code(DOCUMENT_FILE)} suppress the Security Hub control "
-        f"findings of {len(written)} acknowledged resource(s), each rule naming its control and its resources "
-        f"and carrying the acknowledgment's reason as its note ({per_region or 'no region'}; at most "
-        f"{RULES_PER_REGION} per administrator account and region). The Security Hub administrator deploys them "
-        "(make securityhub-rules)."
+        f"findings of {len(written)} resource(s) whose acknowledgment the signed-off baseline approves, each rule "
+        f"naming its control and its resources and carrying the acknowledgment's reason as its note "
+        f"({per_region or 'no region'}; at most {RULES_PER_REGION} per administrator account and region). The "
+        "Security Hub administrator deploys them (make securityhub-rules)."
     )
+    if document["awaiting_approval"]:
+        lines += [""]
+        lines += _wrap(
+            f"{len(document['awaiting_approval'])} finding(s) are acknowledged but not approved yet (the baseline "
+            "does not record their acknowledgment as it is): no rule suppresses them until it does."
+        )
     if document["parameters"]:
         lines += [""]
         lines += _wrap(

@@ -1,10 +1,11 @@
-"""securityhub-automation-rules.json: the Security Hub automation rules that carry the acknowledgments.
+"""securityhub-automation-rules.json: the Security Hub automation rules that carry the approved acknowledgments.
 
-Each `Suppression` of the model (an acknowledged finding that a Security Hub control will also raise,
-`compliance.securityhub`) becomes part of an automation rule: criteria on the control id, the resource
-ids, their accounts and a FAILED status; action FINDING_FIELDS_UPDATE with workflow SUPPRESSED and the
-acknowledgment's reason as the note. Rules are merged where one control, region and reason cover
-several resources, within the service's limits. Standard library only.
+Each approved `Suppression` of the model (an acknowledged finding that a Security Hub control will also
+raise, `compliance.securityhub`, whose acknowledgment the signed-off baseline approves) becomes part of an
+automation rule: criteria on the control id, the resource ids, their accounts and a FAILED status; action
+FINDING_FIELDS_UPDATE with workflow SUPPRESSED and the acknowledgment's reason as the note. Rules are merged
+where one control, region and reason cover several resources, within the service's limits. A deviation
+only requested suppresses nothing: the document lists it under `awaiting_approval`. Standard library only.
 """
 
 from __future__ import annotations
@@ -62,15 +63,15 @@ def _chunks(members: list[Suppression]) -> list[list[Suppression]]:
 
 
 def automation_rules(suppressions: list[Suppression]) -> dict[str, list[dict[str, Any]]]:
-    """Region -> the automation rules (CreateAutomationRule request bodies) that carry the suppressions.
+    """Region -> the automation rules (CreateAutomationRule request bodies) that carry the approved suppressions.
 
     One rule per control, region and reason (the note), split where it would name more resources or
     accounts than a rule holds. Suppressions without a resource id cannot be written and are left out
-    (`unwritable` lists them).
+    (`unwritable` lists them), and so are those whose acknowledgment is not approved (`awaiting_approval`).
     """
     groups: dict[_Group, list[Suppression]] = defaultdict(list)
     for suppression in suppressions:
-        if suppression.resource_ids:
+        if suppression.resource_ids and suppression.approved:
             if len(suppression.reason) > NOTE_MAX:
                 raise ValueError(
                     f"the reason of {suppression.finding} on {suppression.path} is {len(suppression.reason)} "
@@ -162,8 +163,13 @@ def automation_rules_document(model: ComplianceModel) -> dict[str, Any]:
         "count": sum(len(rules) for rules in by_region.values()),
         "over_quota": sorted(region for region, rules in by_region.items() if len(rules) > RULES_PER_REGION),
         "regions": {region: {"count": len(rules), "rules": rules} for region, rules in by_region.items()},
-        "parameters": parameters(model.suppressions),
+        "parameters": parameters([s for s in model.suppressions if s.approved]),
         "unwritable": unwritable,
+        "awaiting_approval": [
+            {"control": s.control, "finding": s.finding, "path": s.path, "resource_type": s.resource_type}
+            for s in model.suppressions
+            if not s.approved
+        ],
     }
 
 

@@ -37,6 +37,7 @@ from compliance.preflight import (
     kms_blocked_actions,
     log_destination_object_lock,
     log_group_retention,
+    log_retention_fedramp,
     logs_key_policy,
     master_secret_grant,
     multi_region_trail,
@@ -90,6 +91,8 @@ RULES: tuple[PreflightRule, ...] = (
     codebuild_plaintext_credentials.RULE,
     codebuild_logging.RULE,
     codebuild_source_credentials.RULE,
+    # FedRAMP's value of a control's parameter, where AWS Config's twin judges AWS's default instead.
+    log_retention_fedramp.RULE,
 )
 
 # Assembly rules the synth driver runs on every assembly (`scripts/synth.py`).

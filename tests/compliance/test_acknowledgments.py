@@ -15,7 +15,9 @@ _REASON = "A fixture acknowledgment, whose reason is long enough to be read by a
 
 
 def _acknowledge(construct: cdk.CfnResource) -> Versioned:
-    record = acknowledge(construct, "AwsSolutions-S1", reason=_REASON, checks=[Versioned()], controls=["AU-2"])
+    record = acknowledge(
+        construct, "AwsSolutions-S1", reason=_REASON, checks=[Versioned()], controls=["AU-2"], review_by="2027-06-30"
+    )
     (check,) = record.checks
     assert isinstance(check, Versioned)
     return check
@@ -49,7 +51,7 @@ def test_several_findings_on_one_construct_are_each_recorded_and_written(tmp_pat
     bucket = s3.Bucket(cdk.Stack(app, "Fixture"), "Bucket").node.default_child
     assert isinstance(bucket, s3.CfnBucket)
     for finding in ("AwsSolutions-S1", "ControlTower::CT.S3.PR.4"):
-        acknowledge(bucket, finding, reason=_REASON, checks=[Versioned()], controls=["AU-2"])
+        acknowledge(bucket, finding, reason=_REASON, checks=[Versioned()], controls=["AU-2"], review_by="2027-06-30")
     assert [(a.path, a.finding) for a in acknowledgments_in(app)] == [
         ("Fixture/Bucket/Resource", "AwsSolutions-S1"),
         ("Fixture/Bucket/Resource", "ControlTower::CT.S3.PR.4"),

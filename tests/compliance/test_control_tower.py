@@ -437,6 +437,7 @@ def _small_app(
             reason=_CROSS_STACK_KEY,
             checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
             controls=["SC-28"],
+            review_by="2027-06-30",
         )
     for stack in (keys, logs_stack):
         harden_resource_policies(stack)  # as every stage does: the log groups are the findings
@@ -517,6 +518,7 @@ def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_pat
         reason=_CROSS_STACK_KEY,
         checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
         controls=["SC-28"],
+        review_by="2027-06-30",
     )
     app.synth()
     model = evaluate(app, assembly, stages=[])
@@ -526,7 +528,14 @@ def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_pat
     assert evaluation.status is Status.NON_COMPLIANT
     # The construct the acknowledgment names is refused where it would accept everything.
     with pytest.raises(ValueError, match="on the app itself"):
-        acknowledge(app, "ControlTower::CT.S3.PR.4", reason=_CROSS_STACK_KEY, checks=[Versioned()], controls=["AU-9"])
+        acknowledge(
+            app,
+            "ControlTower::CT.S3.PR.4",
+            reason=_CROSS_STACK_KEY,
+            checks=[Versioned()],
+            controls=["AU-9"],
+            review_by="2027-06-30",
+        )
     # An unknown control is refused when acknowledged.
     assert control_tower.validation_id("ControlTower::CT.S3.PR.4").startswith(f"{control_tower.PLUGIN_NAME}::s3_")
     with pytest.raises(ValueError, match=re.escape("CT.S3.PR.999")):
@@ -567,10 +576,22 @@ def test_a_disabled_control_is_not_checked(tmp_path: Path) -> None:
 def test_acknowledge_takes_a_control_tower_finding_id() -> None:
     stack = cdk.Stack(cdk.App(), "Fixture")
     reason = "A reason that is long enough to be read by an auditor as one."
-    acknowledge(stack, "ControlTower::CT.S3.PR.4", reason=reason, checks=[Versioned()], controls=["AU-9"])
+    acknowledge(
+        stack,
+        "ControlTower::CT.S3.PR.4",
+        reason=reason,
+        checks=[Versioned()],
+        controls=["AU-9"],
+        review_by="2027-06-30",
+    )
     with pytest.raises(ValueError, match="not a finding id"):
         acknowledge(
-            stack, "ControlTower::s3_event_notifications", reason=reason, checks=[Versioned()], controls=["AU-9"]
+            stack,
+            "ControlTower::s3_event_notifications",
+            reason=reason,
+            checks=[Versioned()],
+            controls=["AU-9"],
+            review_by="2027-06-30",
         )
 
 

@@ -108,6 +108,7 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         "ELBDeletion",
         "AEC4",
         "LogGroupRetention",  # log_retention_days under a year, which only an unprotected environment may set
+        "LogRetentionFedRAMP",  # and under FedRAMP's AU-11 retention (OMB M-21-31)
         # Control Tower's twins of the same settings, and of backups kept under a week.
         "CT.RDS.PR.1",
         "CT.RDS.PR.13",
@@ -133,6 +134,8 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         ("AwsSolutions-IAM5[Resource::*]", {"checks": ["the bucket is versioned"]}),
         ("AwsSolutions-IAM5[Resource::*]", {"controls": []}),
         ("AwsSolutions-IAM5[Resource::*]", {"controls": ["access control"]}),
+        ("AwsSolutions-IAM5[Resource::*]", {"review_by": "next year"}),
+        ("AwsSolutions-IAM5[Resource::*]", {"review_by": ""}),
     ],
 )
 def test_acknowledge_refuses_an_incomplete_acknowledgment(finding: str, kwargs: dict[str, object]) -> None:
@@ -141,6 +144,7 @@ def test_acknowledge_refuses_an_incomplete_acknowledgment(finding: str, kwargs: 
         "reason": "A reason that is long enough to be read by an auditor as one.",
         "checks": [Versioned()],
         "controls": ["AC-6"],
+        "review_by": "2027-06-30",
         **kwargs,
     }
     with pytest.raises(ValueError, match=r"acknowledg|finding id"):
@@ -174,6 +178,7 @@ def test_an_acknowledgment_suppresses_exactly_its_finding(tmp_path: Path) -> Non
         reason="This fixture bucket stands for one whose access is logged by CloudTrail data events.",
         checks=[EncryptedAtRest()],
         controls=["AU-2"],
+        review_by="2027-06-30",
     )
     register_packs(app)
     app.synth()
@@ -220,6 +225,7 @@ def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
         reason="This fixture bucket claims a compensating control that its template does not have.",
         checks=[EncryptedAtRest(), Versioned(), NotPublic()],
         controls=["AU-2"],
+        review_by="2027-06-30",
     )
     register_packs(app)
     app.synth()
@@ -259,7 +265,8 @@ def test_the_gate_says_first_which_kind_of_failure_and_last_counts_each_kind() -
     assert "compliance/baseline.json" in baseline_only[2]
     assert "compliance.acknowledge" not in "\n".join(baseline_only)  # nothing to acknowledge: record or fix
     assert baseline_only[-1] == (
-        "Compliance gate: FAIL (0 open findings, 0 compensating controls that do not hold, 1 baseline difference)"
+        "Compliance gate: FAIL (0 open findings, 0 compensating controls that do not hold, 0 acknowledgments due for "
+        "review, 1 baseline difference)"
     )
 
     mixed = format_findings(
@@ -268,5 +275,6 @@ def test_the_gate_says_first_which_kind_of_failure_and_last_counts_each_kind() -
     assert mixed[0] == "Compliance gate FAILED: 2 open findings, 1 compensating control that does not hold."
     assert mixed[2].startswith("Findings that are neither fixed nor acknowledged")
     assert mixed[-1] == (
-        "Compliance gate: FAIL (2 open findings, 1 compensating control that does not hold, 0 baseline differences)"
+        "Compliance gate: FAIL (2 open findings, 1 compensating control that does not hold, 0 acknowledgments due for "
+        "review, 0 baseline differences)"
     )

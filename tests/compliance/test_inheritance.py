@@ -14,6 +14,7 @@ from trestle.oscal.component import ComponentDefinition
 
 from compliance import signoff
 from compliance.inheritance import NONE, inheritable, service_controls, table
+from compliance.mapping import control_of, evidence
 from compliance.model import (
     ComplianceModel,
     Control,
@@ -23,7 +24,6 @@ from compliance.model import (
     Rule,
     Status,
     baseline,
-    control_id,
     controls_from,
 )
 from compliance.oscal import COMPONENT_DEFINITION, FEDRAMP_NS, write_oscal
@@ -31,6 +31,7 @@ from compliance.outputs.markdown import render_markdown
 from config import AppConfig
 from config.schema import BASELINE_SERVICES
 from stacks.baseline import CONSTRUCTS
+from tests.synth_runs import RUN_DATE
 
 TRAIL_RULE = "NIST.800.53.R5-CloudTrailLogFileValidationEnabled"
 
@@ -47,28 +48,34 @@ def _statuses(controls: list[Control], *ids: str) -> dict[str, tuple[ControlStat
 
 
 def test_a_control_no_rule_evaluated_is_inherited_where_a_provider_runs_its_service() -> None:
-    rules = [_rule(TRAIL_RULE, "SI-7", "SI-7(1)")]
+    # The trail's log file validation cites SI-7 and AU-9; the reviewed mapping has it evidence AU-9 only.
+    rules = [_rule(TRAIL_RULE, "AU-9a", "SI-7a")]
     trail = Evaluation("Prod", "NIST.800.53.R5", TRAIL_RULE, TRAIL_RULE, Status.COMPLIANT, "Prod/Trail", "")
-    providers = {"si-7": ("Control Tower",), "au-7.1": ("Control Tower", "Org trail")}
+    providers = {"au-9": ("Control Tower",), "au-7.1": ("Control Tower", "Org trail")}
     unevaluated = controls_from(rules, [], inherited=providers)
-    assert _statuses(unevaluated, "si-7", "si-7.1", "au-7.1") == {
-        "si-7": (ControlStatus.INHERITED, ("Control Tower",)),
-        "si-7.1": (ControlStatus.NOT_CHECKED, ()),  # not in the map: no provider takes it
+    assert _statuses(unevaluated, "au-9", "si-7", "au-7.1") == {
+        "au-9": (ControlStatus.INHERITED, ("Control Tower",)),
+        "si-7": (ControlStatus.NOT_CHECKED, ()),  # not in the map: no provider takes it
         "au-7.1": (ControlStatus.INHERITED, ("Control Tower", "Org trail")),
     }
-    # Never over evidence: a control a rule evaluated keeps its status.
+    # Never over evidence: a control a rule evaluated keeps its status; a control it only cites is not evidenced.
     evaluated = controls_from(rules, [trail], inherited=providers)
-    assert _statuses(evaluated, "si-7") == {"si-7": (ControlStatus.EVIDENCED, ())}
+    assert _statuses(evaluated, "au-9", "si-7") == {
+        "au-9": (ControlStatus.EVIDENCED, ()),
+        "si-7": (ControlStatus.NOT_CHECKED, ()),
+    }
     failing = controls_from(rules, [replace(trail, status=Status.NON_COMPLIANT)], inherited=providers)
-    assert _statuses(failing, "si-7") == {"si-7": (ControlStatus.FAILING, ())}
+    assert _statuses(failing, "au-9") == {"au-9": (ControlStatus.FAILING, ())}
 
 
 def test_a_stage_inherits_the_table_rows_of_each_service_it_leaves_to_a_provider() -> None:
     providers = inheritable({"cloudtrail": "Control Tower trail", "config": "Control Tower", "guardduty": "GuardDuty"})
     assert providers["au-7.1"] == ("Control Tower trail",)
-    assert providers["cp-9.8"] == ("Control Tower trail", "Control Tower")  # the audit bucket serves both
-    assert providers["ac-2.12"] == ("GuardDuty",)  # the detector, through CT.GUARDDUTY.PR.1's NIST mapping
-    assert set(providers) == service_controls()["cloudtrail"] | service_controls()["config"] | {"ac-2.12"}
+    assert providers["ac-6.9"] == ("Control Tower trail",)  # the trail logs every privileged management call
+    assert providers["si-4"] == ("GuardDuty",)  # the detector: CT.GUARDDUTY.PR.1, S3 protection looks for attacks
+    # The recorder's own resources evidence nothing the mapping does not find elsewhere in the stage.
+    assert service_controls()["config"] == frozenset()
+    assert set(providers) == service_controls()["cloudtrail"] | {"si-4"}
     assert inheritable({}) == {}
 
 
@@ -86,7 +93,7 @@ def test_the_table_reviews_every_service_with_baseline_controls_and_the_stacks_c
         assert labels[row.control] == row.label, row
         assert row.resources, row
         assert set(row.resources) <= set(CONSTRUCTS[row.service]), row
-    assert {"au-7.1", "si-7"} <= service_controls()["cloudtrail"]
+    assert {"au-7.1", "ac-6.9"} <= service_controls()["cloudtrail"]
 
 
 def _under(path: str, scope: str, constructs: Iterable[str]) -> bool:
@@ -104,8 +111,9 @@ def test_every_resource_of_a_baseline_stack_belongs_to_a_service(compliance_mode
     assert unclaimed == set(), "name the construct under its service in stacks.baseline.CONSTRUCTS"
 
 
-def _cited(model: ComplianceModel) -> dict[str, set[str]]:
-    return {r.rule: {c for label in r.cited if (c := control_id(label))} for r in model.rules}
+def _evidenced(model: ComplianceModel) -> dict[str, set[str]]:
+    """Rule -> the controls the reviewed mapping says it evidences."""
+    return {r.rule: {control_of(t) for t in evidence().get(r.rule, ())} for r in model.rules}
 
 
 def test_the_table_lists_what_only_a_services_own_resources_evidence(
@@ -133,7 +141,7 @@ def test_the_table_lists_what_only_a_services_own_resources_evidence(
 def test_each_row_is_evidenced_by_the_resources_it_names(
     compliance_model: ComplianceModel, fixture_config: AppConfig
 ) -> None:
-    cited = _cited(compliance_model)
+    evidenced_by = _evidenced(compliance_model)
     for row in (r for r in table() if r.control != NONE):
         stages = [e.stage_id for e in fixture_config.environments if row.service in e.account_baseline.services]
         for stage in stages:
@@ -142,7 +150,7 @@ def test_each_row_is_evidenced_by_the_resources_it_names(
                     c
                     for e in compliance_model.evaluations
                     if e.scope == stage and _under(e.path, stage, [construct]) and e.status is not Status.NON_COMPLIANT
-                    for c in cited.get(e.rule, ())
+                    for c in evidenced_by.get(e.rule, ())
                 }
                 assert row.control in evidenced, (row, stage, construct)
 
@@ -162,7 +170,7 @@ def test_the_fixtures_qa_inherits_dev_trail_and_recorder(
     assert {i.scope for i in compliance_model.inheritances} == {"Qa"}
     inherited = _qa(compliance_model)
     assert {s: i.provider for s, i in inherited.items()} == qa.inherited
-    assert {"au-7.1", "si-7", "si-7.1"} <= set(inherited["cloudtrail"].controls)
+    assert {"au-7.1", "ac-2.4", "ac-6.9"} <= set(inherited["cloudtrail"].controls)
     assert set(inherited["cloudtrail"].controls) <= service_controls()["cloudtrail"]
     # The app as a whole: dev and prod evidence the trail's controls, so they stay evidenced there.
     whole = {c.control: c.status for c in compliance_model.controls}
@@ -197,17 +205,17 @@ def test_inheriting_and_a_provider_change_each_ask_for_make_baseline_once(
     baseline = tmp_path / "baseline.json"
     signoff.write(replace(compliance_model, inheritances=[]), baseline)  # qa as it was before it inherited
     model = replace(compliance_model)
-    signoff.apply(model, baseline, shown_as="compliance/baseline.json")
+    signoff.apply(model, baseline, shown_as="compliance/baseline.json", today=RUN_DATE)
     provider = signoff.deployment_neutral(_qa(compliance_model)["cloudtrail"].provider)
     assert f"Qa: cloudtrail is now inherited from {provider}" in model.baseline_differences
     assert f"Qa: au-7.1 was not checked at synth, is now inherited from {provider}" in model.baseline_differences
     signoff.write(model, baseline)  # `make baseline`
-    signoff.apply(model, baseline, shown_as="compliance/baseline.json")
+    signoff.apply(model, baseline, shown_as="compliance/baseline.json", today=RUN_DATE)
     assert model.baseline_differences == []
 
     moved = [replace(i, provider="AWS Control Tower") if i.service == "cloudtrail" else i for i in model.inheritances]
     changed = replace(model, inheritances=moved)
-    signoff.apply(changed, baseline, shown_as="compliance/baseline.json")
+    signoff.apply(changed, baseline, shown_as="compliance/baseline.json", today=RUN_DATE)
     assert changed.baseline_differences == [
         f"Qa: cloudtrail was inherited from {provider}, is now inherited from AWS Control Tower"
     ]
@@ -216,7 +224,10 @@ def test_inheriting_and_a_provider_change_each_ask_for_make_baseline_once(
 def test_report_and_oscal_name_the_provider(compliance_model: ComplianceModel, tmp_path: Path) -> None:
     inherited = _qa(compliance_model)["cloudtrail"]
     section = render_markdown(compliance_model).split("## Inherited", 1)[1].split("\n## ", 1)[0]
-    assert " ".join(section.split()).count(f"`cloudtrail` from {inherited.provider}, in Qa: AU-7(1),") == 1
+    items = " ".join(section.split()).split(" - ")
+    (item,) = [i for i in items if i.startswith(f"`cloudtrail` from {inherited.provider}")]
+    assert item.startswith(f"`cloudtrail` from {inherited.provider}, in Qa: AC-2(4), AC-6(9),")
+    assert "AU-7(1)" in item
     write_oscal(compliance_model, tmp_path)
     definition = ComponentDefinition.oscal_read(tmp_path / COMPONENT_DEFINITION)
     assert definition is not None

@@ -44,6 +44,7 @@ def test_each_packs_findings_can_be_acknowledged_and_no_other(pack: Pack) -> Non
         "reason": "A fixture acknowledgment, whose reason is long enough to be read.",
         "checks": [EncryptedAtRest()],
         "controls": ["AU-2"],
+        "review_by": "2027-06-30",
     }
     acknowledge(bucket, EXAMPLES[pack.name], **params)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="is not a finding id"):

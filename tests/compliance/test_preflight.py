@@ -84,12 +84,16 @@ class FixtureStage(cdk.Stage):
         _postgres(cdk.Stack(self, "ClassWithoutVersion"), "17.9", instance_class="m1.small")
         # 2. A key without the CloudWatch Logs grant.
         plain = cdk.Stack(self, "KeyWithoutLogsGrant")
-        logs.LogGroup(plain, "Logs", encryption_key=kms.Key(plain, "Key", enable_key_rotation=True))
+        # Kept as FedRAMP's AU-11 asks (Preflight-LogRetentionFedRAMP), so the key policy is the only finding.
+        three_years = logs.RetentionDays.THREE_YEARS
+        logs.LogGroup(
+            plain, "Logs", encryption_key=kms.Key(plain, "Key", enable_key_rotation=True), retention=three_years
+        )
         granted = cdk.Stack(self, "KeyWithLogsGrant")
         key = EncryptionKey(
             granted, "Key", description="fixture", removal_policy=cdk.RemovalPolicy.DESTROY, allow_cloudwatch_logs=True
         ).key
-        logs.LogGroup(granted, "Logs", encryption_key=key)
+        logs.LogGroup(granted, "Logs", encryption_key=key, retention=three_years)
         # 3. A secret that exists only in somebody's account.
         imported = cdk.Stack(self, "ImportedSecret")
         external = secretsmanager.Secret.from_secret_name_v2(imported, "External", "monitoring-db-credentials")

@@ -123,7 +123,7 @@ def model() -> ComplianceModel:
             Control(
                 "ac-2.4", "AC-2(4)", "Automated Audit Actions", "Access Control", ControlStatus.EVIDENCED, (LOGGING,)
             ),
-            Control("ac-6", "AC-6", "Least Privilege", "Access Control", ControlStatus.ACKNOWLEDGED, (WILDCARD,)),
+            Control("ac-6", "AC-6", "Least Privilege", "Access Control", ControlStatus.PARTIAL_REQUESTED, (WILDCARD,)),
             Control("ac-7", "AC-7", "Unsuccessful Logon Attempts", "Access Control", ControlStatus.NOT_CHECKED),
             Control("au-2", "AU-2", "Event Logging", "Audit and Accountability", ControlStatus.EVIDENCED, MANY_RULES),
             Control(
@@ -236,14 +236,19 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
         "title",
         "family",
         "status",
+        "assessment",
         "rules",
+        "objectives",
         "resources",
+        "deviations",
         "monitored_at_runtime",
         "inherited_from",
     ]
     assert [r["control"] for r in rows] == [c.control for c in model.controls]
     sc28 = rows[4]
     assert sc28["status"] == "failing"
+    assert sc28["assessment"] == "not satisfied"
+    assert rows[1]["assessment"] == "partial"
     assert sc28["title"] == "Protection of Information at Rest | Cryptographic Protection"
     assert sc28["resources"].split("; ") == ["Dev:Dev/Data/Logs/Resource", "Dev:Dev/Data/Exports/Resource"]
     assert rows[3]["rules"].split("; ") == list(MANY_RULES)
@@ -320,6 +325,7 @@ def test_markdown_scope_counts_add_up_to_the_evaluations(model: ComplianceModel)
 
 def test_markdown_keeps_evidenced_acknowledged_and_runtime_apart(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
+    # Satisfied, partial, not satisfied, not assessed; then runtime and the total.
     assert _md_table(markdown, "### Controls per family") == [
         ["Access Control", "1", "1", "0", "1", "0", "3"],
         ["Audit and Accountability", "1", "0", "0", "0", "0", "1"],
@@ -327,11 +333,15 @@ def test_markdown_keeps_evidenced_acknowledged_and_runtime_apart(model: Complian
     ]
     rows = _md_table(markdown, "### Controls (6 in the FedRAMP Moderate baseline)")
     assert rows == [
-        ["evidenced at synth", "2"],
-        ["acknowledged", "1"],
-        ["failing", "1"],
-        ["not checked at synth", "2"],
+        ["evidenced at synth", "satisfied", "2"],
+        ["partial, deviation approved", "partial", "0"],
+        ["partial, deviation requested", "partial", "1"],
+        ["not satisfied, deviation approved", "not satisfied", "0"],
+        ["not satisfied, deviation requested", "not satisfied", "0"],
+        ["failing", "not satisfied", "1"],
+        ["not checked at synth", "not assessed", "2"],
     ]
+    assert "an acknowledged finding or an acknowledgment that names the control" in " ".join(markdown.split())
     assert "covered" not in markdown.lower()
     assert "Monitored at runtime, counted apart" in markdown
 
@@ -341,7 +351,8 @@ def test_markdown_groups_repeated_acknowledgments_and_folds_their_resources(mode
     markdown = render_markdown(replace(model, acknowledgments=[*repeated, *model.acknowledgments[1:]]))
     section = markdown.split("## Acknowledgments", 1)[1].split("## Control matrix", 1)[0]
     assert section.startswith(" (5, in 3 groups)")
-    assert f"**1.** `{WILDCARD}[Resource::*]`\n\nIn Pipeline, 3 resources; NIST 800-53 AC-6." in section
+    assert f"**1.** `{WILDCARD}[Resource::*]`\n\nIn Pipeline, 3 resources; NIST 800-53 AC-6; deviation" in section
+    assert "deviation requested; review by not set." in " ".join(section.split())
     folded = section.split("<details><summary>The 3 resources</summary>", 1)[1].split("</details>", 1)[0]
     assert [line for line in folded.splitlines() if line] == [f"- `Pipeline/Role{n}/Policy`" for n in range(3)]
     assert "Reason: CodeBuild needs | logs:*." in section
@@ -402,7 +413,7 @@ def test_markdown_names_each_inherited_service_its_provider_stages_and_controls(
         f"`cloudtrail` from {PROVIDER}, in Dev: AC-7",
         "`guardduty` from GD, in Dev: no control (every one is evidenced there, or the service evidences none)",
     ]
-    assert ["inherited", "1"] in _md_table(markdown, "### Controls (6 in the FedRAMP Moderate baseline)")
+    assert ["inherited", "inherited", "1"] in _md_table(markdown, "### Controls (6 in the FedRAMP Moderate baseline)")
     assert _md_table(markdown, "### Controls per family")[0] == ["Access Control", "1", "1", "0", "0", "1", "0", "3"]
     assert f"Unsuccessful Logon Attempts: inherited from {PROVIDER}" in " ".join(markdown.split())
     assert "No stage leaves a service of its account baseline to a landing zone." in render_markdown(model)

@@ -35,8 +35,8 @@ def index(assembly_dir: Path) -> TemplateIndex:
 
 
 @pytest.fixture(scope="module")
-def document(compliance_model: ComplianceModel) -> dict[str, Any]:
-    return automation_rules_document(compliance_model)
+def document(approved_model: ComplianceModel) -> dict[str, Any]:
+    return automation_rules_document(approved_model)
 
 
 def _rules(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -130,8 +130,23 @@ def _suppression(
         resource_type="AWS::S3::Bucket",
         reason=reason,
         resource_ids=(f"arn:aws:s3:::{path.lower()}",),
+        approved=True,
     )
     return replace(base, **changes)
+
+
+def test_only_an_approved_acknowledgment_suppresses_its_runtime_finding(
+    compliance_model: ComplianceModel, approved_model: ComplianceModel
+) -> None:
+    assert automation_rules([_suppression("a", approved=False)]) == {}
+    assert automation_rules([_suppression("a", approved=False), _suppression("b")])["us-east-1"][0]["Criteria"][
+        "ResourceId"
+    ] == [{"Comparison": "EQUALS", "Value": "arn:aws:s3:::b"}]
+    # Evaluated without a signed-off baseline, nothing is approved: every suppression waits, no rule is written.
+    requested = automation_rules_document(compliance_model)
+    assert requested["count"] == 0
+    assert len(requested["awaiting_approval"]) == len(compliance_model.suppressions) > 0
+    assert automation_rules_document(approved_model)["awaiting_approval"] == []
 
 
 def test_one_control_region_and_reason_make_one_rule_until_the_limit_splits_it() -> None:

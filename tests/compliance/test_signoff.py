@@ -6,6 +6,7 @@ import copy
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from compliance import signoff
 from compliance.gate import baseline_failures
 from compliance.model import ComplianceModel, ControlStatus, control_id
 from config import DEFAULT_CONFIG_PATH, load_config
+from tests.synth_runs import RUN_DATE
 
 COMMITTED = signoff.DEFAULT_PATH
 
@@ -46,14 +48,14 @@ def test_a_removed_control_fails_the_gate_until_make_baseline_records_it(
     ]
     control = evidenced[0]
     lost = _without_rule(compliance_model, scope, control)
-    signoff.apply(lost, baseline, shown_as="compliance/baseline.json")
+    signoff.apply(lost, baseline, shown_as="compliance/baseline.json", today=RUN_DATE)
     expected = f"{scope}: {control} was evidenced at synth, is now not checked at synth"
     assert expected in lost.baseline_differences
     (failure,) = [f for f in baseline_failures(lost) if f"{scope}: {control} " in f.message]
     assert failure.line() == f"Baseline at compliance/baseline.json: {expected}"
     signoff.write(lost, baseline)  # what `make baseline` does
     again = replace(lost, baseline_differences=[])
-    signoff.apply(again, baseline, shown_as="compliance/baseline.json")
+    signoff.apply(again, baseline, shown_as="compliance/baseline.json", today=RUN_DATE)
     assert again.baseline_differences == []
     assert baseline_failures(again) == []
 
@@ -62,17 +64,37 @@ def test_added_widened_and_removed_acknowledgments(compliance_model: ComplianceM
     committed = signoff.snapshot(compliance_model)
     current = copy.deepcopy(committed)
     scope = compliance_model.scopes[-1]
-    acks: dict[str, list[str]] = current["scopes"][scope]["acknowledgments"]
-    first, second = sorted(acks)[:2]
-    acks["AwsSolutions-IAM5[Resource::*] on Service/Everything"] = ["Service/Everything"]
-    acks[first] = [*acks[first], "Data/SomethingElse/Resource"]
+    acks: dict[str, dict[str, Any]] = current["scopes"][scope]["acknowledgments"]
+    first, second, third = sorted(acks)[:3]
+    acks["AwsSolutions-IAM5[Resource::*] on Service/Everything"] = {
+        "review_by": "2027-06-30",
+        "resources": ["Service/Everything"],
+    }
+    acks[first]["resources"] = [*acks[first]["resources"], "Data/SomethingElse/Resource"]
     del acks[second]
+    acks[third]["review_by"] = "2027-12-01"  # a later review is a change to review, as any other date is
     comparison = signoff.compare(committed, current)
-    assert comparison.regressions == [
-        f"{scope}: acknowledgment of {first} widened to Data/SomethingElse/Resource",
-        f"{scope}: new acknowledgment of AwsSolutions-IAM5[Resource::*] on Service/Everything",
-    ]
+    assert sorted(comparison.regressions) == sorted(
+        [
+            f"{scope}: acknowledgment of {first} widened to Data/SomethingElse/Resource",
+            f"{scope}: new acknowledgment of AwsSolutions-IAM5[Resource::*] on Service/Everything",
+            f"{scope}: acknowledgment of {third} is to be reviewed by 2027-12-01, not "
+            f"{committed['scopes'][scope]['acknowledgments'][third]['review_by']}",
+        ]
+    )
     assert comparison.improvements == [f"{scope}: acknowledgment removed: {second}"]
+
+
+def test_a_baseline_of_the_former_schema_is_recorded_again_before_it_approves_anything(
+    compliance_model: ComplianceModel,
+) -> None:
+    current = signoff.snapshot(compliance_model)
+    former = {**copy.deepcopy(current), "schema": "fedramp-monitoring/compliance-baseline/1"}
+    (line,) = signoff.compare(former, current).regressions
+    assert "record it again (`make baseline`)" in line
+    model = copy.deepcopy(compliance_model)
+    signoff.approve(model, former, today=RUN_DATE)
+    assert not any(a.approved for a in model.acknowledgments)
 
 
 def test_adding_or_removing_an_environment_trips_it(compliance_model: ComplianceModel) -> None:
@@ -101,12 +123,12 @@ def _compare(old: dict[str, object], new: dict[str, object]) -> signoff.Comparis
 
 
 def test_into_or_out_of_inherited_and_a_provider_change_are_differences_to_review() -> None:
-    evidenced = _scope({"au-7.1": "evidenced at synth", "si-7": "acknowledged"})
+    evidenced = _scope({"au-7.1": "evidenced at synth", "si-7": "partial, deviation approved"})
     tower = _scope({"au-7.1": "inherited", "si-7": "inherited"}, {"cloudtrail": ("Control Tower", ["au-7.1", "si-7"])})
     assert _compare(evidenced, tower).regressions == [
         "Prod: cloudtrail is now inherited from Control Tower",
         "Prod: au-7.1 was evidenced at synth, is now inherited from Control Tower",
-        "Prod: si-7 was acknowledged, is now inherited from Control Tower",
+        "Prod: si-7 was partial, deviation approved, is now inherited from Control Tower",
     ]
     # Out of inherited, even to evidenced, is reviewed too: the landing zone no longer answers for it.
     back = _compare(tower, evidenced)
