@@ -546,8 +546,7 @@ class EnvironmentConfig(_Strict):
     )
     log_retention_days: int = Field(
         description="how long CloudWatch Logs keeps the environment's logs, one of the periods it offers; at "
-        f"least {PROTECTED_LOG_RETENTION_DAYS} with approval, and at least {M_21_31_LOG_RETENTION_DAYS} (30 months, "
-        "OMB M-21-31) with protect_data",
+        f"least {M_21_31_LOG_RETENTION_DAYS} (30 months, OMB M-21-31) with protect_data, which approval requires",
         json_schema_extra=_one_of(LOG_RETENTION_DAYS),
     )
     protect_data: bool = Field(

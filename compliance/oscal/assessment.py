@@ -118,9 +118,16 @@ def _stack_of(path: str, stacks: list[str]) -> str:
     return max(inside, key=len, default="")
 
 
-def _relevant_evidence(stamp: Stamp, control: Control, files: list[EvidenceFile]) -> list[dict[str, Any]] | None:
+def _relevant_evidence(
+    stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]
+) -> list[dict[str, Any]] | None:
+    """The files behind a control's status: the templates of the resources its rules passed on and of the resources
+    its deviations accept findings on, the validation report and the manifest."""
     stacks = [f.stack for f in files if f.stack]
-    behind = {_stack_of(r.split(":", 1)[1], stacks) for r in control.resources}
+    deviations = set(control.deviations)
+    paths = [r.split(":", 1)[1] for r in control.resources]
+    paths += [a.path for a in model.acknowledgments if a.name in deviations]
+    behind = {_stack_of(path, stacks) for path in paths}
     chosen = [f for f in files if (f.stack in behind if f.stack else True)]
     return [
         {
@@ -198,7 +205,7 @@ def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: 
             {"subject-uuid": subject_uuid("component", name), "type": "component", "title": name} for name in components
         ]
         or None,
-        "relevant-evidence": _relevant_evidence(stamp, control, files),
+        "relevant-evidence": _relevant_evidence(stamp, model, control, files),
         "collected": timestamp(stamp.time),
     }
 

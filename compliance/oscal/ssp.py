@@ -23,7 +23,7 @@ from typing import Any
 
 from trestle.oscal import ssp as ossp
 
-from compliance.model import ComplianceModel, Control
+from compliance.model import AcknowledgmentRecord, ComplianceModel, Control
 from compliance.oscal.base import (
     BASELINE_PROFILE,
     COMPONENTS,
@@ -192,16 +192,38 @@ def _by_component(name: str, control: Control, rules: list[str], resources: list
     }
 
 
+def _by_deviation(name: str, control: Control, deviations: list[AcknowledgmentRecord]) -> dict[str, Any]:
+    """A component's part of a control that only acknowledged deviations stand behind: an alternative implementation,
+    their compensating controls, which the gate checks at synth."""
+    result = outcome(control)
+    assert result is not None
+    named = "; ".join(f"{a.name} (compensating control: {a.compensating_control})" for a in deviations)
+    return {
+        "component-uuid": subject_uuid("component", name),
+        "uuid": subject_uuid("by-component", name, control.control),
+        "description": f"{control.label} {control.title}: no rule evidences it at synth on this component; "
+        f"status at synth '{control.status}'. Deviations: {named}.",
+        "props": [origination("sp-system")],
+        "implementation-status": {"state": result.implementation},
+    }
+
+
 def _requirement(
-    control: Control, found: dict[tuple[str, str], tuple[list[str], list[str]]], providers: dict[str, list[str]]
+    control: Control,
+    found: dict[tuple[str, str], tuple[list[str], list[str]]],
+    providers: dict[str, list[str]],
+    acks: list[AcknowledgmentRecord],
 ) -> dict[str, Any]:
     parts = []
     if outcome(control):
-        parts = [
-            _by_component(name, control, *found[(name, control.control)])
-            for name in COMPONENTS
-            if found.get((name, control.control), ([], []))[0]
-        ]
+        named = set(control.deviations)
+        for name in COMPONENTS:
+            rules, resources = found.get((name, control.control), ([], []))
+            deviations = [a for a in acks if a.name in named and component_of(a.scope) == name]
+            if rules:
+                parts.append(_by_component(name, control, rules, resources))
+            elif deviations:
+                parts.append(_by_deviation(name, control, deviations))
     workload = next((p for p in parts if p["component-uuid"] == subject_uuid("component", WORKLOAD)), None)
     if providers and workload is not None:
         workload["description"] += f" Also {'; '.join(inherited_narratives(providers))}."
@@ -308,7 +330,8 @@ def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
                 "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
                 f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
                 "implemented-requirements": [
-                    _requirement(c, found, providers.get(c.control, {})) for c in model.controls
+                    _requirement(c, found, providers.get(c.control, {}), list(model.acknowledgments))
+                    for c in model.controls
                 ],
             },
             "back-matter": {"resources": [profile_resource()]},

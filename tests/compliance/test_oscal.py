@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,16 @@ from trestle.oscal.component import ComponentDefinition
 from trestle.oscal.poam import PlanOfActionAndMilestones
 from trestle.oscal.ssp import SystemSecurityPlan
 
+from compliance import mapping
 from compliance.assembly import REPORT_DIRECTORY
 from compliance.evidence import write_evidence
 from compliance.model import (
     UNCOMMITTED,
-    AcknowledgmentRecord,
     ComplianceModel,
     ControlStatus,
     RunIdentity,
     Status,
     baseline,
-    control_id,
     controls_from,
 )
 from compliance.oscal import (
@@ -148,10 +147,11 @@ def test_uuids_are_version_4_and_each_names_one_thing(written: Path) -> None:
 def test_component_definition_implements_what_synth_evidences(
     written: Path, controls: dict[str, dict[str, str]], model: ComplianceModel
 ) -> None:
-    citing: dict[str, set[str]] = {}
+    # The rules the reviewed mapping says evidence each control: a citation alone implements nothing.
+    evidencing: dict[str, set[str]] = {}
     for rule in model.rules:
-        for label in rule.cited:
-            citing.setdefault(control_id(label) or "", set()).add(rule.rule)
+        for target in mapping.evidence().get(rule.rule, ()):
+            evidencing.setdefault(mapping.control_of(target), set()).add(rule.rule)
     definition = ComponentDefinition.oscal_read(written / COMPONENT_DEFINITION)
     assert definition is not None
     components = {c.title: c for c in definition.components or []}
@@ -168,7 +168,7 @@ def test_component_definition_implements_what_synth_evidences(
             # What this app implements has its rules, resources and status; a control a stage only inherits none.
             assert bool(rules) == ("sp-system" in origination), requirement.control_id
             assert set(origination) <= {"sp-system", "inherited"}, requirement.control_id
-            assert rules <= citing[requirement.control_id], requirement.control_id
+            assert rules <= evidencing.get(requirement.control_id, set()), requirement.control_id
             assert bool(_props(requirement, "resource")) == bool(rules), requirement.control_id
             assert _props(requirement, "implementation-status") == ([statuses[status]] if rules else [])
     assert "sc-28.1" in {
@@ -197,10 +197,11 @@ def test_assessment_results_agree_with_controls_csv(
         (related,) = finding.related_observations or []
         (observation,) = [o for o in result.observations or [] if o.uuid == related.observation_uuid]
         assert [_value(m) for m in observation.methods] == ["EXAMINE"]
-        assert set(_props(observation, "resource")) == set(assessed[control]["resources"].split("; "))
-        if status == "acknowledged":
-            assert finding.related_risks, control
-    # An acknowledged control is not satisfied: its deviations wait for an approval nobody has recorded.
+        # A control only deviations stand behind names no resource of a passing rule.
+        assert set(_props(observation, "resource")) == set(filter(None, assessed[control]["resources"].split("; ")))
+        if assessed[control]["deviations"]:
+            assert len(finding.related_risks or []) == len(assessed[control]["deviations"].split("; ")), control
+    # A control with a deviation is not satisfied: its deviations wait for an approval nobody has recorded.
     assert "not-satisfied" in {_value(f.target.status.state) for f in findings.values()}
     risks = result.risks or []
     assert len(risks) == len(model.acknowledgments)
@@ -297,26 +298,13 @@ def test_a_govcloud_configuration_leverages_govcloud(model: ComplianceModel, tmp
     assert [a["title"] for a in ssp["system-implementation"]["leveraged-authorizations"]] == ["AWS GovCloud (US)"]
 
 
-@dataclass(frozen=True)
-class _Reviewed(AcknowledgmentRecord):
-    """An acknowledgment record with the review date and approval a later record may carry."""
-
-    review_by: str = ""
-    approval: str = ""
-
-
-def _reviewed(ack: AcknowledgmentRecord, *, review_by: str = "", approval: str = "") -> _Reviewed:
-    values: dict[str, Any] = {f.name: getattr(ack, f.name) for f in fields(AcknowledgmentRecord)}
-    return _Reviewed(**values, review_by=review_by, approval=approval)
-
-
 def test_the_poam_holds_open_deviations_with_their_review_dates(model: ComplianceModel, tmp_path: Path) -> None:
-    acks = list(model.acknowledgments)
+    acks = [a for a in model.acknowledgments if a.matched != 0]
     approved, reviewed = acks[0], acks[1]
     changed = [
-        _reviewed(approved, approval="baseline commit 2222222 reviewed by @org/security"),
-        _reviewed(reviewed, review_by="2027-03-31"),
-        *acks[2:],
+        replace(approved, approved=True),
+        replace(reviewed, approved=False, review_by="2027-03-31"),
+        *(replace(a, approved=False) for a in acks[2:]),
     ]
     write_oscal(replace(model, acknowledgments=changed), tmp_path)
     poam = PlanOfActionAndMilestones.oscal_read(tmp_path / POAM)
@@ -324,10 +312,12 @@ def test_the_poam_holds_open_deviations_with_their_review_dates(model: Complianc
     assert poam.import_ssp.href == SYSTEM_SECURITY_PLAN
     risks = {r.uuid: r for r in poam.risks}
     items = {i.title: i for i in poam.poam_items}
-    assert set(items) == {f"{a.finding} on {a.path}" for a in acks[1:] if a.matched != 0}
-    for item in items.values():
+    # Every deviation stays on the POA&M, approved or not: approval accepts the risk, it does not close it.
+    assert set(items) == {a.name for a in acks}
+    for title, item in items.items():
         (related,) = item.related_risks
-        assert _value(risks[related.risk_uuid].status) == "deviation-requested"
+        expected = "deviation-approved" if title == approved.name else "deviation-requested"
+        assert _value(risks[related.risk_uuid].status) == expected
     (due,) = items[f"{reviewed.finding} on {reviewed.path}"].related_risks
     risk = risks[due.risk_uuid]
     assert risk.deadline.isoformat() == "2027-03-31T00:00:00+00:00"
@@ -342,16 +332,20 @@ def test_the_poam_holds_open_deviations_with_their_review_dates(model: Complianc
 def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(
     model: ComplianceModel, tmp_path: Path
 ) -> None:
+    # A rule the reviewed mapping says evidences a control (S3 bucket logging: AU-2, AU-12) fails everywhere.
+    rule = "NIST.800.53.R5-S3BucketLoggingEnabled"
+    assert mapping.evidence().get(rule) and any(e.rule == rule for e in model.evaluations)
     failing = replace(
         model,
         evaluations=[
-            replace(e, status=Status.NON_COMPLIANT, message="Enable versioning.")
-            if e.rule == "NIST.800.53.R5-S3BucketVersioningEnabled"
-            else e
+            replace(e, status=Status.NON_COMPLIANT, message="Enable logging.") if e.rule == rule else e
             for e in model.evaluations
         ],
     )
-    failing = replace(failing, controls=controls_from(failing.rules, failing.evaluations))
+    failing = replace(
+        failing,
+        controls=controls_from(failing.rules, failing.evaluations, acknowledgments=failing.acknowledgments),
+    )
     assert ControlStatus.FAILING in {c.status for c in failing.controls}
     write_oscal(failing, tmp_path)
     results = AssessmentResults.oscal_read(tmp_path / ASSESSMENT_RESULTS)
@@ -364,7 +358,7 @@ def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(
     open_risks = [r for r in result.risks if r.statement.startswith("Open at synth")]
     assert open_risks
     assert all(_value(r.status) == "open" for r in open_risks)
-    assert all(r.remediations[0].description == "Enable versioning." for r in open_risks)
+    assert all(r.remediations[0].description == "Enable logging." for r in open_risks)
     poam = _json(tmp_path / POAM)
     assert {r.uuid for r in open_risks} <= {i["related-risks"][0]["risk-uuid"] for i in poam["poam-items"]}
 

@@ -95,14 +95,15 @@ def test_protection_follows_approval_not_the_name() -> None:
     assert any(p.startswith(f"environments.{name}.database.multi_az: False must be true") for p in problems)
 
 
-def test_a_protected_environment_keeps_its_logs_a_year_and_an_unprotected_one_may_not(
+def test_an_approved_environment_keeps_its_logs_30_months_and_an_unprotected_one_may_not(
     fixture_config: AppConfig,
 ) -> None:
     protected = next(env.name for env in fixture_config.environments if env.approval)
     unprotected = next(env.name for env in fixture_config.environments if not env.approval)
     raw = _default()
     raw["environments"][protected]["log_retention_days"] = 90
-    expected = f"environments.{protected}.log_retention_days: 90 must be at least {PROTECTED_LOG_RETENTION_DAYS}"
+    # Approval requires protect_data, which keeps logs as OMB M-21-31 asks.
+    expected = f"environments.{protected}.log_retention_days: 90 must be at least {M_21_31_LOG_RETENTION_DAYS}"
     assert any(p.startswith(expected) for p in _problems(raw)), _problems(raw)
     raw = _default()
     raw["environments"][unprotected]["log_retention_days"] = 90
