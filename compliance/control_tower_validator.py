@@ -17,6 +17,10 @@ file), make two savings safe:
   The controls of a group are split into runs where a smaller copy saves more than a run costs
   (`_runs`): the IAM controls over the pipeline's policies, say, and the rest without them.
 
+The runs go at once, one per core (`workers`), each the plugin's cfn-guard run as the plugin runs it,
+its output read as the plugin reads it (`compliance.cfn_guard`, a port of the plugin's JavaScript):
+through jsii, the plugin runs cfn-guard synchronously, and a synth waited on one run at a time.
+
 The findings, their messages and the report's plugin name are the plugin's own, with each
 violation's template the app's (not the copy's) and severity "error" (see `_as_error`). The same
 test module compares this with the stock plugin, running every rule over the whole templates.
@@ -25,9 +29,11 @@ test module compares this with the stock plugin, running every rule over the who
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,12 +43,16 @@ import aws_cdk as cdk
 import jsii
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
+from compliance import cfn_guard
 from compliance.control_tower import MAX_BUFFER_BYTES, PLUGIN_NAME, Control, controls, record_run
+from config.control_tower_controls import cfn_guard_binary
 
-# What one cfn-guard run costs besides reading its templates (a call across jsii, Node.js starting the
-# binary, the rule files parsed), in the unit of the rest: one rule over this many bytes of template.
-# Measured with the bundled cfn-guard on this app's templates: about 50 ms a run, and 55 ms a rule over
-# the pipeline's template (about 270 KB as written, 215 KB compact).
+# What one cfn-guard run costs besides reading its templates (cfn-guard started, the rule files parsed), in
+# the unit of the rest: one rule over this many bytes of template. Measured through jsii with the bundled
+# cfn-guard on this app's templates: about 50 ms a run, and 55 ms a rule over the pipeline's template (about
+# 270 KB as written, 215 KB compact). Started directly a run costs about 20 ms, but the splits made with anything
+# from 50 000 to 400 000 here (24 to 12 runs) cost this app the same cfn-guard CPU time, within the tenth it varies
+# by from run to run, so the runs (and the order of the report's violations) stay as they were.
 RUN_COST_RULE_BYTES = 200_000
 
 
@@ -71,16 +81,27 @@ class ControlTowerValidator:
     """Control Tower's proactive controls over every template, except `disabled_controls` (control ids).
 
     `run_cost_rule_bytes` is what the split of a group's controls into runs takes a run to cost (see
-    `_runs`); 0 gives a run per set of types, the most and smallest copies.
+    `_runs`); 0 gives a run per set of types, the most and smallest copies. `workers` is how many runs go at
+    once (default: one per core this process may use).
     """
 
     def __init__(
-        self, disabled_controls: Iterable[str] = (), *, run_cost_rule_bytes: int = RUN_COST_RULE_BYTES
+        self,
+        disabled_controls: Iterable[str] = (),
+        *,
+        run_cost_rule_bytes: int = RUN_COST_RULE_BYTES,
+        workers: int | None = None,
     ) -> None:
+        cfn_guard_binary()  # one clear error on a machine the plugin bundles no cfn-guard for, before the plugin's own
+        cfn_guard.check_port()
         off = set(disabled_controls)
         self._enabled: tuple[Control, ...] = tuple(c for c in controls() if c.control_id not in off)
-        self._every: CfnGuardValidator = self._plugin(self._enabled)
+        # The stock plugin with the same controls: the name, version and rule ids the CDK's report shows.
+        self._every: CfnGuardValidator = CfnGuardValidator(
+            control_tower_rules_enabled=True, disabled_rules=_disabled(self._enabled), max_buffer=MAX_BUFFER_BYTES
+        )
         self._run_cost = run_cost_rule_bytes
+        self._workers = workers or _cores()
 
     @property
     def name(self) -> str:
@@ -108,29 +129,37 @@ class ControlTowerValidator:
             relevant = tuple(c for c in self._enabled if c.applies_to(template.types))
             if relevant:
                 groups[relevant].append(template)
-        violations: list[cdk.PolicyViolationBeta1] = []
-        success = True
+        runs = [run for relevant, group in groups.items() for run in _runs(relevant, group, self._run_cost)]
         with tempfile.TemporaryDirectory(prefix="control-tower-") as scratch:
-            runs = [run for relevant, group in groups.items() for run in _runs(relevant, group, self._run_cost)]
-            for number, run in enumerate(runs):
-                copies = run.write_copies(Path(scratch) / str(number))
-                report = self._plugin(run.controls).validate(TemplatesContext(list(copies), context))
-                success = success and report.success
-                violations.extend(_as_error(v, copies) for v in report.violations)
+
+            def check(number: int) -> tuple[cfn_guard.Report, dict[str, str]]:
+                copies = runs[number].write_copies(Path(scratch) / str(number))
+                return cfn_guard.run(list(copies), _disabled(runs[number].controls)), copies
+
+            # The costliest runs first, so that no long run starts last; the reports are read in the runs' order.
+            by_cost = sorted(range(len(runs)), key=lambda n: -runs[n].cost(self._run_cost))
+            with ThreadPoolExecutor(max_workers=max(1, min(self._workers, len(runs)))) as pool:
+                started = {number: pool.submit(check, number) for number in by_cost}
+                reports = [started[number].result() for number in range(len(runs))]
+        violations = [_as_error(v, copies) for report, copies in reports for v in report.violations]
+        success = all(report.success for report, _ in reports)
         return cdk.PolicyValidationPluginReportBeta1(success=success, violations=violations)
 
-    @staticmethod
-    def _plugin(enabled: Sequence[Control]) -> CfnGuardValidator:
-        running = {c.file_stem for c in enabled}
-        return CfnGuardValidator(
-            control_tower_rules_enabled=True,
-            disabled_rules=sorted(c.file_stem for c in controls() if c.file_stem not in running),
-            max_buffer=MAX_BUFFER_BYTES,
-        )
+
+def _cores() -> int:
+    """The cores this process may run on (each run of cfn-guard uses one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def _as_error(violation: cdk.PolicyViolationBeta1, originals: Mapping[str, str]) -> cdk.PolicyViolationBeta1:
-    """The violation with the app's templates where it names a copy, and severity 'error' where it has none.
+def _disabled(enabled: Iterable[Control]) -> list[str]:
+    """The plugin's `disabledRules` that leave only `enabled`: every other control's Guard file, by name."""
+    running = {c.file_stem for c in enabled}
+    return sorted(c.file_stem for c in controls() if c.file_stem not in running)
+
+
+def _as_error(violation: cfn_guard.Violation, originals: Mapping[str, str]) -> cdk.PolicyViolationBeta1:
+    """The plugin's violation with the app's templates where it names a copy, and severity 'error'.
 
     The plugin never gives a severity. Once the CDK has suppressed an acknowledged violation of a
     report, it decides the report's conclusion again from the severities of what is left, and counts
@@ -142,15 +171,15 @@ def _as_error(violation: cdk.PolicyViolationBeta1, originals: Mapping[str, str])
         description=violation.description,
         violating_resources=[
             cdk.PolicyViolatingResourceBeta1(
-                locations=r.locations,
-                resource_logical_id=r.resource_logical_id,
+                locations=list(r.locations),
+                resource_logical_id=r.logical_id,
                 template_path=_original(r.template_path, originals),
             )
-            for r in violation.violating_resources
+            for r in violation.resources
         ],
         fix=violation.fix,
         rule_metadata=violation.rule_metadata,
-        severity=violation.severity or "error",
+        severity="error",
     )
 
 

@@ -8,18 +8,24 @@ description of the control: its `Id`, `DisplayName`, `Description`, `EvaluatedRe
 `ComplianceFrameworkMappings` the NIST 800-53 Rev 5 controls it maps to). Both are read here from the
 plugin's jsii bundle without importing the plugin (which would start jsii), standard library only, so
 configuration and `compliance.control_tower` (which adds what the Guard code names) read the same list.
+
+The bundle is read once per process (`bundle`), with what `compliance.cfn_guard` runs of it: the cfn-guard
+binary of this machine (`cfn_guard_binary`), the plugin's code it follows and the versions it was written for.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 import re
+import sys
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 CONTROL_ID_PATTERN = r"CT\.[A-Z0-9-]+\.PR\.\d+"
@@ -29,9 +35,18 @@ CONTROL_DESCRIPTION = re.compile(r"^\s*\[(CT\.[A-Z0-9-]+\.PR\.\d+)\]:\s*(.+?)\s*
 NIST_FRAMEWORK = "NIST 800-53 Rev 5"  # the `ComplianceFramework` of a metadata file's NIST mapping
 # A NIST 800-53 control as the metadata and the compliance model write it: "AC-6", "AC-6(10)".
 NIST_CONTROL = re.compile(r"^[A-Z]{2}-\d+(?:\(\d+\))?$")
-_RULES_DIRECTORY = "package/rules/control-tower/"
+_PACKAGE = "package/"  # where npm puts a package's files in its tarball
+_RULES_DIRECTORY = "rules/control-tower/"
 _GUARD = ("cfn-guard/", ".guard")
 _METADATA = ("metadata/", ".metadata.json")
+# Besides the rules, what the Control Tower run reads of the bundle: the code of the plugin whose results it
+# reads (compliance.cfn_guard pins it), the plugin's and cfn-guard's versions.
+_CODE = ("lib/plugin.js", "lib/check.js", "lib/utils.js", "package.json", "guard-version.json")
+# The plugin's names for the machines it bundles cfn-guard for (CfnGuardValidator.getPlatform and getArchitecture
+# in lib/plugin.js: Node.js's os.platform() 'linux' -> 'ubuntu', 'darwin' -> 'macos'; os.arch() 'x64' -> 'x86_64',
+# 'arm64' -> 'aarch64'), by what Python calls the same (platform.machine() says 'arm64' on macOS, 'AMD64' elsewhere).
+_GUARD_PLATFORMS = {"linux": "ubuntu", "darwin": "macos"}
+_GUARD_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 class MetadataLayoutError(ValueError):
@@ -50,19 +65,60 @@ class ControlMetadata:
     resource_types: tuple[str, ...]  # `EvaluatedResourceTypes`: "AWS::S3::Bucket", as the file orders them
 
 
+class UnsupportedPlatformError(RuntimeError):
+    """The plugin bundles no cfn-guard for this machine."""
+
+
+def cfn_guard_binary() -> str:
+    """The bundle's path of the cfn-guard the plugin runs on this machine: `bin/ubuntu/x86_64/cfn-guard`, say."""
+    system = _GUARD_PLATFORMS.get(sys.platform)
+    architecture = _GUARD_ARCHITECTURES.get(platform.machine().lower())
+    if system is None or architecture is None:
+        raise UnsupportedPlatformError(
+            f"Control Tower's controls run the cfn-guard bundled with cdklabs.cdk-validator-cfnguard, built for Linux "
+            f"and macOS on x86_64 and aarch64 only; this is {sys.platform} on {platform.machine() or 'an unknown CPU'}"
+        )
+    return f"bin/{system}/{architecture}/cfn-guard"
+
+
+@cache
+def bundle() -> Mapping[str, bytes]:
+    """What the project reads of the installed plugin's jsii bundle, by path in the package: every file under
+    rules/control-tower/, the files of `_CODE`, and this machine's cfn-guard binary (none on a machine the plugin
+    bundles none for).
+
+    One pass over the tarball for every file: gzip cannot seek back, so reading a member the pass has gone by
+    (tarfile's `extractfile` after `getmembers`) decompresses the bundle again from its start.
+    """
+    try:
+        wanted_binary = cfn_guard_binary()
+    except UnsupportedPlatformError:
+        wanted_binary = ""
+    archive_path = next(_jsii_directory().glob("*.tgz"))
+    found: dict[str, bytes] = {}
+    with tarfile.open(str(Path(str(archive_path))), "r:gz") as archive:
+        for member in archive:
+            name = member.name.removeprefix(_PACKAGE)
+            if not member.isfile() or not (
+                name.startswith(_RULES_DIRECTORY) or name in _CODE or (wanted_binary and name == wanted_binary)
+            ):
+                continue
+            extracted = archive.extractfile(member)
+            if extracted is not None:
+                found[name] = extracted.read()
+    return MappingProxyType(found)
+
+
 def _bundled(kind: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     """(file stem, text) of every file of one kind under the installed plugin's Control Tower rules."""
     directory, suffix = kind
-    bundle = next(_jsii_directory().glob("*.tgz"))
-    found: list[tuple[str, str]] = []
-    with tarfile.open(str(Path(str(bundle))), "r:gz") as archive:
-        for member in archive.getmembers():
-            if not (member.isfile() and member.name.startswith(_RULES_DIRECTORY + directory)):
-                continue
-            name = Path(member.name).name
-            if name.endswith(suffix) and (extracted := archive.extractfile(member)) is not None:
-                found.append((name.removesuffix(suffix), extracted.read().decode("utf-8")))
-    return tuple(sorted(found))
+    return tuple(
+        sorted(
+            (Path(name).name.removesuffix(suffix), content.decode("utf-8"))
+            for name, content in bundle().items()
+            if name.startswith(_RULES_DIRECTORY + directory) and name.endswith(suffix)
+        )
+    )
 
 
 @cache
@@ -76,7 +132,9 @@ def metadata() -> tuple[ControlMetadata, ...]:
     """Every control's metadata file of the installed plugin, read and checked, by control id."""
     read = [read_metadata(stem, text) for stem, text in _bundled(_METADATA)]
     if not read:
-        raise MetadataLayoutError(f"no *{_METADATA[1]} under {_RULES_DIRECTORY}{_METADATA[0]} in the plugin's bundle")
+        raise MetadataLayoutError(
+            f"no *{_METADATA[1]} under {_PACKAGE}{_RULES_DIRECTORY}{_METADATA[0]} in the plugin's bundle"
+        )
     return tuple(sorted(read, key=lambda m: m.control_id))
 
 

@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "packs: the packs, the rule catalogue, cdk-nag, the Control Tower plugin, Preflight's registration",
         (
             "compliance.control_tower",
+            "compliance.cfn_guard",
             "compliance.nag_adapter",
             "compliance.catalogue",
             "compliance.packs",
