@@ -334,7 +334,8 @@ def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(
 ) -> None:
     # A rule the reviewed mapping says evidences a control (S3 bucket logging: AU-2, AU-12) fails everywhere.
     rule = "NIST.800.53.R5-S3BucketLoggingEnabled"
-    assert mapping.evidence().get(rule) and any(e.rule == rule for e in model.evaluations)
+    assert mapping.evidence().get(rule)
+    assert any(e.rule == rule for e in model.evaluations)
     failing = replace(
         model,
         evaluations=[
