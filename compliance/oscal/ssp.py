@@ -179,33 +179,36 @@ def _boundary(model: ComplianceModel, stamp: Stamp) -> str:
     )
 
 
-def _by_component(name: str, control: Control, rules: list[str], resources: list[str]) -> dict[str, Any]:
+def _part(name: str, control: Control, description: str) -> dict[str, Any]:
+    """A component's part of a control this app implements, with the implementation status its synth status gives."""
     result = outcome(control)
     assert result is not None
     return {
         "component-uuid": subject_uuid("component", name),
         "uuid": subject_uuid("by-component", name, control.control),
-        "description": f"{control.label} {control.title}: {implemented_by(name, rules, resources)}; status at synth "
-        f"'{control.status}'. Rules: {', '.join(rules)}.",
+        "description": f"{control.label} {control.title}: {description}",
         "props": [origination("sp-system")],
         "implementation-status": {"state": result.implementation},
     }
+
+
+def _by_component(name: str, control: Control, rules: list[str], resources: list[str]) -> dict[str, Any]:
+    return _part(
+        name,
+        control,
+        f"{implemented_by(name, rules, resources)}; status at synth '{control.status}'. Rules: {', '.join(rules)}.",
+    )
 
 
 def _by_deviation(name: str, control: Control, deviations: list[AcknowledgmentRecord]) -> dict[str, Any]:
     """A component's part of a control that only acknowledged deviations stand behind: an alternative implementation,
     their compensating controls, which the gate checks at synth."""
-    result = outcome(control)
-    assert result is not None
     named = "; ".join(f"{a.name} (compensating control: {a.compensating_control})" for a in deviations)
-    return {
-        "component-uuid": subject_uuid("component", name),
-        "uuid": subject_uuid("by-component", name, control.control),
-        "description": f"{control.label} {control.title}: no rule evidences it at synth on this component; "
-        f"status at synth '{control.status}'. Deviations: {named}.",
-        "props": [origination("sp-system")],
-        "implementation-status": {"state": result.implementation},
-    }
+    return _part(
+        name,
+        control,
+        f"no rule evidences it at synth on this component; status at synth '{control.status}'. Deviations: {named}.",
+    )
 
 
 def _requirement(

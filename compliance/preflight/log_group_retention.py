@@ -16,8 +16,9 @@ from compliance.references import render
 MINIMUM_DAYS = 365
 
 
-def log_group_retention(resource: ResourceView, ctx: Context) -> Verdict:
-    """The log group never expires its events, or keeps them at least MINIMUM_DAYS."""
+def retention_at_least(resource: ResourceView, minimum_days: int, *, asks: str, advice: str) -> Verdict:
+    """A log group never expires its events, or keeps them at least `minimum_days`; `asks` names who asks for that
+    ("AWS Config's cw-loggroup-retention-period-check"), `advice` ends the message of a shorter one."""
     if resource.type != "AWS::Logs::LogGroup":
         return Verdict.not_applicable()
     days = resource.properties.get("RetentionInDays")
@@ -26,16 +27,23 @@ def log_group_retention(resource: ResourceView, ctx: Context) -> Verdict:
     if not isinstance(days, int):
         return Verdict.fail(
             "unresolved",
-            f"the log group's retention ({render(days)}) is not known at synth; AWS Config's "
-            f"cw-loggroup-retention-period-check asks for at least {MINIMUM_DAYS} days: write the number of days",
+            f"the log group's retention ({render(days)}) is not known at synth; {asks} asks for at least "
+            f"{minimum_days} days: write the number of days",
         )
-    if days >= MINIMUM_DAYS:
+    if days >= minimum_days:
         return Verdict.ok()
-    return Verdict.fail(
-        f"{days}-days",
-        f"the log group keeps its events {days} days, less than the {MINIMUM_DAYS} days AWS Config's "
-        "cw-loggroup-retention-period-check asks for in the account's FedRAMP Moderate pack; keep them at least "
-        f"{MINIMUM_DAYS} days (log_retention_days), or acknowledge why this environment keeps them shorter",
+    return Verdict.fail(f"{days}-days", f"the log group keeps its events {days} days, less than the {advice}")
+
+
+def log_group_retention(resource: ResourceView, ctx: Context) -> Verdict:
+    """The log group never expires its events, or keeps them at least MINIMUM_DAYS."""
+    return retention_at_least(
+        resource,
+        MINIMUM_DAYS,
+        asks="AWS Config's cw-loggroup-retention-period-check",
+        advice=f"{MINIMUM_DAYS} days AWS Config's cw-loggroup-retention-period-check asks for in the account's "
+        f"FedRAMP Moderate pack; keep them at least {MINIMUM_DAYS} days (log_retention_days), or acknowledge why "
+        "this environment keeps them shorter",
     )
 
 

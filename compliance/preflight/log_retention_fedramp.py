@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from compliance.assembly import ResourceView
 from compliance.preflight.base import Context, PreflightRule, Verdict
-from compliance.references import render
+from compliance.preflight.log_group_retention import retention_at_least
 
 # 12 months of active and 18 of cold storage (OMB M-21-31, its retention requirement), in days: 30 * 365 / 12, up.
 M_21_31_DAYS = 913
@@ -24,24 +24,13 @@ SHORTEST_PERIOD_DAYS = 1096
 
 def log_retention_fedramp(resource: ResourceView, ctx: Context) -> Verdict:
     """The log group never expires its events, or keeps them at least M_21_31_DAYS."""
-    if resource.type != "AWS::Logs::LogGroup":
-        return Verdict.not_applicable()
-    days = resource.properties.get("RetentionInDays")
-    if days is None:
-        return Verdict.ok()
-    if not isinstance(days, int):
-        return Verdict.fail(
-            "unresolved",
-            f"the log group's retention ({render(days)}) is not known at synth; FedRAMP's AU-11 (OMB M-21-31) asks "
-            f"for at least {M_21_31_DAYS} days: write the number of days",
-        )
-    if days >= M_21_31_DAYS:
-        return Verdict.ok()
-    return Verdict.fail(
-        f"{days}-days",
-        f"the log group keeps its events {days} days, less than the {M_21_31_DAYS} days (12 months active and 18 "
-        f"months cold storage) FedRAMP's AU-11 asks for through OMB M-21-31; keep them {SHORTEST_PERIOD_DAYS} days "
-        "(log_retention_days), or acknowledge why this environment's logs are not records to retain",
+    return retention_at_least(
+        resource,
+        M_21_31_DAYS,
+        asks="FedRAMP's AU-11 (OMB M-21-31)",
+        advice=f"{M_21_31_DAYS} days (12 months active and 18 months cold storage) FedRAMP's AU-11 asks for through "
+        f"OMB M-21-31; keep them {SHORTEST_PERIOD_DAYS} days (log_retention_days), or acknowledge why this "
+        "environment's logs are not records to retain",
     )
 
 
