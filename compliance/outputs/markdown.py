@@ -95,7 +95,8 @@ def _rules_text(rules: tuple[str, ...]) -> str:
 
 
 def verdict_line(model: ComplianceModel) -> str:
-    """The report's first sentence: the gate's verdict and what it rests on."""
+    """The report's first sentence: the synth gate's verdict and what it rests on. It names the gate, not an
+    authorization: a pass says this synth may deploy, never that the system is ready to be authorized."""
     checks = [c for a in model.acknowledgments for c in a.checks]
     failed = len(model.failed_checks)
     parts = [
@@ -111,7 +112,10 @@ def verdict_line(model: ComplianceModel) -> str:
     else:
         parts.append("no compliance baseline compared")
     parts.append(f"cfn-lint {model.cfn_lint}" if model.cfn_lint else "cfn-lint not run by this synth")
-    return f"**Verdict: {'PASS' if model.passed else 'FAIL'}.** " + "; ".join(parts) + "."
+    return (
+        f"**Synth gate: {'PASS' if model.passed else 'FAIL'}** (the compliance gate of this synth, not an "
+        "authorization). " + "; ".join(parts) + "."
+    )
 
 
 def _run_section(model: ComplianceModel) -> list[str]:

@@ -267,8 +267,12 @@ def test_markdown_sections_come_in_order(model: ComplianceModel) -> None:
 
 
 def test_markdown_opens_with_the_verdict_and_the_runs_identity(model: ComplianceModel) -> None:
-    lines = render_markdown(model).splitlines()
-    assert lines[2].startswith("**Verdict: FAIL.** 3 open finding(s); 3 acknowledgment(s)")
+    # The first paragraph after the title names the gate, not an authorization, and what it rests on.
+    first = " ".join(render_markdown(model).split("\n\n")[1].split())
+    assert first.startswith(
+        "**Synth gate: FAIL** (the compliance gate of this synth, not an authorization). 3 open finding(s); "
+        "3 acknowledgment(s)"
+    )
     run = render_markdown(replace(model, run=RUN)).split("## This run", 1)[1].split("## Summary", 1)[0]
     for text in (
         "- Commit: `0123abc` (CODEBUILD_RESOLVED_SOURCE_VERSION)",
@@ -290,10 +294,12 @@ def test_markdown_verdict_passes_only_when_nothing_is_open(model: ComplianceMode
         acknowledgments=[replace(a, checks=(holds,)) for a in model.acknowledgments],
         cfn_lint="pass",
     )
-    assert "**Verdict: FAIL.**" in render_markdown(replace(clean, acknowledgments=model.acknowledgments))
-    assert render_markdown(clean).splitlines()[2].startswith("**Verdict: PASS.** 0 open finding(s)")
+    assert "**Synth gate: FAIL**" in render_markdown(replace(clean, acknowledgments=model.acknowledgments))
+    assert " ".join(render_markdown(clean).split("\n\n")[1].split()).startswith(
+        "**Synth gate: PASS** (the compliance gate of this synth, not an authorization). 0 open finding(s)"
+    )
     drifted = replace(clean, baseline_file="compliance/baseline.json", baseline_differences=["Dev: lost ac-2"])
-    assert "**Verdict: FAIL.**" in render_markdown(drifted)
+    assert "**Synth gate: FAIL**" in render_markdown(drifted)
     assert "1 change(s) from the baseline" in " ".join(render_markdown(drifted).split())
 
 
