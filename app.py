@@ -109,6 +109,17 @@ def _remove_stale_assembly() -> None:
         shutil.rmtree(outdir, ignore_errors=True)
 
 
+def _plugin_lines(progress: Progress, app: Any) -> None:
+    """The synth's validation plugins, each kind on a line of its own: they run inside the synth, which times them."""
+    from compliance.plugin_time import CONTROL_TOWER, PACKS, spent
+
+    seconds = spent(app)
+    if PACKS in seconds:
+        progress.finished(PACKS, seconds[PACKS], "within the synth: NIST 800-53 R5, AWS Solutions and Preflight")
+    if CONTROL_TOWER in seconds:
+        progress.finished(CONTROL_TOWER, seconds[CONTROL_TOWER], "within the synth: the proactive controls, cfn-guard")
+
+
 def main() -> int:
     try:
         config = load_config(_config_path())
@@ -125,6 +136,7 @@ def main() -> int:
         with progress.phase("synth", "writing the templates, validating them with the packs") as phase:
             assembly = app.synth()
             phase.result = f"{len(assembly.stacks_recursively)} templates, validated by {_packs()}"
+        _plugin_lines(progress, app)
     except Exception as error:  # a construct refused its input: say what, not where in jsii
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"synth failed: {message}", file=sys.stderr)

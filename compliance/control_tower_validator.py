@@ -45,6 +45,7 @@ from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 from compliance import cfn_guard
 from compliance.control_tower import MAX_BUFFER_BYTES, PLUGIN_NAME, Control, controls, record_run
+from compliance.plugin_time import CONTROL_TOWER, timed
 from config.control_tower_controls import cfn_guard_binary
 
 # What one cfn-guard run costs besides reading its templates (cfn-guard started, the rule files parsed), in
@@ -120,6 +121,10 @@ class ControlTowerValidator:
             app = context.app_construct
         except ValueError:  # a context of templates only (`TemplatesContext` without an app): nothing to record
             app = None
+        with timed(app, CONTROL_TOWER):
+            return self._validate(context, app)
+
+    def _validate(self, context: cdk.IPolicyValidationContextBeta1, app: Any) -> cdk.PolicyValidationPluginReportBeta1:
         if app is not None:
             record_run(app, context.template_paths)
         # Templates that can fail the same controls (a stack of each stage, say) go to the same runs.

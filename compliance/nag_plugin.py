@@ -25,6 +25,7 @@ from compliance.nag_adapter import (
     findings_of,
     keep,
 )
+from compliance.plugin_time import PACKS, timed
 
 
 @jsii.implements(cdk.IPolicyValidationPlugin)
@@ -48,6 +49,10 @@ class NagPackPlugin:
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         app = context.app_construct
+        with timed(app, PACKS):
+            return self._validate(app)
+
+    def _validate(self, app: IConstruct) -> cdk.PolicyValidationPluginReport:
         report = blind_report(self._pack, app)
         keep(app, self.name, BlindRun(tuple(findings_of(report))))
         if not report:

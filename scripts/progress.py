@@ -76,6 +76,11 @@ class Progress:
                 line = f"[{name} {self._clock() - started:.1f} s] {phase.result or doing}"
                 self._write(f"\r{line}{_CLEAR_TO_END_OF_LINE}\n" if self._live else f"{line}\n")
 
+    def finished(self, name: str, seconds: float, result: str) -> None:
+        """The line of a phase timed elsewhere (a validation plugin, within the synth), written once it is over."""
+        if self._enabled:
+            self._write(f"[{name} {seconds:.1f} s] {result}\n")
+
     def _write(self, text: str) -> None:
         self._stream.write(text)
         self._stream.flush()

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "compliance.twins",
             "compliance.runtime",
             "compliance.securityhub",
+            "compliance.plugin_time",
         ),
     ),
     ("assembly: the cloud assembly's reader and its reference index", ("compliance.assembly", "compliance.references")),

@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from compliance import plugin_time
 from scripts.progress import ENVIRONMENT, Progress
 from scripts.synth import main, summary
 from tests.conftest import ShippedRun
@@ -42,8 +44,9 @@ def test_a_folder_that_is_not_an_assembly_is_never_deleted(tmp_path: Path) -> No
 
 # --- progress -----------------------------------------------------------------------------------------------
 
-PHASES = ["config", "constructs", "synth", "reports", "cfn-lint", "assembly"]
-_PHASE_LINE = re.compile(r"^\[([\w-]+) \d+\.\d s\] \S", flags=re.M)
+# The validation plugins run within the synth: their lines follow it, one per kind.
+PHASES = ["config", "constructs", "synth", "packs", "Control Tower", "reports", "cfn-lint", "assembly"]
+_PHASE_LINE = re.compile(r"^\[([\w -]+?) \d+\.\d s\] \S", flags=re.M)
 
 
 class _Terminal(io.StringIO):
@@ -98,6 +101,23 @@ def test_a_phase_that_raises_says_it_failed() -> None:
     assert stream.getvalue() == "[synth 0.5 s] failed\n"
 
 
+def test_a_plugin_timed_within_the_synth_gets_its_own_line_with_its_seconds() -> None:
+    app = type("App", (), {})()  # any object the plugins key their figures by, as they key the CDK app
+    ticks = iter((10.0, 10.75, 20.0, 20.5))
+    with monkeypatched_clock(ticks):
+        with plugin_time.timed(app, plugin_time.PACKS):
+            pass
+        with plugin_time.timed(app, plugin_time.PACKS):  # a second pack of the same kind adds to the first
+            pass
+    assert plugin_time.spent(app) == {plugin_time.PACKS: 1.25}
+    with plugin_time.timed(None, plugin_time.CONTROL_TOWER):  # no app: nothing recorded, nothing raised
+        pass
+    stream = io.StringIO()
+    Progress(stream, environ={"CI": "true"}).finished("packs", 1.25, "within the synth")
+    Progress(stream, enabled=False).finished("packs", 1.25, "within the synth")
+    assert stream.getvalue() == "[packs 1.2 s] within the synth\n"
+
+
 def test_the_app_shows_its_phases_only_when_the_driver_runs_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -111,7 +131,9 @@ def test_the_app_shows_its_phases_only_when_the_driver_runs_it(
     assert _PHASE_LINE.findall(capsys.readouterr().out) == ["reports"]
 
 
-@pytest.mark.parametrize(("name", "phases"), [("shipped", PHASES), ("fixture/rewritten", PHASES[:4] + PHASES[5:])])
+@pytest.mark.parametrize(
+    ("name", "phases"), [("shipped", PHASES), ("fixture/rewritten", [p for p in PHASES if p != "cfn-lint"])]
+)
 def test_make_synth_under_ci_prints_one_line_per_phase_in_order_before_the_summary(
     shipped_runs: dict[str, ShippedRun], name: str, phases: list[str]
 ) -> None:
@@ -122,3 +144,14 @@ def test_make_synth_under_ci_prints_one_line_per_phase_in_order_before_the_summa
     assert _PHASE_LINE.findall(output) == phases
     assert output.index("[assembly ") < output.index("Cloud assembly summary")
     assert "\r" not in output
+
+
+@contextmanager
+def monkeypatched_clock(ticks: Iterator[float]) -> Iterator[None]:
+    """plugin_time's clock reads `ticks` instead of the machine's."""
+    real = plugin_time.time.monotonic
+    plugin_time.time.monotonic = lambda: next(ticks)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        plugin_time.time.monotonic = real  # type: ignore[assignment]

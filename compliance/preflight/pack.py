@@ -18,6 +18,7 @@ from constructs import IConstruct
 from compliance.assembly import CloudAssembly, ResourceView
 from compliance.nag_adapter import Acknowledged, BlindRun, NagResource, NagViolation, findings_of, grouped, keep
 from compliance.nag_plugin import as_report, assembly_of, constructs_of
+from compliance.plugin_time import PACKS, timed
 from compliance.preflight import RULES
 from compliance.preflight.base import PACK, Context
 from compliance.references import TemplateIndex
@@ -58,11 +59,12 @@ class PreflightChecks:
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         app = context.app_construct
-        assembly = assembly_of(app)
-        run, found = self._run(assembly)
-        keep(app, PACK, run)
-        acknowledged = Acknowledged.of(app, assembly)
-        return as_report(_report(f for f in found if not acknowledged.covers(f.path, f.finding)))
+        with timed(app, PACKS):
+            assembly = assembly_of(app)
+            run, found = self._run(assembly)
+            keep(app, PACK, run)
+            acknowledged = Acknowledged.of(app, assembly)
+            return as_report(_report(f for f in found if not acknowledged.covers(f.path, f.finding)))
 
     def run_blind(self, app: IConstruct) -> BlindRun:
         """Every finding of the rules over `app`'s assembly, for an app whose synth did not run the plugin."""
