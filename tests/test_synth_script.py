@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -101,14 +100,15 @@ def test_a_phase_that_raises_says_it_failed() -> None:
     assert stream.getvalue() == "[synth 0.5 s] failed\n"
 
 
-def test_a_plugin_timed_within_the_synth_gets_its_own_line_with_its_seconds() -> None:
+def test_a_plugin_timed_within_the_synth_gets_its_own_line_with_its_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     app = type("App", (), {})()  # any object the plugins key their figures by, as they key the CDK app
     ticks = iter((10.0, 10.75, 20.0, 20.5))
-    with monkeypatched_clock(ticks):
-        with plugin_time.timed(app, plugin_time.PACKS):
-            pass
-        with plugin_time.timed(app, plugin_time.PACKS):  # a second pack of the same kind adds to the first
-            pass
+    monkeypatch.setattr("compliance.plugin_time.time.monotonic", lambda: next(ticks))
+    with plugin_time.timed(app, plugin_time.PACKS):
+        pass
+    with plugin_time.timed(app, plugin_time.PACKS):  # a second pack of the same kind adds to the first
+        pass
+    monkeypatch.undo()
     assert plugin_time.spent(app) == {plugin_time.PACKS: 1.25}
     with plugin_time.timed(None, plugin_time.CONTROL_TOWER):  # no app: nothing recorded, nothing raised
         pass
@@ -144,14 +144,3 @@ def test_make_synth_under_ci_prints_one_line_per_phase_in_order_before_the_summa
     assert _PHASE_LINE.findall(output) == phases
     assert output.index("[assembly ") < output.index("Cloud assembly summary")
     assert "\r" not in output
-
-
-@contextmanager
-def monkeypatched_clock(ticks: Iterator[float]) -> Iterator[None]:
-    """plugin_time's clock reads `ticks` instead of the machine's."""
-    real = plugin_time.time.monotonic
-    plugin_time.time.monotonic = lambda: next(ticks)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        plugin_time.time.monotonic = real  # type: ignore[assignment]
