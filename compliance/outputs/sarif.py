@@ -176,13 +176,16 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     """report.sarif as a SARIF 2.1.0 log: a result per non-compliant or acknowledged evaluation.
 
     Compliant evaluations are left out: SARIF lists problems, and a pass is not one. Acknowledged findings
-    stay in, as accepted in-source suppressions, so a viewer shows them without counting them as open.
+    stay in, as in-source suppressions: `accepted` where the signed-off baseline approves the acknowledgment,
+    `underReview` while its deviation is only requested (SARIF 2.1.0, 3.35.3: a suppression under review does
+    not yet hide the result).
     """
     rules_by_id = {(r.pack, r.rule): r for r in model.rules}
     # Our own rules document themselves: a short description, and the AWS documentation they rest on.
     preflight = _preflight_metadata()
     locations = {location.path: location for location in model.locations}
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
+    approved = {(a.scope, a.path, a.finding): a.approved for a in model.acknowledgments}
 
     descriptors: list[dict[str, Any]] = []
     index: dict[tuple[str, str], int] = {}
@@ -217,7 +220,8 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
             },
         }
         if evaluation.status is Status.ACKNOWLEDGED:
-            result["suppressions"] = [{"kind": "inSource", "status": "accepted", "justification": evaluation.reason}]
+            status = "accepted" if _approved(approved, evaluation) else "underReview"
+            result["suppressions"] = [{"kind": "inSource", "status": status, "justification": evaluation.reason}]
         results.append(result)
 
     run: dict[str, Any] = {"tool": _tool(model, descriptors)}
@@ -226,3 +230,14 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
         run["automationDetails"] = {"id": f"{TOOL_NAME}/{model.run.config_file}/"}
     run["results"] = results
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _approved(approved: dict[tuple[str, str, str], bool], evaluation: Evaluation) -> bool:
+    """Whether the acknowledgment that accepted the finding (on the resource or its nearest ancestor) is approved."""
+    path = evaluation.path
+    while path:
+        found = approved.get((evaluation.scope, path, evaluation.finding))
+        if found is not None:
+            return found
+        path = path.rpartition("/")[0]
+    return False

@@ -313,3 +313,30 @@ def test_a_rule_description_longer_than_github_takes_is_cut_and_kept_whole_in_it
     descriptor = next(r for r in log["runs"][0]["tool"]["driver"]["rules"] if r["id"] == target)
     assert len(descriptor["fullDescription"]["text"]) == MAX_DESCRIPTION_CHARACTERS
     assert descriptor["help"]["text"].startswith(long.strip())
+
+
+def test_an_acknowledged_finding_is_an_accepted_suppression_only_once_its_deviation_is_approved(
+    golden: ComplianceModel,
+) -> None:
+    ack = next(a for a in golden.acknowledgments if a.matched != 0)
+    covered = [
+        e
+        for e in golden.evaluations
+        if e.status is Status.ACKNOWLEDGED
+        and e.scope == ack.scope
+        and e.finding == ack.finding
+        and (e.path == ack.path or e.path.startswith(ack.path + "/"))
+    ]
+    assert covered
+    for approved, expected in ((True, "accepted"), (False, "underReview")):
+        others = [a for a in golden.acknowledgments if a is not ack]
+        model = replace(golden, acknowledgments=[replace(ack, approved=approved), *others])
+        results = render_sarif(model)["runs"][0]["results"]
+        statuses = {
+            r["suppressions"][0]["status"]
+            for r in results
+            if r["properties"]["finding"] == ack.finding
+            and r["properties"]["scope"] == ack.scope
+            and any(r["message"]["text"].endswith(f" on {e.path}") for e in covered)
+        }
+        assert statuses == {expected}
