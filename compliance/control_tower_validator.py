@@ -59,10 +59,9 @@ RUN_COST_RULE_BYTES = 200_000
 
 @jsii.implements(cdk.IPolicyValidationContextBeta1)
 class TemplatesContext:
-    """A validation context of some templates: of the app's (`context`'s), or of any (no `context`)."""
+    """A validation context of some templates and no app: what tests give the validator and the stock plugin."""
 
-    def __init__(self, templates: list[str], context: cdk.IPolicyValidationContextBeta1 | None = None) -> None:
-        self._context = context
+    def __init__(self, templates: list[str]) -> None:
         self._templates = templates
 
     @property
@@ -71,10 +70,7 @@ class TemplatesContext:
 
     @property
     def app_construct(self) -> Any:
-        # Read from the whole-app context only when the plugin asks for it (it does not today).
-        if self._context is None:
-            raise ValueError("no app: this context names templates only")
-        return self._context.app_construct
+        raise ValueError("no app: this context names templates only")
 
 
 @jsii.implements(cdk.IPolicyValidationPluginBeta1)
