@@ -461,8 +461,17 @@ def test_sarif_has_required_fields_and_one_result_per_open_or_acknowledged_evalu
         assert evaluation.finding in result["message"]["text"]
         if evaluation.status is Status.ACKNOWLEDGED:
             assert result["level"] == "note"
+            # Accepted only where the signed-off baseline approves the acknowledgment; under review until then.
+            approved = any(
+                a.approved and a.finding == evaluation.finding and evaluation.path.startswith(a.path)
+                for a in model.acknowledgments
+            )
             assert result["suppressions"] == [
-                {"kind": "inSource", "status": "accepted", "justification": evaluation.reason}
+                {
+                    "kind": "inSource",
+                    "status": "accepted" if approved else "underReview",
+                    "justification": evaluation.reason,
+                }
             ]
         else:
             assert result["level"] == "error"
