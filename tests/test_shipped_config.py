@@ -175,7 +175,7 @@ def test_the_rewrite_keeps_a_multi_region_team_layout() -> None:
         if env["protect_data"]:
             env["log_retention_days"] = max(env["log_retention_days"], 1096)  # OMB M-21-31: 30 months
         env["load_balancer_tls"] = {
-            "certificate_arn": f"arn:aws:acm:{region}:{account}:certificate/{index:08d}-0000-4000-8000-000000000000",
+            "certificate_arn": f"arn:aws:acm:{region}:{account}:certificate/{index:08d}-0000-4000-8000-0000000ce47e",
             "domain_name": f"backend.{name}.team.example",
         }
         env["account_baseline"] = name != "prod-west"  # the account's singletons are prod's

@@ -298,7 +298,7 @@ def _remove_report(assembly: Path) -> str:
 
 def _edit_payload(assembly: Path) -> str:
     envelope = _envelope(assembly)
-    text = base64.b64decode(envelope["payload"]).replace(EXECUTION.encode(), b"00000000-0000-4000-8000-000000000000")
+    text = base64.b64decode(envelope["payload"]).replace(EXECUTION.encode(), b"5f4e3d2c-0000-4000-8000-00000000e0e0")
     envelope["payload"] = base64.b64encode(text).decode()
     (assembly / ENVELOPE).write_text(json.dumps(envelope))
     return "no signature verifies with the pinned key"

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 from app import cdk_context
 from pipeline import generated
 
-CONNECTION = "{partition}:{prefix}:us-west-2:123456789012:connection/00000000-0000-4000-8000-000000000000"
+CONNECTION = "{partition}:{prefix}:us-west-2:123456789012:connection/7e5d0c1b-0000-4000-8000-00000000c0de"
 
 
 @pytest.mark.parametrize("prefix", ["codeconnections", "codestar-connections"])
