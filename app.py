@@ -144,7 +144,7 @@ def main() -> int:
 
     from compliance import format_findings
     from compliance.assembly import CloudAssembly
-    from compliance.identity import run_identity
+    from compliance.identity import run_identity, system_description
 
     with progress.phase("reports", "evaluating the findings, writing the compliance reports") as phase:
         baselines = {stage.node.id: stage.baseline for stage in app.node.find_child("Pipeline").stages}
@@ -153,6 +153,7 @@ def main() -> int:
             config_file=_config_path(),
             pipeline=(config.pipeline.account, config.pipeline.region),
             stages={env.stage_id: (env.account, env.region) for env in config.environments},
+            system=system_description(config.system),
         )
         open_findings = report_and_gate(
             app,

@@ -16,8 +16,12 @@ import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compliance.model import UNCOMMITTED, Approval, RunIdentity
+from compliance.model import UNCOMMITTED, Approval, InformationType, Person, RunIdentity, SystemDescription
+
+if TYPE_CHECKING:  # the section's values are read, not its validators: this module stays standard library only
+    from config.schema import SystemConfig
 
 # The distributions whose versions decide what the gate checks, as the report names them.
 TOOLS = {
@@ -72,9 +76,11 @@ def run_identity(
     config_file: Path,
     pipeline: tuple[str, str],
     stages: dict[str, tuple[str, str]],
+    system: SystemDescription | None = None,
     now: datetime | None = None,
 ) -> RunIdentity:
-    """The identity of this synth; `pipeline` and `stages` map to (account, region)."""
+    """The identity of this synth; `pipeline` and `stages` map to (account, region); `system` is what the
+    configuration says of the system."""
     commit, source = commit_of(project)
     try:
         shown = str(config_file.resolve().relative_to(project.resolve()))
@@ -90,6 +96,37 @@ def run_identity(
         stages={name: f"{account} {region}" for name, (account, region) in stages.items()},
         tools=tool_versions(),
         time=(now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        system=system,
+    )
+
+
+def system_description(system: SystemConfig) -> SystemDescription:
+    """What the configuration's `system` section says, as the reports and the system security plan use it."""
+    people = (
+        Person(role, person.name, person.email)
+        for role, person in (
+            ("system-owner", system.system_owner),
+            ("authorizing-official", system.authorizing_official),
+            ("information-system-security-officer", system.isso),
+        )
+        if person is not None
+    )
+    leveraged = system.aws_authorization
+    return SystemDescription(
+        name=system.name,
+        short_name=system.short_name,
+        fedramp_id=system.fedramp_id or "",
+        description=system.description or "",
+        status=system.status,
+        information_types=tuple(
+            InformationType(
+                t.title, t.description, t.nist_800_60_id or "", t.confidentiality, t.integrity, t.availability
+            )
+            for t in system.information_types
+        ),
+        people=tuple(people),
+        aws_package_id=leveraged.package_id if leveraged else "",
+        aws_date_authorized=leveraged.date_authorized if leveraged else "",
     )
 
 

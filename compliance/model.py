@@ -299,6 +299,58 @@ class ResourceLocation:
 
 
 @dataclass(frozen=True)
+class Person:
+    """One person the system security plan names for a role (an OSCAL party and its responsible role)."""
+
+    role: str  # an OSCAL role id: "system-owner", "authorizing-official", "information-system-security-officer"
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class InformationType:
+    """An information type the system processes, with its FIPS 199 impact levels ("low" or "moderate")."""
+
+    title: str
+    description: str
+    nist_800_60_id: str  # "C.3.5.8"; "" when the configuration gives none
+    confidentiality: str
+    integrity: str
+    availability: str
+
+
+@dataclass(frozen=True)
+class SystemDescription:
+    """The system as the configuration describes it for its security plan; "" where it says nothing."""
+
+    name: str
+    short_name: str
+    fedramp_id: str = ""  # FedRAMP's package id, once assigned
+    description: str = ""
+    status: str = "under-development"  # OSCAL's system status
+    information_types: tuple[InformationType, ...] = ()
+    people: tuple[Person, ...] = ()
+    aws_package_id: str = ""  # AWS's FedRAMP authorization of the pipeline's partition, leveraged
+    aws_date_authorized: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One line naming the system as the reports do: its names and FedRAMP's id, or that none is assigned."""
+        fedramp = f"FedRAMP package {self.fedramp_id}" if self.fedramp_id else "no FedRAMP package id configured"
+        return f"{self.name} ({self.short_name}); {fedramp}; status {self.status}"
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> SystemDescription:
+        return SystemDescription(
+            **{
+                **data,
+                "information_types": tuple(InformationType(**t) for t in data.get("information_types", ())),
+                "people": tuple(Person(**p) for p in data.get("people", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class RunIdentity:
     """What a report is evidence of: the commit, the configuration, where it deploys, the tools, the time."""
 
@@ -311,6 +363,7 @@ class RunIdentity:
     stages: dict[str, str]  # stage -> "account region", in promotion order
     tools: dict[str, str]  # tool -> version, or "not installed"
     time: str  # UTC, ISO 8601
+    system: SystemDescription | None = None  # what the configuration says of the system
 
     @property
     def uncommitted(self) -> bool:
@@ -410,7 +463,7 @@ class ComplianceModel:
             external_prerequisites={k: list(v) for k, v in data.get("external_prerequisites", {}).items()},
             runtime_services={k: list(v) for k, v in data.get("runtime_services", {}).items()},
             runtime_skipped={k: list(v) for k, v in data.get("runtime_skipped", {}).items()},
-            run=RunIdentity(**data["run"]) if data.get("run") else None,
+            run=_run(data["run"]) if data.get("run") else None,
             cfn_lint=str(data.get("cfn_lint", "")),
             baseline_file=str(data.get("baseline_file", "")),
             baseline_differences=list(data.get("baseline_differences", [])),
@@ -587,3 +640,8 @@ def controls_from(
             )
         )
     return controls
+
+
+def _run(data: dict[str, Any]) -> RunIdentity:
+    system = data.get("system")
+    return RunIdentity(**{**data, "system": SystemDescription.from_json(system) if system else None})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, NamedTuple, get_args
 
@@ -870,6 +871,124 @@ class ControlTowerConfig(_Strict):
         return value
 
 
+# A package id as FedRAMP's Marketplace lists it ("F1603047866"): an F, then letters and digits.
+FEDRAMP_PACKAGE_ID = re.compile(r"F[A-Z0-9]{5,19}", re.ASCII)
+# The impact levels an information type of a FedRAMP Moderate system may have (FIPS 199): a "high" type makes the
+# system a High one, which this baseline does not cover.
+Impact = Literal["low", "moderate"]
+
+
+class PersonConfig(_Strict):
+    """One person the system security plan names for a role."""
+
+    name: str = Field(min_length=1, max_length=200, description="the person's name, as the plan names them")
+    email: str = Field(description="their e-mail address")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.fullmatch(value):
+            raise _problem("email", "is not an e-mail address")
+        return value
+
+
+class InformationTypeConfig(_Strict):
+    """An information type the system processes, categorized with NIST SP 800-60 (FIPS 199 impact levels)."""
+
+    title: str = Field(
+        min_length=1, max_length=200, description="the type's name, e.g. 'System and Network Monitoring'"
+    )
+    description: str = Field(min_length=1, description="what information of this type the system holds")
+    nist_800_60_id: str | None = Field(
+        default=None, description="its identifier in NIST SP 800-60 Volume II, e.g. 'C.3.5.8'"
+    )
+    confidentiality: Impact = Field(default="moderate", description="FIPS 199 confidentiality impact: low or moderate")
+    integrity: Impact = Field(default="moderate", description="FIPS 199 integrity impact: low or moderate")
+    availability: Impact = Field(default="moderate", description="FIPS 199 availability impact: low or moderate")
+
+    @field_validator("nist_800_60_id")
+    @classmethod
+    def _sp800_60(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[CD](\.[0-9]+){1,4}", value, re.ASCII):
+            raise _problem("nist_800_60_id", "is not a NIST SP 800-60 information type id such as 'C.3.5.8'")
+        return value
+
+
+class LeveragedAuthorizationConfig(_Strict):
+    """AWS's FedRAMP authorization of the pipeline's partition, as FedRAMP's Marketplace lists it."""
+
+    package_id: str = Field(description="the authorization's FedRAMP package id, e.g. 'F1234567890'")
+    date_authorized: str = Field(description="the date FedRAMP authorized it, ISO 8601 (YYYY-MM-DD)")
+
+    @field_validator("package_id")
+    @classmethod
+    def _package(cls, value: str) -> str:
+        if not FEDRAMP_PACKAGE_ID.fullmatch(value):
+            raise _problem("package_id", "is not a FedRAMP package id such as 'F1234567890'")
+        return value
+
+    @field_validator("date_authorized")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        return _check_iso_date(value, "date_authorized")
+
+
+def _check_iso_date(value: str, field: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise _problem(field, "is not a date written YYYY-MM-DD") from None
+    if len(value) != len("2027-01-31"):
+        raise _problem(field, "is not a date written YYYY-MM-DD")
+    return value
+
+
+class SystemConfig(_Strict):
+    """What the system security plan says of the system as a whole; anything left out stays marked REPLACE there."""
+
+    name: str = Field(
+        default="FedRAMP Moderate monitoring platform", min_length=1, max_length=200, description="the system's name"
+    )
+    short_name: str = Field(
+        default="fedramp-monitoring", min_length=1, max_length=60, description="its short name or acronym"
+    )
+    fedramp_id: str | None = Field(
+        default=None,
+        description="the package id FedRAMP assigned the system, e.g. 'F1234567890' (until then the plan identifies "
+        "it by a uuid of the pipeline's account and region)",
+    )
+    description: str | None = Field(
+        default=None, min_length=1, description="the service and deployment model, its customers and purpose"
+    )
+    status: Literal["operational", "under-development", "under-major-modification", "disposition", "other"] = Field(
+        default="under-development", description="the system's operational state, as OSCAL names it"
+    )
+    information_types: tuple[InformationTypeConfig, ...] = Field(
+        default=(), strict=False, description="the information types it processes (NIST SP 800-60)"
+    )
+    system_owner: PersonConfig | None = Field(default=None, description="the system owner")
+    authorizing_official: PersonConfig | None = Field(default=None, description="the authorizing official")
+    isso: PersonConfig | None = Field(default=None, description="the information system security officer")
+    aws_authorization: LeveragedAuthorizationConfig | None = Field(
+        default=None, description="AWS's FedRAMP authorization the system leverages, in the pipeline's partition"
+    )
+
+    @field_validator("fedramp_id")
+    @classmethod
+    def _fedramp_id(cls, value: str | None) -> str | None:
+        if value is not None and not FEDRAMP_PACKAGE_ID.fullmatch(value):
+            raise _problem("fedramp_id", "is not a FedRAMP package id such as 'F1234567890'")
+        return value
+
+    @field_validator("information_types")
+    @classmethod
+    def _distinct_types(cls, value: tuple[InformationTypeConfig, ...]) -> tuple[InformationTypeConfig, ...]:
+        titles = [t.title for t in value]
+        if len(set(titles)) != len(titles):
+            raise _problem("information_types", "lists a title twice")
+        return value
+
+
 class AppConfig(_Strict):
     """The whole app: the pipeline and its environments in promotion order (the order of the file)."""
 
@@ -884,6 +1003,9 @@ class AppConfig(_Strict):
     )
     control_tower: ControlTowerConfig = Field(
         default=ControlTowerConfig(), description="which AWS Control Tower proactive controls synth checks"
+    )
+    system: SystemConfig = Field(
+        default=SystemConfig(), description="the system as its security plan describes it (OSCAL SSP)"
     )
 
     @field_validator("environments")

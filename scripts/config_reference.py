@@ -138,8 +138,12 @@ def _bounds(field: FieldInfo) -> list[str]:
         words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
         numbers = [f"{words[kind]} {bounds[kind]}" for kind in words if kind in bounds]
     lengths = [bounds.get("min_length"), bounds.get("max_length")]
+    unit = "characters" if field.annotation in (str, "str", str | None, "str | None") else "items"
     if lengths[0] is not None:
-        numbers.append(f"{lengths[0]} to {lengths[1]} items" if lengths[1] else f"at least {lengths[0]} item(s)")
+        if lengths[1]:
+            numbers.append(f"{lengths[0]} to {lengths[1]} {unit}")
+        else:
+            numbers.append("not empty" if lengths[0] == 1 else f"at least {lengths[0]} {unit}")
     return numbers
 
 
@@ -173,7 +177,11 @@ def _sections(model: type[BaseModel], path: str) -> Iterator[tuple[str, type[Bas
         inner = nested_model(field.annotation)
         if inner is not None:
             below = f"{path}.{name}" if path else name
-            yield from _sections(inner, f"{below}.<name>" if get_origin(field.annotation) is tuple else below)
+            if get_origin(field.annotation) is tuple:
+                # A section written as a mapping keyed by name (the environments), or as a list of mappings.
+                keyed = any(_extra(f).get("from_key") for f in inner.model_fields.values())
+                below = f"{below}.<name>" if keyed else f"{below}[<n>]"
+            yield from _sections(inner, below)
 
 
 def _section(path: str, model: type[BaseModel]) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from trestle.oscal import ssp as ossp
 
-from compliance.model import AcknowledgmentRecord, ComplianceModel, Control
+from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, SystemDescription
 from compliance.oscal.base import (
     BASELINE_PROFILE,
     COMPONENTS,
@@ -41,7 +41,11 @@ from compliance.oscal.base import (
 from compliance.oscal.component import evidence, implemented_by, inherited, inherited_narratives, origination
 from config.aws_facts import partition_of
 
-SYSTEM_NAME = "FedRAMP Moderate monitoring platform"
+# What the plan calls the system when the configuration does not say (`system:` in the configuration file).
+DEFAULT_SYSTEM = SystemDescription(name="FedRAMP Moderate monitoring platform", short_name="fedramp-monitoring")
+# FedRAMP's identifier type for the package id it assigns (GSA fedramp-automation, ADR 0010: "For FedRAMP systems,
+# the only allowed value is http://fedramp.gov/ns/oscal").
+FEDRAMP_ID_TYPE = "http://fedramp.gov/ns/oscal"
 THIS_SYSTEM = "This System"  # the component `trestle author ssp-assemble` requires of an SSP it merges into
 REPLACE = "REPLACE"  # marks what the team writes by hand
 _PARTITIONS = {"aws": "AWS commercial regions", "aws-us-gov": "AWS GovCloud (US)"}
@@ -53,6 +57,9 @@ _ROLES = {
     "platform-engineer": "Platform engineer (break glass)",
 }
 _MODERATE = "fips-199-moderate"
+_LEVELS = ("low", "moderate")
+# The categorization system of an information type's id (OSCAL SSP model, system-information: NIST SP 800-60 Vol. II).
+SP_800_60 = "https://doi.org/10.6028/NIST.SP.800-60v2r1"
 
 
 def _partitions(stamp: Stamp) -> list[str]:
@@ -64,19 +71,29 @@ def _partition_title(partition: str) -> str:
     return _PARTITIONS.get(partition, f"AWS ({partition})")
 
 
-def _leveraged(stamp: Stamp) -> list[dict[str, Any]]:
-    return [
-        {
-            "uuid": subject_uuid("leveraged-authorization", partition),
-            "title": _partition_title(partition),
-            "props": [prop("leveraged-system-identifier", REPLACE, ns=FEDRAMP_NS)],
-            "party-uuid": subject_uuid("party", "aws"),
-            "date-authorized": "1970-01-01",
-            "remarks": f"{REPLACE}: the FedRAMP package id and date-authorized of AWS's authorization for "
-            f"{_partition_title(partition)}, from the FedRAMP Marketplace; the synth does not know them.",
-        }
-        for partition in _partitions(stamp)
-    ]
+def _leveraged(stamp: Stamp, system: SystemDescription) -> list[dict[str, Any]]:
+    """AWS's authorization of each partition the system runs in; the configuration's package id and date for the
+    pipeline's (every stage is in it: a pipeline cannot deploy across partitions)."""
+    leveraged = []
+    for index, partition in enumerate(_partitions(stamp)):
+        known = index == 0 and bool(system.aws_package_id)
+        leveraged.append(
+            {
+                "uuid": subject_uuid("leveraged-authorization", partition),
+                "title": _partition_title(partition),
+                "props": [
+                    prop("leveraged-system-identifier", system.aws_package_id if known else REPLACE, ns=FEDRAMP_NS)
+                ],
+                "party-uuid": subject_uuid("party", "aws"),
+                "date-authorized": system.aws_date_authorized if known else "1970-01-01",
+                "remarks": "As the configuration's system.aws_authorization gives it."
+                if known
+                else f"{REPLACE}: the FedRAMP package id and date-authorized of AWS's authorization for "
+                f"{_partition_title(partition)}, from the FedRAMP Marketplace (system.aws_authorization in the "
+                "configuration file).",
+            }
+        )
+    return leveraged
 
 
 def _services(model: ComplianceModel) -> dict[str, list[str]]:
@@ -98,14 +115,14 @@ def _external(partition: str) -> list[dict[str, Any]]:
     ]
 
 
-def _components(model: ComplianceModel, stamp: Stamp) -> list[dict[str, Any]]:
-    owner_sets = {"state": "under-development", "remarks": f"{REPLACE}: the operational state, as the owner knows it."}
+def _components(model: ComplianceModel, stamp: Stamp, system: SystemDescription) -> list[dict[str, Any]]:
+    owner_sets = {"state": system.status, "remarks": "The system's operational state, as the configuration gives it."}
     ours = [
         {
             "uuid": subject_uuid("component", THIS_SYSTEM),
             "type": "this-system",
             "title": THIS_SYSTEM,
-            "description": f"{SYSTEM_NAME}, as a whole: what the organisation implements beyond its components.",
+            "description": f"{system.name}, as a whole: what the organisation implements beyond its components.",
             "status": owner_sets,
         },
         *(
@@ -257,43 +274,99 @@ def _requirement(
     }
 
 
+def _system_ids(stamp: Stamp, system: SystemDescription) -> list[dict[str, str]]:
+    if system.fedramp_id:
+        return [{"identifier-type": FEDRAMP_ID_TYPE, "id": system.fedramp_id}]
+    return [{"identifier-type": "https://ietf.org/rfc/rfc4122", "id": stamp.system_id}]
+
+
+def _fips_199(level: str) -> str:
+    return f"fips-199-{level}"
+
+
+def _information_types(system: SystemDescription) -> list[dict[str, Any]]:
+    if not system.information_types:
+        return [
+            {
+                "uuid": subject_uuid("information-type", "monitoring"),
+                "title": "Monitoring data",
+                "description": f"{REPLACE}: the information types the system processes, categorized with NIST "
+                "SP 800-60 (system.information_types in the configuration file); FedRAMP Moderate bounds each "
+                "impact at moderate.",
+                "confidentiality-impact": {"base": _MODERATE},
+                "integrity-impact": {"base": _MODERATE},
+                "availability-impact": {"base": _MODERATE},
+            }
+        ]
+    return [
+        {
+            "uuid": subject_uuid("information-type", kind.title),
+            "title": kind.title,
+            "description": kind.description,
+            "categorizations": [{"system": SP_800_60, "information-type-ids": [kind.nist_800_60_id]}]
+            if kind.nist_800_60_id
+            else None,
+            "confidentiality-impact": {"base": _fips_199(kind.confidentiality)},
+            "integrity-impact": {"base": _fips_199(kind.integrity)},
+            "availability-impact": {"base": _fips_199(kind.availability)},
+        }
+        for kind in system.information_types
+    ]
+
+
+def _impact_level(system: SystemDescription) -> dict[str, str]:
+    """Each security objective's impact: the highest of the information types' (FIPS 199's high-water mark)."""
+    if not system.information_types:
+        levels = {"confidentiality": "moderate", "integrity": "moderate", "availability": "moderate"}
+    else:
+        levels = {
+            objective: max((getattr(t, objective) for t in system.information_types), key=_LEVELS.index)
+            for objective in ("confidentiality", "integrity", "availability")
+        }
+    return {f"security-objective-{objective}": _fips_199(level) for objective, level in levels.items()}
+
+
+def _people(system: SystemDescription) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The parties the configuration names and the roles they hold (OSCAL responsible-parties)."""
+    parties = [
+        {
+            "uuid": subject_uuid("party", person.role, person.email),
+            "type": "person",
+            "name": person.name,
+            "email-addresses": [person.email],
+        }
+        for person in system.people
+    ]
+    pairs = zip(system.people, parties, strict=True)
+    responsible = [{"role-id": person.role, "party-uuids": [party["uuid"]]} for person, party in pairs]
+    return parties, responsible
+
+
 def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
     stamp, found, providers = Stamp.of(model), evidence(model), inherited(model)
+    system = (model.run.system if model.run else None) or DEFAULT_SYSTEM
     aws = {"uuid": subject_uuid("party", "aws"), "type": "organization", "name": "Amazon Web Services"}
+    people, responsible = _people(system)
+    described = (
+        system.description
+        or f"{system.name}: a monitoring workload (network, data, service, observability and account baseline per "
+        "stage) delivered by a self-mutating AWS CDK pipeline that synthesizes, checks and promotes it through its "
+        f"stages. {REPLACE}: the service model, the deployment model, the customers it serves and the purpose the "
+        "organisation states (system.description in the configuration file)."
+    )
     characteristics = {
-        "system-ids": [{"identifier-type": "https://ietf.org/rfc/rfc4122", "id": stamp.system_id}],
-        "system-name": SYSTEM_NAME,
-        "system-name-short": "fedramp-monitoring",
-        "description": (
-            f"{SYSTEM_NAME}: a monitoring workload (network, data, service, observability and account baseline per "
-            "stage) delivered by a self-mutating AWS CDK pipeline that synthesizes, checks and promotes it through "
-            f"its stages. {REPLACE}: the service model, the deployment model, the customers it serves and the "
-            "purpose the organisation states."
-        ),
+        "system-ids": _system_ids(stamp, system),
+        "system-name": system.name,
+        "system-name-short": system.short_name,
+        "description": described,
         "security-sensitivity-level": _MODERATE,
-        "system-information": {
-            "information-types": [
-                {
-                    "uuid": subject_uuid("information-type", "monitoring"),
-                    "title": "Monitoring data",
-                    "description": f"{REPLACE}: the information types the system processes, categorized with NIST "
-                    "SP 800-60; FedRAMP Moderate bounds each impact at moderate.",
-                    "confidentiality-impact": {"base": _MODERATE},
-                    "integrity-impact": {"base": _MODERATE},
-                    "availability-impact": {"base": _MODERATE},
-                }
-            ]
-        },
-        "security-impact-level": {
-            "security-objective-confidentiality": _MODERATE,
-            "security-objective-integrity": _MODERATE,
-            "security-objective-availability": _MODERATE,
-        },
-        "status": {"state": "under-development", "remarks": f"{REPLACE}: the system's operational state."},
+        "system-information": {"information-types": _information_types(system)},
+        "security-impact-level": _impact_level(system),
+        "status": {"state": system.status},
         "authorization-boundary": {"description": _boundary(model, stamp)},
     }
     implementation = {
-        "leveraged-authorizations": _leveraged(stamp),
+        "leveraged-authorizations": _leveraged(stamp, system),
         "users": [
             {
                 "uuid": subject_uuid("user", role),
@@ -314,7 +387,7 @@ def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
                 ),
             )
         ],
-        "components": _components(model, stamp),
+        "components": _components(model, stamp, system),
         "inventory-items": _inventory(stamp) or None,
     }
     return ossp.SystemSecurityPlan.model_validate(
@@ -322,9 +395,10 @@ def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
             "uuid": stamp.uuid("system-security-plan"),
             "metadata": metadata(
                 stamp,
-                f"{SYSTEM_NAME}: system security plan (skeleton)",
+                f"{system.name}: system security plan (skeleton)",
                 roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
-                parties=[aws],
+                parties=[aws, *people],
+                **({"responsible-parties": responsible} if responsible else {}),
             ),
             "import-profile": {"href": BASELINE_PROFILE.href},
             "system-characteristics": characteristics,

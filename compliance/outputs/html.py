@@ -213,6 +213,7 @@ def _run(model: ComplianceModel) -> str:
     if run is None:
         return "".join(parts) + "<p>Not recorded: this report was built without the run's identity.</p></section>"
     rows = [
+        *([["System", _e(run.system.summary)]] if run.system is not None else []),
         ["Commit", f"{_code(run.commit)} ({_e(run.commit_source)})"],
         ["Configuration", f"{_code(run.config_file)}, sha256 {_code(run.config_sha256)}"],
         ["Pipeline", f"account {_code(run.pipeline_account)}, region {_code(run.pipeline_region)}"],

@@ -123,6 +123,8 @@ def _run_section(model: ComplianceModel) -> list[str]:
     lines = ["## This run", ""]
     if run is None:
         return [*lines, "Not recorded: this report was built without the run's identity.", ""]
+    if run.system is not None:
+        lines += _wrap(f"System: {run.system.summary}", first="- ", indent="  ")
     lines += [
         f"- Commit: {_code(run.commit)} ({run.commit_source})",
         f"- Configuration: {_code(run.config_file)}",

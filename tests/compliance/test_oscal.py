@@ -28,6 +28,7 @@ from trestle.oscal.ssp import SystemSecurityPlan
 from compliance import mapping
 from compliance.assembly import REPORT_DIRECTORY
 from compliance.evidence import write_evidence
+from compliance.identity import system_description
 from compliance.model import (
     UNCOMMITTED,
     ComplianceModel,
@@ -70,6 +71,7 @@ def run(fixture_config: AppConfig) -> RunIdentity:
         stages={e.stage_id: f"{e.account} {e.region}" for e in fixture_config.environments},
         tools={"aws-cdk-lib": "2", "cdk-nag": "3", "Control Tower rules": "0", "cfn-lint": "1"},
         time="2026-01-01T00:00:00Z",
+        system=system_description(fixture_config.system),
     )
 
 
@@ -107,6 +109,10 @@ def _value(item: object) -> str:
 
 def _props(item: object, name: str) -> list[str]:
     return [p.value for p in (getattr(item, "props", None) or []) if p.name == name]
+
+
+def _dict_props(item: dict[str, Any], name: str) -> list[str]:
+    return [p["value"] for p in item.get("props", []) if p["name"] == name]
 
 
 def _uuids(node: object, key: str = "uuid") -> Iterator[tuple[str, str]]:
@@ -288,6 +294,62 @@ def test_the_ssp_skeleton_holds_the_system_boundary_and_every_control(
             assert states == {outcomes[row["status"]]}, control
         elif row["status"] == "not checked at synth":
             assert parts["This System"]["description"].startswith("REPLACE: "), control
+
+
+def test_the_ssp_describes_the_system_as_the_configuration_does(
+    written: Path, fixture_config: AppConfig, run: RunIdentity
+) -> None:
+    """Name, FedRAMP's id, information types and their high-water mark, the people named, AWS's package: from the
+    configuration's `system` section; what it leaves out (here the authorizing official) stays for the team."""
+    system = fixture_config.system
+    assert system.fedramp_id
+    assert system.aws_authorization is not None
+    assert system.isso is not None
+    assert system.system_owner is not None
+    assert system.authorizing_official is None  # the fixture leaves one role to the team
+    ssp = _json(written / SYSTEM_SECURITY_PLAN)
+    characteristics = ssp["system-characteristics"]
+    fedramp = {"identifier-type": "http://fedramp.gov/ns/oscal", "id": system.fedramp_id}
+    assert characteristics["system-ids"] == [fedramp]
+    assert (characteristics["system-name"], characteristics["system-name-short"]) == (system.name, system.short_name)
+    assert characteristics["description"] == system.description
+    assert characteristics["status"]["state"] == system.status
+    types = characteristics["system-information"]["information-types"]
+    assert [t["title"] for t in types] == [t.title for t in system.information_types]
+    for written_type, configured in zip(types, system.information_types, strict=True):
+        assert written_type["availability-impact"]["base"] == f"fips-199-{configured.availability}"
+        ids = [i for c in written_type.get("categorizations", []) for i in c["information-type-ids"]]
+        assert ids == ([configured.nist_800_60_id] if configured.nist_800_60_id else [])
+    order = ["low", "moderate"]
+    for objective in ("confidentiality", "integrity", "availability"):
+        highest = max((getattr(t, objective) for t in system.information_types), key=order.index)
+        assert characteristics["security-impact-level"][f"security-objective-{objective}"] == f"fips-199-{highest}"
+    parties = {p["uuid"]: p for p in ssp["metadata"]["parties"]}
+    named = {
+        r["role-id"]: [(parties[u]["name"], parties[u]["email-addresses"]) for u in r["party-uuids"]]
+        for r in ssp["metadata"]["responsible-parties"]
+    }
+    assert named == {
+        "system-owner": [(system.system_owner.name, [system.system_owner.email])],
+        "information-system-security-officer": [(system.isso.name, [system.isso.email])],
+    }
+    (leveraged,) = ssp["system-implementation"]["leveraged-authorizations"]
+    assert _dict_props(leveraged, "leveraged-system-identifier") == [system.aws_authorization.package_id]
+    assert leveraged["date-authorized"] == system.aws_authorization.date_authorized
+    assert "REPLACE" not in json.dumps(characteristics["system-ids"]) + json.dumps(leveraged)
+
+
+def test_an_ssp_without_a_system_section_marks_what_the_team_writes(model: ComplianceModel, tmp_path: Path) -> None:
+    assert model.run is not None
+    write_oscal(replace(model, run=replace(model.run, system=None)), tmp_path)
+    ssp = _json(tmp_path / SYSTEM_SECURITY_PLAN)
+    characteristics = ssp["system-characteristics"]
+    assert [i["identifier-type"] for i in characteristics["system-ids"]] == ["https://ietf.org/rfc/rfc4122"]
+    assert "REPLACE" in characteristics["description"]
+    assert all("REPLACE" in t["description"] for t in characteristics["system-information"]["information-types"])
+    assert "responsible-parties" not in ssp["metadata"]
+    (leveraged,) = ssp["system-implementation"]["leveraged-authorizations"]
+    assert _dict_props(leveraged, "leveraged-system-identifier") == ["REPLACE"]
 
 
 def test_a_govcloud_configuration_leverages_govcloud(model: ComplianceModel, tmp_path: Path) -> None:
@@ -474,7 +536,9 @@ def _catalog_and_profile(controls: list[str]) -> tuple[dict[str, Any], dict[str,
     return catalog, profile
 
 
-def test_trestle_assembles_an_ssp_from_the_skeleton_and_the_component_definition(written: Path, tmp_path: Path) -> None:
+def test_trestle_assembles_an_ssp_from_the_skeleton_and_the_component_definition(
+    written: Path, tmp_path: Path, fixture_config: AppConfig
+) -> None:
     """`trestle author ssp-generate` then `ssp-assemble --name` the skeleton: what a team runs to author the SSP."""
     definition = _json(written / COMPONENT_DEFINITION)
     implemented = {
@@ -503,7 +567,7 @@ def test_trestle_assembles_an_ssp_from_the_skeleton_and_the_component_definition
     assert assembled.returncode == 0, assembled.stderr
     ssp = SystemSecurityPlan.oscal_read(tmp_path / "system-security-plans" / "assembled" / SYSTEM_SECURITY_PLAN)
     assert ssp is not None
-    assert ssp.system_characteristics.system_name == "FedRAMP Moderate monitoring platform"
+    assert ssp.system_characteristics.system_name == fixture_config.system.name
     titles = {c.uuid: c.title for c in ssp.system_implementation.components}
     assert {"This System", "Pipeline", "Workload", "AWS commercial regions"} <= set(titles.values())
     (requirement,) = [r for r in ssp.control_implementation.implemented_requirements if r.control_id == "sc-28.1"]

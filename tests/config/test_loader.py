@@ -373,6 +373,24 @@ def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> 
             "arn:aws:codeconnections:eu-west-1:210987654321:connection/5e6f7a8b-0000-4000-8000-00000000abcd",
             "pipeline.connection_arn: 'arn:aws:codeconnections:eu-west-1:",
         ),
+        ("system.fedramp_id", "12345", "system.fedramp_id: '12345' is not a FedRAMP package id"),
+        ("system.status", "live", "system.status: 'live' should be 'operational', 'under-development'"),
+        ("system.isso", {"name": "A", "email": "a.example"}, "system.isso.email: 'a.example' is not an e-mail"),
+        (
+            "system.information_types",
+            [{"title": "T", "description": "D", "availability": "high"}],
+            "system.information_types[0].availability: 'high' should be 'low' or 'moderate'",
+        ),
+        (
+            "system.information_types",
+            [{"title": "T", "description": "D", "nist_800_60_id": "3.5.8"}],
+            "system.information_types[0].nist_800_60_id: '3.5.8' is not a NIST SP 800-60 information type id",
+        ),
+        (
+            "system.aws_authorization",
+            {"package_id": "F1234567890", "date_authorized": "21 June 2016"},
+            "system.aws_authorization.date_authorized: '21 June 2016' is not a date written YYYY-MM-DD",
+        ),
     ],
 )
 def test_each_bad_value_is_named_with_its_path_and_value(path: str, value: Any, expected: str) -> None:

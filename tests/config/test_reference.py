@@ -8,7 +8,15 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from config.schema import MAX_ENVIRONMENTS, AppConfig, EnvironmentConfig, model_at, nested_model, user_fields
+from config.schema import (
+    MAX_ENVIRONMENTS,
+    AppConfig,
+    EnvironmentConfig,
+    InformationTypeConfig,
+    model_at,
+    nested_model,
+    user_fields,
+)
 from scripts import config_reference
 
 
@@ -30,7 +38,11 @@ def _paths(model: type[BaseModel] = AppConfig, path: str = "") -> list[str]:
         found.append(here)
         inner = nested_model(field.annotation)
         if inner is not None:
-            found += _paths(inner, f"{here}.<name>" if inner is EnvironmentConfig else here)
+            if inner is EnvironmentConfig:
+                here = f"{here}.<name>"  # a mapping keyed by the environments' names
+            elif inner is InformationTypeConfig:
+                here = f"{here}[<n>]"  # a list of mappings
+            found += _paths(inner, here)
     return found
 
 

@@ -58,6 +58,12 @@ def test_the_walk_finds_every_section() -> None:
         ),
         "pipeline.package_mirror",
         "control_tower",
+        "system",
+        "system.information_types",
+        "system.system_owner",
+        "system.authorizing_official",
+        "system.isso",
+        "system.aws_authorization",
     }
 
 
