@@ -186,7 +186,9 @@ def _open(model: ComplianceModel) -> str:
         parts.append(f"<h3>Acknowledgments whose compensating control ran no check ({len(unchecked)})</h3>")
         parts.append(_list(f"{_code(a.finding)} on {_code(a.path)}" for a in unchecked))
     parts.append(f'<h3 id="awaiting-approval">Acknowledged deviations awaiting approval ({len(awaiting)})</h3>')
-    by_kind = ", ".join(f"{sum(a.kind is kind for a in awaiting)} {_e(kind)}" for kind in AcknowledgmentKind)
+    by_kind = ", ".join(
+        f"{_e(kind_heading(kind).lower())}: {c.acknowledgments}" for kind, c in kind_counts(awaiting).items()
+    )
     parts.append(
         f"<p>{len(awaiting)} acknowledgment(s) accept a finding that the signed-off baseline does not approve yet "
         f"({by_kind}): each a deviation for the authorizing official to approve or reject (every acknowledgment is "

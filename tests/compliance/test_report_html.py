@@ -177,6 +177,17 @@ def test_the_acknowledgments_come_by_kind_the_real_deviations_first(golden: Comp
             assert (link in listed) == bool(others), (kind, ack.path)
 
 
+def test_the_open_section_counts_the_deviations_awaiting_approval_by_kind(golden: ComplianceModel) -> None:
+    first = next(a for a in golden.acknowledgments if a.approved and a.matched > 0)
+    pending = replace(
+        golden, acknowledgments=[replace(a, approved=False) if a is first else a for a in golden.acknowledgments]
+    )
+    page = render_html(pending)
+    open_section = page[page.index('<section id="open">') : page.index('<section id="run">')]
+    counts = ", ".join(f"{kind!s}s: {int(kind is first.kind)}" for kind in AcknowledgmentKind)
+    assert f"does not approve yet ({counts})" in " ".join(open_section.split())
+
+
 def test_write_reports_writes_report_html_beside_report_md(golden: ComplianceModel, tmp_path: Path) -> None:
     names = [path.name for path in write_reports(golden, tmp_path)]
     assert names.index("report.html") == names.index("report.md") + 1
