@@ -21,10 +21,12 @@ if TYPE_CHECKING:
         acknowledgments_in,
     )
     from compliance.gate import Finding, findings, format_findings
+    from compliance.model import AcknowledgmentKind
     from compliance.packs import record_acknowledgments_in_templates, register_packs
 
 _EXPORTS = {
     "Acknowledgment": "compliance.acknowledgments",
+    "AcknowledgmentKind": "compliance.model",
     "acknowledge": "compliance.acknowledgments",
     "acknowledge_generated_inline_policies": "compliance.acknowledgments",
     "acknowledgments_in": "compliance.acknowledgments",
@@ -37,6 +39,7 @@ _EXPORTS = {
 
 __all__ = [
     "Acknowledgment",
+    "AcknowledgmentKind",
     "Finding",
     "acknowledge",
     "acknowledge_generated_inline_policies",

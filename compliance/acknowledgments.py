@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 from compliance.checks import AttachedToOneRole, Check, compensating_sentence
+from compliance.model import AcknowledgmentKind
 from compliance.packs import PACKS, pack_of
 
 # Each app's acknowledgments, as `acknowledge` records them (an app that is gone takes its list with it).
@@ -28,13 +29,15 @@ _CLASS_TYPES: dict[type, str] = {}
 
 @dataclass(frozen=True)
 class Acknowledgment:
-    """A finding accepted on one construct: why, the checks that make up its compensating control, its controls."""
+    """A finding accepted on one construct: why, the checks that make up its compensating control, its controls,
+    and what kind of deviation it is."""
 
     path: str
     finding: str
     reason: str
     checks: tuple[Check, ...]
     controls: tuple[str, ...]
+    kind: AcknowledgmentKind
     review_by: str = ""  # ISO date of its next review (its POA&M milestone); past it, the gate fails
 
     @property
@@ -56,6 +59,7 @@ def acknowledge(
     finding: str,
     *,
     reason: str,
+    kind: AcknowledgmentKind,
     checks: Sequence[Check],
     controls: Sequence[str],
     review_by: str,
@@ -63,7 +67,11 @@ def acknowledge(
     """Accept `finding` (e.g. `AwsSolutions-IAM5[Resource::*]`) on `construct` and its children.
 
     Put it on the narrowest construct that produces the finding. `reason` says why the
-    risk is acceptable. `checks` are the compensating control: claims about the
+    risk is acceptable. `kind` says what kind of deviation it is (`AcknowledgmentKind`): an
+    operational requirement (a real deviation the design needs), a tool false positive (the
+    rule misreads the resource, whose configuration meets its intent) or a generated construct
+    (the finding is on what the CDK or a library generates); when in doubt, an operational
+    requirement. `checks` are the compensating control: claims about the
     acknowledged resource or the resources it references (`[Versioned(), TlsOnly()]`),
     evaluated against the synthesized templates; one that does not hold fails the
     gate. `controls` lists the NIST 800-53 control ids it concerns (`AC-6`, `SC-7(4)`):
@@ -73,6 +81,9 @@ def acknowledge(
     """
     if not _FINDING.match(finding):
         raise ValueError(f"{finding!r} is not a finding id such as 'AwsSolutions-IAM5[Resource::*]'")
+    if not isinstance(kind, AcknowledgmentKind):
+        kinds = ", ".join(f"AcknowledgmentKind.{k.name}" for k in AcknowledgmentKind)
+        raise ValueError(f"acknowledgment of {finding} needs kind, one of {kinds}; got {kind!r}")
     try:
         date.fromisoformat(review_by)
     except (TypeError, ValueError):
@@ -89,7 +100,9 @@ def acknowledge(
     path, root, validations = _read(construct)
     if not path:
         raise ValueError(f"acknowledgment of {finding} on the app itself would accept it everywhere")
-    record = Acknowledgment(path, finding, reason.strip(), checks=bound, controls=tuple(controls), review_by=review_by)
+    record = Acknowledgment(
+        path, finding, reason.strip(), checks=bound, controls=tuple(controls), kind=kind, review_by=review_by
+    )
     # Under the id the CDK matches against its plugin's violations, and (where that differs) under ours as well,
     # which no plugin matches but which keeps the finding's own name in the template's metadata; in one call.
     ids = dict.fromkeys((pack_of(finding).acknowledgment_id(finding), finding))
@@ -135,7 +148,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct, *, review_by: str) 
     """Accept NIST's IAMNoInlinePolicy on each policy the CDK generated for one role under `scope`.
 
     The CDK's grant methods write the exact permissions a role needs into that
-    role's `DefaultPolicy`. Call this after every grant in the stack is made.
+    role's `DefaultPolicy`: a generated construct. Call this after every grant in the stack is made.
     """
     from aws_cdk import aws_iam as iam
 
@@ -156,6 +169,7 @@ def acknowledge_generated_inline_policies(scope: IConstruct, *, review_by: str) 
                         "Policies are versioned in git and reach every protected environment only through the "
                         "pipeline's approvals."
                     ),
+                    kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
                     checks=[AttachedToOneRole()],
                     controls=["AC-6", "CM-3", "CM-5"],
                     review_by=review_by,

@@ -213,6 +213,7 @@ class _Matcher:
                 compensating_control=a.compensating_control,
                 controls=a.controls,
                 matched=-1 if a.finding.startswith(not_run) else self.matched[id(a)],
+                kind=a.kind,
                 checks=self.checked[id(a)],
                 review_by=a.review_by,
             )

@@ -128,6 +128,51 @@ class CheckResult:
     resolves_at_deploy: bool = False
 
 
+class AcknowledgmentKind(StrEnum):
+    """What kind of deviation an acknowledgment accepts, as the code that makes it declares (`acknowledge(kind=...)`).
+
+    An authorizing official weighs them in this order, the order the reports list them in:
+
+    - operational requirement: a deliberate design choice the system needs, accepted as a real
+      deviation from what the rule asks, with a compensating control (a single-AZ development
+      database, a Lambda function outside the VPC, a wildcard an action could be narrowed from but
+      is not). When in doubt, an acknowledgment is one of these.
+    - tool false positive: the rule misreads the resource, and the configuration already meets the
+      rule's intent (a key of another stack that the synth-time rule cannot read but the deploy-time
+      hook sees resolved; a `*` on an action that supports no narrower resource; a cache that
+      authenticates with IAM where the rule looks for a static token).
+    - generated construct: the finding is on what the CDK or a library generates for us (CDK
+      Pipelines' roles, projects and policies, custom-resource provider functions, the role a
+      construct makes with an AWS-managed policy, the `DefaultPolicy` grants write), not on a design
+      choice of ours; it is reviewed with each upgrade of the library. A statement we write into a
+      generated policy is ours, and its kind is one of the two above.
+    """
+
+    OPERATIONAL_REQUIREMENT = "operational requirement"
+    TOOL_FALSE_POSITIVE = "tool false positive"
+    GENERATED_CONSTRUCT = "generated construct"
+
+    @property
+    def definition(self) -> str:
+        """The kind's definition in one sentence, as the reports print it."""
+        return _KIND_DEFINITIONS[self]
+
+
+_KIND_DEFINITIONS = {
+    AcknowledgmentKind.OPERATIONAL_REQUIREMENT: (
+        "A deliberate design choice the system needs, accepted as a real deviation from what the rule asks, with a "
+        "compensating control."
+    ),
+    AcknowledgmentKind.TOOL_FALSE_POSITIVE: (
+        "The rule misreads the resource: the configuration already meets the rule's intent."
+    ),
+    AcknowledgmentKind.GENERATED_CONSTRUCT: (
+        "The finding is on what the CDK or a library generates (CDK Pipelines' roles and policies, custom-resource "
+        "providers, grants' default policies), not on a design choice of ours."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class AcknowledgmentRecord:
     """An acknowledgment as written in code, and the findings it accepted."""
@@ -139,6 +184,7 @@ class AcknowledgmentRecord:
     compensating_control: str  # generated from the checks
     controls: tuple[str, ...]
     matched: int  # findings it accepted; 0 means stale; -1 means its check did not run in this synth
+    kind: AcknowledgmentKind  # what kind of deviation it is, as its code declares
     checks: tuple[CheckResult, ...] = ()  # every check of its compensating control, on every subject
     # The date (ISO 8601) by which it is reviewed again: its POA&M milestone. Past it, the gate fails.
     review_by: str = ""
@@ -150,6 +196,11 @@ class AcknowledgmentRecord:
     def holds(self) -> bool:
         """Whether its compensating control holds: it has checks, and every one holds."""
         return bool(self.checks) and all(c.holds for c in self.checks)
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """Whether it accepts a finding (or may: its pack did not run), unapproved by the signed-off baseline."""
+        return self.matched != 0 and not self.approved
 
     @property
     def name(self) -> str:
@@ -447,16 +498,7 @@ class ComplianceModel:
             scopes=list(data["scopes"]),
             rules=[rule(r) for r in data["rules"]],
             evaluations=[Evaluation(**{**e, "status": Status(e["status"])}) for e in data["evaluations"]],
-            acknowledgments=[
-                AcknowledgmentRecord(
-                    **{
-                        **a,
-                        "controls": tuple(a["controls"]),
-                        "checks": tuple(CheckResult(**c) for c in a.get("checks", [])),
-                    }
-                )
-                for a in data["acknowledgments"]
-            ],
+            acknowledgments=[_acknowledgment(a) for a in data["acknowledgments"]],
             controls=[control(c) for c in data["controls"]],
             resources_per_scope=dict(data["resources_per_scope"]),
             config_differences=list(data.get("config_differences", [])),
@@ -491,6 +533,23 @@ class ComplianceModel:
             else None,
             review_overdue=list(data.get("review_overdue", [])),
         )
+
+
+def _acknowledgment(data: dict[str, Any]) -> AcknowledgmentRecord:
+    """An acknowledgment as findings.json records it; one written before acknowledgments declared a kind is refused."""
+    if "kind" not in data:
+        raise ValueError(
+            f"findings.json: the acknowledgment of {data.get('finding')} on {data.get('path')} has no kind (it was "
+            "written before every acknowledgment declared one): synthesize again to write it anew"
+        )
+    return AcknowledgmentRecord(
+        **{
+            **data,
+            "kind": AcknowledgmentKind(data["kind"]),
+            "controls": tuple(data["controls"]),
+            "checks": tuple(CheckResult(**c) for c in data.get("checks", [])),
+        }
+    )
 
 
 # --- The FedRAMP Moderate baseline and how cdk-nag's citations map onto it ---------------------

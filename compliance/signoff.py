@@ -2,7 +2,7 @@
 
 `compliance/baseline.json` is committed. Per scope (the pipeline and each stage, by
 name), it records the status at synth of every control that synth assesses and the
-set of acknowledgments, each with its review date and the resources it accepts a finding on;
+set of acknowledgments, each with its kind, its review date and the resources it accepts a finding on;
 a stage that leaves services of its account baseline to a landing zone also records them under
 `inherited`, each with its provider and the controls the stage inherits from it. Paths are
 stage-relative and stage-neutral, and account ids, regions, partitions and the
@@ -11,7 +11,7 @@ told to edit (accounts, regions, zones, sizes, e-mails) never changes it; adding
 removing an environment does, because that is a change to review.
 
 The committed baseline is also the record of approval: an acknowledgment it records, on every
-resource it accepts a finding on and with the same review date, is an approved deviation
+resource it accepts a finding on and with the same kind and review date, is an approved deviation
 (`approve`); any other is a deviation requested. A control's status recorded here is the one it
 has once this run's acknowledgments are approved, so a new acknowledgment shows as one line, its
 own, rather than as a line per control it touches.
@@ -19,7 +19,7 @@ own, rather than as a line per control it touches.
 A run regresses when a scope disappears or appears, a control's status drops
 (evidenced -> partial -> not checked -> not satisfied -> failing), a control becomes or stops being
 inherited, a service is inherited from another provider (or newly, or no longer), or an
-acknowledgment is added, accepts more resources than recorded, or has another review date. Each
+acknowledgment is added, accepts more resources than recorded, or has another kind or review date. Each
 regression is one line, and fails the gate unless the baseline committed with the change records it
 (`make baseline` rewrites the file from a synth; the diff is then part of the review). Improvements
 (a control evidenced, an acknowledgment removed) pass, and the report lists them
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.model import (
+    AcknowledgmentKind,
     AcknowledgmentRecord,
     ComplianceModel,
     ControlStatus,
@@ -47,7 +48,12 @@ from compliance.model import (
     inherited_controls,
 )
 
-SCHEMA = "fedramp-monitoring/compliance-baseline/2"
+SCHEMA = "fedramp-monitoring/compliance-baseline/3"
+# What each schema records that the one before it did not: what a baseline of an earlier schema lacks.
+_SCHEMA_ADDS = {
+    "fedramp-monitoring/compliance-baseline/2": "each acknowledgment's review date, and the controls' new statuses",
+    "fedramp-monitoring/compliance-baseline/3": "each acknowledgment's kind",
+}
 DEFAULT_PATH = Path(__file__).resolve().parent / "baseline.json"
 # Higher is better: losing rank is a regression. Not satisfied ranks below not checked: an acknowledgment that
 # declares a control nothing else evidences is a deviation to review, and removing it is an improvement.
@@ -134,15 +140,31 @@ def _accepted_on(ack: AcknowledgmentRecord, acknowledged: dict[str, list[Evaluat
 
 
 def _acknowledgments(model: ComplianceModel, scope: str, evaluations: list[Evaluation]) -> dict[str, dict[str, Any]]:
-    """Each acknowledgment of the scope ("<finding> on <path>"): its review date and the resources it accepts a
-    finding on."""
+    """Each acknowledgment of the scope ("<finding> on <path>"): its kind, its review date and the resources it
+    accepts a finding on. Where several share a name (their paths differ only by a hash), the entry has the
+    earliest review date and the kind that comes first in `AcknowledgmentKind`, the one weighed first."""
     acknowledgments: dict[str, dict[str, Any]] = {}
     acknowledged = _acknowledged(evaluations)
+    kinds = _kinds(model)
     for ack in (a for a in model.acknowledgments if a.scope == scope):
-        entry = acknowledgments.setdefault(_key(ack), {"review_by": ack.review_by, "resources": []})
+        key = _key(ack)
+        entry = acknowledgments.setdefault(
+            key, {"kind": str(kinds[(scope, key)]), "review_by": ack.review_by, "resources": []}
+        )
         entry["review_by"] = min(entry["review_by"], ack.review_by)
         entry["resources"] = sorted(set(entry["resources"]) | _accepted_on(ack, acknowledged))
     return dict(sorted(acknowledgments.items()))
+
+
+def _kinds(model: ComplianceModel) -> dict[tuple[str, str], AcknowledgmentKind]:
+    """(scope, name in the baseline) -> the kind the baseline records: of the acknowledgments that share the name,
+    the kind that comes first in `AcknowledgmentKind`, the one weighed first."""
+    order = list(AcknowledgmentKind)
+    kinds: dict[tuple[str, str], AcknowledgmentKind] = {}
+    for ack in model.acknowledgments:
+        key = (ack.scope, _key(ack))
+        kinds[key] = min(kinds.get(key, ack.kind), ack.kind, key=order.index)
+    return kinds
 
 
 def _inherited(inheritances: list[Inheritance]) -> dict[str, Any]:
@@ -161,8 +183,9 @@ def compare(committed: dict[str, Any], current: dict[str, Any]) -> Comparison:
     result = Comparison()
     recorded, recording = committed.get("schema", SCHEMA), current.get("schema", SCHEMA)
     if recorded != recording:
+        adds = f" (which adds {_SCHEMA_ADDS[recording]})" if recording in _SCHEMA_ADDS else ""
         result.regressions.append(
-            f"the baseline is of schema {recorded!r}; this run records {recording!r}: "
+            f"the baseline is of schema {recorded!r}; this run records {recording!r}{adds}: "
             "record it again (`make baseline`) and review the diff"
         )
         return result
@@ -231,6 +254,10 @@ def _compare_acknowledgments(
                 result.regressions.append(f"{scope}: acknowledgment of {ack} widened to {', '.join(wider)}")
             if narrower:
                 result.improvements.append(f"{scope}: acknowledgment of {ack} no longer needed on {len(narrower)}")
+            if before.get("kind") != after.get("kind"):
+                result.regressions.append(
+                    f"{scope}: acknowledgment of {ack} is of kind {after.get('kind')}, not {before.get('kind')}"
+                )
             if before["review_by"] != after["review_by"]:
                 result.regressions.append(
                     f"{scope}: acknowledgment of {ack} is to be reviewed by {after['review_by']}, "
@@ -265,15 +292,17 @@ def apply(model: ComplianceModel, path: Path, *, shown_as: str, today: date) -> 
 
 def approve(model: ComplianceModel, committed: dict[str, Any] | None, *, today: date) -> None:
     """Mark each acknowledgment approved where the committed baseline records it, on every resource it accepts a
-    finding on and with its review date, and the date has not passed on `today`; then give the controls and the
+    finding on and with its kind and review date, and the date has not passed on `today`; then give the controls and the
     Security Hub suppressions the statuses that follow. With no baseline (`None`), nothing is approved."""
     scopes = (committed or {}).get("scopes", {}) if (committed or {}).get("schema") == SCHEMA else {}
     acknowledged = _acknowledged(model.evaluations)
+    kinds = _kinds(model)
     records = []
     for ack in model.acknowledgments:
         recorded = scopes.get(ack.scope, {}).get("acknowledgments", {}).get(_key(ack))
         approved = (
             recorded is not None
+            and recorded.get("kind") == kinds[(ack.scope, _key(ack))]
             and recorded.get("review_by") == ack.review_by
             and _accepted_on(ack, acknowledged) <= set(recorded.get("resources", []))
             and not ack.overdue(today)

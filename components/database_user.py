@@ -16,7 +16,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import (
     SUBNET,
     AssumableOnlyBy,
@@ -218,6 +218,7 @@ class DatabaseUser(Construct):
                 "A function attached to a VPC must create, describe and delete its network interfaces; EC2's "
                 "DescribeNetworkInterfaces and DescribeSubnets do not support resource-level permissions."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[
                 WildcardGrantsOnly(
                     (
@@ -246,6 +247,7 @@ class DatabaseUser(Construct):
                 "lost invocation fails the deployment, where it is seen and retried, so no event is left to "
                 "dead-letter. The function logs every failure, and a failed deployment stops the promotion."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[NotInvocableByOthers(), EncryptedWithCmk(on="AWS::Logs::LogGroup")],
             controls=["SI-2", "CP-10"],
             review_by="2027-09-30",
@@ -258,6 +260,7 @@ class DatabaseUser(Construct):
                 "synth-time rule reads only subnets of the same template, while the Control Tower hook sees the "
                 "subnet ids CloudFormation resolves from the cross-stack references."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[ResolvedAtDeploy(prop="VpcConfig.SubnetIds", to=SUBNET)],
             controls=["SC-7"],
             review_by="2027-11-30",
@@ -270,6 +273,7 @@ class DatabaseUser(Construct):
                 "the account's unreserved pool, and Lambda refuses any reservation that leaves less than the "
                 "minimum, which new accounts are at."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[NotInvocableByOthers()],
             controls=["SC-5", "AC-6"],
             review_by="2027-09-30",

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import KEY, EncryptedWithCmk, KeptAtLeast, ResolvedAtDeploy
 from compliance.preflight.log_group_retention import MINIMUM_DAYS
 from compliance.preflight.log_retention_fedramp import M_21_31_DAYS, SHORTEST_PERIOD_DAYS
@@ -55,6 +55,7 @@ class EncryptedLogGroup(Construct):
                     "synth-time rule reads only keys of the same template, while the Control Tower hook sees the "
                     "key's ARN, which CloudFormation resolves from the cross-stack reference before the hook runs."
                 ),
+                kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
                 checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY), EncryptedWithCmk()],
                 controls=["AU-9", "SC-28(1)"],
                 review_by="2027-11-30",
@@ -76,6 +77,7 @@ class EncryptedLogGroup(Construct):
                     f"because the configuration check refuses one that does and keeps its logs less than "
                     f"{SHORTEST_PERIOD_DAYS} days."
                 ),
+                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                 checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
                 controls=["AU-11"],
                 review_by="2027-06-30",
@@ -91,6 +93,7 @@ class EncryptedLogGroup(Construct):
                     f"false) may, because the configuration check refuses one that does and keeps its logs less than "
                     f"{SHORTEST_PERIOD_DAYS} days."
                 ),
+                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                 checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
                 controls=["AU-11"],
                 review_by="2027-06-30",

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import PublishConfinedToAccount, ServiceGrantsOnly
 
 # What a service needs of the key to publish to an SNS topic encrypted with it.
@@ -143,6 +143,7 @@ class EncryptionKey(Construct):
                 "sns-key-management.html#compatibility-with-aws-services). EventBridge may only encrypt and decrypt "
                 "messages with the key, and only a topic's policy decides whose rule may publish to it."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[
                 ServiceGrantsOnly(service="events.amazonaws.com", actions=_PUBLISH_ACTIONS),
                 PublishConfinedToAccount(service="events.amazonaws.com"),

@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import AssumableOnlyBy, WildcardGrantsOnly
 from components.encrypted_log_group import EncryptedLogGroup
 
@@ -214,6 +214,7 @@ class HardenedFargateService(Construct):
                 "ecr:GetAuthorizationToken does not support resource-level permissions; every other action "
                 "of the execution role names its repository, log group, secrets or key."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[WildcardGrantsOnly(("ecr:GetAuthorizationToken",)), AssumableOnlyBy("ecs-tasks.amazonaws.com")],
             controls=["AC-6"],
             review_by="2027-03-31",

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import (
     AccessLogged,
     Check,
@@ -119,6 +119,7 @@ class LoggedBucket(Construct):
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "NIST.800.53.R5-S3BucketReplicationEnabled",
             reason=replication_reason,
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[Versioned(), RetainedOnDelete(), TlsOnly(), EncryptedWithCmk(), AccessLogged(), NotPublic()],
             controls=["CP-9", "CP-6"],
             review_by="2027-09-30",
@@ -130,6 +131,7 @@ class LoggedBucket(Construct):
                 "Access records stay in the region of the bucket they describe; copying them to a second region "
                 "is the organisation's log-archive decision, made outside this app."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[Versioned(), RetainedOnDelete(), TlsOnly(), NotPublic(), KeptAtLeast(access_log_retention_days)],
             controls=["AU-9", "CP-9"],
             review_by="2027-09-30",
@@ -141,6 +143,7 @@ class LoggedBucket(Construct):
                 "S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3); "
                 "the bucket holds only access-log records."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
             review_by="2027-09-30",
@@ -161,6 +164,7 @@ class LoggedBucket(Construct):
                 "This bucket receives the server access logs of its companion bucket; logging it in turn would need "
                 "another log bucket without end, and only the S3 logging service writes to it."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[NotPublic(), TlsOnly(), Versioned(), RetainedOnDelete()],
             controls=["AU-2", "AU-9"],
             review_by="2027-09-30",
@@ -172,6 +176,7 @@ class LoggedBucket(Construct):
                 "S3 server access logging can deliver only to buckets encrypted with S3-managed keys (SSE-S3); "
                 "the bucket holds only access-log records."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[EncryptedAtRest(), TlsOnly(), NotPublic(), Versioned()],
             controls=["SC-28(1)", "AU-9"],
             review_by="2027-09-30",
@@ -196,6 +201,7 @@ def _acknowledge_unlocked(bucket: s3.Bucket, reason: str, checks: list[Check]) -
             bucket.node.default_child,  # type: ignore[arg-type]
             finding,
             reason=reason,
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=checks,
             controls=["AU-9", "AU-11"],
             review_by="2027-09-30",

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import (
     AccessLogged,
     AssumableOnlyBy,
@@ -208,6 +208,7 @@ class PrivateRestApi(Construct):
                     "The API is for AWS principals (services and engineers' federated roles), so it uses IAM "
                     "(SigV4) authorisation instead of a Cognito user pool."
                 ),
+                kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
                 checks=[IamAuthenticationRequired()],
                 controls=["AC-3", "IA-2"],
                 review_by="2027-11-30",
@@ -220,6 +221,7 @@ class PrivateRestApi(Construct):
                 "the path alone would serve one principal's answer to another; keyed on the SigV4 "
                 "Authorization header it would never hit, since every signature differs."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[NotCached()],
             controls=["SC-28(1)", "AC-4"],
             review_by="2027-11-30",
@@ -234,6 +236,7 @@ class PrivateRestApi(Construct):
                 "by nobody. Callers are authenticated at the stage instead (SigV4), and the requests are "
                 "encrypted on every hop to the tasks."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[EncryptedEndToEnd(), PrivateIntegration(), IamAuthenticationRequired(), AccessLogged()],
             controls=["SC-8", "IA-3"],
             review_by="2027-03-31",
@@ -247,6 +250,7 @@ class PrivateRestApi(Construct):
                 "Execution logging needs API Gateway's account-level CloudWatch role; AWS's service-role policy "
                 "is the documented way to grant it and is maintained by AWS."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[AssumableOnlyBy("apigateway.amazonaws.com")],
             controls=["AC-6", "AU-12"],
             review_by="2027-11-30",

@@ -4,6 +4,9 @@ Each list below names the exact wildcard findings of one generated role, so a
 new wildcard that a CDK upgrade introduces fails the build until someone reads it.
 Each kind of wildcard has its own reason and its own checks: the artifact bucket
 it is confined to, the keys, the build logs, or the exact actions a `*` grants.
+What CDK Pipelines wrote is a generated construct; a statement we wrote or narrowed
+into a generated role is ours, a tool false positive where a wildcard only stands for
+an id that cannot be known at synth, an operational requirement where it grants more.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import IConstruct
 
-from compliance import acknowledge, acknowledge_generated_inline_policies
+from compliance import AcknowledgmentKind, acknowledge, acknowledge_generated_inline_policies
 from compliance.checks import (
     AccessLogged,
     Check,
@@ -81,14 +84,16 @@ _BUILD_LOG_REASON = (
     "grants them by a wildcard under that name; the project's logs go to the pipeline's build log group."
 )
 
+_GENERATED = AcknowledgmentKind.GENERATED_CONSTRUCT
+
 _REPLICATION_REASON = (
     "In each further region a stage deploys to, the pipeline copies artifacts into its replication bucket there; "
     "that bucket and key belong to another region's stack, so the grant names the bucket by its generated name "
     "and the keys of this account in that region, limited to the replication key's alias (kms:ResourceAliases)."
 )
 
-# One acknowledged group of findings: the finding suffixes, why, and the checks that compensate.
-_Grant = tuple[tuple[str, ...], str, tuple[Check, ...]]
+# One acknowledged group of findings: the finding suffixes, why, what kind of deviation, the checks that compensate.
+_Grant = tuple[tuple[str, ...], str, AcknowledgmentKind, tuple[Check, ...]]
 # A generated role, and the groups of findings on its default policy.
 _Role = tuple[IConstruct, list[_Grant]]
 
@@ -145,8 +150,8 @@ class _FindingNames:
     def artifacts(self, *, write: bool = True, key: bool = True) -> list[_Grant]:
         """The artifact bucket's object actions (read, and write unless `write=False`), and its key's."""
         actions = (*_ARTIFACT_READ, *(_ARTIFACT_WRITE if write else ()))
-        grants: list[_Grant] = [((*actions, self.bucket), _BUCKET_REASON, _BUCKET_CHECKS)]
-        return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _KEY_CHECKS)] if key else [])
+        grants: list[_Grant] = [((*actions, self.bucket), _BUCKET_REASON, _GENERATED, _BUCKET_CHECKS)]
+        return grants + ([(_ARTIFACT_KEY, _KEY_REASON, _GENERATED, _KEY_CHECKS)] if key else [])
 
     def build_logs_of(self, project_scope: IConstruct) -> _Grant:
         """The log and report groups CodeBuild names after a project."""
@@ -155,6 +160,7 @@ class _FindingNames:
         return (
             (self.arn("logs", log_group), self.arn("codebuild", report_group)),
             _BUILD_LOG_REASON,
+            _GENERATED,
             _BUILD_LOG_CHECKS,
         )
 
@@ -168,20 +174,23 @@ def _pipeline_roles(
 ) -> list[_Role]:
     """The pipeline's own role, the source action's, the synth project's and self-mutation's."""
     account = names.stack.account
-    replication = tuple(
-        finding
+    # CodePipeline's grant on the replication buckets' objects; the keys' statement is ours, narrowed to the
+    # replication keys' aliases (`narrow_replication_key_grants`), so its `key/*` stands for ids synth cannot know.
+    buckets = tuple(
+        f"Resource::arn:{names.partition}:s3:::{names.stack.resolve(support.bucket.bucket_name)}/*"
         for support in region_supports
-        for finding in (
-            f"Resource::arn:{names.partition}:s3:::{names.stack.resolve(support.bucket.bucket_name)}/*",
-            f"Resource::arn:{names.partition}:kms:{support.region}:{account}:key/*",
-        )
     )
-    replicated: list[_Grant] = [(replication, _REPLICATION_REASON, (*_BUCKET_CHECKS, *_KEY_CHECKS))]
+    keys = tuple(f"Resource::arn:{names.partition}:kms:{support.region}:{account}:key/*" for support in region_supports)
+    checks = (*_BUCKET_CHECKS, *_KEY_CHECKS)
+    replicated: list[_Grant] = [
+        (buckets, _REPLICATION_REASON, _GENERATED, checks),
+        (keys, _REPLICATION_REASON, AcknowledgmentKind.TOOL_FALSE_POSITIVE, checks),
+    ]
     synth_role = pipeline.synth_project.role
     assert synth_role is not None, "the synth project has a generated role"
     self_mutation = generated.self_mutation_project(pipeline)
     return [
-        (pipeline.pipeline.role, [*names.artifacts(), *(replicated if replication else [])]),
+        (pipeline.pipeline.role, [*names.artifacts(), *(replicated if region_supports else [])]),
         (generated.source_role(pipeline.pipeline), names.artifacts()),
         (synth_role, names.project(pipeline.synth_project)),
         (
@@ -198,6 +207,7 @@ def _pipeline_roles(
                     "Self-mutation may read the state of the pipeline's own stacks and of the CDK bootstrap stack "
                     "of their regions, each by its name; CloudFormation appends an id of its own to a stack's ARN "
                     "when it creates the stack.",
+                    AcknowledgmentKind.TOOL_FALSE_POSITIVE,
                     (WildcardGrantsOnly(("cloudformation:DescribeStacks",), "arn:*:cloudformation:*:stack/*/*"),),
                 ),
             ],
@@ -226,6 +236,7 @@ def _stage_roles(
                         (health,),
                         f"The smoke test may call {method} {path} of any API of the stage's account: the API's id "
                         "belongs to a stack of another account and is not known to this one.",
+                        AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                         (WildcardGrantsOnly(("execute-api:Invoke",), f"arn:*:execute-api:*/{method}{path}"),),
                     ),
                 ],
@@ -247,6 +258,7 @@ def _guard_role(names: _FindingNames, guard: PipelineGuard) -> _Role:
                 stack_arns,
                 "The definition check reads the running templates of the pipeline stack and its region support "
                 "stacks; a stack's id suffix is assigned by CloudFormation when the stack is created.",
+                AcknowledgmentKind.TOOL_FALSE_POSITIVE,
                 (GrantsConfinedToAccount(("cloudformation",), regions=tuple(r for _, r in guard.stacks)),),
             ),
         ],
@@ -277,12 +289,13 @@ def _acknowledge_grants(roles: list[_Role]) -> None:
     for role, grants in roles:
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
-        for findings, reason, checks in grants:
+        for findings, reason, kind, checks in grants:
             for finding in findings:
                 acknowledge(
                     policy,
                     f"AwsSolutions-IAM5[{finding}]",
                     reason=reason,
+                    kind=kind,
                     checks=checks,
                     controls=["AC-6", "CM-5"],
                     review_by="2027-03-31",
@@ -304,6 +317,7 @@ def _acknowledge_replication_key_decrypt(role: iam.IRole, region_supports: list[
             "(kms:ResourceAliases); AWS Config's blocked-KMS-actions rules read that wildcard as every key "
             "because they do not read conditions."
         ),
+        kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
         checks=[WildcardGrantsOnly(_REPLICATION_KEY_ACTIONS, "arn:*:kms:*:key/*", "kms:ResourceAliases")],
         controls=["AC-6", "SC-12"],
         review_by="2027-06-30",
@@ -323,6 +337,7 @@ def _acknowledge_replication_bucket_names(stack: cdk.Stack, region_supports: lis
                 "path and the same on every create. The bucket holds only copies of a run's artifacts. Before the "
                 "support stack is ever created again, the retained bucket is emptied and deleted (README: Deploy)."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[Versioned(), RetainedOnDelete(), EncryptedWithCmk()],
             controls=["CM-2", "CP-9"],
             review_by="2027-06-30",
@@ -340,6 +355,7 @@ def _acknowledge_docker_asset_projects(pipeline: pipelines.CodePipeline) -> None
                 "allows only in privileged mode; the project builds only the commit the pipeline is running, with "
                 "pinned tools, and publishes to this app's repository."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[RunOnlyByPipeline()],
             controls=["CM-7", "SA-10"],
             review_by="2027-06-30",

@@ -20,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import EncryptedWithCmk, KeptAtLeast, NotInvocableByOthers
 from components import EncryptedLogGroup
 
@@ -140,6 +140,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             f"{invoked_by} invokes this function asynchronously to approve; if it fails, the approval keeps waiting "
             "for a person, which is the safe outcome, so there is no event to dead-letter."
         ),
+        kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         checks=[
             NotInvocableByOthers(),
             EncryptedWithCmk(on="AWS::Logs::LogGroup"),
@@ -156,6 +157,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
                 "The function calls only the CodePipeline API of this pipeline; it reaches no private resource, "
                 "and a VPC would add a network path without protecting anything."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[NotInvocableByOthers()],
             controls=["SC-7", "AC-6"],
             review_by="2027-09-30",
@@ -167,6 +169,7 @@ def acknowledge_approving_function(function: lambda_.Function, *, invoked_by: st
             f"{invocations} at most; a reserved concurrency would take from the account's unreserved pool, which "
             "new accounts keep at the minimum Lambda allows."
         ),
+        kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         checks=[NotInvocableByOthers()],
         controls=["SC-5", "AC-6"],
         review_by="2027-09-30",

@@ -8,7 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import ImagePinnedByDigest, WildcardGrantsOnly
 from components.rewritten import rewritten
 from config.schema import EcrImage
@@ -59,6 +59,7 @@ class BuildImage(Construct):
                 "ecr:GetAuthorizationToken supports no resource narrower than '*'; the token reads nothing by "
                 "itself: the pulls are granted on the build image's repository alone."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[WildcardGrantsOnly((TOKEN_ACTION,))],
             controls=["AC-6", "CM-2"],
             review_by="2027-03-31",
@@ -84,6 +85,7 @@ class BuildImage(Construct):
                 "image is updated in place by AWS and cannot be pinned, while this image is named by its digest, "
                 "so every build runs exactly the tools that were reviewed when the digest was committed."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[ImagePinnedByDigest()],
             controls=["CM-2", "CM-14", "SA-10"],
             review_by="2027-06-30",

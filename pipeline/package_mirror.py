@@ -8,7 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import WildcardGrantsOnly
 from config.schema import PackageMirrorConfig
 
@@ -72,6 +72,7 @@ class PackageMirror(Construct):
                 "CodeArtifact's tokens by the sts:AWSServiceName condition, and what a token can read is "
                 "granted on the configured domain and repositories alone."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[
                 WildcardGrantsOnly(
                     (BEARER_TOKEN_ACTION,), condition="sts:AWSServiceName", condition_value=CODEARTIFACT_SERVICE

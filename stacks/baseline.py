@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_securityhub as securityhub
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import AssumableOnlyBy, GrantedOnlyOn, NotPublic, RetainedOnDelete, Versioned, WildcardGrantsOnly
 from compliance.runtime import conformance_pack_template
 from components import EncryptedLogGroup, EncryptionKey
@@ -225,6 +225,7 @@ class BaselineStack(WorkloadStack):
                 "AWS Config's recorder must read the configuration of every supported resource type; AWS's "
                 "service-role policy is the documented grant and grows as Config supports new types."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[AssumableOnlyBy("config.amazonaws.com")],
             controls=["AC-6", "CM-8"],
             review_by="2027-11-30",
@@ -249,6 +250,7 @@ class BaselineStack(WorkloadStack):
                 "config/AWSLogs/<account>/ prefix of the configuration-history bucket, and the role only writes "
                 "there, never reads."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[
                 WildcardGrantsOnly(("s3:PutObject",), resource="<ref>/*"),
                 GrantedOnlyOn(("s3:PutObject",)),

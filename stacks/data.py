@@ -22,7 +22,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import (
     KEY,
     AssumableOnlyBy,
@@ -335,6 +335,7 @@ class DataStack(WorkloadStack):
                 "AWS Backup's own service-role policy is the documented way to let the service snapshot the "
                 "selected resources; AWS maintains it as the service adds resource types."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[AssumableOnlyBy("backup.amazonaws.com")],
             controls=["AC-6", "CP-9"],
             review_by="2027-11-30",
@@ -359,6 +360,7 @@ class DataStack(WorkloadStack):
                 "Enhanced monitoring needs RDS to write OS metrics to its own RDSOSMetrics log group; AWS's "
                 "service-role policy grants exactly that and is maintained by AWS."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[AssumableOnlyBy("monitoring.rds.amazonaws.com")],
             controls=["AC-6", "SI-4"],
             review_by="2027-11-30",
@@ -373,6 +375,7 @@ class DataStack(WorkloadStack):
                         "production data and a zone outage there affects no user. Every environment that "
                         "needs an approval is refused by the configuration check unless it is Multi-AZ."
                     ),
+                    kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                     checks=[BackedUp()],
                     controls=["CP-10", "SC-5"],
                     review_by="2027-06-30",
@@ -391,6 +394,7 @@ class DataStack(WorkloadStack):
                         "rebuilt from code; it holds no production data. Every environment with an approval keeps "
                         "deletion protection and a final snapshot (the configuration check insists)."
                     ),
+                    kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                     checks=[BackedUp()],
                     controls=["CP-9", "CM-3"],
                     review_by="2027-06-30",
@@ -407,6 +411,7 @@ class DataStack(WorkloadStack):
                     "affects no user. The configuration check refuses a cache without a replica for every "
                     "environment with approval, where Multi-AZ failover is on."
                 ),
+                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                 checks=[BackedUp()],
                 controls=["CP-10", "SC-5"],
                 review_by="2027-06-30",
@@ -420,6 +425,7 @@ class DataStack(WorkloadStack):
                 "credentials and needs no secret to rotate. Its user group holds only the service's user, which "
                 "may not run admin or dangerous commands."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[IamAuthenticationRequired(), TlsOnly(), EncryptedWithCmk()],
             controls=["IA-2", "IA-5(1)", "AC-3"],
             review_by="2027-11-30",
@@ -431,6 +437,7 @@ class DataStack(WorkloadStack):
                 "The stream is encrypted with the environment's customer-managed key rather than the AWS-managed "
                 "aws/kinesis key, so key rotation, policy and deletion stay under the customer's control."
             ),
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[EncryptedWithCmk(), KeyRotation()],
             controls=["SC-12", "SC-28(1)"],
             review_by="2027-11-30",
@@ -451,6 +458,7 @@ class DataStack(WorkloadStack):
                 "fewer than the 7 the control asks for; set 7 or more to comply. The stage's AWS Backup plan "
                 "backs the database up besides."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[BackedUp()],
             controls=["CP-9"],
             review_by="2027-06-30",
@@ -471,6 +479,7 @@ class DataStack(WorkloadStack):
                 construct.node.default_child,  # type: ignore[arg-type]
                 finding,
                 reason=reason.format(what=what),
+                kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
                 checks=[ResolvedAtDeploy(prop=prop, to=KEY), EncryptedWithCmk(), KeyRotation()],
                 controls=["SC-12", "SC-28(1)"],
                 review_by="2027-11-30",

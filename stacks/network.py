@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import NotInvocableByOthers, ZonesOfRegion
 from components import EncryptedLogGroup
 from config import EnvironmentConfig
@@ -112,6 +112,7 @@ class NetworkStack(WorkloadStack):
                 "no account lookup and the subnet layout is reproducible from the repository alone; the "
                 "configuration check refuses a zone that is not one of the environment's region."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[ZonesOfRegion()],
             controls=["CM-2", "CM-6"],
             review_by="2027-11-30",
@@ -132,6 +133,7 @@ class NetworkStack(WorkloadStack):
                 "CloudFormation deploys the stack; it reaches no private resource and only the EC2 API, and placed "
                 "in the VPC it configures it would depend on that VPC's endpoints existing first."
             ),
+            kind=AcknowledgmentKind.GENERATED_CONSTRUCT,
             checks=[NotInvocableByOthers()],
             controls=["SC-7", "AC-6"],
             review_by="2027-11-30",

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.checks import (
     FlowLogged,
     GivenNoCredential,
@@ -225,6 +225,7 @@ class ServiceStack(WorkloadStack):
                 "role. The database also has a master user, which signs in with a password: that password is a "
                 "Secrets Manager secret, which only the functions that administer the database may read."
             ),
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[
                 GivenNoCredential(),
                 IamDatabaseAuthentication(),
@@ -253,6 +254,7 @@ class ServiceStack(WorkloadStack):
                     "and status (access logs, execution logs and WAF logs); the VPC's flow logs record every "
                     "connection."
                 ),
+                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                 checks=[NotPublic(), InIsolatedSubnets(), FlowLogged()],
                 controls=["AU-2", "AU-12"],
                 review_by="2027-03-31",
@@ -268,6 +270,7 @@ class ServiceStack(WorkloadStack):
                     "from code; the load balancer holds no state, and an accidental deletion exposes nothing. "
                     "Every environment with an approval enables deletion protection."
                 ),
+                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
                 checks=[NotPublic(), InIsolatedSubnets()],
                 controls=["CM-3", "SC-5"],
                 review_by="2027-06-30",

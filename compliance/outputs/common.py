@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compliance.model import (
+    AcknowledgmentKind,
+    AcknowledgmentRecord,
     ComplianceModel,
     Evaluation,
     Status,
@@ -51,6 +53,35 @@ def scope_counts(model: ComplianceModel) -> dict[str, ScopeCounts]:
             compliant=sum(e.status is Status.COMPLIANT for e in evaluations),
             acknowledged=sum(e.status is Status.ACKNOWLEDGED for e in evaluations),
             non_compliant=sum(e.status is Status.NON_COMPLIANT for e in evaluations),
+        )
+    return counts
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """What the acknowledgments of one kind add up to."""
+
+    acknowledgments: int
+    approved: int
+    awaiting_approval: int
+
+
+def kind_heading(kind: AcknowledgmentKind) -> str:
+    """A kind as a heading names the acknowledgments of it: "Operational requirements"."""
+    return f"{str(kind).capitalize()}s"
+
+
+def kind_counts(acknowledgments: Iterable[AcknowledgmentRecord]) -> dict[AcknowledgmentKind, KindCounts]:
+    """Per kind, every kind (an empty one too) in the order of `AcknowledgmentKind`, the real deviations first:
+    how many acknowledgments, how many the signed-off baseline approves, how many await its approval."""
+    listed = list(acknowledgments)
+    counts: dict[AcknowledgmentKind, KindCounts] = {}
+    for kind in AcknowledgmentKind:
+        members = [a for a in listed if a.kind is kind]
+        counts[kind] = KindCounts(
+            acknowledgments=len(members),
+            approved=sum(a.approved for a in members),
+            awaiting_approval=sum(a.awaiting_approval for a in members),
         )
     return counts
 

@@ -6,6 +6,7 @@ import csv
 import io
 
 from compliance.model import (
+    AcknowledgmentKind,
     ComplianceModel,
 )
 
@@ -14,7 +15,9 @@ CONTROLS = "controls.csv"
 
 # `assessment`: satisfied, partial, not satisfied, not assessed or inherited (what the status says);
 # `objectives`: the control or objective ids the rules evidence (compliance/data/control-evidence.tsv);
-# `deviations`: the acknowledgments behind a deviation status; `inherited_from`: the providers of an inherited control.
+# `deviations`: the acknowledgments behind a deviation status; `inherited_from`: the providers of an inherited control;
+# `deviation_kinds`: the kinds of those acknowledgments (operational requirement, tool false positive, generated
+# construct), each once, the real deviations first.
 CSV_COLUMNS = (
     "control",
     "label",
@@ -28,6 +31,7 @@ CSV_COLUMNS = (
     "deviations",
     "monitored_at_runtime",
     "inherited_from",
+    "deviation_kinds",
 )
 
 
@@ -37,7 +41,9 @@ def render_controls_csv(model: ComplianceModel) -> str:
     # "\n" rather than csv's default "\r\n": the file is committed and diffed alongside the other text reports.
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    kinds = {a.name: a.kind for a in model.acknowledgments}
     for control in model.controls:
+        declared = {kinds[name] for name in control.deviations if name in kinds}
         writer.writerow(
             [
                 control.control,
@@ -52,6 +58,7 @@ def render_controls_csv(model: ComplianceModel) -> str:
                 "; ".join(control.deviations),
                 "; ".join(control.runtime),
                 "; ".join(control.inherited_from),
+                "; ".join(str(kind) for kind in AcknowledgmentKind if kind in declared),
             ]
         )
     return buffer.getvalue()

@@ -3,10 +3,10 @@
 The first screen says what the synth gate decided (and that it is no authorization), what changed since
 the committed compliance baseline, and what is open: failing controls, open findings, compensating checks
 that do not hold, and the acknowledged deviations that await approval. Below: the run, the counts, the
-acknowledgments by pack and rule, and every control of the baseline with a trace, by links within the
-page, to the rules that decide its status and the resources they were evaluated on (with the source and
-template lines `compliance.locations` found). Everything is inline (no script, stylesheet, font or
-image is fetched) and every value from the model is escaped.
+acknowledgments by kind (operational requirements first), pack and rule, and every control of the
+baseline with a trace, by links within the page, to the rules that decide its status and the resources
+they were evaluated on (with the source and template lines `compliance.locations` found). Everything is
+inline (no script, stylesheet, font or image is fetched) and every value from the model is escaped.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from html import escape
 
 from compliance.model import (
+    AcknowledgmentKind,
     AcknowledgmentRecord,
     ComplianceModel,
     Control,
@@ -26,7 +27,7 @@ from compliance.model import (
     Rule,
     Status,
 )
-from compliance.outputs.common import scope_counts
+from compliance.outputs.common import kind_counts, kind_heading, scope_counts
 
 HTML = "report.html"
 
@@ -152,8 +153,8 @@ def _changed(model: ComplianceModel) -> str:
 
 def awaiting_approval(model: ComplianceModel) -> list[AcknowledgmentRecord]:
     """The acknowledged deviations that await approval: every acknowledgment that accepts a finding and that the
-    signed-off baseline does not approve (`AcknowledgmentRecord.approved`)."""
-    return [a for a in model.acknowledgments if a.matched != 0 and not a.approved]
+    signed-off baseline does not approve (`AcknowledgmentRecord.awaiting_approval`)."""
+    return [a for a in model.acknowledgments if a.awaiting_approval]
 
 
 def _open(model: ComplianceModel) -> str:
@@ -185,12 +186,15 @@ def _open(model: ComplianceModel) -> str:
         parts.append(f"<h3>Acknowledgments whose compensating control ran no check ({len(unchecked)})</h3>")
         parts.append(_list(f"{_code(a.finding)} on {_code(a.path)}" for a in unchecked))
     parts.append(f'<h3 id="awaiting-approval">Acknowledged deviations awaiting approval ({len(awaiting)})</h3>')
+    by_kind = ", ".join(
+        f"{_e(kind_heading(kind).lower())}: {c.acknowledgments}" for kind, c in kind_counts(awaiting).items()
+    )
     parts.append(
-        f"<p>{len(awaiting)} acknowledgment(s) accept a finding that the signed-off baseline does not approve yet: "
-        f"each a deviation for the authorizing official to approve or reject (every acknowledgment is listed by pack "
-        f'and rule under <a href="#acknowledgments">Acknowledgments</a>). Approved or not, a deviation stays open '
-        f"on the plan of action and milestones; {len(acknowledged)} control(s) have one, and none of them is "
-        f"satisfied:</p>"
+        f"<p>{len(awaiting)} acknowledgment(s) accept a finding that the signed-off baseline does not approve yet "
+        f"({by_kind}): each a deviation for the authorizing official to approve or reject (every acknowledgment is "
+        f'listed by kind, pack and rule under <a href="#acknowledgments">Acknowledgments</a>). Approved or not, a '
+        f"deviation stays open on the plan of action and milestones; {len(acknowledged)} control(s) have one, and "
+        f"none of them is satisfied:</p>"
     )
     parts.append(_folded([_control_line(c) for c in acknowledged], "controls"))
     if stale:
@@ -236,6 +240,17 @@ def _summary(model: ComplianceModel) -> str:
             frozenset({1}),
         )
     )
+    parts.append("<h3>Kinds of acknowledgment</h3>")
+    parts.append(
+        _table(
+            ["Kind", "Acknowledgments", "Approved", "Awaiting approval"],
+            (
+                [_link(kind_anchor(kind), str(kind)), *map(str, (c.acknowledgments, c.approved, c.awaiting_approval))]
+                for kind, c in kind_counts(model.acknowledgments).items()
+            ),
+            frozenset({1, 2, 3}),
+        )
+    )
     parts.append("<h3>Evaluations per scope</h3>")
     parts.append(
         _table(
@@ -255,23 +270,44 @@ def _packs_of(model: ComplianceModel) -> dict[str, tuple[str, str]]:
     return {e.finding: (e.pack, e.rule) for e in model.evaluations}
 
 
+def kind_anchor(kind: AcknowledgmentKind) -> str:
+    return _anchor("kind", str(kind).replace(" ", "-"))
+
+
 def _acknowledgments(model: ComplianceModel) -> str:
-    """The acknowledgments by pack and rule (the model says not whether one is a false positive, an
-    operational need or a library's noise), each group one finding accepted with one reason."""
+    """The acknowledgments by kind, the real deviations first (operational requirements, then tool false positives,
+    then generated constructs), each kind with its definition; within a kind by pack and rule, each group one
+    finding accepted with one reason."""
+    parts = [f'<section id="acknowledgments"><h2>Acknowledgments ({len(model.acknowledgments)})</h2>']
+    parts.append(
+        "<p>By kind, the real deviations first; within a kind by pack and rule, and within a rule each finding "
+        "accepted with one reason on its resources.</p>"
+    )
+    for kind, counts in kind_counts(model.acknowledgments).items():
+        members = [a for a in model.acknowledgments if a.kind is kind]
+        parts.append(f'<h3 id="{_e(kind_anchor(kind))}">{_e(kind_heading(kind))} ({counts.acknowledgments})</h3>')
+        parts.append(
+            f"<p>{_e(kind.definition)} {counts.approved} approved, {counts.awaiting_approval} awaiting approval.</p>"
+            + _acknowledged_rules(model, members)
+        )
+    return "".join(parts) + "</section>"
+
+
+def _acknowledged_rules(model: ComplianceModel, acknowledgments: list[AcknowledgmentRecord]) -> str:
+    """`acknowledgments` by pack and rule, each group one finding accepted with one reason."""
     packs = _packs_of(model)
     grouped: dict[tuple[str, str], dict[tuple[str, str, str], list[AcknowledgmentRecord]]] = {}
-    for ack in model.acknowledgments:
+    for ack in acknowledgments:
         pack, rule = packs.get(ack.finding, ("(no finding matched)", ack.finding.split("[")[0]))
         grouped.setdefault((pack, rule), {}).setdefault((ack.finding, ack.reason, ack.compensating_control), []).append(
             ack
         )
-    parts = [f'<section id="acknowledgments"><h2>Acknowledgments ({len(model.acknowledgments)})</h2>']
-    parts.append("<p>By pack and rule; within a rule, each finding accepted with one reason on its resources.</p>")
+    parts: list[str] = []
     pack = ""
     for (group_pack, rule), groups in sorted(grouped.items()):
         if group_pack != pack:
             pack = group_pack
-            parts.append(f"<h3>{_e(pack)}</h3>")
+            parts.append(f"<h4>{_e(pack)}</h4>")
         count = sum(len(members) for members in groups.values())
         parts.append(f"<details><summary>{_link(rule_anchor(rule), rule, code=True)}: {count} acknowledged</summary>")
         for (finding, reason, compensating), members in groups.items():
@@ -285,7 +321,7 @@ def _acknowledgments(model: ComplianceModel) -> str:
                 f"{_folded(resources, 'resources')}</article>"
             )
         parts.append("</details>")
-    return "".join(parts) + "</section>"
+    return "".join(parts)
 
 
 def _controls(model: ComplianceModel) -> str:

@@ -6,8 +6,11 @@ import re
 import xml.etree.ElementTree as ET
 
 from compliance.model import (
+    AcknowledgmentRecord,
     ComplianceModel,
+    Evaluation,
     Status,
+    acknowledgment_of,
 )
 from compliance.outputs.common import TOOL_NAME, group_evaluations, scopes
 
@@ -26,8 +29,12 @@ def render_junit(model: ComplianceModel) -> str:
     """junit.xml: a test suite per scope, a test case per rule evaluated there.
 
     A case fails when any resource is non-compliant. An acknowledged-only case passes, as the gate does,
-    but its output names the acknowledged resources and why, so the CI test tab still shows them.
+    but its output names the acknowledged resources, the kind of each deviation and why, so the CI test tab
+    still shows them.
     """
+    records: dict[str, list[AcknowledgmentRecord]] = {}
+    for record in model.acknowledgments:
+        records.setdefault(record.finding, []).append(record)
     root = ET.Element("testsuites", name=TOOL_NAME)
     groups = group_evaluations(model.evaluations)
     total_tests = total_failures = 0
@@ -48,9 +55,7 @@ def render_junit(model: ComplianceModel) -> str:
                 failure.text = _xml_text("\n".join(f"{e.path} [{e.finding}]: {e.message}" for e in failing))
             if acknowledged:
                 output = ET.SubElement(case, "system-out")
-                output.text = _xml_text(
-                    "\n".join(f"acknowledged {e.path} [{e.finding}]: {e.reason}" for e in acknowledged)
-                )
+                output.text = _xml_text("\n".join(_acknowledged_line(e, records) for e in acknowledged))
         suite.set("tests", str(tests))
         suite.set("failures", str(failures))
         suite.set("errors", "0")
@@ -62,3 +67,10 @@ def render_junit(model: ComplianceModel) -> str:
     root.set("errors", "0")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _acknowledged_line(evaluation: Evaluation, records: dict[str, list[AcknowledgmentRecord]]) -> str:
+    """An acknowledged finding as the case's output lists it: the resource, the finding, the kind, the reason."""
+    record = acknowledgment_of(evaluation, records)
+    kind = f" ({record.kind})" if record is not None else ""
+    return f"acknowledged {evaluation.path} [{evaluation.finding}]{kind}: {evaluation.reason}"

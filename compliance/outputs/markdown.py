@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from compliance import control_tower
 from compliance.model import (
+    AcknowledgmentKind,
     AcknowledgmentRecord,
     Assessment,
     ComplianceModel,
@@ -17,7 +18,7 @@ from compliance.model import (
     RuntimeOutcome,
     Status,
 )
-from compliance.outputs.common import scope_counts, scopes
+from compliance.outputs.common import kind_counts, kind_heading, scope_counts, scopes
 from compliance.outputs.securityhub_rules import DOCUMENT_FILE, automation_rules_document
 from compliance.securityhub import RULES_PER_REGION
 
@@ -165,6 +166,7 @@ def _summary_section(model: ComplianceModel) -> list[str]:
         "only, so a resource their rule does not apply to (AwsSolutions-S5, about static websites, on a bucket "
         "without one; a control whose conditions the resource does not meet) counts as a pass."
     )
+    lines += _kinds_lines(model)
 
     statuses = _statuses(model)
     by_status = {status: sum(c.status is status for c in model.controls) for status in statuses}
@@ -208,6 +210,26 @@ def _summary_section(model: ComplianceModel) -> list[str]:
             skipped = model.runtime_skipped.get(scope, [])
             note = f"; not offered in its region, skipped: {', '.join(skipped)}" if skipped else ""
             lines += _wrap(f"{scope}: {', '.join(services)}{note}", first="- ", indent="  ")
+    return lines
+
+
+def _kinds_lines(model: ComplianceModel) -> list[str]:
+    """The acknowledgments per kind, the real deviations first: how many, approved, awaiting approval."""
+    lines = ["", "### Kinds of acknowledgment", ""]
+    lines += _table(
+        ["Kind", "Acknowledgments", "Approved", "Awaiting approval"],
+        (
+            [str(kind), str(c.acknowledgments), str(c.approved), str(c.awaiting_approval)]
+            for kind, c in kind_counts(model.acknowledgments).items()
+        ),
+        ["l", "r", "r", "r"],
+    )
+    lines += [""]
+    lines += _wrap(
+        "Operational requirements are the real deviations an authorizing official weighs; each kind is defined "
+        "under Acknowledgments. Awaiting approval: an acknowledgment that accepts a finding and that the "
+        "signed-off baseline does not record as it is."
+    )
     return lines
 
 
@@ -271,7 +293,7 @@ def _approval_lines(model: ComplianceModel) -> list[str]:
     lines += _wrap(
         f"{approved} of {len(model.acknowledgments)} acknowledgment(s) are approved deviations: the signed-off "
         f"baseline {_code(approval.baseline)} records each, on every resource it accepts a finding on and with its "
-        f"review date. The record is {commit}{when} ({approval.source}); its code owners, whose review branch "
+        f"kind and review date. The record is {commit}{when} ({approval.source}); its code owners, whose review branch "
         f"protection requires: {reviewers}. It is not a signature: git records who committed, not who approved "
         "the pull request, which the repository's host keeps."
     )
@@ -302,8 +324,10 @@ def _baseline_lines(model: ComplianceModel) -> list[str]:
 
 @dataclass(frozen=True)
 class AcknowledgmentGroup:
-    """Acknowledgments of the same finding with the same reason and checks, on many resources (generated roles)."""
+    """Acknowledgments of the same kind and finding with the same reason and checks, on many resources (generated
+    roles)."""
 
+    kind: AcknowledgmentKind
     finding: str
     reason: str
     compensating_control: str
@@ -316,11 +340,14 @@ class AcknowledgmentGroup:
 
 
 def group_acknowledgments(model: ComplianceModel) -> list[AcknowledgmentGroup]:
-    """Acknowledgments grouped by finding, reason, compensating control and controls, in order of first use."""
-    groups: dict[tuple[str, str, str, tuple[str, ...]], list[AcknowledgmentRecord]] = {}
+    """Acknowledgments grouped by kind, finding, reason, compensating control and controls: the kinds in the order of
+    `AcknowledgmentKind` (operational requirements first), and within a kind the groups in order of first use."""
+    groups: dict[tuple[AcknowledgmentKind, str, str, str, tuple[str, ...]], list[AcknowledgmentRecord]] = {}
     for ack in model.acknowledgments:
-        groups.setdefault((ack.finding, ack.reason, ack.compensating_control, ack.controls), []).append(ack)
-    return [AcknowledgmentGroup(*key, members=tuple(members)) for key, members in groups.items()]
+        groups.setdefault((ack.kind, ack.finding, ack.reason, ack.compensating_control, ack.controls), []).append(ack)
+    order = list(AcknowledgmentKind)
+    found = [AcknowledgmentGroup(*key, members=tuple(members)) for key, members in groups.items()]
+    return sorted(found, key=lambda group: order.index(group.kind))
 
 
 def _acknowledgments_section(model: ComplianceModel) -> list[str]:
@@ -329,51 +356,70 @@ def _acknowledgments_section(model: ComplianceModel) -> list[str]:
     if not groups:
         return [*lines, "No findings are acknowledged."]
     lines += _wrap(
-        "Each group is one finding accepted with the same reason and the same compensating control on one or "
-        "more resources. The compensating control is a set of checks run against the synthesized templates; "
-        "findings.json records each check's result on each resource."
+        "By kind, the real deviations first: operational requirements, then tool false positives, then findings on "
+        "generated constructs. Within a kind, each group is one finding accepted with the same reason and the same "
+        "compensating control on one or more resources. The compensating control is a set of checks run against "
+        "the synthesized templates; findings.json records each check's result on each resource."
     )
-    for number, group in enumerate(groups, start=1):
-        checks = [c for m in group.members for c in m.checks]
-        failed = [(m, c) for m in group.members for c in m.failed_checks]
-        held = "all hold" if not failed else f"**{len(failed)} do not hold**"
-        where = ", ".join(group.scopes)
-        count = len(group.members)
-        lines += [""]
-        # The finding id is never split (an auditor copies it), so it stands alone on its line.
-        lines += [f"**{number}.** {_code(group.finding)}", ""]
-        approved = sum(m.approved for m in group.members)
-        review = min((m.review_by for m in group.members), default="") or "not set"
-        state = (
-            "deviation approved"
-            if approved == count
-            else f"deviation requested ({approved} of {count} approved)"
-            if approved
-            else "deviation requested"
-        )
-        lines += _wrap(
-            f"In {where}, {count} resource{'s' if count > 1 else ''}; NIST 800-53 {', '.join(group.controls)}; "
-            f"{state}; review by {review}."
-        )
-        lines += [""]
-        lines += _wrap(f"Reason: {group.reason}")
-        lines += [""]
-        lines += _wrap(
-            f"Compensating control, checked at synth ({len(checks)} checks, {held}): {group.compensating_control}."
-        )
-        for member, check in failed:
-            lines += _wrap(
-                f"does not hold: {check.check} on {_code(check.subject or member.path)}: {check.evidence}",
-                first="- ",
-                indent="  ",
-            )
-        if count == 1:
-            lines += ["", f"On {_code(group.members[0].path)}"]
-        else:
-            lines += ["", f"<details><summary>The {count} resources</summary>", ""]
-            lines += [f"- {_code(m.path)}" for m in group.members]
-            lines += ["", "</details>"]
+    number = 0
+    for kind, counts in kind_counts(model.acknowledgments).items():
+        of_kind = [g for g in groups if g.kind is kind]
+        lines += ["", f"### {kind_heading(kind)} ({counts.acknowledgments}, in {len(of_kind)} groups)", ""]
+        lines += _wrap(f"{kind.definition} {counts.approved} approved, {counts.awaiting_approval} awaiting approval.")
+        for group in of_kind:
+            number += 1
+            lines += _group_lines(number, group)
+    return lines + _stale_and_differences_lines(model)
 
+
+def _group_lines(number: int, group: AcknowledgmentGroup) -> list[str]:
+    """One group of acknowledgments: its finding, where, its status, its reason, its compensating control."""
+    lines: list[str] = []
+    checks = [c for m in group.members for c in m.checks]
+    failed = [(m, c) for m in group.members for c in m.failed_checks]
+    held = "all hold" if not failed else f"**{len(failed)} do not hold**"
+    where = ", ".join(group.scopes)
+    count = len(group.members)
+    lines += [""]
+    # The finding id is never split (an auditor copies it), so it stands alone on its line.
+    lines += [f"**{number}.** {_code(group.finding)}", ""]
+    approved = sum(m.approved for m in group.members)
+    review = min((m.review_by for m in group.members), default="") or "not set"
+    state = (
+        "deviation approved"
+        if approved == count
+        else f"deviation requested ({approved} of {count} approved)"
+        if approved
+        else "deviation requested"
+    )
+    lines += _wrap(
+        f"In {where}, {count} resource{'s' if count > 1 else ''}; NIST 800-53 {', '.join(group.controls)}; "
+        f"{state}; review by {review}."
+    )
+    lines += [""]
+    lines += _wrap(f"Reason: {group.reason}")
+    lines += [""]
+    lines += _wrap(
+        f"Compensating control, checked at synth ({len(checks)} checks, {held}): {group.compensating_control}."
+    )
+    for member, check in failed:
+        lines += _wrap(
+            f"does not hold: {check.check} on {_code(check.subject or member.path)}: {check.evidence}",
+            first="- ",
+            indent="  ",
+        )
+    if count == 1:
+        lines += ["", f"On {_code(group.members[0].path)}"]
+    else:
+        lines += ["", f"<details><summary>The {count} resources</summary>", ""]
+        lines += [f"- {_code(m.path)}" for m in group.members]
+        lines += ["", "</details>"]
+    return lines
+
+
+def _stale_and_differences_lines(model: ComplianceModel) -> list[str]:
+    """The acknowledgments that matched nothing, and where the first stage acknowledges more than the last."""
+    lines: list[str] = []
     stale = [a for a in model.acknowledgments if a.matched == 0]
     if stale:
         # A stale acknowledgment accepts nothing today but would silently accept a future finding: list it to remove.

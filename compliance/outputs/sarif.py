@@ -19,6 +19,7 @@ from typing import Any
 from compliance.assembly import OUTPUT_DIRECTORY
 from compliance.catalogue import NIST_800_53_R5
 from compliance.model import (
+    AcknowledgmentRecord,
     ComplianceModel,
     Evaluation,
     Place,
@@ -178,14 +179,15 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     Compliant evaluations are left out: SARIF lists problems, and a pass is not one. Acknowledged findings
     stay in, as in-source suppressions: `accepted` where the signed-off baseline approves the acknowledgment,
     `underReview` while its deviation is only requested (SARIF 2.1.0, 3.35.3: a suppression under review does
-    not yet hide the result).
+    not yet hide the result). A suppression's properties name the acknowledgment's kind (`acknowledgmentKind`:
+    operational requirement, tool false positive or generated construct).
     """
     rules_by_id = {(r.pack, r.rule): r for r in model.rules}
     # Our own rules document themselves: a short description, and the AWS documentation they rest on.
     preflight = _preflight_metadata()
     locations = {location.path: location for location in model.locations}
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
-    approved = {(a.scope, a.path, a.finding): a.approved for a in model.acknowledgments}
+    accepting = {(a.scope, a.path, a.finding): a for a in model.acknowledgments}
 
     descriptors: list[dict[str, Any]] = []
     index: dict[tuple[str, str], int] = {}
@@ -220,8 +222,16 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
             },
         }
         if evaluation.status is Status.ACKNOWLEDGED:
-            status = "accepted" if _approved(approved, evaluation) else "underReview"
-            result["suppressions"] = [{"kind": "inSource", "status": status, "justification": evaluation.reason}]
+            acknowledgment = _accepting(accepting, evaluation)
+            approved = acknowledgment is not None and acknowledgment.approved
+            suppression: dict[str, Any] = {
+                "kind": "inSource",
+                "status": "accepted" if approved else "underReview",
+                "justification": evaluation.reason,
+            }
+            if acknowledgment is not None:
+                suppression["properties"] = {"acknowledgmentKind": str(acknowledgment.kind)}
+            result["suppressions"] = [suppression]
         results.append(result)
 
     run: dict[str, Any] = {"tool": _tool(model, descriptors)}
@@ -232,12 +242,14 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _approved(approved: dict[tuple[str, str, str], bool], evaluation: Evaluation) -> bool:
-    """Whether the acknowledgment that accepted the finding (on the resource or its nearest ancestor) is approved."""
+def _accepting(
+    acknowledgments: dict[tuple[str, str, str], AcknowledgmentRecord], evaluation: Evaluation
+) -> AcknowledgmentRecord | None:
+    """The acknowledgment that accepted the finding: on the resource or its nearest ancestor (None: none of ours)."""
     path = evaluation.path
     while path:
-        found = approved.get((evaluation.scope, path, evaluation.finding))
+        found = acknowledgments.get((evaluation.scope, path, evaluation.finding))
         if found is not None:
             return found
         path = path.rpartition("/")[0]
-    return False
+    return None

@@ -3,9 +3,11 @@
 // node report_browser.cjs <report.html> <control id> [<report.html> <control id> ...]
 //
 // Prints one JSON object: the browser and the packages' versions, how long Chromium took, and per page its
-// title, the verdict's text, the Open section's text, the text of the control the Open section links to once
-// that link is followed, then of the first resource the control links to, and every request the page made. Chromium is @sparticuz/chromium's build (shipped inside its
-// npm package, unpacked into $TMPDIR), driven by puppeteer-core: nothing is downloaded.
+// title, the verdict's text, the Open section's text, the headings of the Acknowledgments section's kinds (in
+// order, each with where the summary's link to it lands), the text of the control the Open section links to once
+// that link is followed, then of the first resource the control links to, and every request the page made.
+// Chromium is @sparticuz/chromium's build (shipped inside its npm package, unpacked into $TMPDIR), driven by
+// puppeteer-core: nothing is downloaded.
 "use strict";
 
 const path = require("node:path");
@@ -57,12 +59,18 @@ async function read(browser, file, control) {
   const title = await page.title();
   const verdict = await page.$eval("#verdict", (element) => element.innerText);
   const open = await page.$eval("#open", (element) => element.innerText);
+  const kinds = await page.$$eval("#acknowledgments h3", (headings) =>
+    headings.map((heading) => ({ id: heading.id, text: heading.innerText })),
+  );
+  // The summary's table links each kind to its heading: follow each link, as a person would.
+  const linked = [];
+  for (const kind of kinds) linked.push((await followLink(page, `#summary a[href="#${kind.id}"]`)).text);
   const traced = await followLink(page, `#open a[href="#control-${control}"]`);
   const within = `[id="control-${control}"]`;
   const resource = await followLink(page, `${within} a[href^="#resource-"]`);
   const rule = await page.$eval(`${within} a[href^="#rule-"]`, (a) => a.getAttribute("href"));
   await page.close();
-  return { title, verdict, open, control: traced, resource, rule, requests };
+  return { title, verdict, open, kinds: kinds.map((kind) => kind.text), linked, control: traced, resource, rule, requests };
 }
 
 async function main() {

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import aws_cdk as cdk
 import pytest
 
-from compliance import acknowledge, signoff
+from compliance import AcknowledgmentKind, acknowledge, signoff
 from compliance.checks import Versioned
 from compliance.gate import REVIEW, kind_of, review_failures
 from compliance.mapping import evidence
@@ -49,8 +49,8 @@ def _evaluation(rule: str, status: Status, path: str, scope: str = "Prod") -> Ev
 
 def _ack(path: str, finding: str, controls: tuple[str, ...] = (), *, approved: bool = False) -> AcknowledgmentRecord:
     return AcknowledgmentRecord(
-        "Prod", f"Pipeline/Prod/{path}", finding, "A reason.", "checked", controls, 1, review_by="2027-06-30",
-        approved=approved,
+        "Prod", f"Pipeline/Prod/{path}", finding, "A reason.", "checked", controls, 1,
+        AcknowledgmentKind.OPERATIONAL_REQUIREMENT, review_by="2027-06-30", approved=approved,
     )  # fmt: skip
 
 
@@ -205,13 +205,28 @@ def test_an_acknowledgment_past_or_without_its_review_date_fails_the_gate_naming
 def test_acknowledge_records_the_review_date_and_refuses_one_that_is_not_a_date() -> None:
     stack = cdk.Stack(cdk.App(), "Fixture")
     reason = "A reason that is long enough to be read by an auditor as one."
+    kind = AcknowledgmentKind.OPERATIONAL_REQUIREMENT
     record = acknowledge(
-        stack, "AwsSolutions-S1", reason=reason, checks=[Versioned()], controls=["AU-2"], review_by="2027-03-31"
+        stack,
+        "AwsSolutions-S1",
+        reason=reason,
+        kind=kind,
+        checks=[Versioned()],
+        controls=["AU-2"],
+        review_by="2027-03-31",
     )
     assert record.review_by == "2027-03-31"
     for bad in ("31/03/2027", "soon", ""):
         with pytest.raises(ValueError, match="review_by"):
-            acknowledge(stack, "AwsSolutions-S1", reason=reason, checks=[Versioned()], controls=["AU-2"], review_by=bad)
+            acknowledge(
+                stack,
+                "AwsSolutions-S1",
+                reason=reason,
+                kind=kind,
+                checks=[Versioned()],
+                controls=["AU-2"],
+                review_by=bad,
+            )
 
 
 def test_the_shipped_acknowledgments_are_due_within_a_year_of_the_tests_date_and_not_all_on_one_day(

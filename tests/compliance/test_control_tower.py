@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 
-from compliance import acknowledge, control_tower, findings
+from compliance import AcknowledgmentKind, acknowledge, control_tower, findings
 from compliance.catalogue import control_tower_rules
 from compliance.checks import KEY, SUBNET, ResolvedAtDeploy, Versioned
 from compliance.control_tower_validator import validator
@@ -435,6 +435,7 @@ def _small_app(
             group.node.default_child if acknowledged_on == "resource" else group,  # type: ignore[arg-type]
             "ControlTower::CT.CLOUDWATCH.PR.3",
             reason=_CROSS_STACK_KEY,
+            kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
             checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
             controls=["SC-28"],
             review_by="2027-06-30",
@@ -516,6 +517,7 @@ def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_pat
         group.node.default_child,  # type: ignore[arg-type]
         "ControlTower::CT.CLOUDWATCH.PR.3",
         reason=_CROSS_STACK_KEY,
+        kind=AcknowledgmentKind.TOOL_FALSE_POSITIVE,
         checks=[ResolvedAtDeploy(prop="KmsKeyId", to=KEY)],
         controls=["SC-28"],
         review_by="2027-06-30",
@@ -532,6 +534,7 @@ def test_a_control_tower_acknowledgment_whose_claim_fails_fails_the_gate(tmp_pat
             app,
             "ControlTower::CT.S3.PR.4",
             reason=_CROSS_STACK_KEY,
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[Versioned()],
             controls=["AU-9"],
             review_by="2027-06-30",
@@ -580,6 +583,7 @@ def test_acknowledge_takes_a_control_tower_finding_id() -> None:
         stack,
         "ControlTower::CT.S3.PR.4",
         reason=reason,
+        kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         checks=[Versioned()],
         controls=["AU-9"],
         review_by="2027-06-30",
@@ -589,6 +593,7 @@ def test_acknowledge_takes_a_control_tower_finding_id() -> None:
             stack,
             "ControlTower::s3_event_notifications",
             reason=reason,
+            kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             checks=[Versioned()],
             controls=["AU-9"],
             review_by="2027-06-30",

@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from app import report_and_gate
-from compliance import acknowledge, acknowledgments_in, findings, register_packs
+from compliance import AcknowledgmentKind, acknowledge, acknowledgments_in, findings, register_packs
 from compliance.assembly import REPORT_DIRECTORY, CloudAssembly
 from compliance.checks import EncryptedAtRest, NotPublic, Versioned
 from compliance.evaluation import stage_neutral
@@ -136,12 +136,15 @@ def test_an_unprotected_environment_acknowledges_more_only_where_its_config_diff
         ("AwsSolutions-IAM5[Resource::*]", {"controls": ["access control"]}),
         ("AwsSolutions-IAM5[Resource::*]", {"review_by": "next year"}),
         ("AwsSolutions-IAM5[Resource::*]", {"review_by": ""}),
+        ("AwsSolutions-IAM5[Resource::*]", {"kind": "operational requirement"}),  # the kind's value, not the kind
+        ("AwsSolutions-IAM5[Resource::*]", {"kind": None}),
     ],
 )
 def test_acknowledge_refuses_an_incomplete_acknowledgment(finding: str, kwargs: dict[str, object]) -> None:
     stack = cdk.Stack(cdk.App(), "Fixture")
     params: dict[str, object] = {
         "reason": "A reason that is long enough to be read by an auditor as one.",
+        "kind": AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         "checks": [Versioned()],
         "controls": ["AC-6"],
         "review_by": "2027-06-30",
@@ -176,6 +179,7 @@ def test_an_acknowledgment_suppresses_exactly_its_finding(tmp_path: Path) -> Non
         bucket,
         "AwsSolutions-S1",
         reason="This fixture bucket stands for one whose access is logged by CloudTrail data events.",
+        kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         checks=[EncryptedAtRest()],
         controls=["AU-2"],
         review_by="2027-06-30",
@@ -223,6 +227,7 @@ def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
         bucket.node.default_child,  # type: ignore[arg-type]
         "AwsSolutions-S1",
         reason="This fixture bucket claims a compensating control that its template does not have.",
+        kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         checks=[EncryptedAtRest(), Versioned(), NotPublic()],
         controls=["AU-2"],
         review_by="2027-06-30",

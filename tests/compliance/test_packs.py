@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from compliance import acknowledge
+from compliance import AcknowledgmentKind, acknowledge
 from compliance.assembly import CloudAssembly
 from compliance.checks import EncryptedAtRest
 from compliance.evaluation import _reported_findings
@@ -42,6 +42,7 @@ def test_each_packs_findings_can_be_acknowledged_and_no_other(pack: Pack) -> Non
     bucket = s3.CfnBucket(cdk.Stack(cdk.App(), "Fixture"), "Bucket")
     params = {
         "reason": "A fixture acknowledgment, whose reason is long enough to be read.",
+        "kind": AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
         "checks": [EncryptedAtRest()],
         "controls": ["AU-2"],
         "review_by": "2027-06-30",

@@ -14,14 +14,22 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compliance.model import ComplianceModel, ControlStatus, Status
-from compliance.outputs.html import awaiting_approval, control_anchor, render_html, resource_anchor, rule_anchor
+from compliance.model import AcknowledgmentKind, ComplianceModel, ControlStatus, Status
+from compliance.outputs.html import (
+    awaiting_approval,
+    control_anchor,
+    kind_anchor,
+    render_html,
+    resource_anchor,
+    rule_anchor,
+)
 from compliance.report import write_reports
 from config import PROJECT_ROOT
 from scripts.golden import FINDINGS, GOLDEN
@@ -146,6 +154,40 @@ def test_each_control_traces_to_its_rules_and_resources(golden: ComplianceModel)
     assert f"defined at <code>{source.file}:{source.line}</code>" in article
 
 
+def test_the_acknowledgments_come_by_kind_the_real_deviations_first(golden: ComplianceModel) -> None:
+    page = render_html(golden)
+    section = page[page.index('<section id="acknowledgments">') : page.index('<section id="controls">')]
+    positions = [section.index(f'<h3 id="{kind_anchor(kind)}">') for kind in AcknowledgmentKind]
+    assert positions == sorted(positions)
+    for kind, start in zip(AcknowledgmentKind, positions, strict=True):
+        members = [a for a in golden.acknowledgments if a.kind is kind]
+        heading = section[start : section.index("</h3>", start)]
+        assert heading.endswith(f"s ({len(members)})")
+        approved, awaiting = sum(a.approved for a in members), sum(a.awaiting_approval for a in members)
+        assert f"{escape(kind.definition)} {approved} approved, {awaiting} awaiting approval.</p>" in section
+    # Every acknowledged resource is listed under its own kind, and under no other.
+    ends = [*positions[1:], len(section)]
+    for kind, start, end in zip(AcknowledgmentKind, positions, ends, strict=True):
+        listed = section[start:end]
+        for ack in golden.acknowledgments:
+            link = f'href="#{resource_anchor(ack.scope, ack.path)}"'
+            others = [
+                a for a in golden.acknowledgments if (a.scope, a.path) == (ack.scope, ack.path) and a.kind is kind
+            ]
+            assert (link in listed) == bool(others), (kind, ack.path)
+
+
+def test_the_open_section_counts_the_deviations_awaiting_approval_by_kind(golden: ComplianceModel) -> None:
+    first = next(a for a in golden.acknowledgments if a.approved and a.matched > 0)
+    pending = replace(
+        golden, acknowledgments=[replace(a, approved=False) if a is first else a for a in golden.acknowledgments]
+    )
+    page = render_html(pending)
+    open_section = page[page.index('<section id="open">') : page.index('<section id="run">')]
+    counts = ", ".join(f"{kind!s}s: {int(kind is first.kind)}" for kind in AcknowledgmentKind)
+    assert f"does not approve yet ({counts})" in " ".join(open_section.split())
+
+
 def test_write_reports_writes_report_html_beside_report_md(golden: ComplianceModel, tmp_path: Path) -> None:
     names = [path.name for path in write_reports(golden, tmp_path)]
     assert names.index("report.html") == names.index("report.md") + 1
@@ -211,6 +253,15 @@ def test_a_browser_shows_the_verdict_the_open_items_and_a_controls_trace(
     assert read["packages"] == BROWSER_PACKAGES
     first, second = read["pages"]
     assert first["verdict"] == "Synth gate: PASS"
+    # The acknowledgments by kind, the real deviations first, each heading with its count from the model.
+    titles = {
+        AcknowledgmentKind.OPERATIONAL_REQUIREMENT: "Operational requirements",
+        AcknowledgmentKind.TOOL_FALSE_POSITIVE: "Tool false positives",
+        AcknowledgmentKind.GENERATED_CONSTRUCT: "Generated constructs",
+    }
+    expected = [f"{title} ({sum(a.kind is kind for a in golden.acknowledgments)})" for kind, title in titles.items()]
+    assert first["kinds"] == expected
+    assert first["linked"] == expected, "the summary's link to each kind lands on its heading"
     assert first["title"].startswith("Synth gate: PASS")
     assert f"Acknowledged deviations awaiting approval ({len(awaiting_approval(golden))})" in first["open"]
     assert "Failing controls (0)" in first["open"]

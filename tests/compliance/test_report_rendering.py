@@ -15,6 +15,7 @@ import pytest
 
 from compliance import preflight
 from compliance.model import (
+    AcknowledgmentKind,
     AcknowledgmentRecord,
     CheckResult,
     ComplianceModel,
@@ -112,18 +113,50 @@ def model() -> ComplianceModel:
         ],
         acknowledgments=[
             AcknowledgmentRecord(
-                "Pipeline", "Pipeline/Role/Policy", wildcard, "CodeBuild needs | logs:*.", "CW-1", ("AC-6",), 1
+                "Pipeline",
+                "Pipeline/Role/Policy",
+                wildcard,
+                "CodeBuild needs | logs:*.",
+                "CW-1",
+                ("AC-6",),
+                1,
+                AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
             ),
             AcknowledgmentRecord(
-                "Dev", "Dev/Data/Logs/Resource", LOGGING, "The log bucket cannot log to itself.", "CW-2", ("AU-9",), 1
+                "Dev",
+                "Dev/Data/Logs/Resource",
+                LOGGING,
+                "The log bucket cannot log to itself.",
+                "CW-2",
+                ("AU-9",),
+                1,
+                AcknowledgmentKind.TOOL_FALSE_POSITIVE,
+                approved=True,
             ),
-            AcknowledgmentRecord("Dev", "Dev/Old/Resource", ENCRYPTION, "Removed bucket.", "none", ("SC-28",), 0),
+            AcknowledgmentRecord(
+                "Dev",
+                "Dev/Old/Resource",
+                ENCRYPTION,
+                "Removed bucket.",
+                "none",
+                ("SC-28",),
+                0,
+                AcknowledgmentKind.GENERATED_CONSTRUCT,
+            ),
         ],
         controls=[
             Control(
                 "ac-2.4", "AC-2(4)", "Automated Audit Actions", "Access Control", ControlStatus.EVIDENCED, (LOGGING,)
             ),
-            Control("ac-6", "AC-6", "Least Privilege", "Access Control", ControlStatus.PARTIAL_REQUESTED, (WILDCARD,)),
+            Control(
+                "ac-6",
+                "AC-6",
+                "Least Privilege",
+                "Access Control",
+                ControlStatus.PARTIAL_REQUESTED,
+                (WILDCARD,),
+                deviations=(f"{wildcard} on Pipeline/Role/Policy",),
+            ),
             Control("ac-7", "AC-7", "Unsuccessful Logon Attempts", "Access Control", ControlStatus.NOT_CHECKED),
             Control("au-2", "AU-2", "Event Logging", "Audit and Accountability", ControlStatus.EVIDENCED, MANY_RULES),
             Control(
@@ -207,6 +240,16 @@ def test_findings_json_round_trips_through_the_model(model: ComplianceModel) -> 
         "non_compliant": 2,
     }
     assert data["by_scope"] == findings_by_scope(model)
+    assert [a["kind"] for a in data["acknowledgments"]] == [str(a.kind) for a in model.acknowledgments]
+
+
+def test_findings_json_written_before_acknowledgments_had_a_kind_is_refused_by_name(model: ComplianceModel) -> None:
+    data = json.loads(render_findings_json(model))
+    del data["acknowledgments"][1]["kind"]
+    with pytest.raises(
+        ValueError, match=re.escape(f"acknowledgment of {LOGGING} on Dev/Data/Logs/Resource has no kind")
+    ):
+        ComplianceModel.from_json(data)
 
 
 def test_findings_by_scope_nests_every_evaluation_once(model: ComplianceModel) -> None:
@@ -243,8 +286,14 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
         "deviations",
         "monitored_at_runtime",
         "inherited_from",
+        "deviation_kinds",
     ]
     assert [r["control"] for r in rows] == [c.control for c in model.controls]
+    # The kind of each acknowledgment behind a deviation, found by its name.
+    ac6 = rows[1]
+    (behind,) = [a for a in model.acknowledgments if a.name == ac6["deviations"]]
+    assert ac6["deviation_kinds"] == str(behind.kind) == "operational requirement"
+    assert rows[0]["deviation_kinds"] == ""
     sc28 = rows[4]
     assert sc28["status"] == "failing"
     assert sc28["assessment"] == "not satisfied"
@@ -365,6 +414,68 @@ def test_markdown_groups_repeated_acknowledgments_and_folds_their_resources(mode
     assert "On `Dev/Data/Logs/Resource`" in section
 
 
+def test_markdown_groups_acknowledgments_by_kind_the_real_deviations_first(model: ComplianceModel) -> None:
+    generated, false_positive, operational = (
+        AcknowledgmentKind.GENERATED_CONSTRUCT,
+        AcknowledgmentKind.TOOL_FALSE_POSITIVE,
+        AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
+    )
+    first = model.acknowledgments[0]
+
+    def ack(n: int, kind: AcknowledgmentKind, reason: str, *, approved: bool = False, matched: int = 1) -> Any:
+        path = f"Pipeline/Role{n}/Policy"
+        return replace(first, path=path, kind=kind, reason=reason, approved=approved, matched=matched)
+
+    # In code order: the generated constructs first, the operational requirements last.
+    acks = [
+        ack(1, generated, "CDK Pipelines writes it.", approved=True),
+        ack(2, generated, "CDK Pipelines writes it."),
+        ack(3, false_positive, "The rule cannot read the other stack's key.", approved=True),
+        ack(4, operational, "The smoke test calls any API of the account."),
+        ack(5, operational, "The smoke test calls any API of the account.", approved=True),
+        ack(6, operational, "The function runs outside the VPC.", matched=0),
+    ]
+    markdown = render_markdown(replace(model, acknowledgments=acks))
+    section = markdown.split("\n## Acknowledgments", 1)[1].split("\n## Control Tower", 1)[0]
+    order = [operational, false_positive, generated]
+    assert list(AcknowledgmentKind) == order
+    # The kinds come first in the section; the stale acknowledgments and the stages' differences after them.
+    kinds = section.split("\n### Stale", 1)[0]
+    headings = [line for line in kinds.splitlines() if line.startswith("### ")]
+    expected = []
+    for kind in order:
+        members = [a for a in acks if a.kind is kind]
+        groups = {(a.finding, a.reason, a.compensating_control, a.controls) for a in members}
+        expected.append(f"### {str(kind).capitalize()}s ({len(members)}, in {len(groups)} groups)")
+    assert headings == expected
+    # Each kind's definition and counts under its heading; its groups numbered on from the kind before.
+    numbered: list[str] = []
+    parts = re.split(r"^### .*$", kinds, flags=re.M)[1:]
+    for kind, part in zip(order, parts, strict=True):
+        members = [a for a in acks if a.kind is kind]
+        approved = sum(a.approved for a in members)
+        awaiting = sum(a.matched != 0 and not a.approved for a in members)
+        text = " ".join(part.split())
+        assert text.startswith(f"{kind.definition} {approved} approved, {awaiting} awaiting approval.")
+        numbered += re.findall(r"Reason: (.*?)\.(?= Compensating)", text)
+    reasons = list(dict.fromkeys(a.reason.rstrip(".") for kind in order for a in acks if a.kind is kind))
+    assert numbered == reasons
+    assert re.findall(r"^\*\*(\d+)\.\*\*", kinds, re.M) == [str(n) for n in range(1, len(reasons) + 1)]
+
+    rows = _md_table(markdown, "### Kinds of acknowledgment")
+    assert rows == [
+        [
+            str(kind),
+            str(sum(a.kind is kind for a in acks)),
+            str(sum(a.kind is kind and a.approved for a in acks)),
+            str(sum(a.kind is kind and a.matched != 0 and not a.approved for a in acks)),
+        ]
+        for kind in order
+    ]
+    summary = markdown.split("## Summary", 1)[1].split("## Inherited", 1)[0]
+    assert "### Kinds of acknowledgment" in summary
+
+
 def test_markdown_acknowledgments_stale_and_dev_differences(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
     stale = markdown.split("### Stale acknowledgments", 1)[1].split("###", 1)[0]
@@ -466,11 +577,17 @@ def test_sarif_has_required_fields_and_one_result_per_open_or_acknowledged_evalu
                 a.approved and a.finding == evaluation.finding and evaluation.path.startswith(a.path)
                 for a in model.acknowledgments
             )
+            (kind,) = {
+                a.kind
+                for a in model.acknowledgments
+                if a.finding == evaluation.finding and evaluation.path.startswith(a.path)
+            }
             assert result["suppressions"] == [
                 {
                     "kind": "inSource",
                     "status": "accepted" if approved else "underReview",
                     "justification": evaluation.reason,
+                    "properties": {"acknowledgmentKind": str(kind)},
                 }
             ]
         else:
@@ -544,6 +661,7 @@ def test_junit_acknowledged_only_pairs_pass_with_their_reasons(model: Compliance
     assert case.find("failure") is None
     assert "Pipeline/Role/Policy" in (case.findtext("system-out") or "")
     assert "CodeBuild needs | logs:*." in (case.findtext("system-out") or "")
+    assert "[AwsSolutions-IAM5[Resource::*]] (operational requirement): " in (case.findtext("system-out") or "")
     assert cases[("Pipeline.NIST.800.53.R5", ENCRYPTION)].find("system-out") is None
 
 

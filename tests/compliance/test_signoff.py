@@ -12,7 +12,7 @@ import pytest
 
 from compliance import signoff
 from compliance.gate import baseline_failures
-from compliance.model import ComplianceModel, ControlStatus, control_id
+from compliance.model import AcknowledgmentKind, ComplianceModel, ControlStatus, control_id
 from config import DEFAULT_CONFIG_PATH, load_config
 from tests.synth_runs import RUN_DATE
 
@@ -85,13 +85,40 @@ def test_added_widened_and_removed_acknowledgments(compliance_model: ComplianceM
     assert comparison.improvements == [f"{scope}: acknowledgment removed: {second}"]
 
 
+def test_a_changed_kind_is_a_difference_to_review_and_unapproves_the_acknowledgment(
+    compliance_model: ComplianceModel,
+) -> None:
+    committed = signoff.snapshot(compliance_model)
+    scope = compliance_model.scopes[-1]
+    operational = AcknowledgmentKind.OPERATIONAL_REQUIREMENT
+    record = next(a for a in compliance_model.acknowledgments if a.scope == scope and a.kind is not operational)
+    # Declared an operational requirement now: the real deviation it is, and a change a reviewer must see.
+    declared = [replace(a, kind=operational) if a is record else a for a in compliance_model.acknowledgments]
+    changed = replace(compliance_model, acknowledgments=declared)
+    current = signoff.snapshot(changed)
+    acks = current["scopes"][scope]["acknowledgments"]
+    (name,) = [n for n in acks if acks[n]["kind"] != committed["scopes"][scope]["acknowledgments"][n]["kind"]]
+    assert acks[name]["kind"] == "operational requirement"
+    assert signoff.compare(committed, current).regressions == [
+        f"{scope}: acknowledgment of {name} is of kind operational requirement, not {record.kind}"
+    ]
+    # The committed baseline approved it as the other kind: as this one it waits for a reviewer.
+    signoff.approve(changed, committed, today=RUN_DATE)
+    unapproved = [a for a in changed.acknowledgments if not a.approved and a.matched != 0]
+    assert [(a.path, a.finding) for a in unapproved] == [(record.path, record.finding)]
+
+
 def test_a_baseline_of_the_former_schema_is_recorded_again_before_it_approves_anything(
     compliance_model: ComplianceModel,
 ) -> None:
     current = signoff.snapshot(compliance_model)
-    former = {**copy.deepcopy(current), "schema": "fedramp-monitoring/compliance-baseline/1"}
+    former = {**copy.deepcopy(current), "schema": "fedramp-monitoring/compliance-baseline/2"}
     (line,) = signoff.compare(former, current).regressions
-    assert "record it again (`make baseline`)" in line
+    assert line == (
+        "the baseline is of schema 'fedramp-monitoring/compliance-baseline/2'; this run records "
+        "'fedramp-monitoring/compliance-baseline/3' (which adds each acknowledgment's kind): record it again "
+        "(`make baseline`) and review the diff"
+    )
     model = copy.deepcopy(compliance_model)
     signoff.approve(model, former, today=RUN_DATE)
     assert not any(a.approved for a in model.acknowledgments)
