@@ -101,6 +101,11 @@ class Evaluation:
     resource_type: str
     message: str = ""  # the rule's description of the problem (empty when compliant)
     reason: str = ""  # the acknowledgment's full text (acknowledged only)
+    # The acknowledgment of ours that names this finding on the resource or its nearest ancestor, by its name
+    # (`AcknowledgmentRecord.name`), as `compliance.evaluation` matched them: the one that accepted the finding
+    # where it is acknowledged, the one whose compensating control does not hold where it stayed open; "" where
+    # none of ours names it (a pass, a finding no one acknowledged, one the CDK construct that creates it did).
+    acknowledgment: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,11 @@ class CheckResult:
     # Whether the claim is that a deploy-time hook sees the resource differently from the template (a cross-stack
     # reference that resolves at deploy): its check's `resolves_at_deploy`.
     resolves_at_deploy: bool = False
+
+
+def acknowledgment_name(finding: str, path: str) -> str:
+    """The name of the acknowledgment of `finding` on the construct at `path`: "<finding> on <construct path>"."""
+    return f"{finding} on {path}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,7 @@ class AcknowledgmentRecord:
     @property
     def name(self) -> str:
         """How a control's deviations and the reports name it: "<finding> on <construct path>"."""
-        return f"{self.finding} on {self.path}"
+        return acknowledgment_name(self.finding, self.path)
 
     def overdue(self, today: date) -> bool:
         """Whether its review date has passed on `today` (an acknowledgment without one is overdue)."""
@@ -491,6 +501,15 @@ def acknowledgment_of(
         if a.scope == evaluation.scope and (evaluation.path == a.path or evaluation.path.startswith(a.path + "/"))
     ]
     return max(candidates, key=lambda a: len(a.path), default=None)
+
+
+def acknowledgments_by_name(acknowledgments: Iterable[AcknowledgmentRecord]) -> dict[str, AcknowledgmentRecord]:
+    """The acknowledgments by name, as `Evaluation.acknowledgment` names them (of two alike, the first: the one
+    `compliance.evaluation` matched)."""
+    found: dict[str, AcknowledgmentRecord] = {}
+    for ack in acknowledgments:
+        found.setdefault(ack.name, ack)
+    return found
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from compliance.model import (
     Inheritance,
     RuntimeOutcome,
     Status,
+    acknowledgments_by_name,
 )
 from compliance.outputs.common import scope_counts, scopes
 from compliance.outputs.securityhub_rules import DOCUMENT_FILE, automation_rules_document
@@ -405,39 +406,35 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     An acknowledgment whose compensating control includes a check that the resource reads differently at deploy
     (`ResolvedAtDeploy`, a cross-stack reference) and holds is not listed: the hook sees the resolved value.
     """
-    passes_at_deploy = [a for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)]
+    passes_at_deploy = {
+        a.name for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)
+    }
     grouped: dict[tuple[str, str], list[Evaluation]] = {}
     for e in model.evaluations:
         if e.pack != control_tower.PACK or e.status is not Status.ACKNOWLEDGED:
             continue
-        if any(_accepts(a, e) for a in passes_at_deploy):
+        if e.acknowledgment in passes_at_deploy:
             continue
         grouped.setdefault((e.finding.removeprefix(control_tower.FINDING_PREFIX), e.scope), []).append(e)
     stages = model.run.stages if model.run else {}
     pipeline = f"{model.run.pipeline_account} {model.run.pipeline_region}" if model.run else ""
+    acknowledgments = acknowledgments_by_name(model.acknowledgments)
     return [
         ControlToDisable(
             control=control,
             scope=scope,
             where=pipeline if scope == "Pipeline" else stages.get(scope, ""),
             paths=tuple(e.path for e in items),
-            reasons=tuple(dict.fromkeys(_reason(model, e) for e in items)),
+            reasons=tuple(dict.fromkeys(_reason(acknowledgments, e) for e in items)),
         )
         for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], scopes(model).index(kv[0][1])))
     ]
 
 
-def _accepts(acknowledgment: AcknowledgmentRecord, evaluation: Evaluation) -> bool:
-    """Whether `acknowledgment` is the one that accepted `evaluation`: its finding, on its construct or below."""
-    path = acknowledgment.path
-    return evaluation.finding == acknowledgment.finding and (
-        evaluation.path == path or evaluation.path.startswith(path + "/")
-    )
-
-
-def _reason(model: ComplianceModel, evaluation: Evaluation) -> str:
-    """The reason of the acknowledgment that accepted `evaluation`, as it was written."""
-    return next((a.reason for a in model.acknowledgments if _accepts(a, evaluation)), evaluation.reason)
+def _reason(acknowledgments: dict[str, AcknowledgmentRecord], evaluation: Evaluation) -> str:
+    """The reason of the acknowledgment that accepted `evaluation` (`acknowledgments`: by name), as it was written."""
+    accepted_by = acknowledgments.get(evaluation.acknowledgment)
+    return accepted_by.reason if accepted_by is not None else evaluation.reason
 
 
 def _control_tower_section(model: ComplianceModel) -> list[str]:

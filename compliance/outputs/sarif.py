@@ -26,6 +26,7 @@ from compliance.model import (
     Rule,
     RunIdentity,
     Status,
+    acknowledgments_by_name,
 )
 from compliance.outputs.common import TOOL_NAME
 from compliance.preflight import ASSEMBLY_RULES, PACK, RULES, AssemblyRule, PreflightRule
@@ -185,7 +186,7 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     preflight = _preflight_metadata()
     locations = {location.path: location for location in model.locations}
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
-    approved = {(a.scope, a.path, a.finding): a.approved for a in model.acknowledgments}
+    acknowledgments = acknowledgments_by_name(model.acknowledgments)
 
     descriptors: list[dict[str, Any]] = []
     index: dict[tuple[str, str], int] = {}
@@ -220,7 +221,9 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
             },
         }
         if evaluation.status is Status.ACKNOWLEDGED:
-            status = "accepted" if _approved(approved, evaluation) else "underReview"
+            # The acknowledgment the evaluation names accepted it; only its approval makes the suppression accepted.
+            accepted_by = acknowledgments.get(evaluation.acknowledgment)
+            status = "accepted" if accepted_by is not None and accepted_by.approved else "underReview"
             result["suppressions"] = [{"kind": "inSource", "status": status, "justification": evaluation.reason}]
         results.append(result)
 
@@ -230,14 +233,3 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
         run["automationDetails"] = {"id": f"{TOOL_NAME}/{model.run.config_file}/"}
     run["results"] = results
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-
-
-def _approved(approved: dict[tuple[str, str, str], bool], evaluation: Evaluation) -> bool:
-    """Whether the acknowledgment that accepted the finding (on the resource or its nearest ancestor) is approved."""
-    path = evaluation.path
-    while path:
-        found = approved.get((evaluation.scope, path, evaluation.finding))
-        if found is not None:
-            return found
-        path = path.rpartition("/")[0]
-    return False

@@ -250,6 +250,7 @@ def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
     assert s1
     assert all(e.status is Status.NON_COMPLIANT for e in s1)
     assert "does not hold" in s1[0].message
+    assert {e.acknowledgment for e in s1} == {ack.name}, "the finding names the acknowledgment that failed to accept it"
 
 
 def _finding(rule: str, message: str = "it is wrong", path: str = "Pipeline/Dev/Data/Bucket") -> Finding:
