@@ -512,6 +512,35 @@ def acknowledgments_by_name(acknowledgments: Iterable[AcknowledgmentRecord]) -> 
     return found
 
 
+def open_deviation(ack: AcknowledgmentRecord) -> bool:
+    """Whether the acknowledgment is an open deviation: it accepted a finding. Approval accepts the risk and does not
+    close it: FedRAMP keeps an approved operational requirement or risk adjustment on the POA&M, where its risk
+    status (`deviation-approved`) says so, until the finding itself is fixed."""
+    return ack.matched != 0
+
+
+@dataclass(frozen=True)
+class PlanOfAction:
+    """What the plan of action and milestones lists, one item each: the open deviations and the open findings."""
+
+    deviations: tuple[AcknowledgmentRecord, ...]
+    findings: tuple[Evaluation, ...]  # each finding on each resource once
+
+    @property
+    def items(self) -> int:
+        return len(self.deviations) + len(self.findings)
+
+
+def plan_of_action(model: ComplianceModel) -> PlanOfAction:
+    """The POA&M's items (`compliance.oscal.poam` writes them; the reports count them): every open deviation
+    (`open_deviation`), approved or not, and every non-compliant evaluation, each finding on each resource once."""
+    found: dict[tuple[str, str, str, str], Evaluation] = {}
+    for evaluation in model.evaluations:
+        if evaluation.status is Status.NON_COMPLIANT:
+            found.setdefault((evaluation.scope, evaluation.pack, evaluation.finding, evaluation.path), evaluation)
+    return PlanOfAction(tuple(filter(open_deviation, model.acknowledgments)), tuple(found.values()))
+
+
 @dataclass(frozen=True)
 class _Deviation:
     """An acknowledgment behind a control's status, or an acknowledged finding no acknowledgment of ours recorded."""
