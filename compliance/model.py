@@ -355,6 +355,9 @@ class ComplianceModel:
     locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
     approval: Approval | None = None  # the signed-off baseline that approves deviations (None: none compared)
     review_overdue: list[str] = field(default_factory=list)  # acknowledgments past their review date, one line each
+    # The date (ISO 8601) the gate judged review dates on: the run's own date in UTC, or the one MONITORING_TODAY
+    # names ("" where the run did not judge them, or a findings.json of an older run is read).
+    judged_on: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -447,6 +450,7 @@ class ComplianceModel:
             if data.get("approval")
             else None,
             review_overdue=list(data.get("review_overdue", [])),
+            judged_on=str(data.get("judged_on", "")),
         )
 
 
