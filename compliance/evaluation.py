@@ -31,6 +31,7 @@ from compliance.model import (
     Rule,
     RunIdentity,
     Status,
+    acknowledgment_name,
     controls_from,
     inherited_controls,
 )
@@ -141,7 +142,8 @@ class _Matcher:
     def finding(
         self, pack: str, rule: str, finding: str, path: str, message: str, *, reported: Status | None = None
     ) -> Evaluation:
-        """The evaluation of one finding: acknowledged where our acknowledgment names it and its checks hold.
+        """The evaluation of one finding: acknowledged where our acknowledgment names it and its checks hold. The
+        evaluation names that acknowledgment, so no report has to find it again.
 
         `reported` is the status in the CDK's validation report, for a pack read from there: one the CDK
         acknowledged without an acknowledgment of ours was acknowledged by the construct that creates it.
@@ -166,6 +168,7 @@ class _Matcher:
             resource_type=self.resources.get(path, ""),
             message=message if ack is None or self.accepted(ack) else f"{message} [{self._void(ack)}]",
             reason=ack.text if ack else by_construct,
+            acknowledgment=acknowledgment_name(ack.finding, ack.path) if ack else "",
         )
 
     def _void(self, ack: Acknowledgment) -> str:

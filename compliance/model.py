@@ -101,6 +101,11 @@ class Evaluation:
     resource_type: str
     message: str = ""  # the rule's description of the problem (empty when compliant)
     reason: str = ""  # the acknowledgment's full text (acknowledged only)
+    # The acknowledgment of ours that names this finding on the resource or its nearest ancestor, by its name
+    # (`AcknowledgmentRecord.name`), as `compliance.evaluation` matched them: the one that accepted the finding
+    # where it is acknowledged, the one whose compensating control does not hold where it stayed open; "" where
+    # none of ours names it (a pass, a finding no one acknowledged, one the CDK construct that creates it did).
+    acknowledgment: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,11 @@ _KIND_DEFINITIONS = {
 }
 
 
+def acknowledgment_name(finding: str, path: str) -> str:
+    """The name of the acknowledgment of `finding` on the construct at `path`: "<finding> on <construct path>"."""
+    return f"{finding} on {path}"
+
+
 @dataclass(frozen=True)
 class AcknowledgmentRecord:
     """An acknowledgment as written in code, and the findings it accepted."""
@@ -205,7 +215,7 @@ class AcknowledgmentRecord:
     @property
     def name(self) -> str:
         """How a control's deviations and the reports name it: "<finding> on <construct path>"."""
-        return f"{self.finding} on {self.path}"
+        return acknowledgment_name(self.finding, self.path)
 
     def overdue(self, today: date) -> bool:
         """Whether its review date has passed on `today` (an acknowledgment without one is overdue)."""
@@ -449,6 +459,9 @@ class ComplianceModel:
     locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
     approval: Approval | None = None  # the signed-off baseline that approves deviations (None: none compared)
     review_overdue: list[str] = field(default_factory=list)  # acknowledgments past their review date, one line each
+    # The date (ISO 8601) the gate judged review dates on: the run's own date in UTC, or the one MONITORING_TODAY
+    # names ("" where the run did not judge them, or a findings.json of an older run is read).
+    judged_on: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -532,6 +545,7 @@ class ComplianceModel:
             if data.get("approval")
             else None,
             review_overdue=list(data.get("review_overdue", [])),
+            judged_on=str(data.get("judged_on", "")),
         )
 
 
@@ -603,6 +617,44 @@ def acknowledgment_of(
         if a.scope == evaluation.scope and (evaluation.path == a.path or evaluation.path.startswith(a.path + "/"))
     ]
     return max(candidates, key=lambda a: len(a.path), default=None)
+
+
+def acknowledgments_by_name(acknowledgments: Iterable[AcknowledgmentRecord]) -> dict[str, AcknowledgmentRecord]:
+    """The acknowledgments by name, as `Evaluation.acknowledgment` names them (of two alike, the first: the one
+    `compliance.evaluation` matched)."""
+    found: dict[str, AcknowledgmentRecord] = {}
+    for ack in acknowledgments:
+        found.setdefault(ack.name, ack)
+    return found
+
+
+def open_deviation(ack: AcknowledgmentRecord) -> bool:
+    """Whether the acknowledgment is an open deviation: it accepted a finding. Approval accepts the risk and does not
+    close it: FedRAMP keeps an approved operational requirement or risk adjustment on the POA&M, where its risk
+    status (`deviation-approved`) says so, until the finding itself is fixed."""
+    return ack.matched != 0
+
+
+@dataclass(frozen=True)
+class PlanOfAction:
+    """What the plan of action and milestones lists, one item each: the open deviations and the open findings."""
+
+    deviations: tuple[AcknowledgmentRecord, ...]
+    findings: tuple[Evaluation, ...]  # each finding on each resource once
+
+    @property
+    def items(self) -> int:
+        return len(self.deviations) + len(self.findings)
+
+
+def plan_of_action(model: ComplianceModel) -> PlanOfAction:
+    """The POA&M's items (`compliance.oscal.poam` writes them; the reports count them): every open deviation
+    (`open_deviation`), approved or not, and every non-compliant evaluation, each finding on each resource once."""
+    found: dict[tuple[str, str, str, str], Evaluation] = {}
+    for evaluation in model.evaluations:
+        if evaluation.status is Status.NON_COMPLIANT:
+            found.setdefault((evaluation.scope, evaluation.pack, evaluation.finding, evaluation.path), evaluation)
+    return PlanOfAction(tuple(filter(open_deviation, model.acknowledgments)), tuple(found.values()))
 
 
 @dataclass(frozen=True)

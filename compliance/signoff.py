@@ -293,7 +293,9 @@ def apply(model: ComplianceModel, path: Path, *, shown_as: str, today: date) -> 
 def approve(model: ComplianceModel, committed: dict[str, Any] | None, *, today: date) -> None:
     """Mark each acknowledgment approved where the committed baseline records it, on every resource it accepts a
     finding on and with its kind and review date, and the date has not passed on `today`; then give the controls and the
-    Security Hub suppressions the statuses that follow. With no baseline (`None`), nothing is approved."""
+    Security Hub suppressions the statuses that follow. With no baseline (`None`), nothing is approved. The model
+    records `today`, the date review dates were judged on."""
+    model.judged_on = today.isoformat()
     scopes = (committed or {}).get("scopes", {}) if (committed or {}).get("schema") == SCHEMA else {}
     acknowledged = _acknowledged(model.evaluations)
     kinds = _kinds(model)
@@ -335,7 +337,9 @@ def _approved(finding: str, scope: str, path: str, records: dict[str, list[Ackno
 
 def review(model: ComplianceModel, *, today: date) -> None:
     """Record in the model, one line each, the acknowledgments whose review date has passed on `today`, has none,
-    or lies more than `MAX_REVIEW_DAYS` ahead: each fails the gate."""
+    or lies more than `MAX_REVIEW_DAYS` ahead: each fails the gate. The model records `today` too, so the reports
+    say which date the review dates were judged on."""
+    model.judged_on = today.isoformat()
     latest = today + timedelta(days=MAX_REVIEW_DAYS)
     lines: list[str] = []
     for ack in model.acknowledgments:

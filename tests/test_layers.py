@@ -222,6 +222,9 @@ def test_the_graph_reader_sees_both_kinds_of_import() -> None:
 
 # report.md's summary counts the automation rules, per region, that the Security Hub document holds.
 _SHARED_FORMATS = {("compliance.outputs.markdown", "compliance.outputs.securityhub_rules")}
+# What formats share, and no format itself: the counts and scopes (`common`), and the first section of report.md
+# and report.html, so both say the same sentences (`attention`).
+_SHARED = {"compliance.outputs.common", "compliance.outputs.attention"}
 
 
 def test_no_output_format_imports_another() -> None:
@@ -230,7 +233,7 @@ def test_no_output_format_imports_another() -> None:
         for i in imports()
         if i.module.startswith("compliance.outputs.")
         and i.target.startswith("compliance.outputs")
-        and i.target != "compliance.outputs.common"
+        and i.target not in _SHARED
         and (i.module, i.target) not in _SHARED_FORMATS
     ]
     assert crossing == []

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from compliance.model import AcknowledgmentRecord, Approval, ComplianceModel, Control, Evaluation, Status, control_id
+from compliance.model import (
+    AcknowledgmentRecord,
+    Approval,
+    ComplianceModel,
+    Control,
+    Evaluation,
+    control_id,
+    open_deviation,
+    plan_of_action,
+)
 from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, prop, timestamp, tool_of
 from compliance.oscal.base import as_datetime as _as_datetime
 
@@ -205,12 +214,8 @@ def finding_risk(stamp: Stamp, model: ComplianceModel, evaluation: Evaluation) -
 
 
 def open_findings(model: ComplianceModel) -> list[Evaluation]:
-    """The non-compliant evaluations, each once."""
-    seen: dict[tuple[str, ...], Evaluation] = {}
-    for evaluation in model.evaluations:
-        if evaluation.status is Status.NON_COMPLIANT:
-            seen.setdefault(finding_key(evaluation), evaluation)
-    return list(seen.values())
+    """The non-compliant evaluations, each once (`compliance.model.plan_of_action`, which the reports count too)."""
+    return list(plan_of_action(model).findings)
 
 
 def related_acknowledgments(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
@@ -226,7 +231,6 @@ def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluati
 
 
 def is_open(ack: AcknowledgmentRecord) -> bool:
-    """Whether the acknowledgment is an open deviation: it accepted a finding. Approval accepts the risk and does not
-    close it: FedRAMP keeps an approved operational requirement or risk adjustment on the POA&M, where its risk
-    status (`deviation-approved`) says so, until the finding itself is fixed."""
-    return ack.matched != 0
+    """Whether the acknowledgment is an open deviation (`compliance.model.open_deviation`, which the reports count
+    too): it accepted a finding, approved or not."""
+    return open_deviation(ack)

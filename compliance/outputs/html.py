@@ -1,8 +1,10 @@
 """report.html: the report for people, one static page that a browser opens offline.
 
-The first screen says what the synth gate decided (and that it is no authorization), what changed since
-the committed compliance baseline, and what is open: failing controls, open findings, compensating checks
-that do not hold, and the acknowledged deviations that await approval. Below: the run, the counts, the
+The first screen says what the synth gate decided (and that it is no authorization), then what needs
+attention (`compliance.outputs.attention`, as report.md says it: the changes since the signed-off baseline,
+what is open, what needs the authorizing official), what changed since the committed compliance baseline,
+and what is open: failing controls, open findings, compensating checks that do not hold, acknowledgments due
+for review, and the acknowledged deviations that await approval. Below: the run, the counts, the
 acknowledgments by kind (operational requirements first), pack and rule, and every control of the
 baseline with a trace, by links within the page, to the rules that decide its status and the resources
 they were evaluated on (with the source and template lines `compliance.locations` found). Everything is
@@ -26,6 +28,17 @@ from compliance.model import (
     ResourceLocation,
     Rule,
     Status,
+)
+from compliance.outputs.attention import (
+    AWAITING_APPROVAL,
+    BASELINE,
+    DUE_FOR_REVIEW,
+    OPEN_FINDINGS,
+    Line,
+    Span,
+    attention,
+    awaiting_approval,
+    date_note,
 )
 from compliance.outputs.common import kind_counts, kind_heading, scope_counts
 
@@ -117,6 +130,8 @@ def _first_screen(model: ComplianceModel) -> str:
         ),
         f"cfn-lint {model.cfn_lint}" if model.cfn_lint else "cfn-lint not run by this synth",
     ]
+    if note := date_note(model):
+        facts.append(note)
     return (
         '<header id="top"><h1>FedRAMP Moderate compliance report</h1>'
         f'<p id="verdict" class="verdict {verdict.lower()}">Synth gate: {verdict}</p>'
@@ -124,11 +139,46 @@ def _first_screen(model: ComplianceModel) -> str:
         '<p class="note">The synth gate judges the synthesized templates of one commit against the rule packs, '
         "the compensating checks and the committed baseline. It is not an authorization to operate: that is the "
         "authorizing official's decision, on the whole package, including what is open below.</p>"
-        '<nav><a href="#changed">Changed</a><a href="#open">Open</a><a href="#run">This run</a>'
-        '<a href="#summary">Summary</a><a href="#acknowledgments">Acknowledgments</a>'
+        '<nav><a href="#attention">Attention</a><a href="#changed">Changed</a><a href="#open">Open</a>'
+        '<a href="#run">This run</a><a href="#summary">Summary</a><a href="#acknowledgments">Acknowledgments</a>'
         '<a href="#controls">Controls</a><a href="#rules">Rules</a><a href="#resources">Resources</a></nav>'
-        "</header>" + _changed(model) + _open(model)
+        "</header>" + _attention(model) + _changed(model) + _open(model)
     )
+
+
+# Where the first section links to, by `attention`'s section keys: the ids of this page's sections.
+ANCHORS = {
+    OPEN_FINDINGS: "open-findings",
+    AWAITING_APPROVAL: "awaiting-approval",
+    BASELINE: "changed",
+    DUE_FOR_REVIEW: "due-for-review",
+}
+
+
+def _span(span: Span) -> str:
+    if span.code:
+        return _code(span.text)
+    if span.link:
+        return _link(ANCHORS[span.link], span.text)
+    return f"<strong>{_e(span.text)}</strong>" if span.strong else _e(span.text)
+
+
+def _spans(line: Line) -> str:
+    return "".join(_span(s) for s in line)
+
+
+def _attention(model: ComplianceModel) -> str:
+    """What needs attention (`compliance.outputs.attention`), right under the verdict."""
+    parts = ['<section id="attention"><h2>What needs attention</h2>']
+    for block in attention(model):
+        parts.append(f"<p>{_spans(block.lead)}</p>")
+        if block.items:
+            parts.append("<ul>")
+            for item in block.items:
+                below = "".join(f"<li>{_spans(sub)}</li>" for sub in item.items)
+                parts.append(f"<li>{_spans(item.line)}" + (f"<ul>{below}</ul>" if below else "") + "</li>")
+            parts.append("</ul>")
+    return "".join(parts) + "</section>"
 
 
 def _changed(model: ComplianceModel) -> str:
@@ -149,12 +199,6 @@ def _changed(model: ComplianceModel) -> str:
         parts.append(f"<h3>Improvements the baseline does not record yet ({len(model.baseline_improvements)})</h3>")
         parts.append(_list((_e(i) for i in model.baseline_improvements), empty="None."))
     return "".join(parts) + "</section>"
-
-
-def awaiting_approval(model: ComplianceModel) -> list[AcknowledgmentRecord]:
-    """The acknowledged deviations that await approval: every acknowledgment that accepts a finding and that the
-    signed-off baseline does not approve (`AcknowledgmentRecord.awaiting_approval`)."""
-    return [a for a in model.acknowledgments if a.awaiting_approval]
 
 
 def _open(model: ComplianceModel) -> str:
@@ -197,6 +241,8 @@ def _open(model: ComplianceModel) -> str:
         f"none of them is satisfied:</p>"
     )
     parts.append(_folded([_control_line(c) for c in acknowledged], "controls"))
+    parts.append(f'<h3 id="due-for-review">Acknowledgments due for review ({len(model.review_overdue)})</h3>')
+    parts.append(_list(_e(line) for line in model.review_overdue))
     if stale:
         parts.append(f"<h3>Stale acknowledgments, which accept no finding ({len(stale)})</h3>")
         parts.append(_list(f"{_e(a.scope)}: {_code(a.path)} acknowledges {_code(a.finding)}" for a in stale))

@@ -17,6 +17,18 @@ from compliance.model import (
     Inheritance,
     RuntimeOutcome,
     Status,
+    acknowledgments_by_name,
+)
+from compliance.outputs.attention import (
+    AWAITING_APPROVAL,
+    BASELINE,
+    DUE_FOR_REVIEW,
+    OPEN_FINDINGS,
+    Line,
+    Span,
+    attention,
+    awaiting_approval,
+    date_note,
 )
 from compliance.outputs.common import kind_counts, kind_heading, scope_counts, scopes
 from compliance.outputs.securityhub_rules import DOCUMENT_FILE, automation_rules_document
@@ -97,7 +109,8 @@ def _rules_text(rules: tuple[str, ...]) -> str:
 
 def verdict_line(model: ComplianceModel) -> str:
     """The report's first sentence: the synth gate's verdict and what it rests on. It names the gate, not an
-    authorization: a pass says this synth may deploy, never that the system is ready to be authorized."""
+    authorization: a pass says this synth may deploy, never that the system is ready to be authorized. Where the
+    review dates were judged on another date than the run's, it says so: what is due and approved follows from it."""
     checks = [c for a in model.acknowledgments for c in a.checks]
     failed = len(model.failed_checks)
     parts = [
@@ -113,10 +126,63 @@ def verdict_line(model: ComplianceModel) -> str:
     else:
         parts.append("no compliance baseline compared")
     parts.append(f"cfn-lint {model.cfn_lint}" if model.cfn_lint else "cfn-lint not run by this synth")
+    if note := date_note(model):
+        parts.append(note)
     return (
         f"**Synth gate: {'PASS' if model.passed else 'FAIL'}** (the compliance gate of this synth, not an "
         "authorization). " + "; ".join(parts) + "."
     )
+
+
+# Where report.md's first section links to, by `attention`'s section keys: the anchors GitHub gives these headings.
+ANCHORS = {
+    OPEN_FINDINGS: "open-findings",  # "## Open findings"
+    AWAITING_APPROVAL: "approval-of-deviations",  # "### Approval of deviations"
+    BASELINE: "compliance-baseline",  # "### Compliance baseline"
+    DUE_FOR_REVIEW: "acknowledgments-due-for-review",  # "### Acknowledgments due for review"
+}
+
+
+def _span(span: Span) -> str:
+    if span.code:
+        return _code(span.text)
+    if span.link:
+        return f"[{span.text}](#{ANCHORS[span.link]})"
+    return f"**{span.text}**" if span.strong else span.text
+
+
+def _spans(line: Line) -> str:
+    return "".join(_span(s) for s in line)
+
+
+def _attention_section(model: ComplianceModel) -> list[str]:
+    """What needs attention (`compliance.outputs.attention`): one screen, right under the verdict."""
+    lines = ["## What needs attention", ""]
+    for block in attention(model):
+        lines += _wrap(_spans(block.lead))
+        lines += [""] if block.items else []
+        for item in block.items:
+            lines += _wrap(_spans(item.line), first="- ", indent="  ")
+            for sub in item.items:
+                lines += _wrap(_spans(sub), first="  - ", indent="    ")
+        lines += [""]
+    return lines
+
+
+def _open_findings_section(model: ComplianceModel) -> list[str]:
+    """Every open finding: what fails the gate until its resource is fixed or an acknowledgment accepts it."""
+    found = model.open_findings
+    lines = ["## Open findings", ""]
+    if not found:
+        return [*lines, "None: no finding is open."]
+    lines += _wrap(
+        f"{len(found)} finding(s), each failing the gate until the resource is fixed or an acknowledgment whose "
+        "compensating control holds accepts it:"
+    )
+    lines += [""]
+    for e in found:
+        lines += _wrap(f"{e.scope}: {_code(e.finding)} on {_code(e.path)}: {e.message}", first="- ", indent="  ")
+    return lines
 
 
 def _run_section(model: ComplianceModel) -> list[str]:
@@ -297,6 +363,11 @@ def _approval_lines(model: ComplianceModel) -> list[str]:
         f"protection requires: {reviewers}. It is not a signature: git records who committed, not who approved "
         "the pull request, which the repository's host keeps."
     )
+    awaiting = awaiting_approval(model)
+    if awaiting:
+        lines += ["", *_wrap(f"Awaiting approval ({len(awaiting)}):"), ""]
+        for ack in awaiting:
+            lines += _wrap(f"{_code(ack.finding)} on {_code(ack.path)}", first="- ", indent="  ")
     return lines
 
 
@@ -453,39 +524,35 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     An acknowledgment whose compensating control includes a check that the resource reads differently at deploy
     (`ResolvedAtDeploy`, a cross-stack reference) and holds is not listed: the hook sees the resolved value.
     """
-    passes_at_deploy = [a for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)]
+    passes_at_deploy = {
+        a.name for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)
+    }
     grouped: dict[tuple[str, str], list[Evaluation]] = {}
     for e in model.evaluations:
         if e.pack != control_tower.PACK or e.status is not Status.ACKNOWLEDGED:
             continue
-        if any(_accepts(a, e) for a in passes_at_deploy):
+        if e.acknowledgment in passes_at_deploy:
             continue
         grouped.setdefault((e.finding.removeprefix(control_tower.FINDING_PREFIX), e.scope), []).append(e)
     stages = model.run.stages if model.run else {}
     pipeline = f"{model.run.pipeline_account} {model.run.pipeline_region}" if model.run else ""
+    acknowledgments = acknowledgments_by_name(model.acknowledgments)
     return [
         ControlToDisable(
             control=control,
             scope=scope,
             where=pipeline if scope == "Pipeline" else stages.get(scope, ""),
             paths=tuple(e.path for e in items),
-            reasons=tuple(dict.fromkeys(_reason(model, e) for e in items)),
+            reasons=tuple(dict.fromkeys(_reason(acknowledgments, e) for e in items)),
         )
         for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], scopes(model).index(kv[0][1])))
     ]
 
 
-def _accepts(acknowledgment: AcknowledgmentRecord, evaluation: Evaluation) -> bool:
-    """Whether `acknowledgment` is the one that accepted `evaluation`: its finding, on its construct or below."""
-    path = acknowledgment.path
-    return evaluation.finding == acknowledgment.finding and (
-        evaluation.path == path or evaluation.path.startswith(path + "/")
-    )
-
-
-def _reason(model: ComplianceModel, evaluation: Evaluation) -> str:
-    """The reason of the acknowledgment that accepted `evaluation`, as it was written."""
-    return next((a.reason for a in model.acknowledgments if _accepts(a, evaluation)), evaluation.reason)
+def _reason(acknowledgments: dict[str, AcknowledgmentRecord], evaluation: Evaluation) -> str:
+    """The reason of the acknowledgment that accepted `evaluation` (`acknowledgments`: by name), as it was written."""
+    accepted_by = acknowledgments.get(evaluation.acknowledgment)
+    return accepted_by.reason if accepted_by is not None else evaluation.reason
 
 
 def _control_tower_section(model: ComplianceModel) -> list[str]:
@@ -652,8 +719,8 @@ def _control_matrix_section(model: ComplianceModel) -> list[str]:
 
 
 def render_markdown(model: ComplianceModel) -> str:
-    """report.md: the verdict and the run's identity first, the summary (one screen), what stages inherit,
-    acknowledgments, controls.
+    """report.md: the verdict, what needs attention (one screen) and the run's identity first, the summary, the
+    open findings, what stages inherit, acknowledgments, controls.
 
     GitHub-flavoured markdown; the only HTML is `<details>`, which folds the resource lists of grouped
     acknowledgments. Prose is wrapped at WIDTH, so the file reads in a terminal as well as a browser.
@@ -661,8 +728,11 @@ def render_markdown(model: ComplianceModel) -> str:
     lines = ["# FedRAMP Moderate compliance report", ""]
     lines += _wrap(verdict_line(model))
     lines += [""]
+    lines += _attention_section(model)
     lines += _run_section(model)
     lines += _summary_section(model)
+    lines += [""]
+    lines += _open_findings_section(model)
     lines += [""]
     lines += _inherited_section(model)
     lines += [""]

@@ -19,7 +19,6 @@ from typing import Any
 from compliance.assembly import OUTPUT_DIRECTORY
 from compliance.catalogue import NIST_800_53_R5
 from compliance.model import (
-    AcknowledgmentRecord,
     ComplianceModel,
     Evaluation,
     Place,
@@ -27,6 +26,7 @@ from compliance.model import (
     Rule,
     RunIdentity,
     Status,
+    acknowledgments_by_name,
 )
 from compliance.outputs.common import TOOL_NAME
 from compliance.preflight import ASSEMBLY_RULES, PACK, RULES, AssemblyRule, PreflightRule
@@ -187,7 +187,7 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
     preflight = _preflight_metadata()
     locations = {location.path: location for location in model.locations}
     reported = [e for e in model.evaluations if e.status is not Status.COMPLIANT]
-    accepting = {(a.scope, a.path, a.finding): a for a in model.acknowledgments}
+    acknowledgments = acknowledgments_by_name(model.acknowledgments)
 
     descriptors: list[dict[str, Any]] = []
     index: dict[tuple[str, str], int] = {}
@@ -222,15 +222,12 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
             },
         }
         if evaluation.status is Status.ACKNOWLEDGED:
-            acknowledgment = _accepting(accepting, evaluation)
-            approved = acknowledgment is not None and acknowledgment.approved
-            suppression: dict[str, Any] = {
-                "kind": "inSource",
-                "status": "accepted" if approved else "underReview",
-                "justification": evaluation.reason,
-            }
-            if acknowledgment is not None:
-                suppression["properties"] = {"acknowledgmentKind": str(acknowledgment.kind)}
+            # The acknowledgment the evaluation names accepted it; only its approval makes the suppression accepted.
+            accepted_by = acknowledgments.get(evaluation.acknowledgment)
+            status = "accepted" if accepted_by is not None and accepted_by.approved else "underReview"
+            suppression: dict[str, Any] = {"kind": "inSource", "status": status, "justification": evaluation.reason}
+            if accepted_by is not None:
+                suppression["properties"] = {"acknowledgmentKind": str(accepted_by.kind)}
             result["suppressions"] = [suppression]
         results.append(result)
 
@@ -240,16 +237,3 @@ def render_sarif(model: ComplianceModel) -> dict[str, Any]:
         run["automationDetails"] = {"id": f"{TOOL_NAME}/{model.run.config_file}/"}
     run["results"] = results
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-
-
-def _accepting(
-    acknowledgments: dict[tuple[str, str, str], AcknowledgmentRecord], evaluation: Evaluation
-) -> AcknowledgmentRecord | None:
-    """The acknowledgment that accepted the finding: on the resource or its nearest ancestor (None: none of ours)."""
-    path = evaluation.path
-    while path:
-        found = acknowledgments.get((evaluation.scope, path, evaluation.finding))
-        if found is not None:
-            return found
-        path = path.rpartition("/")[0]
-    return None

@@ -3,11 +3,12 @@
 // node report_browser.cjs <report.html> <control id> [<report.html> <control id> ...]
 //
 // Prints one JSON object: the browser and the packages' versions, how long Chromium took, and per page its
-// title, the verdict's text, the Open section's text, the headings of the Acknowledgments section's kinds (in
-// order, each with where the summary's link to it lands), the text of the control the Open section links to once
-// that link is followed, then of the first resource the control links to, and every request the page made.
-// Chromium is @sparticuz/chromium's build (shipped inside its npm package, unpacked into $TMPDIR), driven by
-// puppeteer-core: nothing is downloaded.
+// title, the verdict's text, the What needs attention section's text and where it starts (with the viewport's
+// height, and where its link to the open findings leads, where it has one), the Open section's text, the headings
+// of the Acknowledgments section's kinds (in order, each with where the summary's link to it lands), the text of
+// the control the Open section links to once that link is followed, then of the first resource the control links
+// to, and every request the page made. Chromium is @sparticuz/chromium's build (shipped inside its npm package,
+// unpacked into $TMPDIR), driven by puppeteer-core: nothing is downloaded.
 "use strict";
 
 const path = require("node:path");
@@ -58,6 +59,14 @@ async function read(browser, file, control) {
   await page.goto(pathToFileURL(path.resolve(file)).href, { waitUntil: "load" });
   const title = await page.title();
   const verdict = await page.$eval("#verdict", (element) => element.innerText);
+  // Where the first section starts, before anything scrolls the page: on the first screen, or below it.
+  const attention = await page.$eval("#attention", (element) => ({
+    text: element.innerText,
+    top: element.getBoundingClientRect().top,
+    viewport: window.innerHeight,
+  }));
+  const toOpenFindings = '#attention a[href="#open-findings"]';
+  attention.followed = (await page.$(toOpenFindings)) ? await followLink(page, toOpenFindings) : null;
   const open = await page.$eval("#open", (element) => element.innerText);
   const kinds = await page.$$eval("#acknowledgments h3", (headings) =>
     headings.map((heading) => ({ id: heading.id, text: heading.innerText })),
@@ -70,7 +79,7 @@ async function read(browser, file, control) {
   const resource = await followLink(page, `${within} a[href^="#resource-"]`);
   const rule = await page.$eval(`${within} a[href^="#rule-"]`, (a) => a.getAttribute("href"));
   await page.close();
-  return { title, verdict, open, kinds: kinds.map((kind) => kind.text), linked, control: traced, resource, rule, requests };
+  return { title, verdict, attention, open, kinds: kinds.map((kind) => kind.text), linked, control: traced, resource, rule, requests };
 }
 
 async function main() {

@@ -255,6 +255,13 @@ def test_a_false_compensating_claim_fails_the_gate(tmp_path: Path) -> None:
     assert s1
     assert all(e.status is Status.NON_COMPLIANT for e in s1)
     assert "does not hold" in s1[0].message
+    assert {e.acknowledgment for e in s1} == {ack.name}, "the finding names the acknowledgment that failed to accept it"
+    # The report's first screen puts it before the authorizing official, and says which date reviews were judged on.
+    assert model.judged_on
+    report = (tmp_path / REPORT_DIRECTORY / "report.md").read_text()
+    first = " ".join(report[report.index("## What needs attention") : report.index("## This run")].split())
+    assert "- Decide on the 1 deviation(s) whose compensating control does not hold: " in first
+    assert f"`{ack.finding}` on `{ack.path}`" in first
 
 
 def _finding(rule: str, message: str = "it is wrong", path: str = "Pipeline/Dev/Data/Bucket") -> Finding:

@@ -21,15 +21,9 @@ from typing import Any
 
 import pytest
 
-from compliance.model import AcknowledgmentKind, ComplianceModel, ControlStatus, Status
-from compliance.outputs.html import (
-    awaiting_approval,
-    control_anchor,
-    kind_anchor,
-    render_html,
-    resource_anchor,
-    rule_anchor,
-)
+from compliance.model import AcknowledgmentKind, ComplianceModel, ControlStatus, Status, plan_of_action
+from compliance.outputs.attention import awaiting_approval
+from compliance.outputs.html import control_anchor, kind_anchor, render_html, resource_anchor, rule_anchor
 from compliance.report import write_reports
 from config import PROJECT_ROOT
 from scripts.golden import FINDINGS, GOLDEN
@@ -82,7 +76,8 @@ def failing(model: ComplianceModel) -> tuple[ComplianceModel, str]:
 
 def test_the_first_screen_names_the_synth_gate_and_what_is_open(golden: ComplianceModel) -> None:
     page = render_html(golden)
-    order = [page.index(marker) for marker in ('id="verdict"', 'id="changed"', 'id="open"', 'id="run"')]
+    markers = ('id="verdict"', 'id="attention"', 'id="changed"', 'id="open"', 'id="run"')
+    order = [page.index(marker) for marker in markers]
     assert order == sorted(order)
     assert '<p id="verdict" class="verdict pass">Synth gate: PASS</p>' in page
     assert "Verdict:" not in page
@@ -263,6 +258,21 @@ def test_a_browser_shows_the_verdict_the_open_items_and_a_controls_trace(
     assert first["kinds"] == expected
     assert first["linked"] == expected, "the summary's link to each kind lands on its heading"
     assert first["title"].startswith("Synth gate: PASS")
+    # What needs attention is on the first screen, under the verdict, with the open items of each page.
+    for page in (first, second):
+        assert page["attention"]["top"] < page["attention"]["viewport"], "it starts within the first screen"
+        assert page["attention"]["text"].startswith("What needs attention")
+    assert awaiting_approval(golden) == [], "the golden run's baseline approves every deviation"
+    deviations = len(plan_of_action(golden).deviations)
+    assert (
+        f"Deviations awaiting approval: none; the signed-off baseline approves all {deviations}."
+        in (first["attention"]["text"])
+    )
+    assert "Open findings: none." in first["attention"]["text"]
+    assert "Needs the authorizing official:" in first["attention"]["text"]
+    assert "Open findings: 1, each failing the gate: see Open findings." in second["attention"]["text"]
+    assert second["attention"]["followed"]["hash"] == "#open-findings"
+    assert second["attention"]["followed"]["text"].startswith("Open findings (1)")
     assert f"Acknowledged deviations awaiting approval ({len(awaiting_approval(golden))})" in first["open"]
     assert "Failing controls (0)" in first["open"]
     assert first["control"]["hash"] == f"#{control_anchor(acknowledged.control)}"

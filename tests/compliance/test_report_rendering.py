@@ -26,6 +26,7 @@ from compliance.model import (
     Rule,
     RunIdentity,
     Status,
+    acknowledgment_name,
     baseline,
     cited_controls,
     control_id,
@@ -70,6 +71,8 @@ def _evaluation(
         resource_type="AWS::S3::Bucket" if pack == NIST else "AWS::IAM::Policy",
         message="" if status is Status.COMPLIANT else f"{rule} is not satisfied.",
         reason=reason,
+        # An acknowledged finding names the acknowledgment that accepted it, here one on the resource itself.
+        acknowledgment=acknowledgment_name(finding or rule, path) if status is Status.ACKNOWLEDGED else "",
     )
 
 
@@ -309,19 +312,34 @@ def test_controls_csv_has_one_row_per_control_and_parses_back(model: ComplianceM
 
 def test_markdown_sections_come_in_order(model: ComplianceModel) -> None:
     markdown = render_markdown(model)
-    headings = ("## This run", "## Summary", "## Acknowledgments", "## Control matrix")
+    headings = (
+        "## What needs attention",
+        "## This run",
+        "## Summary",
+        "## Open findings",
+        "## Acknowledgments",
+        "## Control matrix",
+    )
     positions = [markdown.index(h) for h in headings]
     assert positions == sorted(positions)
     assert set(re.findall(r"</?[a-z]+", markdown)) <= {"<details", "</details", "<summary", "</summary"}
 
 
 def test_markdown_opens_with_the_verdict_and_the_runs_identity(model: ComplianceModel) -> None:
-    # The first paragraph after the title names the gate, not an authorization, and what it rests on.
-    first = " ".join(render_markdown(model).split("\n\n")[1].split())
+    # The first paragraph after the title names the gate, not an authorization, and what it rests on; what needs
+    # attention follows it, before the run's identity.
+    paragraphs = render_markdown(model).split("\n\n")
+    first = " ".join(paragraphs[1].split())
     assert first.startswith(
-        "**Synth gate: FAIL** (the compliance gate of this synth, not an authorization). 3 open finding(s); "
-        "3 acknowledgment(s)"
+        f"**Synth gate: FAIL** (the compliance gate of this synth, not an authorization). "
+        f"{len(model.open_findings)} open finding(s); {len(model.acknowledgments)} acknowledgment(s)"
     )
+    assert paragraphs[2] == "## What needs attention"
+    # Its open findings, each with its scope and resource, under the heading the first screen links to.
+    found = render_markdown(model).split("## Open findings", 1)[1].split("\n## ", 1)[0]
+    for e in model.open_findings:
+        assert f"{e.scope}: `{e.finding}` on `{e.path}`: {e.message}" in " ".join(found.split())
+    assert "[Open findings](#open-findings)" in render_markdown(model)
     run = render_markdown(replace(model, run=RUN)).split("## This run", 1)[1].split("## Summary", 1)[0]
     for text in (
         "- Commit: `0123abc` (CODEBUILD_RESOLVED_SOURCE_VERSION)",
@@ -358,9 +376,11 @@ def test_no_line_of_the_markdown_needs_sideways_scrolling(model: ComplianceModel
     )
     acks = [replace(model.acknowledgments[0], finding=long_id, reason="A reason " * 40), *model.acknowledgments[1:]]
     markdown = render_markdown(replace(model, run=RUN, acknowledgments=acks))
-    # Prose wraps at 100 columns; only an identifier that must not be split may stand longer, alone on its line.
+    # Prose wraps at 100 columns; only an identifier that must not be split may stand longer, alone on its line (with
+    # its group's number, or its list item's dash).
     long = [line for line in markdown.splitlines() if len(line) > 100]
-    assert long == [f"**1.** `{long_id}`"]
+    assert f"**1.** `{long_id}`" in long
+    assert {re.sub(r"^(\*\*\d+\.\*\* |\s*- )", "", line) for line in long} == {f"`{long_id}`"}
 
 
 def test_markdown_scope_counts_add_up_to_the_evaluations(model: ComplianceModel) -> None:

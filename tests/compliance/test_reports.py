@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -16,7 +17,7 @@ from compliance import findings, register_packs
 from compliance.assembly import REPORT_DIRECTORY
 from compliance.catalogue import all_rules, nag_rules
 from compliance.evaluation import stage_neutral
-from compliance.model import ComplianceModel, ControlStatus, Status, baseline, control_id
+from compliance.model import ComplianceModel, ControlStatus, Status, acknowledgments_by_name, baseline, control_id
 from compliance.packs import CONTEXT
 from compliance.report import write_reports
 from config import AppConfig
@@ -62,6 +63,24 @@ def test_every_acknowledged_evaluation_carries_its_reason(compliance_model: Comp
     assert acknowledged
     ours = [e for e in acknowledged if not e.rule.startswith("CloudFormation-Validate::F")]
     assert all("Compensating control (checked at synth):" in e.reason for e in ours)
+
+
+def test_each_evaluation_names_the_acknowledgment_that_matched_it(compliance_model: ComplianceModel) -> None:
+    # Named once, in the evaluation, so no report has to find it again by walking the construct path.
+    acknowledgments = acknowledgments_by_name(compliance_model.acknowledgments)
+    named = Counter(e.acknowledgment for e in compliance_model.evaluations if e.acknowledgment)
+    assert named
+    assert set(named) == {a.name for a in acknowledgments.values() if a.matched > 0}
+    assert all(named[a.name] == a.matched for a in acknowledgments.values() if a.matched >= 0)
+    for evaluation in compliance_model.evaluations:
+        ack = acknowledgments.get(evaluation.acknowledgment)
+        if ack is None:
+            assert evaluation.acknowledgment == ""
+            assert "Compensating control (checked at synth):" not in evaluation.reason
+            continue
+        assert (ack.scope, ack.finding) == (evaluation.scope, evaluation.finding)
+        assert evaluation.path == ack.path or evaluation.path.startswith(ack.path + "/")
+        assert evaluation.reason.startswith(f"{ack.reason} Compensating control (checked at synth): ")
 
 
 def test_the_report_agrees_with_the_gate(compliance_model: ComplianceModel, assembly_dir: Path) -> None:
