@@ -204,7 +204,7 @@ def report_and_gate(
     from compliance.assembly import CloudAssembly
     from compliance.evaluation import evaluate
     from compliance.evidence import write_evidence
-    from compliance.gate import baseline_failures, claim_failures, review_failures
+    from compliance.gate import baseline_failures, claim_failures, review_failures, synth_errors
     from compliance.identity import baseline_approval
     from compliance.locations import resource_locations
 
@@ -232,8 +232,10 @@ def report_and_gate(
     else:
         signoff.approve(model, None, today=today)
     signoff.review(model, today=today)
-    write_evidence(model, reader.report_directory)
     open_findings = findings(assembly_dir)
+    # The reports' verdict is the gate's: what fails it outside the packs is in the evidence too.
+    model.synth_errors = synth_errors(open_findings)
+    write_evidence(model, reader.report_directory)
     return open_findings + claim_failures(model) + review_failures(model) + baseline_failures(model)
 
 

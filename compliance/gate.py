@@ -52,6 +52,17 @@ def findings(assembly_dir: str | Path | CloudAssembly) -> list[Finding]:
     return sorted(result, key=lambda f: (f.path, f.rule))
 
 
+# What `findings` reports when no pack could: a plugin that failed, a synth that wrote no validation report.
+_RUN_FAILURES = frozenset({"PluginFailed", "NoValidationReport"})
+
+
+def synth_errors(found: list[Finding]) -> list[str]:
+    """The open findings of `found` that no pack reports, so the compliance model holds no evaluation of them: the
+    CDK's error annotations (its validation report lists them under the plugin `Annotation`), a plugin that failed,
+    no validation report. One line each, as the reports list them beside the model's own open findings."""
+    return [f"{f.plugin}: {f.line()}" for f in found if f.rule in _RUN_FAILURES or report_pack(f.plugin) is None]
+
+
 def claim_failures(model: ComplianceModel) -> list[Finding]:
     """One finding per check of an acknowledgment's compensating control that does not hold.
 

@@ -459,6 +459,9 @@ class ComplianceModel:
     locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
     approval: Approval | None = None  # the signed-off baseline that approves deviations (None: none compared)
     review_overdue: list[str] = field(default_factory=list)  # acknowledgments past their review date, one line each
+    # What fails the gate outside the packs, one line each: the CDK's error annotations (a construct that refused its
+    # input), a validation plugin that failed, a synth that wrote no validation report.
+    synth_errors: list[str] = field(default_factory=list)
     # The date (ISO 8601) the gate judged review dates on: the run's own date in UTC, or the one MONITORING_TODAY
     # names ("" where the run did not judge them, or a findings.json of an older run is read).
     judged_on: str = ""
@@ -484,6 +487,7 @@ class ComplianceModel:
             or unchecked
             or self.baseline_differences
             or self.review_overdue
+            or self.synth_errors
             or self.cfn_lint == "fail"
         )
 
@@ -545,6 +549,7 @@ class ComplianceModel:
             if data.get("approval")
             else None,
             review_overdue=list(data.get("review_overdue", [])),
+            synth_errors=list(data.get("synth_errors", [])),
             judged_on=str(data.get("judged_on", "")),
         )
 

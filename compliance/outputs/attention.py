@@ -206,6 +206,15 @@ def _open(model: ComplianceModel) -> Block:
 
 def _open_findings(model: ComplianceModel) -> Item:
     found = len(model.open_findings)
+    if model.synth_errors:
+        return Item(
+            _line(
+                f"Open findings: {len(model.synth_errors)} synth error(s) outside the packs and {found} finding(s) "
+                "of the packs, each failing the gate: see ",
+                Span("Open findings", link=OPEN_FINDINGS),
+                ".",
+            )
+        )
     if not found:
         return Item(_line("Open findings: none."))
     return Item(

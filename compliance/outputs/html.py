@@ -211,6 +211,9 @@ def _open(model: ComplianceModel) -> str:
     parts = ['<section id="open"><h2>Open</h2>']
     parts.append(f'<h3 id="open-controls">Failing controls ({len(failing)})</h3>')
     parts.append(_list(_control_line(c) for c in failing))
+    if model.synth_errors:
+        parts.append(f'<h3 id="synth-errors">Synth errors outside the packs ({len(model.synth_errors)})</h3>')
+        parts.append(_list(_e(e) for e in model.synth_errors))
     parts.append(f'<h3 id="open-findings">Open findings ({len(model.open_findings)})</h3>')
     parts.append(
         _list(

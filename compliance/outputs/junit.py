@@ -26,7 +26,8 @@ def _xml_text(text: str) -> str:
 
 
 def render_junit(model: ComplianceModel) -> str:
-    """junit.xml: a test suite per scope, a test case per rule evaluated there.
+    """junit.xml: a test suite per scope, a test case per rule evaluated there; a `Synth` suite with an error per
+    synth error outside the packs, where there are any.
 
     A case fails when any resource is non-compliant. An acknowledged-only case passes, as the gate does,
     but its output names the acknowledged resources, the kind of each deviation and why, so the CI test tab
@@ -62,9 +63,18 @@ def render_junit(model: ComplianceModel) -> str:
         suite.set("skipped", "0")
         total_tests += tests
         total_failures += failures
+    if model.synth_errors:
+        # What failed the synth outside the packs is a test tab's error, not a rule's failure: no rule was judged.
+        suite = ET.SubElement(root, "testsuite", name="Synth", tests=str(len(model.synth_errors)), failures="0")
+        suite.set("errors", str(len(model.synth_errors)))
+        suite.set("skipped", "0")
+        for index, line in enumerate(model.synth_errors, 1):
+            case = ET.SubElement(suite, "testcase", classname="Synth", name=f"synth error {index}")
+            ET.SubElement(case, "error", message=_xml_text(line), type="synth-error")
+        total_tests += len(model.synth_errors)
     root.set("tests", str(total_tests))
     root.set("failures", str(total_failures))
-    root.set("errors", "0")
+    root.set("errors", str(len(model.synth_errors)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -114,6 +114,7 @@ def verdict_line(model: ComplianceModel) -> str:
     checks = [c for a in model.acknowledgments for c in a.checks]
     failed = len(model.failed_checks)
     parts = [
+        *([f"{len(model.synth_errors)} synth error(s)"] if model.synth_errors else []),
         f"{len(model.open_findings)} open finding(s)",
         f"{len(model.acknowledgments)} acknowledgment(s) with {len(checks)} compensating check(s), "
         + ("all hold" if not failed else f"{failed} do not hold"),
@@ -173,8 +174,14 @@ def _open_findings_section(model: ComplianceModel) -> list[str]:
     """Every open finding: what fails the gate until its resource is fixed or an acknowledgment accepts it."""
     found = model.open_findings
     lines = ["## Open findings", ""]
+    if model.synth_errors:
+        lines += _wrap(
+            f"{len(model.synth_errors)} synth error(s), outside the packs, each failing the gate: a construct that "
+            "refused its input (an error annotation), a validation plugin that failed, or no validation report:"
+        )
+        lines += ["", *(line for e in model.synth_errors for line in _wrap(e, first="- ", indent="  ")), ""]
     if not found:
-        return [*lines, "None: no finding is open."]
+        return [*lines, "None: no finding of a pack is open."]
     lines += _wrap(
         f"{len(found)} finding(s), each failing the gate until the resource is fixed or an acknowledgment whose "
         "compensating control holds accepts it:"

@@ -6,6 +6,7 @@ import json
 import re
 from concurrent.futures import Future
 from pathlib import Path
+from xml.etree import ElementTree
 
 from compliance import findings
 from compliance.assembly import CloudAssembly
@@ -33,6 +34,25 @@ def test_govcloud_has_no_open_findings_but_a_missing_ca_bundle(
     stages = len(load_config(GOVCLOUD).environments)
     assert len(missing) == (0 if bundle.is_file() else stages)
     assert govcloud_run.finished.result().returncode == (0 if bundle.is_file() else 1)  # the gate says so too
+
+
+def test_the_reports_verdict_is_the_gate_s_when_what_fails_it_is_no_pack_s_finding(
+    govcloud_run: AppRun, govcloud_assembly: Path, govcloud_model: ComplianceModel
+) -> None:
+    # The missing CA bundle is an error annotation, not a finding of a pack: the evidence must still say FAIL where
+    # the gate failed, and name what failed it.
+    failed = govcloud_run.finished.result().returncode != 0
+    reports = govcloud_assembly / "compliance"
+    annotations = [f.line() for f in findings(govcloud_assembly) if f.plugin == "Construct Annotations"]
+    assert failed == bool(annotations)
+    assert [e.split(": ", 1)[1] for e in govcloud_model.synth_errors] == annotations
+    assert govcloud_model.passed is not failed
+    verdict = (reports / "report.md").read_text().split("\n\n")[1]
+    assert verdict.startswith(f"**Synth gate: {'FAIL' if failed else 'PASS'}**")
+    junit = ElementTree.parse(reports / "junit.xml").getroot()
+    assert junit.get("errors") == str(len(annotations))
+    errors = [e.get("message") for e in junit.iter("error")]
+    assert errors == govcloud_model.synth_errors
 
 
 def test_govcloud_resources_name_no_other_partition(govcloud_assembly: Path) -> None:
