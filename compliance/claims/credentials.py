@@ -26,7 +26,7 @@ from compliance.claims.engine import (
     is_true,
     statements,
 )
-from compliance.preflight.base import Context
+from compliance.preflight.base import Context, Verdict
 from compliance.preflight.master_secret_grant import (
     BROAD_MANAGED_POLICIES,
     MasterSecret,
@@ -188,14 +188,21 @@ class MasterSecretReadOnlyByAdministrators(Check):
         secrets = _master_secrets_of(resource, index)
         if not secrets:
             return False, "no master secret in Secrets Manager (the master password is not one this app manages)"
-        context = Context(index=index, external_prerequisites=frozenset())
-        outside = []
-        for view in index.all_resources():
-            verdict = master_secret_grant(view, context)
-            if verdict.failed and any(verdict.finding.endswith(f"/{s.logical_id}") for s in secrets):
-                outside.append(f"{view.path} ({verdict.finding})")
+        outside = [
+            f"{view.path} ({verdict.finding})"
+            for view, verdict in index.fact(_grants_outside)
+            if any(verdict.finding.endswith(f"/{s.logical_id}") for s in secrets)
+        ]
         if outside:
             return False, f"also readable through: {', '.join(outside)}"
         readers = sorted({role for s in secrets for role in administering_roles(index, s)})
         names = ", ".join(f"{s.stack.stack_name}/{s.logical_id}" for s in secrets)
         return True, f"master secret {names}; read only by {len(readers)} administering function role(s)"
+
+
+def _grants_outside(index: TemplateIndex) -> list[tuple[ResourceView, Verdict]]:
+    """Every resource that lets a principal other than the administering functions read a master secret, with
+    MasterSecretGrant's verdict: one pass over the app, which every database's check then reads."""
+    context = Context(index=index, external_prerequisites=frozenset())
+    verdicts = ((view, master_secret_grant(view, context)) for view in index.all_resources())
+    return [(view, verdict) for view, verdict in verdicts if verdict.failed]
