@@ -9,5 +9,5 @@
 - `junit` -> junit.xml: one test case per scope and rule, for CI test tabs.
 
 Each reads fields of the model, never prose another module wrote, and none imports another format's module
-(`common` holds what they share). Standard library only: they import without the CDK or jsii.
+(`common` holds what they share). The standard library and orjson only: they import without the CDK or jsii.
 """
