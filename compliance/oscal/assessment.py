@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trestle.oscal import assessment_plan as ap
-from trestle.oscal import assessment_results as ar
-
 from compliance.assembly import MANIFEST, REPORT_DIRECTORY, VALIDATION_REPORT, CloudAssembly
 from compliance.attestation import sha256_of
 from compliance.model import ComplianceModel, Control
@@ -34,6 +31,7 @@ from compliance.oscal.base import (
     metadata,
     origins,
     outcome,
+    present,
     prop,
     rule_tools,
     subject_uuid,
@@ -130,11 +128,13 @@ def _relevant_evidence(
     behind = {_stack_of(path, stacks) for path in paths}
     chosen = [f for f in files if (f.stack in behind if f.stack else True)]
     return [
-        {
-            "href": f"#{_resource_uuid(stamp, f)}",
-            "description": f.description,
-            "props": [prop("sha256", f.sha256)] if f.sha256 else None,
-        }
+        present(
+            {
+                "href": f"#{_resource_uuid(stamp, f)}",
+                "description": f.description,
+                "props": [prop("sha256", f.sha256)] if f.sha256 else None,
+            }
+        )
         for f in chosen
     ] or None
 
@@ -161,7 +161,7 @@ def _subjects() -> list[dict[str, Any]]:
     ]
 
 
-def assessment_plan(model: ComplianceModel) -> ap.AssessmentPlan:
+def assessment_plan(model: ComplianceModel) -> dict[str, Any]:
     stamp = Stamp.of(model)
     activity = {
         "uuid": subject_uuid("activity", "synth-time-evaluation"),
@@ -173,22 +173,20 @@ def assessment_plan(model: ComplianceModel) -> ap.AssessmentPlan:
         ),
         "props": [{"name": "method", "value": METHOD}],
     }
-    return ap.AssessmentPlan.model_validate(
-        {
-            "uuid": stamp.uuid("assessment-plan"),
-            "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment plan"),
-            "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
-            "local-definitions": {"activities": [activity]},
-            "reviewed-controls": _reviewed_controls(model),
-            "assessment-subjects": _subjects(),
-            "assessment-assets": assessment_assets(stamp),
-        }
-    )
+    return {
+        "uuid": stamp.uuid("assessment-plan"),
+        "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment plan"),
+        "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
+        "local-definitions": {"activities": [activity]},
+        "reviewed-controls": _reviewed_controls(model),
+        "assessment-subjects": _subjects(),
+        "assessment-assets": assessment_assets(stamp),
+    }
 
 
 def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]) -> dict[str, Any]:
     components = sorted({component_of(r.split(":", 1)[0]) for r in control.resources})
-    return {
+    observation = {
         "uuid": stamp.uuid("observation", control.control),
         "title": f"{control.label}: {control.status}",
         "description": f"{len(control.rules)} rule(s) on {len(control.resources)} resource(s) give {control.label} "
@@ -208,12 +206,13 @@ def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: 
         "relevant-evidence": _relevant_evidence(stamp, model, control, files),
         "collected": timestamp(stamp.time),
     }
+    return present(observation)
 
 
 def _finding(stamp: Stamp, model: ComplianceModel, control: Control, risks: list[str]) -> dict[str, Any]:
     result = outcome(control)
     assert result is not None
-    return {
+    finding = {
         "uuid": stamp.uuid("finding", control.control),
         "title": f"{control.label} {control.title}",
         "description": f"Status at synth: {control.status}.",
@@ -222,17 +221,20 @@ def _finding(stamp: Stamp, model: ComplianceModel, control: Control, risks: list
         "target": {
             "type": "objective-id",
             "target-id": f"{control.control}_obj",
-            "status": {
-                "state": result.state,
-                "reason": result.reason,
-                "remarks": f"{len(risks)} related risk(s) open or awaiting approval; see the related risks"
-                if risks
-                else None,
-            },
+            "status": present(
+                {
+                    "state": result.state,
+                    "reason": result.reason,
+                    "remarks": f"{len(risks)} related risk(s) open or awaiting approval; see the related risks"
+                    if risks
+                    else None,
+                }
+            ),
         },
         "related-observations": [{"observation-uuid": stamp.uuid("observation", control.control)}],
         "related-risks": [{"risk-uuid": r} for r in risks] or None,
     }
+    return present(finding)
 
 
 def run_props(stamp: Stamp) -> list[dict[str, Any]]:
@@ -244,7 +246,7 @@ def run_props(stamp: Stamp) -> list[dict[str, Any]]:
     ]
 
 
-def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> ar.AssessmentResults:
+def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> dict[str, Any]:
     """This run's results; `assembly` (the run's cloud assembly) gives the files that are their evidence."""
     stamp, files, acks = Stamp.of(model), evidence_files(assembly), list(model.acknowledgments)
     found, packs = open_findings(model), packs_of_findings(model)
@@ -258,20 +260,22 @@ def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> 
         findings.append(_finding(stamp, model, control, related))
     risks = [acknowledgment_risk(stamp, a, packs.get(a.finding, ""), model.approval) for a in acks]
     risks += [finding_risk(stamp, model, e) for e in found]
-    result = {
-        "uuid": stamp.uuid("result"),
-        "title": f"Synth of {stamp.version}",
-        "description": "Rule evaluation of the synthesized templates of every stage and the pipeline.",
-        "start": timestamp(stamp.time),
-        "end": timestamp(stamp.time),
-        "props": run_props(stamp),
-        "local-definitions": {"assessment-assets": assessment_assets(stamp)},
-        "reviewed-controls": _reviewed_controls(model),
-        "observations": observations or None,
-        "risks": risks or None,
-        "findings": findings or None,
-    }
-    return ar.AssessmentResults.model_validate(
+    result = present(
+        {
+            "uuid": stamp.uuid("result"),
+            "title": f"Synth of {stamp.version}",
+            "description": "Rule evaluation of the synthesized templates of every stage and the pipeline.",
+            "start": timestamp(stamp.time),
+            "end": timestamp(stamp.time),
+            "props": run_props(stamp),
+            "local-definitions": {"assessment-assets": assessment_assets(stamp)},
+            "reviewed-controls": _reviewed_controls(model),
+            "observations": observations or None,
+            "risks": risks or None,
+            "findings": findings or None,
+        }
+    )
+    return present(
         {
             "uuid": stamp.uuid("assessment-results"),
             "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment results"),

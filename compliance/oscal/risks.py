@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from compliance.model import AcknowledgmentRecord, Approval, ComplianceModel, Control, Evaluation, Status, control_id
-from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, prop, timestamp, tool_of
+from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, present, prop, timestamp, tool_of
 from compliance.oscal.base import as_datetime as _as_datetime
 
 APPROVED, REQUESTED, OPEN = "deviation-approved", "deviation-requested", "open"
@@ -127,36 +127,42 @@ def acknowledgment_risk(
     key = acknowledgment_key(ack)
     tools = [tool_of(pack)]
     due = review_by(ack)
-    risk: dict[str, Any] = {
-        "uuid": risk_uuid(stamp, key),
-        "title": f"{ack.finding} on {ack.path}",
-        "description": ack.reason,
-        "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
-        "props": [prop("scope", ack.scope), *_controls(ack.controls), *(prop("nist-control", c) for c in ack.controls)],
-        "status": risk_status(ack),
-        "origins": origins(stamp, tools),
-        "characterizations": [_characterization(stamp, tools, rating(compensated=ack.holds))],
-        "mitigating-factors": [
-            {
-                "uuid": stamp.uuid("mitigating-factor", *key, str(n)),
-                "description": f"{check.check}: {check.claim}; {'holds' if check.holds else 'does not hold'} on "
-                f"{check.subject or 'no resource'} ({check.evidence})",
-            }
-            for n, check in enumerate(ack.checks)
-        ]
-        or None,
-        "deadline": timestamp(due) if due else None,
-        "remediations": [
-            {
-                "uuid": stamp.uuid("remediation", "recommendation", *key),
-                "lifecycle": "recommendation",
-                "title": "Fix the resource",
-                "description": f"Change {ack.path} so that {ack.finding} no longer applies, then remove the "
-                "acknowledgment.",
-            },
-            _milestone(stamp, key, due),
-        ],
-    }
+    risk: dict[str, Any] = present(
+        {
+            "uuid": risk_uuid(stamp, key),
+            "title": f"{ack.finding} on {ack.path}",
+            "description": ack.reason,
+            "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
+            "props": [
+                prop("scope", ack.scope),
+                *_controls(ack.controls),
+                *(prop("nist-control", c) for c in ack.controls),
+            ],
+            "status": risk_status(ack),
+            "origins": origins(stamp, tools),
+            "characterizations": [_characterization(stamp, tools, rating(compensated=ack.holds))],
+            "mitigating-factors": [
+                {
+                    "uuid": stamp.uuid("mitigating-factor", *key, str(n)),
+                    "description": f"{check.check}: {check.claim}; {'holds' if check.holds else 'does not hold'} on "
+                    f"{check.subject or 'no resource'} ({check.evidence})",
+                }
+                for n, check in enumerate(ack.checks)
+            ]
+            or None,
+            "deadline": timestamp(due) if due else None,
+            "remediations": [
+                {
+                    "uuid": stamp.uuid("remediation", "recommendation", *key),
+                    "lifecycle": "recommendation",
+                    "title": "Fix the resource",
+                    "description": f"Change {ack.path} so that {ack.finding} no longer applies, then remove the "
+                    "acknowledgment.",
+                },
+                _milestone(stamp, key, due),
+            ],
+        }
+    )
     if approved(ack) and approval is not None:
         risk["risk-log"] = {
             "entries": [

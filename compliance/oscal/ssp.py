@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from trestle.oscal import ssp as ossp
-
 from compliance.model import AcknowledgmentRecord, ComplianceModel, Control
 from compliance.oscal.base import (
     BASELINE_PROFILE,
@@ -34,6 +32,7 @@ from compliance.oscal.base import (
     component_of,
     metadata,
     outcome,
+    present,
     profile_resource,
     prop,
     subject_uuid,
@@ -257,7 +256,7 @@ def _requirement(
     }
 
 
-def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
+def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
     stamp, found, providers = Stamp.of(model), evidence(model), inherited(model)
     aws = {"uuid": subject_uuid("party", "aws"), "type": "organization", "name": "Amazon Web Services"}
     characteristics = {
@@ -292,51 +291,51 @@ def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
         "status": {"state": "under-development", "remarks": f"{REPLACE}: the system's operational state."},
         "authorization-boundary": {"description": _boundary(model, stamp)},
     }
-    implementation = {
-        "leveraged-authorizations": _leveraged(stamp),
-        "users": [
-            {
-                "uuid": subject_uuid("user", role),
-                "title": _ROLES[role],
-                "role-ids": [role],
-                "description": description,
-            }
-            for role, description in (
-                (
-                    "pipeline-approver",
-                    "Approves pipeline changes, security-diff broadenings and promotions to "
-                    "stages that wait for a person (CodePipeline manual approvals).",
-                ),
-                (
-                    "platform-engineer",
-                    "Deploys the pipeline stack from a workstation when the pipeline itself is "
-                    "broken (break glass), from a reviewed commit.",
-                ),
-            )
-        ],
-        "components": _components(model, stamp),
-        "inventory-items": _inventory(stamp) or None,
-    }
-    return ossp.SystemSecurityPlan.model_validate(
+    implementation = present(
         {
-            "uuid": stamp.uuid("system-security-plan"),
-            "metadata": metadata(
-                stamp,
-                f"{SYSTEM_NAME}: system security plan (skeleton)",
-                roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
-                parties=[aws],
-            ),
-            "import-profile": {"href": BASELINE_PROFILE.href},
-            "system-characteristics": characteristics,
-            "system-implementation": implementation,
-            "control-implementation": {
-                "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
-                f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
-                "implemented-requirements": [
-                    _requirement(c, found, providers.get(c.control, {}), list(model.acknowledgments))
-                    for c in model.controls
-                ],
-            },
-            "back-matter": {"resources": [profile_resource()]},
+            "leveraged-authorizations": _leveraged(stamp),
+            "users": [
+                {
+                    "uuid": subject_uuid("user", role),
+                    "title": _ROLES[role],
+                    "description": description,
+                    "role-ids": [role],
+                }
+                for role, description in (
+                    (
+                        "pipeline-approver",
+                        "Approves pipeline changes, security-diff broadenings and promotions to "
+                        "stages that wait for a person (CodePipeline manual approvals).",
+                    ),
+                    (
+                        "platform-engineer",
+                        "Deploys the pipeline stack from a workstation when the pipeline itself is "
+                        "broken (break glass), from a reviewed commit.",
+                    ),
+                )
+            ],
+            "components": _components(model, stamp),
+            "inventory-items": _inventory(stamp) or None,
         }
     )
+    return {
+        "uuid": stamp.uuid("system-security-plan"),
+        "metadata": metadata(
+            stamp,
+            f"{SYSTEM_NAME}: system security plan (skeleton)",
+            roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
+            parties=[aws],
+        ),
+        "import-profile": {"href": BASELINE_PROFILE.href},
+        "system-characteristics": characteristics,
+        "system-implementation": implementation,
+        "control-implementation": {
+            "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
+            f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
+            "implemented-requirements": [
+                _requirement(c, found, providers.get(c.control, {}), list(model.acknowledgments))
+                for c in model.controls
+            ],
+        },
+        "back-matter": {"resources": [profile_resource()]},
+    }
