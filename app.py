@@ -207,9 +207,10 @@ def report_and_gate(
     from compliance.identity import baseline_approval
     from compliance.locations import resource_locations
 
+    reader = CloudAssembly(assembly_dir)  # read once, for the evaluation and the resources' locations
     model = evaluate(
         app,
-        assembly_dir,
+        reader,
         stages=stages,
         external_prerequisites=external_prerequisites,
         disabled_controls=disabled_controls,
@@ -218,7 +219,6 @@ def report_and_gate(
         inherited=inherited,
         run=run,
     )
-    reader = CloudAssembly(assembly_dir)
     model.locations = resource_locations(app, reader, (e.path for e in model.evaluations), root=PROJECT_ROOT)
     today = today or run_date()
     if baseline is not None:

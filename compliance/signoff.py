@@ -94,8 +94,11 @@ def neutral(text: str, scope: str) -> str:
 def snapshot(model: ComplianceModel) -> dict[str, Any]:
     """The baseline document of a run: what it records once this run's acknowledgments are approved."""
     scopes: dict[str, Any] = {}
+    by_scope: dict[str, list[Evaluation]] = {}
+    for evaluation in model.evaluations:
+        by_scope.setdefault(evaluation.scope, []).append(evaluation)
     for scope in model.scopes:
-        evaluations = [e for e in model.evaluations if e.scope == scope]
+        evaluations = by_scope.get(scope, [])
         inheritances = [i for i in model.inheritances if i.scope == scope]
         records = [replace(a, approved=True) for a in model.acknowledgments if a.scope == scope]
         controls = controls_from(

@@ -106,6 +106,15 @@ class GivenNoCredential(Check):
 
 def _connect_grants(database: ResourceView, index: TemplateIndex) -> Iterator[tuple[str, str]]:
     """(policy path, database user) for each grant of rds-db:connect that can reach `database` ("*" for any user)."""
+    for policy_path, text, targets in index.fact(_connect_resources):
+        if database.path in targets or (not targets and "*" in text):  # a literal wildcard may cover every database
+            yield policy_path, text.rpartition("/")[2] if "dbuser:" in text else "*"
+
+
+def _connect_resources(index: TemplateIndex) -> list[tuple[str, str, tuple[str | None, ...]]]:
+    """(policy path, the resource as text, the path of each resource it refers to, None where not the app's) of each
+    resource of each statement of the app's policies that allows rds-db:connect: one pass, for every database."""
+    found = []
     for policy in index.all_resources():
         if policy.type not in (POLICY, MANAGED_POLICY):
             continue
@@ -113,11 +122,9 @@ def _connect_grants(database: ResourceView, index: TemplateIndex) -> Iterator[tu
             if not _allows(statement, _CONNECT):
                 continue
             for value in as_list(statement.get("Resource")):
-                targets = [index.resolve(policy.stack, v) for v in intrinsics(value)]
-                text = render(value)
-                names_it = any(t is not None and t.path == database.path for t in targets)
-                if names_it or (not targets and "*" in text):  # a literal wildcard may cover every database
-                    yield policy.path, text.rpartition("/")[2] if "dbuser:" in text else "*"
+                targets = (index.resolve(policy.stack, v) for v in intrinsics(value))
+                found.append((policy.path, render(value), tuple(t.path if t else None for t in targets)))
+    return found
 
 
 @dataclass(frozen=True)
