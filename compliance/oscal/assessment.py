@@ -38,13 +38,13 @@ from compliance.oscal.base import (
     timestamp,
 )
 from compliance.oscal.risks import (
+    Deviations,
     acknowledgment_key,
     acknowledgment_risk,
     finding_key,
     finding_risk,
     open_findings,
     packs_of_findings,
-    related_acknowledgments,
     related_findings,
     risk_uuid,
 )
@@ -110,33 +110,43 @@ def _resource(stamp: Stamp, item: EvidenceFile) -> dict[str, Any]:
     return {"uuid": _resource_uuid(stamp, item), "title": item.path, "description": item.description, "rlinks": [rlink]}
 
 
-def _stack_of(path: str, stacks: list[str]) -> str:
+def _stack_of(path: str, stacks: set[str]) -> str:
     """The stack a construct path is in: the longest stack path it starts with."""
-    inside = [s for s in stacks if path == s or path.startswith(s + "/")]
-    return max(inside, key=len, default="")
+    parts = path.split("/")
+    return next((s for end in range(len(parts), 0, -1) if (s := "/".join(parts[:end])) in stacks), "")
 
 
-def _relevant_evidence(
-    stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]
-) -> list[dict[str, Any]] | None:
+@dataclass(frozen=True)
+class _Evidence:
+    """The run's evidence files, each with its relevant-evidence entry, and the stacks whose templates they hold."""
+
+    files: list[EvidenceFile]
+    entries: list[dict[str, Any]]  # of each file, in order
+    stacks: set[str]
+
+    @staticmethod
+    def of(stamp: Stamp, files: list[EvidenceFile]) -> _Evidence:
+        entries = [
+            present(
+                {
+                    "href": f"#{_resource_uuid(stamp, f)}",
+                    "description": f.description,
+                    "props": [prop("sha256", f.sha256)] if f.sha256 else None,
+                }
+            )
+            for f in files
+        ]
+        return _Evidence(files, entries, {f.stack for f in files if f.stack})
+
+
+def _relevant_evidence(control: Control, evidence: _Evidence, deviations: Deviations) -> list[dict[str, Any]] | None:
     """The files behind a control's status: the templates of the resources its rules passed on and of the resources
     its deviations accept findings on, the validation report and the manifest."""
-    stacks = [f.stack for f in files if f.stack]
-    deviations = set(control.deviations)
     paths = [r.split(":", 1)[1] for r in control.resources]
-    paths += [a.path for a in model.acknowledgments if a.name in deviations]
-    behind = {_stack_of(path, stacks) for path in paths}
-    chosen = [f for f in files if (f.stack in behind if f.stack else True)]
-    return [
-        present(
-            {
-                "href": f"#{_resource_uuid(stamp, f)}",
-                "description": f.description,
-                "props": [prop("sha256", f.sha256)] if f.sha256 else None,
-            }
-        )
-        for f in chosen
-    ] or None
+    paths += [a.path for a in deviations.behind(control)]
+    behind = {_stack_of(path, evidence.stacks) for path in paths}
+    chosen = [e for f, e in zip(evidence.files, evidence.entries, strict=True) if not f.stack or f.stack in behind]
+    return chosen or None
 
 
 def _reviewed_controls(model: ComplianceModel) -> dict[str, Any]:
@@ -184,7 +194,9 @@ def assessment_plan(model: ComplianceModel) -> dict[str, Any]:
     }
 
 
-def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]) -> dict[str, Any]:
+def _observation(
+    stamp: Stamp, model: ComplianceModel, control: Control, evidence: _Evidence, deviations: Deviations
+) -> dict[str, Any]:
     components = sorted({component_of(r.split(":", 1)[0]) for r in control.resources})
     observation = {
         "uuid": stamp.uuid("observation", control.control),
@@ -203,7 +215,7 @@ def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: 
             {"subject-uuid": subject_uuid("component", name), "type": "component", "title": name} for name in components
         ]
         or None,
-        "relevant-evidence": _relevant_evidence(stamp, model, control, files),
+        "relevant-evidence": _relevant_evidence(control, evidence, deviations),
         "collected": timestamp(stamp.time),
     }
     return present(observation)
@@ -250,12 +262,13 @@ def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> 
     """This run's results; `assembly` (the run's cloud assembly) gives the files that are their evidence."""
     stamp, files, acks = Stamp.of(model), evidence_files(assembly), list(model.acknowledgments)
     found, packs = open_findings(model), packs_of_findings(model)
+    evidence, deviations = _Evidence.of(stamp, files), Deviations.of(acks)
     observations, findings = [], []
     for control in model.controls:
         if outcome(control) is None:
             continue
-        observations.append(_observation(stamp, model, control, files))
-        related = [risk_uuid(stamp, acknowledgment_key(a)) for a in related_acknowledgments(control, acks)]
+        observations.append(_observation(stamp, model, control, evidence, deviations))
+        related = [risk_uuid(stamp, acknowledgment_key(a)) for a in deviations.behind(control)]
         related += [risk_uuid(stamp, finding_key(e)) for e in related_findings(control, found)]
         findings.append(_finding(stamp, model, control, related))
     risks = [acknowledgment_risk(stamp, a, packs.get(a.finding, ""), model.approval) for a in acks]

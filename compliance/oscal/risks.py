@@ -13,6 +13,7 @@ decides `deviation-approved` and becomes a risk-log entry, the second the deadli
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -219,10 +220,26 @@ def open_findings(model: ComplianceModel) -> list[Evaluation]:
     return list(seen.values())
 
 
-def related_acknowledgments(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
-    """The acknowledgments behind the control's deviation status (`Control.deviations` names them)."""
-    names = set(control.deviations)
-    return [a for a in acks if a.name in names]
+@dataclass(frozen=True)
+class Deviations:
+    """A model's acknowledgments by name (`AcknowledgmentRecord.name`): a control's deviations found without reading
+    every acknowledgment for every control."""
+
+    acks: tuple[AcknowledgmentRecord, ...]
+    positions: dict[str, tuple[int, ...]]  # name -> where in `acks`
+
+    @staticmethod
+    def of(acks: Iterable[AcknowledgmentRecord]) -> Deviations:
+        listed = tuple(acks)
+        positions: dict[str, tuple[int, ...]] = {}
+        for n, ack in enumerate(listed):
+            positions[ack.name] = (*positions.get(ack.name, ()), n)
+        return Deviations(listed, positions)
+
+    def behind(self, control: Control) -> list[AcknowledgmentRecord]:
+        """The acknowledgments behind the control's deviation status (`Control.deviations` names them), in order."""
+        found = {n for name in control.deviations for n in self.positions.get(name, ())}
+        return [self.acks[n] for n in sorted(found)]
 
 
 def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluation]:

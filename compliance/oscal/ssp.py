@@ -38,6 +38,7 @@ from compliance.oscal.base import (
     subject_uuid,
 )
 from compliance.oscal.component import evidence, implemented_by, inherited, inherited_narratives, origination
+from compliance.oscal.risks import Deviations
 from config.aws_facts import partition_of
 
 SYSTEM_NAME = "FedRAMP Moderate monitoring platform"
@@ -214,14 +215,14 @@ def _requirement(
     control: Control,
     found: dict[tuple[str, str], tuple[list[str], list[str]]],
     providers: dict[str, list[str]],
-    acks: list[AcknowledgmentRecord],
+    acks: Deviations,
 ) -> dict[str, Any]:
     parts = []
     if outcome(control):
-        named = set(control.deviations)
+        behind = acks.behind(control)
         for name in COMPONENTS:
             rules, resources = found.get((name, control.control), ([], []))
-            deviations = [a for a in acks if a.name in named and component_of(a.scope) == name]
+            deviations = [a for a in behind if component_of(a.scope) == name]
             if rules:
                 parts.append(_by_component(name, control, rules, resources))
             elif deviations:
@@ -258,6 +259,7 @@ def _requirement(
 
 def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
     stamp, found, providers = Stamp.of(model), evidence(model), inherited(model)
+    deviations = Deviations.of(model.acknowledgments)
     aws = {"uuid": subject_uuid("party", "aws"), "type": "organization", "name": "Amazon Web Services"}
     characteristics = {
         "system-ids": [{"identifier-type": "https://ietf.org/rfc/rfc4122", "id": stamp.system_id}],
@@ -333,8 +335,7 @@ def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
             "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
             f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
             "implemented-requirements": [
-                _requirement(c, found, providers.get(c.control, {}), list(model.acknowledgments))
-                for c in model.controls
+                _requirement(c, found, providers.get(c.control, {}), deviations) for c in model.controls
             ],
         },
         "back-matter": {"resources": [profile_resource()]},

@@ -44,15 +44,19 @@ class ScopeCounts:
 
 def scopes(model: ComplianceModel) -> list[str]:
     """`model.scopes` in order, then any scope only the evaluations name, so no evaluation goes uncounted."""
-    extra = [e.scope for e in model.evaluations if e.scope not in model.scopes]
+    known = set(model.scopes)
+    extra = [e.scope for e in model.evaluations if e.scope not in known]
     return [*model.scopes, *dict.fromkeys(extra)]
 
 
 def scope_counts(model: ComplianceModel) -> dict[str, ScopeCounts]:
     """Per scope, in report order: resources synthesized, distinct rules evaluated, and evaluations by status."""
+    by_scope: dict[str, list[Evaluation]] = {}
+    for evaluation in model.evaluations:
+        by_scope.setdefault(evaluation.scope, []).append(evaluation)
     counts: dict[str, ScopeCounts] = {}
     for scope in scopes(model):
-        evaluations = [e for e in model.evaluations if e.scope == scope]
+        evaluations = by_scope.get(scope, [])
         counts[scope] = ScopeCounts(
             resources=model.resources_per_scope.get(scope, 0),
             rules_evaluated=len({(e.pack, e.rule) for e in evaluations}),

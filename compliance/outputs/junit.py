@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from compliance.model import (
     ComplianceModel,
+    Evaluation,
     Status,
 )
 from compliance.outputs.common import TOOL_NAME, group_evaluations, scopes
@@ -29,14 +30,14 @@ def render_junit(model: ComplianceModel) -> str:
     but its output names the acknowledged resources and why, so the CI test tab still shows them.
     """
     root = ET.Element("testsuites", name=TOOL_NAME)
-    groups = group_evaluations(model.evaluations)
+    by_scope: dict[str, list[tuple[str, str, list[Evaluation]]]] = {}
+    for (scope, pack, rule), evaluations in group_evaluations(model.evaluations).items():
+        by_scope.setdefault(scope, []).append((pack, rule, evaluations))
     total_tests = total_failures = 0
     for scope in scopes(model):
         suite = ET.SubElement(root, "testsuite", name=scope)
         tests = failures = 0
-        for (group_scope, pack, rule), evaluations in groups.items():
-            if group_scope != scope:
-                continue
+        for pack, rule, evaluations in by_scope.get(scope, []):
             tests += 1
             case = ET.SubElement(suite, "testcase", classname=f"{scope}.{pack}", name=rule)
             failing = [e for e in evaluations if e.status is Status.NON_COMPLIANT]

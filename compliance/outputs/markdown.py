@@ -405,26 +405,34 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     An acknowledgment whose compensating control includes a check that the resource reads differently at deploy
     (`ResolvedAtDeploy`, a cross-stack reference) and holds is not listed: the hook sees the resolved value.
     """
-    passes_at_deploy = [a for a in model.acknowledgments if any(c.resolves_at_deploy and c.holds for c in a.checks)]
+    by_finding: dict[str, list[AcknowledgmentRecord]] = {}  # the acknowledgments, in order, by the finding they name
+    for ack in model.acknowledgments:
+        by_finding.setdefault(ack.finding, []).append(ack)
     grouped: dict[tuple[str, str], list[Evaluation]] = {}
     for e in model.evaluations:
         if e.pack != control_tower.PACK or e.status is not Status.ACKNOWLEDGED:
             continue
-        if any(_accepts(a, e) for a in passes_at_deploy):
+        if any(_accepts(a, e) and _passes_at_deploy(a) for a in by_finding.get(e.finding, ())):
             continue
         grouped.setdefault((e.finding.removeprefix(control_tower.FINDING_PREFIX), e.scope), []).append(e)
     stages = model.run.stages if model.run else {}
     pipeline = f"{model.run.pipeline_account} {model.run.pipeline_region}" if model.run else ""
+    order = {scope: n for n, scope in enumerate(scopes(model))}
     return [
         ControlToDisable(
             control=control,
             scope=scope,
             where=pipeline if scope == "Pipeline" else stages.get(scope, ""),
             paths=tuple(e.path for e in items),
-            reasons=tuple(dict.fromkeys(_reason(model, e) for e in items)),
+            reasons=tuple(dict.fromkeys(_reason(by_finding, e) for e in items)),
         )
-        for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], scopes(model).index(kv[0][1])))
+        for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))
     ]
+
+
+def _passes_at_deploy(acknowledgment: AcknowledgmentRecord) -> bool:
+    """Whether a check of its compensating control holds because the hook reads the resource resolved at deploy."""
+    return any(c.resolves_at_deploy and c.holds for c in acknowledgment.checks)
 
 
 def _accepts(acknowledgment: AcknowledgmentRecord, evaluation: Evaluation) -> bool:
@@ -435,9 +443,11 @@ def _accepts(acknowledgment: AcknowledgmentRecord, evaluation: Evaluation) -> bo
     )
 
 
-def _reason(model: ComplianceModel, evaluation: Evaluation) -> str:
-    """The reason of the acknowledgment that accepted `evaluation`, as it was written."""
-    return next((a.reason for a in model.acknowledgments if _accepts(a, evaluation)), evaluation.reason)
+def _reason(by_finding: dict[str, list[AcknowledgmentRecord]], evaluation: Evaluation) -> str:
+    """The reason of the acknowledgment that accepted `evaluation`, as it was written (`by_finding`: the model's
+    acknowledgments by the finding they name, in order)."""
+    acks = by_finding.get(evaluation.finding, ())
+    return next((a.reason for a in acks if _accepts(a, evaluation)), evaluation.reason)
 
 
 def _control_tower_section(model: ComplianceModel) -> list[str]:
