@@ -63,16 +63,16 @@ def resource_locations(
 
 def stack_classes(app: Any, assembly: CloudAssembly) -> dict[str, type]:
     """The Python class of each stack of the assembly, by construct path, as the app built it."""
-    classes: dict[str, type] = {}
-    for stack in assembly.stacks:
-        node = app
-        for part in stack.path.split("/"):
-            node = node.node.try_find_child(part)
-            if node is None:
-                break
-        else:
-            classes[stack.path] = type(node)
-    return classes
+    nodes: dict[str, Any] = {"": app}  # by construct path: each construct looked up across jsii once
+
+    def node_at(path: str) -> Any:
+        if path not in nodes:
+            parent, _, child = path.rpartition("/")
+            above = node_at(parent)
+            nodes[path] = above.node.try_find_child(child) if above is not None else None
+        return nodes[path]
+
+    return {stack.path: type(node) for stack in assembly.stacks if (node := node_at(stack.path)) is not None}
 
 
 def source_place(cls: type, construct_id: str, root: Path) -> Place | None:
