@@ -30,7 +30,7 @@ class TemplateIndex:
     _by_stack_name: dict[str, StackView] = field(default_factory=dict)
     _exports: dict[str, tuple[StackView, Any]] = field(default_factory=dict)
     _referrers: dict[tuple[str, str], list[ResourceView]] | None = None
-    _facts: dict[Callable[[TemplateIndex], Any], Any] = field(default_factory=dict)
+    _facts: dict[Callable[[TemplateIndex], Any], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def load(assembly: str | Path | CloudAssembly) -> TemplateIndex:
