@@ -113,9 +113,10 @@ def _finding(pack: Pack, violation: Violation) -> tuple[str, str, str]:
     return finding, violation.construct_path, message
 
 
-def _matching_ack(acks: list[Acknowledgment], finding: str, path: str) -> Acknowledgment | None:
-    """The acknowledgment on the resource or its nearest ancestor that names exactly this finding."""
-    candidates = [a for a in acks if a.finding == finding and (path == a.path or path.startswith(a.path + "/"))]
+def _matching_ack(acks: dict[str, list[Acknowledgment]], finding: str, path: str) -> Acknowledgment | None:
+    """The acknowledgment on the resource or its nearest ancestor that names exactly this finding (`acks`: by the
+    finding they name, in order)."""
+    candidates = [a for a in acks.get(finding, ()) if path == a.path or path.startswith(a.path + "/")]
     return max(candidates, key=lambda a: len(a.path), default=None)
 
 
@@ -126,6 +127,9 @@ class _Matcher:
         self.stages = stages
         self.resources = {path: resource.type for path, resource in reader.resources.items()}
         self.acks = acknowledgments_in(app)
+        self.by_finding: dict[str, list[Acknowledgment]] = defaultdict(list)
+        for ack in self.acks:
+            self.by_finding[ack.finding].append(ack)
         self.checked = {id(a): tuple(evaluate_checks(a.checks, a.path, index)) for a in self.acks}
         self.matched: dict[int, int] = defaultdict(int)
         # The reason of the acknowledgment that accepted each (finding, path), as it was written.
@@ -148,7 +152,7 @@ class _Matcher:
         `reported` is the status in the CDK's validation report, for a pack read from there: one the CDK
         acknowledged without an acknowledgment of ours was acknowledged by the construct that creates it.
         """
-        ack = _matching_ack(self.acks, finding, path)
+        ack = _matching_ack(self.by_finding, finding, path)
         if ack is not None:
             self.matched[id(ack)] += 1
             self.reasons[(finding, path)] = ack.reason
@@ -251,7 +255,7 @@ def _evaluations(
 
 def evaluate(
     app: cdk.App,
-    assembly: Path,
+    assembly: Path | CloudAssembly,
     *,
     stages: list[str],
     external_prerequisites: dict[str, frozenset[str]] | None = None,
@@ -267,7 +271,7 @@ def evaluate(
     its provider (`AccountBaseline.inherited`).
     """
     scopes = ["Pipeline", *stages]
-    reader = CloudAssembly(assembly)
+    reader = CloudAssembly.of(assembly)
     index = TemplateIndex.load(reader)
     matcher = _Matcher(app, reader, index, stages)
     options = PackOptions(dict(external_prerequisites or {}), disabled_controls)

@@ -30,6 +30,7 @@ from compliance.attestation import (
     read_statement,
 )
 from compliance.model import ComplianceModel
+from compliance.oscal import write_oscal
 from compliance.report import write_reports
 
 MANIFEST = "manifest.json"
@@ -43,8 +44,6 @@ def write_evidence(model: ComplianceModel, directory: Path, *, oscal: bool = Tru
     """
     paths = write_reports(model, directory)
     if oscal:
-        from compliance.oscal import write_oscal  # compliance-trestle is imported only here
-
         paths += write_oscal(model, directory)
     assembly = directory.parent
     if directory.name == REPORT_DIRECTORY and CloudAssembly(assembly).exists():

@@ -42,42 +42,57 @@ def resource_locations(
     """
     resources = assembly.resources
     classes = stack_classes(app, assembly) if app is not None else {}
-    keys = cache(_resource_keys)  # each template read once, in this call only: a later synth may rewrite it
+    root, directory = root.resolve(), assembly.directory.resolve()
+    # Each template read and each stack's file named once, in this call only: a later synth may rewrite them.
+    keys = cache(_resource_keys)
+    files = cache(lambda template_file: _assembly_file(template_file, directory))
     found: list[ResourceLocation] = []
     for path in dict.fromkeys(paths):
         resource = resources.get(path)
         if resource is None:
             continue
-        template = template_place(resource.stack, resource.logical_id, assembly.directory, keys=keys)
+        template = template_place(resource.stack, resource.logical_id, directory, keys=keys, files=files)
         if template is None:
             continue
         cls = classes.get(resource.stack.path)
         child = path.removeprefix(resource.stack.path + "/").split("/", 1)[0]
-        source = source_place(cls, child, root) if cls is not None else None
+        source = _only(_class_places(cls, root).get(child, ())) if cls is not None else None
         found.append(ResourceLocation(path, resource.logical_id, template, source))
     return found
 
 
 def stack_classes(app: Any, assembly: CloudAssembly) -> dict[str, type]:
     """The Python class of each stack of the assembly, by construct path, as the app built it."""
-    classes: dict[str, type] = {}
-    for stack in assembly.stacks:
-        node = app
-        for part in stack.path.split("/"):
-            node = node.node.try_find_child(part)
-            if node is None:
-                break
-        else:
-            classes[stack.path] = type(node)
-    return classes
+    nodes: dict[str, Any] = {"": app}  # by construct path: each construct looked up across jsii once
+
+    def node_at(path: str) -> Any:
+        if path not in nodes:
+            parent, _, child = path.rpartition("/")
+            above = node_at(parent)
+            nodes[path] = above.node.try_find_child(child) if above is not None else None
+        return nodes[path]
+
+    return {stack.path: type(node) for stack in assembly.stacks if (node := node_at(stack.path)) is not None}
 
 
 def source_place(cls: type, construct_id: str, root: Path) -> Place | None:
     """The literal `construct_id` in the one call of `cls`'s body (or an own base class's) that creates a
     construct on `self` with that id; None where no call, or more than one, does."""
-    places = {place for own in _own_classes(cls, root.resolve()) for place in _named_children(own, root.resolve())}
-    matching = [place for name, place in places if name == construct_id]
-    return matching[0] if len(matching) == 1 else None
+    return _only(_class_places(cls, root.resolve()).get(construct_id, ()))
+
+
+def _only(places: tuple[Place, ...]) -> Place | None:
+    return places[0] if len(places) == 1 else None
+
+
+@cache
+def _class_places(cls: type, root: Path) -> dict[str, tuple[Place, ...]]:
+    """Construct id -> each place of it as a literal in a call of `cls`'s body or an own base class's that creates
+    a construct on `self` (`root` resolved): worked out once per class, not once per resource."""
+    places: dict[str, tuple[Place, ...]] = {}
+    for name, place in {place for own in _own_classes(cls, root) for place in _named_children(own, root)}:
+        places[name] = (*places.get(name, ()), place)
+    return places
 
 
 def _own_classes(cls: type, root: Path) -> list[type]:
@@ -166,17 +181,26 @@ def template_place(
     assembly: Path,
     *,
     keys: Callable[[Path], dict[str, tuple[int, int, int]]] | None = None,
+    files: Callable[[Path], str | None] | None = None,
 ) -> Place | None:
     """The line of `logical_id`'s key under the template's "Resources", as the CDK writes templates (one key a
-    line); None where the template is not laid out so or is not a file of `assembly`."""
+    line); None where the template is not laid out so or is not a file of `assembly`. `keys` and `files` stand in
+    for `_resource_keys` and `_assembly_file` (on `assembly`), to remember what they read."""
     if stack.template_file is None:
         return None
-    try:
-        file = stack.template_file.resolve().relative_to(assembly.resolve()).as_posix()
-    except ValueError:
+    file = files(stack.template_file) if files is not None else _assembly_file(stack.template_file, assembly)
+    if file is None:
         return None
     span = (keys or _resource_keys)(stack.template_file).get(logical_id)
     return Place(file, *span) if span is not None else None
+
+
+def _assembly_file(template_file: Path, assembly: Path) -> str | None:
+    """The template's path in `assembly`, "/"-separated; None where it is not a file of it."""
+    try:
+        return template_file.resolve().relative_to(assembly.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def _resource_keys(template_file: Path) -> dict[str, tuple[int, int, int]]:

@@ -612,14 +612,15 @@ def cited_controls(description: str) -> tuple[str, ...]:
 
 
 def acknowledgment_of(
-    evaluation: Evaluation, records: Mapping[str, list[AcknowledgmentRecord]]
+    evaluation: Evaluation, records: Mapping[tuple[str, str], list[AcknowledgmentRecord]]
 ) -> AcknowledgmentRecord | None:
     """The acknowledgment that accepted an evaluation: of its scope and finding, on its resource or the nearest
-    ancestor (`records`: the acknowledgments by finding id)."""
+    ancestor (`records`: the acknowledgments by scope and finding id, so a finding every stage has is not looked
+    for among every stage's acknowledgments)."""
     candidates = [
         a
-        for a in records.get(evaluation.finding, ())
-        if a.scope == evaluation.scope and (evaluation.path == a.path or evaluation.path.startswith(a.path + "/"))
+        for a in records.get((evaluation.scope, evaluation.finding), ())
+        if evaluation.path == a.path or evaluation.path.startswith(a.path + "/")
     ]
     return max(candidates, key=lambda a: len(a.path), default=None)
 
@@ -709,9 +710,9 @@ def controls_from(
     by_rule: dict[str, list[Evaluation]] = defaultdict(list)
     for evaluation in evaluations:
         by_rule[evaluation.rule].append(evaluation)
-    records: dict[str, list[AcknowledgmentRecord]] = defaultdict(list)
+    records: dict[tuple[str, str], list[AcknowledgmentRecord]] = defaultdict(list)
     for record in acknowledgments:
-        records[record.finding].append(record)
+        records[(record.scope, record.finding)].append(record)
     behind: dict[tuple[str, str], _Deviation] = {}  # (finding, path) of an acknowledged evaluation -> its deviation
     declared: dict[str, dict[str, _Deviation]] = defaultdict(dict)  # control -> the acknowledgments declaring it
     for evaluation in evaluations:

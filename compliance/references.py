@@ -10,14 +10,15 @@ app, and what it looks like.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from compliance.assembly import CloudAssembly, ResourceView, StackView
 
 _REFERENCES = ("Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue")
+_Fact = TypeVar("_Fact")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class TemplateIndex:
     _by_stack_name: dict[str, StackView] = field(default_factory=dict)
     _exports: dict[str, tuple[StackView, Any]] = field(default_factory=dict)
     _referrers: dict[tuple[str, str], list[ResourceView]] | None = None
+    _facts: dict[Callable[[TemplateIndex], Any], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def load(assembly: str | Path | CloudAssembly) -> TemplateIndex:
@@ -69,6 +71,15 @@ class TemplateIndex:
         """Every resource of the index (or of one stack), at its path metadata or `<stack path>/<logical id>`."""
         for view in [stack] if stack is not None else self.stacks:
             yield from view.resource_views()
+
+    def fact(self, compute: Callable[[TemplateIndex], _Fact]) -> _Fact:
+        """`compute(self)`, computed on the first call only: a fact of the whole app (say, which roles administer
+        each master secret) that a rule asks for once per resource it reads, which would otherwise make the
+        rule's cost grow with the square of the app's size. Read it only once every stack is added."""
+        if compute not in self._facts:
+            self._facts[compute] = compute(self)
+        result: _Fact = self._facts[compute]
+        return result
 
     def _add(self, stack: StackView) -> None:
         self.stacks.append(stack)

@@ -5,17 +5,17 @@ format), so `make report` can rebuild every file from findings.json without synt
 the Security Hub automation rules that carry the acknowledgments into Security Hub are
 `compliance.outputs.securityhub_rules`'s.
 
-Standard library only: this module must import without the CDK or jsii.
+The standard library and orjson only: this module must import without the CDK or jsii.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from compliance.model import (
     ComplianceModel,
 )
+from compliance.outputs.common import indented_json
 from compliance.outputs.controls_csv import CONTROLS, render_controls_csv
 from compliance.outputs.findings_json import FINDINGS, render_findings_json
 from compliance.outputs.html import HTML, render_html
@@ -33,7 +33,7 @@ def write_reports(model: ComplianceModel, directory: Path) -> list[Path]:
         CONTROLS: render_controls_csv(model),
         MARKDOWN: render_markdown(model),
         HTML: render_html(model),
-        SARIF: json.dumps(render_sarif(model), indent=2) + "\n",
+        SARIF: indented_json(render_sarif(model)) + "\n",
         JUNIT: render_junit(model),
         DOCUMENT_FILE: render_document(model),
     }

@@ -100,8 +100,11 @@ def neutral(text: str, scope: str) -> str:
 def snapshot(model: ComplianceModel) -> dict[str, Any]:
     """The baseline document of a run: what it records once this run's acknowledgments are approved."""
     scopes: dict[str, Any] = {}
+    by_scope: dict[str, list[Evaluation]] = {}
+    for evaluation in model.evaluations:
+        by_scope.setdefault(evaluation.scope, []).append(evaluation)
     for scope in model.scopes:
-        evaluations = [e for e in model.evaluations if e.scope == scope]
+        evaluations = by_scope.get(scope, [])
         inheritances = [i for i in model.inheritances if i.scope == scope]
         records = [replace(a, approved=True) for a in model.acknowledgments if a.scope == scope]
         controls = controls_from(
@@ -121,21 +124,22 @@ def _key(ack: AcknowledgmentRecord) -> str:
     return f"{neutral(ack.finding, ack.scope)} on {neutral(ack.path, ack.scope)}"
 
 
-def _acknowledged(evaluations: list[Evaluation]) -> dict[str, list[Evaluation]]:
-    """The acknowledged evaluations, by finding id."""
-    found: dict[str, list[Evaluation]] = {}
+def _acknowledged(evaluations: list[Evaluation]) -> dict[tuple[str, str], list[Evaluation]]:
+    """The acknowledged evaluations, by scope and finding id (a finding every stage has, looked up in its own)."""
+    found: dict[tuple[str, str], list[Evaluation]] = {}
     for evaluation in evaluations:
         if evaluation.status is Status.ACKNOWLEDGED:
-            found.setdefault(evaluation.finding, []).append(evaluation)
+            found.setdefault((evaluation.scope, evaluation.finding), []).append(evaluation)
     return found
 
 
-def _accepted_on(ack: AcknowledgmentRecord, acknowledged: dict[str, list[Evaluation]]) -> set[str]:
-    """The stage-neutral paths of the resources where `ack` accepted a finding (`acknowledged`: by finding id)."""
+def _accepted_on(ack: AcknowledgmentRecord, acknowledged: dict[tuple[str, str], list[Evaluation]]) -> set[str]:
+    """The stage-neutral paths of the resources where `ack` accepted a finding (`acknowledged`: by scope and
+    finding id)."""
     return {
         neutral(e.path, ack.scope)
-        for e in acknowledged.get(ack.finding, [])
-        if e.scope == ack.scope and (e.path == ack.path or e.path.startswith(ack.path + "/"))
+        for e in acknowledged.get((ack.scope, ack.finding), [])
+        if e.path == ack.path or e.path.startswith(ack.path + "/")
     }
 
 
@@ -311,9 +315,9 @@ def approve(model: ComplianceModel, committed: dict[str, Any] | None, *, today: 
         )
         records.append(replace(ack, approved=approved))
     model.acknowledgments = records
-    by_finding: dict[str, list[AcknowledgmentRecord]] = {}
+    by_finding: dict[tuple[str, str], list[AcknowledgmentRecord]] = {}
     for record in records:
-        by_finding.setdefault(record.finding, []).append(record)
+        by_finding.setdefault((record.scope, record.finding), []).append(record)
     model.suppressions = [
         replace(s, approved=_approved(s.finding, s.scope, s.path, by_finding)) for s in model.suppressions
     ]
@@ -326,11 +330,10 @@ def approve(model: ComplianceModel, committed: dict[str, Any] | None, *, today: 
     )
 
 
-def _approved(finding: str, scope: str, path: str, records: dict[str, list[AcknowledgmentRecord]]) -> bool:
-    """Whether the acknowledgment that accepts `finding` on the resource at `path` is approved."""
-    candidates = [
-        a for a in records.get(finding, []) if a.scope == scope and (path == a.path or path.startswith(a.path + "/"))
-    ]
+def _approved(finding: str, scope: str, path: str, records: dict[tuple[str, str], list[AcknowledgmentRecord]]) -> bool:
+    """Whether the acknowledgment that accepts `finding` on the resource at `path` is approved (`records`: by scope
+    and finding id)."""
+    candidates = [a for a in records.get((scope, finding), []) if path == a.path or path.startswith(a.path + "/")]
     nearest = max(candidates, key=lambda a: len(a.path), default=None)
     return nearest is not None and nearest.approved
 

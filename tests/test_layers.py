@@ -78,8 +78,6 @@ DEFERRED: dict[tuple[str, str], str] = {
     "them, for the same reason",
     ("compliance.packs", "compliance.control_tower_validator"): "a jsii plugin: imported when the app registers it, "
     "for the same reason",
-    ("compliance.evidence", "compliance.oscal"): "compliance-trestle's OSCAL models take most of a second to import; "
-    "verifying evidence never needs them",
 }
 
 

@@ -26,7 +26,7 @@ from compliance.claims.engine import (
     is_true,
     statements,
 )
-from compliance.preflight.base import Context
+from compliance.preflight.base import Context, Verdict
 from compliance.preflight.master_secret_grant import (
     BROAD_MANAGED_POLICIES,
     MasterSecret,
@@ -106,6 +106,15 @@ class GivenNoCredential(Check):
 
 def _connect_grants(database: ResourceView, index: TemplateIndex) -> Iterator[tuple[str, str]]:
     """(policy path, database user) for each grant of rds-db:connect that can reach `database` ("*" for any user)."""
+    for policy_path, text, targets in index.fact(_connect_resources):
+        if database.path in targets or (not targets and "*" in text):  # a literal wildcard may cover every database
+            yield policy_path, text.rpartition("/")[2] if "dbuser:" in text else "*"
+
+
+def _connect_resources(index: TemplateIndex) -> list[tuple[str, str, tuple[str | None, ...]]]:
+    """(policy path, the resource as text, the path of each resource it refers to, None where not the app's) of each
+    resource of each statement of the app's policies that allows rds-db:connect: one pass, for every database."""
+    found = []
     for policy in index.all_resources():
         if policy.type not in (POLICY, MANAGED_POLICY):
             continue
@@ -113,11 +122,9 @@ def _connect_grants(database: ResourceView, index: TemplateIndex) -> Iterator[tu
             if not _allows(statement, _CONNECT):
                 continue
             for value in as_list(statement.get("Resource")):
-                targets = [index.resolve(policy.stack, v) for v in intrinsics(value)]
-                text = render(value)
-                names_it = any(t is not None and t.path == database.path for t in targets)
-                if names_it or (not targets and "*" in text):  # a literal wildcard may cover every database
-                    yield policy.path, text.rpartition("/")[2] if "dbuser:" in text else "*"
+                targets = (index.resolve(policy.stack, v) for v in intrinsics(value))
+                found.append((policy.path, render(value), tuple(t.path if t else None for t in targets)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -188,14 +195,21 @@ class MasterSecretReadOnlyByAdministrators(Check):
         secrets = _master_secrets_of(resource, index)
         if not secrets:
             return False, "no master secret in Secrets Manager (the master password is not one this app manages)"
-        context = Context(index=index, external_prerequisites=frozenset())
-        outside = []
-        for view in index.all_resources():
-            verdict = master_secret_grant(view, context)
-            if verdict.failed and any(verdict.finding.endswith(f"/{s.logical_id}") for s in secrets):
-                outside.append(f"{view.path} ({verdict.finding})")
+        outside = [
+            f"{view.path} ({verdict.finding})"
+            for view, verdict in index.fact(_grants_outside)
+            if any(verdict.finding.endswith(f"/{s.logical_id}") for s in secrets)
+        ]
         if outside:
             return False, f"also readable through: {', '.join(outside)}"
         readers = sorted({role for s in secrets for role in administering_roles(index, s)})
         names = ", ".join(f"{s.stack.stack_name}/{s.logical_id}" for s in secrets)
         return True, f"master secret {names}; read only by {len(readers)} administering function role(s)"
+
+
+def _grants_outside(index: TemplateIndex) -> list[tuple[ResourceView, Verdict]]:
+    """Every resource that lets a principal other than the administering functions read a master secret, with
+    MasterSecretGrant's verdict: one pass over the app, which every database's check then reads."""
+    context = Context(index=index, external_prerequisites=frozenset())
+    verdicts = ((view, master_secret_grant(view, context)) for view in index.all_resources())
+    return [(view, verdict) for view, verdict in verdicts if verdict.failed]

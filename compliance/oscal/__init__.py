@@ -10,9 +10,14 @@
   (with the templates' SHA-256 as relevant evidence) and a finding, and the risks.
 - `plan-of-action-and-milestones.json` (`poam`): the open deviations, when there are any.
 
-`merge` folds the results of several runs into one document. Every document is built as OSCAL's
-JSON and validated with compliance-trestle's models (generated from NIST's OSCAL 1.2.1 schemas),
-imported only here so nothing else pays for them; identifiers are explained in `base`.
+Every document is built as OSCAL's JSON, its keys in the order compliance-trestle's models give them,
+and written as trestle writes a model (`base.oscal_json`), without going through those models: validating
+and serializing through pydantic cost more than the rest of the reports together, and grew with every
+stage. `validation` checks a document against trestle's models (generated from NIST's OSCAL 1.2.1
+schemas) and that it is byte for byte what trestle writes of it; the test suite runs it on every document
+of every configuration it synthesizes. The one field that outside text reaches with a constraint it could
+break, a property's value, is checked as the document is built (`base.prop`). `merge` folds the results
+of several runs into one document. Identifiers are explained in `base`.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from compliance.oscal.base import (
     FEDRAMP_NS,
     POAM,
     SYSTEM_SECURITY_PLAN,
+    oscal_json,
 )
 from compliance.oscal.component import component_definition
-from compliance.oscal.merge import MergeError, merge_files, merge_results
 from compliance.oscal.poam import plan_of_action_and_milestones
 from compliance.oscal.ssp import system_security_plan
 
@@ -44,12 +49,9 @@ __all__ = [
     "FEDRAMP_NS",
     "POAM",
     "SYSTEM_SECURITY_PLAN",
-    "MergeError",
     "assessment_plan",
     "assessment_results",
     "component_definition",
-    "merge_files",
-    "merge_results",
     "plan_of_action_and_milestones",
     "system_security_plan",
     "write_oscal",
@@ -75,6 +77,6 @@ def write_oscal(model: ComplianceModel, directory: Path) -> list[Path]:
         if document is None:
             path.unlink(missing_ok=True)  # a POA&M of an earlier synth is not this one's
             continue
-        path.write_text(document.oscal_serialize_json(pretty=True) + "\n", encoding="utf-8", newline="\n")
+        path.write_bytes(oscal_json(name, document))
         paths.append(path)
     return paths

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trestle.oscal import assessment_plan as ap
-from trestle.oscal import assessment_results as ar
-
 from compliance.assembly import MANIFEST, REPORT_DIRECTORY, VALIDATION_REPORT, CloudAssembly
 from compliance.attestation import sha256_of
 from compliance.model import ComplianceModel, Control
@@ -34,19 +31,20 @@ from compliance.oscal.base import (
     metadata,
     origins,
     outcome,
+    present,
     prop,
     rule_tools,
     subject_uuid,
     timestamp,
 )
 from compliance.oscal.risks import (
+    Deviations,
     acknowledgment_key,
     acknowledgment_risk,
     finding_key,
     finding_risk,
     open_findings,
     packs_of_findings,
-    related_acknowledgments,
     related_findings,
     risk_uuid,
 )
@@ -112,31 +110,43 @@ def _resource(stamp: Stamp, item: EvidenceFile) -> dict[str, Any]:
     return {"uuid": _resource_uuid(stamp, item), "title": item.path, "description": item.description, "rlinks": [rlink]}
 
 
-def _stack_of(path: str, stacks: list[str]) -> str:
+def _stack_of(path: str, stacks: set[str]) -> str:
     """The stack a construct path is in: the longest stack path it starts with."""
-    inside = [s for s in stacks if path == s or path.startswith(s + "/")]
-    return max(inside, key=len, default="")
+    parts = path.split("/")
+    return next((s for end in range(len(parts), 0, -1) if (s := "/".join(parts[:end])) in stacks), "")
 
 
-def _relevant_evidence(
-    stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]
-) -> list[dict[str, Any]] | None:
+@dataclass(frozen=True)
+class _Evidence:
+    """The run's evidence files, each with its relevant-evidence entry, and the stacks whose templates they hold."""
+
+    files: list[EvidenceFile]
+    entries: list[dict[str, Any]]  # of each file, in order
+    stacks: set[str]
+
+    @staticmethod
+    def of(stamp: Stamp, files: list[EvidenceFile]) -> _Evidence:
+        entries = [
+            present(
+                {
+                    "href": f"#{_resource_uuid(stamp, f)}",
+                    "description": f.description,
+                    "props": [prop("sha256", f.sha256)] if f.sha256 else None,
+                }
+            )
+            for f in files
+        ]
+        return _Evidence(files, entries, {f.stack for f in files if f.stack})
+
+
+def _relevant_evidence(control: Control, evidence: _Evidence, deviations: Deviations) -> list[dict[str, Any]] | None:
     """The files behind a control's status: the templates of the resources its rules passed on and of the resources
     its deviations accept findings on, the validation report and the manifest."""
-    stacks = [f.stack for f in files if f.stack]
-    deviations = set(control.deviations)
     paths = [r.split(":", 1)[1] for r in control.resources]
-    paths += [a.path for a in model.acknowledgments if a.name in deviations]
-    behind = {_stack_of(path, stacks) for path in paths}
-    chosen = [f for f in files if (f.stack in behind if f.stack else True)]
-    return [
-        {
-            "href": f"#{_resource_uuid(stamp, f)}",
-            "description": f.description,
-            "props": [prop("sha256", f.sha256)] if f.sha256 else None,
-        }
-        for f in chosen
-    ] or None
+    paths += [a.path for a in deviations.behind(control)]
+    behind = {_stack_of(path, evidence.stacks) for path in paths}
+    chosen = [e for f, e in zip(evidence.files, evidence.entries, strict=True) if not f.stack or f.stack in behind]
+    return chosen or None
 
 
 def _reviewed_controls(model: ComplianceModel) -> dict[str, Any]:
@@ -161,7 +171,7 @@ def _subjects() -> list[dict[str, Any]]:
     ]
 
 
-def assessment_plan(model: ComplianceModel) -> ap.AssessmentPlan:
+def assessment_plan(model: ComplianceModel) -> dict[str, Any]:
     stamp = Stamp.of(model)
     activity = {
         "uuid": subject_uuid("activity", "synth-time-evaluation"),
@@ -173,22 +183,22 @@ def assessment_plan(model: ComplianceModel) -> ap.AssessmentPlan:
         ),
         "props": [{"name": "method", "value": METHOD}],
     }
-    return ap.AssessmentPlan.model_validate(
-        {
-            "uuid": stamp.uuid("assessment-plan"),
-            "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment plan"),
-            "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
-            "local-definitions": {"activities": [activity]},
-            "reviewed-controls": _reviewed_controls(model),
-            "assessment-subjects": _subjects(),
-            "assessment-assets": assessment_assets(stamp),
-        }
-    )
-
-
-def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: list[EvidenceFile]) -> dict[str, Any]:
-    components = sorted({component_of(r.split(":", 1)[0]) for r in control.resources})
     return {
+        "uuid": stamp.uuid("assessment-plan"),
+        "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment plan"),
+        "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
+        "local-definitions": {"activities": [activity]},
+        "reviewed-controls": _reviewed_controls(model),
+        "assessment-subjects": _subjects(),
+        "assessment-assets": assessment_assets(stamp),
+    }
+
+
+def _observation(
+    stamp: Stamp, model: ComplianceModel, control: Control, evidence: _Evidence, deviations: Deviations
+) -> dict[str, Any]:
+    components = sorted({component_of(r.split(":", 1)[0]) for r in control.resources})
+    observation = {
         "uuid": stamp.uuid("observation", control.control),
         "title": f"{control.label}: {control.status}",
         "description": f"{len(control.rules)} rule(s) on {len(control.resources)} resource(s) give {control.label} "
@@ -205,15 +215,16 @@ def _observation(stamp: Stamp, model: ComplianceModel, control: Control, files: 
             {"subject-uuid": subject_uuid("component", name), "type": "component", "title": name} for name in components
         ]
         or None,
-        "relevant-evidence": _relevant_evidence(stamp, model, control, files),
+        "relevant-evidence": _relevant_evidence(control, evidence, deviations),
         "collected": timestamp(stamp.time),
     }
+    return present(observation)
 
 
 def _finding(stamp: Stamp, model: ComplianceModel, control: Control, risks: list[str]) -> dict[str, Any]:
     result = outcome(control)
     assert result is not None
-    return {
+    finding = {
         "uuid": stamp.uuid("finding", control.control),
         "title": f"{control.label} {control.title}",
         "description": f"Status at synth: {control.status}.",
@@ -222,17 +233,20 @@ def _finding(stamp: Stamp, model: ComplianceModel, control: Control, risks: list
         "target": {
             "type": "objective-id",
             "target-id": f"{control.control}_obj",
-            "status": {
-                "state": result.state,
-                "reason": result.reason,
-                "remarks": f"{len(risks)} related risk(s) open or awaiting approval; see the related risks"
-                if risks
-                else None,
-            },
+            "status": present(
+                {
+                    "state": result.state,
+                    "reason": result.reason,
+                    "remarks": f"{len(risks)} related risk(s) open or awaiting approval; see the related risks"
+                    if risks
+                    else None,
+                }
+            ),
         },
         "related-observations": [{"observation-uuid": stamp.uuid("observation", control.control)}],
         "related-risks": [{"risk-uuid": r} for r in risks] or None,
     }
+    return present(finding)
 
 
 def run_props(stamp: Stamp) -> list[dict[str, Any]]:
@@ -244,34 +258,37 @@ def run_props(stamp: Stamp) -> list[dict[str, Any]]:
     ]
 
 
-def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> ar.AssessmentResults:
+def assessment_results(model: ComplianceModel, assembly: Path | None = None) -> dict[str, Any]:
     """This run's results; `assembly` (the run's cloud assembly) gives the files that are their evidence."""
     stamp, files, acks = Stamp.of(model), evidence_files(assembly), list(model.acknowledgments)
     found, packs = open_findings(model), packs_of_findings(model)
+    evidence, deviations = _Evidence.of(stamp, files), Deviations.of(acks)
     observations, findings = [], []
     for control in model.controls:
         if outcome(control) is None:
             continue
-        observations.append(_observation(stamp, model, control, files))
-        related = [risk_uuid(stamp, acknowledgment_key(a)) for a in related_acknowledgments(control, acks)]
+        observations.append(_observation(stamp, model, control, evidence, deviations))
+        related = [risk_uuid(stamp, acknowledgment_key(a)) for a in deviations.behind(control)]
         related += [risk_uuid(stamp, finding_key(e)) for e in related_findings(control, found)]
         findings.append(_finding(stamp, model, control, related))
     risks = [acknowledgment_risk(stamp, a, packs.get(a.finding, ""), model.approval) for a in acks]
     risks += [finding_risk(stamp, model, e) for e in found]
-    result = {
-        "uuid": stamp.uuid("result"),
-        "title": f"Synth of {stamp.version}",
-        "description": "Rule evaluation of the synthesized templates of every stage and the pipeline.",
-        "start": timestamp(stamp.time),
-        "end": timestamp(stamp.time),
-        "props": run_props(stamp),
-        "local-definitions": {"assessment-assets": assessment_assets(stamp)},
-        "reviewed-controls": _reviewed_controls(model),
-        "observations": observations or None,
-        "risks": risks or None,
-        "findings": findings or None,
-    }
-    return ar.AssessmentResults.model_validate(
+    result = present(
+        {
+            "uuid": stamp.uuid("result"),
+            "title": f"Synth of {stamp.version}",
+            "description": "Rule evaluation of the synthesized templates of every stage and the pipeline.",
+            "start": timestamp(stamp.time),
+            "end": timestamp(stamp.time),
+            "props": run_props(stamp),
+            "local-definitions": {"assessment-assets": assessment_assets(stamp)},
+            "reviewed-controls": _reviewed_controls(model),
+            "observations": observations or None,
+            "risks": risks or None,
+            "findings": findings or None,
+        }
+    )
+    return present(
         {
             "uuid": stamp.uuid("assessment-results"),
             "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: synth-time assessment results"),

@@ -21,12 +21,14 @@ which finds `#uuid` links, is version 4 only too): a name-based version-5 uuid f
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import orjson
 from trestle.oscal import OSCAL_VERSION
 
 from compliance.model import ComplianceModel, Control, ControlStatus, Rule
@@ -36,6 +38,14 @@ SYSTEM_SECURITY_PLAN = "system-security-plan.json"
 ASSESSMENT_PLAN = "assessment-plan.json"
 ASSESSMENT_RESULTS = "assessment-results.json"
 POAM = "plan-of-action-and-milestones.json"
+# Each document's root key, OSCAL's name for its model.
+ROOTS = {
+    COMPONENT_DEFINITION: "component-definition",
+    SYSTEM_SECURITY_PLAN: "system-security-plan",
+    ASSESSMENT_PLAN: "assessment-plan",
+    ASSESSMENT_RESULTS: "assessment-results",
+    POAM: "plan-of-action-and-milestones",
+}
 NS = "urn:fedramp-monitoring:compliance"  # the namespace of this project's own OSCAL properties
 # FedRAMP's extension namespace (GSA/fedramp-automation's templates; automate.fedramp.gov's guides).
 FEDRAMP_NS = "https://fedramp.gov/ns/oscal"
@@ -153,33 +163,61 @@ def _account_region(text: str) -> tuple[str, str]:
     return account, region
 
 
+# OSCAL's string datatype, which a property's value is: one line, not empty, no whitespace at either end.
+_STRING = re.compile(r"\S(.*\S)?")
+
+
 def prop(name: str, value: str, *, ns: str = NS, remarks: str | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {"name": name, "value": value, "ns": ns}
+    """A property, its keys in the order OSCAL's models give them. Its value is the one field of the documents
+    that text from outside this package (an acknowledgment's control labels, a configured provider, a tool's
+    version) reaches with a constraint it could break: a value OSCAL would refuse fails here, by name."""
+    if not _STRING.fullmatch(value):
+        raise ValueError(
+            f"OSCAL property {name}: {value!r} is empty, is more than a line, or starts or ends with a space"
+        )
+    found: dict[str, Any] = {"name": name, "ns": ns, "value": value}
     if remarks:
         found["remarks"] = remarks
     return found
 
 
+def oscal_json(name: str, document: dict[str, Any]) -> bytes:
+    """The file `name` holding `document` under its root key, as compliance-trestle writes a model (orjson, two
+    spaces of indent, UTF-8) and a line end."""
+    return orjson.dumps({ROOTS[name]: document}, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def present(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` without those that are None: an optional field OSCAL leaves out (null, or an empty list, is
+    invalid), as compliance-trestle's serialization drops it."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def timestamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A date-time as compliance-trestle writes one: to the second, in UTC, with the offset `+00:00`."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def metadata(stamp: Stamp, title: str, **extra: Any) -> dict[str, Any]:
     """A document's metadata: its title, the run's time and version, the commit, configuration and tool versions."""
-    props = [
-        prop("commit", stamp.commit),
-        prop("working-tree", "uncommitted changes" if stamp.uncommitted else "as committed"),
-        prop("configuration-sha256", stamp.config_sha256),
-        *(prop("tool", f"{tool} {version}") for tool, version in stamp.tools.items()),
-    ]
-    return {
-        "title": title,
-        "last-modified": timestamp(stamp.time),
-        "version": stamp.version,
-        "oscal-version": OSCAL_VERSION,
-        "props": props if stamp.commit != "unrecorded" else None,
-        **extra,
-    }
+    props = None
+    if stamp.commit != "unrecorded":  # a model without a run's identity (a test's) has none to name
+        props = [
+            prop("commit", stamp.commit),
+            prop("working-tree", "uncommitted changes" if stamp.uncommitted else "as committed"),
+            prop("configuration-sha256", stamp.config_sha256),
+            *(prop("tool", f"{tool} {version}") for tool, version in stamp.tools.items()),
+        ]
+    return present(
+        {
+            "title": title,
+            "last-modified": timestamp(stamp.time),
+            "version": stamp.version,
+            "oscal-version": OSCAL_VERSION,
+            "props": props,
+            **extra,
+        }
+    )
 
 
 def profile_resource() -> dict[str, Any]:

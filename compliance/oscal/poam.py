@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from trestle.oscal import poam
-
 from compliance.model import ComplianceModel
 from compliance.oscal.base import (
     FEDRAMP_NS,
@@ -46,12 +44,12 @@ def _item(key: tuple[str, ...], risk: dict[str, Any], remarks: str) -> dict[str,
         "description": risk["description"],
         "props": [prop("POAM-ID", f"SYNTH-{item_uuid[:8].upper()}", ns=FEDRAMP_NS)],
         "related-risks": [{"risk-uuid": risk["uuid"]}],
-        "origins": risk["origins"],
         "remarks": remarks,
+        "origins": risk["origins"],
     }
 
 
-def plan_of_action_and_milestones(model: ComplianceModel) -> poam.PlanOfActionAndMilestones | None:
+def plan_of_action_and_milestones(model: ComplianceModel) -> dict[str, Any] | None:
     """The POA&M of the synth's open deviations; None where nothing is open."""
     stamp, packs = Stamp.of(model), packs_of_findings(model)
     risks, items = [], []
@@ -67,14 +65,12 @@ def plan_of_action_and_milestones(model: ComplianceModel) -> poam.PlanOfActionAn
         items.append(_item(finding_key(evaluation), risk, "Open finding: the gate fails until it is fixed."))
     if not items:
         return None
-    return poam.PlanOfActionAndMilestones.model_validate(
-        {
-            "uuid": stamp.uuid("plan-of-action-and-milestones"),
-            "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: plan of action and milestones"),
-            "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
-            "system-id": {"identifier-type": "https://ietf.org/rfc/rfc4122", "id": stamp.system_id},
-            "local-definitions": {"assessment-assets": assessment_assets(stamp)},
-            "risks": risks,
-            "poam-items": items,
-        }
-    )
+    return {
+        "uuid": stamp.uuid("plan-of-action-and-milestones"),
+        "metadata": metadata(stamp, "FedRAMP Moderate monitoring platform: plan of action and milestones"),
+        "import-ssp": {"href": SYSTEM_SECURITY_PLAN},
+        "system-id": {"identifier-type": "https://ietf.org/rfc/rfc4122", "id": stamp.system_id},
+        "local-definitions": {"assessment-assets": assessment_assets(stamp)},
+        "risks": risks,
+        "poam-items": items,
+    }

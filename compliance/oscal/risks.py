@@ -13,6 +13,7 @@ decides `deviation-approved` and becomes a risk-log entry, the second the deadli
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from compliance.model import (
     open_deviation,
     plan_of_action,
 )
-from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, prop, timestamp, tool_of
+from compliance.oscal.base import FEDRAMP_NS, NIST_NS, Stamp, origins, present, prop, timestamp, tool_of
 from compliance.oscal.base import as_datetime as _as_datetime
 
 APPROVED, REQUESTED, OPEN = "deviation-approved", "deviation-requested", "open"
@@ -136,36 +137,42 @@ def acknowledgment_risk(
     key = acknowledgment_key(ack)
     tools = [tool_of(pack)]
     due = review_by(ack)
-    risk: dict[str, Any] = {
-        "uuid": risk_uuid(stamp, key),
-        "title": f"{ack.finding} on {ack.path}",
-        "description": ack.reason,
-        "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
-        "props": [prop("scope", ack.scope), *_controls(ack.controls), *(prop("nist-control", c) for c in ack.controls)],
-        "status": risk_status(ack),
-        "origins": origins(stamp, tools),
-        "characterizations": [_characterization(stamp, tools, rating(compensated=ack.holds))],
-        "mitigating-factors": [
-            {
-                "uuid": stamp.uuid("mitigating-factor", *key, str(n)),
-                "description": f"{check.check}: {check.claim}; {'holds' if check.holds else 'does not hold'} on "
-                f"{check.subject or 'no resource'} ({check.evidence})",
-            }
-            for n, check in enumerate(ack.checks)
-        ]
-        or None,
-        "deadline": timestamp(due) if due else None,
-        "remediations": [
-            {
-                "uuid": stamp.uuid("remediation", "recommendation", *key),
-                "lifecycle": "recommendation",
-                "title": "Fix the resource",
-                "description": f"Change {ack.path} so that {ack.finding} no longer applies, then remove the "
-                "acknowledgment.",
-            },
-            _milestone(stamp, key, due),
-        ],
-    }
+    risk: dict[str, Any] = present(
+        {
+            "uuid": risk_uuid(stamp, key),
+            "title": f"{ack.finding} on {ack.path}",
+            "description": ack.reason,
+            "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
+            "props": [
+                prop("scope", ack.scope),
+                *_controls(ack.controls),
+                *(prop("nist-control", c) for c in ack.controls),
+            ],
+            "status": risk_status(ack),
+            "origins": origins(stamp, tools),
+            "characterizations": [_characterization(stamp, tools, rating(compensated=ack.holds))],
+            "mitigating-factors": [
+                {
+                    "uuid": stamp.uuid("mitigating-factor", *key, str(n)),
+                    "description": f"{check.check}: {check.claim}; {'holds' if check.holds else 'does not hold'} on "
+                    f"{check.subject or 'no resource'} ({check.evidence})",
+                }
+                for n, check in enumerate(ack.checks)
+            ]
+            or None,
+            "deadline": timestamp(due) if due else None,
+            "remediations": [
+                {
+                    "uuid": stamp.uuid("remediation", "recommendation", *key),
+                    "lifecycle": "recommendation",
+                    "title": "Fix the resource",
+                    "description": f"Change {ack.path} so that {ack.finding} no longer applies, then remove the "
+                    "acknowledgment.",
+                },
+                _milestone(stamp, key, due),
+            ],
+        }
+    )
     if approved(ack) and approval is not None:
         risk["risk-log"] = {
             "entries": [
@@ -218,10 +225,26 @@ def open_findings(model: ComplianceModel) -> list[Evaluation]:
     return list(plan_of_action(model).findings)
 
 
-def related_acknowledgments(control: Control, acks: list[AcknowledgmentRecord]) -> list[AcknowledgmentRecord]:
-    """The acknowledgments behind the control's deviation status (`Control.deviations` names them)."""
-    names = set(control.deviations)
-    return [a for a in acks if a.name in names]
+@dataclass(frozen=True)
+class Deviations:
+    """A model's acknowledgments by name (`AcknowledgmentRecord.name`): a control's deviations found without reading
+    every acknowledgment for every control."""
+
+    acks: tuple[AcknowledgmentRecord, ...]
+    positions: dict[str, tuple[int, ...]]  # name -> where in `acks`
+
+    @staticmethod
+    def of(acks: Iterable[AcknowledgmentRecord]) -> Deviations:
+        listed = tuple(acks)
+        positions: dict[str, tuple[int, ...]] = {}
+        for n, ack in enumerate(listed):
+            positions[ack.name] = (*positions.get(ack.name, ()), n)
+        return Deviations(listed, positions)
+
+    def behind(self, control: Control) -> list[AcknowledgmentRecord]:
+        """The acknowledgments behind the control's deviation status (`Control.deviations` names them), in order."""
+        found = {n for name in control.deviations for n in self.positions.get(name, ())}
+        return [self.acks[n] for n in sorted(found)]
 
 
 def related_findings(control: Control, found: list[Evaluation]) -> list[Evaluation]:

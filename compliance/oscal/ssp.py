@@ -21,8 +21,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from trestle.oscal import ssp as ossp
-
 from compliance.model import AcknowledgmentRecord, ComplianceModel, Control, SystemDescription
 from compliance.oscal.base import (
     BASELINE_PROFILE,
@@ -34,11 +32,13 @@ from compliance.oscal.base import (
     component_of,
     metadata,
     outcome,
+    present,
     profile_resource,
     prop,
     subject_uuid,
 )
 from compliance.oscal.component import evidence, implemented_by, inherited, inherited_narratives, origination
+from compliance.oscal.risks import Deviations
 from config.aws_facts import partition_of
 
 # What the plan calls the system when the configuration does not say (`system:` in the configuration file).
@@ -232,14 +232,14 @@ def _requirement(
     control: Control,
     found: dict[tuple[str, str], tuple[list[str], list[str]]],
     providers: dict[str, list[str]],
-    acks: list[AcknowledgmentRecord],
+    acks: Deviations,
 ) -> dict[str, Any]:
     parts = []
     if outcome(control):
-        named = set(control.deviations)
+        behind = acks.behind(control)
         for name in COMPONENTS:
             rules, resources = found.get((name, control.control), ([], []))
-            deviations = [a for a in acks if a.name in named and component_of(a.scope) == name]
+            deviations = [a for a in behind if component_of(a.scope) == name]
             if rules:
                 parts.append(_by_component(name, control, rules, resources))
             elif deviations:
@@ -299,17 +299,19 @@ def _information_types(system: SystemDescription) -> list[dict[str, Any]]:
             }
         ]
     return [
-        {
-            "uuid": subject_uuid("information-type", kind.title),
-            "title": kind.title,
-            "description": kind.description,
-            "categorizations": [{"system": SP_800_60, "information-type-ids": [kind.nist_800_60_id]}]
-            if kind.nist_800_60_id
-            else None,
-            "confidentiality-impact": {"base": _fips_199(kind.confidentiality)},
-            "integrity-impact": {"base": _fips_199(kind.integrity)},
-            "availability-impact": {"base": _fips_199(kind.availability)},
-        }
+        present(
+            {
+                "uuid": subject_uuid("information-type", kind.title),
+                "title": kind.title,
+                "description": kind.description,
+                "categorizations": [{"system": SP_800_60, "information-type-ids": [kind.nist_800_60_id]}]
+                if kind.nist_800_60_id
+                else None,
+                "confidentiality-impact": {"base": _fips_199(kind.confidentiality)},
+                "integrity-impact": {"base": _fips_199(kind.integrity)},
+                "availability-impact": {"base": _fips_199(kind.availability)},
+            }
+        )
         for kind in system.information_types
     ]
 
@@ -342,9 +344,10 @@ def _people(system: SystemDescription) -> tuple[list[dict[str, Any]], list[dict[
     return parties, responsible
 
 
-def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
+def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
     stamp, found, providers = Stamp.of(model), evidence(model), inherited(model)
     system = (model.run.system if model.run else None) or DEFAULT_SYSTEM
+    deviations = Deviations.of(model.acknowledgments)
     aws = {"uuid": subject_uuid("party", "aws"), "type": "organization", "name": "Amazon Web Services"}
     people, responsible = _people(system)
     described = (
@@ -365,52 +368,51 @@ def system_security_plan(model: ComplianceModel) -> ossp.SystemSecurityPlan:
         "status": {"state": system.status},
         "authorization-boundary": {"description": _boundary(model, stamp)},
     }
-    implementation = {
-        "leveraged-authorizations": _leveraged(stamp, system),
-        "users": [
-            {
-                "uuid": subject_uuid("user", role),
-                "title": _ROLES[role],
-                "role-ids": [role],
-                "description": description,
-            }
-            for role, description in (
-                (
-                    "pipeline-approver",
-                    "Approves pipeline changes, security-diff broadenings and promotions to "
-                    "stages that wait for a person (CodePipeline manual approvals).",
-                ),
-                (
-                    "platform-engineer",
-                    "Deploys the pipeline stack from a workstation when the pipeline itself is "
-                    "broken (break glass), from a reviewed commit.",
-                ),
-            )
-        ],
-        "components": _components(model, stamp, system),
-        "inventory-items": _inventory(stamp) or None,
-    }
-    return ossp.SystemSecurityPlan.model_validate(
+    implementation = present(
         {
-            "uuid": stamp.uuid("system-security-plan"),
-            "metadata": metadata(
-                stamp,
-                f"{system.name}: system security plan (skeleton)",
-                roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
-                parties=[aws, *people],
-                **({"responsible-parties": responsible} if responsible else {}),
-            ),
-            "import-profile": {"href": BASELINE_PROFILE.href},
-            "system-characteristics": characteristics,
-            "system-implementation": implementation,
-            "control-implementation": {
-                "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
-                f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
-                "implemented-requirements": [
-                    _requirement(c, found, providers.get(c.control, {}), list(model.acknowledgments))
-                    for c in model.controls
-                ],
-            },
-            "back-matter": {"resources": [profile_resource()]},
+            "leveraged-authorizations": _leveraged(stamp, system),
+            "users": [
+                {
+                    "uuid": subject_uuid("user", role),
+                    "title": _ROLES[role],
+                    "description": description,
+                    "role-ids": [role],
+                }
+                for role, description in (
+                    (
+                        "pipeline-approver",
+                        "Approves pipeline changes, security-diff broadenings and promotions to "
+                        "stages that wait for a person (CodePipeline manual approvals).",
+                    ),
+                    (
+                        "platform-engineer",
+                        "Deploys the pipeline stack from a workstation when the pipeline itself is "
+                        "broken (break glass), from a reviewed commit.",
+                    ),
+                )
+            ],
+            "components": _components(model, stamp, system),
+            "inventory-items": _inventory(stamp) or None,
         }
     )
+    return {
+        "uuid": stamp.uuid("system-security-plan"),
+        "metadata": metadata(
+            stamp,
+            f"{system.name}: system security plan (skeleton)",
+            roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
+            parties=[aws, *people],
+            **({"responsible-parties": responsible} if responsible else {}),
+        ),
+        "import-profile": {"href": BASELINE_PROFILE.href},
+        "system-characteristics": characteristics,
+        "system-implementation": implementation,
+        "control-implementation": {
+            "description": "How the FedRAMP Rev 5 Moderate baseline is implemented: what synth shows of each "
+            f"component, what a stage inherits, and ({THIS_SYSTEM}) what the organisation writes.",
+            "implemented-requirements": [
+                _requirement(c, found, providers.get(c.control, {}), deviations) for c in model.controls
+            ],
+        },
+        "back-matter": {"resources": [profile_resource()]},
+    }

@@ -10,6 +10,6 @@
 
 Each reads fields of the model, never prose another module wrote, and none imports another format's module
 (`common` holds what they share; `attention`, the first section report.md and report.html both open with: what
-changed since the baseline, what is open, what needs the authorizing official). Standard library only: they
-import without the CDK or jsii.
+changed since the baseline, what is open, what needs the authorizing official). The standard library and orjson
+only: they import without the CDK or jsii.
 """

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from compliance.model import (
     ComplianceModel,
 )
-from compliance.outputs.common import group_evaluations, scope_counts, scopes
+from compliance.outputs.common import group_evaluations, indented_json, scope_counts, scopes
 
 # The report files, by name (written into the assembly's report directory, `compliance.assembly`).
 FINDINGS = "findings.json"
@@ -43,15 +44,16 @@ def render_findings_json(model: ComplianceModel) -> str:
     """findings.json: the whole model (what `ComplianceModel.from_json` reads back), headed by a summary.
 
     The header keys are extra to the model's own, and `from_json` ignores them, so the file stays the
-    single source from which every other report can be rebuilt.
+    single source from which every other report can be rebuilt. The model's fields are written as
+    `ComplianceModel.to_json` gives them, without copying the model into dictionaries first.
     """
     document: dict[str, Any] = {
         "schema": FINDINGS_SCHEMA,
         "summary": {scope: counts.to_json() for scope, counts in scope_counts(model).items()},
         "by_scope": findings_by_scope(model),
-        **model.to_json(),
+        **{field.name: getattr(model, field.name) for field in fields(model)},
     }
-    return json.dumps(document, indent=2, sort_keys=False)
+    return indented_json(document)
 
 
 def read_model(directory: Path) -> ComplianceModel | None:

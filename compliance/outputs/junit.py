@@ -10,7 +10,7 @@ from compliance.model import (
     ComplianceModel,
     Evaluation,
     Status,
-    acknowledgment_of,
+    acknowledgments_by_name,
 )
 from compliance.outputs.common import TOOL_NAME, group_evaluations, scopes
 
@@ -33,18 +33,16 @@ def render_junit(model: ComplianceModel) -> str:
     but its output names the acknowledged resources, the kind of each deviation and why, so the CI test tab
     still shows them.
     """
-    records: dict[str, list[AcknowledgmentRecord]] = {}
-    for record in model.acknowledgments:
-        records.setdefault(record.finding, []).append(record)
+    records = acknowledgments_by_name(model.acknowledgments)
     root = ET.Element("testsuites", name=TOOL_NAME)
-    groups = group_evaluations(model.evaluations)
+    by_scope: dict[str, list[tuple[str, str, list[Evaluation]]]] = {}
+    for (scope, pack, rule), evaluations in group_evaluations(model.evaluations).items():
+        by_scope.setdefault(scope, []).append((pack, rule, evaluations))
     total_tests = total_failures = 0
     for scope in scopes(model):
         suite = ET.SubElement(root, "testsuite", name=scope)
         tests = failures = 0
-        for (group_scope, pack, rule), evaluations in groups.items():
-            if group_scope != scope:
-                continue
+        for pack, rule, evaluations in by_scope.get(scope, []):
             tests += 1
             case = ET.SubElement(suite, "testcase", classname=f"{scope}.{pack}", name=rule)
             failing = [e for e in evaluations if e.status is Status.NON_COMPLIANT]
@@ -79,8 +77,9 @@ def render_junit(model: ComplianceModel) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _acknowledged_line(evaluation: Evaluation, records: dict[str, list[AcknowledgmentRecord]]) -> str:
-    """An acknowledged finding as the case's output lists it: the resource, the finding, the kind, the reason."""
-    record = acknowledgment_of(evaluation, records)
+def _acknowledged_line(evaluation: Evaluation, records: dict[str, AcknowledgmentRecord]) -> str:
+    """An acknowledged finding as the case's output lists it: the resource, the finding, the kind, the reason
+    (`records`: the acknowledgments by name, the evaluation naming the one that accepted it)."""
+    record = records.get(evaluation.acknowledgment)
     kind = f" ({record.kind})" if record is not None else ""
     return f"acknowledged {evaluation.path} [{evaluation.finding}]{kind}: {evaluation.reason}"

@@ -544,6 +544,7 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
     stages = model.run.stages if model.run else {}
     pipeline = f"{model.run.pipeline_account} {model.run.pipeline_region}" if model.run else ""
     acknowledgments = acknowledgments_by_name(model.acknowledgments)
+    order = {scope: n for n, scope in enumerate(scopes(model))}
     return [
         ControlToDisable(
             control=control,
@@ -552,7 +553,7 @@ def controls_to_disable(model: ComplianceModel) -> list[ControlToDisable]:
             paths=tuple(e.path for e in items),
             reasons=tuple(dict.fromkeys(_reason(acknowledgments, e) for e in items)),
         )
-        for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], scopes(model).index(kv[0][1])))
+        for (control, scope), items in sorted(grouped.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))
     ]
 
 

@@ -92,6 +92,16 @@ def master_secret_grant(resource: ResourceView, ctx: Context) -> Verdict:
 
 def master_secrets(index: TemplateIndex) -> list[MasterSecret]:
     """Every database master secret of the app."""
+    return list(index.fact(_master_secrets))
+
+
+def administering_roles(index: TemplateIndex, secret: MasterSecret) -> set[tuple[str, str]]:
+    """The roles of the functions that administer the database with `secret`: the database-user function's
+    (a custom resource that is given the secret) and the rotation function's, where the app creates it."""
+    return set(index.fact(_administering_roles).get(secret.key, ()))
+
+
+def _master_secrets(index: TemplateIndex) -> list[MasterSecret]:
     found: dict[tuple[str, str], MasterSecret] = {}
     for view in index.all_resources():
         if view.type in _DATABASES:
@@ -111,24 +121,25 @@ def master_secrets(index: TemplateIndex) -> list[MasterSecret]:
     return list(found.values())
 
 
-def administering_roles(index: TemplateIndex, secret: MasterSecret) -> set[tuple[str, str]]:
-    """The roles of the functions that administer the database with `secret`: the database-user function's
-    (a custom resource that is given the secret) and the rotation function's, where the app creates it."""
-    functions: list[tuple[StackView, Any]] = []
+def _administering_roles(index: TemplateIndex) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """By secret (stack name, logical id), the roles of the functions given it, in one pass over the app."""
+    functions: list[tuple[tuple[str, str], StackView, Any]] = []
     for view in index.all_resources():
-        if view.type in ADMINISTERING_CUSTOM_RESOURCES and _refers(index, view.stack, view.properties, secret):
-            functions.append((view.stack, view.properties.get("ServiceToken")))
-        elif view.type == "AWS::SecretsManager::RotationSchedule" and _refers(
-            index, view.stack, view.properties.get("SecretId"), secret
-        ):
-            functions.append((view.stack, view.properties.get("RotationLambdaARN")))
-    roles = set()
-    for stack, reference in functions:
+        given: Any
+        if view.type in ADMINISTERING_CUSTOM_RESOURCES:
+            given, token = view.properties, view.properties.get("ServiceToken")
+        elif view.type == "AWS::SecretsManager::RotationSchedule":
+            given, token = view.properties.get("SecretId"), view.properties.get("RotationLambdaARN")
+        else:
+            continue
+        functions += [(secret.key, view.stack, token) for secret in _secrets(index, view.stack, given)]
+    roles: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for key, stack, reference in functions:
         function = index.resolve(stack, reference)
         if function is not None and function.type == "AWS::Lambda::Function":
             role = index.target(function.stack, function.properties.get("Role"))
             if role is not None:
-                roles.add((role[0].stack_name, role[1]))
+                roles.setdefault(key, set()).add((role[0].stack_name, role[1]))
     return roles
 
 

@@ -340,7 +340,7 @@ def test_the_plan_of_action_counts_the_items_the_poam_writes() -> None:
     plan = plan_of_action(model)
     document = plan_of_action_and_milestones(model)
     assert document is not None
-    assert plan.items == len(document.poam_items) == 3
+    assert plan.items == len(document["poam-items"]) == 3
     text = _flat(_section(model))
     assert (
         f"- Plan of action and milestones: {plan.items} item(s) in `{POAM_FILE}`: {len(plan.deviations)} open "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from compliance.oscal.validation import problems
 from scripts.golden import FINDINGS, GOLDEN, render
 
 
@@ -30,3 +31,7 @@ def test_the_renderers_write_exactly_the_golden_files(rendered: Path) -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.iterdir()))
 def test_each_output_is_byte_identical_to_its_golden_file(rendered: Path, name: str) -> None:
     assert (rendered / name).read_bytes() == (GOLDEN / name).read_bytes(), f"{name}: make golden, review the diff"
+
+
+def test_the_golden_oscal_documents_are_valid_and_as_compliance_trestle_writes_them() -> None:
+    assert problems(GOLDEN) == []

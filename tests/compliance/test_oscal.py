@@ -1,7 +1,10 @@
 """The OSCAL package of a synth: it loads back with compliance-trestle, agrees with controls.csv, and accumulates.
 
-Every document is read with trestle's models (generated from NIST's OSCAL 1.2.1 schemas); the
-SSP skeleton goes through `trestle author ssp-assemble`; two runs' results merge into one.
+Every document is read with trestle's models (generated from NIST's OSCAL 1.2.1 schemas), and every one
+written here, in each variation (approved and failing controls, GovCloud, runs of an edited tree), is
+valid and byte for byte what trestle writes of it (`compliance.oscal.validation`): the synth writes them
+without trestle. The SSP skeleton goes through `trestle author ssp-assemble`; two runs' results merge
+into one.
 """
 
 from __future__ import annotations
@@ -45,12 +48,12 @@ from compliance.oscal import (
     COMPONENT_DEFINITION,
     POAM,
     SYSTEM_SECURITY_PLAN,
-    MergeError,
     assessment_results,
-    merge_results,
     write_oscal,
 )
-from compliance.oscal.base import OUTCOMES
+from compliance.oscal.base import OUTCOMES, oscal_json
+from compliance.oscal.merge import MergeError, merge_results
+from compliance.oscal.validation import problems
 from config.schema import AppConfig
 from scripts import merge_results as merge_script
 
@@ -132,6 +135,34 @@ def test_every_document_loads_with_trestle(written: Path) -> None:
     kinds = (ComponentDefinition, SystemSecurityPlan, AssessmentPlan, AssessmentResults, PlanOfActionAndMilestones)
     for name, kind in zip(DOCUMENTS, kinds, strict=True):
         assert isinstance(kind.oscal_read(written / name), kind), name
+
+
+def test_every_document_is_valid_and_byte_for_byte_what_trestle_writes_of_it(written: Path) -> None:
+    assert problems(written) == []
+
+
+def test_validation_names_a_document_trestle_refuses_or_would_write_otherwise(written: Path, tmp_path: Path) -> None:
+    for name in DOCUMENTS:
+        shutil.copy(written / name, tmp_path / name)
+    (root,) = json.loads((tmp_path / COMPONENT_DEFINITION).read_text()).items()
+    (tmp_path / COMPONENT_DEFINITION).write_text(json.dumps({root[0]: {**root[1], "uuid": "not-a-uuid"}}))
+    plan = json.loads((tmp_path / ASSESSMENT_PLAN).read_text())
+    (tmp_path / ASSESSMENT_PLAN).write_text(json.dumps(plan, indent=4) + "\n")  # valid, but not as trestle writes it
+    (tmp_path / SYSTEM_SECURITY_PLAN).unlink()
+
+    found = problems(tmp_path)
+
+    assert [line.split(":")[0] for line in found] == [COMPONENT_DEFINITION, SYSTEM_SECURITY_PLAN, ASSESSMENT_PLAN]
+    assert "not valid OSCAL" in found[0]
+    assert found[1] == f"{SYSTEM_SECURITY_PLAN}: missing"
+    assert "not byte for byte" in found[2]
+
+
+def test_a_property_value_oscal_would_refuse_fails_as_the_document_is_built(model: ComplianceModel) -> None:
+    ack = next(a for a in model.acknowledgments if a.controls)
+    padded = replace(ack, controls=(*ack.controls, "AC-6 "))
+    with pytest.raises(ValueError, match="OSCAL property nist-control: 'AC-6 '"):
+        assessment_results(replace(model, acknowledgments=[padded]))
 
 
 def test_the_evidence_manifest_lists_every_document(written: Path) -> None:
@@ -358,6 +389,7 @@ def test_a_govcloud_configuration_leverages_govcloud(model: ComplianceModel, tmp
     write_oscal(replace(model, run=gov), tmp_path)
     ssp = _json(tmp_path / SYSTEM_SECURITY_PLAN)
     assert [a["title"] for a in ssp["system-implementation"]["leveraged-authorizations"]] == ["AWS GovCloud (US)"]
+    assert problems(tmp_path) == []
 
 
 def test_the_poam_holds_open_deviations_with_their_review_dates(model: ComplianceModel, tmp_path: Path) -> None:
@@ -389,6 +421,7 @@ def test_the_poam_holds_open_deviations_with_their_review_dates(model: Complianc
     results = _json(tmp_path / ASSESSMENT_RESULTS)
     statuses = {r["title"]: r["status"] for r in results["results"][0]["risks"]}
     assert statuses[f"{approved.finding} on {approved.path}"] == "deviation-approved"
+    assert problems(tmp_path) == []
 
 
 def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(
@@ -424,6 +457,7 @@ def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(
     assert all(r.remediations[0].description == "Enable logging." for r in open_risks)
     poam = _json(tmp_path / POAM)
     assert {r.uuid for r in open_risks} <= {i["related-risks"][0]["risk-uuid"] for i in poam["poam-items"]}
+    assert problems(tmp_path) == []
 
 
 def _identified(directory: Path) -> dict[str, set[str]]:
@@ -443,6 +477,7 @@ def test_runs_differ_in_their_own_uuids_and_share_their_subjects(model: Complian
         (tmp_path / name).mkdir()
         write_oscal(replace(model, run=identity), tmp_path / name)
         found[name] = _identified(tmp_path / name)
+        assert problems(tmp_path / name) == [], name
     first = _json(tmp_path / "first" / ASSESSMENT_RESULTS)
     per_run = {first["uuid"], first["results"][0]["uuid"], *(o["uuid"] for o in first["results"][0]["observations"])}
     for other in ("later", "edited"):
@@ -461,7 +496,7 @@ def test_two_runs_merge_into_one_valid_results_document(model: ComplianceModel, 
     for name, time in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z")):
         (tmp_path / name).mkdir()
         document = assessment_results(replace(model, run=replace(model.run, time=time)))
-        (tmp_path / name / ASSESSMENT_RESULTS).write_text(document.oscal_serialize_json())
+        (tmp_path / name / ASSESSMENT_RESULTS).write_bytes(oscal_json(ASSESSMENT_RESULTS, document))
     a, b = (json.loads((tmp_path / n / ASSESSMENT_RESULTS).read_text()) for n in "ab")
     # Two runs in one document unmerged: every observation's uuid would be there twice.
     merged = merge_results(a, b)

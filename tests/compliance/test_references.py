@@ -48,3 +48,17 @@ def test_all_resources_walks_every_stack() -> None:
         "Pipeline/Dev/Data/Logs/Resource",
         "Pipeline/Dev/Keys/Key",
     ]
+
+
+def test_a_fact_of_the_app_is_computed_once_per_index_and_each_index_has_its_own() -> None:
+    calls: list[TemplateIndex] = []
+
+    def resource_count(index: TemplateIndex) -> int:
+        calls.append(index)
+        return sum(1 for _ in index.all_resources())
+
+    first, second = _index(), TemplateIndex.from_templates({"Pipeline": {"Resources": {}}})
+
+    assert [first.fact(resource_count) for _ in range(3)] == [2, 2, 2]
+    assert second.fact(resource_count) == 0
+    assert calls == [first, second]
