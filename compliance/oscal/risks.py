@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from compliance.model import (
+    AcknowledgmentKind,
     AcknowledgmentRecord,
     Approval,
     ComplianceModel,
@@ -130,6 +131,21 @@ def risk_uuid(stamp: Stamp, key: tuple[str, ...]) -> str:
     return stamp.uuid("risk", *key)
 
 
+# FedRAMP's extensions for the two kinds of deviation request its POA&M tracks (GSA fedramp-automation, POA&M guide
+# 4.5.1 and 4.5.2): "pending" once the evidence for the request exists, "approved" once approved. A generated
+# construct has no FedRAMP column of its own; the project's `acknowledgment-kind` property names it.
+_FEDRAMP_REQUESTS = {
+    AcknowledgmentKind.OPERATIONAL_REQUIREMENT: "operational-requirement",
+    AcknowledgmentKind.TOOL_FALSE_POSITIVE: "false-positive",
+}
+
+
+def _deviation_request(ack: AcknowledgmentRecord) -> list[dict[str, Any]]:
+    """The FedRAMP property of the deviation request the acknowledgment makes, with its state, where it has one."""
+    name = _FEDRAMP_REQUESTS.get(ack.kind)
+    return [prop(name, "approved" if approved(ack) else "pending", ns=FEDRAMP_NS)] if name else []
+
+
 def acknowledgment_risk(
     stamp: Stamp, ack: AcknowledgmentRecord, pack: str, approval: Approval | None = None
 ) -> dict[str, Any]:
@@ -145,6 +161,8 @@ def acknowledgment_risk(
             "statement": f"Compensating control, checked at synth: {ack.compensating_control}.",
             "props": [
                 prop("scope", ack.scope),
+                prop("acknowledgment-kind", str(ack.kind)),
+                *_deviation_request(ack),
                 *_controls(ack.controls),
                 *(prop("nist-control", c) for c in ack.controls),
             ],

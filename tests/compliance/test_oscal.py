@@ -51,7 +51,7 @@ from compliance.oscal import (
     assessment_results,
     write_oscal,
 )
-from compliance.oscal.base import OUTCOMES, oscal_json
+from compliance.oscal.base import FEDRAMP_NS, NS, OUTCOMES, oscal_json
 from compliance.oscal.merge import MergeError, merge_results
 from compliance.oscal.validation import problems
 from config.schema import AppConfig
@@ -421,6 +421,19 @@ def test_the_poam_holds_open_deviations_with_their_review_dates(model: Complianc
     results = _json(tmp_path / ASSESSMENT_RESULTS)
     statuses = {r["title"]: r["status"] for r in results["results"][0]["risks"]}
     assert statuses[f"{approved.finding} on {approved.path}"] == "deviation-approved"
+    # Each risk names its kind; FedRAMP's columns for an operational requirement or a false positive carry the
+    # request's state (POA&M guide 4.5): pending until the baseline approves it.
+    written = {r["title"]: r for r in _json(tmp_path / POAM)["risks"]}
+    requests = {"operational requirement": "operational-requirement", "tool false positive": "false-positive"}
+    assert {a.kind.value for a in changed} == {"operational requirement", "tool false positive", "generated construct"}
+    for ack in changed:
+        props = {(p.get("ns"), p["name"]): p["value"] for p in written[ack.name]["props"]}
+        assert props[(NS, "acknowledgment-kind")] == ack.kind.value
+        fedramp = {name: value for (ns, name), value in props.items() if ns == FEDRAMP_NS}
+        request = requests.get(ack.kind.value)
+        assert {n: v for n, v in fedramp.items() if n in requests.values()} == (
+            {request: "approved" if ack.approved else "pending"} if request else {}
+        ), ack.name
     assert problems(tmp_path) == []
 
 
