@@ -133,6 +133,8 @@ def main() -> int:
         with progress.phase("constructs", "building the pipeline and its stages") as phase:
             app = build_app(config)
             phase.result = f"the pipeline and {len(config.environments)} stage(s) built"
+        # The constructs live until the process ends: the synth's full collections need not walk them again.
+        gc.freeze()
         # The CDK runs the packs and Control Tower's controls as validation plugins within its synth.
         with progress.phase("synth", "writing the templates, validating them with the packs") as phase:
             assembly = app.synth()

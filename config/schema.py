@@ -923,14 +923,18 @@ class LeveragedAuthorizationConfig(_Strict):
     @field_validator("package_id")
     @classmethod
     def _package(cls, value: str) -> str:
-        if not FEDRAMP_PACKAGE_ID.fullmatch(value):
-            raise _problem("package_id", "is not a FedRAMP package id such as 'F1234567890'")
-        return value
+        return _check_package_id(value, "package_id")
 
     @field_validator("date_authorized")
     @classmethod
     def _date(cls, value: str) -> str:
         return _check_iso_date(value, "date_authorized")
+
+
+def _check_package_id(value: str, field: str) -> str:
+    if not FEDRAMP_PACKAGE_ID.fullmatch(value):
+        raise _problem(field, "is not a FedRAMP package id such as 'F1234567890'")
+    return value
 
 
 def _check_iso_date(value: str, field: str) -> str:
@@ -976,9 +980,7 @@ class SystemConfig(_Strict):
     @field_validator("fedramp_id")
     @classmethod
     def _fedramp_id(cls, value: str | None) -> str | None:
-        if value is not None and not FEDRAMP_PACKAGE_ID.fullmatch(value):
-            raise _problem("fedramp_id", "is not a FedRAMP package id such as 'F1234567890'")
-        return value
+        return value if value is None else _check_package_id(value, "fedramp_id")
 
     @field_validator("information_types")
     @classmethod
