@@ -58,9 +58,11 @@ _RUN_FAILURES = frozenset({"PluginFailed", "NoValidationReport"})
 
 def synth_errors(found: list[Finding]) -> list[str]:
     """The open findings of `found` that no pack reports, so the compliance model holds no evaluation of them: the
-    CDK's error annotations (its validation report lists them under the plugin `Annotation`), a plugin that failed,
-    no validation report. One line each, as the reports list them beside the model's own open findings."""
-    return [f"{f.plugin}: {f.line()}" for f in found if f.rule in _RUN_FAILURES or report_pack(f.plugin) is None]
+    CDK's annotations (its validation report lists errors and warnings under the plugin `Construct Annotations`; the
+    gate fails on both), a plugin that failed, no validation report. One line each, with its severity, as the
+    reports list them beside the model's own open findings."""
+    outside = [f for f in found if f.rule in _RUN_FAILURES or report_pack(f.plugin) is None]
+    return [f"{f.plugin} ({f.severity}): {f.line()}" for f in outside]
 
 
 def claim_failures(model: ComplianceModel) -> list[Finding]:

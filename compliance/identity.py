@@ -119,9 +119,7 @@ def system_description(system: SystemConfig) -> SystemDescription:
         description=system.description or "",
         status=system.status,
         information_types=tuple(
-            InformationType(
-                t.title, t.description, t.nist_800_60_id or "", t.confidentiality, t.integrity, t.availability
-            )
+            InformationType(t.title, t.description, t.nist_800_60_id, t.confidentiality, t.integrity, t.availability)
             for t in system.information_types
         ),
         people=tuple(people),

@@ -374,7 +374,7 @@ class InformationType:
 
     title: str
     description: str
-    nist_800_60_id: str  # "C.3.5.8"; "" when the configuration gives none
+    nist_800_60_id: str  # "C.3.5.8"
     confidentiality: str
     integrity: str
     availability: str
@@ -459,8 +459,8 @@ class ComplianceModel:
     locations: list[ResourceLocation] = field(default_factory=list)  # where each evaluated resource comes from
     approval: Approval | None = None  # the signed-off baseline that approves deviations (None: none compared)
     review_overdue: list[str] = field(default_factory=list)  # acknowledgments past their review date, one line each
-    # What fails the gate outside the packs, one line each: the CDK's error annotations (a construct that refused its
-    # input), a validation plugin that failed, a synth that wrote no validation report.
+    # What fails the gate outside the packs, one line each with its severity: the CDK's annotations (errors, and
+    # warnings, which fail the gate too), a validation plugin that failed, a synth that wrote no validation report.
     synth_errors: list[str] = field(default_factory=list)
     # The date (ISO 8601) the gate judged review dates on: the run's own date in UTC, or the one MONITORING_TODAY
     # names ("" where the run did not judge them, or a findings.json of an older run is read).

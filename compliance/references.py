@@ -82,6 +82,9 @@ class TemplateIndex:
         return result
 
     def _add(self, stack: StackView) -> None:
+        # A fact or the referrers computed before this stack was added would leave it out.
+        self._facts.clear()
+        self._referrers = None
         self.stacks.append(stack)
         self._by_stack_name[stack.stack_name] = stack
         for resource in stack.resource_views():

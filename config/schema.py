@@ -873,6 +873,8 @@ class ControlTowerConfig(_Strict):
 
 # A package id as FedRAMP's Marketplace lists it ("F1603047866"): an F, then letters and digits.
 FEDRAMP_PACKAGE_ID = re.compile(r"F[A-Z0-9]{5,19}", re.ASCII)
+# A name the system security plan prints as OSCAL's `string`: one line, no space at either end.
+SINGLE_LINE = re.compile(r"\S(.*\S)?")
 # The impact levels an information type of a FedRAMP Moderate system may have (FIPS 199): a "high" type makes the
 # system a High one, which this baseline does not cover.
 Impact = Literal["low", "moderate"]
@@ -882,7 +884,12 @@ class PersonConfig(_Strict):
     """One person the system security plan names for a role."""
 
     name: str = Field(min_length=1, max_length=200, description="the person's name, as the plan names them")
-    email: str = Field(description="their e-mail address")
+    email: str = Field(description="their e-mail address", json_schema_extra={"allowed": "an e-mail address"})
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_single_line(value, "name")
 
     @field_validator("email")
     @classmethod
@@ -899,17 +906,23 @@ class InformationTypeConfig(_Strict):
         min_length=1, max_length=200, description="the type's name, e.g. 'System and Network Monitoring'"
     )
     description: str = Field(min_length=1, description="what information of this type the system holds")
-    nist_800_60_id: str | None = Field(
-        default=None, description="its identifier in NIST SP 800-60 Volume II, e.g. 'C.3.5.8'"
+    nist_800_60_id: str = Field(
+        description="its identifier in NIST SP 800-60 Volume II, e.g. 'C.3.5.8' (FedRAMP asks every type for one)",
+        json_schema_extra={"allowed": "C or D, then one to four dot-separated numbers"},
     )
     confidentiality: Impact = Field(default="moderate", description="FIPS 199 confidentiality impact: low or moderate")
     integrity: Impact = Field(default="moderate", description="FIPS 199 integrity impact: low or moderate")
     availability: Impact = Field(default="moderate", description="FIPS 199 availability impact: low or moderate")
 
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return _check_single_line(value, "title")
+
     @field_validator("nist_800_60_id")
     @classmethod
-    def _sp800_60(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[CD](\.[0-9]+){1,4}", value, re.ASCII):
+    def _sp800_60(cls, value: str) -> str:
+        if not re.fullmatch(r"[CD](\.[0-9]+){1,4}", value, re.ASCII):
             raise _problem("nist_800_60_id", "is not a NIST SP 800-60 information type id such as 'C.3.5.8'")
         return value
 
@@ -917,8 +930,13 @@ class InformationTypeConfig(_Strict):
 class LeveragedAuthorizationConfig(_Strict):
     """AWS's FedRAMP authorization of the pipeline's partition, as FedRAMP's Marketplace lists it."""
 
-    package_id: str = Field(description="the authorization's FedRAMP package id, e.g. 'F1234567890'")
-    date_authorized: str = Field(description="the date FedRAMP authorized it, ISO 8601 (YYYY-MM-DD)")
+    package_id: str = Field(
+        description="the authorization's FedRAMP package id, e.g. 'F1234567890'",
+        json_schema_extra={"allowed": "F, then 5 to 19 capital letters or digits"},
+    )
+    date_authorized: str = Field(
+        description="the date FedRAMP authorized it", json_schema_extra={"allowed": "a date, YYYY-MM-DD"}
+    )
 
     @field_validator("package_id")
     @classmethod
@@ -929,6 +947,12 @@ class LeveragedAuthorizationConfig(_Strict):
     @classmethod
     def _date(cls, value: str) -> str:
         return _check_iso_date(value, "date_authorized")
+
+
+def _check_single_line(value: str, field: str) -> str:
+    if not SINGLE_LINE.fullmatch(value):
+        raise _problem(field, "must be one line, with no space at either end")
+    return value
 
 
 def _check_package_id(value: str, field: str) -> str:
@@ -960,6 +984,7 @@ class SystemConfig(_Strict):
         default=None,
         description="the package id FedRAMP assigned the system, e.g. 'F1234567890' (until then the plan identifies "
         "it by a uuid of the pipeline's account and region)",
+        json_schema_extra={"allowed": "F, then 5 to 19 capital letters or digits"},
     )
     description: str | None = Field(
         default=None, min_length=1, description="the service and deployment model, its customers and purpose"
@@ -976,6 +1001,11 @@ class SystemConfig(_Strict):
     aws_authorization: LeveragedAuthorizationConfig | None = Field(
         default=None, description="AWS's FedRAMP authorization the system leverages, in the pipeline's partition"
     )
+
+    @field_validator("name", "short_name")
+    @classmethod
+    def _one_line(cls, value: str, info: ValidationInfo) -> str:
+        return _check_single_line(value, str(info.field_name))
 
     @field_validator("fedramp_id")
     @classmethod

@@ -131,19 +131,23 @@ def risk_uuid(stamp: Stamp, key: tuple[str, ...]) -> str:
     return stamp.uuid("risk", *key)
 
 
-# FedRAMP's extensions for the two kinds of deviation request its POA&M tracks (GSA fedramp-automation, POA&M guide
-# 4.5.1 and 4.5.2): "pending" once the evidence for the request exists, "approved" once approved. A generated
-# construct has no FedRAMP column of its own; the project's `acknowledgment-kind` property names it.
+# FedRAMP's extension for the deviation request an acknowledgment makes (GSA fedramp-automation, POA&M guide 4.5.1
+# and 4.5.2): a false positive, or an operational requirement (what a generated construct is too: the library the
+# system needs requires it). Its value is the request's state: "investigating" until evidence supports it,
+# "pending" once it does. "approved" is the authorizing official's decision, which the synth does not record: the
+# code owners' sign-off of the baseline approves a deviation for this gate (the risk's status says so), not for
+# FedRAMP, so it never writes "approved".
 _FEDRAMP_REQUESTS = {
     AcknowledgmentKind.OPERATIONAL_REQUIREMENT: "operational-requirement",
     AcknowledgmentKind.TOOL_FALSE_POSITIVE: "false-positive",
+    AcknowledgmentKind.GENERATED_CONSTRUCT: "operational-requirement",
 }
 
 
 def _deviation_request(ack: AcknowledgmentRecord) -> list[dict[str, Any]]:
-    """The FedRAMP property of the deviation request the acknowledgment makes, with its state, where it has one."""
-    name = _FEDRAMP_REQUESTS.get(ack.kind)
-    return [prop(name, "approved" if approved(ack) else "pending", ns=FEDRAMP_NS)] if name else []
+    """FedRAMP's property of the deviation request the acknowledgment makes: pending where its compensating control
+    holds (the evidence the request rests on), investigating where it does not."""
+    return [prop(_FEDRAMP_REQUESTS[ack.kind], "pending" if ack.holds else "investigating", ns=FEDRAMP_NS)]
 
 
 def acknowledgment_risk(

@@ -56,7 +56,8 @@ _ROLES = {
     "pipeline-approver": "Pipeline approver",
     "platform-engineer": "Platform engineer (break glass)",
 }
-_MODERATE = "fips-199-moderate"
+# The roles the configuration's `system` section names people for, in its order.
+_NAMED_ROLES = ("system-owner", "authorizing-official", "information-system-security-officer")
 _LEVELS = ("low", "moderate")
 # The categorization system of an information type's id (OSCAL SSP model, system-information: NIST SP 800-60 Vol. II).
 SP_800_60 = "https://doi.org/10.6028/NIST.SP.800-60v2r1"
@@ -284,6 +285,12 @@ def _fips_199(level: str) -> str:
     return f"fips-199-{level}"
 
 
+def _impact(level: str) -> dict[str, str]:
+    """An information type's impact on one objective, as the configuration gives it: the level selected for the
+    system (FedRAMP asks for `selected`), and as its base, since the configuration states no other."""
+    return {"base": _fips_199(level), "selected": _fips_199(level)}
+
+
 def _information_types(system: SystemDescription) -> list[dict[str, Any]]:
     if not system.information_types:
         return [
@@ -293,9 +300,9 @@ def _information_types(system: SystemDescription) -> list[dict[str, Any]]:
                 "description": f"{REPLACE}: the information types the system processes, categorized with NIST "
                 "SP 800-60 (system.information_types in the configuration file); FedRAMP Moderate bounds each "
                 "impact at moderate.",
-                "confidentiality-impact": {"base": _MODERATE},
-                "integrity-impact": {"base": _MODERATE},
-                "availability-impact": {"base": _MODERATE},
+                "confidentiality-impact": _impact("moderate"),
+                "integrity-impact": _impact("moderate"),
+                "availability-impact": _impact("moderate"),
             }
         ]
     return [
@@ -304,44 +311,53 @@ def _information_types(system: SystemDescription) -> list[dict[str, Any]]:
                 "uuid": subject_uuid("information-type", kind.title),
                 "title": kind.title,
                 "description": kind.description,
-                "categorizations": [{"system": SP_800_60, "information-type-ids": [kind.nist_800_60_id]}]
-                if kind.nist_800_60_id
-                else None,
-                "confidentiality-impact": {"base": _fips_199(kind.confidentiality)},
-                "integrity-impact": {"base": _fips_199(kind.integrity)},
-                "availability-impact": {"base": _fips_199(kind.availability)},
+                "categorizations": [{"system": SP_800_60, "information-type-ids": [kind.nist_800_60_id]}],
+                "confidentiality-impact": _impact(kind.confidentiality),
+                "integrity-impact": _impact(kind.integrity),
+                "availability-impact": _impact(kind.availability),
             }
         )
         for kind in system.information_types
     ]
 
 
-def _impact_level(system: SystemDescription) -> dict[str, str]:
-    """Each security objective's impact: the highest of the information types' (FIPS 199's high-water mark)."""
+def _levels(system: SystemDescription) -> dict[str, str]:
+    """Each security objective's impact level: the highest of the information types' (FIPS 199's high-water mark)."""
     if not system.information_types:
-        levels = {"confidentiality": "moderate", "integrity": "moderate", "availability": "moderate"}
-    else:
-        levels = {
-            objective: max((getattr(t, objective) for t in system.information_types), key=_LEVELS.index)
-            for objective in ("confidentiality", "integrity", "availability")
-        }
-    return {f"security-objective-{objective}": _fips_199(level) for objective, level in levels.items()}
+        return {"confidentiality": "moderate", "integrity": "moderate", "availability": "moderate"}
+    return {
+        objective: max((getattr(t, objective) for t in system.information_types), key=_LEVELS.index)
+        for objective in ("confidentiality", "integrity", "availability")
+    }
+
+
+def _impact_level(system: SystemDescription) -> dict[str, str]:
+    return {f"security-objective-{objective}": _fips_199(level) for objective, level in _levels(system).items()}
+
+
+def _sensitivity(system: SystemDescription) -> str:
+    """The system's sensitivity level: the highest of its objectives' (FedRAMP's constraint
+    security-sensitivity-level-matches-security-impact-level)."""
+    return _fips_199(max(_levels(system).values(), key=_LEVELS.index))
 
 
 def _people(system: SystemDescription) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The parties the configuration names and the roles they hold (OSCAL responsible-parties)."""
-    parties = [
-        {
-            "uuid": subject_uuid("party", person.role, person.email),
-            "type": "person",
-            "name": person.name,
-            "email-addresses": [person.email],
-        }
-        for person in system.people
-    ]
-    pairs = zip(system.people, parties, strict=True)
-    responsible = [{"role-id": person.role, "party-uuids": [party["uuid"]]} for person, party in pairs]
-    return parties, responsible
+    """The parties the configuration names (one per person, whatever roles they hold) and the role each holds (OSCAL
+    responsible-parties); a role it names nobody for holds a party the team replaces."""
+    parties: dict[str, dict[str, Any]] = {}
+    responsible = []
+    for role in _NAMED_ROLES:
+        person = next((p for p in system.people if p.role == role), None)
+        if person is None:
+            uuid = subject_uuid("party", "unnamed", role)
+            parties[uuid] = {"uuid": uuid, "type": "person", "name": f"{REPLACE}: the {_ROLES[role]}"}
+        else:
+            uuid = subject_uuid("party", person.name, person.email)
+            parties.setdefault(
+                uuid, {"uuid": uuid, "type": "person", "name": person.name, "email-addresses": [person.email]}
+            )
+        responsible.append({"role-id": role, "party-uuids": [uuid]})
+    return list(parties.values()), responsible
 
 
 def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
@@ -362,7 +378,7 @@ def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
         "system-name": system.name,
         "system-name-short": system.short_name,
         "description": described,
-        "security-sensitivity-level": _MODERATE,
+        "security-sensitivity-level": _sensitivity(system),
         "system-information": {"information-types": _information_types(system)},
         "security-impact-level": _impact_level(system),
         "status": {"state": system.status},
@@ -402,7 +418,7 @@ def system_security_plan(model: ComplianceModel) -> dict[str, Any]:
             f"{system.name}: system security plan (skeleton)",
             roles=[{"id": role, "title": title} for role, title in _ROLES.items()],
             parties=[aws, *people],
-            **({"responsible-parties": responsible} if responsible else {}),
+            **{"responsible-parties": responsible},
         ),
         "import-profile": {"href": BASELINE_PROFILE.href},
         "system-characteristics": characteristics,

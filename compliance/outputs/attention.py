@@ -205,7 +205,7 @@ def _open(model: ComplianceModel) -> Block:
 
 
 def _open_findings(model: ComplianceModel) -> Item:
-    found = len(model.open_findings)
+    found = len(plan_of_action(model).findings)  # each finding on each resource once, as the POA&M counts them
     if model.synth_errors:
         return Item(
             _line(

@@ -176,8 +176,9 @@ def _open_findings_section(model: ComplianceModel) -> list[str]:
     lines = ["## Open findings", ""]
     if model.synth_errors:
         lines += _wrap(
-            f"{len(model.synth_errors)} synth error(s), outside the packs, each failing the gate: a construct that "
-            "refused its input (an error annotation), a validation plugin that failed, or no validation report:"
+            f"{len(model.synth_errors)} synth error(s), outside the packs, each failing the gate: a construct's "
+            "annotation (an error, or a warning, which fails the gate too), a validation plugin that failed, or no "
+            "validation report:"
         )
         lines += ["", *(line for e in model.synth_errors for line in _wrap(e, first="- ", indent="  ")), ""]
     if not found:

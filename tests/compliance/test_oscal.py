@@ -34,8 +34,11 @@ from compliance.evidence import write_evidence
 from compliance.identity import system_description
 from compliance.model import (
     UNCOMMITTED,
+    AcknowledgmentKind,
+    CheckResult,
     ComplianceModel,
     ControlStatus,
+    Person,
     RunIdentity,
     Status,
     baseline,
@@ -349,21 +352,25 @@ def test_the_ssp_describes_the_system_as_the_configuration_does(
     assert [t["title"] for t in types] == [t.title for t in system.information_types]
     for written_type, configured in zip(types, system.information_types, strict=True):
         assert written_type["availability-impact"]["base"] == f"fips-199-{configured.availability}"
-        ids = [i for c in written_type.get("categorizations", []) for i in c["information-type-ids"]]
-        assert ids == ([configured.nist_800_60_id] if configured.nist_800_60_id else [])
+        ids = [i for c in written_type["categorizations"] for i in c["information-type-ids"]]
+        assert ids == [configured.nist_800_60_id]
+        assert written_type["availability-impact"]["selected"] == f"fips-199-{configured.availability}"
     order = ["low", "moderate"]
     for objective in ("confidentiality", "integrity", "availability"):
         highest = max((getattr(t, objective) for t in system.information_types), key=order.index)
         assert characteristics["security-impact-level"][f"security-objective-{objective}"] == f"fips-199-{highest}"
     parties = {p["uuid"]: p for p in ssp["metadata"]["parties"]}
     named = {
-        r["role-id"]: [(parties[u]["name"], parties[u]["email-addresses"]) for u in r["party-uuids"]]
+        r["role-id"]: [(parties[u]["name"], parties[u].get("email-addresses")) for u in r["party-uuids"]]
         for r in ssp["metadata"]["responsible-parties"]
     }
     assert named == {
         "system-owner": [(system.system_owner.name, [system.system_owner.email])],
+        "authorizing-official": [("REPLACE: the Authorizing Official", None)],
         "information-system-security-officer": [(system.isso.name, [system.isso.email])],
     }
+    levels = [getattr(t, o) for t in system.information_types for o in ("confidentiality", "integrity", "availability")]
+    assert characteristics["security-sensitivity-level"] == f"fips-199-{max(levels, key=order.index)}"
     (leveraged,) = ssp["system-implementation"]["leveraged-authorizations"]
     assert _dict_props(leveraged, "leveraged-system-identifier") == [system.aws_authorization.package_id]
     assert leveraged["date-authorized"] == system.aws_authorization.date_authorized
@@ -378,9 +385,31 @@ def test_an_ssp_without_a_system_section_marks_what_the_team_writes(model: Compl
     assert [i["identifier-type"] for i in characteristics["system-ids"]] == ["https://ietf.org/rfc/rfc4122"]
     assert "REPLACE" in characteristics["description"]
     assert all("REPLACE" in t["description"] for t in characteristics["system-information"]["information-types"])
-    assert "responsible-parties" not in ssp["metadata"]
+    parties = {p["uuid"]: p["name"] for p in ssp["metadata"]["parties"]}
+    roles = {r["role-id"]: [parties[u] for u in r["party-uuids"]] for r in ssp["metadata"]["responsible-parties"]}
+    assert roles == {
+        "system-owner": ["REPLACE: the System Owner"],
+        "authorizing-official": ["REPLACE: the Authorizing Official"],
+        "information-system-security-officer": ["REPLACE: the Information System Security Officer"],
+    }
     (leveraged,) = ssp["system-implementation"]["leveraged-authorizations"]
     assert _dict_props(leveraged, "leveraged-system-identifier") == ["REPLACE"]
+
+
+def test_one_person_in_two_roles_is_one_party(model: ComplianceModel, tmp_path: Path) -> None:
+    assert model.run is not None
+    assert model.run.system is not None
+    people = (
+        Person("system-owner", "Pat Doe", "pat@fixture.example"),
+        Person("information-system-security-officer", "Pat Doe", "pat@fixture.example"),
+    )
+    system = replace(model.run.system, people=people)
+    write_oscal(replace(model, run=replace(model.run, system=system)), tmp_path)
+    metadata = _json(tmp_path / SYSTEM_SECURITY_PLAN)["metadata"]
+    pat = [p["uuid"] for p in metadata["parties"] if p["name"] == "Pat Doe"]
+    assert len(pat) == 1
+    roles = {r["role-id"]: r["party-uuids"] for r in metadata["responsible-parties"]}
+    assert roles["system-owner"] == roles["information-system-security-officer"] == pat
 
 
 def test_a_govcloud_configuration_leverages_govcloud(model: ComplianceModel, tmp_path: Path) -> None:
@@ -421,20 +450,47 @@ def test_the_poam_holds_open_deviations_with_their_review_dates(model: Complianc
     results = _json(tmp_path / ASSESSMENT_RESULTS)
     statuses = {r["title"]: r["status"] for r in results["results"][0]["risks"]}
     assert statuses[f"{approved.finding} on {approved.path}"] == "deviation-approved"
-    # Each risk names its kind; FedRAMP's columns for an operational requirement or a false positive carry the
-    # request's state (POA&M guide 4.5): pending until the baseline approves it.
-    written = {r["title"]: r for r in _json(tmp_path / POAM)["risks"]}
-    requests = {"operational requirement": "operational-requirement", "tool false positive": "false-positive"}
-    assert {a.kind.value for a in changed} == {"operational requirement", "tool false positive", "generated construct"}
-    for ack in changed:
-        props = {(p.get("ns"), p["name"]): p["value"] for p in written[ack.name]["props"]}
-        assert props[(NS, "acknowledgment-kind")] == ack.kind.value
-        fedramp = {name: value for (ns, name), value in props.items() if ns == FEDRAMP_NS}
-        request = requests.get(ack.kind.value)
-        assert {n: v for n, v in fedramp.items() if n in requests.values()} == (
-            {request: "approved" if ack.approved else "pending"} if request else {}
-        ), ack.name
     assert problems(tmp_path) == []
+
+
+def test_each_risk_names_its_kind_and_fedramp_s_deviation_request_never_approved_by_the_synth(
+    model: ComplianceModel, tmp_path: Path
+) -> None:
+    """FedRAMP's POA&M guide 4.5: a false positive or an operational requirement (what a generated construct is too)
+    is a request, pending once evidence supports it; its approval is the authorizing official's, not the baseline's
+    sign-off, so the synth never writes it. A compensating control that does not hold leaves it investigating."""
+    matched = [a for a in model.acknowledgments if a.matched != 0]
+    first = {kind: next(a for a in matched if a.kind is kind) for kind in AcknowledgmentKind}
+    broken = CheckResult(
+        "Versioned",
+        "the S3 bucket is versioned",
+        first[AcknowledgmentKind.OPERATIONAL_REQUIREMENT].path,
+        False,
+        "absent",
+    )
+    cases = [
+        (
+            replace(first[AcknowledgmentKind.OPERATIONAL_REQUIREMENT], approved=True),
+            "operational-requirement",
+            "pending",
+        ),
+        (replace(first[AcknowledgmentKind.TOOL_FALSE_POSITIVE], approved=False), "false-positive", "pending"),
+        (replace(first[AcknowledgmentKind.GENERATED_CONSTRUCT], approved=True), "operational-requirement", "pending"),
+        (
+            replace(first[AcknowledgmentKind.TOOL_FALSE_POSITIVE], approved=True, checks=(broken,)),
+            "false-positive",
+            "investigating",
+        ),
+    ]
+    for ack, name, state in cases:
+        write_oscal(replace(model, acknowledgments=[ack]), tmp_path)
+        (risk,) = [r for r in _json(tmp_path / POAM)["risks"] if r["title"] == ack.name]
+        props = [(p.get("ns"), p["name"], p["value"]) for p in risk["props"]]
+        assert (NS, "acknowledgment-kind", ack.kind.value) in props
+        requests = [
+            (n, v) for ns, n, v in props if ns == FEDRAMP_NS and n in ("operational-requirement", "false-positive")
+        ]
+        assert requests == [(name, state)], ack.name
 
 
 def test_a_failing_control_is_not_satisfied_and_its_finding_is_a_poam_item(

@@ -378,13 +378,30 @@ def test_environment_names_must_make_stage_ids_and_physical_names(name: str) -> 
         ("system.isso", {"name": "A", "email": "a.example"}, "system.isso.email: 'a.example' is not an e-mail"),
         (
             "system.information_types",
-            [{"title": "T", "description": "D", "availability": "high"}],
+            [{"title": "T", "description": "D", "nist_800_60_id": "C.3.5.8", "availability": "high"}],
             "system.information_types[0].availability: 'high' should be 'low' or 'moderate'",
         ),
         (
             "system.information_types",
             [{"title": "T", "description": "D", "nist_800_60_id": "3.5.8"}],
             "system.information_types[0].nist_800_60_id: '3.5.8' is not a NIST SP 800-60 information type id",
+        ),
+        (
+            "system.information_types",
+            [{"title": "T", "description": "D"}],
+            "system.information_types[0].nist_800_60_id: missing (required)",
+        ),
+        (
+            "system.information_types",
+            [{"title": "Two\nlines", "description": "D", "nist_800_60_id": "C.3.5.8"}],
+            "system.information_types[0].title: 'Two\\nlines' must be one line, with no space at either end",
+        ),
+        ("system.name", "Trailing ", "system.name: 'Trailing ' must be one line, with no space at either end"),
+        ("system.short_name", " x", "system.short_name: ' x' must be one line, with no space at either end"),
+        (
+            "system.isso",
+            {"name": "Pat ", "email": "pat@fixture.example"},
+            "system.isso.name: 'Pat ' must be one line, with no space at either end",
         ),
         (
             "system.aws_authorization",
