@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -344,6 +345,10 @@ class _Run:
         return CheckResult(self.name, False, elapsed_ms, "timeout", f"no answer within {self.deadline.seconds:g} s")
 
 
+# The probes whose dependency has passed a check: it speaks TLS, whatever a later handshake that times out suggests.
+_ANSWERED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _run(probe: Probe, timeout: float, deadline: Deadline) -> CheckResult:
     started = time.perf_counter()
     try:
@@ -352,9 +357,18 @@ def _run(probe: Probe, timeout: float, deadline: Deadline) -> CheckResult:
     except Exception as error:
         # An error after the cut-off is the cut-off's doing: the dependency did not answer in time.
         cut = ("timeout", f"no answer within {deadline.seconds:g} s") if deadline.cut else None
-        reason, detail = cut or explain(error, timeout)
+        reason, detail = cut or _slow_handshake(probe, error, timeout) or explain(error, timeout)
         return CheckResult(probe.name, False, (time.perf_counter() - started) * 1000, reason, detail)
+    _ANSWERED.add(probe)
     return CheckResult(probe.name, True, (time.perf_counter() - started) * 1000)
+
+
+def _slow_handshake(probe: Probe, error: BaseException, timeout: float) -> tuple[str, str] | None:
+    """A TLS handshake that timed out with a dependency that has passed a check before: slowness (a busy server,
+    every connection of the pool opening at once), not the server without TLS that `explain` would otherwise name."""
+    if probe in _ANSWERED and any(_handshake_timeout(link, timeout) for link in _chain(error)):
+        return "timeout", f"no TLS handshake within {timeout:g} s, from a server that completed one before"
+    return None
 
 
 def explain(error: BaseException, timeout: float) -> tuple[str, str]:

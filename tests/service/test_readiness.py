@@ -290,12 +290,45 @@ def _closed(probe: CacheProbe, threads_before: int) -> bool:
     return threading.active_count() <= threads_before
 
 
+class _HandshakeTimesOut:
+    """A probe whose second check times out inside a TLS handshake (the frame name `explain` looks for)."""
+
+    name = "cache"
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def check(self) -> None:
+        self.checks += 1
+        if self.checks == 1:
+            return
+
+        def do_handshake() -> None:
+            raise TimeoutError("timed out")
+
+        do_handshake()
+
+
+def test_a_handshake_timeout_reads_as_no_tls_until_the_server_has_shown_it_speaks_tls() -> None:
+    first = _HandshakeTimesOut()
+    first.checks = 1  # never passed a check: the server may not speak TLS at all
+    assert readiness.check_all([first], timeout=TIMEOUT)[0].reason == "tls"
+    answered = _HandshakeTimesOut()
+    assert readiness.check_all([answered], timeout=TIMEOUT)[0].ready
+    slow = readiness.check_all([answered], timeout=TIMEOUT)[0]
+    assert (slow.ready, slow.reason) == (False, "timeout")
+    assert "from a server that completed one before" in str(slow.detail)
+
+
 @pytest.mark.parametrize("max_connections", [4, readiness.CACHE_MAX_CONNECTIONS])
 def test_fifty_concurrent_cache_checks_wait_for_a_connection_and_never_fail_as_error(
     endpoints: Endpoints, valkey_server: ValkeyServer, max_connections: int
 ) -> None:
     probe = _cache(endpoints, valkey_server, endpoints.valkey_tls, max_connections=max_connections)
     threads_before = threading.active_count()
+    # One check first, as the service's first readiness check comes before any load: the cache has shown it speaks
+    # TLS, so a handshake that the load slows past the timeout reads as a timeout, not as a server without TLS.
+    assert readiness.check_all([probe], timeout=TIMEOUT)[0].ready
     results = _concurrent_cache_checks(probe, 50)
     # A pool of 4 used to answer "Too many connections" (reason "error"); a check now waits for a connection.
     assert {r.reason for r in results} <= {None, "timeout"}
