@@ -162,6 +162,12 @@ class AcknowledgmentKind(StrEnum):
         """The kind's definition in one sentence, as the reports print it."""
         return _KIND_DEFINITIONS[self]
 
+    @property
+    def fedramp_request(self) -> str:
+        """The deviation request FedRAMP's POA&M tracks it as (POA&M guide 4.5): a false positive, or an operational
+        requirement (what a generated construct is too: the library the system needs requires it)."""
+        return "false-positive" if self is AcknowledgmentKind.TOOL_FALSE_POSITIVE else "operational-requirement"
+
 
 _KIND_DEFINITIONS = {
     AcknowledgmentKind.OPERATIONAL_REQUIREMENT: (

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from compliance.model import (
-    AcknowledgmentKind,
     AcknowledgmentRecord,
     Approval,
     ComplianceModel,
@@ -132,22 +131,16 @@ def risk_uuid(stamp: Stamp, key: tuple[str, ...]) -> str:
 
 
 # FedRAMP's extension for the deviation request an acknowledgment makes (GSA fedramp-automation, POA&M guide 4.5.1
-# and 4.5.2): a false positive, or an operational requirement (what a generated construct is too: the library the
-# system needs requires it). Its value is the request's state: "investigating" until evidence supports it,
-# "pending" once it does. "approved" is the authorizing official's decision, which the synth does not record: the
-# code owners' sign-off of the baseline approves a deviation for this gate (the risk's status says so), not for
-# FedRAMP, so it never writes "approved".
-_FEDRAMP_REQUESTS = {
-    AcknowledgmentKind.OPERATIONAL_REQUIREMENT: "operational-requirement",
-    AcknowledgmentKind.TOOL_FALSE_POSITIVE: "false-positive",
-    AcknowledgmentKind.GENERATED_CONSTRUCT: "operational-requirement",
-}
+# and 4.5.2; `AcknowledgmentKind.fedramp_request`). Its value is the request's state: "investigating" until
+# evidence supports it, "pending" once it does. "approved" is the authorizing official's decision, which the synth
+# does not record: the code owners' sign-off of the baseline approves a deviation for this gate (the risk's status
+# says so), not for FedRAMP, so it never writes "approved".
 
 
 def _deviation_request(ack: AcknowledgmentRecord) -> list[dict[str, Any]]:
     """FedRAMP's property of the deviation request the acknowledgment makes: pending where its compensating control
     holds (the evidence the request rests on), investigating where it does not."""
-    return [prop(_FEDRAMP_REQUESTS[ack.kind], "pending" if ack.holds else "investigating", ns=FEDRAMP_NS)]
+    return [prop(ack.kind.fedramp_request, "pending" if ack.holds else "investigating", ns=FEDRAMP_NS)]
 
 
 def acknowledgment_risk(

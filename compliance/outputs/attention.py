@@ -226,15 +226,18 @@ def _awaiting(model: ComplianceModel) -> Item:
     deviations = plan_of_action(model).deviations
     awaiting = awaiting_approval(model)
     if not deviations:
-        return Item(_line("Deviations awaiting approval: none; no acknowledgment accepts a finding."))
+        return Item(_line("Deviations awaiting the code owners' sign-off: none; no acknowledgment accepts a finding."))
     if not awaiting:
         return Item(
-            _line(f"Deviations awaiting approval: none; the signed-off baseline approves all {len(deviations)}.")
+            _line(
+                f"Deviations awaiting the code owners' sign-off: none; the signed-off baseline records all "
+                f"{len(deviations)}."
+            )
         )
-    unapproved = "; no signed-off baseline was compared, so none is approved" if not model.baseline_file else ""
+    unapproved = "; no signed-off baseline was compared, so none is signed off" if not model.baseline_file else ""
     return Item(
         _line(
-            f"Deviations awaiting approval: {len(awaiting)} of {len(deviations)}{unapproved} (see ",
+            f"Deviations awaiting the code owners' sign-off: {len(awaiting)} of {len(deviations)}{unapproved} (see ",
             Span("Approval of deviations", link=AWAITING_APPROVAL),
             "):",
         ),
@@ -280,13 +283,21 @@ def _reviews(model: ComplianceModel) -> Item:
 
 
 def _authorizing_official(model: ComplianceModel) -> Block:
+    deviations = plan_of_action(model).deviations
     awaiting, failing, overdue = awaiting_approval(model), not_holding(model), len(model.review_overdue)
-    if not (awaiting or failing or overdue):
-        return Block(_line(_label("Needs the authorizing official:"), " ", _nothing(model)))
+    if not (deviations or failing or overdue):
+        return Block(_line(_label("Needs the authorizing official:"), " nothing; no acknowledgment accepts a finding."))
     items = []
+    if deviations:
+        items.append(_requests(model, deviations))
     if awaiting:
         items.append(
-            Item(_line(f"Approve or reject the {len(awaiting)} deviation(s) awaiting approval, listed above."))
+            Item(
+                _line(
+                    f"First, the code owners sign off (or reject) the {len(awaiting)} deviation(s) awaiting it, "
+                    "listed above: until the baseline records them, the gate fails."
+                )
+            )
         )
     if overdue:
         items.append(
@@ -309,16 +320,21 @@ def _authorizing_official(model: ComplianceModel) -> Block:
     return Block(_line(_label("Needs the authorizing official:")), tuple(items))
 
 
-def _nothing(model: ComplianceModel) -> str:
-    """The sentence for a run where no decision awaits the AO, with the next review date."""
-    if not plan_of_action(model).deviations:
-        return "nothing awaits a decision; no acknowledgment accepts a finding."
-    nothing = (
-        "nothing awaits a decision (no deviation awaits approval, no review is due, and every deviation's "
-        "compensating control holds)."
+def _requests(model: ComplianceModel, deviations: tuple[AcknowledgmentRecord, ...]) -> Item:
+    """The deviation requests of the POA&M, which only the authorizing official accepts: the code owners' sign-off
+    of the baseline lets the gate pass, and FedRAMP's request stays pending until the AO decides."""
+    requests: dict[str, int] = {}
+    for ack in deviations:
+        requests[ack.kind.fedramp_request] = requests.get(ack.kind.fedramp_request, 0) + 1
+    counted = ", ".join(f"{count} {name.replace('-', ' ')}(s)" for name, count in sorted(requests.items()))
+    dates = [a.review_by for a in deviations if a.review_by]
+    first = min(dates) if dates else ""
+    review = f" The next review date is {first}, that of {dates.count(first)} of them." if first else ""
+    return Item(
+        _line(
+            f"Accept or reject the {len(deviations)} deviation request(s) of the POA&M ({counted}), each pending in ",
+            _code(POAM_FILE),
+            ": the code owners' sign-off of the baseline lets the gate pass; it is not the authorizing official's "
+            f"acceptance.{review}",
+        )
     )
-    dates = [a.review_by for a in model.acknowledgments if a.review_by]
-    if not dates:
-        return nothing
-    first = min(dates)
-    return f"{nothing} The next review date is {first}, that of {dates.count(first)} acknowledgment(s)."

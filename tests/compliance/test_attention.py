@@ -162,13 +162,21 @@ def test_with_nothing_open_nothing_awaits_the_authorizing_official_and_the_next_
         f"({APPROVAL.source}): nothing;" in text
     )
     assert "- Open findings: none." in text
-    assert f"- Deviations awaiting approval: none; the signed-off baseline approves all {len(acks)}." in text
+    assert (
+        f"- Deviations awaiting the code owners' sign-off: none; the signed-off baseline records all {len(acks)}."
+        in text
+    )
     assert (
         f"- Plan of action and milestones: {len(acks)} item(s) in `{POAM_FILE}`: {len(acks)} open deviation(s)" in text
     )
     assert f"- Reviews: none due in the {COMING_DUE_DAYS} days from {TODAY.isoformat()}; none due now." in text
-    assert "Needs the authorizing official: nothing awaits a decision" in text
-    assert f"The next review date is {later.isoformat()}, that of 2 acknowledgment(s)." in text
+    # Signed off for the gate, the deviations still wait for the authorizing official: FedRAMP's requests are pending.
+    assert (
+        f"Needs the authorizing official: - Accept or reject the {len(acks)} deviation request(s) of the POA&M "
+        f"({len(acks)} operational requirement(s)), each pending in `{POAM_FILE}`: the code owners' sign-off of the "
+        "baseline lets the gate pass; it is not the authorizing official's acceptance." in text
+    )
+    assert f"The next review date is {later.isoformat()}, that of 2 of them." in text
     assert "judged on" not in text, "the dates were judged on the run's own date"
     labels = ("Changed since the signed-off baseline", "Open:", "Needs the authorizing official:")
     assert all(f"**{label}**" in _section(model, emphasis=True) for label in labels)
@@ -176,7 +184,7 @@ def test_with_nothing_open_nothing_awaits_the_authorizing_official_and_the_next_
     assert len(section.strip().splitlines()) <= 25
     html = _html_section(model)
     assert "What needs attention" in html
-    for sentence in ("Open findings: none.", "Needs the authorizing official: nothing awaits a decision"):
+    for sentence in ("Open findings: none.", f"Accept or reject the {len(acks)} deviation request(s) of the POA&M"):
         assert sentence in html
 
 
@@ -187,11 +195,15 @@ def test_a_requested_deviation_is_open_and_awaits_the_authorizing_official() -> 
     markdown = render_markdown(model)
     text = _flat(_section(model))
     assert (
-        "- Deviations awaiting approval: 1 of 2 (see [Approval of deviations](#approval-of-deviations)): "
+        "- Deviations awaiting the code owners' sign-off: 1 of 2 "
+        "(see [Approval of deviations](#approval-of-deviations)): "
         f"- `{requested.finding}` on `{requested.path}`" in text
     )
     assert approved.path not in text
-    assert "- Approve or reject the 1 deviation(s) awaiting approval, listed above." in text
+    assert (
+        "- First, the code owners sign off (or reject) the 1 deviation(s) awaiting it, listed above: until the "
+        "baseline records them, the gate fails." in text
+    )
     assert "nothing awaits a decision" not in text
     # The link lands on the section that lists every deviation awaiting approval.
     approval = markdown[markdown.index("### Approval of deviations") :]
@@ -206,7 +218,7 @@ def test_names_of_deviations_awaiting_approval_are_cut_to_the_first_few() -> Non
     later = TODAY + timedelta(days=200)
     acks = [_ack(f"Bucket{n}", later, approved=False) for n in range(NAMES_SHOWN + 2)]
     text = _flat(_section(_model(acks)))
-    assert f"Deviations awaiting approval: {len(acks)} of {len(acks)}" in text
+    assert f"Deviations awaiting the code owners' sign-off: {len(acks)} of {len(acks)}" in text
     assert all(a.path in text for a in acks[:NAMES_SHOWN])
     assert not any(a.path in text for a in acks[NAMES_SHOWN:])
     assert "- and 2 more" in text
@@ -269,7 +281,10 @@ def test_baseline_differences_are_listed_as_the_gate_computes_them(tmp_path: Pat
         assert f"- {difference}" in text
     # The deviation it adds is not approved yet: it awaits the authorizing official.
     assert f"`{added.finding}` on `{added.path}`" in text
-    assert "- Approve or reject the 1 deviation(s) awaiting approval, listed above." in text
+    assert (
+        "- First, the code owners sign off (or reject) the 1 deviation(s) awaiting it, listed above: until the "
+        "baseline records them, the gate fails." in text
+    )
 
 
 def test_a_long_list_of_changes_is_cut_and_points_to_the_baseline_section() -> None:
@@ -304,7 +319,10 @@ def test_without_a_baseline_no_change_is_named_and_every_deviation_awaits_approv
     model = replace(_model(acks), baseline_file="", approval=None)
     text = _flat(_section(model))
     assert "Changed since the signed-off baseline: not known; no baseline was compared in this run." in text
-    assert "Deviations awaiting approval: 1 of 1; no signed-off baseline was compared, so none is approved" in text
+    assert (
+        "Deviations awaiting the code owners' sign-off: 1 of 1; "
+        "no signed-off baseline was compared, so none is signed off" in text
+    )
 
 
 @pytest.mark.parametrize("days_before", [0, 2])
@@ -350,4 +368,4 @@ def test_the_plan_of_action_counts_the_items_the_poam_writes() -> None:
     empty = _model([])
     assert plan_of_action_and_milestones(empty) is None
     assert f"nothing is open, so it has no item and no {POAM_FILE}." in _flat(_section(empty))
-    assert "nothing awaits a decision; no acknowledgment accepts a finding." in _flat(_section(empty))
+    assert "Needs the authorizing official: nothing; no acknowledgment accepts a finding." in _flat(_section(empty))

@@ -265,9 +265,11 @@ def test_a_browser_shows_the_verdict_the_open_items_and_a_controls_trace(
     assert awaiting_approval(golden) == [], "the golden run's baseline approves every deviation"
     deviations = len(plan_of_action(golden).deviations)
     assert (
-        f"Deviations awaiting approval: none; the signed-off baseline approves all {deviations}."
+        f"Deviations awaiting the code owners' sign-off: none; the signed-off baseline records all {deviations}."
         in (first["attention"]["text"])
     )
+    # Signed off for the gate, they still wait for the authorizing official (FedRAMP's requests are pending).
+    assert f"Accept or reject the {deviations} deviation request(s) of the POA&M" in first["attention"]["text"]
     assert "Open findings: none." in first["attention"]["text"]
     assert "Needs the authorizing official:" in first["attention"]["text"]
     assert "Open findings: 1, each failing the gate: see Open findings." in second["attention"]["text"]
