@@ -253,8 +253,8 @@ def _poam(model: ComplianceModel) -> Item:
         _line(
             f"Plan of action and milestones: {plan.items} item(s) in ",
             _code(POAM_FILE),
-            f": {len(plan.deviations)} open deviation(s), approved or not (approval accepts a risk, it does not "
-            f"close it), and {len(plan.findings)} open finding(s).",
+            f": {len(plan.deviations)} open deviation(s), signed off or not (a sign-off accepts a risk for the "
+            f"gate, it does not close it), and {len(plan.findings)} open finding(s).",
         )
     )
 

@@ -362,8 +362,8 @@ def test_the_plan_of_action_counts_the_items_the_poam_writes() -> None:
     text = _flat(_section(model))
     assert (
         f"- Plan of action and milestones: {plan.items} item(s) in `{POAM_FILE}`: {len(plan.deviations)} open "
-        f"deviation(s), approved or not (approval accepts a risk, it does not close it), and {len(plan.findings)} "
-        "open finding(s)." in text
+        "deviation(s), signed off or not (a sign-off accepts a risk for the gate, it does not close it), and "
+        f"{len(plan.findings)} open finding(s)." in text
     )
     empty = _model([])
     assert plan_of_action_and_milestones(empty) is None
