@@ -15,8 +15,9 @@ and written as trestle writes a model (`base.oscal_json`), without going through
 and serializing through pydantic cost more than the rest of the reports together, and grew with every
 stage. `validation` checks a document against trestle's models (generated from NIST's OSCAL 1.2.1
 schemas) and that it is byte for byte what trestle writes of it; the test suite runs it on every document
-of every configuration it synthesizes. The one field that outside text reaches with a constraint it could
-break, a property's value, is checked as the document is built (`base.prop`). `merge` folds the results
+of every configuration it synthesizes. Where text from outside the code reaches a field with a constraint it
+could break, it is checked before: a property's value as the document is built (`base.prop`), the names and
+titles of the configuration's `system` section by the configuration's loader. `merge` folds the results
 of several runs into one document. Identifiers are explained in `base`.
 """
 

@@ -168,9 +168,9 @@ _STRING = re.compile(r"\S(.*\S)?")
 
 
 def prop(name: str, value: str, *, ns: str = NS, remarks: str | None = None) -> dict[str, Any]:
-    """A property, its keys in the order OSCAL's models give them. Its value is the one field of the documents
-    that text from outside this package (an acknowledgment's control labels, a configured provider, a tool's
-    version) reaches with a constraint it could break: a value OSCAL would refuse fails here, by name."""
+    """A property, its keys in the order OSCAL's models give them. Its value is where text from outside this package
+    (an acknowledgment's control labels, a configured provider, a tool's version) meets a constraint it could break:
+    a value OSCAL would refuse fails here, by name. (The configuration's loader checks the SSP's names and titles.)"""
     if not _STRING.fullmatch(value):
         raise ValueError(
             f"OSCAL property {name}: {value!r} is empty, is more than a line, or starts or ends with a space"
