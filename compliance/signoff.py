@@ -103,16 +103,20 @@ def snapshot(model: ComplianceModel) -> dict[str, Any]:
     by_scope: dict[str, list[Evaluation]] = {}
     for evaluation in model.evaluations:
         by_scope.setdefault(evaluation.scope, []).append(evaluation)
+    acks: dict[str, list[AcknowledgmentRecord]] = {}
+    for ack in model.acknowledgments:
+        acks.setdefault(ack.scope, []).append(ack)
+    kinds = _kinds(model)
     for scope in model.scopes:
         evaluations = by_scope.get(scope, [])
         inheritances = [i for i in model.inheritances if i.scope == scope]
-        records = [replace(a, approved=True) for a in model.acknowledgments if a.scope == scope]
+        records = [replace(a, approved=True) for a in acks.get(scope, [])]
         controls = controls_from(
             model.rules, evaluations, inherited=inherited_controls(inheritances), acknowledgments=records
         )
         scopes[scope] = {
             "controls": {c.control: str(c.status) for c in controls if c.status is not ControlStatus.NOT_CHECKED},
-            "acknowledgments": _acknowledgments(model, scope, evaluations),
+            "acknowledgments": _acknowledgments(acks.get(scope, []), evaluations, kinds),
         }
         if inheritances:  # only where a stage inherits: a baseline without any keeps its form
             scopes[scope]["inherited"] = _inherited(inheritances)
@@ -143,17 +147,21 @@ def _accepted_on(ack: AcknowledgmentRecord, acknowledged: dict[tuple[str, str], 
     }
 
 
-def _acknowledgments(model: ComplianceModel, scope: str, evaluations: list[Evaluation]) -> dict[str, dict[str, Any]]:
-    """Each acknowledgment of the scope ("<finding> on <path>"): its kind, its review date and the resources it
-    accepts a finding on. Where several share a name (their paths differ only by a hash), the entry has the
-    earliest review date and the kind that comes first in `AcknowledgmentKind`, the one weighed first."""
+def _acknowledgments(
+    acks: list[AcknowledgmentRecord],
+    evaluations: list[Evaluation],
+    kinds: dict[tuple[str, str], AcknowledgmentKind],
+) -> dict[str, dict[str, Any]]:
+    """Each acknowledgment of one scope (`acks`, `evaluations`: that scope's) as "<finding> on <path>": its kind (of
+    `kinds`, `_kinds` of the model), its review date and the resources it accepts a finding on. Where several share
+    a name (their paths differ only by a hash), the entry has the earliest review date and the kind that comes first
+    in `AcknowledgmentKind`, the one weighed first."""
     acknowledgments: dict[str, dict[str, Any]] = {}
     acknowledged = _acknowledged(evaluations)
-    kinds = _kinds(model)
-    for ack in (a for a in model.acknowledgments if a.scope == scope):
+    for ack in acks:
         key = _key(ack)
         entry = acknowledgments.setdefault(
-            key, {"kind": str(kinds[(scope, key)]), "review_by": ack.review_by, "resources": []}
+            key, {"kind": str(kinds[(ack.scope, key)]), "review_by": ack.review_by, "resources": []}
         )
         entry["review_by"] = min(entry["review_by"], ack.review_by)
         entry["resources"] = sorted(set(entry["resources"]) | _accepted_on(ack, acknowledged))

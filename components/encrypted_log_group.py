@@ -64,40 +64,41 @@ class EncryptedLogGroup(Construct):
 
     def _acknowledge_retention(self, retention_days: int) -> None:
         """A retention shorter than AWS Config's year or FedRAMP's AU-11 value: what the configuration allows."""
-        for finding in (f"Preflight-LogGroupRetention[{retention_days}-days]", "ControlTower::CT.CLOUDWATCH.PR.2"):
-            if retention_days >= MINIMUM_DAYS:
-                break
-            acknowledge(
-                self.log_group.node.default_child,  # type: ignore[arg-type]
-                finding,
-                reason=(
-                    f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
-                    f"less than the {MINIMUM_DAYS} days AWS Config's cw-loggroup-retention-period-check and Control "
-                    "Tower's CT.CLOUDWATCH.PR.2 ask for; only an environment that does not protect its data may, "
-                    f"because the configuration check refuses one that does and keeps its logs less than "
-                    f"{SHORTEST_PERIOD_DAYS} days."
-                ),
-                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
-                checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
-                controls=["AU-11"],
-                review_by="2027-06-30",
-            )
-        if retention_days < M_21_31_DAYS:
-            acknowledge(
-                self.log_group.node.default_child,  # type: ignore[arg-type]
-                f"Preflight-LogRetentionFedRAMP[{retention_days}-days]",
-                reason=(
-                    f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
-                    f"less than the {M_21_31_DAYS} days (12 months active and 18 months cold storage) FedRAMP's AU-11 "
-                    "asks for through OMB M-21-31; only an environment that does not protect its data (protect_data: "
-                    f"false) may, because the configuration check refuses one that does and keeps its logs less than "
-                    f"{SHORTEST_PERIOD_DAYS} days."
-                ),
-                kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
-                checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
-                controls=["AU-11"],
-                review_by="2027-06-30",
-            )
+        for minimum_days, findings, asked_by, may in _RETENTION_ASKED:
+            if retention_days >= minimum_days:
+                continue
+            for finding in findings:
+                acknowledge(
+                    self.log_group.node.default_child,  # type: ignore[arg-type]
+                    finding.format(days=retention_days),
+                    reason=(
+                        f"This environment's configuration keeps its logs {retention_days} days (log_retention_days), "
+                        f"less than the {minimum_days} days {asked_by}; {may}, because the configuration check "
+                        f"refuses one that does and keeps its logs less than {SHORTEST_PERIOD_DAYS} days."
+                    ),
+                    kind=AcknowledgmentKind.OPERATIONAL_REQUIREMENT,
+                    checks=[KeptAtLeast(retention_days), EncryptedWithCmk()],
+                    controls=["AU-11"],
+                    review_by="2027-06-30",
+                )
+
+
+# What asks for a longer retention than an environment without protect_data may keep: (its minimum in days, the
+# findings it raises, who asks, who may keep less).
+_RETENTION_ASKED = (
+    (
+        MINIMUM_DAYS,
+        ("Preflight-LogGroupRetention[{days}-days]", "ControlTower::CT.CLOUDWATCH.PR.2"),
+        "AWS Config's cw-loggroup-retention-period-check and Control Tower's CT.CLOUDWATCH.PR.2 ask for",
+        "only an environment that does not protect its data may",
+    ),
+    (
+        M_21_31_DAYS,
+        ("Preflight-LogRetentionFedRAMP[{days}-days]",),
+        "(12 months active and 18 months cold storage) FedRAMP's AU-11 asks for through OMB M-21-31",
+        "only an environment that does not protect its data (protect_data: false) may",
+    ),
+)
 
 
 def _retention(days: int) -> logs.RetentionDays:
