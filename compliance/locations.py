@@ -75,13 +75,8 @@ def stack_classes(app: Any, assembly: CloudAssembly) -> dict[str, type]:
     return {stack.path: type(node) for stack in assembly.stacks if (node := node_at(stack.path)) is not None}
 
 
-def source_place(cls: type, construct_id: str, root: Path) -> Place | None:
-    """The literal `construct_id` in the one call of `cls`'s body (or an own base class's) that creates a
-    construct on `self` with that id; None where no call, or more than one, does."""
-    return _only(_class_places(cls, root.resolve()).get(construct_id, ()))
-
-
 def _only(places: tuple[Place, ...]) -> Place | None:
+    """The one place of a construct id in its stack class's calls; None where no call, or more than one, names it."""
     return places[0] if len(places) == 1 else None
 
 
