@@ -107,9 +107,9 @@ def _names(acks: list[AcknowledgmentRecord]) -> tuple[Line, ...]:
 
 
 def awaiting_approval(model: ComplianceModel) -> list[AcknowledgmentRecord]:
-    """The deviations awaiting approval: every open deviation (an acknowledgment that accepted a finding) that the
-    signed-off baseline does not approve (`AcknowledgmentRecord.approved`)."""
-    return [a for a in plan_of_action(model).deviations if not a.approved]
+    """The deviations awaiting the code owners' sign-off (`AcknowledgmentRecord.awaiting_approval`: an
+    acknowledgment that accepted a finding, not approved by the signed-off baseline)."""
+    return [a for a in model.acknowledgments if a.awaiting_approval]
 
 
 def not_holding(model: ComplianceModel) -> list[AcknowledgmentRecord]:
